@@ -1,0 +1,42 @@
+// A thin RAII C++ layer over sdxl.h: failures become sdxl::api::Failure exceptions.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+#include "sdxl/sdxl.h"
+
+namespace sdxl::api {
+
+class Failure : public std::runtime_error {
+ public:
+  Failure(sdxl_status status, const std::string& message) : std::runtime_error(message), status_(status) {}
+  sdxl_status status() const { return status_; }
+
+ private:
+  sdxl_status status_;
+};
+
+inline void check(sdxl_status status) {
+  if (status != SDXL_STATUS_OK) throw Failure(status, sdxl_last_error());
+}
+
+// Owns a string allocated by the library.
+inline std::string take_string(char* text) {
+  std::string out = text ? text : "";
+  sdxl_free_string(text);
+  return out;
+}
+
+inline std::string model_info(const std::string& model_dir, const std::string& variant, bool as_json) {
+  sdxl_info_params params;
+  sdxl_info_params_init(&params);
+  params.model_dir = model_dir.c_str();
+  params.variant = variant.c_str();
+  params.as_json = as_json ? 1 : 0;
+  char* report = nullptr;
+  check(sdxl_model_info(&params, &report));
+  return take_string(report);
+}
+
+}  // namespace sdxl::api

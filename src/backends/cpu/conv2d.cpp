@@ -1,0 +1,121 @@
+#include "backends/cpu/conv2d.h"
+
+#include "backends/cpu/dnnl_context.h"
+#include "core/error.h"
+
+namespace sdxl::cpu {
+
+using dnnl::memory;
+
+Conv2dGeometry Conv2dGeometry::symmetric(int64_t out_channels, int64_t in_channels, int64_t kernel, int64_t stride,
+                                         int64_t padding) {
+  Conv2dGeometry g;
+  g.out_channels = out_channels;
+  g.in_channels = in_channels;
+  g.kernel = kernel;
+  g.stride = stride;
+  g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = padding;
+  return g;
+}
+
+struct PackedConv2d::State {
+  // Weights in each blocked layout a primitive asked for; the first is made at pack time,
+  // others are reordered from it (oneDNN reorders between blocked layouts directly).
+  std::vector<std::pair<memory::desc, memory>> weights;
+  memory bias;
+  struct Entry {
+    int64_t batch, height, width;
+    bool accumulate;
+    dnnl::convolution_forward primitive;
+    size_t weights_index;
+  };
+  std::vector<Entry> cache;
+
+  static dnnl::convolution_forward::primitive_desc make_pd(const Conv2dGeometry& g, int64_t batch, int64_t height,
+                                                           int64_t width, bool accumulate) {
+    memory::desc src({batch, g.in_channels, height, width}, memory::data_type::f32, memory::format_tag::nhwc);
+    memory::desc dst({batch, g.out_channels, g.out_height(height), g.out_width(width)}, memory::data_type::f32,
+                     memory::format_tag::nhwc);
+    memory::desc weights({g.out_channels, g.in_channels, g.kernel, g.kernel}, memory::data_type::f32,
+                         memory::format_tag::any);
+    memory::desc bias({g.out_channels}, memory::data_type::f32, memory::format_tag::x);
+    dnnl::primitive_attr attr;
+    if (accumulate) {
+      dnnl::post_ops ops;
+      ops.append_sum(1.0f);
+      attr.set_post_ops(ops);
+    }
+    dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                         src, weights, bias, dst, {g.stride, g.stride}, {g.pad_top, g.pad_left},
+                                         {g.pad_bottom, g.pad_right});
+    return dnnl::convolution_forward::primitive_desc(desc, attr, dnnl_engine());
+  }
+
+  size_t weights_for(const memory::desc& desc) {
+    for (size_t i = 0; i < weights.size(); ++i)
+      if (weights[i].first == desc) return i;
+    memory converted(desc, dnnl_engine());
+    dnnl::reorder(weights.front().second, converted).execute(dnnl_stream(), weights.front().second, converted);
+    dnnl_stream().wait();
+    weights.emplace_back(desc, converted);
+    return weights.size() - 1;
+  }
+};
+
+PackedConv2d::PackedConv2d() = default;
+PackedConv2d::~PackedConv2d() = default;
+PackedConv2d::PackedConv2d(PackedConv2d&&) noexcept = default;
+PackedConv2d& PackedConv2d::operator=(PackedConv2d&&) noexcept = default;
+
+PackedConv2d PackedConv2d::pack(const float* weight, const float* bias, const Conv2dGeometry& geometry,
+                                int64_t typical_height, int64_t typical_width) {
+  const Conv2dGeometry& g = geometry;
+  SDXL_CHECK(g.out_channels > 0 && g.in_channels > 0 && g.kernel > 0 && g.stride > 0, InvalidArgument,
+             "[conv2d] invalid geometry");
+  PackedConv2d conv;
+  conv.geometry_ = geometry;
+  auto state = std::make_unique<State>();
+  auto pd = State::make_pd(g, 1, typical_height, typical_width, false);
+  memory::desc plain({g.out_channels, g.in_channels, g.kernel, g.kernel}, memory::data_type::f32,
+                     memory::format_tag::oihw);
+  memory source(plain, dnnl_engine(), const_cast<float*>(weight));
+  memory packed(pd.weights_desc(), dnnl_engine());
+  dnnl::reorder(source, packed).execute(dnnl_stream(), source, packed);
+  state->weights.emplace_back(pd.weights_desc(), packed);
+  state->bias = memory(memory::desc({g.out_channels}, memory::data_type::f32, memory::format_tag::x), dnnl_engine());
+  float* bias_data = static_cast<float*>(state->bias.get_data_handle());
+  for (int64_t i = 0; i < g.out_channels; ++i) bias_data[i] = bias ? bias[i] : 0.0f;
+  dnnl_stream().wait();
+  conv.state_ = std::move(state);
+  return conv;
+}
+
+void PackedConv2d::forward(const float* in, int64_t batch, int64_t height, int64_t width, float* out,
+                           bool accumulate) const {
+  SDXL_CHECK(state_ != nullptr, Internal, "[conv2d] forward on an unpacked convolution");
+  const Conv2dGeometry& g = geometry_;
+  SDXL_CHECK(g.out_height(height) > 0 && g.out_width(width) > 0, InvalidArgument, "[conv2d] input ", height, "x",
+             width, " is smaller than the kernel");
+  State& state = *state_;
+  const State::Entry* entry = nullptr;
+  for (const auto& e : state.cache)
+    if (e.batch == batch && e.height == height && e.width == width && e.accumulate == accumulate) entry = &e;
+  if (!entry) {
+    auto pd = State::make_pd(g, batch, height, width, accumulate);
+    size_t index = state.weights_for(pd.weights_desc());
+    state.cache.push_back({batch, height, width, accumulate, dnnl::convolution_forward(pd), index});
+    entry = &state.cache.back();
+  }
+  memory::desc src_desc({batch, g.in_channels, height, width}, memory::data_type::f32, memory::format_tag::nhwc);
+  memory::desc dst_desc({batch, g.out_channels, g.out_height(height), g.out_width(width)}, memory::data_type::f32,
+                        memory::format_tag::nhwc);
+  memory src(src_desc, dnnl_engine(), const_cast<float*>(in));
+  memory dst(dst_desc, dnnl_engine(), out);
+  entry->primitive.execute(dnnl_stream(), {{DNNL_ARG_SRC, src},
+                                           {DNNL_ARG_WEIGHTS, state.weights[entry->weights_index].second},
+                                           {DNNL_ARG_BIAS, state.bias},
+                                           {DNNL_ARG_DST, dst}});
+  dnnl_stream().wait();
+}
+
+}  // namespace sdxl::cpu

@@ -1,0 +1,64 @@
+#include "backends/cpu/elementwise.h"
+
+#include <cstring>
+
+#include "backends/cpu/simd_math.h"
+
+namespace sdxl::cpu {
+namespace {
+
+constexpr int64_t kParallelThreshold = 1 << 15;
+
+template <typename Op>
+void binary(const float* a, const float* b, float* out, int64_t n, Op op) {
+  constexpr int64_t kBlock = 4096;
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static) if (n >= kParallelThreshold)
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    const int64_t end = (blk + 1) * kBlock < n ? (blk + 1) * kBlock : n;
+#pragma omp simd
+    for (int64_t i = blk * kBlock; i < end; ++i) out[i] = op(a[i], b[i]);
+  }
+}
+
+template <typename Op>
+void broadcast(const float* a, const float* b, float* out, int64_t outer, int64_t middle, int64_t inner, Op op) {
+#pragma omp parallel for collapse(2) schedule(static) if (outer * middle * inner >= kParallelThreshold)
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t m = 0; m < middle; ++m) {
+      const float* x = a + (o * middle + m) * inner;
+      const float* v = b + o * inner;
+      float* y = out + (o * middle + m) * inner;
+#pragma omp simd
+      for (int64_t i = 0; i < inner; ++i) y[i] = op(x[i], v[i]);
+    }
+}
+
+}  // namespace
+
+void add(const float* a, const float* b, float* out, int64_t n) {
+  binary(a, b, out, n, [](float x, float y) { return x + y; });
+}
+void mul(const float* a, const float* b, float* out, int64_t n) {
+  binary(a, b, out, n, [](float x, float y) { return x * y; });
+}
+void scale(const float* in, float alpha, float* out, int64_t n) {
+  binary(in, in, out, n, [alpha](float x, float) { return x * alpha; });
+}
+void add_broadcast(const float* a, const float* b, float* out, int64_t outer, int64_t middle, int64_t inner) {
+  broadcast(a, b, out, outer, middle, inner, [](float x, float y) { return x + y; });
+}
+void mul_broadcast(const float* a, const float* b, float* out, int64_t outer, int64_t middle, int64_t inner) {
+  broadcast(a, b, out, outer, middle, inner, [](float x, float y) { return x * y; });
+}
+
+void concat_last(const float* a, int64_t ca, const float* b, int64_t cb, float* out, int64_t rows) {
+  const int64_t c = ca + cb;
+#pragma omp parallel for schedule(static) if (rows * c >= kParallelThreshold)
+  for (int64_t r = 0; r < rows; ++r) {
+    std::memcpy(out + r * c, a + r * ca, static_cast<size_t>(ca) * sizeof(float));
+    std::memcpy(out + r * c + ca, b + r * cb, static_cast<size_t>(cb) * sizeof(float));
+  }
+}
+
+}  // namespace sdxl::cpu

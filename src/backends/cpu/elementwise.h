@@ -1,0 +1,19 @@
+// Element-wise arithmetic and layout ops on contiguous f32. Outputs may alias the first input.
+#pragma once
+
+#include <cstdint>
+
+namespace sdxl::cpu {
+
+void add(const float* a, const float* b, float* out, int64_t n);
+void mul(const float* a, const float* b, float* out, int64_t n);
+void scale(const float* in, float alpha, float* out, int64_t n);
+// out[n, m, c] = a[n, m, c] op b[n, c]: b broadcast over the middle axis (a per-sample vector
+// added to every pixel, e.g. the time embedding in a ResnetBlock).
+void add_broadcast(const float* a, const float* b, float* out, int64_t outer, int64_t middle, int64_t inner);
+void mul_broadcast(const float* a, const float* b, float* out, int64_t outer, int64_t middle, int64_t inner);
+// Concatenation along the last axis: a [rows, ca] and b [rows, cb] -> out [rows, ca + cb]
+// (channel concat for NHWC, the UNet skip connections). `out` must not alias the inputs.
+void concat_last(const float* a, int64_t ca, const float* b, int64_t cb, float* out, int64_t rows);
+
+}  // namespace sdxl::cpu

@@ -1,0 +1,181 @@
+#include "backends/cpu/matmul.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "backends/cpu/dnnl_context.h"
+#include "core/error.h"
+
+namespace sdxl::cpu {
+
+using dnnl::memory;
+
+const char* gemm_library_name(GemmLibrary library) {
+  return library == GemmLibrary::OpenBlas ? "openblas" : "onednn";
+}
+
+GemmLibrary choose_gemm_library(int64_t m, int64_t n, int64_t k) {
+  if (const char* forced = std::getenv("SDXL_GEMM")) {
+    std::string value = forced;
+    if (value == "openblas") return GemmLibrary::OpenBlas;
+    if (value == "onednn") return GemmLibrary::OneDnn;
+  }
+  // bench/kernel_bench.cpp on the SDXL linear shapes (2-core AVX-512): OpenBLAS sgemm is ahead
+  // of oneDNN 2.6's f32 matmul on every UNet/text-encoder shape measured, so f32 uses OpenBLAS.
+  (void)m;
+  (void)n;
+  (void)k;
+  return GemmLibrary::OpenBlas;
+}
+
+void sgemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
+           bool transpose_b, float* c, int64_t ldc, float alpha, float beta) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans, static_cast<blasint>(m),
+              static_cast<blasint>(n), static_cast<blasint>(k), alpha, a, static_cast<blasint>(lda), b,
+              static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
+}
+
+void batched_matmul(int64_t batch, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, int64_t stride_a,
+                    const float* b, int64_t ldb, int64_t stride_b, bool transpose_b, float* c, int64_t ldc,
+                    int64_t stride_c, float alpha, float beta) {
+  // With at least as many batches as threads, one GEMM per thread avoids the per-call
+  // synchronisation of a threaded GEMM (OpenBLAS runs single-threaded inside a parallel region).
+  if (batch >= omp_get_max_threads() && batch > 1) {
+#pragma omp parallel for schedule(dynamic)
+    for (int64_t i = 0; i < batch; ++i)
+      sgemm(m, n, k, a + i * stride_a, lda, b + i * stride_b, ldb, transpose_b, c + i * stride_c, ldc, alpha, beta);
+  } else {
+    for (int64_t i = 0; i < batch; ++i)
+      sgemm(m, n, k, a + i * stride_a, lda, b + i * stride_b, ldb, transpose_b, c + i * stride_c, ldc, alpha, beta);
+  }
+}
+
+// oneDNN matmul state: weights reordered once into the layout the primitive prefers, and one
+// primitive per (rows, accumulate) seen, since oneDNN primitives are shape-specialised.
+struct PackedLinear::OneDnnState {
+  memory::desc weight_desc;
+  memory weights;
+  memory bias;
+  struct Entry {
+    int64_t rows;
+    bool accumulate;
+    dnnl::matmul primitive;
+  };
+  std::vector<Entry> cache;
+
+  dnnl::matmul::primitive_desc make_pd(int64_t rows, int64_t n, int64_t k, const memory::desc& wdesc,
+                                       bool accumulate) const {
+    memory::desc src({rows, k}, memory::data_type::f32, memory::format_tag::ab);
+    memory::desc bias_desc({1, n}, memory::data_type::f32, memory::format_tag::ab);
+    memory::desc dst({rows, n}, memory::data_type::f32, memory::format_tag::ab);
+    dnnl::primitive_attr attr;
+    if (accumulate) {
+      dnnl::post_ops ops;
+      ops.append_sum(1.0f);
+      attr.set_post_ops(ops);
+    }
+    dnnl::matmul::desc desc(src, wdesc, bias_desc, dst);
+    return dnnl::matmul::primitive_desc(desc, attr, dnnl_engine());
+  }
+};
+
+PackedLinear::~PackedLinear() = default;
+PackedLinear::PackedLinear(PackedLinear&&) noexcept = default;
+PackedLinear& PackedLinear::operator=(PackedLinear&&) noexcept = default;
+
+PackedLinear PackedLinear::borrow(const float* weight, const float* bias, int64_t out_features, int64_t in_features) {
+  PackedLinear layer;
+  layer.out_features_ = out_features;
+  layer.in_features_ = in_features;
+  layer.library_ = GemmLibrary::OpenBlas;
+  layer.weight_ = weight;
+  layer.bias_ = bias;
+  return layer;
+}
+
+PackedLinear PackedLinear::pack(const float* weight, const float* bias, int64_t out_features, int64_t in_features,
+                                GemmLibrary library, int64_t typical_rows) {
+  SDXL_CHECK(out_features > 0 && in_features > 0, InvalidArgument, "[linear] empty weight [", out_features, ", ",
+             in_features, "]");
+  PackedLinear layer;
+  layer.out_features_ = out_features;
+  layer.in_features_ = in_features;
+  layer.library_ = library;
+  const size_t count = static_cast<size_t>(out_features * in_features);
+  if (library == GemmLibrary::OpenBlas) {
+    layer.owned_weight_.assign(weight, weight + count);
+    layer.weight_ = layer.owned_weight_.data();
+    if (bias) {
+      layer.owned_bias_.assign(bias, bias + out_features);
+      layer.bias_ = layer.owned_bias_.data();
+    }
+    return layer;
+  }
+  auto state = std::make_unique<OneDnnState>();
+  memory::desc any_weights({in_features, out_features}, memory::data_type::f32, memory::format_tag::any);
+  auto pd = state->make_pd(typical_rows, out_features, in_features, any_weights, false);
+  state->weight_desc = pd.weights_desc();
+  // Our W [N, K] row-major is oneDNN's [K, N] weights in "ba" order.
+  memory::desc plain({in_features, out_features}, memory::data_type::f32, memory::format_tag::ba);
+  memory source(plain, dnnl_engine(), const_cast<float*>(weight));
+  state->weights = memory(state->weight_desc, dnnl_engine());
+  dnnl::reorder(source, state->weights).execute(dnnl_stream(), source, state->weights);
+  memory::desc bias_desc({1, out_features}, memory::data_type::f32, memory::format_tag::ab);
+  state->bias = memory(bias_desc, dnnl_engine());
+  float* bias_data = static_cast<float*>(state->bias.get_data_handle());
+  for (int64_t i = 0; i < out_features; ++i) bias_data[i] = bias ? bias[i] : 0.0f;
+  dnnl_stream().wait();
+  layer.onednn_ = std::move(state);
+  return layer;
+}
+
+void PackedLinear::forward(const float* x, int64_t rows, float* y, bool accumulate) const {
+  SDXL_CHECK(!empty(), Internal, "[linear] forward on an unpacked layer");
+  if (rows == 0) return;
+  const int64_t n = out_features_, k = in_features_;
+  if (library_ == GemmLibrary::OpenBlas) {
+    float beta = 0.0f;
+    if (bias_) {
+      // Start from the bias (or add it to the residual) and let the GEMM accumulate onto it.
+#pragma omp parallel for schedule(static) if (rows * n >= (1 << 15))
+      for (int64_t r = 0; r < rows; ++r) {
+        float* row = y + r * n;
+        if (accumulate) {
+#pragma omp simd
+          for (int64_t j = 0; j < n; ++j) row[j] += bias_[j];
+        } else {
+          std::memcpy(row, bias_, static_cast<size_t>(n) * sizeof(float));
+        }
+      }
+      beta = 1.0f;
+    } else if (accumulate) {
+      beta = 1.0f;
+    }
+    sgemm(rows, n, k, x, k, weight_, k, true, y, n, 1.0f, beta);
+    return;
+  }
+  OneDnnState& state = *onednn_;
+  const dnnl::matmul* primitive = nullptr;
+  for (const auto& entry : state.cache)
+    if (entry.rows == rows && entry.accumulate == accumulate) primitive = &entry.primitive;
+  if (!primitive) {
+    auto pd = state.make_pd(rows, n, k, state.weight_desc, accumulate);
+    state.cache.push_back({rows, accumulate, dnnl::matmul(pd)});
+    primitive = &state.cache.back().primitive;
+  }
+  memory::desc src_desc({rows, k}, memory::data_type::f32, memory::format_tag::ab);
+  memory::desc dst_desc({rows, n}, memory::data_type::f32, memory::format_tag::ab);
+  memory src(src_desc, dnnl_engine(), const_cast<float*>(x));
+  memory dst(dst_desc, dnnl_engine(), y);
+  primitive->execute(dnnl_stream(), {{DNNL_ARG_SRC, src},
+                                     {DNNL_ARG_WEIGHTS, state.weights},
+                                     {DNNL_ARG_BIAS, state.bias},
+                                     {DNNL_ARG_DST, dst}});
+  dnnl_stream().wait();
+}
+
+}  // namespace sdxl::cpu

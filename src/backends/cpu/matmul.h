@@ -1,0 +1,67 @@
+// Matrix products on f32: linear layers with weights packed once, and batched GEMM.
+//
+// Two libraries: OpenBLAS sgemm and oneDNN matmul. Which is faster depends on the shape; the
+// kernel benchmark (bench/kernel_bench.cpp) measures both on the SDXL shapes and
+// choose_gemm_library() encodes the result.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace sdxl::cpu {
+
+enum class GemmLibrary { OpenBlas, OneDnn };
+
+const char* gemm_library_name(GemmLibrary library);
+// The library for y[M,N] = x[M,K] W^T. Honours SDXL_GEMM=openblas|onednn in the environment.
+GemmLibrary choose_gemm_library(int64_t m, int64_t n, int64_t k);
+
+// A linear layer y = x W^T + b with W [N, K] (PyTorch's layout), prepared once for `library`.
+class PackedLinear {
+ public:
+  PackedLinear() = default;
+  ~PackedLinear();
+  PackedLinear(PackedLinear&&) noexcept;
+  PackedLinear& operator=(PackedLinear&&) noexcept;
+
+  // `weight` [N, K] and `bias` [N] (or null) are copied/reordered: the caller may free them.
+  // `typical_rows` is the M the weights are laid out for (oneDNN picks a blocking per shape).
+  static PackedLinear pack(const float* weight, const float* bias, int64_t out_features, int64_t in_features,
+                           GemmLibrary library, int64_t typical_rows = 4096);
+  // OpenBLAS only: keeps pointers to f32 weights that outlive the layer (an mmapped file), so
+  // fp32 checkpoints are not held twice in memory.
+  static PackedLinear borrow(const float* weight, const float* bias, int64_t out_features, int64_t in_features);
+
+  // y [rows, N] = x [rows, K] W^T + b; with `accumulate`, y += x W^T + b (fused residual).
+  void forward(const float* x, int64_t rows, float* y, bool accumulate = false) const;
+
+  int64_t out_features() const { return out_features_; }
+  int64_t in_features() const { return in_features_; }
+  GemmLibrary library() const { return library_; }
+  bool empty() const { return out_features_ == 0; }
+
+ private:
+  struct OneDnnState;
+  int64_t out_features_ = 0;
+  int64_t in_features_ = 0;
+  GemmLibrary library_ = GemmLibrary::OpenBlas;
+  const float* weight_ = nullptr;  // OpenBLAS: [N, K] row-major, in owned_weight_ or borrowed
+  const float* bias_ = nullptr;
+  std::vector<float> owned_weight_;
+  std::vector<float> owned_bias_;
+  std::unique_ptr<OneDnnState> onednn_;  // oneDNN: packed weights and cached primitives
+};
+
+// C[b] = alpha * A[b] op(B[b]) + beta * C[b] for b < batch, row-major with leading dimensions
+// and batch strides (in elements); op(B) = B^T when `transpose_b`. OpenBLAS underneath;
+// batches run in parallel, one single-threaded GEMM each, when there are enough of them.
+void batched_matmul(int64_t batch, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, int64_t stride_a,
+                    const float* b, int64_t ldb, int64_t stride_b, bool transpose_b, float* c, int64_t ldc,
+                    int64_t stride_c, float alpha = 1.0f, float beta = 0.0f);
+
+// A single row-major GEMM through OpenBLAS (uses the whole team unless called inside one).
+void sgemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
+           bool transpose_b, float* c, int64_t ldc, float alpha = 1.0f, float beta = 0.0f);
+
+}  // namespace sdxl::cpu

@@ -1,0 +1,171 @@
+#include "backends/cpu/norm.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "backends/cpu/scratch.h"
+#include "backends/cpu/simd_math.h"
+
+namespace sdxl::cpu {
+namespace {
+
+// Per-channel sums over a range of pixels; float within a short chunk, double across chunks,
+// so the statistics of a 128x128 image stay accurate to float rounding.
+constexpr int64_t kPixelChunk = 256;
+
+// Adds sum_p f(x[p, c]) for each channel c into acc[c] (double), f(v) = v or (v - mean_c)^2.
+template <bool Squared>
+void accumulate_channels(const float* x, int64_t pixels, int64_t channels, const float* mean, double* acc,
+                         float* scratch) {
+  for (int64_t p0 = 0; p0 < pixels; p0 += kPixelChunk) {
+    const int64_t p1 = std::min(pixels, p0 + kPixelChunk);
+    std::fill(scratch, scratch + channels, 0.0f);
+    for (int64_t p = p0; p < p1; ++p) {
+      const float* row = x + p * channels;
+      int64_t c = 0;
+#ifdef SDXL_CPU_AVX512
+      for (; c + 16 <= channels; c += 16) {
+        __m512 v = _mm512_loadu_ps(row + c);
+        if constexpr (Squared) {
+          v = _mm512_sub_ps(v, _mm512_loadu_ps(mean + c));
+          v = _mm512_mul_ps(v, v);
+        }
+        _mm512_storeu_ps(scratch + c, _mm512_add_ps(_mm512_loadu_ps(scratch + c), v));
+      }
+#endif
+      for (; c < channels; ++c) {
+        float v = row[c];
+        if constexpr (Squared) v = (v - mean[c]) * (v - mean[c]);
+        scratch[c] += v;
+      }
+    }
+    for (int64_t c = 0; c < channels; ++c) acc[c] += scratch[c];
+  }
+}
+
+}  // namespace
+
+void group_norm_nhwc(const float* in, float* out, int64_t batch, int64_t pixels, int64_t channels, int64_t groups,
+                     const float* gamma, const float* beta, float eps, bool fuse_silu) {
+  const int64_t per_group = channels / groups;
+  const int threads = omp_get_max_threads();
+  // Per-thread partial sums [threads][C] in double, plus a float scratch row per thread.
+  const size_t partial_count = static_cast<size_t>(threads * channels);
+  double* partial = thread_scratch<double>(0, partial_count + 2 * static_cast<size_t>(groups));
+  double* group_mean = partial + partial_count;
+  double* group_rstd = group_mean + groups;
+  float* scratch = thread_scratch<float>(0, partial_count + 2 * static_cast<size_t>(channels));
+  float* channel_value = scratch + partial_count;  // the mean, then the scale
+  float* channel_shift = channel_value + channels;
+
+  for (int64_t n = 0; n < batch; ++n) {
+    const float* x = in + n * pixels * channels;
+    float* y = out + n * pixels * channels;
+
+    for (int pass = 0; pass < 2; ++pass) {
+      std::fill(partial, partial + partial_count, 0.0);
+#pragma omp parallel
+      {
+        const int t = omp_get_thread_num();
+        const int nt = omp_get_num_threads();
+        const int64_t p0 = pixels * t / nt, p1 = pixels * (t + 1) / nt;
+        double* acc = partial + t * channels;
+        float* tmp = scratch + t * channels;
+        if (pass == 0)
+          accumulate_channels<false>(x + p0 * channels, p1 - p0, channels, nullptr, acc, tmp);
+        else
+          accumulate_channels<true>(x + p0 * channels, p1 - p0, channels, channel_value, acc, tmp);
+      }
+      const double count = static_cast<double>(pixels * per_group);
+      for (int64_t g = 0; g < groups; ++g) {
+        double sum = 0.0;
+        for (int t = 0; t < threads; ++t)
+          for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c) sum += partial[t * channels + c];
+        if (pass == 0) {
+          group_mean[g] = sum / count;
+          for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c)
+            channel_value[c] = static_cast<float>(sum / count);
+        } else {
+          group_rstd[g] = 1.0 / std::sqrt(sum / count + static_cast<double>(eps));
+        }
+      }
+    }
+    // y = x * scale_c + shift_c, scale_c = rstd_g * gamma_c, shift_c = beta_c - mean_g * scale_c.
+    for (int64_t c = 0; c < channels; ++c) {
+      const int64_t g = c / per_group;
+      const double scale = group_rstd[g] * (gamma ? gamma[c] : 1.0f);
+      channel_value[c] = static_cast<float>(scale);
+      channel_shift[c] = static_cast<float>((beta ? beta[c] : 0.0f) - group_mean[g] * scale);
+    }
+    const float* scale = channel_value;
+    const float* shift = channel_shift;
+#pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < pixels; ++p) {
+      const float* row = x + p * channels;
+      float* dst = y + p * channels;
+      int64_t c = 0;
+#ifdef SDXL_CPU_AVX512
+      for (; c + 16 <= channels; c += 16) {
+        __m512 v = _mm512_fmadd_ps(_mm512_loadu_ps(row + c), _mm512_loadu_ps(scale + c), _mm512_loadu_ps(shift + c));
+        if (fuse_silu) v = _mm512_mul_ps(v, sigmoid512(v));
+        _mm512_storeu_ps(dst + c, v);
+      }
+#endif
+      for (; c < channels; ++c) {
+        float v = row[c] * scale[c] + shift[c];
+        dst[c] = fuse_silu ? v / (1.0f + std::exp(-v)) : v;
+      }
+    }
+  }
+}
+
+void layer_norm(const float* in, float* out, int64_t rows, int64_t channels, const float* gamma, const float* beta,
+                float eps) {
+#pragma omp parallel for schedule(static) if (rows * channels >= (1 << 14))
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* x = in + r * channels;
+    float* y = out + r * channels;
+    double sum = 0.0;
+    int64_t c = 0;
+#ifdef SDXL_CPU_AVX512
+    __m512 acc = _mm512_setzero_ps();
+    for (; c + 16 <= channels; c += 16) acc = _mm512_add_ps(acc, _mm512_loadu_ps(x + c));
+    sum = reduce_add(acc);
+#endif
+    for (; c < channels; ++c) sum += x[c];
+    const float mean = static_cast<float>(sum / static_cast<double>(channels));
+    double sq = 0.0;
+    c = 0;
+#ifdef SDXL_CPU_AVX512
+    __m512 acc2 = _mm512_setzero_ps();
+    const __m512 vmean = _mm512_set1_ps(mean);
+    for (; c + 16 <= channels; c += 16) {
+      __m512 d = _mm512_sub_ps(_mm512_loadu_ps(x + c), vmean);
+      acc2 = _mm512_fmadd_ps(d, d, acc2);
+    }
+    sq = reduce_add(acc2);
+#endif
+    for (; c < channels; ++c) sq += static_cast<double>((x[c] - mean) * (x[c] - mean));
+    const float rstd = static_cast<float>(1.0 / std::sqrt(sq / static_cast<double>(channels) + eps));
+    c = 0;
+#ifdef SDXL_CPU_AVX512
+    const __m512 vrstd = _mm512_set1_ps(rstd);
+    for (; c + 16 <= channels; c += 16) {
+      __m512 v = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + c), vmean), vrstd);
+      v = gamma ? _mm512_mul_ps(v, _mm512_loadu_ps(gamma + c)) : v;
+      v = beta ? _mm512_add_ps(v, _mm512_loadu_ps(beta + c)) : v;
+      _mm512_storeu_ps(y + c, v);
+    }
+#endif
+    for (; c < channels; ++c) {
+      float v = (x[c] - mean) * rstd;
+      if (gamma) v *= gamma[c];
+      if (beta) v += beta[c];
+      y[c] = v;
+    }
+  }
+}
+
+}  // namespace sdxl::cpu

@@ -1,0 +1,38 @@
+// sdxl: the command-line tool. Usage errors exit with 2, failures with 1, each with one
+// clear message on stderr.
+#include <cstdio>
+#include <vector>
+
+#include "cli/commands.h"
+#include "sdxl/sdxl.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"sdxl: Stable Diffusion XL 1.0 image generation (diffusers-exact, CPU)", "sdxl"};
+  app.set_version_flag("--version", std::string("sdxl ") + sdxl_version());
+  app.require_subcommand(1);
+  int threads = 0;
+  bool verbose = false;
+  app.add_option("--threads", threads, "Compute threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  app.add_flag("-v,--verbose", verbose, "Log progress details to stderr");
+
+  std::vector<sdxl::cli::Command> commands;
+  commands.push_back(sdxl::cli::add_info_command(app));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  sdxl_set_log_level(verbose ? SDXL_LOG_LEVEL_INFO : SDXL_LOG_LEVEL_WARN);
+  if (threads > 0) sdxl_set_num_threads(threads);
+  try {
+    for (auto& command : commands) {
+      int rc = command();
+      if (rc >= 0) return rc;
+    }
+  } catch (const sdxl::api::Failure& e) {
+    std::fprintf(stderr, "sdxl: error: %s\n", e.what());
+    return 1;
+  }
+  return 2;
+}

@@ -1,0 +1,258 @@
+#include "ops.h"
+
+#include <vector>
+
+#include "backends/cpu/activation.h"
+#include "backends/cpu/attention.h"
+#include "backends/cpu/elementwise.h"
+#include "backends/cpu/norm.h"
+#include "backends/cpu/resample.h"
+#include "backends/cpu/softmax.h"
+#include "core/error.h"
+
+namespace sdxl::ops {
+namespace {
+
+void require_f32(const char* op, const Tensor& t, const char* what) {
+  SDXL_CHECK(t.defined(), InvalidArgument, "[", op, "] ", what, " is undefined");
+  SDXL_CHECK(t.dtype() == DType::F32, Unsupported, "[", op, "] ", what, " must be F32, got ", dtype_name(t.dtype()));
+}
+
+void require_shape(const char* op, const Tensor& t, const Shape& shape, const char* what) {
+  SDXL_CHECK(t.shape() == shape, InvalidArgument, "[", op, "] ", what, " has shape ", t.shape().to_string(),
+             ", expected ", shape.to_string());
+}
+
+// A float tensor as f32 data: a view when already f32, else a converted copy held in `storage`.
+const float* as_f32(const Tensor& t, Tensor& storage) {
+  if (t.dtype() == DType::F32) return t.data<float>();
+  storage = t.to(DType::F32);
+  return storage.data<float>();
+}
+
+Shape with_last(const Shape& shape, int64_t last) {
+  Shape out = shape;
+  out[-1] = last;
+  return out;
+}
+
+}  // namespace
+
+LinearWeights pack_linear(const Tensor& weight, const Tensor& bias, int64_t typical_rows) {
+  SDXL_CHECK(weight.rank() == 2, InvalidArgument, "[linear] weight must be [out, in], got ", weight.shape().to_string());
+  const int64_t n = weight.dim(0), k = weight.dim(1);
+  if (bias.defined()) require_shape("linear", bias, Shape{n}, "bias");
+  Tensor w_storage, b_storage;
+  const float* w = as_f32(weight, w_storage);
+  const float* b = bias.defined() ? as_f32(bias, b_storage) : nullptr;
+  return LinearWeights::pack(w, b, n, k, cpu::choose_gemm_library(typical_rows, n, k), typical_rows);
+}
+
+Conv2dWeights pack_conv2d(const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding) {
+  SDXL_CHECK(weight.rank() == 4 && weight.dim(2) == weight.dim(3), InvalidArgument,
+             "[conv2d] weight must be [out, in, k, k], got ", weight.shape().to_string());
+  return pack_conv2d(weight, bias,
+                     cpu::Conv2dGeometry::symmetric(weight.dim(0), weight.dim(1), weight.dim(2), stride, padding));
+}
+
+Conv2dWeights pack_conv2d(const Tensor& weight, const Tensor& bias, const cpu::Conv2dGeometry& geometry) {
+  require_shape("conv2d", weight, Shape{geometry.out_channels, geometry.in_channels, geometry.kernel, geometry.kernel},
+                "weight");
+  if (bias.defined()) require_shape("conv2d", bias, Shape{geometry.out_channels}, "bias");
+  Tensor w_storage, b_storage;
+  const float* w = as_f32(weight, w_storage);
+  const float* b = bias.defined() ? as_f32(bias, b_storage) : nullptr;
+  return Conv2dWeights::pack(w, b, geometry);
+}
+
+Tensor linear(Arena& arena, const Tensor& x, const LinearWeights& w) {
+  require_f32("linear", x, "input");
+  SDXL_CHECK(x.rank() >= 1 && x.dim(-1) == w.in_features(), InvalidArgument, "[linear] input ",
+             x.shape().to_string(), " does not end in ", w.in_features());
+  Tensor y = Tensor::in_arena(arena, with_last(x.shape(), w.out_features()), DType::F32);
+  w.forward(x.data<float>(), x.numel() / w.in_features(), y.data<float>(), false);
+  return y;
+}
+
+void linear_accumulate(const Tensor& x, const LinearWeights& w, Tensor& residual) {
+  require_f32("linear", x, "input");
+  require_f32("linear", residual, "residual");
+  require_shape("linear", residual, with_last(x.shape(), w.out_features()), "residual");
+  SDXL_CHECK(x.dim(-1) == w.in_features(), InvalidArgument, "[linear] input ", x.shape().to_string(),
+             " does not end in ", w.in_features());
+  w.forward(x.data<float>(), x.numel() / w.in_features(), residual.data<float>(), true);
+}
+
+Tensor conv2d(Arena& arena, const Tensor& x, const Conv2dWeights& w, const Tensor* residual) {
+  require_f32("conv2d", x, "input");
+  const auto& g = w.geometry();
+  SDXL_CHECK(x.rank() == 4 && x.dim(3) == g.in_channels, InvalidArgument, "[conv2d] input ", x.shape().to_string(),
+             " is not [N, H, W, ", g.in_channels, "]");
+  Shape out_shape{x.dim(0), g.out_height(x.dim(1)), g.out_width(x.dim(2)), g.out_channels};
+  Tensor y = Tensor::in_arena(arena, out_shape, DType::F32);
+  if (residual) {
+    require_f32("conv2d", *residual, "residual");
+    require_shape("conv2d", *residual, out_shape, "residual");
+    std::copy(residual->data<float>(), residual->data<float>() + residual->numel(), y.data<float>());
+  }
+  w.forward(x.data<float>(), x.dim(0), x.dim(1), x.dim(2), y.data<float>(), residual != nullptr);
+  return y;
+}
+
+Tensor group_norm(Arena& arena, const Tensor& x, int64_t groups, const Tensor& gamma, const Tensor& beta, float eps,
+                  bool fuse_silu) {
+  require_f32("group_norm", x, "input");
+  SDXL_CHECK(x.rank() >= 2, InvalidArgument, "[group_norm] input must be [N, ..., C]");
+  const int64_t c = x.dim(-1);
+  SDXL_CHECK(groups > 0 && c % groups == 0, InvalidArgument, "[group_norm] ", c, " channels do not split into ",
+             groups, " groups");
+  if (gamma.defined()) require_shape("group_norm", gamma, Shape{c}, "weight");
+  if (beta.defined()) require_shape("group_norm", beta, Shape{c}, "bias");
+  Tensor y = Tensor::in_arena(arena, x.shape(), DType::F32);
+  const int64_t n = x.dim(0);
+  cpu::group_norm_nhwc(x.data<float>(), y.data<float>(), n, x.numel() / (n * c), c, groups,
+                       gamma.defined() ? gamma.data<float>() : nullptr, beta.defined() ? beta.data<float>() : nullptr,
+                       eps, fuse_silu);
+  return y;
+}
+
+Tensor layer_norm(Arena& arena, const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps) {
+  require_f32("layer_norm", x, "input");
+  const int64_t c = x.dim(-1);
+  if (gamma.defined()) require_shape("layer_norm", gamma, Shape{c}, "weight");
+  if (beta.defined()) require_shape("layer_norm", beta, Shape{c}, "bias");
+  Tensor y = Tensor::in_arena(arena, x.shape(), DType::F32);
+  cpu::layer_norm(x.data<float>(), y.data<float>(), x.numel() / c, c, gamma.defined() ? gamma.data<float>() : nullptr,
+                  beta.defined() ? beta.data<float>() : nullptr, eps);
+  return y;
+}
+
+namespace {
+void run_activation(const float* in, float* out, int64_t n, Activation activation) {
+  switch (activation) {
+    case Activation::Silu: cpu::silu(in, out, n); return;
+    case Activation::GeluErf: cpu::gelu_erf(in, out, n); return;
+    case Activation::GeluTanh: cpu::gelu_tanh(in, out, n); return;
+    case Activation::QuickGelu: cpu::quick_gelu(in, out, n); return;
+  }
+}
+}  // namespace
+
+Tensor activate(Arena& arena, const Tensor& x, Activation activation) {
+  require_f32("activation", x, "input");
+  Tensor y = Tensor::in_arena(arena, x.shape(), DType::F32);
+  run_activation(x.data<float>(), y.data<float>(), x.numel(), activation);
+  return y;
+}
+
+void activate_inplace(Tensor& x, Activation activation) {
+  require_f32("activation", x, "input");
+  run_activation(x.data<float>(), x.data<float>(), x.numel(), activation);
+}
+
+Tensor geglu(Arena& arena, const Tensor& x) {
+  require_f32("geglu", x, "input");
+  SDXL_CHECK(x.dim(-1) % 2 == 0, InvalidArgument, "[geglu] last axis ", x.dim(-1), " is odd");
+  const int64_t f = x.dim(-1) / 2;
+  Tensor y = Tensor::in_arena(arena, with_last(x.shape(), f), DType::F32);
+  cpu::geglu(x.data<float>(), y.data<float>(), x.numel() / x.dim(-1), f);
+  return y;
+}
+
+Tensor softmax(Arena& arena, const Tensor& x) {
+  require_f32("softmax", x, "input");
+  Tensor y = Tensor::in_arena(arena, x.shape(), DType::F32);
+  cpu::softmax(x.data<float>(), y.data<float>(), x.numel() / x.dim(-1), x.dim(-1));
+  return y;
+}
+
+Tensor attention(Arena& arena, const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, bool causal) {
+  require_f32("attention", q, "q");
+  require_f32("attention", k, "k");
+  require_f32("attention", v, "v");
+  SDXL_CHECK(q.rank() == 3 && k.rank() == 3 && v.rank() == 3, InvalidArgument, "[attention] q, k, v must be [B, L, C]");
+  SDXL_CHECK(k.shape() == v.shape() && q.dim(0) == k.dim(0) && q.dim(2) == k.dim(2), InvalidArgument,
+             "[attention] q ", q.shape().to_string(), ", k ", k.shape().to_string(), ", v ", v.shape().to_string(),
+             " do not match");
+  SDXL_CHECK(heads > 0 && q.dim(2) % heads == 0, InvalidArgument, "[attention] ", q.dim(2),
+             " channels do not split into ", heads, " heads");
+  Tensor out = Tensor::in_arena(arena, q.shape(), DType::F32);
+  cpu::AttentionShape s;
+  s.batch = q.dim(0);
+  s.heads = heads;
+  s.q_len = q.dim(1);
+  s.kv_len = k.dim(1);
+  s.head_dim = q.dim(2) / heads;
+  s.q_stride = s.k_stride = s.v_stride = s.out_stride = q.dim(2);
+  s.causal = causal;
+  cpu::attention(q.data<float>(), k.data<float>(), v.data<float>(), out.data<float>(), s);
+  return out;
+}
+
+Tensor upsample_nearest2x(Arena& arena, const Tensor& x) {
+  require_f32("upsample", x, "input");
+  SDXL_CHECK(x.rank() == 4, InvalidArgument, "[upsample] input must be [N, H, W, C], got ", x.shape().to_string());
+  Tensor y = Tensor::in_arena(arena, Shape{x.dim(0), 2 * x.dim(1), 2 * x.dim(2), x.dim(3)}, DType::F32);
+  cpu::upsample_nearest2x_nhwc(x.data<float>(), y.data<float>(), x.dim(0), x.dim(1), x.dim(2), x.dim(3));
+  return y;
+}
+
+Tensor add(Arena& arena, const Tensor& a, const Tensor& b) {
+  require_f32("add", a, "a");
+  require_f32("add", b, "b");
+  require_shape("add", b, a.shape(), "b");
+  Tensor y = Tensor::in_arena(arena, a.shape(), DType::F32);
+  cpu::add(a.data<float>(), b.data<float>(), y.data<float>(), a.numel());
+  return y;
+}
+
+Tensor mul(Arena& arena, const Tensor& a, const Tensor& b) {
+  require_f32("mul", a, "a");
+  require_f32("mul", b, "b");
+  require_shape("mul", b, a.shape(), "b");
+  Tensor y = Tensor::in_arena(arena, a.shape(), DType::F32);
+  cpu::mul(a.data<float>(), b.data<float>(), y.data<float>(), a.numel());
+  return y;
+}
+
+void add_inplace(Tensor& a, const Tensor& b) {
+  require_f32("add", a, "a");
+  require_f32("add", b, "b");
+  require_shape("add", b, a.shape(), "b");
+  cpu::add(a.data<float>(), b.data<float>(), a.data<float>(), a.numel());
+}
+
+namespace {
+void check_broadcast(const Tensor& a, const Tensor& b) {
+  require_f32("add_broadcast", a, "a");
+  require_f32("add_broadcast", b, "b");
+  SDXL_CHECK(a.rank() >= 2, InvalidArgument, "[add_broadcast] a must be [N, ..., C]");
+  require_shape("add_broadcast", b, Shape{a.dim(0), a.dim(-1)}, "b");
+}
+}  // namespace
+
+Tensor add_broadcast(Arena& arena, const Tensor& a, const Tensor& b) {
+  check_broadcast(a, b);
+  Tensor y = Tensor::in_arena(arena, a.shape(), DType::F32);
+  const int64_t n = a.dim(0), c = a.dim(-1);
+  cpu::add_broadcast(a.data<float>(), b.data<float>(), y.data<float>(), n, a.numel() / (n * c), c);
+  return y;
+}
+
+void add_broadcast_inplace(Tensor& a, const Tensor& b) {
+  check_broadcast(a, b);
+  const int64_t n = a.dim(0), c = a.dim(-1);
+  cpu::add_broadcast(a.data<float>(), b.data<float>(), a.data<float>(), n, a.numel() / (n * c), c);
+}
+
+Tensor concat_channels(Arena& arena, const Tensor& a, const Tensor& b) {
+  require_f32("concat", a, "a");
+  require_f32("concat", b, "b");
+  SDXL_CHECK(a.rank() == b.rank() && a.numel() / a.dim(-1) == b.numel() / b.dim(-1), InvalidArgument, "[concat] ",
+             a.shape().to_string(), " and ", b.shape().to_string(), " differ outside the last axis");
+  Tensor y = Tensor::in_arena(arena, with_last(a.shape(), a.dim(-1) + b.dim(-1)), DType::F32);
+  cpu::concat_last(a.data<float>(), a.dim(-1), b.data<float>(), b.dim(-1), y.data<float>(), a.numel() / a.dim(-1));
+  return y;
+}
+
+}  // namespace sdxl::ops

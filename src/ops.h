@@ -1,0 +1,63 @@
+// The op interface model code calls. Each op checks shapes and dtypes (a mismatch is a clear
+// error naming the op), takes its output from the caller's Arena, and routes to a backend.
+// Only the CPU backend exists; a CUDA backend will slot in behind the same signatures.
+//
+// Layouts: images are channels-last [N, H, W, C]; token sequences are [B, L, C].
+#pragma once
+
+#include "backends/cpu/conv2d.h"
+#include "backends/cpu/matmul.h"
+#include "core/arena.h"
+#include "core/tensor.h"
+
+namespace sdxl::ops {
+
+// ---- layers with weights packed once at load ----------------------------------------------
+using LinearWeights = cpu::PackedLinear;
+using Conv2dWeights = cpu::PackedConv2d;
+
+// weight [N, K] (f32, f16 or bf16; converted once), bias [N] or undefined.
+LinearWeights pack_linear(const Tensor& weight, const Tensor& bias, int64_t typical_rows = 4096);
+// weight [O, I, k, k], bias [O] or undefined; PyTorch's Conv2d(stride, padding) semantics.
+Conv2dWeights pack_conv2d(const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding);
+Conv2dWeights pack_conv2d(const Tensor& weight, const Tensor& bias, const cpu::Conv2dGeometry& geometry);
+
+// x [..., K] -> [..., N]
+Tensor linear(Arena& arena, const Tensor& x, const LinearWeights& w);
+// residual [..., N] += linear(x): the fused residual add of attention / proj_out layers.
+void linear_accumulate(const Tensor& x, const LinearWeights& w, Tensor& residual);
+// x [N, H, W, I] -> [N, OH, OW, O]; with `residual` (same shape as the output) it is added.
+Tensor conv2d(Arena& arena, const Tensor& x, const Conv2dWeights& w, const Tensor* residual = nullptr);
+
+// ---- normalisation ---------------------------------------------------------------------
+// x [N, ..., C] channels-last (all middle axes are pixels).
+Tensor group_norm(Arena& arena, const Tensor& x, int64_t groups, const Tensor& gamma, const Tensor& beta, float eps,
+                  bool fuse_silu = false);
+// over the last axis
+Tensor layer_norm(Arena& arena, const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps);
+
+// ---- activations (out-of-place and in-place) -------------------------------------------
+enum class Activation { Silu, GeluErf, GeluTanh, QuickGelu };
+Tensor activate(Arena& arena, const Tensor& x, Activation activation);
+void activate_inplace(Tensor& x, Activation activation);
+// x [..., 2F] -> [..., F] = x[..., :F] * gelu(x[..., F:])
+Tensor geglu(Arena& arena, const Tensor& x);
+Tensor softmax(Arena& arena, const Tensor& x);  // over the last axis
+
+// ---- attention ---------------------------------------------------------------------------
+// q [B, Lq, H*D], k and v [B, Lk, H*D] -> [B, Lq, H*D]. Views with a row stride (q, k, v sliced
+// from one fused projection) are passed as raw pointers to cpu::attention by callers that need them.
+Tensor attention(Arena& arena, const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, bool causal);
+
+// ---- layout and arithmetic ------------------------------------------------------------------
+Tensor upsample_nearest2x(Arena& arena, const Tensor& x);  // [N, H, W, C] -> [N, 2H, 2W, C]
+Tensor add(Arena& arena, const Tensor& a, const Tensor& b);  // same shapes
+Tensor mul(Arena& arena, const Tensor& a, const Tensor& b);
+void add_inplace(Tensor& a, const Tensor& b);
+// a [N, ..., C] + b [N, C]: b broadcast over the middle axes.
+Tensor add_broadcast(Arena& arena, const Tensor& a, const Tensor& b);
+void add_broadcast_inplace(Tensor& a, const Tensor& b);
+// a [..., Ca] ++ b [..., Cb] -> [..., Ca + Cb] (channel concat of NHWC, the UNet skips)
+Tensor concat_channels(Arena& arena, const Tensor& a, const Tensor& b);
+
+}  // namespace sdxl::ops

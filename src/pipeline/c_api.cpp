@@ -1,0 +1,109 @@
+// The C API edge: every entry point catches exceptions and turns them into status codes.
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/threads.h"
+#include "pipeline/model_info.h"
+#include "sdxl/sdxl.h"
+
+namespace {
+
+thread_local std::string g_last_error;
+
+sdxl_status status_of(sdxl::ErrorCode code) {
+  switch (code) {
+    case sdxl::ErrorCode::InvalidArgument: return SDXL_STATUS_INVALID_ARGUMENT;
+    case sdxl::ErrorCode::Io: return SDXL_STATUS_IO_ERROR;
+    case sdxl::ErrorCode::Format: return SDXL_STATUS_FORMAT_ERROR;
+    case sdxl::ErrorCode::Unsupported: return SDXL_STATUS_UNSUPPORTED;
+    case sdxl::ErrorCode::OutOfMemory: return SDXL_STATUS_OUT_OF_MEMORY;
+    case sdxl::ErrorCode::Internal: return SDXL_STATUS_INTERNAL_ERROR;
+  }
+  return SDXL_STATUS_INTERNAL_ERROR;
+}
+
+template <typename Body>
+sdxl_status guarded(Body body) {
+  try {
+    body();
+    g_last_error.clear();
+    return SDXL_STATUS_OK;
+  } catch (const sdxl::Error& e) {
+    g_last_error = e.what();
+    return status_of(e.code());
+  } catch (const std::bad_alloc&) {
+    g_last_error = "out of memory";
+    return SDXL_STATUS_OUT_OF_MEMORY;
+  } catch (const std::exception& e) {
+    g_last_error = std::string("internal error: ") + e.what();
+    return SDXL_STATUS_INTERNAL_ERROR;
+  }
+}
+
+char* copy_string(const std::string& s) {
+  char* out = static_cast<char*>(std::malloc(s.size() + 1));
+  if (!out) throw std::bad_alloc();
+  std::memcpy(out, s.c_str(), s.size() + 1);
+  return out;
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* sdxl_version(void) { return SDXL_VERSION_STRING; }
+
+const char* sdxl_status_name(sdxl_status status) {
+  switch (status) {
+    case SDXL_STATUS_OK: return "ok";
+    case SDXL_STATUS_INVALID_ARGUMENT: return "invalid argument";
+    case SDXL_STATUS_IO_ERROR: return "i/o error";
+    case SDXL_STATUS_FORMAT_ERROR: return "format error";
+    case SDXL_STATUS_UNSUPPORTED: return "unsupported";
+    case SDXL_STATUS_OUT_OF_MEMORY: return "out of memory";
+    case SDXL_STATUS_INTERNAL_ERROR: return "internal error";
+  }
+  return "unknown status";
+}
+
+const char* sdxl_last_error(void) { return g_last_error.c_str(); }
+
+void sdxl_free_string(char* text) { std::free(text); }
+
+void sdxl_set_log_callback(sdxl_log_callback callback, void* user_data) {
+  if (!callback) {
+    sdxl::set_log_sink({});
+    return;
+  }
+  sdxl::set_log_sink([callback, user_data](sdxl::LogLevel level, const std::string& message) {
+    callback(static_cast<sdxl_log_level>(level), message.c_str(), user_data);
+  });
+}
+
+void sdxl_set_log_level(sdxl_log_level level) { sdxl::set_log_level(static_cast<sdxl::LogLevel>(level)); }
+
+void sdxl_set_num_threads(int threads) { sdxl::set_num_threads(threads); }
+
+void sdxl_info_params_init(sdxl_info_params* params) {
+  if (!params) return;
+  params->model_dir = nullptr;
+  params->variant = nullptr;
+  params->as_json = 0;
+}
+
+sdxl_status sdxl_model_info(const sdxl_info_params* params, char** report) {
+  return guarded([&] {
+    SDXL_CHECK(params && report, InvalidArgument, "[info] params and report must not be NULL");
+    SDXL_CHECK(params->model_dir && *params->model_dir, InvalidArgument, "[info] no model folder given");
+    *report = nullptr;
+    std::string text = sdxl::pipeline::describe_model(params->model_dir, params->variant ? params->variant : "",
+                                                      params->as_json != 0);
+    *report = copy_string(text);
+  });
+}
+
+}  // extern "C"
