@@ -23,11 +23,14 @@ struct PackedConv2d::State {
   // others are reordered from it (oneDNN reorders between blocked layouts directly).
   std::vector<std::pair<memory::desc, memory>> weights;
   memory bias;
+  // As in matmul.cpp: memory objects and a user scratchpad per cached primitive, so a call at
+  // a shape seen before allocates nothing.
   struct Entry {
     int64_t batch, height, width;
     bool accumulate;
     dnnl::convolution_forward primitive;
     size_t weights_index;
+    memory src, dst, scratchpad;
   };
   std::vector<Entry> cache;
 
@@ -40,6 +43,7 @@ struct PackedConv2d::State {
                          memory::format_tag::any);
     memory::desc bias({g.out_channels}, memory::data_type::f32, memory::format_tag::x);
     dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     if (accumulate) {
       dnnl::post_ops ops;
       ops.append_sum(1.0f);
@@ -97,24 +101,24 @@ void PackedConv2d::forward(const float* in, int64_t batch, int64_t height, int64
   SDXL_CHECK(g.out_height(height) > 0 && g.out_width(width) > 0, InvalidArgument, "[conv2d] input ", height, "x",
              width, " is smaller than the kernel");
   State& state = *state_;
-  const State::Entry* entry = nullptr;
-  for (const auto& e : state.cache)
+  State::Entry* entry = nullptr;
+  for (auto& e : state.cache)
     if (e.batch == batch && e.height == height && e.width == width && e.accumulate == accumulate) entry = &e;
   if (!entry) {
     auto pd = State::make_pd(g, batch, height, width, accumulate);
     size_t index = state.weights_for(pd.weights_desc());
-    state.cache.push_back({batch, height, width, accumulate, dnnl::convolution_forward(pd), index});
+    state.cache.push_back({batch, height, width, accumulate, dnnl::convolution_forward(pd), index,
+                           memory(pd.src_desc(), dnnl_engine(), nullptr), memory(pd.dst_desc(), dnnl_engine(), nullptr),
+                           memory(pd.scratchpad_desc(), dnnl_engine())});
     entry = &state.cache.back();
   }
-  memory::desc src_desc({batch, g.in_channels, height, width}, memory::data_type::f32, memory::format_tag::nhwc);
-  memory::desc dst_desc({batch, g.out_channels, g.out_height(height), g.out_width(width)}, memory::data_type::f32,
-                        memory::format_tag::nhwc);
-  memory src(src_desc, dnnl_engine(), const_cast<float*>(in));
-  memory dst(dst_desc, dnnl_engine(), out);
-  entry->primitive.execute(dnnl_stream(), {{DNNL_ARG_SRC, src},
+  entry->src.set_data_handle(const_cast<float*>(in));
+  entry->dst.set_data_handle(out);
+  entry->primitive.execute(dnnl_stream(), {{DNNL_ARG_SRC, entry->src},
                                            {DNNL_ARG_WEIGHTS, state.weights[entry->weights_index].second},
                                            {DNNL_ARG_BIAS, state.bias},
-                                           {DNNL_ARG_DST, dst}});
+                                           {DNNL_ARG_DST, entry->dst},
+                                           {DNNL_ARG_SCRATCHPAD, entry->scratchpad}});
   dnnl_stream().wait();
 }
 

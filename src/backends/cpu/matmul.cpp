@@ -24,12 +24,14 @@ GemmLibrary choose_gemm_library(int64_t m, int64_t n, int64_t k) {
     if (value == "openblas") return GemmLibrary::OpenBlas;
     if (value == "onednn") return GemmLibrary::OneDnn;
   }
-  // bench/kernel_bench.cpp on the SDXL linear shapes (2-core AVX-512): OpenBLAS sgemm is ahead
-  // of oneDNN 2.6's f32 matmul on every UNet/text-encoder shape measured, so f32 uses OpenBLAS.
+  // bench/kernel_bench.cpp on the SDXL linear shapes (2-core AVX-512, see docs/PERFORMANCE.md):
+  // oneDNN 2.6's matmul with weights pre-packed into its blocked layout reached 209-219 GFLOP/s
+  // against OpenBLAS's 161-203 on every UNet and text-encoder shape, the small-M cross-attention
+  // projections most of all; OpenBLAS is not ahead anywhere measured, so f32 layers use oneDNN.
   (void)m;
   (void)n;
   (void)k;
-  return GemmLibrary::OpenBlas;
+  return GemmLibrary::OneDnn;
 }
 
 void sgemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
@@ -60,10 +62,13 @@ struct PackedLinear::OneDnnState {
   memory::desc weight_desc;
   memory weights;
   memory bias;
+  // Memory objects are kept with their primitive and re-pointed per call, and the scratchpad
+  // is ours, so a call at a cached shape allocates nothing.
   struct Entry {
     int64_t rows;
     bool accumulate;
     dnnl::matmul primitive;
+    memory src, dst, scratchpad;
   };
   std::vector<Entry> cache;
 
@@ -73,6 +78,7 @@ struct PackedLinear::OneDnnState {
     memory::desc bias_desc({1, n}, memory::data_type::f32, memory::format_tag::ab);
     memory::desc dst({rows, n}, memory::data_type::f32, memory::format_tag::ab);
     dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     if (accumulate) {
       dnnl::post_ops ops;
       ops.append_sum(1.0f);
@@ -159,22 +165,24 @@ void PackedLinear::forward(const float* x, int64_t rows, float* y, bool accumula
     return;
   }
   OneDnnState& state = *onednn_;
-  const dnnl::matmul* primitive = nullptr;
-  for (const auto& entry : state.cache)
-    if (entry.rows == rows && entry.accumulate == accumulate) primitive = &entry.primitive;
-  if (!primitive) {
+  OneDnnState::Entry* entry = nullptr;
+  for (auto& e : state.cache)
+    if (e.rows == rows && e.accumulate == accumulate) entry = &e;
+  if (!entry) {
     auto pd = state.make_pd(rows, n, k, state.weight_desc, accumulate);
-    state.cache.push_back({rows, accumulate, dnnl::matmul(pd)});
-    primitive = &state.cache.back().primitive;
+    memory::desc src_desc({rows, k}, memory::data_type::f32, memory::format_tag::ab);
+    memory::desc dst_desc({rows, n}, memory::data_type::f32, memory::format_tag::ab);
+    state.cache.push_back({rows, accumulate, dnnl::matmul(pd), memory(src_desc, dnnl_engine(), nullptr),
+                           memory(dst_desc, dnnl_engine(), nullptr), memory(pd.scratchpad_desc(), dnnl_engine())});
+    entry = &state.cache.back();
   }
-  memory::desc src_desc({rows, k}, memory::data_type::f32, memory::format_tag::ab);
-  memory::desc dst_desc({rows, n}, memory::data_type::f32, memory::format_tag::ab);
-  memory src(src_desc, dnnl_engine(), const_cast<float*>(x));
-  memory dst(dst_desc, dnnl_engine(), y);
-  primitive->execute(dnnl_stream(), {{DNNL_ARG_SRC, src},
-                                     {DNNL_ARG_WEIGHTS, state.weights},
-                                     {DNNL_ARG_BIAS, state.bias},
-                                     {DNNL_ARG_DST, dst}});
+  entry->src.set_data_handle(const_cast<float*>(x));
+  entry->dst.set_data_handle(y);
+  entry->primitive.execute(dnnl_stream(), {{DNNL_ARG_SRC, entry->src},
+                                           {DNNL_ARG_WEIGHTS, state.weights},
+                                           {DNNL_ARG_BIAS, state.bias},
+                                           {DNNL_ARG_DST, entry->dst},
+                                           {DNNL_ARG_SCRATCHPAD, entry->scratchpad}});
   dnnl_stream().wait();
 }
 

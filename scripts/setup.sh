@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs sdxl's build dependencies from Debian 12's packages (only those missing) and
+# configures an optimised build in ./build. Extra arguments go to CMake, e.g.
+#   scripts/setup.sh -DSDXL_NATIVE=OFF      # a portable x86-64 build
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  g++ cmake ninja-build pkg-config
+  libdnnl-dev                 # oneDNN: convolutions, matmul
+  libopenblas-openmp-dev      # OpenBLAS, OpenMP build: GEMM
+  nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
+  libpng-dev libjpeg-dev libicu-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "setup: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" > build-configure.log 2>&1 || {
+  cat build-configure.log
+  exit 1
+}
+rm -f build-configure.log

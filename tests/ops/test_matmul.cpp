@@ -1,0 +1,98 @@
+#include <gtest/gtest.h>
+
+#include <tuple>
+
+#include "backends/cpu/matmul.h"
+#include "reference_ops.h"
+#include "test_support.h"
+
+namespace sdxl::cpu {
+namespace {
+
+using test::all_close;
+using test::random_floats;
+
+struct LinearCase {
+  int64_t m, n, k;
+  bool bias;
+};
+
+class LinearTest : public ::testing::TestWithParam<std::tuple<LinearCase, GemmLibrary>> {};
+
+TEST_P(LinearTest, MatchesReference) {
+  auto [c, library] = GetParam();
+  auto x = random_floats(static_cast<size_t>(c.m * c.k), 1);
+  auto w = random_floats(static_cast<size_t>(c.n * c.k), 2);
+  auto b = random_floats(static_cast<size_t>(c.n), 3);
+  auto layer = PackedLinear::pack(w.data(), c.bias ? b.data() : nullptr, c.n, c.k, library, 64);
+  std::vector<float> y(static_cast<size_t>(c.m * c.n), 123.0f);
+  layer.forward(x.data(), c.m, y.data());
+  auto want = reference::linear(x, w, c.bias ? b.data() : nullptr, c.m, c.n, c.k);
+  EXPECT_TRUE(all_close(y, want, 1e-4, 1e-4));
+
+  // accumulate: y += x W^T + b on top of a residual
+  auto residual = random_floats(y.size(), 4);
+  std::vector<float> acc = residual;
+  layer.forward(x.data(), c.m, acc.data(), true);
+  for (size_t i = 0; i < want.size(); ++i) want[i] += residual[i];
+  EXPECT_TRUE(all_close(acc, want, 1e-4, 1e-4));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, LinearTest,
+    ::testing::Combine(::testing::Values(LinearCase{1, 1, 1, true}, LinearCase{7, 13, 5, true},
+                                         LinearCase{77, 32, 32, true}, LinearCase{154, 80, 33, false},
+                                         LinearCase{130, 96, 257, true}, LinearCase{64, 640, 320, true},
+                                         LinearCase{3, 1000, 17, false}),
+                       ::testing::Values(GemmLibrary::OpenBlas, GemmLibrary::OneDnn)),
+    [](const auto& info) {
+      const auto& c = std::get<0>(info.param);
+      return std::string(gemm_library_name(std::get<1>(info.param))) + "_" + std::to_string(c.m) + "x" +
+             std::to_string(c.n) + "x" + std::to_string(c.k) + (c.bias ? "_bias" : "");
+    });
+
+TEST(Linear, OneDnnHandlesRowCountsOtherThanThePackedOne) {
+  auto w = random_floats(48 * 40, 5);
+  auto b = random_floats(48, 6);
+  auto layer = PackedLinear::pack(w.data(), b.data(), 48, 40, GemmLibrary::OneDnn, 4096);
+  for (int64_t m : {1, 9, 4096, 9}) {
+    auto x = random_floats(static_cast<size_t>(m * 40), static_cast<uint32_t>(m));
+    std::vector<float> y(static_cast<size_t>(m * 48));
+    layer.forward(x.data(), m, y.data());
+    EXPECT_TRUE(all_close(y, reference::linear(x, w, b.data(), m, 48, 40), 1e-4, 1e-4)) << "m=" << m;
+  }
+}
+
+TEST(Linear, BorrowedWeightsMatchPacked) {
+  auto w = random_floats(24 * 10, 7);
+  auto x = random_floats(5 * 10, 8);
+  auto layer = PackedLinear::borrow(w.data(), nullptr, 24, 10);
+  std::vector<float> y(5 * 24);
+  layer.forward(x.data(), 5, y.data());
+  EXPECT_TRUE(all_close(y, reference::linear(x, w, nullptr, 5, 24, 10), 1e-5, 1e-5));
+}
+
+TEST(BatchedMatmul, StridedHeadsBothTranspositions) {
+  // A[b] [M,K] taken from rows of stride 50, B[b] [N,K] (transposed) or [K,N].
+  const int64_t batch = 5, m = 9, n = 11, k = 7, lda = 50;
+  auto a = random_floats(static_cast<size_t>(batch * m * lda), 9);
+  auto bt = random_floats(static_cast<size_t>(batch * n * k), 10);
+  std::vector<float> c(static_cast<size_t>(batch * m * n));
+  for (bool transpose : {true, false}) {
+    batched_matmul(batch, m, n, k, a.data(), lda, m * lda, bt.data(), transpose ? k : n, n * k, transpose, c.data(), n,
+                   m * n);
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+          double acc = 0;
+          for (int64_t p = 0; p < k; ++p) {
+            float bv = transpose ? bt[b * n * k + j * k + p] : bt[b * n * k + p * n + j];
+            acc += static_cast<double>(a[b * m * lda + i * lda + p]) * bv;
+          }
+          ASSERT_NEAR(c[(b * m + i) * n + j], acc, 1e-5) << "transpose=" << transpose;
+        }
+  }
+}
+
+}  // namespace
+}  // namespace sdxl::cpu

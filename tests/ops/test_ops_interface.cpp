@@ -1,0 +1,89 @@
+// The Tensor-level op interface: shape and dtype checks give clear errors, outputs come from
+// the arena, and results agree with the kernels underneath.
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "ops.h"
+#include "reference_ops.h"
+#include "test_support.h"
+
+namespace sdxl {
+namespace {
+
+Tensor from(const std::vector<float>& values, Shape shape) {
+  Tensor t = Tensor::empty(shape, DType::F32);
+  std::copy(values.begin(), values.end(), t.data<float>());
+  return t;
+}
+
+std::vector<float> values(const Tensor& t) { return std::vector<float>(t.data<float>(), t.data<float>() + t.numel()); }
+
+TEST(Ops, LinearFromF16WeightsAndLeadingAxes) {
+  Arena arena;
+  auto w = test::random_floats(12 * 8, 1);
+  Tensor w16 = from(w, Shape{12, 8}).to(DType::F16);
+  Tensor wback = w16.to(DType::F32);  // the weights the layer actually holds
+  auto layer = ops::pack_linear(w16, Tensor());
+  auto x = test::random_floats(2 * 3 * 8, 2);
+  Tensor y = ops::linear(arena, from(x, Shape{2, 3, 8}), layer);
+  EXPECT_EQ(y.shape(), (Shape{2, 3, 12}));
+  EXPECT_EQ(y.storage(), Storage::Arena);
+  EXPECT_TRUE(test::all_close(values(y), reference::linear(x, values(wback), nullptr, 6, 12, 8), 1e-5, 1e-5));
+  EXPECT_THROW(ops::linear(arena, from(x, Shape{6, 4, 2}), layer), Error);
+}
+
+TEST(Ops, ShapeErrorsNameTheOp) {
+  Arena arena;
+  Tensor a = Tensor::zeros(Shape{2, 3}, DType::F32);
+  Tensor b = Tensor::zeros(Shape{3, 2}, DType::F32);
+  try {
+    ops::add(arena, a, b);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("[add]"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(ops::group_norm(arena, Tensor::zeros(Shape{1, 4, 4, 30}, DType::F32), 32, Tensor(), Tensor(), 1e-5f),
+               Error);
+  EXPECT_THROW(ops::activate(arena, Tensor::zeros(Shape{4}, DType::F16), ops::Activation::Silu), Error);
+  EXPECT_THROW(ops::geglu(arena, Tensor::zeros(Shape{2, 5}, DType::F32)), Error);
+  EXPECT_THROW(ops::attention(arena, Tensor::zeros(Shape{1, 4, 6}, DType::F32), Tensor::zeros(Shape{1, 5, 6}, DType::F32),
+                              Tensor::zeros(Shape{1, 5, 6}, DType::F32), 4, false),
+               Error);  // 6 channels do not split into 4 heads
+}
+
+TEST(Ops, Conv2dWithResidualAndBroadcastAdd) {
+  Arena arena;
+  auto w = test::random_floats(6 * 4 * 9, 3);
+  auto b = test::random_floats(6, 4);
+  auto conv = ops::pack_conv2d(from(w, Shape{6, 4, 3, 3}), from(b, Shape{6}), 1, 1);
+  auto x = test::random_floats(2 * 5 * 5 * 4, 5);
+  auto r = test::random_floats(2 * 5 * 5 * 6, 6);
+  Tensor residual = from(r, Shape{2, 5, 5, 6});
+  Tensor y = ops::conv2d(arena, from(x, Shape{2, 5, 5, 4}), conv, &residual);
+  auto want = reference::conv2d(x, w, b, 2, 5, 5, 4, 6, 3, 1, 1, 1, 1, 1);
+  for (size_t i = 0; i < want.size(); ++i) want[i] += r[i];
+  EXPECT_TRUE(test::all_close(values(y), want, 1e-4, 1e-4));
+
+  auto t = test::random_floats(2 * 6, 7);
+  ops::add_broadcast_inplace(y, from(t, Shape{2, 6}));
+  for (int64_t n = 0; n < 2; ++n)
+    for (int64_t p = 0; p < 25; ++p)
+      for (int64_t c = 0; c < 6; ++c) want[(n * 25 + p) * 6 + c] += t[n * 6 + c];
+  EXPECT_TRUE(test::all_close(values(y), want, 1e-4, 1e-4));
+}
+
+TEST(Ops, ConcatUpsampleAttentionShapes) {
+  Arena arena;
+  Tensor a = Tensor::zeros(Shape{1, 2, 2, 3}, DType::F32);
+  Tensor b = Tensor::zeros(Shape{1, 2, 2, 5}, DType::F32);
+  EXPECT_EQ(ops::concat_channels(arena, a, b).shape(), (Shape{1, 2, 2, 8}));
+  EXPECT_EQ(ops::upsample_nearest2x(arena, a).shape(), (Shape{1, 4, 4, 3}));
+  auto q = test::random_floats(2 * 9 * 8, 8);
+  auto k = test::random_floats(2 * 4 * 8, 9);
+  auto v = test::random_floats(2 * 4 * 8, 10);
+  Tensor out = ops::attention(arena, from(q, Shape{2, 9, 8}), from(k, Shape{2, 4, 8}), from(v, Shape{2, 4, 8}), 2, false);
+  EXPECT_TRUE(test::all_close(values(out), reference::attention(q, k, v, 2, 2, 9, 4, 4, false), 2e-5, 2e-5));
+}
+
+}  // namespace
+}  // namespace sdxl

@@ -1,0 +1,136 @@
+// The diffusers folder layout: components from model_index.json, variant selection, shards,
+// and clear errors for what is missing.
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "io/pipeline_folder.h"
+#include "test_support.h"
+
+namespace sdxl::io {
+namespace {
+
+namespace fs = std::filesystem;
+using test::TempDir;
+
+const char* kIndex = R"({"_class_name": "StableDiffusionXLPipeline", "unet": ["diffusers", "UNet2DConditionModel"],
+                         "text_encoder": ["transformers", "CLIPTextModel"], "image_encoder": [null, null],
+                         "force_zeros_for_empty_prompt": true})";
+
+Tensor filled(Shape shape, float value) {
+  Tensor t = Tensor::empty(shape, DType::F32);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = value;
+  return t;
+}
+
+TEST(PipelineFolder, ReadsTinyBase) {
+  SDXL_REQUIRE_REFERENCE();
+  auto folder = PipelineFolder::open(test::reference_dir() / "models/tiny-sdxl-base");
+  EXPECT_EQ(folder.index().class_name, "StableDiffusionXLPipeline");
+  EXPECT_TRUE(folder.index().force_zeros_for_empty_prompt);
+  EXPECT_TRUE(folder.has("unet"));
+  EXPECT_FALSE(folder.has("image_encoder"));  // [null, null] entries are absent components
+  auto unet = folder.open_weights("unet");
+  EXPECT_TRUE(unet.has("conv_in.weight"));
+  EXPECT_EQ(unet.get("conv_in.weight").shape(), (Shape{32, 4, 3, 3}));
+  auto te = folder.open_weights("text_encoder");
+  EXPECT_TRUE(te.has("text_model.embeddings.token_embedding.weight"));
+  auto refiner = PipelineFolder::open(test::reference_dir() / "models/tiny-sdxl-refiner");
+  EXPECT_FALSE(refiner.index().force_zeros_for_empty_prompt);
+  EXPECT_TRUE(refiner.index().requires_aesthetics_score);
+  EXPECT_FALSE(refiner.has("text_encoder"));
+}
+
+TEST(PipelineFolder, VariantSelection) {
+  TempDir dir;
+  test::write_file(dir / "model_index.json", kIndex);
+  fs::create_directories(dir / "unet");
+  write_safetensors(dir / "unet/diffusion_pytorch_model.fp16.safetensors", {{"w", filled({2}, 1.0f).to(DType::F16)}});
+  // Only the fp16 variant exists: it is used without asking.
+  auto folder = PipelineFolder::open(dir.path());
+  auto files = folder.weight_files("unet");
+  EXPECT_EQ(files.variant, "fp16");
+  EXPECT_EQ(folder.open_weights("unet").get("w").dtype(), DType::F16);
+  // With plain weights present, they win unless fp16 is asked for.
+  write_safetensors(dir / "unet/diffusion_pytorch_model.safetensors", {{"w", filled({2}, 1.0f)}});
+  EXPECT_EQ(PipelineFolder::open(dir.path()).open_weights("unet").get("w").dtype(), DType::F32);
+  EXPECT_EQ(PipelineFolder::open(dir.path(), "fp16").open_weights("unet").get("w").dtype(), DType::F16);
+  // An asked-for variant that is missing is an error naming the file expected.
+  try {
+    PipelineFolder::open(dir.path(), "bf16").weight_files("unet");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("diffusion_pytorch_model.bf16.safetensors"), std::string::npos) << e.what();
+  }
+}
+
+TEST(PipelineFolder, ShardedWeights) {
+  TempDir dir;
+  test::write_file(dir / "model_index.json", kIndex);
+  fs::create_directories(dir / "text_encoder");
+  write_safetensors(dir / "text_encoder/model-00001-of-00002.safetensors", {{"a", filled({2}, 1.0f)}});
+  write_safetensors(dir / "text_encoder/model-00002-of-00002.safetensors", {{"b", filled({3}, 2.0f)}});
+  test::write_file(dir / "text_encoder/model.safetensors.index.json",
+                   R"({"metadata": {}, "weight_map": {"a": "model-00001-of-00002.safetensors",
+                                                      "b": "model-00002-of-00002.safetensors"}})");
+  auto set = PipelineFolder::open(dir.path()).open_weights("text_encoder");
+  EXPECT_EQ(set.size(), 2u);
+  EXPECT_EQ(set.get("b").data<float>()[2], 2.0f);
+  EXPECT_THROW(set.get("c"), Error);
+
+  // A shard named in the index but absent.
+  test::write_file(dir / "text_encoder/model.safetensors.index.json",
+                   R"({"weight_map": {"a": "model-00001-of-00002.safetensors", "z": "model-00009-of-00009.safetensors"}})");
+  EXPECT_THROW(PipelineFolder::open(dir.path()).open_weights("text_encoder"), Error);
+  // A tensor the index promises that no shard has.
+  test::write_file(dir / "text_encoder/model.safetensors.index.json",
+                   R"({"weight_map": {"a": "model-00001-of-00002.safetensors", "zz": "model-00002-of-00002.safetensors"}})");
+  EXPECT_THROW(PipelineFolder::open(dir.path()).open_weights("text_encoder"), Error);
+  // Shard names may not leave the folder.
+  test::write_file(dir / "text_encoder/model.safetensors.index.json", R"({"weight_map": {"a": "../x.safetensors"}})");
+  EXPECT_THROW(PipelineFolder::open(dir.path()).open_weights("text_encoder"), Error);
+}
+
+TEST(PipelineFolder, DuplicateTensorAcrossShards) {
+  TempDir dir;
+  test::write_file(dir / "model_index.json", kIndex);
+  fs::create_directories(dir / "unet");
+  write_safetensors(dir / "unet/a.safetensors", {{"w", filled({2}, 1.0f)}});
+  write_safetensors(dir / "unet/b.safetensors", {{"w", filled({2}, 1.0f)}});
+  EXPECT_THROW(open_weight_set("unet", {dir / "unet/a.safetensors", dir / "unet/b.safetensors"}), Error);
+}
+
+TEST(PipelineFolder, ClearErrorsForMissingPieces) {
+  TempDir dir;
+  EXPECT_THROW(PipelineFolder::open(dir / "nope"), Error);
+  EXPECT_THROW(PipelineFolder::open(dir.path()), Error);  // no model_index.json
+  test::write_file(dir / "model_index.json", kIndex);
+  auto folder = PipelineFolder::open(dir.path());
+  try {
+    folder.weight_files("unet");  // folder missing
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unet"), std::string::npos);
+  }
+  fs::create_directories(dir / "unet");
+  try {
+    folder.weight_files("unet");  // no weights inside
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("diffusion_pytorch_model.safetensors"), std::string::npos) << e.what();
+  }
+  test::write_file(dir / "unet/diffusion_pytorch_model.bin", "x");
+  try {
+    folder.weight_files("unet");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Unsupported);
+    EXPECT_NE(std::string(e.what()).find(".bin"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(folder.config_path("unet"), Error);
+  EXPECT_THROW(folder.component_dir("vae"), Error);  // not in model_index.json
+  test::write_file(dir / "model_index.json", R"({"unet": ["diffusers"]})");
+  EXPECT_THROW(PipelineFolder::open(dir.path()), Error);
+}
+
+}  // namespace
+}  // namespace sdxl::io
