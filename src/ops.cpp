@@ -1,5 +1,6 @@
 #include "ops.h"
 
+#include <cstring>
 #include <vector>
 
 #include "backends/cpu/activation.h"
@@ -8,6 +9,7 @@
 #include "backends/cpu/norm.h"
 #include "backends/cpu/resample.h"
 #include "backends/cpu/softmax.h"
+#include "core/convert.h"
 #include "core/error.h"
 
 namespace sdxl::ops {
@@ -187,6 +189,49 @@ Tensor attention(Arena& arena, const Tensor& q, const Tensor& k, const Tensor& v
   s.causal = causal;
   cpu::attention(q.data<float>(), k.data<float>(), v.data<float>(), out.data<float>(), s);
   return out;
+}
+
+Tensor attention_fused_qkv(Arena& arena, const Tensor& qkv, int64_t heads, bool causal) {
+  require_f32("attention", qkv, "qkv");
+  SDXL_CHECK(qkv.rank() == 3 && qkv.dim(2) % 3 == 0, InvalidArgument, "[attention] qkv must be [B, L, 3C], got ",
+             qkv.shape().to_string());
+  const int64_t c = qkv.dim(2) / 3;
+  SDXL_CHECK(heads > 0 && c % heads == 0, InvalidArgument, "[attention] ", c, " channels do not split into ", heads,
+             " heads");
+  Tensor out = Tensor::in_arena(arena, Shape{qkv.dim(0), qkv.dim(1), c}, DType::F32);
+  cpu::AttentionShape s;
+  s.batch = qkv.dim(0);
+  s.heads = heads;
+  s.q_len = s.kv_len = qkv.dim(1);
+  s.head_dim = c / heads;
+  s.q_stride = s.k_stride = s.v_stride = 3 * c;
+  s.out_stride = c;
+  s.causal = causal;
+  const float* base = qkv.data<float>();
+  cpu::attention(base, base + c, base + 2 * c, out.data<float>(), s);
+  return out;
+}
+
+Tensor copy(Arena& arena, const Tensor& x) {
+  SDXL_CHECK(x.defined(), InvalidArgument, "[copy] input is undefined");
+  Tensor y = Tensor::in_arena(arena, x.shape(), x.dtype());
+  std::memcpy(y.raw(), x.raw(), x.nbytes());
+  return y;
+}
+
+Tensor gather_rows(Arena& arena, const Tensor& table, const int32_t* ids, int64_t count) {
+  SDXL_CHECK(table.rank() == 2 && dtype_is_float(table.dtype()), InvalidArgument,
+             "[gather] table must be a float [rows, C] tensor, got ", table.shape().to_string());
+  const int64_t rows = table.dim(0), c = table.dim(1);
+  Tensor y = Tensor::in_arena(arena, Shape{count, c}, DType::F32);
+  const size_t row_bytes = static_cast<size_t>(c) * dtype_size(table.dtype());
+  for (int64_t i = 0; i < count; ++i) {
+    SDXL_CHECK(ids[i] >= 0 && ids[i] < rows, InvalidArgument, "[gather] id ", ids[i], " is outside the table of ",
+               rows, " rows");
+    const auto* src = static_cast<const uint8_t*>(table.raw()) + static_cast<size_t>(ids[i]) * row_bytes;
+    convert_to_f32(src, table.dtype(), y.data<float>() + i * c, static_cast<size_t>(c));
+  }
+  return y;
 }
 
 Tensor upsample_nearest2x(Arena& arena, const Tensor& x) {

@@ -48,8 +48,13 @@ Tensor softmax(Arena& arena, const Tensor& x);  // over the last axis
 // q [B, Lq, H*D], k and v [B, Lk, H*D] -> [B, Lq, H*D]. Views with a row stride (q, k, v sliced
 // from one fused projection) are passed as raw pointers to cpu::attention by callers that need them.
 Tensor attention(Arena& arena, const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, bool causal);
+// qkv [B, L, 3C] from one fused projection (q | k | v along the last axis) -> [B, L, C]
+Tensor attention_fused_qkv(Arena& arena, const Tensor& qkv, int64_t heads, bool causal);
 
 // ---- layout and arithmetic ------------------------------------------------------------------
+Tensor copy(Arena& arena, const Tensor& x);
+// rows of `table` [V, C] (f32, f16 or bf16) at `ids` -> [ids.size(), C] f32; ids checked < V
+Tensor gather_rows(Arena& arena, const Tensor& table, const int32_t* ids, int64_t count);
 Tensor upsample_nearest2x(Arena& arena, const Tensor& x);  // [N, H, W, C] -> [N, 2H, 2W, C]
 Tensor add(Arena& arena, const Tensor& a, const Tensor& b);  // same shapes
 Tensor mul(Arena& arena, const Tensor& a, const Tensor& b);

@@ -89,6 +89,7 @@ struct PackedLinear::OneDnnState {
   }
 };
 
+PackedLinear::PackedLinear() = default;
 PackedLinear::~PackedLinear() = default;
 PackedLinear::PackedLinear(PackedLinear&&) noexcept = default;
 PackedLinear& PackedLinear::operator=(PackedLinear&&) noexcept = default;

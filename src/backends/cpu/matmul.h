@@ -20,7 +20,7 @@ GemmLibrary choose_gemm_library(int64_t m, int64_t n, int64_t k);
 // A linear layer y = x W^T + b with W [N, K] (PyTorch's layout), prepared once for `library`.
 class PackedLinear {
  public:
-  PackedLinear() = default;
+  PackedLinear();
   ~PackedLinear();
   PackedLinear(PackedLinear&&) noexcept;
   PackedLinear& operator=(PackedLinear&&) noexcept;

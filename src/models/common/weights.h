@@ -1,0 +1,67 @@
+// Binding a model's parameters by their checkpoint names. Model code asks for each tensor by
+// name and expected shape; a WeightBinder answers from a weights file, from seeded random
+// numbers (benchmarks of the real-size architecture), or only records what was asked (the
+// real-size manifest checks).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "io/pipeline_folder.h"
+
+namespace sdxl::models {
+
+class WeightBinder {
+ public:
+  virtual ~WeightBinder() = default;
+  // The tensor `name` with exactly `shape`; throws naming both when it is missing or differs.
+  // Without data (has_data() false) the result is undefined: layers then skip packing.
+  virtual Tensor take(const std::string& name, const Shape& shape) = 0;
+  virtual bool has_data() const = 0;
+};
+
+// From a component's safetensors files. finish() reports tensors the model never asked for:
+// a config that does not match its weights shows up as missing, misshapen or unexpected tensors.
+class FileWeights : public WeightBinder {
+ public:
+  explicit FileWeights(const io::WeightSet& weights) : weights_(weights) {}
+  Tensor take(const std::string& name, const Shape& shape) override;
+  bool has_data() const override { return true; }
+  // Throws Format listing unused tensors, except names matching `ignored` suffixes (buffers
+  // such as position_ids that checkpoints carry but models recompute).
+  void finish(const std::vector<std::string>& ignored_suffixes = {}) const;
+
+ private:
+  const io::WeightSet& weights_;
+  std::set<std::string> taken_;
+};
+
+// Records every requested (name, shape) without data.
+class ShapeRecorder : public WeightBinder {
+ public:
+  Tensor take(const std::string& name, const Shape& shape) override;
+  bool has_data() const override { return false; }
+  const std::map<std::string, Shape>& shapes() const { return shapes_; }
+
+ private:
+  std::map<std::string, Shape> shapes_;
+};
+
+// Seeded uniform random weights of a given scale (the same seed and names give the same numbers),
+// for measuring the real-size architecture without its checkpoint.
+class RandomWeights : public WeightBinder {
+ public:
+  explicit RandomWeights(uint64_t seed, float scale = 0.02f) : seed_(seed), scale_(scale) {}
+  Tensor take(const std::string& name, const Shape& shape) override;
+  bool has_data() const override { return true; }
+
+ private:
+  uint64_t seed_;
+  float scale_;
+};
+
+}  // namespace sdxl::models

@@ -1,0 +1,17 @@
+#include "pipeline/component_loader.h"
+
+#include "core/log.h"
+
+namespace sdxl::pipeline {
+
+models::ClipTextModel load_text_encoder(const io::PipelineFolder& folder, const std::string& component) {
+  io::ClipTextConfig config = io::load_clip_text_config(folder.config_path(component));
+  io::WeightSet weights = folder.open_weights(component);
+  models::FileWeights binder(weights);
+  models::ClipTextModel model = models::ClipTextModel::load(config, binder);
+  binder.finish(models::ClipTextModel::ignored_tensors());
+  log_info("[model] loaded ", component, " (", config.architecture, ", ", config.num_hidden_layers, " layers)");
+  return model;
+}
+
+}  // namespace sdxl::pipeline

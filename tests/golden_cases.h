@@ -1,0 +1,61 @@
+// Access to the golden cases of $SDXL_REF/cases.json: the case list, and each case's tensors.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "io/safetensors.h"
+#include "test_support.h"
+
+namespace sdxl::test {
+
+inline nlohmann::json load_cases() {
+  std::ifstream in(reference_dir() / "cases.json");
+  return nlohmann::json::parse(in);
+}
+
+inline std::vector<nlohmann::json> cases_of_kind(const std::string& kind) {
+  std::vector<nlohmann::json> out;
+  if (!std::filesystem::exists(reference_dir() / "cases.json")) return out;
+  const nlohmann::json all = load_cases();  // a named local: the loop must not outlive it
+  for (const auto& c : all["cases"])
+    if (c["kind"] == kind) out.push_back(c);
+  return out;
+}
+
+inline std::filesystem::path model_dir(const nlohmann::json& c) {
+  const nlohmann::json cases = load_cases();
+  return reference_dir() / cases["model_dirs"][c["model"].get<std::string>()].get<std::string>();
+}
+
+class CaseFile {
+ public:
+  explicit CaseFile(const nlohmann::json& c)
+      : file_(io::SafetensorsFile::open(reference_dir() / c["file"].get<std::string>())) {}
+  Tensor operator[](const std::string& name) const { return file_->tensor(name); }
+  bool has(const std::string& name) const { return file_->find(name) != nullptr; }
+
+ private:
+  std::shared_ptr<io::SafetensorsFile> file_;
+};
+
+// Compares with the case's own tolerance; reports the tensor name and the worst element.
+inline ::testing::AssertionResult matches(const Tensor& got, const Tensor& want, const nlohmann::json& c,
+                                          const std::string& what) {
+  if (got.shape() != want.shape())
+    return ::testing::AssertionFailure() << what << ": shape " << got.shape().to_string() << ", want "
+                                         << want.shape().to_string();
+  Tensor g = got.dtype() == DType::F32 ? got : got.to(DType::F32);
+  Tensor w = want.dtype() == DType::F32 ? want : want.to(DType::F32);
+  auto r = all_close(g.data<float>(), w.data<float>(), static_cast<size_t>(g.numel()),
+                     c["tolerance"]["atol"].get<double>(), c["tolerance"]["rtol"].get<double>());
+  if (!r) return ::testing::AssertionFailure() << what << ": " << r.message();
+  return r;
+}
+
+}  // namespace sdxl::test
