@@ -54,6 +54,17 @@ void sdxl_info_params_init(sdxl_info_params* params);
  * counts, dtypes, file sizes. Validates every weights file on the way. */
 sdxl_status sdxl_model_info(const sdxl_info_params* params, char** report);
 
+/* ---- sdxl tokenize ---------------------------------------------------------------------- */
+typedef struct sdxl_tokenize_params {
+  const char* model_dir; /* a diffusers pipeline folder */
+  const char* text;      /* UTF-8 */
+} sdxl_tokenize_params;
+
+void sdxl_tokenize_params_init(sdxl_tokenize_params* params);
+/* One line per tokenizer folder of the model ("tokenizer", "tokenizer_2"):
+ * "<name>: <ids>" with the padded, truncated ids the text encoder receives. */
+sdxl_status sdxl_tokenize(const sdxl_tokenize_params* params, char** report);
+
 #ifdef __cplusplus
 }
 #endif

@@ -39,4 +39,14 @@ inline std::string model_info(const std::string& model_dir, const std::string& v
   return take_string(report);
 }
 
+inline std::string tokenize(const std::string& model_dir, const std::string& text) {
+  sdxl_tokenize_params params;
+  sdxl_tokenize_params_init(&params);
+  params.model_dir = model_dir.c_str();
+  params.text = text.c_str();
+  char* report = nullptr;
+  check(sdxl_tokenize(&params, &report));
+  return take_string(report);
+}
+
 }  // namespace sdxl::api

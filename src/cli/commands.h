@@ -10,5 +10,6 @@ namespace sdxl::cli {
 using Command = std::function<int()>;
 
 Command add_info_command(CLI::App& app);
+Command add_tokenize_command(CLI::App& app);
 
 }  // namespace sdxl::cli

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
 
   std::vector<sdxl::cli::Command> commands;
   commands.push_back(sdxl::cli::add_info_command(app));
+  commands.push_back(sdxl::cli::add_tokenize_command(app));
 
   try {
     app.parse(argc, argv);

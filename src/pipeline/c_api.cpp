@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/threads.h"
 #include "pipeline/model_info.h"
+#include "pipeline/tokenize_report.h"
 #include "sdxl/sdxl.h"
 
 namespace {
@@ -103,6 +104,22 @@ sdxl_status sdxl_model_info(const sdxl_info_params* params, char** report) {
     std::string text = sdxl::pipeline::describe_model(params->model_dir, params->variant ? params->variant : "",
                                                       params->as_json != 0);
     *report = copy_string(text);
+  });
+}
+
+void sdxl_tokenize_params_init(sdxl_tokenize_params* params) {
+  if (!params) return;
+  params->model_dir = nullptr;
+  params->text = nullptr;
+}
+
+sdxl_status sdxl_tokenize(const sdxl_tokenize_params* params, char** report) {
+  return guarded([&] {
+    SDXL_CHECK(params && report, InvalidArgument, "[tokenize] params and report must not be NULL");
+    SDXL_CHECK(params->model_dir && *params->model_dir, InvalidArgument, "[tokenize] no model folder given");
+    SDXL_CHECK(params->text, InvalidArgument, "[tokenize] no text given");
+    *report = nullptr;
+    *report = copy_string(sdxl::pipeline::tokenize_report(params->model_dir, params->text));
   });
 }
 

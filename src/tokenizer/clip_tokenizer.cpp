@@ -138,7 +138,7 @@ ClipTokenizer::ClipTokenizer(TokenizerSpec spec)
 
 std::vector<std::string> ClipTokenizer::bpe(const std::string& word) const {
   {
-    std::lock_guard<std::mutex> lock(cache_mutex_);
+    std::lock_guard<std::mutex> lock(*cache_mutex_);
     auto it = cache_.find(word);
     if (it != cache_.end()) return it->second;
   }
@@ -171,7 +171,7 @@ std::vector<std::string> ClipTokenizer::bpe(const std::string& word) const {
     }
     symbols = std::move(merged);
   }
-  std::lock_guard<std::mutex> lock(cache_mutex_);
+  std::lock_guard<std::mutex> lock(*cache_mutex_);
   if (cache_.size() < 100000) cache_.emplace(word, symbols);
   return symbols;
 }

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -63,7 +64,7 @@ class ClipTokenizer {
   int32_t bos_id_ = 0, eos_id_ = 0, pad_id_ = 0, unk_id_ = 0;
   int max_length_ = 77;
   std::string source_;
-  mutable std::mutex cache_mutex_;
+  std::unique_ptr<std::mutex> cache_mutex_ = std::make_unique<std::mutex>();  // boxed: keeps the class movable
   mutable std::unordered_map<std::string, std::vector<std::string>> cache_;
 };
 

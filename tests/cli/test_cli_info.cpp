@@ -1,11 +1,9 @@
 // `sdxl info` run as a user runs it: on both tiny reference models, and on broken copies.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "cli/cli_runner.h"
 #include "io/pipeline_folder.h"
 #include "test_support.h"
 
@@ -14,24 +12,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct RunResult {
-  int exit_code;  // -1 when killed by a signal
-  std::string output;
-};
-
-// Runs the sdxl binary with `args` (already shell-quoted), capturing stdout and stderr.
-RunResult run_sdxl(const std::string& args, bool include_stderr = true) {
-  std::string command = std::string("'") + SDXL_CLI_PATH + "' " + args + (include_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string output;
-  std::array<char, 4096> buffer{};
-  size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.append(buffer.data(), n);
-  int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
-
-std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
 
 int64_t parameters_in(const fs::path& model, const std::string& component) {
   auto set = io::PipelineFolder::open(model).open_weights(component);
