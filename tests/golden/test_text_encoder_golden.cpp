@@ -2,6 +2,7 @@
 // the pooled output / projected text_embeds, within each case's tolerance.
 #include <gtest/gtest.h>
 
+#include "core/error.h"
 #include "golden_cases.h"
 #include "pipeline/component_loader.h"
 
@@ -61,6 +62,61 @@ TEST(TextEncoderGolden, PartialForwardMatchesTheFullOne) {
   ASSERT_EQ(partial.hidden_states.size(), 3u);
   EXPECT_FALSE(partial.last_hidden_state.defined());
   EXPECT_TRUE(test::all_close(partial.hidden_states[2].data<float>(), full.hidden_states[2].data<float>(), 77 * 32, 0, 0));
+}
+
+}  // namespace
+}  // namespace sdxl
+
+namespace sdxl {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A text encoder whose config.json disagrees with its weights: a clear error naming the tensor.
+class MismatchedEncoder : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(test::reference_dir() / "cases.json")) GTEST_SKIP() << "reference data not found";
+    fs::copy(test::reference_dir() / "models/tiny-sdxl-base", dir_ / "model", fs::copy_options::recursive);
+    config_ = nlohmann::json::parse(test::read_file(dir_ / "model/text_encoder/config.json"));
+  }
+  std::string load_error() {
+    test::write_file(dir_ / "model/text_encoder/config.json", config_.dump());
+    try {
+      pipeline::load_text_encoder(io::PipelineFolder::open(dir_ / "model"), "text_encoder");
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  }
+  test::TempDir dir_;
+  nlohmann::json config_;
+};
+
+TEST_F(MismatchedEncoder, WrongHiddenSize) {
+  config_["hidden_size"] = 64;
+  std::string message = load_error();
+  EXPECT_NE(message.find("text_model.embeddings.token_embedding.weight"), std::string::npos) << message;
+  EXPECT_NE(message.find("config implies [49408, 64]"), std::string::npos) << message;
+}
+
+TEST_F(MismatchedEncoder, FewerLayersLeavesUnexpectedTensors) {
+  config_["num_hidden_layers"] = 2;
+  std::string message = load_error();
+  EXPECT_NE(message.find("unexpected tensors"), std::string::npos) << message;
+  EXPECT_NE(message.find("encoder.layers.2."), std::string::npos) << message;
+}
+
+TEST_F(MismatchedEncoder, MoreLayersMissesTensors) {
+  config_["num_hidden_layers"] = 4;
+  std::string message = load_error();
+  EXPECT_NE(message.find("missing tensor 'text_model.encoder.layers.3."), std::string::npos) << message;
+}
+
+TEST_F(MismatchedEncoder, ProjectionClaimedButAbsent) {
+  config_["architectures"] = {"CLIPTextModelWithProjection"};
+  std::string message = load_error();
+  EXPECT_NE(message.find("text_projection.weight"), std::string::npos) << message;
 }
 
 }  // namespace
