@@ -101,6 +101,16 @@ Tensor conv2d(Arena& arena, const Tensor& x, const Conv2dWeights& w, const Tenso
   return y;
 }
 
+void conv2d_accumulate(const Tensor& x, const Conv2dWeights& w, Tensor& out) {
+  require_f32("conv2d", x, "input");
+  require_f32("conv2d", out, "output");
+  const auto& g = w.geometry();
+  SDXL_CHECK(x.rank() == 4 && x.dim(3) == g.in_channels, InvalidArgument, "[conv2d] input ", x.shape().to_string(),
+             " is not [N, H, W, ", g.in_channels, "]");
+  require_shape("conv2d", out, Shape{x.dim(0), g.out_height(x.dim(1)), g.out_width(x.dim(2)), g.out_channels}, "output");
+  w.forward(x.data<float>(), x.dim(0), x.dim(1), x.dim(2), out.data<float>(), true);
+}
+
 Tensor group_norm(Arena& arena, const Tensor& x, int64_t groups, const Tensor& gamma, const Tensor& beta, float eps,
                   bool fuse_silu) {
   require_f32("group_norm", x, "input");
@@ -212,10 +222,47 @@ Tensor attention_fused_qkv(Arena& arena, const Tensor& qkv, int64_t heads, bool 
   return out;
 }
 
+Tensor attention_fused_kv(Arena& arena, const Tensor& q, const Tensor& kv, int64_t heads) {
+  require_f32("attention", q, "q");
+  require_f32("attention", kv, "kv");
+  SDXL_CHECK(q.rank() == 3 && kv.rank() == 3 && kv.dim(0) == q.dim(0) && kv.dim(2) == 2 * q.dim(2), InvalidArgument,
+             "[attention] q ", q.shape().to_string(), " and kv ", kv.shape().to_string(), " do not match");
+  const int64_t c = q.dim(2);
+  SDXL_CHECK(heads > 0 && c % heads == 0, InvalidArgument, "[attention] ", c, " channels do not split into ", heads,
+             " heads");
+  Tensor out = Tensor::in_arena(arena, q.shape(), DType::F32);
+  cpu::AttentionShape s;
+  s.batch = q.dim(0);
+  s.heads = heads;
+  s.q_len = q.dim(1);
+  s.kv_len = kv.dim(1);
+  s.head_dim = c / heads;
+  s.q_stride = s.out_stride = c;
+  s.k_stride = s.v_stride = 2 * c;
+  cpu::attention(q.data<float>(), kv.data<float>(), kv.data<float>() + c, out.data<float>(), s);
+  return out;
+}
+
 Tensor copy(Arena& arena, const Tensor& x) {
   SDXL_CHECK(x.defined(), InvalidArgument, "[copy] input is undefined");
   Tensor y = Tensor::in_arena(arena, x.shape(), x.dtype());
   std::memcpy(y.raw(), x.raw(), x.nbytes());
+  return y;
+}
+
+Tensor nchw_to_nhwc(Arena& arena, const Tensor& x) {
+  require_f32("layout", x, "input");
+  SDXL_CHECK(x.rank() == 4, InvalidArgument, "[layout] expected [N, C, H, W], got ", x.shape().to_string());
+  Tensor y = Tensor::in_arena(arena, Shape{x.dim(0), x.dim(2), x.dim(3), x.dim(1)}, DType::F32);
+  cpu::nchw_to_nhwc(x.data<float>(), y.data<float>(), x.dim(0), x.dim(1), x.dim(2) * x.dim(3));
+  return y;
+}
+
+Tensor nhwc_to_nchw(Arena& arena, const Tensor& x) {
+  require_f32("layout", x, "input");
+  SDXL_CHECK(x.rank() == 4, InvalidArgument, "[layout] expected [N, H, W, C], got ", x.shape().to_string());
+  Tensor y = Tensor::in_arena(arena, Shape{x.dim(0), x.dim(3), x.dim(1), x.dim(2)}, DType::F32);
+  cpu::nhwc_to_nchw(x.data<float>(), y.data<float>(), x.dim(0), x.dim(3), x.dim(1) * x.dim(2));
   return y;
 }
 
@@ -239,6 +286,16 @@ Tensor upsample_nearest2x(Arena& arena, const Tensor& x) {
   SDXL_CHECK(x.rank() == 4, InvalidArgument, "[upsample] input must be [N, H, W, C], got ", x.shape().to_string());
   Tensor y = Tensor::in_arena(arena, Shape{x.dim(0), 2 * x.dim(1), 2 * x.dim(2), x.dim(3)}, DType::F32);
   cpu::upsample_nearest2x_nhwc(x.data<float>(), y.data<float>(), x.dim(0), x.dim(1), x.dim(2), x.dim(3));
+  return y;
+}
+
+Tensor resize_nearest(Arena& arena, const Tensor& x, int64_t out_height, int64_t out_width) {
+  require_f32("resize", x, "input");
+  SDXL_CHECK(x.rank() == 4 && out_height > 0 && out_width > 0, InvalidArgument, "[resize] input must be [N, H, W, C]");
+  if (out_height == 2 * x.dim(1) && out_width == 2 * x.dim(2)) return upsample_nearest2x(arena, x);
+  Tensor y = Tensor::in_arena(arena, Shape{x.dim(0), out_height, out_width, x.dim(3)}, DType::F32);
+  cpu::resize_nearest_nhwc(x.data<float>(), y.data<float>(), x.dim(0), x.dim(1), x.dim(2), x.dim(3), out_height,
+                           out_width);
   return y;
 }
 

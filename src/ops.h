@@ -29,6 +29,9 @@ void linear_accumulate(const Tensor& x, const LinearWeights& w, Tensor& residual
 // x [N, H, W, I] -> [N, OH, OW, O]; with `residual` (same shape as the output) it is added.
 Tensor conv2d(Arena& arena, const Tensor& x, const Conv2dWeights& w, const Tensor* residual = nullptr);
 
+// out += conv(x): the fused residual add of a ResnetBlock's second convolution.
+void conv2d_accumulate(const Tensor& x, const Conv2dWeights& w, Tensor& out);
+
 // ---- normalisation ---------------------------------------------------------------------
 // x [N, ..., C] channels-last (all middle axes are pixels).
 Tensor group_norm(Arena& arena, const Tensor& x, int64_t groups, const Tensor& gamma, const Tensor& beta, float eps,
@@ -50,12 +53,18 @@ Tensor softmax(Arena& arena, const Tensor& x);  // over the last axis
 Tensor attention(Arena& arena, const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, bool causal);
 // qkv [B, L, 3C] from one fused projection (q | k | v along the last axis) -> [B, L, C]
 Tensor attention_fused_qkv(Arena& arena, const Tensor& qkv, int64_t heads, bool causal);
+// q [B, Lq, C] and kv [B, Lk, 2C] (k | v from one fused projection) -> [B, Lq, C]
+Tensor attention_fused_kv(Arena& arena, const Tensor& q, const Tensor& kv, int64_t heads);
 
 // ---- layout and arithmetic ------------------------------------------------------------------
 Tensor copy(Arena& arena, const Tensor& x);
+Tensor nchw_to_nhwc(Arena& arena, const Tensor& x);  // [N, C, H, W] -> [N, H, W, C]
+Tensor nhwc_to_nchw(Arena& arena, const Tensor& x);  // [N, H, W, C] -> [N, C, H, W]
 // rows of `table` [V, C] (f32, f16 or bf16) at `ids` -> [ids.size(), C] f32; ids checked < V
 Tensor gather_rows(Arena& arena, const Tensor& table, const int32_t* ids, int64_t count);
 Tensor upsample_nearest2x(Arena& arena, const Tensor& x);  // [N, H, W, C] -> [N, 2H, 2W, C]
+// Nearest-neighbour resize to [N, OH, OW, C] as torch's interpolate(mode="nearest") does it.
+Tensor resize_nearest(Arena& arena, const Tensor& x, int64_t out_height, int64_t out_width);
 Tensor add(Arena& arena, const Tensor& a, const Tensor& b);  // same shapes
 Tensor mul(Arena& arena, const Tensor& a, const Tensor& b);
 void add_inplace(Tensor& a, const Tensor& b);

@@ -14,4 +14,24 @@ models::ClipTextModel load_text_encoder(const io::PipelineFolder& folder, const 
   return model;
 }
 
+models::UNet2DConditionModel load_unet(const io::PipelineFolder& folder, const std::string& component) {
+  io::UNetConfig config = io::load_unet_config(folder.config_path(component));
+  io::WeightSet weights = folder.open_weights(component);
+  models::FileWeights binder(weights);
+  models::UNet2DConditionModel model = models::UNet2DConditionModel::load(config, binder);
+  binder.finish();
+  log_info("[model] loaded ", component, " (", config.levels(), " levels)");
+  return model;
+}
+
+models::AutoencoderKL load_vae(const io::PipelineFolder& folder, const std::string& component) {
+  io::VaeConfig config = io::load_vae_config(folder.config_path(component));
+  io::WeightSet weights = folder.open_weights(component);
+  models::FileWeights binder(weights);
+  models::AutoencoderKL model = models::AutoencoderKL::load(config, binder);
+  binder.finish();
+  log_info("[model] loaded ", component);
+  return model;
+}
+
 }  // namespace sdxl::pipeline

@@ -61,4 +61,31 @@ void concat_last(const float* a, int64_t ca, const float* b, int64_t cb, float* 
   }
 }
 
+namespace {
+// out[n][c][r] = in[n][r][c] for an [rows, cols] matrix per batch entry, in cache-sized tiles.
+void transpose_batched(const float* in, float* out, int64_t batch, int64_t rows, int64_t cols) {
+  constexpr int64_t kTile = 32;
+#pragma omp parallel for collapse(2) schedule(static) if (batch * rows * cols >= kParallelThreshold)
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t r0 = 0; r0 < rows; r0 += kTile) {
+      const float* src = in + n * rows * cols;
+      float* dst = out + n * rows * cols;
+      const int64_t r1 = r0 + kTile < rows ? r0 + kTile : rows;
+      for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
+        const int64_t c1 = c0 + kTile < cols ? c0 + kTile : cols;
+        for (int64_t r = r0; r < r1; ++r)
+          for (int64_t c = c0; c < c1; ++c) dst[c * rows + r] = src[r * cols + c];
+      }
+    }
+}
+}  // namespace
+
+void nchw_to_nhwc(const float* in, float* out, int64_t batch, int64_t channels, int64_t pixels) {
+  transpose_batched(in, out, batch, channels, pixels);
+}
+
+void nhwc_to_nchw(const float* in, float* out, int64_t batch, int64_t channels, int64_t pixels) {
+  transpose_batched(in, out, batch, pixels, channels);
+}
+
 }  // namespace sdxl::cpu

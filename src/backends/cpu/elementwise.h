@@ -16,4 +16,8 @@ void mul_broadcast(const float* a, const float* b, float* out, int64_t outer, in
 // (channel concat for NHWC, the UNet skip connections). `out` must not alias the inputs.
 void concat_last(const float* a, int64_t ca, const float* b, int64_t cb, float* out, int64_t rows);
 
+// Layout changes at the model boundaries: [N, C, P] <-> [N, P, C] (P = H * W), blocked transposes.
+void nchw_to_nhwc(const float* in, float* out, int64_t batch, int64_t channels, int64_t pixels);
+void nhwc_to_nchw(const float* in, float* out, int64_t batch, int64_t channels, int64_t pixels);
+
 }  // namespace sdxl::cpu

@@ -44,6 +44,15 @@ Linear Linear::bind_fused(WeightBinder& w, const std::vector<std::string>& prefi
   return layer;
 }
 
+Linear Linear::from_tensors(const Tensor& weight, const Tensor& bias) {
+  Linear layer;
+  if (!weight.defined()) return layer;
+  layer.in_ = weight.dim(1);
+  layer.out_ = weight.dim(0);
+  layer.packed_ = ops::pack_linear(weight, bias);
+  return layer;
+}
+
 Tensor Linear::operator()(Arena& arena, const Tensor& x) const { return ops::linear(arena, x, packed_); }
 
 void Linear::accumulate(const Tensor& x, Tensor& residual) const { ops::linear_accumulate(x, packed_, residual); }

@@ -1,0 +1,56 @@
+// Convolution-side building blocks: Conv2d, GroupNorm and diffusers' ResnetBlock2D.
+#pragma once
+
+#include <string>
+
+#include "models/common/layers.h"
+
+namespace sdxl::models {
+
+class Conv2d {
+ public:
+  Conv2d() = default;
+  static Conv2d bind(WeightBinder& w, const std::string& prefix, int64_t in_channels, int64_t out_channels,
+                     int64_t kernel, int64_t stride = 1, int64_t padding = -1 /* kernel / 2 */);
+  // Padding per side (the VAE encoder's downsampler pads bottom and right only).
+  static Conv2d bind(WeightBinder& w, const std::string& prefix, const cpu::Conv2dGeometry& geometry);
+
+  Tensor operator()(Arena& arena, const Tensor& x) const;  // [N, H, W, I] -> [N, OH, OW, O]
+  void accumulate(const Tensor& x, Tensor& out) const;      // out += conv(x)
+  int64_t out_channels() const { return geometry_.out_channels; }
+
+ private:
+  cpu::Conv2dGeometry geometry_;
+  ops::Conv2dWeights packed_;
+};
+
+class GroupNorm {
+ public:
+  static GroupNorm bind(WeightBinder& w, const std::string& prefix, int64_t channels, int64_t groups, float eps);
+  Tensor operator()(Arena& arena, const Tensor& x, bool fuse_silu = false) const;
+
+ private:
+  Tensor weight_, bias_;
+  int64_t groups_ = 32;
+  float eps_ = 1e-5f;
+};
+
+// diffusers' ResnetBlock2D with the default time_scale_shift:
+//   h = conv1(silu(norm1(x))) [+ time_emb_proj(silu(temb))]; h = conv2(silu(norm2(h)))
+//   out = shortcut(x) + h, shortcut a 1x1 conv when the channel count changes.
+class ResnetBlock2D {
+ public:
+  static ResnetBlock2D bind(WeightBinder& w, const std::string& prefix, int64_t in_channels, int64_t out_channels,
+                            int64_t temb_channels /* 0: none */, int64_t groups, float eps);
+  // x [N, H, W, in]; temb_silu [N, temb_channels] = silu(temb), shared by all blocks, or null.
+  Tensor operator()(Arena& arena, const Tensor& x, const Tensor* temb_silu) const;
+
+ private:
+  GroupNorm norm1_, norm2_;
+  Conv2d conv1_, conv2_, conv_shortcut_;
+  Linear time_emb_proj_;
+  bool has_temb_ = false, has_shortcut_ = false;
+  int64_t out_channels_ = 0;
+};
+
+}  // namespace sdxl::models

@@ -1,0 +1,41 @@
+// diffusers' UNet2DConditionModel as the SDXL base and refiner configure it:
+//   emb = time_embedding(timestep features) + add_embedding([text_embeds | time_ids features])
+//   conv_in -> down blocks (skips) -> mid block -> up blocks (consuming skips) ->
+//   norm_out, SiLU, conv_out.
+// Channels-last inside; NCHW at the boundary, as diffusers' latents are.
+#pragma once
+
+#include <vector>
+
+#include "io/model_configs.h"
+#include "models/unet/unet_blocks.h"
+
+namespace sdxl::models {
+
+class UNet2DConditionModel {
+ public:
+  static UNet2DConditionModel load(const io::UNetConfig& config, WeightBinder& weights);
+
+  // sample [B, in_channels, h, w] NCHW; context [B, L, cross_attention_dim];
+  // text_embeds [B, P] and time_ids [B, K] for addition_embed_type "text_time".
+  // Returns the prediction [B, out_channels, h, w] NCHW, in `arena`.
+  Tensor forward(Arena& arena, const Tensor& sample, float timestep, const Tensor& context, const Tensor& text_embeds,
+                 const Tensor& time_ids) const;
+
+  const io::UNetConfig& config() const { return config_; }
+
+ private:
+  Tensor embedding(Arena& arena, int64_t batch, float timestep, const Tensor& text_embeds, const Tensor& time_ids) const;
+
+  io::UNetConfig config_;
+  Linear time_linear_1_, time_linear_2_;
+  Linear add_linear_1_, add_linear_2_;
+  Conv2d conv_in_, conv_out_;
+  GroupNorm norm_out_;
+  std::vector<DownBlock> down_blocks_;
+  MidBlock mid_block_;
+  bool has_mid_block_ = false;
+  std::vector<UpBlock> up_blocks_;
+};
+
+}  // namespace sdxl::models

@@ -1,0 +1,61 @@
+// diffusers' AutoencoderKL: the decoder (post_quant_conv, conv_in, mid block with attention,
+// up blocks, norm, SiLU, conv_out) and the encoder (conv_in, down blocks, mid block, norm,
+// SiLU, conv_out, quant_conv) with its diagonal Gaussian posterior.
+// NCHW at the boundary (latents, images); channels-last inside.
+#pragma once
+
+#include <vector>
+
+#include "io/model_configs.h"
+#include "models/common/attention_layers.h"
+#include "models/common/conv_layers.h"
+
+namespace sdxl::models {
+
+struct LatentDistribution {
+  Tensor mean, std, logvar;  // [B, latent_channels, h, w] NCHW; logvar clamped to [-30, 20]
+};
+
+class AutoencoderKL {
+ public:
+  static AutoencoderKL load(const io::VaeConfig& config, WeightBinder& weights);
+
+  // latents [B, C, h, w] (already divided by the scaling factor) -> image [B, 3, 8h, 8w] in
+  // about [-1, 1], not clamped.
+  Tensor decode(Arena& arena, const Tensor& latents) const;
+  // image [B, 3, H, W] in [-1, 1] -> the posterior's mean, std and logvar.
+  LatentDistribution encode(Arena& arena, const Tensor& image) const;
+
+  const io::VaeConfig& config() const { return config_; }
+  // The downscale from image to latents: 2^(levels - 1).
+  int64_t scale() const { return int64_t{1} << (config_.block_out_channels.size() - 1); }
+
+ private:
+  // UNetMidBlock2D: resnet, attention (one head over all channels), resnet; no time input.
+  struct MidBlock {
+    ResnetBlock2D resnet0, resnet1;
+    GroupNorm attention_norm;
+    Attention attention;
+    Tensor operator()(Arena& arena, const Tensor& x) const;
+  };
+  struct Level {
+    std::vector<ResnetBlock2D> resnets;
+    bool has_resample = false;
+    Conv2d resample;  // the encoder's downsampler or the decoder's upsampler conv
+  };
+  static MidBlock bind_mid(WeightBinder& w, const std::string& prefix, int64_t channels, int64_t groups);
+
+  io::VaeConfig config_;
+  // encoder
+  Conv2d enc_conv_in_, enc_conv_out_, quant_conv_;
+  std::vector<Level> enc_levels_;
+  MidBlock enc_mid_;
+  GroupNorm enc_norm_out_;
+  // decoder
+  Conv2d post_quant_conv_, dec_conv_in_, dec_conv_out_;
+  MidBlock dec_mid_;
+  std::vector<Level> dec_levels_;
+  GroupNorm dec_norm_out_;
+};
+
+}  // namespace sdxl::models
