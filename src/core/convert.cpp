@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/parallel.h"
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
 #include <immintrin.h>
@@ -19,12 +20,11 @@ template <typename Body>
 void for_blocks(size_t n, Body body) {
   constexpr size_t kBlock = 4096;
   const long blocks = static_cast<long>((n + kBlock - 1) / kBlock);
-#pragma omp parallel for schedule(static) if (n >= kParallelThreshold)
-  for (long b = 0; b < blocks; ++b) {
+  parallel_for(blocks, n >= kParallelThreshold, [&](int64_t b) {
     size_t begin = static_cast<size_t>(b) * kBlock;
     size_t end = begin + kBlock < n ? begin + kBlock : n;
     body(begin, end);
-  }
+  });
 }
 
 }  // namespace

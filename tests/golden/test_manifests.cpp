@@ -5,6 +5,8 @@
 #include "golden_cases.h"
 #include "io/model_configs.h"
 #include "models/clip/clip_text_model.h"
+#include "models/unet/unet.h"
+#include "models/vae/autoencoder_kl.h"
 
 namespace sdxl {
 namespace {
@@ -54,6 +56,34 @@ TEST(Manifests, RealTextEncoders) {
                            manifest_shapes("refiner_text_encoder_2.json")));
 }
 
+std::map<std::string, Shape> unet_shapes(const fs::path& config) {
+  models::ShapeRecorder recorder;
+  models::UNet2DConditionModel::load(io::load_unet_config(config), recorder);
+  return recorder.shapes();
+}
+
+std::map<std::string, Shape> vae_shapes(const fs::path& config) {
+  models::ShapeRecorder recorder;
+  models::AutoencoderKL::load(io::load_vae_config(config), recorder);
+  return recorder.shapes();
+}
+
+TEST(Manifests, RealUNets) {
+  SDXL_REQUIRE_REFERENCE();
+  EXPECT_TRUE(same_tensors(unet_shapes(test::reference_dir() / "real/stable-diffusion-xl-base-1.0/unet/config.json"),
+                           manifest_shapes("base_unet.json")));
+  EXPECT_TRUE(same_tensors(unet_shapes(test::reference_dir() / "real/stable-diffusion-xl-refiner-1.0/unet/config.json"),
+                           manifest_shapes("refiner_unet.json")));
+}
+
+TEST(Manifests, RealVae) {
+  SDXL_REQUIRE_REFERENCE();
+  EXPECT_TRUE(same_tensors(vae_shapes(test::reference_dir() / "real/stable-diffusion-xl-base-1.0/vae/config.json"),
+                           manifest_shapes("vae.json")));
+  EXPECT_TRUE(same_tensors(vae_shapes(test::reference_dir() / "real/stable-diffusion-xl-refiner-1.0/vae/config.json"),
+                           manifest_shapes("vae.json")));
+}
+
 TEST(Manifests, ParameterCountsMatchTheRealModels) {
   SDXL_REQUIRE_REFERENCE();
   std::ifstream in(test::reference_dir() / "real/param_counts.json");
@@ -66,6 +96,10 @@ TEST(Manifests, ParameterCountsMatchTheRealModels) {
   const fs::path base = test::reference_dir() / "real/stable-diffusion-xl-base-1.0";
   EXPECT_EQ(total(clip_shapes(base / "text_encoder/config.json")), counts["text_encoder"].get<int64_t>());
   EXPECT_EQ(total(clip_shapes(base / "text_encoder_2/config.json")), counts["text_encoder_2"].get<int64_t>());
+  EXPECT_EQ(total(unet_shapes(base / "unet/config.json")), counts["unet_base"].get<int64_t>());
+  EXPECT_EQ(total(unet_shapes(test::reference_dir() / "real/stable-diffusion-xl-refiner-1.0/unet/config.json")),
+            counts["unet_refiner"].get<int64_t>());
+  EXPECT_EQ(total(vae_shapes(base / "vae/config.json")), counts["vae"].get<int64_t>());
 }
 
 }  // namespace

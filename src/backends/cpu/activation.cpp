@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "backends/cpu/simd_math.h"
+#include "core/parallel.h"
 
 namespace sdxl::cpu {
 namespace {
@@ -40,15 +41,14 @@ template <typename Vec, typename Scalar>
 void apply(const float* in, float* out, int64_t n, Vec vec, Scalar scalar) {
   constexpr int64_t kBlock = 4096;
   const int64_t blocks = (n + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (n >= kParallelThreshold)
-  for (int64_t b = 0; b < blocks; ++b) {
+  parallel_for(blocks, n >= kParallelThreshold, [&](int64_t b) {
     int64_t i = b * kBlock;
     const int64_t end = i + kBlock < n ? i + kBlock : n;
 #ifdef SDXL_CPU_AVX512
     for (; i + 16 <= end; i += 16) _mm512_storeu_ps(out + i, vec(_mm512_loadu_ps(in + i)));
 #endif
     for (; i < end; ++i) out[i] = scalar(in[i]);
-  }
+  });
   (void)vec;
 }
 
@@ -68,8 +68,7 @@ void quick_gelu(const float* in, float* out, int64_t n) {
 }
 
 void geglu(const float* in, float* out, int64_t rows, int64_t features) {
-#pragma omp parallel for schedule(static) if (rows * features >= kParallelThreshold)
-  for (int64_t r = 0; r < rows; ++r) {
+  parallel_for(rows, rows * features >= kParallelThreshold, [&](int64_t r) {
     const float* value = in + r * 2 * features;
     const float* gate = value + features;
     float* y = out + r * features;
@@ -79,7 +78,7 @@ void geglu(const float* in, float* out, int64_t rows, int64_t features) {
       _mm512_storeu_ps(y + i, _mm512_mul_ps(_mm512_loadu_ps(value + i), gelu_erf512(_mm512_loadu_ps(gate + i))));
 #endif
     for (; i < features; ++i) y[i] = value[i] * gelu_erf_scalar(gate[i]);
-  }
+  });
 }
 
 }  // namespace sdxl::cpu

@@ -31,6 +31,7 @@ struct PackedConv2d::State {
     dnnl::convolution_forward primitive;
     size_t weights_index;
     memory src, dst, scratchpad;
+    dnnl_exec_arg_t args[5];  // built once (see matmul.cpp)
   };
   std::vector<Entry> cache;
 
@@ -109,17 +110,17 @@ void PackedConv2d::forward(const float* in, int64_t batch, int64_t height, int64
     size_t index = state.weights_for(pd.weights_desc());
     state.cache.push_back({batch, height, width, accumulate, dnnl::convolution_forward(pd), index,
                            memory(pd.src_desc(), dnnl_engine(), nullptr), memory(pd.dst_desc(), dnnl_engine(), nullptr),
-                           memory(pd.scratchpad_desc(), dnnl_engine())});
+                           memory(pd.scratchpad_desc(), dnnl_engine()), {}});
     entry = &state.cache.back();
+    entry->args[0] = {DNNL_ARG_SRC, entry->src.get()};
+    entry->args[1] = {DNNL_ARG_WEIGHTS, state.weights[index].second.get()};
+    entry->args[2] = {DNNL_ARG_BIAS, state.bias.get()};
+    entry->args[3] = {DNNL_ARG_DST, entry->dst.get()};
+    entry->args[4] = {DNNL_ARG_SCRATCHPAD, entry->scratchpad.get()};
   }
   entry->src.set_data_handle(const_cast<float*>(in));
   entry->dst.set_data_handle(out);
-  entry->primitive.execute(dnnl_stream(), {{DNNL_ARG_SRC, entry->src},
-                                           {DNNL_ARG_WEIGHTS, state.weights[entry->weights_index].second},
-                                           {DNNL_ARG_BIAS, state.bias},
-                                           {DNNL_ARG_DST, entry->dst},
-                                           {DNNL_ARG_SCRATCHPAD, entry->scratchpad}});
-  dnnl_stream().wait();
+  execute_primitive(entry->primitive, entry->args, 5);
 }
 
 }  // namespace sdxl::cpu

@@ -12,4 +12,10 @@ dnnl::stream& dnnl_stream() {
   return stream;
 }
 
+void execute_primitive(const dnnl::primitive& primitive, const dnnl_exec_arg_t* args, int count) {
+  dnnl::error::wrap_c_api(dnnl_primitive_execute(primitive.get(), dnnl_stream().get(), count, args),
+                          "could not execute a primitive");
+  dnnl::error::wrap_c_api(dnnl_stream_wait(dnnl_stream().get()), "could not wait on a stream");
+}
+
 }  // namespace sdxl::cpu

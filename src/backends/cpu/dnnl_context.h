@@ -9,4 +9,7 @@ namespace sdxl::cpu {
 dnnl::engine& dnnl_engine();
 dnnl::stream& dnnl_stream();
 
+// Executes through the C API with a caller-kept argument array, and waits.
+void execute_primitive(const dnnl::primitive& primitive, const dnnl_exec_arg_t* args, int count);
+
 }  // namespace sdxl::cpu

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "backends/cpu/simd_math.h"
+#include "core/parallel.h"
 
 namespace sdxl::cpu {
 namespace {
@@ -13,25 +14,22 @@ template <typename Op>
 void binary(const float* a, const float* b, float* out, int64_t n, Op op) {
   constexpr int64_t kBlock = 4096;
   const int64_t blocks = (n + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (n >= kParallelThreshold)
-  for (int64_t blk = 0; blk < blocks; ++blk) {
+  parallel_for(blocks, n >= kParallelThreshold, [&](int64_t blk) {
     const int64_t end = (blk + 1) * kBlock < n ? (blk + 1) * kBlock : n;
 #pragma omp simd
     for (int64_t i = blk * kBlock; i < end; ++i) out[i] = op(a[i], b[i]);
-  }
+  });
 }
 
 template <typename Op>
 void broadcast(const float* a, const float* b, float* out, int64_t outer, int64_t middle, int64_t inner, Op op) {
-#pragma omp parallel for collapse(2) schedule(static) if (outer * middle * inner >= kParallelThreshold)
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t m = 0; m < middle; ++m) {
-      const float* x = a + (o * middle + m) * inner;
-      const float* v = b + o * inner;
-      float* y = out + (o * middle + m) * inner;
+  parallel_for(outer * middle, outer * middle * inner >= kParallelThreshold, [&](int64_t row) {
+    const float* x = a + row * inner;
+    const float* v = b + (row / middle) * inner;
+    float* y = out + row * inner;
 #pragma omp simd
-      for (int64_t i = 0; i < inner; ++i) y[i] = op(x[i], v[i]);
-    }
+    for (int64_t i = 0; i < inner; ++i) y[i] = op(x[i], v[i]);
+  });
 }
 
 }  // namespace
@@ -54,20 +52,20 @@ void mul_broadcast(const float* a, const float* b, float* out, int64_t outer, in
 
 void concat_last(const float* a, int64_t ca, const float* b, int64_t cb, float* out, int64_t rows) {
   const int64_t c = ca + cb;
-#pragma omp parallel for schedule(static) if (rows * c >= kParallelThreshold)
-  for (int64_t r = 0; r < rows; ++r) {
+  parallel_for(rows, rows * c >= kParallelThreshold, [&](int64_t r) {
     std::memcpy(out + r * c, a + r * ca, static_cast<size_t>(ca) * sizeof(float));
     std::memcpy(out + r * c + ca, b + r * cb, static_cast<size_t>(cb) * sizeof(float));
-  }
+  });
 }
 
 namespace {
 // out[n][c][r] = in[n][r][c] for an [rows, cols] matrix per batch entry, in cache-sized tiles.
 void transpose_batched(const float* in, float* out, int64_t batch, int64_t rows, int64_t cols) {
   constexpr int64_t kTile = 32;
-#pragma omp parallel for collapse(2) schedule(static) if (batch * rows * cols >= kParallelThreshold)
-  for (int64_t n = 0; n < batch; ++n)
-    for (int64_t r0 = 0; r0 < rows; r0 += kTile) {
+  const int64_t row_tiles = (rows + kTile - 1) / kTile;
+  parallel_for(batch * row_tiles, batch * rows * cols >= kParallelThreshold, [&](int64_t task) {
+    const int64_t n = task / row_tiles, r0 = (task % row_tiles) * kTile;
+    {
       const float* src = in + n * rows * cols;
       float* dst = out + n * rows * cols;
       const int64_t r1 = r0 + kTile < rows ? r0 + kTile : rows;
@@ -77,6 +75,7 @@ void transpose_batched(const float* in, float* out, int64_t batch, int64_t rows,
           for (int64_t c = c0; c < c1; ++c) dst[c * rows + r] = src[r * cols + c];
       }
     }
+  });
 }
 }  // namespace
 

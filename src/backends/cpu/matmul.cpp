@@ -9,6 +9,7 @@
 
 #include "backends/cpu/dnnl_context.h"
 #include "core/error.h"
+#include "core/parallel.h"
 
 namespace sdxl::cpu {
 
@@ -69,6 +70,8 @@ struct PackedLinear::OneDnnState {
     bool accumulate;
     dnnl::matmul primitive;
     memory src, dst, scratchpad;
+    // C-API argument list, built once: the C++ execute() builds a hash map on every call.
+    dnnl_exec_arg_t args[5];
   };
   std::vector<Entry> cache;
 
@@ -148,8 +151,7 @@ void PackedLinear::forward(const float* x, int64_t rows, float* y, bool accumula
     float beta = 0.0f;
     if (bias_) {
       // Start from the bias (or add it to the residual) and let the GEMM accumulate onto it.
-#pragma omp parallel for schedule(static) if (rows * n >= (1 << 15))
-      for (int64_t r = 0; r < rows; ++r) {
+      parallel_for(rows, rows * n >= (1 << 15), [&](int64_t r) {
         float* row = y + r * n;
         if (accumulate) {
 #pragma omp simd
@@ -157,7 +159,7 @@ void PackedLinear::forward(const float* x, int64_t rows, float* y, bool accumula
         } else {
           std::memcpy(row, bias_, static_cast<size_t>(n) * sizeof(float));
         }
-      }
+      });
       beta = 1.0f;
     } else if (accumulate) {
       beta = 1.0f;
@@ -174,17 +176,17 @@ void PackedLinear::forward(const float* x, int64_t rows, float* y, bool accumula
     memory::desc src_desc({rows, k}, memory::data_type::f32, memory::format_tag::ab);
     memory::desc dst_desc({rows, n}, memory::data_type::f32, memory::format_tag::ab);
     state.cache.push_back({rows, accumulate, dnnl::matmul(pd), memory(src_desc, dnnl_engine(), nullptr),
-                           memory(dst_desc, dnnl_engine(), nullptr), memory(pd.scratchpad_desc(), dnnl_engine())});
+                           memory(dst_desc, dnnl_engine(), nullptr), memory(pd.scratchpad_desc(), dnnl_engine()), {}});
     entry = &state.cache.back();
+    entry->args[0] = {DNNL_ARG_SRC, entry->src.get()};
+    entry->args[1] = {DNNL_ARG_WEIGHTS, state.weights.get()};
+    entry->args[2] = {DNNL_ARG_BIAS, state.bias.get()};
+    entry->args[3] = {DNNL_ARG_DST, entry->dst.get()};
+    entry->args[4] = {DNNL_ARG_SCRATCHPAD, entry->scratchpad.get()};
   }
   entry->src.set_data_handle(const_cast<float*>(x));
   entry->dst.set_data_handle(y);
-  entry->primitive.execute(dnnl_stream(), {{DNNL_ARG_SRC, entry->src},
-                                           {DNNL_ARG_WEIGHTS, state.weights},
-                                           {DNNL_ARG_BIAS, state.bias},
-                                           {DNNL_ARG_DST, entry->dst},
-                                           {DNNL_ARG_SCRATCHPAD, entry->scratchpad}});
-  dnnl_stream().wait();
+  execute_primitive(entry->primitive, entry->args, 5);
 }
 
 }  // namespace sdxl::cpu

@@ -7,6 +7,7 @@
 
 #include "backends/cpu/scratch.h"
 #include "backends/cpu/simd_math.h"
+#include "core/parallel.h"
 
 namespace sdxl::cpu {
 namespace {
@@ -123,8 +124,7 @@ void group_norm_nhwc(const float* in, float* out, int64_t batch, int64_t pixels,
 
 void layer_norm(const float* in, float* out, int64_t rows, int64_t channels, const float* gamma, const float* beta,
                 float eps) {
-#pragma omp parallel for schedule(static) if (rows * channels >= (1 << 14))
-  for (int64_t r = 0; r < rows; ++r) {
+  parallel_for(rows, rows * channels >= (1 << 14), [&](int64_t r) {
     const float* x = in + r * channels;
     float* y = out + r * channels;
     double sum = 0.0;
@@ -165,7 +165,7 @@ void layer_norm(const float* in, float* out, int64_t rows, int64_t channels, con
       if (beta) v += beta[c];
       y[c] = v;
     }
-  }
+  });
 }
 
 }  // namespace sdxl::cpu

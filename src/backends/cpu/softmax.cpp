@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "backends/cpu/simd_math.h"
+#include "core/parallel.h"
 
 namespace sdxl::cpu {
 
@@ -47,8 +48,7 @@ void softmax_row(const float* in, float* out, int64_t cols) {
 }
 
 void softmax(const float* in, float* out, int64_t rows, int64_t cols) {
-#pragma omp parallel for schedule(static) if (rows * cols >= (1 << 14))
-  for (int64_t r = 0; r < rows; ++r) softmax_row(in + r * cols, out + r * cols, cols);
+  parallel_for(rows, rows * cols >= (1 << 14), [&](int64_t r) { softmax_row(in + r * cols, out + r * cols, cols); });
 }
 
 }  // namespace sdxl::cpu

@@ -4,19 +4,16 @@
 
 namespace sdxl::models {
 
-void timestep_embedding(const std::vector<float>& values, int64_t dim, bool flip_sin_to_cos, float freq_shift,
+void timestep_embedding(const float* values, int64_t count, int64_t dim, bool flip_sin_to_cos, float freq_shift,
                         float* out) {
   const int64_t half = dim / 2;
   const float log_max_period = static_cast<float>(-std::log(10000.0));
-  std::vector<float> frequencies(static_cast<size_t>(half));
-  for (int64_t i = 0; i < half; ++i) {
-    const float exponent = log_max_period * static_cast<float>(i) / (static_cast<float>(half) - freq_shift);
-    frequencies[static_cast<size_t>(i)] = std::exp(exponent);
-  }
-  for (size_t n = 0; n < values.size(); ++n) {
-    float* row = out + static_cast<int64_t>(n) * dim;
+  for (int64_t n = 0; n < count; ++n) {
+    float* row = out + n * dim;
     for (int64_t i = 0; i < half; ++i) {
-      const float arg = values[n] * frequencies[static_cast<size_t>(i)];
+      // torch: exp(float(-ln 10000) * i / (half - shift)), then t * that, all in float32.
+      const float frequency = std::exp(log_max_period * static_cast<float>(i) / (static_cast<float>(half) - freq_shift));
+      const float arg = values[n] * frequency;
       row[flip_sin_to_cos ? half + i : i] = std::sin(arg);
       row[flip_sin_to_cos ? i : half + i] = std::cos(arg);
     }

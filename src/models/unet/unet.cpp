@@ -100,8 +100,9 @@ Tensor UNet2DConditionModel::embedding(Arena& arena, int64_t batch, float timest
   const auto& c = config_;
   const int64_t c0 = c.block_out_channels[0];
   Tensor t_features = Tensor::in_arena(arena, Shape{batch, c0}, DType::F32);
-  timestep_embedding(std::vector<float>(static_cast<size_t>(batch), timestep), c0, c.flip_sin_to_cos,
-                     static_cast<float>(c.freq_shift), t_features.data<float>());
+  for (int64_t b = 0; b < batch; ++b)
+    timestep_embedding(&timestep, 1, c0, c.flip_sin_to_cos, static_cast<float>(c.freq_shift),
+                       t_features.data<float>() + b * c0);
   Tensor hidden = time_linear_1_(arena, t_features);
   ops::activate_inplace(hidden, ops::Activation::Silu);
   Tensor emb = time_linear_2_(arena, hidden);  // [B, T]
@@ -118,13 +119,11 @@ Tensor UNet2DConditionModel::embedding(Arena& arena, int64_t batch, float timest
              c.projection_class_embeddings_input_dim, " (base and refiner take 6 and 5 time ids)");
   // [text_embeds | features of each time id], as diffusers concatenates them.
   Tensor add_input = Tensor::in_arena(arena, Shape{batch, p + k * d}, DType::F32);
-  std::vector<float> ids(time_ids.data<float>(), time_ids.data<float>() + batch * k);
-  std::vector<float> features(static_cast<size_t>(batch * k * d));
-  timestep_embedding(ids, d, c.flip_sin_to_cos, static_cast<float>(c.freq_shift), features.data());
   for (int64_t b = 0; b < batch; ++b) {
     float* row = add_input.data<float>() + b * (p + k * d);
     std::memcpy(row, text_embeds.data<float>() + b * p, static_cast<size_t>(p) * sizeof(float));
-    std::memcpy(row + p, features.data() + b * k * d, static_cast<size_t>(k * d) * sizeof(float));
+    timestep_embedding(time_ids.data<float>() + b * k, k, d, c.flip_sin_to_cos, static_cast<float>(c.freq_shift),
+                       row + p);
   }
   Tensor add_hidden = add_linear_1_(arena, add_input);
   ops::activate_inplace(add_hidden, ops::Activation::Silu);
@@ -148,12 +147,15 @@ Tensor UNet2DConditionModel::forward(Arena& arena, const Tensor& sample, float t
   Tensor emb_silu = ops::activate(arena, emb, ops::Activation::Silu);  // every resnet's time input
 
   Tensor x = conv_in_(arena, ops::nchw_to_nhwc(arena, sample));
-  std::vector<Tensor> skips{x};
+  std::vector<Tensor>& skips = skips_;  // capacity kept across calls: no allocation per step
+  skips.clear();
+  skips.push_back(x);
   for (const auto& block : down_blocks_) x = block(arena, x, emb_silu, context, skips);
   if (has_mid_block_) x = mid_block_(arena, x, emb_silu, context);
   for (const auto& block : up_blocks_) x = block(arena, x, emb_silu, context, skips);
   Tensor y = ops::nhwc_to_nchw(arena, conv_out_(arena, norm_out_(arena, x, /*fuse_silu=*/true)));
   std::memcpy(output.raw(), y.raw(), y.nbytes());
+  skips.clear();  // drop the arena views before the arena is reused
   return output;
 }
 

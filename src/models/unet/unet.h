@@ -36,6 +36,9 @@ class UNet2DConditionModel {
   MidBlock mid_block_;
   bool has_mid_block_ = false;
   std::vector<UpBlock> up_blocks_;
+  // The skip connections of the forward in progress. A model instance runs one forward at a
+  // time (the pipeline's worker owns it); keeping the vector keeps its capacity.
+  mutable std::vector<Tensor> skips_;
 };
 
 }  // namespace sdxl::models

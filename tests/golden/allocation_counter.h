@@ -1,0 +1,23 @@
+// A counting hook on the system allocator, for tests that check a code path allocates nothing.
+// The test binary that includes allocation_counter.cpp interposes malloc and friends (and so
+// operator new, which calls malloc) and forwards to glibc's own implementations.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace sdxl::test {
+
+struct AllocationStats {
+  uint64_t count = 0;    // all allocations
+  uint64_t bytes = 0;
+  uint64_t largest = 0;
+  // Made with libdnnl on the call stack (oneDNN's execute() builds a small argument map on
+  // every call through its public API; nothing of ours can avoid it).
+  uint64_t in_onednn = 0;
+};
+
+void start_counting_allocations();
+AllocationStats stop_counting_allocations();
+
+}  // namespace sdxl::test
