@@ -1,5 +1,6 @@
 #include "ops.h"
 
+#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -14,6 +15,13 @@
 
 namespace sdxl::ops {
 namespace {
+
+std::atomic<double> g_flops{0.0};
+void add_flops(double flops) {
+  double current = g_flops.load(std::memory_order_relaxed);
+  while (!g_flops.compare_exchange_weak(current, current + flops, std::memory_order_relaxed)) {
+  }
+}
 
 void require_f32(const char* op, const Tensor& t, const char* what) {
   SDXL_CHECK(t.defined(), InvalidArgument, "[", op, "] ", what, " is undefined");
@@ -73,6 +81,7 @@ Tensor linear(Arena& arena, const Tensor& x, const LinearWeights& w) {
              x.shape().to_string(), " does not end in ", w.in_features());
   Tensor y = Tensor::in_arena(arena, with_last(x.shape(), w.out_features()), DType::F32);
   w.forward(x.data<float>(), x.numel() / w.in_features(), y.data<float>(), false);
+  add_flops(2.0 * static_cast<double>(x.numel()) * static_cast<double>(w.out_features()));
   return y;
 }
 
@@ -83,6 +92,7 @@ void linear_accumulate(const Tensor& x, const LinearWeights& w, Tensor& residual
   SDXL_CHECK(x.dim(-1) == w.in_features(), InvalidArgument, "[linear] input ", x.shape().to_string(),
              " does not end in ", w.in_features());
   w.forward(x.data<float>(), x.numel() / w.in_features(), residual.data<float>(), true);
+  add_flops(2.0 * static_cast<double>(x.numel()) * static_cast<double>(w.out_features()));
 }
 
 Tensor conv2d(Arena& arena, const Tensor& x, const Conv2dWeights& w, const Tensor* residual) {
@@ -98,6 +108,7 @@ Tensor conv2d(Arena& arena, const Tensor& x, const Conv2dWeights& w, const Tenso
     std::copy(residual->data<float>(), residual->data<float>() + residual->numel(), y.data<float>());
   }
   w.forward(x.data<float>(), x.dim(0), x.dim(1), x.dim(2), y.data<float>(), residual != nullptr);
+  add_flops(2.0 * static_cast<double>(y.numel()) * static_cast<double>(g.in_channels * g.kernel * g.kernel));
   return y;
 }
 
@@ -109,6 +120,7 @@ void conv2d_accumulate(const Tensor& x, const Conv2dWeights& w, Tensor& out) {
              " is not [N, H, W, ", g.in_channels, "]");
   require_shape("conv2d", out, Shape{x.dim(0), g.out_height(x.dim(1)), g.out_width(x.dim(2)), g.out_channels}, "output");
   w.forward(x.data<float>(), x.dim(0), x.dim(1), x.dim(2), out.data<float>(), true);
+  add_flops(2.0 * static_cast<double>(out.numel()) * static_cast<double>(g.in_channels * g.kernel * g.kernel));
 }
 
 Tensor group_norm(Arena& arena, const Tensor& x, int64_t groups, const Tensor& gamma, const Tensor& beta, float eps,
@@ -198,6 +210,7 @@ Tensor attention(Arena& arena, const Tensor& q, const Tensor& k, const Tensor& v
   s.q_stride = s.k_stride = s.v_stride = s.out_stride = q.dim(2);
   s.causal = causal;
   cpu::attention(q.data<float>(), k.data<float>(), v.data<float>(), out.data<float>(), s);
+  add_flops(4.0 * static_cast<double>(s.batch * s.q_len) * static_cast<double>(s.kv_len * s.head_dim * s.heads));
   return out;
 }
 
@@ -219,6 +232,7 @@ Tensor attention_fused_qkv(Arena& arena, const Tensor& qkv, int64_t heads, bool 
   s.causal = causal;
   const float* base = qkv.data<float>();
   cpu::attention(base, base + c, base + 2 * c, out.data<float>(), s);
+  add_flops(4.0 * static_cast<double>(s.batch * s.q_len) * static_cast<double>(s.kv_len * s.head_dim * s.heads));
   return out;
 }
 
@@ -240,6 +254,7 @@ Tensor attention_fused_kv(Arena& arena, const Tensor& q, const Tensor& kv, int64
   s.q_stride = s.out_stride = c;
   s.k_stride = s.v_stride = 2 * c;
   cpu::attention(q.data<float>(), kv.data<float>(), kv.data<float>() + c, out.data<float>(), s);
+  add_flops(4.0 * static_cast<double>(s.batch * s.q_len) * static_cast<double>(s.kv_len * s.head_dim * s.heads));
   return out;
 }
 
@@ -356,5 +371,8 @@ Tensor concat_channels(Arena& arena, const Tensor& a, const Tensor& b) {
   cpu::concat_last(a.data<float>(), a.dim(-1), b.data<float>(), b.dim(-1), y.data<float>(), a.numel() / a.dim(-1));
   return y;
 }
+
+double flop_count() { return g_flops.load(); }
+void reset_flop_count() { g_flops = 0.0; }
 
 }  // namespace sdxl::ops

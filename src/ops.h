@@ -74,4 +74,10 @@ void add_broadcast_inplace(Tensor& a, const Tensor& b);
 // a [..., Ca] ++ b [..., Cb] -> [..., Ca + Cb] (channel concat of NHWC, the UNet skips)
 Tensor concat_channels(Arena& arena, const Tensor& a, const Tensor& b);
 
+// ---- measurement ---------------------------------------------------------------------------
+// Floating-point operations (2 per multiply-add) of every linear, convolution and attention
+// run since the last reset, from their shapes: what benchmarks divide by time.
+double flop_count();
+void reset_flop_count();
+
 }  // namespace sdxl::ops
