@@ -1,0 +1,38 @@
+#include "pipeline/scheduler_spec.h"
+
+#include "io/json_file.h"
+
+namespace sdxl::pipeline {
+
+samplers::SchedulerSpec scheduler_spec(const nlohmann::json& config, const std::string& type) {
+  io::JsonFields f(config, "scheduler config", "scheduler");
+  samplers::SchedulerSpec s;
+  s.type = type.empty() ? f.string("_class_name", s.type) : type;
+  const bool ddim = s.type == "DDIMScheduler";
+  s.num_train_timesteps = f.integer("num_train_timesteps", s.num_train_timesteps);
+  s.beta_start = f.number("beta_start", s.beta_start);
+  s.beta_end = f.number("beta_end", s.beta_end);
+  s.beta_schedule = f.string("beta_schedule", s.beta_schedule);
+  if (f.has("trained_betas"))
+    for (const auto& b : config.at("trained_betas")) s.trained_betas.push_back(b.get<double>());
+  s.prediction_type = f.string("prediction_type", s.prediction_type);
+  s.timestep_spacing = f.optional_string("timestep_spacing");
+  s.steps_offset = f.integer("steps_offset", 0);
+  s.use_karras_sigmas = f.boolean("use_karras_sigmas", false);
+  s.interpolation_type = f.string("interpolation_type", "linear");
+  s.rescale_betas_zero_snr = f.boolean("rescale_betas_zero_snr", false);
+  s.sigma_min = f.optional_number("sigma_min");
+  s.sigma_max = f.optional_number("sigma_max");
+  s.solver_order = f.integer("solver_order", 2);
+  s.algorithm_type = f.string("algorithm_type", "dpmsolver++");
+  s.solver_type = f.string("solver_type", "midpoint");
+  s.lower_order_final = f.boolean("lower_order_final", true);
+  s.euler_at_final = f.boolean("euler_at_final", false);
+  s.set_alpha_to_one = f.boolean("set_alpha_to_one", true);
+  s.clip_sample = f.boolean("clip_sample", ddim);  // only DDIM clips by default
+  s.clip_sample_range = f.number("clip_sample_range", 1.0);
+  if (f.boolean("thresholding", false)) f.unsupported("thresholding", "true", "false");
+  return s;
+}
+
+}  // namespace sdxl::pipeline

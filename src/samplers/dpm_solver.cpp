@@ -1,0 +1,168 @@
+// DPMSolverMultistepScheduler (DPM++ 2M, its Karras and SDE variants), diffusers 0.25.1.
+#include <cmath>
+#include <deque>
+
+#include "core/error.h"
+#include "samplers/samplers_internal.h"
+#include "samplers/sigma_scheduler.h"
+
+namespace sdxl::samplers {
+namespace {
+
+struct AlphaSigma {
+  float alpha, sigma, lambda;
+};
+
+AlphaSigma alpha_sigma(float sigma) {
+  const float alpha = 1.0f / std::sqrt(sigma * sigma + 1.0f);
+  const float s = sigma * alpha;
+  return {alpha, s, std::log(alpha) - std::log(s)};
+}
+
+class DpmSolverScheduler : public SigmaScheduler {
+ public:
+  explicit DpmSolverScheduler(const SchedulerSpec& spec) : SigmaScheduler(spec) {
+    const auto& a = spec.algorithm_type;
+    SDXL_CHECK(a == "dpmsolver++" || a == "sde-dpmsolver++", Unsupported, "[scheduler] algorithm_type '", a,
+               "' is not supported (dpmsolver++, sde-dpmsolver++ are)");
+    SDXL_CHECK(spec.solver_type == "midpoint" || spec.solver_type == "heun", Unsupported, "[scheduler] solver_type '",
+               spec.solver_type, "' is not supported");
+    SDXL_CHECK(spec.solver_order == 1 || spec.solver_order == 2, Unsupported, "[scheduler] solver_order ",
+               spec.solver_order, " is not supported (1 or 2)");
+    SDXL_CHECK(spec.prediction_type == "epsilon" || spec.prediction_type == "v_prediction" ||
+                   spec.prediction_type == "sample",
+               Unsupported, "[scheduler] prediction_type '", spec.prediction_type, "' is not supported");
+  }
+
+  double init_noise_sigma() const override { return 1.0; }
+  Tensor scale_model_input(const Tensor& sample, double) override { return sample.clone(); }
+
+  void set_timesteps(int64_t steps) override {
+    SDXL_CHECK(steps >= 1, InvalidArgument, "[scheduler] steps must be >= 1");
+    const int64_t last = spec_.num_train_timesteps;  // lambda_min_clipped = -inf clips nothing
+    std::vector<double> t;
+    if (spacing_ == "linspace") {
+      for (int64_t i = steps; i >= 1; --i)
+        t.push_back(std::nearbyint(static_cast<double>(last - 1) * static_cast<double>(i) / static_cast<double>(steps)));
+    } else if (spacing_ == "leading") {
+      const int64_t ratio = last / (steps + 1);
+      for (int64_t i = steps; i >= 1; --i) t.push_back(static_cast<double>(i * ratio + spec_.steps_offset));
+    } else if (spacing_ == "trailing") {
+      const double ratio = static_cast<double>(spec_.num_train_timesteps) / static_cast<double>(steps);
+      for (double v = static_cast<double>(last); v > 0; v -= ratio) t.push_back(std::nearbyint(v) - 1);
+    } else {
+      fail(ErrorCode::Unsupported, "[scheduler] timestep_spacing '", spacing_, "' is not supported");
+    }
+    const std::vector<double> table = sigma_table(alphas_cumprod_);
+    std::vector<double> sigmas;
+    if (spec_.use_karras_sigmas) {
+      sigmas = karras_sigmas(table.front(), table.back(), steps);
+      const std::vector<double> logs = log_sigma_table();
+      t.clear();
+      for (double s : sigmas) t.push_back(std::nearbyint(sigma_to_t(s, logs)));
+      sigmas.push_back(sigmas.back());
+    } else {
+      for (double v : t) sigmas.push_back(interp(v, table));
+      sigmas.push_back(table.front());
+    }
+    timesteps_ = t;
+    sigmas_.clear();
+    for (double s : sigmas) sigmas_.push_back(to_f32(s));
+    outputs_.clear();
+    lower_order_nums_ = 0;
+    step_index_.reset();
+  }
+
+  Tensor step(const Tensor& model_output, double t, const Tensor& sample, const NoiseFn& noise) override {
+    const size_t i = step_index(t);
+    const size_t count = timesteps_.size();
+    const bool final_step = i == count - 1 && (spec_.euler_at_final || (spec_.lower_order_final && count < 15));
+    const bool second_last = i == count - 2 && spec_.lower_order_final && count < 15;
+    const int64_t n = sample.numel();
+
+    // convert_model_output: the data prediction x0
+    const AlphaSigma s0 = alpha_sigma(to_f32(sigmas_[i]));
+    Tensor x0 = Tensor::empty(sample.shape(), DType::F32);
+    for (int64_t k = 0; k < n; ++k) {
+      const float x = sample.data<float>()[k], m = model_output.data<float>()[k];
+      float v;
+      if (spec_.prediction_type == "epsilon") v = (x - s0.sigma * m) / s0.alpha;
+      else if (spec_.prediction_type == "v_prediction") v = s0.alpha * x - s0.sigma * m;
+      else v = m;
+      x0.data<float>()[k] = v;
+    }
+    outputs_.push_back(x0);
+    if (static_cast<int64_t>(outputs_.size()) > spec_.solver_order) outputs_.pop_front();
+
+    const bool sde = spec_.algorithm_type == "sde-dpmsolver++";
+    std::vector<float> z;
+    if (sde) {
+      SDXL_CHECK(static_cast<bool>(noise), InvalidArgument, "[scheduler] DPM++ SDE needs a noise source");
+      z.resize(static_cast<size_t>(n));
+      noise(z.data(), n);
+    }
+    const AlphaSigma st = alpha_sigma(to_f32(sigmas_[i + 1]));
+    const float h = st.lambda - s0.lambda;
+    Tensor out = Tensor::empty(sample.shape(), DType::F32);
+    float* y = out.data<float>();
+    const float* x = sample.data<float>();
+    const float* d0 = x0.data<float>();
+    const bool first_order = spec_.solver_order == 1 || lower_order_nums_ < 1 || final_step;
+    (void)second_last;  // with solver_order <= 2 the second-order update is the last choice anyway
+    if (first_order) {
+      if (!sde) {
+        const float c1 = st.sigma / s0.sigma, c2 = st.alpha * (std::exp(-h) - 1.0f);
+        for (int64_t k = 0; k < n; ++k) y[k] = c1 * x[k] - c2 * d0[k];
+      } else {
+        const float c1 = st.sigma / s0.sigma * std::exp(-h), c2 = st.alpha * (1.0f - std::exp(-2.0f * h));
+        const float c3 = st.sigma * std::sqrt(1.0f - std::exp(-2.0f * h));
+        for (int64_t k = 0; k < n; ++k) y[k] = c1 * x[k] + c2 * d0[k] + c3 * z[static_cast<size_t>(k)];
+      }
+    } else {
+      const AlphaSigma s1 = alpha_sigma(to_f32(sigmas_[i - 1]));
+      const float h0 = s0.lambda - s1.lambda;
+      const float r0 = h0 / h;
+      const float* m1 = outputs_[outputs_.size() - 2].data<float>();
+      const bool midpoint = spec_.solver_type == "midpoint";
+      for (int64_t k = 0; k < n; ++k) {
+        const float D0 = d0[k], D1 = (1.0f / r0) * (d0[k] - m1[k]);
+        if (!sde) {
+          const float e = std::exp(-h) - 1.0f;
+          y[k] = midpoint ? (st.sigma / s0.sigma) * x[k] - (st.alpha * e) * D0 - 0.5f * (st.alpha * e) * D1
+                          : (st.sigma / s0.sigma) * x[k] - (st.alpha * e) * D0 + (st.alpha * (e / h + 1.0f)) * D1;
+        } else {
+          const float e2 = 1.0f - std::exp(-2.0f * h);
+          const float base = (st.sigma / s0.sigma * std::exp(-h)) * x[k] + (st.alpha * e2) * D0;
+          const float second = midpoint ? 0.5f * (st.alpha * e2) * D1 : (st.alpha * (e2 / (-2.0f * h) + 1.0f)) * D1;
+          y[k] = base + second + st.sigma * std::sqrt(1.0f - std::exp(-2.0f * h)) * z[static_cast<size_t>(k)];
+        }
+      }
+    }
+    if (lower_order_nums_ < spec_.solver_order) ++lower_order_nums_;
+    ++*step_index_;
+    return out;
+  }
+
+  Tensor add_noise(const Tensor& original, const Tensor& noise, double t) const override {
+    size_t index = timesteps_.size() - 1;
+    std::vector<size_t> hits;
+    for (size_t k = 0; k < timesteps_.size(); ++k)
+      if (timesteps_[k] == t) hits.push_back(k);
+    if (!hits.empty()) index = hits.size() > 1 ? hits[1] : hits[0];
+    const AlphaSigma a = alpha_sigma(to_f32(sigmas_[index]));
+    Tensor out = Tensor::empty(original.shape(), DType::F32);
+    for (int64_t k = 0; k < original.numel(); ++k)
+      out.data<float>()[k] = a.alpha * original.data<float>()[k] + a.sigma * noise.data<float>()[k];
+    return out;
+  }
+
+ private:
+  std::deque<Tensor> outputs_;  // the last solver_order data predictions, oldest first
+  int64_t lower_order_nums_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Scheduler> make_dpm_solver(const SchedulerSpec& spec) { return std::make_unique<DpmSolverScheduler>(spec); }
+
+}  // namespace sdxl::samplers

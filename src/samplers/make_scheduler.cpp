@@ -1,0 +1,18 @@
+#include "core/error.h"
+#include "samplers/samplers_internal.h"
+
+namespace sdxl::samplers {
+
+std::unique_ptr<Scheduler> make_scheduler(const SchedulerSpec& spec) {
+  SDXL_CHECK(spec.num_train_timesteps > 0, InvalidArgument, "[scheduler] num_train_timesteps must be positive");
+  const std::string& type = spec.type;
+  if (type == "EulerDiscreteScheduler") return make_euler(spec, false);
+  if (type == "EulerAncestralDiscreteScheduler") return make_euler(spec, true);
+  if (type == "DPMSolverMultistepScheduler") return make_dpm_solver(spec);
+  if (type == "DDIMScheduler") return make_ddim(spec);
+  fail(ErrorCode::Unsupported, "[scheduler] ", type,
+       " is not supported yet (EulerDiscreteScheduler, EulerAncestralDiscreteScheduler, DPMSolverMultistepScheduler, "
+       "DDIMScheduler are)");
+}
+
+}  // namespace sdxl::samplers

@@ -1,0 +1,62 @@
+#include "samplers/sigma_scheduler.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+
+namespace sdxl::samplers {
+
+SigmaScheduler::SigmaScheduler(const SchedulerSpec& spec) : spec_(spec) {
+  spacing_ = spec.timestep_spacing.value_or("linspace");
+  alphas_cumprod_ = alphas_cumprod_of(spec);
+}
+
+std::vector<double> SigmaScheduler::log_sigma_table() const {
+  std::vector<double> logs;
+  for (double s : sigma_table(alphas_cumprod_)) logs.push_back(to_f32(std::log(static_cast<float>(s))));
+  return logs;
+}
+
+size_t SigmaScheduler::index_of(double t) const {
+  std::vector<size_t> hits;
+  for (size_t i = 0; i < timesteps_.size(); ++i)
+    if (to_f32(timesteps_[i]) == to_f32(t)) hits.push_back(i);
+  SDXL_CHECK(!hits.empty(), InvalidArgument, "[scheduler] timestep ", t, " is not in the schedule");
+  return hits.size() > 1 ? hits[1] : hits[0];
+}
+
+size_t SigmaScheduler::index_of_first(double t) const {
+  for (size_t i = 0; i < timesteps_.size(); ++i)
+    if (to_f32(timesteps_[i]) == to_f32(t)) return i;
+  fail(ErrorCode::InvalidArgument, "[scheduler] timestep ", t, " is not in the schedule");
+}
+
+size_t SigmaScheduler::step_index(double t) {
+  if (!step_index_) step_index_ = index_of(t);
+  return *step_index_;
+}
+
+double SigmaScheduler::init_noise_sigma() const {
+  const float max_sigma = to_f32(*std::max_element(sigmas_.begin(), sigmas_.end()));
+  if (spacing_ == "linspace" || spacing_ == "trailing") return max_sigma;
+  return std::sqrt(max_sigma * max_sigma + 1.0f);
+}
+
+Tensor SigmaScheduler::scale_model_input(const Tensor& sample, double t) {
+  const float sigma = to_f32(sigmas_[step_index(t)]);
+  const float divisor = std::sqrt(sigma * sigma + 1.0f);
+  Tensor out = Tensor::empty(sample.shape(), DType::F32);
+  for (int64_t i = 0; i < sample.numel(); ++i) out.data<float>()[i] = sample.data<float>()[i] / divisor;
+  return out;
+}
+
+Tensor SigmaScheduler::add_noise(const Tensor& original, const Tensor& noise, double t) const {
+  const float sigma = to_f32(sigmas_[index_of_first(t)]);
+  Tensor out = Tensor::empty(original.shape(), DType::F32);
+  for (int64_t i = 0; i < original.numel(); ++i)
+    out.data<float>()[i] = original.data<float>()[i] + noise.data<float>()[i] * sigma;
+  return out;
+}
+
+}  // namespace sdxl::samplers

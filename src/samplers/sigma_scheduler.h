@@ -1,0 +1,32 @@
+// What the sigma-based (k-diffusion style) schedulers share: the sigma table, the step index
+// found from the first timestep seen, and add_noise.
+#pragma once
+
+#include <optional>
+
+#include "samplers/noise_schedule.h"
+#include "samplers/scheduler.h"
+
+namespace sdxl::samplers {
+
+class SigmaScheduler : public Scheduler {
+ public:
+  explicit SigmaScheduler(const SchedulerSpec& spec);
+  Tensor add_noise(const Tensor& original, const Tensor& noise, double t) const override;
+  double init_noise_sigma() const override;
+  Tensor scale_model_input(const Tensor& sample, double t) override;
+
+ protected:
+  // diffusers' _init_step_index: the index of t in timesteps, the second one if t repeats
+  // (so a schedule entered midway, as img2img does, does not skip a sigma).
+  size_t step_index(double t);
+  size_t index_of(double t) const;
+  size_t index_of_first(double t) const;  // add_noise's rule: the first match
+  std::vector<double> log_sigma_table() const;  // float32 logs of the training sigmas
+
+  SchedulerSpec spec_;
+  std::string spacing_;
+  std::optional<size_t> step_index_;
+};
+
+}  // namespace sdxl::samplers

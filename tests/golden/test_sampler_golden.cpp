@@ -1,0 +1,114 @@
+// Samplers against diffusers' schedulers: timestep and sigma tables for several step counts,
+// and 6-step trajectories with synthetic model outputs (stochastic ones with a seeded generator).
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "golden_cases.h"
+#include "pipeline/scheduler_spec.h"
+#include "rng/torch_generator.h"
+
+namespace sdxl {
+namespace {
+
+nlohmann::json real_scheduler_config() {
+  std::ifstream in(test::reference_dir() / "real/stable-diffusion-xl-base-1.0/scheduler/scheduler_config.json");
+  return nlohmann::json::parse(in);
+}
+
+Tensor vector_tensor(const std::vector<double>& v) {
+  Tensor t = Tensor::empty(Shape{static_cast<int64_t>(v.size())}, DType::F32);
+  for (size_t i = 0; i < v.size(); ++i) t.data<float>()[i] = static_cast<float>(v[i]);
+  return t;
+}
+
+// One test per golden case, so a sampler not implemented yet shows up as a skipped case by name.
+std::vector<std::string> case_names(const std::string& kind) {
+  std::vector<std::string> names;
+  for (const auto& c : test::cases_of_kind(kind)) names.push_back(c["name"]);
+  return names;
+}
+
+nlohmann::json case_named(const std::string& kind, const std::string& name) {
+  for (const auto& c : test::cases_of_kind(kind))
+    if (c["name"] == name) return c;
+  return {};
+}
+
+// The scheduler for a case, or a skip naming what is not implemented yet.
+#define SDXL_MAKE_SCHEDULER_OR_SKIP(var, spec)                                         \
+  std::unique_ptr<samplers::Scheduler> var;                                           \
+  try {                                                                               \
+    var = samplers::make_scheduler(spec);                                             \
+  } catch (const Error& e) {                                                          \
+    if (e.code() != ErrorCode::Unsupported) throw;                                    \
+    GTEST_SKIP() << "not implemented yet: " << e.what();                              \
+  }
+
+class SamplerTable : public ::testing::TestWithParam<std::string> {};
+class SamplerTrajectory : public ::testing::TestWithParam<std::string> {};
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SamplerTable);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SamplerTrajectory);
+
+TEST_P(SamplerTable, MatchesDiffusers) {
+  SDXL_REQUIRE_REFERENCE();
+  const nlohmann::json c = case_named("scheduler_table", GetParam());
+  {
+    auto spec = pipeline::scheduler_spec(c["params"]["config"], c["params"]["scheduler"]);
+    SDXL_MAKE_SCHEDULER_OR_SKIP(scheduler, spec);
+    test::CaseFile file(c);
+    EXPECT_TRUE(test::matches(vector_tensor(scheduler->alphas_cumprod()), file["alphas_cumprod"], c, "alphas_cumprod"));
+    for (int64_t n : c["params"]["N"].get<std::vector<int64_t>>()) {
+      scheduler->set_timesteps(n);
+      const std::string prefix = "N" + std::to_string(n) + ".";
+      EXPECT_TRUE(test::matches(vector_tensor(scheduler->timesteps()), file[prefix + "timesteps"], c, prefix + "timesteps"));
+      if (file.has(prefix + "sigmas"))
+        EXPECT_TRUE(test::matches(vector_tensor(scheduler->sigmas()), file[prefix + "sigmas"], c, prefix + "sigmas"));
+      EXPECT_NEAR(scheduler->init_noise_sigma(), c["params"]["per_N"][std::to_string(n)]["init_noise_sigma"].get<double>(),
+                  1e-5)
+          << prefix;
+    }
+  }
+}
+
+TEST_P(SamplerTrajectory, MatchesDiffusers) {
+  SDXL_REQUIRE_REFERENCE();
+  const nlohmann::json c = case_named("scheduler_trajectory", GetParam());
+  {
+    nlohmann::json config = real_scheduler_config();
+    for (auto it = c["params"]["config"].begin(); it != c["params"]["config"].end(); ++it) config[it.key()] = it.value();
+    SDXL_MAKE_SCHEDULER_OR_SKIP(scheduler, pipeline::scheduler_spec(config, c["params"]["scheduler"]));
+    scheduler->set_timesteps(c["params"]["num_inference_steps"]);
+    test::CaseFile file(c);
+    const auto want_t = c["params"]["timesteps"].get<std::vector<double>>();
+    ASSERT_EQ(scheduler->timesteps().size(), want_t.size());
+    for (size_t i = 0; i < want_t.size(); ++i) EXPECT_NEAR(scheduler->timesteps()[i], want_t[i], 1e-3);
+    EXPECT_NEAR(scheduler->init_noise_sigma(), c["params"]["init_noise_sigma"].get<double>(), 1e-5);
+
+    std::unique_ptr<rng::TorchGenerator> generator;
+    if (!c["params"]["step_generator_seed"].is_null())
+      generator = std::make_unique<rng::TorchGenerator>(c["params"]["step_generator_seed"].get<uint64_t>());
+    samplers::NoiseFn noise;
+    if (generator) noise = [&](float* out, int64_t n) { generator->randn(out, n); };
+
+    Tensor x = file["initial_sample"].clone();
+    Tensor outputs = file["model_outputs"], scaled = file["scaled_inputs"], prev = file["prev_samples"];
+    const int64_t per = x.numel();
+    for (size_t i = 0; i < want_t.size(); ++i) {
+      const double t = scheduler->timesteps()[i];
+      Tensor model_output = Tensor::view(outputs.data<float>() + static_cast<int64_t>(i) * per, x.shape(), DType::F32, nullptr);
+      Tensor want_scaled = Tensor::view(scaled.data<float>() + static_cast<int64_t>(i) * per, x.shape(), DType::F32, nullptr);
+      Tensor want_prev = Tensor::view(prev.data<float>() + static_cast<int64_t>(i) * per, x.shape(), DType::F32, nullptr);
+      EXPECT_TRUE(test::matches(scheduler->scale_model_input(x, t), want_scaled, c, "scaled_inputs[" + std::to_string(i) + "]"));
+      x = scheduler->step(model_output, t, x, noise);
+      EXPECT_TRUE(test::matches(x, want_prev, c, "prev_samples[" + std::to_string(i) + "]"));
+    }
+  }
+}
+
+std::string param_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
+INSTANTIATE_TEST_SUITE_P(Cases, SamplerTable, ::testing::ValuesIn(case_names("scheduler_table")), param_name);
+INSTANTIATE_TEST_SUITE_P(Cases, SamplerTrajectory, ::testing::ValuesIn(case_names("scheduler_trajectory")), param_name);
+
+}  // namespace
+}  // namespace sdxl
