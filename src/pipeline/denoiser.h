@@ -1,0 +1,35 @@
+// The denoising loop shared by txt2img, img2img and the refiner: classifier-free guidance as
+// one batched UNet call over [negative, positive], guidance_rescale, and the sampler's step.
+#pragma once
+
+#include <functional>
+
+#include "models/unet/unet.h"
+#include "samplers/scheduler.h"
+
+namespace sdxl::pipeline {
+
+struct Conditioning {
+  Tensor context;      // [2B or B, 77, D]: negatives first under CFG
+  Tensor text_embeds;  // [2B or B, P]
+  Tensor time_ids;     // [2B or B, K]
+};
+
+struct GuidanceSettings {
+  double scale = 5.0;    // > 1 enables classifier-free guidance
+  double rescale = 0.0;  // guidance_rescale (Lin et al. 2023)
+  bool enabled() const { return scale > 1.0; }
+};
+
+// Called after each step with (step index from 0, total steps).
+using StepCallback = std::function<void(int64_t, int64_t)>;
+
+// Runs `timesteps` (a slice of the sampler's schedule) over `latents` [B, C, h, w] in place.
+void denoise(const models::UNet2DConditionModel& unet, samplers::Scheduler& scheduler,
+             const std::vector<double>& timesteps, const Conditioning& cond, const GuidanceSettings& guidance,
+             Tensor& latents, const samplers::NoiseFn& noise, Arena& arena, const StepCallback& on_step = {});
+
+// diffusers' rescale_noise_cfg: rescales each sample of `cfg` to the std of `text` and mixes.
+void rescale_noise_cfg(float* cfg, const float* text, int64_t batch, int64_t per_sample, double rescale);
+
+}  // namespace sdxl::pipeline

@@ -1,0 +1,64 @@
+// StableDiffusionXLPipeline (txt2img), diffusers 0.25.1 semantics: encode_prompt, initial
+// latents from the torch-compatible generator, micro-conditioning time ids, the denoising loop,
+// VAE decode with the scaling factor, images in [0, 1].
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "io/pipeline_folder.h"
+#include "models/unet/unet.h"
+#include "models/vae/autoencoder_kl.h"
+#include "pipeline/denoiser.h"
+#include "pipeline/prompt_encoder.h"
+
+namespace sdxl::pipeline {
+
+struct SizeHW {
+  int64_t height = 0, width = 0;
+};
+
+struct GenerateRequest {
+  PromptRequest prompts;  // prompt(s), negatives, num_images_per_prompt, clip_skip
+  int64_t width = 1024, height = 1024;
+  int64_t steps = 30;
+  GuidanceSettings guidance;
+  uint64_t seed = 0;
+  std::string scheduler;  // a diffusers class name; empty: the model's own
+  nlohmann::json scheduler_overrides = nlohmann::json::object();
+  std::optional<SizeHW> original_size, target_size, negative_original_size, negative_target_size;
+  std::pair<int64_t, int64_t> crops_coords_top_left{0, 0}, negative_crops_coords_top_left{0, 0};
+  bool decode = true;  // false: latents only
+  StepCallback on_step;
+};
+
+struct GenerateResult {
+  Tensor latents;  // [N, 4, h, w], before the VAE (not divided by the scaling factor)
+  Tensor images;   // [N, H, W, 3] in [0, 1]; undefined when not decoded
+};
+
+class SdxlPipeline {
+ public:
+  static SdxlPipeline load(const std::filesystem::path& model_dir, const std::string& variant = "");
+  GenerateResult generate(const GenerateRequest& request);
+
+  const io::PipelineFolder& folder() const { return folder_; }
+
+ private:
+  Tensor time_ids_for(const GenerateRequest& r, bool negative) const;
+
+  io::PipelineFolder folder_;
+  std::shared_ptr<PromptEncoder> prompt_encoder_;
+  std::shared_ptr<models::UNet2DConditionModel> unet_;
+  std::shared_ptr<models::AutoencoderKL> vae_;
+  nlohmann::json scheduler_config_;
+  int64_t projection_dim_ = 0;
+  std::unique_ptr<Arena> arena_ = std::make_unique<Arena>();  // boxed: the pipeline stays movable
+};
+
+// Images [N, H, W, 3] in [0, 1] -> 8-bit, as diffusers' numpy_to_pil rounds them.
+std::vector<uint8_t> to_8bit(const Tensor& images);
+
+}  // namespace sdxl::pipeline

@@ -1,0 +1,74 @@
+// The whole txt2img pipeline against diffusers' StableDiffusionXLPipeline on every golden case:
+// latents (before the VAE) and images, within each case's tolerance.
+#include <gtest/gtest.h>
+
+#include "golden_cases.h"
+#include "pipeline/sdxl_pipeline.h"
+
+namespace sdxl {
+namespace {
+
+pipeline::PromptArg arg(const nlohmann::json& p, const char* key) {
+  if (!p.contains(key) || p[key].is_null()) return {};
+  if (p[key].is_string()) return pipeline::PromptArg::text(p[key].get<std::string>());
+  return pipeline::PromptArg::list(p[key].get<std::vector<std::string>>());
+}
+
+std::optional<pipeline::SizeHW> size(const nlohmann::json& p, const char* key) {
+  if (!p.contains(key) || p[key].is_null()) return std::nullopt;
+  return pipeline::SizeHW{p[key][0].get<int64_t>(), p[key][1].get<int64_t>()};
+}
+
+std::vector<std::string> case_names() {
+  std::vector<std::string> names;
+  for (const auto& c : test::cases_of_kind("txt2img")) names.push_back(c["name"]);
+  return names;
+}
+
+class Txt2ImgGolden : public ::testing::TestWithParam<std::string> {};
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Txt2ImgGolden);
+
+pipeline::GenerateRequest request_from(const nlohmann::json& p) {
+  pipeline::GenerateRequest r;
+  r.prompts.prompt = arg(p, "prompt");
+  r.prompts.prompt_2 = arg(p, "prompt_2");
+  r.prompts.negative_prompt = arg(p, "negative_prompt");
+  r.prompts.negative_prompt_2 = arg(p, "negative_prompt_2");
+  r.prompts.num_images_per_prompt = p.value("num_images_per_prompt", 1);
+  if (p.contains("clip_skip") && !p["clip_skip"].is_null()) r.prompts.clip_skip = p["clip_skip"].get<int>();
+  r.width = p["width"];
+  r.height = p["height"];
+  r.steps = p["num_inference_steps"];
+  r.guidance.scale = p.value("guidance_scale", 5.0);
+  r.guidance.rescale = p.value("guidance_rescale", 0.0);
+  r.seed = p["seed"];
+  r.scheduler = p["scheduler"];
+  r.scheduler_overrides = p.value("scheduler_config_overrides", nlohmann::json::object());
+  r.original_size = size(p, "original_size");
+  r.target_size = size(p, "target_size");
+  r.negative_original_size = size(p, "negative_original_size");
+  r.negative_target_size = size(p, "negative_target_size");
+  if (p.contains("crops_coords_top_left"))
+    r.crops_coords_top_left = {p["crops_coords_top_left"][0], p["crops_coords_top_left"][1]};
+  if (p.contains("negative_crops_coords_top_left"))
+    r.negative_crops_coords_top_left = {p["negative_crops_coords_top_left"][0], p["negative_crops_coords_top_left"][1]};
+  return r;
+}
+
+TEST_P(Txt2ImgGolden, MatchesDiffusers) {
+  SDXL_REQUIRE_REFERENCE();
+  nlohmann::json c;
+  for (const auto& x : test::cases_of_kind("txt2img"))
+    if (x["name"] == GetParam()) c = x;
+  auto pipe = pipeline::SdxlPipeline::load(test::model_dir(c));
+  auto result = pipe.generate(request_from(c["params"]));
+  test::CaseFile file(c);
+  EXPECT_TRUE(test::matches(result.latents, file["latents"], c, "latents"));
+  EXPECT_TRUE(test::matches(result.images, file["image"], c, "image"));
+}
+
+std::string param_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
+INSTANTIATE_TEST_SUITE_P(Cases, Txt2ImgGolden, ::testing::ValuesIn(case_names()), param_name);
+
+}  // namespace
+}  // namespace sdxl
