@@ -7,6 +7,8 @@
 #ifndef SDXL_SDXL_H
 #define SDXL_SDXL_H
 
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -64,6 +66,63 @@ void sdxl_tokenize_params_init(sdxl_tokenize_params* params);
 /* One line per tokenizer folder of the model ("tokenizer", "tokenizer_2"):
  * "<name>: <ids>" with the padded, truncated ids the text encoder receives. */
 sdxl_status sdxl_tokenize(const sdxl_tokenize_params* params, char** report);
+
+/* ---- generation -------------------------------------------------------------------------- */
+typedef struct sdxl_pipeline sdxl_pipeline;
+
+typedef struct sdxl_pipeline_params {
+  const char* model_dir; /* a diffusers SDXL pipeline folder */
+  const char* variant;   /* NULL or "" for the plain weights, "fp16" for *.fp16.safetensors */
+} sdxl_pipeline_params;
+
+void sdxl_pipeline_params_init(sdxl_pipeline_params* params);
+sdxl_status sdxl_pipeline_load(const sdxl_pipeline_params* params, sdxl_pipeline** pipeline);
+void sdxl_pipeline_free(sdxl_pipeline* pipeline);
+
+/* Called after each denoising step. */
+typedef void (*sdxl_progress_callback)(int step, int total_steps, void* user_data);
+
+typedef struct sdxl_generate_params {
+  const char* const* prompts; /* a batch of prompts, as diffusers' prompt list */
+  int prompt_count;
+  const char* const* negative_prompts; /* 0 entries: none; 1: for every prompt; or one per prompt */
+  int negative_prompt_count;
+  const char* prompt_2;          /* NULL: the prompt (text_encoder_2's input) */
+  const char* negative_prompt_2; /* NULL: the negative prompt */
+  int width, height;             /* default 1024 x 1024; multiples of 8 */
+  int steps;                     /* default 30 */
+  double guidance_scale;         /* default 5.0; 1.0 disables classifier-free guidance */
+  double guidance_rescale;       /* default 0 */
+  int clip_skip;                 /* default -1: none */
+  const char* sampler;           /* euler (default), euler_a, dpmpp_2m, dpmpp_2m_sde, ddim, heun, lms,
+                                    unipc, kdpm2, kdpm2_a */
+  int karras;                    /* Karras sigmas */
+  uint64_t seed;                 /* torch.Generator("cpu").manual_seed(seed) */
+  int images_per_prompt;         /* default 1 */
+  /* SDXL micro-conditioning, width x height and top, left; 0 means the default. */
+  int original_width, original_height, target_width, target_height, crop_top, crop_left;
+  int negative_original_width, negative_original_height, negative_target_width, negative_target_height;
+  int negative_crop_top, negative_crop_left;
+  sdxl_progress_callback progress;
+  void* progress_user_data;
+} sdxl_generate_params;
+
+typedef struct sdxl_images {
+  int count, width, height, channels; /* channels = 3 (RGB) */
+  unsigned char* pixels;              /* count x height x width x channels, diffusers' order */
+  int latent_channels, latent_height, latent_width;
+  float* latents;                     /* count x channels x height x width: before the VAE, NCHW */
+} sdxl_images;
+
+void sdxl_generate_params_init(sdxl_generate_params* params);
+sdxl_status sdxl_generate(sdxl_pipeline* pipeline, const sdxl_generate_params* params, sdxl_images** images);
+void sdxl_images_free(sdxl_images* images);
+
+/* Writes image `index` as a PNG with an AUTOMATIC1111-style "parameters" text chunk (may be
+ * NULL), via a temporary file: a failure leaves no partial file. */
+sdxl_status sdxl_write_png(const char* path, const sdxl_images* images, int index, const char* parameters);
+/* Writes all latents to a safetensors file as one f32 tensor named "latents". */
+sdxl_status sdxl_write_latents(const char* path, const sdxl_images* images);
 
 #ifdef __cplusplus
 }

@@ -49,4 +49,42 @@ inline std::string tokenize(const std::string& model_dir, const std::string& tex
   return take_string(report);
 }
 
+// Owns a loaded pipeline.
+class Pipeline {
+ public:
+  explicit Pipeline(const std::string& model_dir, const std::string& variant = "") {
+    sdxl_pipeline_params params;
+    sdxl_pipeline_params_init(&params);
+    params.model_dir = model_dir.c_str();
+    params.variant = variant.c_str();
+    check(sdxl_pipeline_load(&params, &pipeline_));
+  }
+  ~Pipeline() { sdxl_pipeline_free(pipeline_); }
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+  sdxl_pipeline* get() { return pipeline_; }
+
+ private:
+  sdxl_pipeline* pipeline_ = nullptr;
+};
+
+// Owns generated images.
+class Images {
+ public:
+  Images(Pipeline& pipeline, const sdxl_generate_params& params) { check(sdxl_generate(pipeline.get(), &params, &images_)); }
+  ~Images() { sdxl_images_free(images_); }
+  Images(const Images&) = delete;
+  Images& operator=(const Images&) = delete;
+  const sdxl_images& operator*() const { return *images_; }
+  const sdxl_images* get() const { return images_; }
+  int count() const { return images_->count; }
+  void write_png(const std::string& path, int index, const std::string& parameters) const {
+    check(sdxl_write_png(path.c_str(), images_, index, parameters.c_str()));
+  }
+  void write_latents(const std::string& path) const { check(sdxl_write_latents(path.c_str(), images_)); }
+
+ private:
+  sdxl_images* images_ = nullptr;
+};
+
 }  // namespace sdxl::api

@@ -10,19 +10,22 @@ int main(int argc, char** argv) {
   CLI::App app{"sdxl: Stable Diffusion XL 1.0 image generation (diffusers-exact, CPU)", "sdxl"};
   app.set_version_flag("--version", std::string("sdxl ") + sdxl_version());
   app.require_subcommand(1);
+  app.fallthrough();  // global options such as --threads may follow the subcommand
   int threads = 0;
   bool verbose = false;
   app.add_option("--threads", threads, "Compute threads (default: all cores)")->check(CLI::NonNegativeNumber);
   app.add_flag("-v,--verbose", verbose, "Log progress details to stderr");
 
   std::vector<sdxl::cli::Command> commands;
+  commands.push_back(sdxl::cli::add_generate_command(app));
   commands.push_back(sdxl::cli::add_info_command(app));
   commands.push_back(sdxl::cli::add_tokenize_command(app));
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // app.exit prints the message (or the help); usage errors all exit with 2.
+    return app.exit(e) == 0 ? 0 : 2;
   }
   sdxl_set_log_level(verbose ? SDXL_LOG_LEVEL_INFO : SDXL_LOG_LEVEL_WARN);
   if (threads > 0) sdxl_set_num_threads(threads);
@@ -34,6 +37,9 @@ int main(int argc, char** argv) {
   } catch (const sdxl::api::Failure& e) {
     std::fprintf(stderr, "sdxl: error: %s\n", e.what());
     return 1;
+  } catch (const CLI::ValidationError& e) {
+    std::fprintf(stderr, "sdxl: error: %s\n", e.what());
+    return 2;
   }
   return 2;
 }

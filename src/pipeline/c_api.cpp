@@ -7,43 +7,12 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/threads.h"
+#include "pipeline/c_api_guard.h"
 #include "pipeline/model_info.h"
 #include "pipeline/tokenize_report.h"
 #include "sdxl/sdxl.h"
 
 namespace {
-
-thread_local std::string g_last_error;
-
-sdxl_status status_of(sdxl::ErrorCode code) {
-  switch (code) {
-    case sdxl::ErrorCode::InvalidArgument: return SDXL_STATUS_INVALID_ARGUMENT;
-    case sdxl::ErrorCode::Io: return SDXL_STATUS_IO_ERROR;
-    case sdxl::ErrorCode::Format: return SDXL_STATUS_FORMAT_ERROR;
-    case sdxl::ErrorCode::Unsupported: return SDXL_STATUS_UNSUPPORTED;
-    case sdxl::ErrorCode::OutOfMemory: return SDXL_STATUS_OUT_OF_MEMORY;
-    case sdxl::ErrorCode::Internal: return SDXL_STATUS_INTERNAL_ERROR;
-  }
-  return SDXL_STATUS_INTERNAL_ERROR;
-}
-
-template <typename Body>
-sdxl_status guarded(Body body) {
-  try {
-    body();
-    g_last_error.clear();
-    return SDXL_STATUS_OK;
-  } catch (const sdxl::Error& e) {
-    g_last_error = e.what();
-    return status_of(e.code());
-  } catch (const std::bad_alloc&) {
-    g_last_error = "out of memory";
-    return SDXL_STATUS_OUT_OF_MEMORY;
-  } catch (const std::exception& e) {
-    g_last_error = std::string("internal error: ") + e.what();
-    return SDXL_STATUS_INTERNAL_ERROR;
-  }
-}
 
 char* copy_string(const std::string& s) {
   char* out = static_cast<char*>(std::malloc(s.size() + 1));
@@ -71,7 +40,7 @@ const char* sdxl_status_name(sdxl_status status) {
   return "unknown status";
 }
 
-const char* sdxl_last_error(void) { return g_last_error.c_str(); }
+const char* sdxl_last_error(void) { return sdxl::capi::last_error().c_str(); }
 
 void sdxl_free_string(char* text) { std::free(text); }
 
@@ -97,7 +66,7 @@ void sdxl_info_params_init(sdxl_info_params* params) {
 }
 
 sdxl_status sdxl_model_info(const sdxl_info_params* params, char** report) {
-  return guarded([&] {
+  return sdxl::capi::guarded([&] {
     SDXL_CHECK(params && report, InvalidArgument, "[info] params and report must not be NULL");
     SDXL_CHECK(params->model_dir && *params->model_dir, InvalidArgument, "[info] no model folder given");
     *report = nullptr;
@@ -114,7 +83,7 @@ void sdxl_tokenize_params_init(sdxl_tokenize_params* params) {
 }
 
 sdxl_status sdxl_tokenize(const sdxl_tokenize_params* params, char** report) {
-  return guarded([&] {
+  return sdxl::capi::guarded([&] {
     SDXL_CHECK(params && report, InvalidArgument, "[tokenize] params and report must not be NULL");
     SDXL_CHECK(params->model_dir && *params->model_dir, InvalidArgument, "[tokenize] no model folder given");
     SDXL_CHECK(params->text, InvalidArgument, "[tokenize] no text given");

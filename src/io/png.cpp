@@ -1,0 +1,154 @@
+#include "io/png.h"
+
+#include <png.h>
+
+#include <cerrno>
+#include <csetjmp>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "core/error.h"
+
+namespace sdxl::io {
+namespace {
+
+struct FileCloser {
+  void operator()(FILE* f) const {
+    if (f) std::fclose(f);
+  }
+};
+using File = std::unique_ptr<FILE, FileCloser>;
+
+// libpng reports errors through longjmp; the message is kept for our exception.
+struct ErrorState {
+  char message[256] = "unknown libpng error";
+};
+
+void on_error(png_structp png, png_const_charp message) {
+  auto* state = static_cast<ErrorState*>(png_get_error_ptr(png));
+  std::snprintf(state->message, sizeof state->message, "%s", message);
+  png_longjmp(png, 1);
+}
+void on_warning(png_structp, png_const_charp) {}
+
+}  // namespace
+
+void write_png(const std::filesystem::path& path, const Image8& image,
+               const std::vector<std::pair<std::string, std::string>>& text) {
+  SDXL_CHECK(image.channels == 1 || image.channels == 3 || image.channels == 4, InvalidArgument, "[png] ",
+             image.channels, " channels cannot be written");
+  SDXL_CHECK(image.width > 0 && image.height > 0 && image.width <= kMaxImageSide && image.height <= kMaxImageSide,
+             InvalidArgument, "[png] image size ", image.width, "x", image.height, " is out of range");
+  SDXL_CHECK(image.pixels.size() == static_cast<size_t>(image.width * image.height * image.channels), InvalidArgument,
+             "[png] pixel buffer size does not match ", image.width, "x", image.height, "x", image.channels);
+  std::filesystem::path tmp = path;
+  tmp += ".tmp";
+  File file(std::fopen(tmp.c_str(), "wb"));
+  if (!file) fail(ErrorCode::Io, "[png] ", path.string(), ": cannot write (", std::strerror(errno), ")");
+  ErrorState state;
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &state, on_error, on_warning);
+  png_infop info = png ? png_create_info_struct(png) : nullptr;
+  if (!png || !info) fail(ErrorCode::OutOfMemory, "[png] cannot create a libpng writer");
+  std::vector<png_text> chunks(text.size());
+  if (setjmp(png_jmpbuf(png))) {
+    png_destroy_write_struct(&png, &info);
+    file.reset();
+    std::remove(tmp.c_str());
+    fail(ErrorCode::Io, "[png] ", path.string(), ": ", state.message);
+  }
+  png_init_io(png, file.get());
+  const int color = image.channels == 1 ? PNG_COLOR_TYPE_GRAY : image.channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_RGBA;
+  png_set_IHDR(png, info, static_cast<png_uint_32>(image.width), static_cast<png_uint_32>(image.height), 8, color,
+               PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  for (size_t i = 0; i < text.size(); ++i) {
+    chunks[i].compression = PNG_TEXT_COMPRESSION_NONE;
+    chunks[i].key = const_cast<char*>(text[i].first.c_str());
+    chunks[i].text = const_cast<char*>(text[i].second.c_str());
+    chunks[i].text_length = text[i].second.size();
+  }
+  if (!chunks.empty()) png_set_text(png, info, chunks.data(), static_cast<int>(chunks.size()));
+  png_write_info(png, info);
+  const size_t stride = static_cast<size_t>(image.width * image.channels);
+  for (int64_t y = 0; y < image.height; ++y)
+    png_write_row(png, const_cast<png_bytep>(image.pixels.data() + static_cast<size_t>(y) * stride));
+  png_write_end(png, nullptr);
+  png_destroy_write_struct(&png, &info);
+  if (std::fflush(file.get()) != 0 || std::ferror(file.get())) {
+    file.reset();
+    std::remove(tmp.c_str());
+    fail(ErrorCode::Io, "[png] ", path.string(), ": write failed (disk full?)");
+  }
+  file.reset();
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::remove(tmp.c_str());
+    fail(ErrorCode::Io, "[png] ", path.string(), ": ", ec.message());
+  }
+}
+
+namespace {
+
+template <typename Body>
+auto with_reader(const std::filesystem::path& path, Body body) {
+  File file(std::fopen(path.c_str(), "rb"));
+  if (!file) fail(ErrorCode::Io, "[png] ", path.string(), ": cannot open (", std::strerror(errno), ")");
+  unsigned char signature[8] = {};
+  if (std::fread(signature, 1, 8, file.get()) != 8 || png_sig_cmp(signature, 0, 8) != 0)
+    fail(ErrorCode::Format, "[png] ", path.string(), ": not a PNG file");
+  ErrorState state;
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &state, on_error, on_warning);
+  png_infop info = png ? png_create_info_struct(png) : nullptr;
+  if (!png || !info) fail(ErrorCode::OutOfMemory, "[png] cannot create a libpng reader");
+  png_set_user_limits(png, static_cast<png_uint_32>(kMaxImageSide), static_cast<png_uint_32>(kMaxImageSide));
+  using Result = decltype(body(png, info));
+  Result result{};
+  if (setjmp(png_jmpbuf(png))) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    fail(ErrorCode::Format, "[png] ", path.string(), ": ", state.message);
+  }
+  png_init_io(png, file.get());
+  png_set_sig_bytes(png, 8);
+  result = body(png, info);
+  png_destroy_read_struct(&png, &info, nullptr);
+  return result;
+}
+
+}  // namespace
+
+Image8 read_png(const std::filesystem::path& path) {
+  return with_reader(path, [&](png_structp png, png_infop info) {
+    png_read_info(png, info);
+    png_set_expand(png);  // palette -> RGB, low-bit gray -> 8 bit, tRNS -> alpha
+    png_set_strip_16(png);
+    const int color = png_get_color_type(png, info);
+    if (color == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
+    png_read_update_info(png, info);
+    Image8 image;
+    image.width = png_get_image_width(png, info);
+    image.height = png_get_image_height(png, info);
+    image.channels = png_get_channels(png, info);
+    const size_t stride = png_get_rowbytes(png, info);
+    image.pixels.resize(stride * static_cast<size_t>(image.height));
+    std::vector<png_bytep> rows(static_cast<size_t>(image.height));
+    for (int64_t y = 0; y < image.height; ++y) rows[static_cast<size_t>(y)] = image.pixels.data() + static_cast<size_t>(y) * stride;
+    png_read_image(png, rows.data());
+    png_read_end(png, nullptr);
+    return image;
+  });
+}
+
+std::vector<std::pair<std::string, std::string>> read_png_text(const std::filesystem::path& path) {
+  return with_reader(path, [&](png_structp png, png_infop info) {
+    png_read_info(png, info);
+    std::vector<std::pair<std::string, std::string>> out;
+    png_textp text = nullptr;
+    int count = 0;
+    png_get_text(png, info, &text, &count);
+    for (int i = 0; i < count; ++i) out.emplace_back(text[i].key, std::string(text[i].text, text[i].text_length));
+    return out;
+  });
+}
+
+}  // namespace sdxl::io

@@ -1,0 +1,29 @@
+// PNG files through libpng: 8-bit RGB/RGBA/gray images, with tEXt chunks (AUTOMATIC1111's
+// "parameters" chunk, which image tools read to show how an image was made).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sdxl::io {
+
+struct Image8 {
+  int64_t width = 0, height = 0, channels = 0;  // channels: 1 (gray), 3 (RGB), 4 (RGBA)
+  std::vector<uint8_t> pixels;                  // row-major, interleaved
+};
+
+// The largest image side we read or write: a cap applied before any allocation.
+inline constexpr int64_t kMaxImageSide = 16384;
+
+// Writes to a temporary file beside `path` and renames it: a failure leaves no partial file.
+void write_png(const std::filesystem::path& path, const Image8& image,
+               const std::vector<std::pair<std::string, std::string>>& text = {});
+// Reads any PNG as 8-bit gray, RGB or RGBA (palette, 16-bit and gray+alpha are expanded).
+Image8 read_png(const std::filesystem::path& path);
+// The tEXt / iTXt chunks of a PNG.
+std::vector<std::pair<std::string, std::string>> read_png_text(const std::filesystem::path& path);
+
+}  // namespace sdxl::io

@@ -1,0 +1,178 @@
+// The C API's generation entry points, over SdxlPipeline.
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "core/error.h"
+#include "io/png.h"
+#include "io/safetensors.h"
+#include "pipeline/c_api_guard.h"
+#include "pipeline/sampler_names.h"
+#include "pipeline/sdxl_pipeline.h"
+#include "sdxl/sdxl.h"
+
+struct sdxl_pipeline {
+  sdxl::pipeline::SdxlPipeline pipeline;
+};
+
+namespace {
+
+using sdxl::ErrorCode;
+using sdxl::pipeline::PromptArg;
+using sdxl::pipeline::SizeHW;
+
+std::optional<SizeHW> size_or_none(int width, int height, const char* what) {
+  if (width == 0 && height == 0) return std::nullopt;
+  SDXL_CHECK(width > 0 && height > 0, InvalidArgument, "[generate] ", what, " must be positive, got ", width, "x", height);
+  return SizeHW{height, width};
+}
+
+sdxl::pipeline::GenerateRequest to_request(const sdxl_generate_params& p) {
+  SDXL_CHECK(p.prompts && p.prompt_count > 0, InvalidArgument, "[generate] no prompt given");
+  sdxl::pipeline::GenerateRequest r;
+  std::vector<std::string> prompts;
+  for (int i = 0; i < p.prompt_count; ++i) {
+    SDXL_CHECK(p.prompts[i], InvalidArgument, "[generate] prompt ", i, " is NULL");
+    prompts.emplace_back(p.prompts[i]);
+  }
+  r.prompts.prompt = prompts.size() == 1 ? PromptArg::text(prompts[0]) : PromptArg::list(prompts);
+  if (p.negative_prompt_count > 0) {
+    std::vector<std::string> negatives;
+    for (int i = 0; i < p.negative_prompt_count; ++i) negatives.emplace_back(p.negative_prompts[i] ? p.negative_prompts[i] : "");
+    SDXL_CHECK(negatives.size() == 1 || negatives.size() == prompts.size(), InvalidArgument, "[generate] ",
+               negatives.size(), " negative prompts for ", prompts.size(), " prompts: give one for all or one each");
+    r.prompts.negative_prompt = negatives.size() == 1 ? PromptArg::text(negatives[0]) : PromptArg::list(negatives);
+  }
+  if (p.prompt_2) r.prompts.prompt_2 = PromptArg::text(p.prompt_2);
+  if (p.negative_prompt_2) r.prompts.negative_prompt_2 = PromptArg::text(p.negative_prompt_2);
+  SDXL_CHECK(p.images_per_prompt >= 1 && p.images_per_prompt <= 64, InvalidArgument,
+             "[generate] images per prompt must be between 1 and 64, got ", p.images_per_prompt);
+  r.prompts.num_images_per_prompt = p.images_per_prompt;
+  if (p.clip_skip >= 0) r.prompts.clip_skip = p.clip_skip;
+  SDXL_CHECK(p.width >= 8 && p.height >= 8 && p.width <= 8192 && p.height <= 8192 && p.width % 8 == 0 && p.height % 8 == 0,
+             InvalidArgument, "[generate] width and height must be multiples of 8 between 8 and 8192, got ", p.width,
+             "x", p.height);
+  r.width = p.width;
+  r.height = p.height;
+  SDXL_CHECK(p.steps >= 1 && p.steps <= 1000, InvalidArgument, "[generate] steps must be between 1 and 1000, got ",
+             p.steps);
+  r.steps = p.steps;
+  r.guidance.scale = p.guidance_scale;
+  r.guidance.rescale = p.guidance_rescale;
+  r.seed = p.seed;
+  auto sampler = sdxl::pipeline::sampler_choice(p.sampler ? p.sampler : "euler", p.karras != 0);
+  r.scheduler = sampler.scheduler;
+  r.scheduler_overrides = sampler.overrides;
+  r.original_size = size_or_none(p.original_width, p.original_height, "original size");
+  r.target_size = size_or_none(p.target_width, p.target_height, "target size");
+  r.negative_original_size = size_or_none(p.negative_original_width, p.negative_original_height, "negative original size");
+  r.negative_target_size = size_or_none(p.negative_target_width, p.negative_target_height, "negative target size");
+  r.crops_coords_top_left = {p.crop_top, p.crop_left};
+  r.negative_crops_coords_top_left = {p.negative_crop_top, p.negative_crop_left};
+  if (p.progress) {
+    auto callback = p.progress;
+    void* user = p.progress_user_data;
+    r.on_step = [callback, user](int64_t step, int64_t total) {
+      callback(static_cast<int>(step + 1), static_cast<int>(total), user);
+    };
+  }
+  return r;
+}
+
+}  // namespace
+
+extern "C" {
+
+void sdxl_pipeline_params_init(sdxl_pipeline_params* params) {
+  if (!params) return;
+  params->model_dir = nullptr;
+  params->variant = nullptr;
+}
+
+sdxl_status sdxl_pipeline_load(const sdxl_pipeline_params* params, sdxl_pipeline** pipeline) {
+  return sdxl::capi::guarded([&] {
+    SDXL_CHECK(params && pipeline, InvalidArgument, "[load] params and pipeline must not be NULL");
+    SDXL_CHECK(params->model_dir && *params->model_dir, InvalidArgument, "[load] no model folder given");
+    *pipeline = nullptr;
+    *pipeline = new sdxl_pipeline{sdxl::pipeline::SdxlPipeline::load(params->model_dir,
+                                                                     params->variant ? params->variant : "")};
+  });
+}
+
+void sdxl_pipeline_free(sdxl_pipeline* pipeline) { delete pipeline; }
+
+void sdxl_generate_params_init(sdxl_generate_params* p) {
+  if (!p) return;
+  std::memset(p, 0, sizeof *p);
+  p->width = p->height = 1024;
+  p->steps = 30;
+  p->guidance_scale = 5.0;
+  p->guidance_rescale = 0.0;
+  p->clip_skip = -1;
+  p->sampler = "euler";
+  p->images_per_prompt = 1;
+}
+
+sdxl_status sdxl_generate(sdxl_pipeline* pipeline, const sdxl_generate_params* params, sdxl_images** images) {
+  return sdxl::capi::guarded([&] {
+    SDXL_CHECK(pipeline && params && images, InvalidArgument, "[generate] pipeline, params and images must not be NULL");
+    *images = nullptr;
+    auto result = pipeline->pipeline.generate(to_request(*params));
+    auto out = std::make_unique<sdxl_images>();
+    std::memset(out.get(), 0, sizeof(sdxl_images));
+    const sdxl::Tensor& img = result.images;
+    out->count = static_cast<int>(img.dim(0));
+    out->height = static_cast<int>(img.dim(1));
+    out->width = static_cast<int>(img.dim(2));
+    out->channels = static_cast<int>(img.dim(3));
+    auto bytes = sdxl::pipeline::to_8bit(img);
+    out->pixels = static_cast<unsigned char*>(std::malloc(bytes.size()));
+    const sdxl::Tensor& lat = result.latents;
+    out->latent_channels = static_cast<int>(lat.dim(1));
+    out->latent_height = static_cast<int>(lat.dim(2));
+    out->latent_width = static_cast<int>(lat.dim(3));
+    out->latents = static_cast<float*>(std::malloc(lat.nbytes()));
+    if (!out->pixels || !out->latents) {
+      std::free(out->pixels);
+      std::free(out->latents);
+      throw std::bad_alloc();
+    }
+    std::memcpy(out->pixels, bytes.data(), bytes.size());
+    std::memcpy(out->latents, lat.raw(), lat.nbytes());
+    *images = out.release();
+  });
+}
+
+void sdxl_images_free(sdxl_images* images) {
+  if (!images) return;
+  std::free(images->pixels);
+  std::free(images->latents);
+  delete images;
+}
+
+sdxl_status sdxl_write_png(const char* path, const sdxl_images* images, int index, const char* parameters) {
+  return sdxl::capi::guarded([&] {
+    SDXL_CHECK(path && images, InvalidArgument, "[png] path and images must not be NULL");
+    SDXL_CHECK(index >= 0 && index < images->count, InvalidArgument, "[png] image ", index, " of ", images->count);
+    sdxl::io::Image8 image;
+    image.width = images->width;
+    image.height = images->height;
+    image.channels = images->channels;
+    const size_t size = static_cast<size_t>(image.width * image.height * image.channels);
+    image.pixels.assign(images->pixels + static_cast<size_t>(index) * size, images->pixels + static_cast<size_t>(index + 1) * size);
+    std::vector<std::pair<std::string, std::string>> text;
+    if (parameters) text.emplace_back("parameters", parameters);
+    sdxl::io::write_png(path, image, text);
+  });
+}
+
+sdxl_status sdxl_write_latents(const char* path, const sdxl_images* images) {
+  return sdxl::capi::guarded([&] {
+    SDXL_CHECK(path && images && images->latents, InvalidArgument, "[latents] path and images must not be NULL");
+    sdxl::Shape shape{images->count, images->latent_channels, images->latent_height, images->latent_width};
+    sdxl::Tensor t = sdxl::Tensor::view(images->latents, shape, sdxl::DType::F32, nullptr);
+    sdxl::io::write_safetensors(path, {{"latents", t}});
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,48 @@
+// The C API edge: exceptions become status codes and a thread-local message.
+#pragma once
+
+#include <exception>
+#include <new>
+#include <string>
+
+#include "core/error.h"
+#include "sdxl/sdxl.h"
+
+namespace sdxl::capi {
+
+inline std::string& last_error() {
+  thread_local std::string message;
+  return message;
+}
+
+inline sdxl_status status_of(sdxl::ErrorCode code) {
+  switch (code) {
+    case sdxl::ErrorCode::InvalidArgument: return SDXL_STATUS_INVALID_ARGUMENT;
+    case sdxl::ErrorCode::Io: return SDXL_STATUS_IO_ERROR;
+    case sdxl::ErrorCode::Format: return SDXL_STATUS_FORMAT_ERROR;
+    case sdxl::ErrorCode::Unsupported: return SDXL_STATUS_UNSUPPORTED;
+    case sdxl::ErrorCode::OutOfMemory: return SDXL_STATUS_OUT_OF_MEMORY;
+    case sdxl::ErrorCode::Internal: return SDXL_STATUS_INTERNAL_ERROR;
+  }
+  return SDXL_STATUS_INTERNAL_ERROR;
+}
+
+template <typename Body>
+sdxl_status guarded(Body body) {
+  try {
+    body();
+    last_error().clear();
+    return SDXL_STATUS_OK;
+  } catch (const sdxl::Error& e) {
+    last_error() = e.what();
+    return status_of(e.code());
+  } catch (const std::bad_alloc&) {
+    last_error() = "out of memory";
+    return SDXL_STATUS_OUT_OF_MEMORY;
+  } catch (const std::exception& e) {
+    last_error() = std::string("internal error: ") + e.what();
+    return SDXL_STATUS_INTERNAL_ERROR;
+  }
+}
+
+}  // namespace sdxl::capi

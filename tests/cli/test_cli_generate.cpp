@@ -1,0 +1,160 @@
+// `sdxl generate` run as a user runs it, compared with diffusers' golden txt2img outputs:
+// the PNG's pixels (8-bit, as diffusers' numpy_to_pil rounds them) and --output-latents.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "cli/cli_runner.h"
+#include "golden_cases.h"
+#include "io/png.h"
+
+namespace sdxl {
+namespace {
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// The CLI arguments equivalent to a golden case's diffusers call.
+std::string cli_args(const nlohmann::json& p) {
+  std::string a;
+  auto prompts = p["prompt"].is_string() ? std::vector<std::string>{p["prompt"]} : p["prompt"].get<std::vector<std::string>>();
+  for (const auto& s : prompts) a += " -p " + shell_quote(s);
+  if (p.contains("negative_prompt") && !p["negative_prompt"].is_null()) {
+    auto negatives = p["negative_prompt"].is_string() ? std::vector<std::string>{p["negative_prompt"]}
+                                                      : p["negative_prompt"].get<std::vector<std::string>>();
+    for (const auto& s : negatives) a += " -n " + shell_quote(s);
+  }
+  a += " -W " + std::to_string(p["width"].get<int>()) + " -H " + std::to_string(p["height"].get<int>());
+  a += " --steps " + std::to_string(p["num_inference_steps"].get<int>());
+  a += " --seed " + std::to_string(p["seed"].get<uint64_t>());
+  a += " --guidance " + std::to_string(p.value("guidance_scale", 5.0));
+  if (p.contains("guidance_rescale")) a += " --guidance-rescale " + std::to_string(p["guidance_rescale"].get<double>());
+  if (p.contains("num_images_per_prompt")) a += " --batch " + std::to_string(p["num_images_per_prompt"].get<int>());
+  const std::string scheduler = p["scheduler"];
+  a += std::string(" --sampler ") + (scheduler == "DPMSolverMultistepScheduler" ? "dpmpp_2m"
+                                     : scheduler == "DDIMScheduler"             ? "ddim"
+                                                                                : "euler");
+  // diffusers' sizes are (height, width); the CLI's are WxH. Crops are (top, left) in both.
+  auto size = [&](const char* key, const char* option) {
+    if (p.contains(key) && !p[key].is_null())
+      a += std::string(" ") + option + " " + std::to_string(p[key][1].get<int>()) + "x" + std::to_string(p[key][0].get<int>());
+  };
+  auto crop = [&](const char* key, const char* option) {
+    if (p.contains(key) && !p[key].is_null())
+      a += std::string(" ") + option + " " + std::to_string(p[key][0].get<int>()) + "," + std::to_string(p[key][1].get<int>());
+  };
+  size("original_size", "--original-size");
+  size("target_size", "--target-size");
+  crop("crops_coords_top_left", "--crop-top-left");
+  size("negative_original_size", "--negative-original-size");
+  size("negative_target_size", "--negative-target-size");
+  crop("negative_crops_coords_top_left", "--negative-crop-top-left");
+  return a;
+}
+
+class CliGenerate : public ::testing::TestWithParam<std::string> {};
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(CliGenerate);
+
+TEST_P(CliGenerate, MatchesDiffusersPixelsAndLatents) {
+  SDXL_REQUIRE_REFERENCE();
+  nlohmann::json c;
+  for (const auto& x : test::cases_of_kind("txt2img"))
+    if (x["name"] == GetParam()) c = x;
+  test::TempDir dir;
+  const std::string out = (dir / "out.png").string(), latents = (dir / "latents.safetensors").string();
+  auto r = run_sdxl("generate -m " + quoted(test::model_dir(c)) + cli_args(c["params"]) + " -o " + quoted(fs::path(out)) +
+                    " --output-latents " + quoted(fs::path(latents)));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+
+  test::CaseFile file(c);
+  Tensor want = file["image"];  // [N, H, W, 3] in [0, 1]
+  const int64_t n = want.dim(0), per = want.numel() / n;
+  for (int64_t i = 0; i < n; ++i) {
+    const std::string path = n == 1 ? out : (dir / ("out-" + std::to_string(i + 1) + ".png")).string();
+    io::Image8 image = io::read_png(path);
+    ASSERT_EQ(image.width, want.dim(2));
+    ASSERT_EQ(image.height, want.dim(1));
+    ASSERT_EQ(image.channels, 3);
+    int worst = 0;
+    for (int64_t k = 0; k < per; ++k) {
+      const int expected = static_cast<int>(std::nearbyint(want.data<float>()[i * per + k] * 255.0f));
+      worst = std::max(worst, std::abs(expected - static_cast<int>(image.pixels[static_cast<size_t>(k)])));
+    }
+    // The case tolerance (2e-3 + 1e-3 x value) is under one 8-bit level: at most a rounding flip.
+    EXPECT_LE(worst, 1) << path;
+    auto text = io::read_png_text(path);
+    ASSERT_FALSE(text.empty());
+    EXPECT_EQ(text[0].first, "parameters");
+    EXPECT_NE(text[0].second.find("Seed: " + std::to_string(c["params"]["seed"].get<uint64_t>())), std::string::npos);
+  }
+  EXPECT_TRUE(test::matches(io::SafetensorsFile::open(latents)->tensor("latents"), file["latents"], c, "latents"));
+}
+
+std::vector<std::string> case_names() {
+  std::vector<std::string> names;
+  for (const auto& c : test::cases_of_kind("txt2img")) names.push_back(c["name"]);
+  return names;
+}
+std::string param_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
+INSTANTIATE_TEST_SUITE_P(Cases, CliGenerate, ::testing::ValuesIn(case_names()), param_name);
+
+class CliGenerateErrors : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(test::reference_dir() / "cases.json")) GTEST_SKIP() << "reference data not found";
+    model_ = quoted(test::reference_dir() / "models/tiny-sdxl-base");
+  }
+  // Runs with sane defaults plus `extra`; expects failure with `fragment` and no output file.
+  void expect_failure(const std::string& extra, const std::string& fragment, int code) {
+    const std::string out = (dir_ / "x.png").string();
+    auto r = run_sdxl("generate -m " + model_ + " -p cat -W 64 -H 64 --steps 2 --seed 1 -o " + quoted(fs::path(out)) + " " + extra);
+    EXPECT_EQ(r.exit_code, code) << r.output;
+    EXPECT_NE(r.output.find(fragment), std::string::npos) << r.output;
+    EXPECT_FALSE(fs::exists(out)) << "a file was left behind";
+  }
+  test::TempDir dir_;
+  std::string model_;
+};
+
+TEST_F(CliGenerateErrors, SizeNotMultipleOf8) { expect_failure("-W 100", "multiples of 8", 2); }
+TEST_F(CliGenerateErrors, SizeOutOfRange) { expect_failure("-W 8192", "between 64 and 4096", 2); }
+TEST_F(CliGenerateErrors, ZeroSteps) { expect_failure("--steps 0", "--steps", 2); }
+TEST_F(CliGenerateErrors, UnknownSampler) { expect_failure("--sampler plms", "plms", 2); }
+TEST_F(CliGenerateErrors, GuidanceNotANumber) { expect_failure("--guidance nan", "finite", 2); }
+TEST_F(CliGenerateErrors, BadSizeSyntax) { expect_failure("--original-size 1024", "WIDTHxHEIGHT", 2); }
+TEST_F(CliGenerateErrors, NegativeCountMismatch) { expect_failure("-p dog -p bird -n a -n b", "one per prompt", 2); }
+TEST_F(CliGenerateErrors, SamplerNotImplementedYet) { expect_failure("--sampler heun", "not supported yet", 1); }
+TEST_F(CliGenerateErrors, MissingModel) {
+  model_ = "/nonexistent/model";
+  expect_failure("", "/nonexistent/model", 1);
+}
+TEST_F(CliGenerateErrors, UnwritableOutput) {
+  auto r = run_sdxl("generate -m " + model_ + " -p cat -W 64 -H 64 --steps 2 -o /nonexistent-dir/x.png");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("/nonexistent-dir"), std::string::npos) << r.output;
+}
+TEST_F(CliGenerateErrors, IncompleteModelFolder) {
+  fs::copy(test::reference_dir() / "models/tiny-sdxl-base", dir_ / "model", fs::copy_options::recursive);
+  fs::remove(dir_ / "model/unet/diffusion_pytorch_model.safetensors");
+  model_ = quoted(dir_ / "model");
+  expect_failure("", "unet", 1);
+}
+
+TEST(CliGenerate, SeveralImagesAreNumberedPromptMajor) {
+  SDXL_REQUIRE_REFERENCE();
+  test::TempDir dir;
+  auto r = run_sdxl("generate -m " + quoted(test::reference_dir() / "models/tiny-sdxl-base") +
+                        " -p cat -p dog --batch 2 -W 64 -H 64 --steps 2 --seed 3 -o " + quoted(dir / "img.png"),
+                    false);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (int i = 1; i <= 4; ++i) EXPECT_TRUE(fs::exists(dir / ("img-" + std::to_string(i) + ".png"))) << i;
+  auto text = io::read_png_text(dir / "img-3.png");
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ(text[0].second.rfind("dog\n", 0), 0u) << text[0].second;  // images 3-4 belong to the second prompt
+}
+
+}  // namespace
+}  // namespace sdxl
