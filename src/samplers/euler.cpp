@@ -11,25 +11,12 @@ namespace {
 class EulerScheduler : public SigmaScheduler {
  public:
   EulerScheduler(const SchedulerSpec& spec, bool ancestral) : SigmaScheduler(spec), ancestral_(ancestral) {
-    SDXL_CHECK(spec.interpolation_type == "linear", Unsupported, "[scheduler] interpolation_type '",
-               spec.interpolation_type, "' is not supported");
     SDXL_CHECK(!(ancestral && spec.use_karras_sigmas), Unsupported,
                "[scheduler] EulerAncestralDiscreteScheduler has no Karras sigmas in diffusers 0.25");
   }
 
   void set_timesteps(int64_t steps) override {
-    SDXL_CHECK(steps >= 1, InvalidArgument, "[scheduler] steps must be >= 1");
-    timesteps_ = spaced_timesteps(spacing_, spec_.num_train_timesteps, steps, spec_.steps_offset);
-    const std::vector<double> table = sigma_table(alphas_cumprod_);
-    std::vector<double> sigmas;
-    for (double t : timesteps_) sigmas.push_back(interp(t, table));
-    if (spec_.use_karras_sigmas) {
-      const double lo = spec_.sigma_min.value_or(sigmas.back()), hi = spec_.sigma_max.value_or(sigmas.front());
-      sigmas = karras_sigmas(lo, hi, steps);
-      const std::vector<double> logs = log_sigma_table();
-      timesteps_.clear();
-      for (double s : sigmas) timesteps_.push_back(to_f32(sigma_to_t(s, logs)));
-    }
+    const std::vector<double> sigmas = spaced_sigmas(steps, timesteps_, /*round_karras_t=*/false);
     sigmas_.clear();
     for (double s : sigmas) sigmas_.push_back(to_f32(s));
     sigmas_.push_back(0.0);

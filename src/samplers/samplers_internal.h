@@ -23,5 +23,7 @@ inline float predict_original(const std::string& prediction_type, float sample, 
 std::unique_ptr<Scheduler> make_euler(const SchedulerSpec& spec, bool ancestral);
 std::unique_ptr<Scheduler> make_dpm_solver(const SchedulerSpec& spec);
 std::unique_ptr<Scheduler> make_ddim(const SchedulerSpec& spec);
+std::unique_ptr<Scheduler> make_heun(const SchedulerSpec& spec);
+std::unique_ptr<Scheduler> make_kdpm2(const SchedulerSpec& spec, bool ancestral);
 
 }  // namespace sdxl::samplers

@@ -37,6 +37,27 @@ size_t SigmaScheduler::step_index(double t) {
   return *step_index_;
 }
 
+std::vector<double> SigmaScheduler::spaced_sigmas(int64_t steps, std::vector<double>& timesteps, bool round_karras_t) const {
+  SDXL_CHECK(steps >= 1, InvalidArgument, "[scheduler] steps must be >= 1");
+  SDXL_CHECK(spec_.interpolation_type == "linear", Unsupported, "[scheduler] interpolation_type '",
+             spec_.interpolation_type, "' is not supported");
+  timesteps = spaced_timesteps(spacing_, spec_.num_train_timesteps, steps, spec_.steps_offset);
+  const std::vector<double> table = sigma_table(alphas_cumprod_);
+  std::vector<double> sigmas;
+  for (double t : timesteps) sigmas.push_back(interp(t, table));
+  if (spec_.use_karras_sigmas) {
+    const double lo = spec_.sigma_min.value_or(sigmas.back()), hi = spec_.sigma_max.value_or(sigmas.front());
+    sigmas = karras_sigmas(lo, hi, steps);
+    const std::vector<double> logs = log_sigma_table();
+    timesteps.clear();
+    for (double s : sigmas) {
+      const double t = sigma_to_t(s, logs);
+      timesteps.push_back(round_karras_t ? std::nearbyint(t) : to_f32(t));
+    }
+  }
+  return sigmas;
+}
+
 double SigmaScheduler::init_noise_sigma() const {
   const float max_sigma = to_f32(*std::max_element(sigmas_.begin(), sigmas_.end()));
   if (spacing_ == "linspace" || spacing_ == "trailing") return max_sigma;
@@ -52,7 +73,7 @@ Tensor SigmaScheduler::scale_model_input(const Tensor& sample, double t) {
 }
 
 Tensor SigmaScheduler::add_noise(const Tensor& original, const Tensor& noise, double t) const {
-  const float sigma = to_f32(sigmas_[index_of_first(t)]);
+  const float sigma = to_f32(sigmas_[add_noise_index(t)]);
   Tensor out = Tensor::empty(original.shape(), DType::F32);
   for (int64_t i = 0; i < original.numel(); ++i)
     out.data<float>()[i] = original.data<float>()[i] + noise.data<float>()[i] * sigma;
