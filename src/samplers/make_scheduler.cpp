@@ -11,11 +11,12 @@ std::unique_ptr<Scheduler> make_scheduler(const SchedulerSpec& spec) {
   if (type == "DPMSolverMultistepScheduler") return make_dpm_solver(spec);
   if (type == "DDIMScheduler") return make_ddim(spec);
   if (type == "HeunDiscreteScheduler") return make_heun(spec);
+  if (type == "LMSDiscreteScheduler") return make_lms(spec);
   if (type == "KDPM2DiscreteScheduler") return make_kdpm2(spec, false);
   if (type == "KDPM2AncestralDiscreteScheduler") return make_kdpm2(spec, true);
   fail(ErrorCode::Unsupported, "[scheduler] ", type,
        " is not supported yet (EulerDiscreteScheduler, EulerAncestralDiscreteScheduler, DPMSolverMultistepScheduler, "
-       "DDIMScheduler, HeunDiscreteScheduler, KDPM2DiscreteScheduler, KDPM2AncestralDiscreteScheduler are)");
+       "DDIMScheduler, HeunDiscreteScheduler, LMSDiscreteScheduler, KDPM2DiscreteScheduler, KDPM2AncestralDiscreteScheduler are)");
 }
 
 }  // namespace sdxl::samplers
