@@ -231,11 +231,11 @@ Command add_generate_command(CLI::App& app) {
   cmd->add_option("--guidance-rescale", o->guidance_rescale, "Guidance rescale factor (0..1)")->capture_default_str();
   cmd->add_option("--clip-skip", o->clip_skip, "Take the prompt embeddings N layers earlier")->check(CLI::NonNegativeNumber);
   cmd->add_option("--sampler", o->sampler,
-                  "euler, euler_a, dpmpp_2m, dpmpp_2m_sde, ddim (heun, lms, unipc, kdpm2, kdpm2_a: not yet)")
+                  "euler, euler_a, dpmpp_2m, dpmpp_2m_sde, ddim, heun, lms, unipc, kdpm2, kdpm2_a")
       ->check(CLI::IsMember({"euler", "euler_a", "dpmpp_2m", "dpmpp_2m_sde", "ddim", "heun", "lms", "unipc", "kdpm2",
                              "kdpm2_a"}))
       ->capture_default_str();
-  cmd->add_flag("--karras", o->karras, "Karras sigmas (euler, dpmpp_2m, dpmpp_2m_sde)");
+  cmd->add_flag("--karras", o->karras, "Karras sigmas (all samplers but euler_a and ddim)");
   cmd->add_option("--seed", o->seed, "Random seed (default: a random one, printed on stderr)");
   cmd->add_option("--batch", o->batch, "Images per prompt")->check(CLI::Range(1, 64))->capture_default_str();
   cmd->add_option("--variant", o->variant, "Weights variant, e.g. fp16 (*.fp16.safetensors)");

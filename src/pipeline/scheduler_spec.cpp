@@ -25,7 +25,14 @@ samplers::SchedulerSpec scheduler_spec(const nlohmann::json& config, const std::
   s.sigma_max = f.optional_number("sigma_max");
   s.solver_order = f.integer("solver_order", 2);
   s.algorithm_type = f.string("algorithm_type", "dpmsolver++");
-  s.solver_type = f.string("solver_type", "midpoint");
+  // UniPC's default solver is bh2; DPM-Solver's is midpoint.
+  s.solver_type = f.string("solver_type", s.type == "UniPCMultistepScheduler" ? "bh2" : "midpoint");
+  // Converting between these classes, diffusers maps the other family's solver names to its own
+  // default (UniPC: midpoint/heun/logrho -> bh2; DPM-Solver: logrho/bh1/bh2 -> midpoint; deis -> dpmsolver++).
+  if (s.type == "UniPCMultistepScheduler" && s.solver_type != "bh1" && s.solver_type != "bh2") s.solver_type = "bh2";
+  if (s.type == "DPMSolverMultistepScheduler" && (s.solver_type == "logrho" || s.solver_type == "bh1" || s.solver_type == "bh2"))
+    s.solver_type = "midpoint";
+  if (s.algorithm_type == "deis") s.algorithm_type = "dpmsolver++";
   s.lower_order_final = f.boolean("lower_order_final", true);
   s.euler_at_final = f.boolean("euler_at_final", false);
   s.set_alpha_to_one = f.boolean("set_alpha_to_one", true);

@@ -12,11 +12,12 @@ std::unique_ptr<Scheduler> make_scheduler(const SchedulerSpec& spec) {
   if (type == "DDIMScheduler") return make_ddim(spec);
   if (type == "HeunDiscreteScheduler") return make_heun(spec);
   if (type == "LMSDiscreteScheduler") return make_lms(spec);
+  if (type == "UniPCMultistepScheduler") return make_unipc(spec);
   if (type == "KDPM2DiscreteScheduler") return make_kdpm2(spec, false);
   if (type == "KDPM2AncestralDiscreteScheduler") return make_kdpm2(spec, true);
   fail(ErrorCode::Unsupported, "[scheduler] ", type,
        " is not supported yet (EulerDiscreteScheduler, EulerAncestralDiscreteScheduler, DPMSolverMultistepScheduler, "
-       "DDIMScheduler, HeunDiscreteScheduler, LMSDiscreteScheduler, KDPM2DiscreteScheduler, KDPM2AncestralDiscreteScheduler are)");
+       "DDIMScheduler, HeunDiscreteScheduler, LMSDiscreteScheduler, UniPCMultistepScheduler, KDPM2DiscreteScheduler, KDPM2AncestralDiscreteScheduler are)");
 }
 
 }  // namespace sdxl::samplers

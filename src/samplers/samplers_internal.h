@@ -25,6 +25,7 @@ std::unique_ptr<Scheduler> make_dpm_solver(const SchedulerSpec& spec);
 std::unique_ptr<Scheduler> make_ddim(const SchedulerSpec& spec);
 std::unique_ptr<Scheduler> make_heun(const SchedulerSpec& spec);
 std::unique_ptr<Scheduler> make_lms(const SchedulerSpec& spec);
+std::unique_ptr<Scheduler> make_unipc(const SchedulerSpec& spec);
 std::unique_ptr<Scheduler> make_kdpm2(const SchedulerSpec& spec, bool ancestral);
 
 }  // namespace sdxl::samplers

@@ -126,7 +126,8 @@ TEST_F(CliGenerateErrors, UnknownSampler) { expect_failure("--sampler plms", "pl
 TEST_F(CliGenerateErrors, GuidanceNotANumber) { expect_failure("--guidance nan", "finite", 2); }
 TEST_F(CliGenerateErrors, BadSizeSyntax) { expect_failure("--original-size 1024", "WIDTHxHEIGHT", 2); }
 TEST_F(CliGenerateErrors, NegativeCountMismatch) { expect_failure("-p dog -p bird -n a -n b", "one per prompt", 2); }
-TEST_F(CliGenerateErrors, SamplerNotImplementedYet) { expect_failure("--sampler heun", "not supported yet", 1); }
+TEST_F(CliGenerateErrors, KarrasWithoutKarrasSupport) { expect_failure("--sampler euler_a --karras", "Karras", 1); }
+TEST_F(CliGenerateErrors, PrecisionNotImplementedYet) { expect_failure("--precision bf16", "not implemented yet", 2); }
 TEST_F(CliGenerateErrors, MissingModel) {
   model_ = "/nonexistent/model";
   expect_failure("", "/nonexistent/model", 1);
