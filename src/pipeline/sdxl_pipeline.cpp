@@ -7,10 +7,33 @@
 #include "core/log.h"
 #include "io/json_file.h"
 #include "pipeline/component_loader.h"
+#include "pipeline/conditioning.h"
 #include "pipeline/scheduler_spec.h"
-#include "rng/torch_generator.h"
 
 namespace sdxl::pipeline {
+namespace {
+
+bool valid_fraction(const std::optional<double>& v) { return v && *v > 0.0 && *v < 1.0; }
+
+// diffusers' cut-off timestep for a denoising_start / denoising_end fraction.
+double cutoff_timestep(double fraction, int64_t train_steps) {
+  return static_cast<double>(std::llround(static_cast<double>(train_steps) - fraction * static_cast<double>(train_steps)));
+}
+
+// Repeats each [1, ...] entry up to `batch` rows (diffusers' torch.cat([x] * n)).
+Tensor repeat_batch(const Tensor& t, int64_t batch) {
+  if (t.dim(0) == batch) return t;
+  SDXL_CHECK(batch % t.dim(0) == 0, InvalidArgument, "[pipeline] ", t.dim(0), " init images do not divide a batch of ",
+             batch);
+  Shape shape = t.shape();
+  shape[0] = batch;
+  Tensor out = Tensor::empty(shape, t.dtype());
+  for (int64_t b = 0; b < batch / t.dim(0); ++b)
+    std::memcpy(static_cast<uint8_t*>(out.raw()) + static_cast<size_t>(b) * t.nbytes(), t.raw(), t.nbytes());
+  return out;
+}
+
+}  // namespace
 
 SdxlPipeline SdxlPipeline::load(const std::filesystem::path& model_dir, const std::string& variant) {
   SdxlPipeline p;
@@ -25,86 +48,170 @@ SdxlPipeline SdxlPipeline::load(const std::filesystem::path& model_dir, const st
   return p;
 }
 
-// diffusers' _get_add_time_ids: (original h, w) + (crop top, left) + (target h, w).
-Tensor SdxlPipeline::time_ids_for(const GenerateRequest& r, bool negative) const {
-  const SizeHW target_default{r.height, r.width};
-  const SizeHW original = negative ? *r.negative_original_size : r.original_size.value_or(target_default);
-  const SizeHW target = negative ? *r.negative_target_size : r.target_size.value_or(target_default);
-  const auto crop = negative ? r.negative_crops_coords_top_left : r.crops_coords_top_left;
-  Tensor ids = Tensor::empty(Shape{1, 6}, DType::F32);
-  const float values[6] = {static_cast<float>(original.height), static_cast<float>(original.width),
-                           static_cast<float>(crop.first),      static_cast<float>(crop.second),
-                           static_cast<float>(target.height),   static_cast<float>(target.width)};
-  std::memcpy(ids.raw(), values, sizeof values);
-  const auto& u = unet_->config();
-  const int64_t expected = u.projection_class_embeddings_input_dim;
-  const int64_t passed = u.addition_time_embed_dim * 6 + projection_dim_;
-  SDXL_CHECK(passed == expected, InvalidArgument, "[pipeline] the UNet expects an added embedding of ", expected,
-             " values but six time ids and the pooled text give ", passed,
-             "; is this a refiner (which takes an aesthetic score instead)?");
-  return ids;
+// VAE encode of an image in [0, 1], a sample of the posterior from the generator, scaled.
+Tensor SdxlPipeline::encode_image(const Tensor& image01, rng::TorchGenerator& generator) {
+  Tensor image = image01.clone();
+  for (int64_t i = 0; i < image.numel(); ++i) image.data<float>()[i] = 2.0f * image.data<float>()[i] - 1.0f;
+  arena_->reset();
+  auto posterior = vae_->encode(*arena_, image);
+  Tensor latents = Tensor::empty(posterior.mean.shape(), DType::F32);
+  generator.randn(latents.data<float>(), latents.numel());
+  const float sf = static_cast<float>(vae_->config().scaling_factor);
+  for (int64_t i = 0; i < latents.numel(); ++i)
+    latents.data<float>()[i] = sf * (posterior.mean.data<float>()[i] + posterior.std.data<float>()[i] * latents.data<float>()[i]);
+  arena_->reset();
+  return latents;
 }
 
 GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
   const int64_t scale = vae_->scale();
-  SDXL_CHECK(r.width > 0 && r.height > 0 && r.width % scale == 0 && r.height % scale == 0, InvalidArgument,
-             "[pipeline] width and height must be positive multiples of ", scale, ", got ", r.width, "x", r.height);
+  const bool inpaint = r.mask.defined();
+  const bool img2img = r.init_image.defined() || r.init_latents.defined();
+  SDXL_CHECK(!inpaint || r.init_image.defined(), InvalidArgument, "[pipeline] a mask needs an init image");
   SDXL_CHECK(r.steps >= 1, InvalidArgument, "[pipeline] steps must be at least 1");
   SDXL_CHECK(std::isfinite(r.guidance.scale) && std::isfinite(r.guidance.rescale), InvalidArgument,
              "[pipeline] guidance must be a finite number");
+  SDXL_CHECK(!img2img || (r.strength > 0.0 && r.strength <= 1.0), InvalidArgument,
+             "[pipeline] strength must be in (0, 1], got ", r.strength);
+  if (!img2img)
+    SDXL_CHECK(r.width > 0 && r.height > 0 && r.width % scale == 0 && r.height % scale == 0, InvalidArgument,
+               "[pipeline] width and height must be positive multiples of ", scale, ", got ", r.width, "x", r.height);
+  if (r.init_image.defined())
+    SDXL_CHECK(r.init_image.rank() == 4 && r.init_image.dim(1) == 3 && r.init_image.dim(2) % scale == 0 &&
+                   r.init_image.dim(3) % scale == 0,
+               InvalidArgument, "[pipeline] the init image must be [N, 3, H, W] with H and W multiples of ", scale,
+               ", got ", r.init_image.shape().to_string());
+  if (inpaint)
+    SDXL_CHECK(r.mask.rank() == 4 && r.mask.dim(1) == 1 && r.mask.dim(2) == r.init_image.dim(2) &&
+                   r.mask.dim(3) == r.init_image.dim(3),
+               InvalidArgument, "[pipeline] the mask ", r.mask.shape().to_string(), " does not match the image ",
+               r.init_image.shape().to_string());
 
   PromptRequest prompt_request = r.prompts;
   prompt_request.classifier_free_guidance = r.guidance.enabled();
   PromptEmbeddings emb = prompt_encoder_->encode(prompt_request);
   const int64_t images = emb.prompt_embeds.dim(0);  // batch x num_images_per_prompt
 
-  // The scheduler: the model's own config, another class on top of it (from_config), overrides.
   nlohmann::json config = scheduler_config_;
   for (auto it = r.scheduler_overrides.begin(); it != r.scheduler_overrides.end(); ++it) config[it.key()] = it.value();
   auto scheduler = samplers::make_scheduler(scheduler_spec(config, r.scheduler));
   scheduler->set_timesteps(r.steps);
+  const int64_t train_steps = config.value("num_train_timesteps", 1000);
+  std::vector<double> timesteps = scheduler->timesteps();
 
   rng::TorchGenerator generator(r.seed);
-  samplers::NoiseFn noise = [&generator](float* out, int64_t n) { generator.randn(out, n); };
+  samplers::NoiseFn noise_fn = [&generator](float* out, int64_t n) { generator.randn(out, n); };
   const int64_t channels = unet_->config().in_channels;
-  Tensor latents = generator.randn(Shape{images, channels, r.height / scale, r.width / scale});
-  const float init_sigma = static_cast<float>(scheduler->init_noise_sigma());
-  for (int64_t i = 0; i < latents.numel(); ++i) latents.data<float>()[i] *= init_sigma;
+  Tensor latents, image_latents, noise, mask_latents;
+  int64_t height = r.height, width = r.width;
 
-  // Conditioning, [negative; positive] under guidance. diffusers concatenates the time ids as
-  // [negative, positive] and then repeats that pair per image, so they interleave while the
-  // embeddings are blocked; reproduced as is.
-  const bool cfg = r.guidance.enabled();
-  const int64_t rows = cfg ? 2 * images : images;
-  Conditioning cond;
-  const int64_t d = emb.prompt_embeds.dim(2), p = emb.pooled_prompt_embeds.dim(1);
-  cond.context = Tensor::empty(Shape{rows, emb.prompt_embeds.dim(1), d}, DType::F32);
-  cond.text_embeds = Tensor::empty(Shape{rows, p}, DType::F32);
-  cond.time_ids = Tensor::empty(Shape{rows, 6}, DType::F32);
-  auto place = [](Tensor& dst, int64_t at, const Tensor& src) {
-    std::memcpy(static_cast<uint8_t*>(dst.raw()) + static_cast<size_t>(at) * (dst.nbytes() / static_cast<size_t>(dst.dim(0))),
-                src.raw(), src.nbytes());
-  };
-  if (cfg) {
-    place(cond.context, 0, emb.negative_prompt_embeds);
-    place(cond.context, images, emb.prompt_embeds);
-    place(cond.text_embeds, 0, emb.negative_pooled_prompt_embeds);
-    place(cond.text_embeds, images, emb.pooled_prompt_embeds);
+  if (!img2img) {
+    if (valid_fraction(r.denoising_end)) {  // the base's half of the ensemble of experts
+      const double cutoff = cutoff_timestep(*r.denoising_end, train_steps);
+      size_t keep = 0;
+      for (double t : timesteps) keep += t >= cutoff;
+      timesteps.resize(keep);
+    }
+    latents = generator.randn(Shape{images, channels, height / scale, width / scale});
+    const float init_sigma = static_cast<float>(scheduler->init_noise_sigma());
+    for (int64_t i = 0; i < latents.numel(); ++i) latents.data<float>()[i] *= init_sigma;
   } else {
-    place(cond.context, 0, emb.prompt_embeds);
-    place(cond.text_embeds, 0, emb.pooled_prompt_embeds);
-  }
-  const Tensor positive_ids = time_ids_for(r, false);
-  const bool own_negative = r.negative_original_size.has_value() && r.negative_target_size.has_value();
-  const Tensor negative_ids = own_negative ? time_ids_for(r, true) : positive_ids;
-  for (int64_t row = 0; row < rows; ++row) {
-    const Tensor& ids = cfg ? (row % 2 == 0 ? negative_ids : positive_ids) : positive_ids;
-    place(cond.time_ids, row, ids);
+    // diffusers' get_timesteps: strength cuts the schedule, or denoising_start picks its tail.
+    if (r.denoising_start) {
+      SDXL_CHECK(valid_fraction(r.denoising_start), InvalidArgument, "[pipeline] denoising_start must be in (0, 1)");
+      const double cutoff = cutoff_timestep(*r.denoising_start, train_steps);
+      size_t n = 0;
+      for (double t : timesteps) n += t < cutoff;
+      if (scheduler->order() == 2 && n % 2 == 0) ++n;  // keep the second-order pairs whole
+      n = std::min(n, timesteps.size());
+      timesteps.erase(timesteps.begin(), timesteps.end() - static_cast<std::ptrdiff_t>(n));
+    } else {
+      const int64_t init_timestep = std::min<int64_t>(static_cast<int64_t>(static_cast<double>(r.steps) * r.strength), r.steps);
+      const int64_t t_start = std::max<int64_t>(r.steps - init_timestep, 0);
+      timesteps.erase(timesteps.begin(), timesteps.begin() + std::min<int64_t>(t_start * scheduler->order(),
+                                                                               static_cast<int64_t>(timesteps.size())));
+    }
+    SDXL_CHECK(!timesteps.empty(), InvalidArgument, "[pipeline] strength ", r.strength, " with ", r.steps,
+               " steps leaves no denoising step; raise --strength or --steps");
+    const double first_t = timesteps.front();
+    const bool strength_max = r.strength == 1.0;
+    if (r.init_latents.defined()) {
+      image_latents = repeat_batch(r.init_latents, images);
+    } else if (!inpaint || !strength_max || channels == 4) {
+      image_latents = repeat_batch(encode_image(r.init_image, generator), images);
+    }
+    const Shape shape = image_latents.defined() ? image_latents.shape()
+                                                : Shape{images, channels, r.init_image.dim(2) / scale, r.init_image.dim(3) / scale};
+    if (!r.denoising_start) {
+      noise = generator.randn(shape);
+      if (inpaint && strength_max) {
+        latents = noise.clone();
+        const float init_sigma = static_cast<float>(scheduler->init_noise_sigma());
+        for (int64_t i = 0; i < latents.numel(); ++i) latents.data<float>()[i] *= init_sigma;
+      } else {
+        latents = scheduler->add_noise(image_latents, noise, first_t);
+      }
+    } else {
+      latents = image_latents.clone();
+      if (inpaint) noise = generator.randn(shape);
+    }
+    if (inpaint) {
+      // Binarised mask, nearest-resized to the latents; the masked image is VAE-encoded as diffusers
+      // does (its generator draw keeps the random stream aligned, though a 4-channel UNet ignores it).
+      const int64_t H = r.mask.dim(2), W = r.mask.dim(3), h = shape[2], w = shape[3];
+      mask_latents = Tensor::empty(Shape{images, 1, h, w}, DType::F32);
+      for (int64_t n = 0; n < images; ++n)
+        for (int64_t y = 0; y < h; ++y)
+          for (int64_t x = 0; x < w; ++x) {
+            const int64_t sy = static_cast<int64_t>(static_cast<float>(y) * (static_cast<float>(H) / static_cast<float>(h)));
+            const int64_t sx = static_cast<int64_t>(static_cast<float>(x) * (static_cast<float>(W) / static_cast<float>(w)));
+            const float m = r.mask.data<float>()[(n % r.mask.dim(0)) * H * W + sy * W + sx];
+            mask_latents.data<float>()[(n * h + y) * w + x] = m < 0.5f ? 0.0f : 1.0f;
+          }
+      Tensor masked = r.init_image.clone();
+      const int64_t plane = H * W;
+      for (int64_t n = 0; n < masked.dim(0); ++n)
+        for (int64_t c = 0; c < 3; ++c)
+          for (int64_t i = 0; i < plane; ++i) {
+            const float m = r.mask.data<float>()[(n % r.mask.dim(0)) * plane + i] < 0.5f ? 0.0f : 1.0f;
+            // init_image is normalised to [-1, 1] before masking: (2x - 1) * (mask < 0.5)
+            float& v = masked.data<float>()[(n * 3 + c) * plane + i];
+            v = m < 0.5f ? v : 0.5f;  // 0.5 in [0, 1] is 0 after normalisation
+          }
+      (void)encode_image(masked, generator);
+    }
+    height = latents.dim(2) * scale;
+    width = latents.dim(3) * scale;
   }
 
-  log_info("[pipeline] ", images, " image(s) ", r.width, "x", r.height, ", ", r.steps, " steps, guidance ",
+  const bool guidance = r.guidance.enabled();
+  const TimeIdsLayout layout = img2img ? TimeIdsLayout::Img2Img : TimeIdsLayout::Txt2Img;
+  const TimeIds ids = make_time_ids(r, height, width, is_refiner(), layout);
+  const auto& u = unet_->config();
+  const int64_t passed = u.addition_time_embed_dim * static_cast<int64_t>(ids.positive.size()) + projection_dim_;
+  SDXL_CHECK(passed == u.projection_class_embeddings_input_dim, InvalidArgument, "[pipeline] the UNet expects ",
+             u.projection_class_embeddings_input_dim, " added-embedding values but the time ids and pooled text give ",
+             passed, is_refiner() ? "" : " (a refiner UNet needs requires_aesthetics_score in model_index.json)");
+  Conditioning cond = make_conditioning(emb, ids, guidance, layout);
+
+  LatentsHook blend;
+  if (inpaint) {
+    blend = [&](size_t i, Tensor& x) {
+      // Outside the mask the image's own latents, noised to the next timestep, are put back.
+      Tensor proper = i + 1 < timesteps.size() ? scheduler->add_noise(image_latents, noise, timesteps[i + 1]) : image_latents;
+      const int64_t plane = x.dim(2) * x.dim(3), c = x.dim(1);
+      for (int64_t n = 0; n < x.dim(0); ++n)
+        for (int64_t ch = 0; ch < c; ++ch)
+          for (int64_t k = 0; k < plane; ++k) {
+            const float m = mask_latents.data<float>()[n * plane + k];
+            float& v = x.data<float>()[(n * c + ch) * plane + k];
+            v = (1.0f - m) * proper.data<float>()[(n * c + ch) * plane + k] + m * v;
+          }
+    };
+  }
+  log_info("[pipeline] ", images, " image(s) ", width, "x", height, ", ", timesteps.size(), " steps, guidance ",
            r.guidance.scale, ", seed ", r.seed);
-  denoise(*unet_, *scheduler, scheduler->timesteps(), cond, r.guidance, latents, noise, *arena_, r.on_step);
+  denoise(*unet_, *scheduler, timesteps, cond, r.guidance, latents, noise_fn, *arena_, r.on_step, blend);
 
   GenerateResult result;
   result.latents = latents.clone();

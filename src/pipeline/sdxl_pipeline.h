@@ -13,6 +13,7 @@
 #include "models/vae/autoencoder_kl.h"
 #include "pipeline/denoiser.h"
 #include "pipeline/prompt_encoder.h"
+#include "rng/torch_generator.h"
 
 namespace sdxl::pipeline {
 
@@ -32,6 +33,17 @@ struct GenerateRequest {
   std::pair<int64_t, int64_t> crops_coords_top_left{0, 0}, negative_crops_coords_top_left{0, 0};
   bool decode = true;  // false: latents only
   StepCallback on_step;
+
+  // img2img (SDEdit): init_image [1, 3, H, W] in [0, 1] (the output takes its size), or
+  // init_latents [N, 4, h, w] (a base's output handed to the refiner: used as they are).
+  Tensor init_image, init_latents;
+  double strength = 0.3;
+  // inpainting: mask [1, 1, H, W] in [0, 1], white (>= 0.5) = repaint; needs init_image.
+  Tensor mask;
+  // The ensemble of experts: the base stops at denoising_end, the refiner starts at
+  // denoising_start (fractions of the noise schedule, in (0, 1)).
+  std::optional<double> denoising_start, denoising_end;
+  double aesthetic_score = 6.0, negative_aesthetic_score = 2.5;  // refiner (requires_aesthetics_score)
 };
 
 struct GenerateResult {
@@ -39,15 +51,18 @@ struct GenerateResult {
   Tensor images;   // [N, H, W, 3] in [0, 1]; undefined when not decoded
 };
 
+// StableDiffusionXLPipeline, StableDiffusionXLImg2ImgPipeline and
+// StableDiffusionXLInpaintPipeline in one: the request's inputs choose the mode.
 class SdxlPipeline {
  public:
   static SdxlPipeline load(const std::filesystem::path& model_dir, const std::string& variant = "");
   GenerateResult generate(const GenerateRequest& request);
 
   const io::PipelineFolder& folder() const { return folder_; }
+  bool is_refiner() const { return folder_.index().requires_aesthetics_score; }
 
  private:
-  Tensor time_ids_for(const GenerateRequest& r, bool negative) const;
+  Tensor encode_image(const Tensor& image01, rng::TorchGenerator& generator);
 
   io::PipelineFolder folder_;
   std::shared_ptr<PromptEncoder> prompt_encoder_;
