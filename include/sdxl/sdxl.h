@@ -103,6 +103,19 @@ typedef struct sdxl_generate_params {
   int original_width, original_height, target_width, target_height, crop_top, crop_left;
   int negative_original_width, negative_original_height, negative_target_width, negative_target_height;
   int negative_crop_top, negative_crop_left;
+  /* img2img (SDEdit): an 8-bit image (1 gray, 3 RGB or 4 RGBA channels); the output takes its size. */
+  const unsigned char* init_image;
+  int init_width, init_height, init_channels;
+  double strength; /* default 0.3, in (0, 1] */
+  /* inpainting (with init_image): an 8-bit mask of the same size, white (>= 128) = repaint. */
+  const unsigned char* mask;
+  int mask_width, mask_height, mask_channels;
+  /* the ensemble of experts: latents from a base run (NCHW f32) handed to a refiner */
+  const float* init_latents;
+  int init_latent_count, init_latent_channels, init_latent_height, init_latent_width;
+  double denoising_start, denoising_end; /* fractions in (0, 1); 0 means unset */
+  double aesthetic_score, negative_aesthetic_score; /* refiner: defaults 6.0 and 2.5 */
+  int decode; /* default 1; 0 returns latents only */
   sdxl_progress_callback progress;
   void* progress_user_data;
 } sdxl_generate_params;
@@ -115,8 +128,18 @@ typedef struct sdxl_images {
 } sdxl_images;
 
 void sdxl_generate_params_init(sdxl_generate_params* params);
+/* 1 when the loaded folder is a refiner (requires_aesthetics_score: aesthetic-score time ids). */
+int sdxl_pipeline_is_refiner(const sdxl_pipeline* pipeline);
 sdxl_status sdxl_generate(sdxl_pipeline* pipeline, const sdxl_generate_params* params, sdxl_images** images);
 void sdxl_images_free(sdxl_images* images);
+
+/* An 8-bit image read from a PNG or JPEG file. */
+typedef struct sdxl_image {
+  int width, height, channels;
+  unsigned char* pixels;
+} sdxl_image;
+sdxl_status sdxl_read_image(const char* path, sdxl_image** image);
+void sdxl_image_free(sdxl_image* image);
 
 /* Writes image `index` as a PNG with an AUTOMATIC1111-style "parameters" text chunk (may be
  * NULL), via a temporary file: a failure leaves no partial file. */

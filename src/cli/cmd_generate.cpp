@@ -42,6 +42,22 @@ struct GenerateOptions {
   std::string original_size, target_size, crop, negative_original_size, negative_target_size, negative_crop;
   std::string precision = "fp32";
   std::string output, output_latents;
+  // img2img, inpainting, refiner
+  std::string init_image, mask, refiner, refiner_mode = "ensemble";
+  double strength = 0.3, high_noise_frac = 0.8, refiner_strength = 0.3;
+  double aesthetic_score = 6.0, negative_aesthetic_score = 2.5;
+  std::optional<uint64_t> refiner_seed;
+  bool low_memory = false;
+  bool size_given = false;  // -W or -H on the command line
+};
+
+// Owns an image read through the C API.
+struct InputImage {
+  sdxl_image* image = nullptr;
+  explicit InputImage(const std::string& path) { api::check(sdxl_read_image(path.c_str(), &image)); }
+  ~InputImage() { sdxl_image_free(image); }
+  InputImage(const InputImage&) = delete;
+  InputImage& operator=(const InputImage&) = delete;
 };
 
 [[noreturn]] void usage_error(const std::string& message) { throw CLI::ValidationError(message); }
@@ -98,6 +114,15 @@ std::string a1111_parameters(const GenerateOptions& o, const std::string& prompt
       << ", Seed: " << seed << ", Size: " << o.width << "x" << o.height
       << ", Model: " << fs::path(o.model).filename().string();
   if (o.guidance_rescale > 0) out << ", CFG Rescale: " << format_number(o.guidance_rescale);
+  if (!o.init_image.empty()) out << ", Denoising strength: " << format_number(o.strength);
+  if (!o.mask.empty()) out << ", Inpaint: true";
+  if (!o.refiner.empty()) {
+    out << ", Refiner: " << fs::path(o.refiner).filename().string();
+    if (o.refiner_mode == "ensemble")
+      out << ", Refiner switch at: " << format_number(o.high_noise_frac);
+    else
+      out << ", Refiner strength: " << format_number(o.refiner_strength);
+  }
   if (o.clip_skip) out << ", Clip skip: " << *o.clip_skip;
   if (o.prompt_2) out << ", Prompt 2: \"" << *o.prompt_2 << "\"";
   out << ", Version: sdxl " << sdxl_version();
@@ -115,6 +140,12 @@ std::string sampler_display(const std::string& name, bool karras) {
 }
 
 int run_generate(const GenerateOptions& o) {
+  if (!(o.strength > 0 && o.strength <= 1)) usage_error("--strength must be in (0, 1]");
+  if (!(o.high_noise_frac > 0 && o.high_noise_frac < 1)) usage_error("--high-noise-frac must be in (0, 1)");
+  if (!(o.refiner_strength > 0 && o.refiner_strength <= 1)) usage_error("--refiner-strength must be in (0, 1]");
+  if (!std::isfinite(o.aesthetic_score) || !std::isfinite(o.negative_aesthetic_score))
+    usage_error("--aesthetic-score and --negative-aesthetic-score must be finite numbers");
+  if (!o.mask.empty() && o.init_image.empty()) usage_error("--mask needs --init-image");
   if (o.width % 8 != 0 || o.height % 8 != 0 || o.width < 64 || o.height < 64 || o.width > 4096 || o.height > 4096)
     usage_error("--width/--height must be multiples of 8 between 64 and 4096, got " + std::to_string(o.width) + "x" +
                 std::to_string(o.height));
@@ -182,13 +213,93 @@ int run_generate(const GenerateOptions& o) {
     params.negative_crop_top = c.top;
     params.negative_crop_left = c.left;
   }
+  std::unique_ptr<InputImage> init, mask;
+  if (!o.init_image.empty()) {
+    init = std::make_unique<InputImage>(o.init_image);
+    const sdxl_image& im = *init->image;
+    if (o.size_given && (im.width != o.width || im.height != o.height))
+      usage_error("--init-image is " + std::to_string(im.width) + "x" + std::to_string(im.height) +
+                  "; resizing it to -W/-H is not supported yet (leave -W/-H out to keep its size)");
+    if (im.width % 8 != 0 || im.height % 8 != 0)
+      usage_error("--init-image size " + std::to_string(im.width) + "x" + std::to_string(im.height) +
+                  " must be a multiple of 8 (resizing is not supported yet)");
+    params.init_image = im.pixels;
+    params.init_width = im.width;
+    params.init_height = im.height;
+    params.init_channels = im.channels;
+    params.strength = o.strength;
+  }
+  if (!o.mask.empty()) {
+    mask = std::make_unique<InputImage>(o.mask);
+    const sdxl_image& m = *mask->image;
+    if (m.width != params.init_width || m.height != params.init_height)
+      usage_error("--mask is " + std::to_string(m.width) + "x" + std::to_string(m.height) + " but --init-image is " +
+                  std::to_string(params.init_width) + "x" + std::to_string(params.init_height));
+    params.mask = m.pixels;
+    params.mask_width = m.width;
+    params.mask_height = m.height;
+    params.mask_channels = m.channels;
+  }
+
   ProgressBar bar("denoising");
   params.progress = [](int step, int total, void* user) { static_cast<ProgressBar*>(user)->update(step, total); };
   params.progress_user_data = &bar;
 
-  api::Pipeline pipeline(o.model, o.variant);
-  api::Images images(pipeline, params);
+  auto base = std::make_unique<api::Pipeline>(o.model, o.variant);
+  if (sdxl_pipeline_is_refiner(base->get()) && params.init_image == nullptr)
+    usage_error("-m " + o.model + " is a refiner, which refines an image: give a base model, or --init-image");
+  params.aesthetic_score = o.aesthetic_score;
+  params.negative_aesthetic_score = o.negative_aesthetic_score;
+  const bool refine = !o.refiner.empty();
+  if (refine) {
+    params.decode = 0;
+    if (o.refiner_mode == "ensemble") params.denoising_end = o.high_noise_frac;
+  }
+  std::unique_ptr<api::Images> generated = std::make_unique<api::Images>(*base, params);
   bar.finish();
+
+  if (refine) {
+    if (o.low_memory) base.reset();  // the base's weights go before the refiner's load
+    api::Pipeline refiner(o.refiner, o.variant);
+    if (!sdxl_pipeline_is_refiner(refiner.get()))
+      usage_error("--refiner " + o.refiner + " is not a refiner (its model_index.json lacks requires_aesthetics_score)");
+    const sdxl_images& base_out = **generated;
+    sdxl_generate_params rp = params;
+    rp.init_image = nullptr;
+    rp.mask = nullptr;
+    rp.init_latents = base_out.latents;
+    rp.init_latent_count = base_out.count;
+    rp.init_latent_channels = base_out.latent_channels;
+    rp.init_latent_height = base_out.latent_height;
+    rp.init_latent_width = base_out.latent_width;
+    rp.images_per_prompt = 1;  // the base latents already hold every image
+    rp.denoising_end = 0;
+    rp.decode = 1;
+    rp.seed = o.refiner_seed ? *o.refiner_seed : seed;
+    if (o.refiner_mode == "ensemble") {
+      rp.denoising_start = o.high_noise_frac;
+    } else {
+      rp.strength = o.refiner_strength;
+    }
+    // With several prompts and images per prompt, the refiner sees each prompt once per image.
+    std::vector<const char*> refiner_prompts, refiner_negatives;
+    for (const auto* p : prompts)
+      for (int k = 0; k < o.batch; ++k) refiner_prompts.push_back(p);
+    if (negatives.size() > 1)
+      for (const auto* n : negatives)
+        for (int k = 0; k < o.batch; ++k) refiner_negatives.push_back(n);
+    rp.prompts = refiner_prompts.data();
+    rp.prompt_count = static_cast<int>(refiner_prompts.size());
+    if (negatives.size() > 1) {
+      rp.negative_prompts = refiner_negatives.data();
+      rp.negative_prompt_count = static_cast<int>(refiner_negatives.size());
+    }
+    ProgressBar refiner_bar("refining");
+    rp.progress_user_data = &refiner_bar;
+    generated = std::make_unique<api::Images>(refiner, rp);
+    refiner_bar.finish();
+  }
+  const api::Images& images = *generated;
 
   const int count = images.count();
   const int per_prompt = o.batch;
@@ -224,8 +335,8 @@ Command add_generate_command(CLI::App& app) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("--prompt-2", o->prompt_2, "Prompt for the second text encoder (default: the prompt)");
   cmd->add_option("--negative-prompt-2", o->negative_prompt_2, "Negative prompt for the second text encoder");
-  cmd->add_option("-W,--width", o->width, "Image width in pixels, a multiple of 8")->capture_default_str();
-  cmd->add_option("-H,--height", o->height, "Image height in pixels, a multiple of 8")->capture_default_str();
+  auto* width_option = cmd->add_option("-W,--width", o->width, "Image width in pixels, a multiple of 8")->capture_default_str();
+  auto* height_option = cmd->add_option("-H,--height", o->height, "Image height in pixels, a multiple of 8")->capture_default_str();
   cmd->add_option("--steps", o->steps, "Denoising steps")->capture_default_str();
   cmd->add_option("--guidance", o->guidance, "Classifier-free guidance scale; 1 disables it")->capture_default_str();
   cmd->add_option("--guidance-rescale", o->guidance_rescale, "Guidance rescale factor (0..1)")->capture_default_str();
@@ -246,11 +357,28 @@ Command add_generate_command(CLI::App& app) {
   cmd->add_option("--negative-crop-top-left", o->negative_crop, "Crop for the negative prompt, TOP,LEFT");
   cmd->add_option("--negative-target-size", o->negative_target_size, "Target size for the negative prompt, WxH");
   cmd->add_option("--precision", o->precision, "fp32 (bf16: not yet)")->capture_default_str();
+  cmd->add_option("--init-image", o->init_image, "img2img: start from this PNG or JPEG (the output takes its size)");
+  cmd->add_option("--strength", o->strength, "img2img: how much of the schedule to run, in (0, 1]")->capture_default_str();
+  cmd->add_option("--mask", o->mask, "Inpainting: a PNG or JPEG mask of the init image's size, white = repaint");
+  cmd->add_option("--refiner", o->refiner, "An SDXL refiner folder to finish the images with");
+  cmd->add_option("--refiner-mode", o->refiner_mode,
+                  "ensemble: the base denoises the high-noise part and hands over its latents;\n"
+                  "img2img: the base finishes, then the refiner runs img2img on its latents")
+      ->check(CLI::IsMember({"ensemble", "img2img"}))
+      ->capture_default_str();
+  cmd->add_option("--high-noise-frac", o->high_noise_frac, "Ensemble: the fraction of the schedule the base runs")
+      ->capture_default_str();
+  cmd->add_option("--refiner-strength", o->refiner_strength, "img2img refiner mode: its strength")->capture_default_str();
+  cmd->add_option("--refiner-seed", o->refiner_seed, "Seed of the refiner's generator (default: --seed)");
+  cmd->add_option("--aesthetic-score", o->aesthetic_score, "Refiner conditioning")->capture_default_str();
+  cmd->add_option("--negative-aesthetic-score", o->negative_aesthetic_score, "Refiner conditioning")->capture_default_str();
+  cmd->add_flag("--low-memory", o->low_memory, "Free the base model before loading the refiner");
   cmd->add_option("-o,--output", o->output, "Output PNG (several images: out-1.png, out-2.png, ...)")->required();
   cmd->add_option("--output-latents", o->output_latents,
                   "Also write the final latents (NCHW f32, before the VAE) as a safetensors tensor \"latents\"");
-  return [cmd, o]() -> int {
+  return [cmd, o, width_option, height_option]() -> int {
     if (!cmd->parsed()) return -1;
+    o->size_given = width_option->count() > 0 || height_option->count() > 0;
     return run_generate(*o);
   };
 }

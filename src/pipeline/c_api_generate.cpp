@@ -4,6 +4,7 @@
 #include <new>
 
 #include "core/error.h"
+#include "io/image_file.h"
 #include "io/png.h"
 #include "io/safetensors.h"
 #include "pipeline/c_api_guard.h"
@@ -49,9 +50,10 @@ sdxl::pipeline::GenerateRequest to_request(const sdxl_generate_params& p) {
              "[generate] images per prompt must be between 1 and 64, got ", p.images_per_prompt);
   r.prompts.num_images_per_prompt = p.images_per_prompt;
   if (p.clip_skip >= 0) r.prompts.clip_skip = p.clip_skip;
-  SDXL_CHECK(p.width >= 8 && p.height >= 8 && p.width <= 8192 && p.height <= 8192 && p.width % 8 == 0 && p.height % 8 == 0,
-             InvalidArgument, "[generate] width and height must be multiples of 8 between 8 and 8192, got ", p.width,
-             "x", p.height);
+  if (!p.init_image && !p.init_latents)
+    SDXL_CHECK(p.width >= 8 && p.height >= 8 && p.width <= 8192 && p.height <= 8192 && p.width % 8 == 0 && p.height % 8 == 0,
+               InvalidArgument, "[generate] width and height must be multiples of 8 between 8 and 8192, got ", p.width,
+               "x", p.height);
   r.width = p.width;
   r.height = p.height;
   SDXL_CHECK(p.steps >= 1 && p.steps <= 1000, InvalidArgument, "[generate] steps must be between 1 and 1000, got ",
@@ -69,6 +71,42 @@ sdxl::pipeline::GenerateRequest to_request(const sdxl_generate_params& p) {
   r.negative_target_size = size_or_none(p.negative_target_width, p.negative_target_height, "negative target size");
   r.crops_coords_top_left = {p.crop_top, p.crop_left};
   r.negative_crops_coords_top_left = {p.negative_crop_top, p.negative_crop_left};
+  if (p.init_image) {
+    SDXL_CHECK(p.init_width > 0 && p.init_height > 0 && (p.init_channels == 1 || p.init_channels == 3 || p.init_channels == 4),
+               InvalidArgument, "[generate] init image must be 1, 3 or 4 channels with a positive size");
+    sdxl::io::Image8 image{p.init_width, p.init_height, p.init_channels,
+                           std::vector<uint8_t>(p.init_image, p.init_image + static_cast<size_t>(p.init_width) * p.init_height * p.init_channels)};
+    image = sdxl::io::to_rgb(image);
+    // PIL image / 255 as float32, NCHW
+    r.init_image = sdxl::Tensor::empty(sdxl::Shape{1, 3, image.height, image.width}, sdxl::DType::F32);
+    const int64_t plane = image.width * image.height;
+    for (int64_t i = 0; i < plane; ++i)
+      for (int c = 0; c < 3; ++c)
+        r.init_image.data<float>()[c * plane + i] = static_cast<float>(image.pixels[static_cast<size_t>(i * 3 + c)]) / 255.0f;
+    r.width = image.width;
+    r.height = image.height;
+  }
+  r.strength = p.strength;
+  if (p.mask) {
+    SDXL_CHECK(p.init_image, InvalidArgument, "[generate] a mask needs an init image");
+    SDXL_CHECK(p.mask_width == p.init_width && p.mask_height == p.init_height, InvalidArgument, "[generate] the mask is ",
+               p.mask_width, "x", p.mask_height, " but the image is ", p.init_width, "x", p.init_height);
+    sdxl::io::Image8 mask{p.mask_width, p.mask_height, p.mask_channels,
+                          std::vector<uint8_t>(p.mask, p.mask + static_cast<size_t>(p.mask_width) * p.mask_height * p.mask_channels)};
+    mask = sdxl::io::to_gray(mask);
+    r.mask = sdxl::Tensor::empty(sdxl::Shape{1, 1, mask.height, mask.width}, sdxl::DType::F32);
+    for (size_t i = 0; i < mask.pixels.size(); ++i) r.mask.data<float>()[i] = static_cast<float>(mask.pixels[i]) / 255.0f;
+  }
+  if (p.init_latents) {
+    sdxl::Shape shape{p.init_latent_count, p.init_latent_channels, p.init_latent_height, p.init_latent_width};
+    r.init_latents = sdxl::Tensor::empty(shape, sdxl::DType::F32);
+    std::memcpy(r.init_latents.raw(), p.init_latents, r.init_latents.nbytes());
+  }
+  if (p.denoising_start > 0) r.denoising_start = p.denoising_start;
+  if (p.denoising_end > 0) r.denoising_end = p.denoising_end;
+  r.aesthetic_score = p.aesthetic_score;
+  r.negative_aesthetic_score = p.negative_aesthetic_score;
+  r.decode = p.decode != 0;
   if (p.progress) {
     auto callback = p.progress;
     void* user = p.progress_user_data;
@@ -111,6 +149,34 @@ void sdxl_generate_params_init(sdxl_generate_params* p) {
   p->clip_skip = -1;
   p->sampler = "euler";
   p->images_per_prompt = 1;
+  p->strength = 0.3;
+  p->aesthetic_score = 6.0;
+  p->negative_aesthetic_score = 2.5;
+  p->decode = 1;
+}
+
+int sdxl_pipeline_is_refiner(const sdxl_pipeline* pipeline) { return pipeline && pipeline->pipeline.is_refiner() ? 1 : 0; }
+
+sdxl_status sdxl_read_image(const char* path, sdxl_image** image) {
+  return sdxl::capi::guarded([&] {
+    SDXL_CHECK(path && image, InvalidArgument, "[image] path and image must not be NULL");
+    *image = nullptr;
+    sdxl::io::Image8 read = sdxl::io::read_image(path);
+    auto out = std::make_unique<sdxl_image>();
+    out->width = static_cast<int>(read.width);
+    out->height = static_cast<int>(read.height);
+    out->channels = static_cast<int>(read.channels);
+    out->pixels = static_cast<unsigned char*>(std::malloc(read.pixels.size()));
+    if (!out->pixels) throw std::bad_alloc();
+    std::memcpy(out->pixels, read.pixels.data(), read.pixels.size());
+    *image = out.release();
+  });
+}
+
+void sdxl_image_free(sdxl_image* image) {
+  if (!image) return;
+  std::free(image->pixels);
+  delete image;
 }
 
 sdxl_status sdxl_generate(sdxl_pipeline* pipeline, const sdxl_generate_params* params, sdxl_images** images) {
@@ -121,11 +187,14 @@ sdxl_status sdxl_generate(sdxl_pipeline* pipeline, const sdxl_generate_params* p
     auto out = std::make_unique<sdxl_images>();
     std::memset(out.get(), 0, sizeof(sdxl_images));
     const sdxl::Tensor& img = result.images;
-    out->count = static_cast<int>(img.dim(0));
-    out->height = static_cast<int>(img.dim(1));
-    out->width = static_cast<int>(img.dim(2));
-    out->channels = static_cast<int>(img.dim(3));
-    auto bytes = sdxl::pipeline::to_8bit(img);
+    std::vector<uint8_t> bytes(1, 0);
+    out->count = static_cast<int>(result.latents.dim(0));
+    if (img.defined()) {
+      out->height = static_cast<int>(img.dim(1));
+      out->width = static_cast<int>(img.dim(2));
+      out->channels = static_cast<int>(img.dim(3));
+      bytes = sdxl::pipeline::to_8bit(img);
+    }
     out->pixels = static_cast<unsigned char*>(std::malloc(bytes.size()));
     const sdxl::Tensor& lat = result.latents;
     out->latent_channels = static_cast<int>(lat.dim(1));

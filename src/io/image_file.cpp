@@ -1,0 +1,101 @@
+#include "io/image_file.h"
+
+#include <jpeglib.h>
+
+#include <csetjmp>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+
+#include "core/error.h"
+
+namespace sdxl::io {
+namespace {
+
+struct JpegError {
+  jpeg_error_mgr manager;
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+};
+
+void on_jpeg_error(j_common_ptr info) {
+  auto* error = reinterpret_cast<JpegError*>(info->err);
+  (*info->err->format_message)(info, error->message);
+  std::longjmp(error->jump, 1);
+}
+
+}  // namespace
+
+Image8 read_jpeg(const std::filesystem::path& path) {
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), std::fclose);
+  if (!file) fail(ErrorCode::Io, "[jpeg] ", path.string(), ": cannot open");
+  jpeg_decompress_struct info{};
+  JpegError error{};
+  info.err = jpeg_std_error(&error.manager);
+  error.manager.error_exit = on_jpeg_error;
+  Image8 image;
+  if (setjmp(error.jump)) {
+    jpeg_destroy_decompress(&info);
+    fail(ErrorCode::Format, "[jpeg] ", path.string(), ": ", error.message);
+  }
+  jpeg_create_decompress(&info);
+  jpeg_stdio_src(&info, file.get());
+  jpeg_read_header(&info, TRUE);
+  if (info.image_width > kMaxImageSide || info.image_height > kMaxImageSide) {
+    jpeg_destroy_decompress(&info);
+    fail(ErrorCode::Format, "[jpeg] ", path.string(), ": ", info.image_width, "x", info.image_height,
+         " is larger than the limit of ", kMaxImageSide);
+  }
+  info.out_color_space = info.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+  jpeg_start_decompress(&info);
+  image.width = info.output_width;
+  image.height = info.output_height;
+  image.channels = info.output_components;
+  image.pixels.resize(static_cast<size_t>(image.width * image.height * image.channels));
+  while (info.output_scanline < info.output_height) {
+    JSAMPROW row = image.pixels.data() + static_cast<size_t>(info.output_scanline) * static_cast<size_t>(image.width * image.channels);
+    jpeg_read_scanlines(&info, &row, 1);
+  }
+  jpeg_finish_decompress(&info);
+  jpeg_destroy_decompress(&info);
+  return image;
+}
+
+Image8 read_image(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(ErrorCode::Io, "[image] ", path.string(), ": cannot open (missing file?)");
+  unsigned char magic[8] = {};
+  in.read(reinterpret_cast<char*>(magic), 8);
+  if (in.gcount() >= 8 && std::memcmp(magic, "\x89PNG\r\n\x1a\n", 8) == 0) return read_png(path);
+  if (in.gcount() >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF) return read_jpeg(path);
+  fail(ErrorCode::Format, "[image] ", path.string(), ": not a PNG or JPEG image");
+}
+
+Image8 to_rgb(const Image8& image) {
+  if (image.channels == 3) return image;
+  Image8 out{image.width, image.height, 3, std::vector<uint8_t>(static_cast<size_t>(image.width * image.height * 3))};
+  for (int64_t i = 0; i < image.width * image.height; ++i)
+    for (int c = 0; c < 3; ++c)
+      out.pixels[static_cast<size_t>(i * 3 + c)] =
+          image.channels >= 3 ? image.pixels[static_cast<size_t>(i * image.channels + c)]
+                              : image.pixels[static_cast<size_t>(i * image.channels)];
+  return out;
+}
+
+Image8 to_gray(const Image8& image) {
+  if (image.channels == 1) return image;
+  Image8 out{image.width, image.height, 1, std::vector<uint8_t>(static_cast<size_t>(image.width * image.height))};
+  for (int64_t i = 0; i < image.width * image.height; ++i) {
+    const uint8_t* p = image.pixels.data() + i * image.channels;
+    if (image.channels == 2) {
+      out.pixels[static_cast<size_t>(i)] = p[0];
+      continue;
+    }
+    // PIL's L = R * 299/1000 + G * 587/1000 + B * 114/1000 in 16-bit fixed point, rounded
+    out.pixels[static_cast<size_t>(i)] = static_cast<uint8_t>((p[0] * 19595 + p[1] * 38470 + p[2] * 7471 + 0x8000) >> 16);
+  }
+  return out;
+}
+
+}  // namespace sdxl::io

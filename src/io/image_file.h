@@ -1,0 +1,17 @@
+// Reading input images (PNG or JPEG, told apart by their first bytes) as 8-bit RGB or gray.
+#pragma once
+
+#include <filesystem>
+
+#include "io/png.h"
+
+namespace sdxl::io {
+
+Image8 read_jpeg(const std::filesystem::path& path);
+// PNG or JPEG; anything else is a Format error naming the file.
+Image8 read_image(const std::filesystem::path& path);
+// PIL's convert("RGB") / convert("L") on 8-bit images (alpha dropped, ITU-R 601 luma).
+Image8 to_rgb(const Image8& image);
+Image8 to_gray(const Image8& image);
+
+}  // namespace sdxl::io

@@ -1,0 +1,156 @@
+// img2img, inpainting and the refiner through the CLI, against the golden cases: the case's
+// init image and mask are written as 8-bit PNGs (their values are multiples of 1/255, so this
+// is exact) and the outputs compared with diffusers'.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "cli/cli_runner.h"
+#include "golden_cases.h"
+#include "io/png.h"
+
+namespace sdxl {
+namespace {
+
+// [1, C, H, W] in [0, 1] -> an 8-bit PNG.
+void write_tensor_png(const fs::path& path, const Tensor& t) {
+  io::Image8 image;
+  image.channels = t.dim(1);
+  image.height = t.dim(2);
+  image.width = t.dim(3);
+  const int64_t plane = image.height * image.width;
+  image.pixels.resize(static_cast<size_t>(plane * image.channels));
+  for (int64_t i = 0; i < plane; ++i)
+    for (int64_t c = 0; c < image.channels; ++c)
+      image.pixels[static_cast<size_t>(i * image.channels + c)] =
+          static_cast<uint8_t>(std::nearbyint(t.data<float>()[c * plane + i] * 255.0f));
+  io::write_png(path, image);
+}
+
+void expect_image_close(const fs::path& png, const Tensor& want) {
+  io::Image8 image = io::read_png(png);
+  ASSERT_EQ(image.width, want.dim(2));
+  ASSERT_EQ(image.height, want.dim(1));
+  int worst = 0;
+  for (int64_t k = 0; k < want.numel(); ++k)
+    worst = std::max(worst, std::abs(static_cast<int>(std::nearbyint(want.data<float>()[k] * 255.0f)) -
+                                     static_cast<int>(image.pixels[static_cast<size_t>(k)])));
+  EXPECT_LE(worst, 1) << png;
+}
+
+nlohmann::json first_case(const std::string& kind) {
+  auto cases = test::cases_of_kind(kind);
+  return cases.empty() ? nlohmann::json() : cases.front();
+}
+
+TEST(CliImg2Img, MatchesDiffusers) {
+  SDXL_REQUIRE_REFERENCE();
+  auto c = first_case("img2img");
+  ASSERT_FALSE(c.is_null());
+  test::TempDir dir;
+  test::CaseFile file(c);
+  write_tensor_png(dir / "init.png", file["init_image"]);
+  const auto& p = c["params"];
+  auto r = run_sdxl("generate -m " + quoted(test::model_dir(c)) + " -p '" + p["prompt"].get<std::string>() +
+                    "' --init-image " + quoted(dir / "init.png") + " --strength " + std::to_string(p["strength"].get<double>()) +
+                    " --steps " + std::to_string(p["num_inference_steps"].get<int>()) + " --seed " +
+                    std::to_string(p["seed"].get<int>()) + " -o " + quoted(dir / "out.png") + " --output-latents " +
+                    quoted(dir / "l.safetensors"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  expect_image_close(dir / "out.png", file["image"]);
+  EXPECT_TRUE(test::matches(io::SafetensorsFile::open(dir / "l.safetensors")->tensor("latents"), file["latents"], c, "latents"));
+  auto text = io::read_png_text(dir / "out.png");
+  EXPECT_NE(text.at(0).second.find("Denoising strength: 0.6"), std::string::npos) << text.at(0).second;
+}
+
+TEST(CliImg2Img, InpaintMatchesDiffusers) {
+  SDXL_REQUIRE_REFERENCE();
+  auto c = first_case("inpaint");
+  ASSERT_FALSE(c.is_null());
+  test::TempDir dir;
+  test::CaseFile file(c);
+  write_tensor_png(dir / "init.png", file["init_image"]);
+  write_tensor_png(dir / "mask.png", file["mask_image"]);
+  const auto& p = c["params"];
+  auto r = run_sdxl("generate -m " + quoted(test::model_dir(c)) + " -p '" + p["prompt"].get<std::string>() +
+                    "' --init-image " + quoted(dir / "init.png") + " --mask " + quoted(dir / "mask.png") + " --strength " +
+                    std::to_string(p["strength"].get<double>()) + " --steps " +
+                    std::to_string(p["num_inference_steps"].get<int>()) + " --seed " + std::to_string(p["seed"].get<int>()) +
+                    " -o " + quoted(dir / "out.png") + " --output-latents " + quoted(dir / "l.safetensors"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  expect_image_close(dir / "out.png", file["image"]);
+  EXPECT_TRUE(test::matches(io::SafetensorsFile::open(dir / "l.safetensors")->tensor("latents"), file["latents"], c, "latents"));
+}
+
+TEST(CliImg2Img, EnsembleWithRefinerMatchesDiffusers) {
+  SDXL_REQUIRE_REFERENCE();
+  auto c = first_case("ensemble");
+  ASSERT_FALSE(c.is_null());
+  test::TempDir dir;
+  test::CaseFile file(c);
+  const auto& p = c["params"];
+  for (const char* memory : {"", " --low-memory"}) {
+    auto r = run_sdxl("generate -m " + quoted(test::reference_dir() / "models/tiny-sdxl-base") + " --refiner " +
+                      quoted(test::reference_dir() / "models/tiny-sdxl-refiner") + " -p '" + p["prompt"].get<std::string>() +
+                      "' -W 64 -H 64 --steps " + std::to_string(p["num_inference_steps"].get<int>()) +
+                      " --high-noise-frac " + std::to_string(p["denoising_end"].get<double>()) + " --seed " +
+                      std::to_string(p["base_seed"].get<int>()) + " --refiner-seed " +
+                      std::to_string(p["refiner_seed"].get<int>()) + memory + " -o " + quoted(dir / "out.png") +
+                      " --output-latents " + quoted(dir / "l.safetensors"));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    expect_image_close(dir / "out.png", file["image"]);
+    EXPECT_TRUE(test::matches(io::SafetensorsFile::open(dir / "l.safetensors")->tensor("latents"), file["refiner_latents"],
+                              c, "refiner_latents"));
+  }
+}
+
+TEST(CliImg2Img, RefinerImg2ImgModeRuns) {
+  SDXL_REQUIRE_REFERENCE();
+  test::TempDir dir;
+  auto r = run_sdxl("generate -m " + quoted(test::reference_dir() / "models/tiny-sdxl-base") + " --refiner " +
+                    quoted(test::reference_dir() / "models/tiny-sdxl-refiner") +
+                    " --refiner-mode img2img --refiner-strength 0.5 -p cat -p dog --batch 2 -W 64 -H 64 --steps 4 --seed 1 -o " +
+                    quoted(dir / "out.png"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (int i = 1; i <= 4; ++i) EXPECT_TRUE(fs::exists(dir / ("out-" + std::to_string(i) + ".png")));
+  auto text = io::read_png_text(dir / "out-1.png");
+  EXPECT_NE(text.at(0).second.find("Refiner: tiny-sdxl-refiner"), std::string::npos) << text.at(0).second;
+}
+
+class CliImg2ImgErrors : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(test::reference_dir() / "cases.json")) GTEST_SKIP() << "reference data not found";
+    io::Image8 image{64, 64, 3, std::vector<uint8_t>(64 * 64 * 3, 128)};
+    io::write_png(dir_ / "init.png", image);
+    io::Image8 small{32, 32, 1, std::vector<uint8_t>(32 * 32, 255)};
+    io::write_png(dir_ / "small.png", small);
+    test::write_file(dir_ / "notes.txt", "not an image");
+  }
+  void expect_failure(const std::string& args, const std::string& fragment, int code) {
+    auto r = run_sdxl("generate -m " + quoted(test::reference_dir() / "models/tiny-sdxl-base") +
+                      " -p cat --steps 2 --seed 1 -o " + quoted(dir_ / "x.png") + " " + args);
+    EXPECT_EQ(r.exit_code, code) << r.output;
+    EXPECT_NE(r.output.find(fragment), std::string::npos) << r.output;
+    EXPECT_FALSE(fs::exists(dir_ / "x.png"));
+  }
+  test::TempDir dir_;
+};
+
+TEST_F(CliImg2ImgErrors, NotAnImage) { expect_failure("--init-image " + quoted(dir_ / "notes.txt"), "not a PNG or JPEG", 1); }
+TEST_F(CliImg2ImgErrors, MissingImage) { expect_failure("--init-image " + quoted(dir_ / "none.png"), "none.png", 1); }
+TEST_F(CliImg2ImgErrors, MaskSizeDiffers) {
+  expect_failure("--init-image " + quoted(dir_ / "init.png") + " --mask " + quoted(dir_ / "small.png"), "--mask is 32x32", 2);
+}
+TEST_F(CliImg2ImgErrors, StrengthOutOfRange) {
+  expect_failure("--init-image " + quoted(dir_ / "init.png") + " --strength 1.5", "--strength", 2);
+  expect_failure("--init-image " + quoted(dir_ / "init.png") + " --strength 0", "--strength", 2);
+}
+TEST_F(CliImg2ImgErrors, HighNoiseFracOutOfRange) { expect_failure("--high-noise-frac 1", "--high-noise-frac", 2); }
+TEST_F(CliImg2ImgErrors, RefinerThatIsNotARefiner) {
+  expect_failure("-W 64 -H 64 --refiner " + quoted(test::reference_dir() / "models/tiny-sdxl-base"), "is not a refiner", 2);
+}
+TEST_F(CliImg2ImgErrors, MaskWithoutImage) { expect_failure("--mask " + quoted(dir_ / "small.png"), "--mask needs", 2); }
+
+}  // namespace
+}  // namespace sdxl
