@@ -11,3 +11,17 @@ if(SDXL_NATIVE)
   # scalar path, so a portable build (SDXL_NATIVE=OFF) computes the same results, slower.
   target_compile_options(sdxl_flags INTERFACE -march=native)
 endif()
+
+option(SDXL_SANITIZE "Build with AddressSanitizer and UndefinedBehaviorSanitizer" OFF)
+if(SDXL_SANITIZE)
+  # Our code is instrumented; oneDNN and OpenBLAS (Debian builds) are not, which ASan tolerates.
+  set(SDXL_SANITIZER_FLAGS -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  target_compile_options(sdxl_flags INTERFACE ${SDXL_SANITIZER_FLAGS})
+  target_link_options(sdxl_flags INTERFACE ${SDXL_SANITIZER_FLAGS})
+endif()
+
+option(SDXL_FUZZ "Build the libFuzzer targets in fuzz/ (needs clang); implies the sanitizers" OFF)
+if(SDXL_FUZZ)
+  target_compile_options(sdxl_flags INTERFACE -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  target_link_options(sdxl_flags INTERFACE -fsanitize=address,undefined)
+endif()

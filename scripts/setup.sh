@@ -12,6 +12,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
   libpng-dev libjpeg-dev libicu-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev libomp-14-dev   # fuzzing (libFuzzer)
 )
 missing=()
 for p in "${packages[@]}"; do

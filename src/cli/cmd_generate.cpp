@@ -245,7 +245,7 @@ int run_generate(const GenerateOptions& o) {
   params.progress = [](int step, int total, void* user) { static_cast<ProgressBar*>(user)->update(step, total); };
   params.progress_user_data = &bar;
 
-  auto base = std::make_unique<api::Pipeline>(o.model, o.variant);
+  auto base = std::make_unique<api::Pipeline>(o.model, o.variant, /*release_text_encoders=*/true);
   if (sdxl_pipeline_is_refiner(base->get()) && params.init_image == nullptr)
     usage_error("-m " + o.model + " is a refiner, which refines an image: give a base model, or --init-image");
   params.aesthetic_score = o.aesthetic_score;
@@ -260,7 +260,7 @@ int run_generate(const GenerateOptions& o) {
 
   if (refine) {
     if (o.low_memory) base.reset();  // the base's weights go before the refiner's load
-    api::Pipeline refiner(o.refiner, o.variant);
+    api::Pipeline refiner(o.refiner, o.variant, /*release_text_encoders=*/true);
     if (!sdxl_pipeline_is_refiner(refiner.get()))
       usage_error("--refiner " + o.refiner + " is not a refiner (its model_index.json lacks requires_aesthetics_score)");
     const sdxl_images& base_out = **generated;

@@ -125,6 +125,7 @@ void sdxl_pipeline_params_init(sdxl_pipeline_params* params) {
   if (!params) return;
   params->model_dir = nullptr;
   params->variant = nullptr;
+  params->release_text_encoders = 0;
 }
 
 sdxl_status sdxl_pipeline_load(const sdxl_pipeline_params* params, sdxl_pipeline** pipeline) {
@@ -134,6 +135,7 @@ sdxl_status sdxl_pipeline_load(const sdxl_pipeline_params* params, sdxl_pipeline
     *pipeline = nullptr;
     *pipeline = new sdxl_pipeline{sdxl::pipeline::SdxlPipeline::load(params->model_dir,
                                                                      params->variant ? params->variant : "")};
+    (*pipeline)->pipeline.set_release_text_encoders(params->release_text_encoders != 0);
   });
 }
 

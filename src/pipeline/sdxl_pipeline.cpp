@@ -89,7 +89,9 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
 
   PromptRequest prompt_request = r.prompts;
   prompt_request.classifier_free_guidance = r.guidance.enabled();
+  if (!prompt_encoder_) prompt_encoder_ = std::make_shared<PromptEncoder>(PromptEncoder::load(folder_));
   PromptEmbeddings emb = prompt_encoder_->encode(prompt_request);
+  if (release_text_encoders_) prompt_encoder_.reset();
   const int64_t images = emb.prompt_embeds.dim(0);  // batch x num_images_per_prompt
 
   nlohmann::json config = scheduler_config_;

@@ -60,6 +60,9 @@ class SdxlPipeline {
 
   const io::PipelineFolder& folder() const { return folder_; }
   bool is_refiner() const { return folder_.index().requires_aesthetics_score; }
+  // Frees the text encoders after each prompt encoding (a later call loads them again): for
+  // one-shot use such as the CLI, where they are not needed once the prompt is encoded.
+  void set_release_text_encoders(bool release) { release_text_encoders_ = release; }
 
  private:
   Tensor encode_image(const Tensor& image01, rng::TorchGenerator& generator);
@@ -70,6 +73,7 @@ class SdxlPipeline {
   std::shared_ptr<models::AutoencoderKL> vae_;
   nlohmann::json scheduler_config_;
   int64_t projection_dim_ = 0;
+  bool release_text_encoders_ = false;
   std::unique_ptr<Arena> arena_ = std::make_unique<Arena>();  // boxed: the pipeline stays movable
 };
 

@@ -72,3 +72,23 @@ INSTANTIATE_TEST_SUITE_P(Cases, Txt2ImgGolden, ::testing::ValuesIn(case_names())
 
 }  // namespace
 }  // namespace sdxl
+
+namespace sdxl {
+namespace {
+
+TEST(Txt2ImgPipeline, ReleasedTextEncodersReloadForTheNextCall) {
+  SDXL_REQUIRE_REFERENCE();
+  auto cases = test::cases_of_kind("txt2img");
+  ASSERT_FALSE(cases.empty());
+  const auto& c = cases.front();
+  auto pipe = pipeline::SdxlPipeline::load(test::model_dir(c));
+  pipe.set_release_text_encoders(true);
+  test::CaseFile file(c);
+  for (int run = 0; run < 2; ++run) {
+    auto result = pipe.generate(request_from(c["params"]));
+    EXPECT_TRUE(test::matches(result.latents, file["latents"], c, "latents, run " + std::to_string(run)));
+  }
+}
+
+}  // namespace
+}  // namespace sdxl
