@@ -4,24 +4,14 @@
 
 #include "core/error.h"
 #include "samplers/samplers_internal.h"
-#include "samplers/sigma_scheduler.h"
+#include "samplers/multistep_scheduler.h"
 
 namespace sdxl::samplers {
 namespace {
 
-struct AlphaSigma {
-  float alpha, sigma, lambda;
-};
-
-AlphaSigma alpha_sigma(float sigma) {
-  const float alpha = 1.0f / std::sqrt(sigma * sigma + 1.0f);
-  const float s = sigma * alpha;
-  return {alpha, s, std::log(alpha) - std::log(s)};
-}
-
-class DpmSolverScheduler : public SigmaScheduler {
+class DpmSolverScheduler : public MultistepScheduler {
  public:
-  explicit DpmSolverScheduler(const SchedulerSpec& spec) : SigmaScheduler(spec) {
+  explicit DpmSolverScheduler(const SchedulerSpec& spec) : MultistepScheduler(spec) {
     const auto& a = spec.algorithm_type;
     SDXL_CHECK(a == "dpmsolver++" || a == "sde-dpmsolver++", Unsupported, "[scheduler] algorithm_type '", a,
                "' is not supported (dpmsolver++, sde-dpmsolver++ are)");
@@ -34,43 +24,10 @@ class DpmSolverScheduler : public SigmaScheduler {
                Unsupported, "[scheduler] prediction_type '", spec.prediction_type, "' is not supported");
   }
 
-  double init_noise_sigma() const override { return 1.0; }
-  Tensor scale_model_input(const Tensor& sample, double) override { return sample.clone(); }
-
   void set_timesteps(int64_t steps) override {
-    SDXL_CHECK(steps >= 1, InvalidArgument, "[scheduler] steps must be >= 1");
-    const int64_t last = spec_.num_train_timesteps;  // lambda_min_clipped = -inf clips nothing
-    std::vector<double> t;
-    if (spacing_ == "linspace") {
-      for (int64_t i = steps; i >= 1; --i)
-        t.push_back(std::nearbyint(static_cast<double>(last - 1) * static_cast<double>(i) / static_cast<double>(steps)));
-    } else if (spacing_ == "leading") {
-      const int64_t ratio = last / (steps + 1);
-      for (int64_t i = steps; i >= 1; --i) t.push_back(static_cast<double>(i * ratio + spec_.steps_offset));
-    } else if (spacing_ == "trailing") {
-      const double ratio = static_cast<double>(spec_.num_train_timesteps) / static_cast<double>(steps);
-      for (double v = static_cast<double>(last); v > 0; v -= ratio) t.push_back(std::nearbyint(v) - 1);
-    } else {
-      fail(ErrorCode::Unsupported, "[scheduler] timestep_spacing '", spacing_, "' is not supported");
-    }
-    const std::vector<double> table = sigma_table(alphas_cumprod_);
-    std::vector<double> sigmas;
-    if (spec_.use_karras_sigmas) {
-      sigmas = karras_sigmas(table.front(), table.back(), steps);
-      const std::vector<double> logs = log_sigma_table();
-      t.clear();
-      for (double s : sigmas) t.push_back(std::nearbyint(sigma_to_t(s, logs)));
-      sigmas.push_back(sigmas.back());
-    } else {
-      for (double v : t) sigmas.push_back(interp(v, table));
-      sigmas.push_back(table.front());
-    }
-    timesteps_ = t;
-    sigmas_.clear();
-    for (double s : sigmas) sigmas_.push_back(to_f32(s));
+    set_multistep_schedule(steps);
     outputs_.clear();
     lower_order_nums_ = 0;
-    step_index_.reset();
   }
 
   Tensor step(const Tensor& model_output, double t, const Tensor& sample, const NoiseFn& noise) override {
@@ -140,19 +97,6 @@ class DpmSolverScheduler : public SigmaScheduler {
     }
     if (lower_order_nums_ < spec_.solver_order) ++lower_order_nums_;
     ++*step_index_;
-    return out;
-  }
-
-  Tensor add_noise(const Tensor& original, const Tensor& noise, double t) const override {
-    size_t index = timesteps_.size() - 1;
-    std::vector<size_t> hits;
-    for (size_t k = 0; k < timesteps_.size(); ++k)
-      if (timesteps_[k] == t) hits.push_back(k);
-    if (!hits.empty()) index = hits.size() > 1 ? hits[1] : hits[0];
-    const AlphaSigma a = alpha_sigma(to_f32(sigmas_[index]));
-    Tensor out = Tensor::empty(original.shape(), DType::F32);
-    for (int64_t k = 0; k < original.numel(); ++k)
-      out.data<float>()[k] = a.alpha * original.data<float>()[k] + a.sigma * noise.data<float>()[k];
     return out;
   }
 

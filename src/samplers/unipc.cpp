@@ -4,20 +4,10 @@
 
 #include "core/error.h"
 #include "samplers/samplers_internal.h"
-#include "samplers/sigma_scheduler.h"
+#include "samplers/multistep_scheduler.h"
 
 namespace sdxl::samplers {
 namespace {
-
-struct AlphaSigma {
-  float alpha, sigma, lambda;
-};
-
-AlphaSigma alpha_sigma(float sigma) {
-  const float alpha = 1.0f / std::sqrt(sigma * sigma + 1.0f);
-  const float s = sigma * alpha;
-  return {alpha, s, std::log(alpha) - std::log(s)};
-}
 
 // Solves the small dense system a x = b (Gaussian elimination with partial pivoting).
 std::vector<double> solve(std::vector<std::vector<double>> a, std::vector<double> b) {
@@ -43,54 +33,21 @@ std::vector<double> solve(std::vector<std::vector<double>> a, std::vector<double
   return x;
 }
 
-class UniPcScheduler : public SigmaScheduler {
+class UniPcScheduler : public MultistepScheduler {
  public:
-  explicit UniPcScheduler(const SchedulerSpec& spec) : SigmaScheduler(spec) {
+  explicit UniPcScheduler(const SchedulerSpec& spec) : MultistepScheduler(spec) {
     SDXL_CHECK(spec.solver_order >= 1 && spec.solver_order <= 3, Unsupported, "[scheduler] UniPC solver_order ",
                spec.solver_order, " is not supported (1 to 3)");
     SDXL_CHECK(spec.solver_type == "bh1" || spec.solver_type == "bh2", Unsupported, "[scheduler] UniPC solver_type '",
                spec.solver_type, "' is not supported (bh1, bh2)");
   }
 
-  double init_noise_sigma() const override { return 1.0; }
-  Tensor scale_model_input(const Tensor& sample, double) override { return sample.clone(); }
-
   void set_timesteps(int64_t steps) override {
-    SDXL_CHECK(steps >= 1, InvalidArgument, "[scheduler] steps must be >= 1");
-    const int64_t train = spec_.num_train_timesteps;
-    std::vector<double> t;
-    if (spacing_ == "linspace") {
-      for (int64_t i = steps; i >= 1; --i)
-        t.push_back(std::nearbyint(static_cast<double>(train - 1) * static_cast<double>(i) / static_cast<double>(steps)));
-    } else if (spacing_ == "leading") {
-      const int64_t ratio = train / (steps + 1);
-      for (int64_t i = steps; i >= 1; --i) t.push_back(static_cast<double>(i * ratio + spec_.steps_offset));
-    } else if (spacing_ == "trailing") {
-      const double ratio = static_cast<double>(train) / static_cast<double>(steps);
-      for (double v = static_cast<double>(train); v > 0; v -= ratio) t.push_back(std::nearbyint(v) - 1);
-    } else {
-      fail(ErrorCode::Unsupported, "[scheduler] timestep_spacing '", spacing_, "' is not supported");
-    }
-    const std::vector<double> table = sigma_table(alphas_cumprod_);
-    std::vector<double> sigmas;
-    if (spec_.use_karras_sigmas) {
-      sigmas = karras_sigmas(table.front(), table.back(), steps);
-      const std::vector<double> logs = log_sigma_table();
-      t.clear();
-      for (double s : sigmas) t.push_back(std::nearbyint(sigma_to_t(s, logs)));
-      sigmas.push_back(sigmas.back());
-    } else {
-      for (double v : t) sigmas.push_back(interp(v, table));
-      sigmas.push_back(table.front());
-    }
-    timesteps_ = t;
-    sigmas_.clear();
-    for (double s : sigmas) sigmas_.push_back(to_f32(s));
+    set_multistep_schedule(steps);
     outputs_.clear();
     last_sample_ = Tensor();
     lower_order_nums_ = 0;
     this_order_ = 0;
-    step_index_.reset();
   }
 
   Tensor step(const Tensor& model_output, double t, const Tensor& sample, const NoiseFn&) override {
@@ -108,19 +65,6 @@ class UniPcScheduler : public SigmaScheduler {
     Tensor out = update(Tensor(), x, x, this_order_, i, /*corrector=*/false);
     if (lower_order_nums_ < spec_.solver_order) ++lower_order_nums_;
     ++*step_index_;
-    return out;
-  }
-
-  Tensor add_noise(const Tensor& original, const Tensor& noise, double t) const override {
-    size_t index = timesteps_.size() - 1;
-    std::vector<size_t> hits;
-    for (size_t k = 0; k < timesteps_.size(); ++k)
-      if (timesteps_[k] == t) hits.push_back(k);
-    if (!hits.empty()) index = hits.size() > 1 ? hits[1] : hits[0];
-    const AlphaSigma a = alpha_sigma(to_f32(sigmas_[index]));
-    Tensor out = Tensor::empty(original.shape(), DType::F32);
-    for (int64_t k = 0; k < original.numel(); ++k)
-      out.data<float>()[k] = a.alpha * original.data<float>()[k] + a.sigma * noise.data<float>()[k];
     return out;
   }
 
