@@ -90,65 +90,71 @@ void write_png(const std::filesystem::path& path, const Image8& image,
 
 namespace {
 
-template <typename Body>
-auto with_reader(const std::filesystem::path& path, Body body) {
-  File file(std::fopen(path.c_str(), "rb"));
-  if (!file) fail(ErrorCode::Io, "[png] ", path.string(), ": cannot open (", std::strerror(errno), ")");
-  unsigned char signature[8] = {};
-  if (std::fread(signature, 1, 8, file.get()) != 8 || png_sig_cmp(signature, 0, 8) != 0)
-    fail(ErrorCode::Format, "[png] ", path.string(), ": not a PNG file");
+// Opens `path`, checks the PNG signature and creates the libpng reader. The caller must call
+// setjmp itself: libpng's errors longjmp, so every C++ object the read uses is declared in the
+// calling function before its setjmp (a jump out of a deeper frame would skip destructors).
+struct Reader {
+  File file{nullptr};
+  png_structp png = nullptr;
+  png_infop info = nullptr;
   ErrorState state;
-  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &state, on_error, on_warning);
-  png_infop info = png ? png_create_info_struct(png) : nullptr;
-  if (!png || !info) fail(ErrorCode::OutOfMemory, "[png] cannot create a libpng reader");
-  png_set_user_limits(png, static_cast<png_uint_32>(kMaxImageSide), static_cast<png_uint_32>(kMaxImageSide));
-  using Result = decltype(body(png, info));
-  Result result{};
-  if (setjmp(png_jmpbuf(png))) {
-    png_destroy_read_struct(&png, &info, nullptr);
-    fail(ErrorCode::Format, "[png] ", path.string(), ": ", state.message);
+  ~Reader() {
+    if (png) png_destroy_read_struct(&png, &info, nullptr);
   }
-  png_init_io(png, file.get());
-  png_set_sig_bytes(png, 8);
-  result = body(png, info);
-  png_destroy_read_struct(&png, &info, nullptr);
-  return result;
+};
+
+void open_reader(const std::filesystem::path& path, Reader& r) {
+  r.file.reset(std::fopen(path.c_str(), "rb"));
+  if (!r.file) fail(ErrorCode::Io, "[png] ", path.string(), ": cannot open (", std::strerror(errno), ")");
+  unsigned char signature[8] = {};
+  if (std::fread(signature, 1, 8, r.file.get()) != 8 || png_sig_cmp(signature, 0, 8) != 0)
+    fail(ErrorCode::Format, "[png] ", path.string(), ": not a PNG file");
+  r.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &r.state, on_error, on_warning);
+  r.info = r.png ? png_create_info_struct(r.png) : nullptr;
+  if (!r.png || !r.info) fail(ErrorCode::OutOfMemory, "[png] cannot create a libpng reader");
+  png_set_user_limits(r.png, static_cast<png_uint_32>(kMaxImageSide), static_cast<png_uint_32>(kMaxImageSide));
+  png_init_io(r.png, r.file.get());
+  png_set_sig_bytes(r.png, 8);
 }
 
 }  // namespace
 
 Image8 read_png(const std::filesystem::path& path) {
-  return with_reader(path, [&](png_structp png, png_infop info) {
-    png_read_info(png, info);
-    png_set_expand(png);  // palette -> RGB, low-bit gray -> 8 bit, tRNS -> alpha
-    png_set_strip_16(png);
-    const int color = png_get_color_type(png, info);
-    if (color == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
-    png_read_update_info(png, info);
-    Image8 image;
-    image.width = png_get_image_width(png, info);
-    image.height = png_get_image_height(png, info);
-    image.channels = png_get_channels(png, info);
-    const size_t stride = png_get_rowbytes(png, info);
-    image.pixels.resize(stride * static_cast<size_t>(image.height));
-    std::vector<png_bytep> rows(static_cast<size_t>(image.height));
-    for (int64_t y = 0; y < image.height; ++y) rows[static_cast<size_t>(y)] = image.pixels.data() + static_cast<size_t>(y) * stride;
-    png_read_image(png, rows.data());
-    png_read_end(png, nullptr);
-    return image;
-  });
+  Reader r;
+  Image8 image;
+  std::vector<png_bytep> rows;
+  open_reader(path, r);
+  if (setjmp(png_jmpbuf(r.png))) fail(ErrorCode::Format, "[png] ", path.string(), ": ", r.state.message);
+  png_read_info(r.png, r.info);
+  png_set_expand(r.png);  // palette -> RGB, low-bit gray -> 8 bit, tRNS -> alpha
+  png_set_strip_16(r.png);
+  if (png_get_color_type(r.png, r.info) == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(r.png);
+  png_read_update_info(r.png, r.info);
+  image.width = png_get_image_width(r.png, r.info);
+  image.height = png_get_image_height(r.png, r.info);
+  image.channels = png_get_channels(r.png, r.info);
+  const size_t stride = png_get_rowbytes(r.png, r.info);
+  if (stride != static_cast<size_t>(image.width * image.channels))
+    fail(ErrorCode::Format, "[png] ", path.string(), ": unexpected row layout");
+  image.pixels.resize(stride * static_cast<size_t>(image.height));
+  rows.resize(static_cast<size_t>(image.height));
+  for (int64_t y = 0; y < image.height; ++y) rows[static_cast<size_t>(y)] = image.pixels.data() + static_cast<size_t>(y) * stride;
+  png_read_image(r.png, rows.data());
+  png_read_end(r.png, nullptr);
+  return image;
 }
 
 std::vector<std::pair<std::string, std::string>> read_png_text(const std::filesystem::path& path) {
-  return with_reader(path, [&](png_structp png, png_infop info) {
-    png_read_info(png, info);
-    std::vector<std::pair<std::string, std::string>> out;
-    png_textp text = nullptr;
-    int count = 0;
-    png_get_text(png, info, &text, &count);
-    for (int i = 0; i < count; ++i) out.emplace_back(text[i].key, std::string(text[i].text, text[i].text_length));
-    return out;
-  });
+  Reader r;
+  std::vector<std::pair<std::string, std::string>> out;
+  open_reader(path, r);
+  if (setjmp(png_jmpbuf(r.png))) fail(ErrorCode::Format, "[png] ", path.string(), ": ", r.state.message);
+  png_read_info(r.png, r.info);
+  png_textp text = nullptr;
+  int count = 0;
+  png_get_text(r.png, r.info, &text, &count);
+  for (int i = 0; i < count; ++i) out.emplace_back(text[i].key, std::string(text[i].text, text[i].text_length));
+  return out;
 }
 
 }  // namespace sdxl::io
