@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (clang, ASan + UBSan) in ./build-fuzz and runs each for SECONDS
 # (default 30). Seed corpora come from fuzz/seeds and the real files in $SDXL_REF
-# (../shared/sdxl-ref). A crash fails the run and its input is copied to fuzz/regressions/<target>/,
+# (../shared/sdxl-ref); runs are reproducible (seed SDXL_FUZZ_SEED, default 1). A crash fails the run and its input is copied to fuzz/regressions/<target>/,
 # which the normal test suite replays.
 #   scripts/fuzz.sh [SECONDS] [TARGET ...]
 set -euo pipefail
@@ -43,6 +43,7 @@ for t in "${targets[@]}"; do
   echo "fuzz_$t: ${seconds}s"
   if ! ./build-fuzz/fuzz/fuzz_$t "$corpus" "$seeds/$t" fuzz/seeds/$t fuzz/regressions/$t \
       -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+      -seed="${SDXL_FUZZ_SEED:-1}" \
       -artifact_prefix="build-fuzz/$t-" 2> "build-fuzz/$t.log"; then
     tail -40 "build-fuzz/$t.log"
     for a in build-fuzz/$t-crash-* build-fuzz/$t-leak-* build-fuzz/$t-timeout-* build-fuzz/$t-oom-*; do
