@@ -48,31 +48,34 @@ Shape with_last(const Shape& shape, int64_t last) {
 
 }  // namespace
 
-LinearWeights pack_linear(const Tensor& weight, const Tensor& bias, int64_t typical_rows) {
+LinearWeights pack_linear(const Tensor& weight, const Tensor& bias, Precision precision, int64_t typical_rows) {
   SDXL_CHECK(weight.rank() == 2, InvalidArgument, "[linear] weight must be [out, in], got ", weight.shape().to_string());
   const int64_t n = weight.dim(0), k = weight.dim(1);
   if (bias.defined()) require_shape("linear", bias, Shape{n}, "bias");
   Tensor w_storage, b_storage;
   const float* w = as_f32(weight, w_storage);
   const float* b = bias.defined() ? as_f32(bias, b_storage) : nullptr;
-  return LinearWeights::pack(w, b, n, k, cpu::choose_gemm_library(typical_rows, n, k), typical_rows);
+  return LinearWeights::pack(w, b, n, k, cpu::choose_gemm_library(typical_rows, n, k), typical_rows, precision);
 }
 
-Conv2dWeights pack_conv2d(const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding) {
+Conv2dWeights pack_conv2d(const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding,
+                          Precision precision) {
   SDXL_CHECK(weight.rank() == 4 && weight.dim(2) == weight.dim(3), InvalidArgument,
              "[conv2d] weight must be [out, in, k, k], got ", weight.shape().to_string());
   return pack_conv2d(weight, bias,
-                     cpu::Conv2dGeometry::symmetric(weight.dim(0), weight.dim(1), weight.dim(2), stride, padding));
+                     cpu::Conv2dGeometry::symmetric(weight.dim(0), weight.dim(1), weight.dim(2), stride, padding),
+                     precision);
 }
 
-Conv2dWeights pack_conv2d(const Tensor& weight, const Tensor& bias, const cpu::Conv2dGeometry& geometry) {
+Conv2dWeights pack_conv2d(const Tensor& weight, const Tensor& bias, const cpu::Conv2dGeometry& geometry,
+                          Precision precision) {
   require_shape("conv2d", weight, Shape{geometry.out_channels, geometry.in_channels, geometry.kernel, geometry.kernel},
                 "weight");
   if (bias.defined()) require_shape("conv2d", bias, Shape{geometry.out_channels}, "bias");
   Tensor w_storage, b_storage;
   const float* w = as_f32(weight, w_storage);
   const float* b = bias.defined() ? as_f32(bias, b_storage) : nullptr;
-  return Conv2dWeights::pack(w, b, geometry);
+  return Conv2dWeights::pack(w, b, geometry, 64, 64, precision);
 }
 
 Tensor linear(Arena& arena, const Tensor& x, const LinearWeights& w) {

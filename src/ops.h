@@ -15,12 +15,16 @@ namespace sdxl::ops {
 // ---- layers with weights packed once at load ----------------------------------------------
 using LinearWeights = cpu::PackedLinear;
 using Conv2dWeights = cpu::PackedConv2d;
+using Precision = cpu::MatmulPrecision;  // F32, or BF16 inputs and weights with F32 accumulation
 
 // weight [N, K] (f32, f16 or bf16; converted once), bias [N] or undefined.
-LinearWeights pack_linear(const Tensor& weight, const Tensor& bias, int64_t typical_rows = 4096);
+LinearWeights pack_linear(const Tensor& weight, const Tensor& bias, Precision precision = Precision::F32,
+                          int64_t typical_rows = 4096);
 // weight [O, I, k, k], bias [O] or undefined; PyTorch's Conv2d(stride, padding) semantics.
-Conv2dWeights pack_conv2d(const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding);
-Conv2dWeights pack_conv2d(const Tensor& weight, const Tensor& bias, const cpu::Conv2dGeometry& geometry);
+Conv2dWeights pack_conv2d(const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding,
+                          Precision precision = Precision::F32);
+Conv2dWeights pack_conv2d(const Tensor& weight, const Tensor& bias, const cpu::Conv2dGeometry& geometry,
+                          Precision precision = Precision::F32);
 
 // x [..., K] -> [..., N]
 Tensor linear(Arena& arena, const Tensor& x, const LinearWeights& w);

@@ -74,6 +74,7 @@ typedef struct sdxl_pipeline_params {
   const char* model_dir; /* a diffusers SDXL pipeline folder */
   const char* variant;   /* NULL or "" for the plain weights, "fp16" for *.fp16.safetensors */
   int release_text_encoders; /* 1: free the text encoders after encoding (reloaded if needed again) */
+  const char* precision;     /* "fp32" (default) or "bf16": bf16 matmuls and convolutions, f32 accumulation */
 } sdxl_pipeline_params;
 
 void sdxl_pipeline_params_init(sdxl_pipeline_params* params);

@@ -52,12 +52,14 @@ inline std::string tokenize(const std::string& model_dir, const std::string& tex
 // Owns a loaded pipeline.
 class Pipeline {
  public:
-  explicit Pipeline(const std::string& model_dir, const std::string& variant = "", bool release_text_encoders = false) {
+  explicit Pipeline(const std::string& model_dir, const std::string& variant = "", bool release_text_encoders = false,
+                    const std::string& precision = "fp32") {
     sdxl_pipeline_params params;
     sdxl_pipeline_params_init(&params);
     params.model_dir = model_dir.c_str();
     params.variant = variant.c_str();
     params.release_text_encoders = release_text_encoders ? 1 : 0;
+    params.precision = precision.c_str();
     check(sdxl_pipeline_load(&params, &pipeline_));
   }
   ~Pipeline() { sdxl_pipeline_free(pipeline_); }

@@ -125,6 +125,7 @@ std::string a1111_parameters(const GenerateOptions& o, const std::string& prompt
   }
   if (o.clip_skip) out << ", Clip skip: " << *o.clip_skip;
   if (o.prompt_2) out << ", Prompt 2: \"" << *o.prompt_2 << "\"";
+  if (o.precision != "fp32") out << ", Precision: " << o.precision;
   out << ", Version: sdxl " << sdxl_version();
   return out.str();
 }
@@ -156,7 +157,6 @@ int run_generate(const GenerateOptions& o) {
   if (!o.negatives.empty() && o.negatives.size() != 1 && o.negatives.size() != o.prompts.size())
     usage_error("-n/--negative: give one negative prompt for all prompts or one per prompt (" +
                 std::to_string(o.prompts.size()) + ")");
-  if (o.precision != "fp32") usage_error("--precision " + o.precision + " is not implemented yet (fp32 is)");
   check_writable(o.output, "-o/--output");
   if (!o.output_latents.empty()) check_writable(o.output_latents, "--output-latents");
 
@@ -245,7 +245,7 @@ int run_generate(const GenerateOptions& o) {
   params.progress = [](int step, int total, void* user) { static_cast<ProgressBar*>(user)->update(step, total); };
   params.progress_user_data = &bar;
 
-  auto base = std::make_unique<api::Pipeline>(o.model, o.variant, /*release_text_encoders=*/true);
+  auto base = std::make_unique<api::Pipeline>(o.model, o.variant, /*release_text_encoders=*/true, o.precision);
   if (sdxl_pipeline_is_refiner(base->get()) && params.init_image == nullptr)
     usage_error("-m " + o.model + " is a refiner, which refines an image: give a base model, or --init-image");
   params.aesthetic_score = o.aesthetic_score;
@@ -260,7 +260,7 @@ int run_generate(const GenerateOptions& o) {
 
   if (refine) {
     if (o.low_memory) base.reset();  // the base's weights go before the refiner's load
-    api::Pipeline refiner(o.refiner, o.variant, /*release_text_encoders=*/true);
+    api::Pipeline refiner(o.refiner, o.variant, /*release_text_encoders=*/true, o.precision);
     if (!sdxl_pipeline_is_refiner(refiner.get()))
       usage_error("--refiner " + o.refiner + " is not a refiner (its model_index.json lacks requires_aesthetics_score)");
     const sdxl_images& base_out = **generated;
@@ -356,7 +356,10 @@ Command add_generate_command(CLI::App& app) {
   cmd->add_option("--negative-original-size", o->negative_original_size, "Original size for the negative prompt, WxH");
   cmd->add_option("--negative-crop-top-left", o->negative_crop, "Crop for the negative prompt, TOP,LEFT");
   cmd->add_option("--negative-target-size", o->negative_target_size, "Target size for the negative prompt, WxH");
-  cmd->add_option("--precision", o->precision, "fp32 (bf16: not yet)")->capture_default_str();
+  cmd->add_option("--precision", o->precision,
+                  "fp32, or bf16: bf16 matmuls and convolutions with fp32 accumulation (the VAE stays fp32)")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->capture_default_str();
   cmd->add_option("--init-image", o->init_image, "img2img: start from this PNG or JPEG (the output takes its size)");
   cmd->add_option("--strength", o->strength, "img2img: how much of the schedule to run, in (0, 1]")->capture_default_str();
   cmd->add_option("--mask", o->mask, "Inpainting: a PNG or JPEG mask of the init image's size, white = repaint");

@@ -126,6 +126,7 @@ void sdxl_pipeline_params_init(sdxl_pipeline_params* params) {
   params->model_dir = nullptr;
   params->variant = nullptr;
   params->release_text_encoders = 0;
+  params->precision = "fp32";
 }
 
 sdxl_status sdxl_pipeline_load(const sdxl_pipeline_params* params, sdxl_pipeline** pipeline) {
@@ -133,8 +134,12 @@ sdxl_status sdxl_pipeline_load(const sdxl_pipeline_params* params, sdxl_pipeline
     SDXL_CHECK(params && pipeline, InvalidArgument, "[load] params and pipeline must not be NULL");
     SDXL_CHECK(params->model_dir && *params->model_dir, InvalidArgument, "[load] no model folder given");
     *pipeline = nullptr;
-    *pipeline = new sdxl_pipeline{sdxl::pipeline::SdxlPipeline::load(params->model_dir,
-                                                                     params->variant ? params->variant : "")};
+    const std::string precision = params->precision ? params->precision : "fp32";
+    SDXL_CHECK(precision == "fp32" || precision == "bf16", InvalidArgument, "[load] precision '", precision,
+               "' is not one of fp32, bf16");
+    *pipeline = new sdxl_pipeline{sdxl::pipeline::SdxlPipeline::load(
+        params->model_dir, params->variant ? params->variant : "",
+        precision == "bf16" ? sdxl::ops::Precision::BF16 : sdxl::ops::Precision::F32)};
     (*pipeline)->pipeline.set_release_text_encoders(params->release_text_encoders != 0);
   });
 }

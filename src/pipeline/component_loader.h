@@ -11,8 +11,13 @@
 
 namespace sdxl::pipeline {
 
-models::ClipTextModel load_text_encoder(const io::PipelineFolder& folder, const std::string& component);
-models::AutoencoderKL load_vae(const io::PipelineFolder& folder, const std::string& component = "vae");
-models::UNet2DConditionModel load_unet(const io::PipelineFolder& folder, const std::string& component = "unet");
+// `precision`: the arithmetic of linears and convolutions (BF16: bf16 inputs and weights, f32
+// accumulation). The VAE keeps F32 when its config says force_upcast, as diffusers does.
+models::ClipTextModel load_text_encoder(const io::PipelineFolder& folder, const std::string& component,
+                                        ops::Precision precision = ops::Precision::F32);
+models::AutoencoderKL load_vae(const io::PipelineFolder& folder, const std::string& component = "vae",
+                               ops::Precision precision = ops::Precision::F32);
+models::UNet2DConditionModel load_unet(const io::PipelineFolder& folder, const std::string& component = "unet",
+                                       ops::Precision precision = ops::Precision::F32);
 
 }  // namespace sdxl::pipeline

@@ -32,12 +32,12 @@ std::vector<std::string> PromptArg::for_batch(size_t batch, const char* what) co
   return items_;
 }
 
-PromptEncoder PromptEncoder::load(const io::PipelineFolder& folder) {
+PromptEncoder PromptEncoder::load(const io::PipelineFolder& folder, ops::Precision precision) {
   PromptEncoder encoder;
   encoder.force_zeros_for_empty_prompt_ = folder.index().force_zeros_for_empty_prompt;
   auto load_pair = [&](const std::string& tokenizer, const std::string& model) {
     return std::make_shared<Encoder>(
-        Encoder{load_clip_tokenizer(folder.component_dir(tokenizer)), load_text_encoder(folder, model)});
+        Encoder{load_clip_tokenizer(folder.component_dir(tokenizer)), load_text_encoder(folder, model, precision)});
   };
   SDXL_CHECK(folder.has("text_encoder_2") && folder.has("tokenizer_2"), Format, "[model] ", folder.dir().string(),
              ": an SDXL pipeline needs text_encoder_2 and tokenizer_2");

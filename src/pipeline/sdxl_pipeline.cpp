@@ -35,14 +35,16 @@ Tensor repeat_batch(const Tensor& t, int64_t batch) {
 
 }  // namespace
 
-SdxlPipeline SdxlPipeline::load(const std::filesystem::path& model_dir, const std::string& variant) {
+SdxlPipeline SdxlPipeline::load(const std::filesystem::path& model_dir, const std::string& variant,
+                                ops::Precision precision) {
   SdxlPipeline p;
+  p.precision_ = precision;
   p.folder_ = io::PipelineFolder::open(model_dir, variant);
   for (const char* needed : {"unet", "vae", "scheduler"})
     SDXL_CHECK(p.folder_.has(needed), Format, "[model] ", model_dir.string(), ": model_index.json has no ", needed);
-  p.prompt_encoder_ = std::make_shared<PromptEncoder>(PromptEncoder::load(p.folder_));
-  p.unet_ = std::make_shared<models::UNet2DConditionModel>(load_unet(p.folder_));
-  p.vae_ = std::make_shared<models::AutoencoderKL>(load_vae(p.folder_));
+  p.prompt_encoder_ = std::make_shared<PromptEncoder>(PromptEncoder::load(p.folder_, precision));
+  p.unet_ = std::make_shared<models::UNet2DConditionModel>(load_unet(p.folder_, "unet", precision));
+  p.vae_ = std::make_shared<models::AutoencoderKL>(load_vae(p.folder_, "vae", precision));
   p.scheduler_config_ = io::read_json_object(p.folder_.config_path("scheduler"), "scheduler");
   p.projection_dim_ = io::load_clip_text_config(p.folder_.config_path("text_encoder_2")).projection_dim;
   return p;
@@ -89,7 +91,7 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
 
   PromptRequest prompt_request = r.prompts;
   prompt_request.classifier_free_guidance = r.guidance.enabled();
-  if (!prompt_encoder_) prompt_encoder_ = std::make_shared<PromptEncoder>(PromptEncoder::load(folder_));
+  if (!prompt_encoder_) prompt_encoder_ = std::make_shared<PromptEncoder>(PromptEncoder::load(folder_, precision_));
   PromptEmbeddings emb = prompt_encoder_->encode(prompt_request);
   if (release_text_encoders_) prompt_encoder_.reset();
   const int64_t images = emb.prompt_embeds.dim(0);  // batch x num_images_per_prompt

@@ -55,7 +55,10 @@ struct GenerateResult {
 // StableDiffusionXLInpaintPipeline in one: the request's inputs choose the mode.
 class SdxlPipeline {
  public:
-  static SdxlPipeline load(const std::filesystem::path& model_dir, const std::string& variant = "");
+  // `precision`: BF16 runs the text encoders' and UNet's linears and convolutions in bf16
+  // (f32 accumulation); norms, attention and (with force_upcast) the VAE stay f32.
+  static SdxlPipeline load(const std::filesystem::path& model_dir, const std::string& variant = "",
+                           ops::Precision precision = ops::Precision::F32);
   GenerateResult generate(const GenerateRequest& request);
 
   const io::PipelineFolder& folder() const { return folder_; }
@@ -74,6 +77,7 @@ class SdxlPipeline {
   nlohmann::json scheduler_config_;
   int64_t projection_dim_ = 0;
   bool release_text_encoders_ = false;
+  ops::Precision precision_ = ops::Precision::F32;
   std::unique_ptr<Arena> arena_ = std::make_unique<Arena>();  // boxed: the pipeline stays movable
 };
 

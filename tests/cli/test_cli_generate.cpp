@@ -127,7 +127,7 @@ TEST_F(CliGenerateErrors, GuidanceNotANumber) { expect_failure("--guidance nan",
 TEST_F(CliGenerateErrors, BadSizeSyntax) { expect_failure("--original-size 1024", "WIDTHxHEIGHT", 2); }
 TEST_F(CliGenerateErrors, NegativeCountMismatch) { expect_failure("-p dog -p bird -n a -n b", "one per prompt", 2); }
 TEST_F(CliGenerateErrors, KarrasWithoutKarrasSupport) { expect_failure("--sampler euler_a --karras", "Karras", 1); }
-TEST_F(CliGenerateErrors, PrecisionNotImplementedYet) { expect_failure("--precision bf16", "not implemented yet", 2); }
+TEST_F(CliGenerateErrors, UnknownPrecision) { expect_failure("--precision fp8", "fp8", 2); }
 TEST_F(CliGenerateErrors, MissingModel) {
   model_ = "/nonexistent/model";
   expect_failure("", "/nonexistent/model", 1);

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "backends/cpu/conv2d.h"
+#include "core/convert.h"
 #include "reference_ops.h"
 #include "test_support.h"
 
@@ -73,6 +74,32 @@ TEST(Conv2d, ReusesPackedWeightsAcrossInputSizes) {
     conv.forward(x.data(), 1, h, wd, y.data());
     EXPECT_TRUE(all_close(y, reference::conv2d(x, w, b, 1, h, wd, 8, 16, 3, 1, 1, 1, 1, 1), 1e-4, 1e-4));
   }
+}
+
+}  // namespace
+}  // namespace sdxl::cpu
+
+namespace sdxl::cpu {
+namespace {
+
+TEST(Conv2dBf16, MatchesReferenceOnBf16RoundedOperands) {
+  auto round = [](std::vector<float> v) {
+    for (auto& x : v) x = bf16_to_f32(f32_to_bf16(x));
+    return v;
+  };
+  const int64_t h = 9, w = 7, ci = 20, co = 24;
+  auto g = Conv2dGeometry::symmetric(co, ci, 3, 1, 1);
+  auto x = random_floats(static_cast<size_t>(2 * h * w * ci), 1);
+  auto wt = random_floats(static_cast<size_t>(co * ci * 9), 2);
+  auto b = random_floats(static_cast<size_t>(co), 3);
+  auto conv = PackedConv2d::pack(wt.data(), b.data(), g, h, w, MatmulPrecision::BF16);
+  std::vector<float> y(static_cast<size_t>(2 * h * w * co));
+  conv.forward(x.data(), 2, h, w, y.data());
+  EXPECT_TRUE(all_close(y, reference::conv2d(round(x), round(wt), b, 2, h, w, ci, co, 3, 1, 1, 1, 1, 1), 1e-4, 1e-4));
+  auto residual = random_floats(y.size(), 4);
+  std::vector<float> acc = residual;
+  conv.forward(x.data(), 2, h, w, acc.data(), true);
+  for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(acc[i], residual[i] + y[i], 1e-5);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <tuple>
 
 #include "backends/cpu/matmul.h"
+#include "core/convert.h"
 #include "reference_ops.h"
 #include "test_support.h"
 
@@ -91,6 +92,34 @@ TEST(BatchedMatmul, StridedHeadsBothTranspositions) {
           }
           ASSERT_NEAR(c[(b * m + i) * n + j], acc, 1e-5) << "transpose=" << transpose;
         }
+  }
+}
+
+}  // namespace
+}  // namespace sdxl::cpu
+
+namespace sdxl::cpu {
+namespace {
+
+std::vector<float> bf16_rounded(std::vector<float> v) {
+  for (auto& x : v) x = bf16_to_f32(f32_to_bf16(x));
+  return v;
+}
+
+TEST(LinearBf16, MatchesReferenceOnBf16RoundedOperands) {
+  for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{7, 13, 5}, {77, 64, 320}, {130, 96, 257}}) {
+    auto x = random_floats(static_cast<size_t>(m * k), 1);
+    auto w = random_floats(static_cast<size_t>(n * k), 2);
+    auto b = random_floats(static_cast<size_t>(n), 3);
+    auto layer = PackedLinear::pack(w.data(), b.data(), n, k, GemmLibrary::OpenBlas, m, MatmulPrecision::BF16);
+    EXPECT_EQ(layer.library(), GemmLibrary::OneDnn);
+    std::vector<float> y(static_cast<size_t>(m * n));
+    layer.forward(x.data(), m, y.data());
+    // bf16 inputs and weights, f32 accumulation: the reference on rounded operands is close.
+    auto want = reference::linear(bf16_rounded(x), bf16_rounded(w), b.data(), m, n, k);
+    EXPECT_TRUE(all_close(y, want, 1e-4, 1e-4)) << m << "x" << n << "x" << k;
+    auto exact = reference::linear(x, w, b.data(), m, n, k);
+    EXPECT_FALSE(all_close(y, exact, 1e-6, 1e-6)) << "no bf16 rounding happened";
   }
 }
 

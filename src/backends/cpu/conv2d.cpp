@@ -1,6 +1,8 @@
 #include "backends/cpu/conv2d.h"
 
 #include "backends/cpu/dnnl_context.h"
+#include "backends/cpu/scratch.h"
+#include "core/convert.h"
 #include "core/error.h"
 
 namespace sdxl::cpu {
@@ -34,14 +36,15 @@ struct PackedConv2d::State {
     dnnl_exec_arg_t args[5];  // built once (see matmul.cpp)
   };
   std::vector<Entry> cache;
+  MatmulPrecision precision = MatmulPrecision::F32;
 
   static dnnl::convolution_forward::primitive_desc make_pd(const Conv2dGeometry& g, int64_t batch, int64_t height,
-                                                           int64_t width, bool accumulate) {
-    memory::desc src({batch, g.in_channels, height, width}, memory::data_type::f32, memory::format_tag::nhwc);
+                                                           int64_t width, bool accumulate, MatmulPrecision precision) {
+    const auto input_type = precision == MatmulPrecision::BF16 ? memory::data_type::bf16 : memory::data_type::f32;
+    memory::desc src({batch, g.in_channels, height, width}, input_type, memory::format_tag::nhwc);
     memory::desc dst({batch, g.out_channels, g.out_height(height), g.out_width(width)}, memory::data_type::f32,
                      memory::format_tag::nhwc);
-    memory::desc weights({g.out_channels, g.in_channels, g.kernel, g.kernel}, memory::data_type::f32,
-                         memory::format_tag::any);
+    memory::desc weights({g.out_channels, g.in_channels, g.kernel, g.kernel}, input_type, memory::format_tag::any);
     memory::desc bias({g.out_channels}, memory::data_type::f32, memory::format_tag::x);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -73,14 +76,15 @@ PackedConv2d::PackedConv2d(PackedConv2d&&) noexcept = default;
 PackedConv2d& PackedConv2d::operator=(PackedConv2d&&) noexcept = default;
 
 PackedConv2d PackedConv2d::pack(const float* weight, const float* bias, const Conv2dGeometry& geometry,
-                                int64_t typical_height, int64_t typical_width) {
+                                int64_t typical_height, int64_t typical_width, MatmulPrecision precision) {
   const Conv2dGeometry& g = geometry;
   SDXL_CHECK(g.out_channels > 0 && g.in_channels > 0 && g.kernel > 0 && g.stride > 0, InvalidArgument,
              "[conv2d] invalid geometry");
   PackedConv2d conv;
   conv.geometry_ = geometry;
   auto state = std::make_unique<State>();
-  auto pd = State::make_pd(g, 1, typical_height, typical_width, false);
+  state->precision = precision;
+  auto pd = State::make_pd(g, 1, typical_height, typical_width, false, precision);
   memory::desc plain({g.out_channels, g.in_channels, g.kernel, g.kernel}, memory::data_type::f32,
                      memory::format_tag::oihw);
   memory source(plain, dnnl_engine(), const_cast<float*>(weight));
@@ -106,7 +110,7 @@ void PackedConv2d::forward(const float* in, int64_t batch, int64_t height, int64
   for (auto& e : state.cache)
     if (e.batch == batch && e.height == height && e.width == width && e.accumulate == accumulate) entry = &e;
   if (!entry) {
-    auto pd = State::make_pd(g, batch, height, width, accumulate);
+    auto pd = State::make_pd(g, batch, height, width, accumulate, state.precision);
     size_t index = state.weights_for(pd.weights_desc());
     state.cache.push_back({batch, height, width, accumulate, dnnl::convolution_forward(pd), index,
                            memory(pd.src_desc(), dnnl_engine(), nullptr), memory(pd.dst_desc(), dnnl_engine(), nullptr),
@@ -118,7 +122,14 @@ void PackedConv2d::forward(const float* in, int64_t batch, int64_t height, int64
     entry->args[3] = {DNNL_ARG_DST, entry->dst.get()};
     entry->args[4] = {DNNL_ARG_SCRATCHPAD, entry->scratchpad.get()};
   }
-  entry->src.set_data_handle(const_cast<float*>(in));
+  if (state.precision == MatmulPrecision::BF16) {
+    const size_t count = static_cast<size_t>(batch * height * width * g.in_channels);
+    uint16_t* in16 = thread_scratch<uint16_t>(2, count);
+    convert_f32_to_bf16(in, in16, count);
+    entry->src.set_data_handle(in16);
+  } else {
+    entry->src.set_data_handle(const_cast<float*>(in));
+  }
   entry->dst.set_data_handle(out);
   execute_primitive(entry->primitive, entry->args, 5);
 }

@@ -6,6 +6,8 @@
 #include <memory>
 #include <vector>
 
+#include "backends/cpu/matmul.h"
+
 namespace sdxl::cpu {
 
 struct Conv2dGeometry {
@@ -33,7 +35,8 @@ class PackedConv2d {
   // `weight` is PyTorch's [O, I, k, k] (copied and reordered), `bias` [O] or null.
   // The blocking is chosen for a typical input size; other sizes reuse or re-derive it.
   static PackedConv2d pack(const float* weight, const float* bias, const Conv2dGeometry& geometry,
-                           int64_t typical_height = 64, int64_t typical_width = 64);
+                           int64_t typical_height = 64, int64_t typical_width = 64,
+                           MatmulPrecision precision = MatmulPrecision::F32);
 
   // out [N, OH, OW, O] = conv(in [N, H, W, I]) + bias; with `accumulate`, out += ... (residual).
   void forward(const float* in, int64_t batch, int64_t height, int64_t width, float* out,

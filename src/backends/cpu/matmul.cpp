@@ -8,6 +8,8 @@
 #include <string>
 
 #include "backends/cpu/dnnl_context.h"
+#include "backends/cpu/scratch.h"
+#include "core/convert.h"
 #include "core/error.h"
 #include "core/parallel.h"
 
@@ -75,9 +77,11 @@ struct PackedLinear::OneDnnState {
   };
   std::vector<Entry> cache;
 
+  memory::data_type input_type = memory::data_type::f32;  // src and weights
+
   dnnl::matmul::primitive_desc make_pd(int64_t rows, int64_t n, int64_t k, const memory::desc& wdesc,
                                        bool accumulate) const {
-    memory::desc src({rows, k}, memory::data_type::f32, memory::format_tag::ab);
+    memory::desc src({rows, k}, input_type, memory::format_tag::ab);
     memory::desc bias_desc({1, n}, memory::data_type::f32, memory::format_tag::ab);
     memory::desc dst({rows, n}, memory::data_type::f32, memory::format_tag::ab);
     dnnl::primitive_attr attr;
@@ -108,13 +112,15 @@ PackedLinear PackedLinear::borrow(const float* weight, const float* bias, int64_
 }
 
 PackedLinear PackedLinear::pack(const float* weight, const float* bias, int64_t out_features, int64_t in_features,
-                                GemmLibrary library, int64_t typical_rows) {
+                                GemmLibrary library, int64_t typical_rows, MatmulPrecision precision) {
+  if (precision == MatmulPrecision::BF16) library = GemmLibrary::OneDnn;  // OpenBLAS has no bf16 GEMM here
   SDXL_CHECK(out_features > 0 && in_features > 0, InvalidArgument, "[linear] empty weight [", out_features, ", ",
              in_features, "]");
   PackedLinear layer;
   layer.out_features_ = out_features;
   layer.in_features_ = in_features;
   layer.library_ = library;
+  layer.precision_ = precision;
   const size_t count = static_cast<size_t>(out_features * in_features);
   if (library == GemmLibrary::OpenBlas) {
     layer.owned_weight_.assign(weight, weight + count);
@@ -126,7 +132,8 @@ PackedLinear PackedLinear::pack(const float* weight, const float* bias, int64_t 
     return layer;
   }
   auto state = std::make_unique<OneDnnState>();
-  memory::desc any_weights({in_features, out_features}, memory::data_type::f32, memory::format_tag::any);
+  if (precision == MatmulPrecision::BF16) state->input_type = memory::data_type::bf16;
+  memory::desc any_weights({in_features, out_features}, state->input_type, memory::format_tag::any);
   auto pd = state->make_pd(typical_rows, out_features, in_features, any_weights, false);
   state->weight_desc = pd.weights_desc();
   // Our W [N, K] row-major is oneDNN's [K, N] weights in "ba" order.
@@ -173,7 +180,7 @@ void PackedLinear::forward(const float* x, int64_t rows, float* y, bool accumula
     if (e.rows == rows && e.accumulate == accumulate) entry = &e;
   if (!entry) {
     auto pd = state.make_pd(rows, n, k, state.weight_desc, accumulate);
-    memory::desc src_desc({rows, k}, memory::data_type::f32, memory::format_tag::ab);
+    memory::desc src_desc({rows, k}, state.input_type, memory::format_tag::ab);
     memory::desc dst_desc({rows, n}, memory::data_type::f32, memory::format_tag::ab);
     state.cache.push_back({rows, accumulate, dnnl::matmul(pd), memory(src_desc, dnnl_engine(), nullptr),
                            memory(dst_desc, dnnl_engine(), nullptr), memory(pd.scratchpad_desc(), dnnl_engine()), {}});
@@ -184,7 +191,13 @@ void PackedLinear::forward(const float* x, int64_t rows, float* y, bool accumula
     entry->args[3] = {DNNL_ARG_DST, entry->dst.get()};
     entry->args[4] = {DNNL_ARG_SCRATCHPAD, entry->scratchpad.get()};
   }
-  entry->src.set_data_handle(const_cast<float*>(x));
+  if (precision_ == MatmulPrecision::BF16) {
+    uint16_t* x16 = thread_scratch<uint16_t>(2, static_cast<size_t>(rows * k));
+    convert_f32_to_bf16(x, x16, static_cast<size_t>(rows * k));
+    entry->src.set_data_handle(x16);
+  } else {
+    entry->src.set_data_handle(const_cast<float*>(x));
+  }
   entry->dst.set_data_handle(y);
   execute_primitive(entry->primitive, entry->args, 5);
 }

@@ -13,6 +13,10 @@ namespace sdxl::cpu {
 
 enum class GemmLibrary { OpenBlas, OneDnn };
 
+// The arithmetic of a packed layer: f32 throughout, or bf16 inputs and weights with f32
+// accumulation and output (activations are rounded to bf16, nearest even, on the way in).
+enum class MatmulPrecision { F32, BF16 };
+
 const char* gemm_library_name(GemmLibrary library);
 // The library for y[M,N] = x[M,K] W^T. Honours SDXL_GEMM=openblas|onednn in the environment.
 GemmLibrary choose_gemm_library(int64_t m, int64_t n, int64_t k);
@@ -28,7 +32,8 @@ class PackedLinear {
   // `weight` [N, K] and `bias` [N] (or null) are copied/reordered: the caller may free them.
   // `typical_rows` is the M the weights are laid out for (oneDNN picks a blocking per shape).
   static PackedLinear pack(const float* weight, const float* bias, int64_t out_features, int64_t in_features,
-                           GemmLibrary library, int64_t typical_rows = 4096);
+                           GemmLibrary library, int64_t typical_rows = 4096,
+                           MatmulPrecision precision = MatmulPrecision::F32);  // BF16 always uses oneDNN
   // OpenBLAS only: keeps pointers to f32 weights that outlive the layer (an mmapped file), so
   // fp32 checkpoints are not held twice in memory.
   static PackedLinear borrow(const float* weight, const float* bias, int64_t out_features, int64_t in_features);
@@ -39,6 +44,7 @@ class PackedLinear {
   int64_t out_features() const { return out_features_; }
   int64_t in_features() const { return in_features_; }
   GemmLibrary library() const { return library_; }
+  MatmulPrecision precision() const { return precision_; }
   bool empty() const { return out_features_ == 0; }
 
  private:
@@ -46,6 +52,7 @@ class PackedLinear {
   int64_t out_features_ = 0;
   int64_t in_features_ = 0;
   GemmLibrary library_ = GemmLibrary::OpenBlas;
+  MatmulPrecision precision_ = MatmulPrecision::F32;
   const float* weight_ = nullptr;  // OpenBLAS: [N, K] row-major, in owned_weight_ or borrowed
   const float* bias_ = nullptr;
   std::vector<float> owned_weight_;

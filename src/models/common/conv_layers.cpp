@@ -16,7 +16,7 @@ Conv2d Conv2d::bind(WeightBinder& w, const std::string& prefix, const cpu::Conv2
   const int64_t k = geometry.kernel;
   Tensor weight = w.take(prefix + ".weight", Shape{geometry.out_channels, geometry.in_channels, k, k});
   Tensor bias = w.take(prefix + ".bias", Shape{geometry.out_channels});
-  if (w.has_data()) conv.packed_ = ops::pack_conv2d(weight, bias, geometry);
+  if (w.has_data()) conv.packed_ = ops::pack_conv2d(weight, bias, geometry, w.precision());
   return conv;
 }
 

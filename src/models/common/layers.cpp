@@ -27,7 +27,7 @@ Linear Linear::bind_fused(WeightBinder& w, const std::vector<std::string>& prefi
   }
   if (!w.has_data()) return layer;
   if (prefixes.size() == 1) {
-    layer.packed_ = ops::pack_linear(weights[0], bias ? biases[0] : Tensor());
+    layer.packed_ = ops::pack_linear(weights[0], bias ? biases[0] : Tensor(), w.precision());
     return layer;
   }
   Tensor weight = Tensor::empty(Shape{layer.out_, in_features}, DType::F32);
@@ -40,16 +40,16 @@ Linear Linear::bind_fused(WeightBinder& w, const std::vector<std::string>& prefi
       std::memcpy(fused_bias.data<float>() + static_cast<int64_t>(i) * out_features_each, b.raw(), b.nbytes());
     }
   }
-  layer.packed_ = ops::pack_linear(weight, fused_bias);
+  layer.packed_ = ops::pack_linear(weight, fused_bias, w.precision());
   return layer;
 }
 
-Linear Linear::from_tensors(const Tensor& weight, const Tensor& bias) {
+Linear Linear::from_tensors(const Tensor& weight, const Tensor& bias, ops::Precision precision) {
   Linear layer;
   if (!weight.defined()) return layer;
   layer.in_ = weight.dim(1);
   layer.out_ = weight.dim(0);
-  layer.packed_ = ops::pack_linear(weight, bias);
+  layer.packed_ = ops::pack_linear(weight, bias, precision);
   return layer;
 }
 

@@ -22,7 +22,7 @@ class Linear {
                            int64_t out_features_each, bool bias = true);
 
   // From tensors already taken (weight [out, in], bias [out] or undefined); undefined weight: no data.
-  static Linear from_tensors(const Tensor& weight, const Tensor& bias);
+  static Linear from_tensors(const Tensor& weight, const Tensor& bias, ops::Precision precision = ops::Precision::F32);
 
   Tensor operator()(Arena& arena, const Tensor& x) const;      // [..., in] -> [..., out]
   void accumulate(const Tensor& x, Tensor& residual) const;    // residual += this(x)

@@ -12,6 +12,7 @@
 
 #include "core/tensor.h"
 #include "io/pipeline_folder.h"
+#include "ops.h"
 
 namespace sdxl::models {
 
@@ -22,6 +23,12 @@ class WeightBinder {
   // Without data (has_data() false) the result is undefined: layers then skip packing.
   virtual Tensor take(const std::string& name, const Shape& shape) = 0;
   virtual bool has_data() const = 0;
+  // The arithmetic the bound layers are packed for (linears and convolutions).
+  ops::Precision precision() const { return precision_; }
+  void set_precision(ops::Precision precision) { precision_ = precision; }
+
+ private:
+  ops::Precision precision_ = ops::Precision::F32;
 };
 
 // From a component's safetensors files. finish() reports tensors the model never asked for:

@@ -14,7 +14,7 @@ Transformer2D Transformer2D::bind(WeightBinder& w, const std::string& prefix, in
     auto conv1x1 = [&](const std::string& name) {
       Tensor weight = w.take(name + ".weight", Shape{channels, channels, 1, 1});
       Tensor bias = w.take(name + ".bias", Shape{channels});
-      return Linear::from_tensors(weight.defined() ? weight.reshape(Shape{channels, channels}) : weight, bias);
+      return Linear::from_tensors(weight.defined() ? weight.reshape(Shape{channels, channels}) : weight, bias, w.precision());
     };
     t.proj_in_ = conv1x1(prefix + ".proj_in");
     t.proj_out_ = conv1x1(prefix + ".proj_out");
