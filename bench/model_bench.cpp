@@ -3,7 +3,7 @@
 // 512x512, with achieved GFLOP/s over the GEMM peak measured in the same run. FLOPs are those
 // of every linear, convolution and attention executed, counted from their shapes.
 //
-//   build/bench/model_bench [--latent 64] [--batch 2] [--repeats 1] [--skip-vae] [--skip-unet]
+//   build/bench/model_bench [--latent 64] [--batch 2] [--repeats 1] [--skip-vae] [--skip-unet] [--bf16]
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -60,7 +60,7 @@ Timing time_best(int repeats, Arena& arena, Fn fn) {
 int main(int argc, char** argv) {
   int64_t latent = 64, batch = 2;
   int repeats = 1;
-  bool skip_vae = false, skip_unet = false;
+  bool skip_vae = false, skip_unet = false, bf16 = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--latent" && i + 1 < argc) latent = std::stoll(argv[++i]);
@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
     else if (a == "--repeats" && i + 1 < argc) repeats = std::stoi(argv[++i]);
     else if (a == "--skip-vae") skip_vae = true;
     else if (a == "--skip-unet") skip_unet = true;
+    else if (a == "--bf16") bf16 = true;
   }
   const auto real = bench::reference_dir() / "real/stable-diffusion-xl-base-1.0";
   const double peak = bench::gemm_peak_flops();
@@ -80,6 +81,7 @@ int main(int argc, char** argv) {
     auto config = io::load_unet_config(real / "unet/config.json");
     auto t0 = std::chrono::steady_clock::now();
     models::RandomWeights weights(7);
+    if (bf16) weights.set_precision(ops::Precision::BF16);
     auto unet = models::UNet2DConditionModel::load(config, weights);
     const double build = bench::seconds_since(t0);
     Tensor sample = random_tensor(Shape{batch, 4, latent, latent}, 1, 1.0f);
@@ -91,24 +93,25 @@ int main(int argc, char** argv) {
     for (int64_t b = 0; b < batch; ++b) std::memcpy(time_ids.data<float>() + b * 6, ids, sizeof ids);
     Arena arena;
     auto t = time_best(repeats, arena, [&] { unet.forward(arena, sample, 500.0f, context, text_embeds, time_ids); });
-    std::printf("| UNet step (batch %lld) | %.1f | %.2f | %.0f | %.1f | %.2f | %.1f |\n", static_cast<long long>(batch),
-                build, t.seconds, t.flops * 1e-9, t.flops / t.seconds * 1e-9, t.flops / t.seconds / peak, peak_rss_gib());
+    std::printf("| UNet step (batch %lld)%s | %.1f | %.2f | %.0f | %.1f | %.2f | %.1f |\n", static_cast<long long>(batch),
+                bf16 ? ", bf16" : "", build, t.seconds, t.flops * 1e-9, t.flops / t.seconds * 1e-9, t.flops / t.seconds / peak, peak_rss_gib());
     std::fflush(stdout);
   }
   if (!skip_vae) {
     auto config = io::load_vae_config(real / "vae/config.json");
     auto t0 = std::chrono::steady_clock::now();
     models::RandomWeights weights(8);
+    if (bf16) weights.set_precision(ops::Precision::BF16);
     auto vae = models::AutoencoderKL::load(config, weights);
     const double build = bench::seconds_since(t0);
     Tensor latents = random_tensor(Shape{1, 4, latent, latent}, 4, 1.0f);
     Arena arena;
     auto t = time_best(repeats, arena, [&] { vae.decode(arena, latents); });
-    std::printf("| VAE decode | %.1f | %.2f | %.0f | %.1f | %.2f | %.1f |\n", build, t.seconds, t.flops * 1e-9,
+    std::printf("| VAE decode%s | %.1f | %.2f | %.0f | %.1f | %.2f | %.1f |\n", bf16 ? ", bf16" : "", build, t.seconds, t.flops * 1e-9,
                 t.flops / t.seconds * 1e-9, t.flops / t.seconds / peak, peak_rss_gib());
     Tensor image = random_tensor(Shape{1, 3, latent * 8, latent * 8}, 5, 0.5f);
     auto e = time_best(repeats, arena, [&] { vae.encode(arena, image); });
-    std::printf("| VAE encode | | %.2f | %.0f | %.1f | %.2f | %.1f |\n", e.seconds, e.flops * 1e-9,
+    std::printf("| VAE encode%s | | %.2f | %.0f | %.1f | %.2f | %.1f |\n", bf16 ? ", bf16" : "", e.seconds, e.flops * 1e-9,
                 e.flops / e.seconds * 1e-9, e.flops / e.seconds / peak, peak_rss_gib());
   }
   return 0;

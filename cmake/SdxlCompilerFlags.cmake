@@ -22,6 +22,8 @@ endif()
 
 option(SDXL_FUZZ "Build the libFuzzer targets in fuzz/ (needs clang); implies the sanitizers" OFF)
 if(SDXL_FUZZ)
-  target_compile_options(sdxl_flags INTERFACE -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
-  target_link_options(sdxl_flags INTERFACE -fsanitize=address,undefined)
+  # Undefined behaviour must stop the fuzzer, not just print: no recovery.
+  target_compile_options(sdxl_flags INTERFACE -fsanitize=fuzzer-no-link,address,undefined
+                                              -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  target_link_options(sdxl_flags INTERFACE -fsanitize=address,undefined -fno-sanitize-recover=undefined)
 endif()

@@ -1,5 +1,7 @@
 #include "io/json_file.h"
 
+#include <climits>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -47,10 +49,15 @@ int64_t JsonFields::integer(const char* key, int64_t fallback) const {
 std::optional<int64_t> JsonFields::optional_integer(const char* key) const {
   const json* v = find(key);
   if (!v) return std::nullopt;
+  if (v->is_number_unsigned() && v->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+    bad(key, "is out of range: " + v->dump());
   if (v->is_number_integer()) return v->get<int64_t>();
-  // Integral floats (1.0) appear in hand-edited configs; anything else is an error.
-  if (v->is_number_float() && v->get<double>() == static_cast<double>(static_cast<int64_t>(v->get<double>())))
-    return static_cast<int64_t>(v->get<double>());
+  // Integral floats (1.0) appear in hand-edited configs; anything else is an error. The range
+  // check comes first: converting an out-of-range double to an integer is undefined.
+  if (v->is_number_float()) {
+    const double d = v->get<double>();
+    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e18) return static_cast<int64_t>(d);
+  }
   bad(key, "must be an integer, got " + v->dump());
 }
 

@@ -181,7 +181,8 @@ SchedulerConfig load_scheduler_config(const std::filesystem::path& path) {
   SchedulerConfig c;
   c.class_name = f.string("_class_name", c.class_name);
   c.num_train_timesteps = f.integer("num_train_timesteps", c.num_train_timesteps);
-  if (c.num_train_timesteps <= 0) f.bad("num_train_timesteps", "must be positive");
+  // It sizes the scheduler's tables: bounded before anything is allocated from it.
+  if (c.num_train_timesteps <= 0 || c.num_train_timesteps > 100000) f.bad("num_train_timesteps", "must be in [1, 100000]");
   c.beta_start = f.number("beta_start", c.beta_start);
   c.beta_end = f.number("beta_end", c.beta_end);
   c.beta_schedule = f.string("beta_schedule", c.beta_schedule);

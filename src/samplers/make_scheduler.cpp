@@ -4,7 +4,9 @@
 namespace sdxl::samplers {
 
 std::unique_ptr<Scheduler> make_scheduler(const SchedulerSpec& spec) {
-  SDXL_CHECK(spec.num_train_timesteps > 0, InvalidArgument, "[scheduler] num_train_timesteps must be positive");
+  // It sizes the schedule's tables: bounded before anything is allocated from it.
+  SDXL_CHECK(spec.num_train_timesteps > 0 && spec.num_train_timesteps <= 100000, InvalidArgument,
+             "[scheduler] num_train_timesteps must be in [1, 100000], got ", spec.num_train_timesteps);
   const std::string& type = spec.type;
   if (type == "EulerDiscreteScheduler") return make_euler(spec, false);
   if (type == "EulerAncestralDiscreteScheduler") return make_euler(spec, true);

@@ -133,3 +133,23 @@ TEST(Configs, RejectsWrongTypesAndInconsistentSizes) {
 
 }  // namespace
 }  // namespace sdxl::io
+
+namespace sdxl::io {
+namespace {
+
+TEST(Configs, HugeNumbersAreRejectedNotConverted) {
+  test::TempDir dir;
+  for (const char* text : {R"({"in_channels": 6.6e64})", R"({"in_channels": 18446744073709551615})",
+                           R"({"in_channels": 1e300})", R"({"layers_per_block": -1e19})"}) {
+    try {
+      load_unet_config(write_config(dir, text));
+      ADD_FAILURE() << "accepted " << text;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::Format) << e.what();
+    }
+  }
+  EXPECT_EQ(load_unet_config(write_config(dir, R"({"in_channels": 4.0})")).in_channels, 4);
+}
+
+}  // namespace
+}  // namespace sdxl::io
