@@ -90,11 +90,42 @@ void write_png(const std::filesystem::path& path, const Image8& image,
 
 namespace {
 
-// Opens `path`, checks the PNG signature and creates the libpng reader. The caller must call
+// The largest PNG file we read: a 16384^2 RGBA image stored uncompressed, with room to spare.
+constexpr size_t kMaxPngBytes = size_t{1} << 31;
+
+// Reads the whole file (bounded) and walks its chunk headers: every chunk must fit in what is
+// left of the file. libpng itself allocates a text chunk's claimed length before reading it.
+std::vector<uint8_t> read_checked_png(const std::filesystem::path& path) {
+  File file(std::fopen(path.c_str(), "rb"));
+  if (!file) fail(ErrorCode::Io, "[png] ", path.string(), ": cannot open (", std::strerror(errno), ")");
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec || size > kMaxPngBytes) fail(ErrorCode::Format, "[png] ", path.string(), ": file size out of range");
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  if (std::fread(bytes.data(), 1, bytes.size(), file.get()) != bytes.size())
+    fail(ErrorCode::Io, "[png] ", path.string(), ": read failed");
+  if (bytes.size() < 8 || png_sig_cmp(bytes.data(), 0, 8) != 0)
+    fail(ErrorCode::Format, "[png] ", path.string(), ": not a PNG file");
+  size_t at = 8;
+  while (at + 12 <= bytes.size()) {
+    const uint32_t length = (uint32_t{bytes[at]} << 24) | (uint32_t{bytes[at + 1]} << 16) | (uint32_t{bytes[at + 2]} << 8) |
+                            uint32_t{bytes[at + 3]};
+    if (length > bytes.size() - at - 12)
+      fail(ErrorCode::Format, "[png] ", path.string(), ": a chunk at byte ", at, " claims ", length,
+           " bytes, more than the file holds (truncated or corrupt)");
+    const bool end = std::memcmp(bytes.data() + at + 4, "IEND", 4) == 0;
+    at += 12 + length;
+    if (end) break;
+  }
+  return bytes;
+}
+
+// Opens `path` and creates the libpng reader over its (checked) bytes. The caller must call
 // setjmp itself: libpng's errors longjmp, so every C++ object the read uses is declared in the
 // calling function before its setjmp (a jump out of a deeper frame would skip destructors).
 struct Reader {
-  File file{nullptr};
+  std::vector<uint8_t> bytes;
+  size_t offset = 0;
   png_structp png = nullptr;
   png_infop info = nullptr;
   ErrorState state;
@@ -103,17 +134,25 @@ struct Reader {
   }
 };
 
+void read_from_memory(png_structp png, png_bytep out, png_size_t count) {
+  auto* r = static_cast<Reader*>(png_get_io_ptr(png));
+  if (count > r->bytes.size() - r->offset) png_error(png, "unexpected end of file");
+  std::memcpy(out, r->bytes.data() + r->offset, count);
+  r->offset += count;
+}
+
 void open_reader(const std::filesystem::path& path, Reader& r) {
-  r.file.reset(std::fopen(path.c_str(), "rb"));
-  if (!r.file) fail(ErrorCode::Io, "[png] ", path.string(), ": cannot open (", std::strerror(errno), ")");
-  unsigned char signature[8] = {};
-  if (std::fread(signature, 1, 8, r.file.get()) != 8 || png_sig_cmp(signature, 0, 8) != 0)
-    fail(ErrorCode::Format, "[png] ", path.string(), ": not a PNG file");
+  r.bytes = read_checked_png(path);
+  r.offset = 8;
   r.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &r.state, on_error, on_warning);
   r.info = r.png ? png_create_info_struct(r.png) : nullptr;
   if (!r.png || !r.info) fail(ErrorCode::OutOfMemory, "[png] cannot create a libpng reader");
+  // Limits before libpng allocates from the file's numbers: image sides, and the size and count
+  // of ancillary chunks.
   png_set_user_limits(r.png, static_cast<png_uint_32>(kMaxImageSide), static_cast<png_uint_32>(kMaxImageSide));
-  png_init_io(r.png, r.file.get());
+  png_set_chunk_malloc_max(r.png, 16u << 20);
+  png_set_chunk_cache_max(r.png, 1000);
+  png_set_read_fn(r.png, &r, read_from_memory);
   png_set_sig_bytes(r.png, 8);
 }
 
@@ -136,6 +175,11 @@ Image8 read_png(const std::filesystem::path& path) {
   const size_t stride = png_get_rowbytes(r.png, r.info);
   if (stride != static_cast<size_t>(image.width * image.channels))
     fail(ErrorCode::Format, "[png] ", path.string(), ": unexpected row layout");
+  // Deflate expands at most ~1032:1: a header claiming more pixels than the file can hold is
+  // refused before the pixel buffer is sized from it.
+  if (stride * static_cast<size_t>(image.height) > 1100 * r.bytes.size() + 65536)
+    fail(ErrorCode::Format, "[png] ", path.string(), ": ", image.width, "x", image.height,
+         " pixels cannot come from a file of ", r.bytes.size(), " bytes");
   image.pixels.resize(stride * static_cast<size_t>(image.height));
   rows.resize(static_cast<size_t>(image.height));
   for (int64_t y = 0; y < image.height; ++y) rows[static_cast<size_t>(y)] = image.pixels.data() + static_cast<size_t>(y) * stride;

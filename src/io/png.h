@@ -15,8 +15,9 @@ struct Image8 {
   std::vector<uint8_t> pixels;                  // row-major, interleaved
 };
 
-// The largest image side we read or write: a cap applied before any allocation.
-inline constexpr int64_t kMaxImageSide = 16384;
+// The largest image side we read or write (twice SDXL's largest size): a cap applied before
+// any allocation.
+inline constexpr int64_t kMaxImageSide = 8192;
 
 // Writes to a temporary file beside `path` and renames it: a failure leaves no partial file.
 void write_png(const std::filesystem::path& path, const Image8& image,
