@@ -19,6 +19,9 @@ struct JpegError {
   char message[JMSG_LENGTH_MAX];
 };
 
+// libjpeg would print warnings to stderr; they are counted instead (see read_jpeg).
+void on_jpeg_message(j_common_ptr) {}
+
 void on_jpeg_error(j_common_ptr info) {
   auto* error = reinterpret_cast<JpegError*>(info->err);
   (*info->err->format_message)(info, error->message);
@@ -34,6 +37,7 @@ Image8 read_jpeg(const std::filesystem::path& path) {
   JpegError error{};
   info.err = jpeg_std_error(&error.manager);
   error.manager.error_exit = on_jpeg_error;
+  error.manager.output_message = on_jpeg_message;
   Image8 image;
   if (setjmp(error.jump)) {
     jpeg_destroy_decompress(&info);
@@ -58,7 +62,11 @@ Image8 read_jpeg(const std::filesystem::path& path) {
     jpeg_read_scanlines(&info, &row, 1);
   }
   jpeg_finish_decompress(&info);
+  const long warnings = error.manager.num_warnings;
   jpeg_destroy_decompress(&info);
+  // libjpeg fills what a truncated or corrupt file lacks and only warns; PIL refuses such
+  // files, and so do we rather than generate from a half-grey image.
+  if (warnings > 0) fail(ErrorCode::Format, "[jpeg] ", path.string(), ": truncated or corrupt data");
   return image;
 }
 
