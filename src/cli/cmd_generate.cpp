@@ -183,36 +183,27 @@ int run_generate(const GenerateOptions& o) {
   params.karras = o.karras ? 1 : 0;
   params.seed = seed;
   params.images_per_prompt = o.batch;
-  if (!o.original_size.empty()) {
-    Size s = parse_size(o.original_size, "--original-size");
-    params.original_width = s.width;
-    params.original_height = s.height;
-  }
-  if (!o.target_size.empty()) {
-    Size s = parse_size(o.target_size, "--target-size");
-    params.target_width = s.width;
-    params.target_height = s.height;
-  }
-  if (!o.crop.empty()) {
-    Crop c = parse_crop(o.crop, "--crop-top-left");
-    params.crop_top = c.top;
-    params.crop_left = c.left;
-  }
-  if (!o.negative_original_size.empty()) {
-    Size s = parse_size(o.negative_original_size, "--negative-original-size");
-    params.negative_original_width = s.width;
-    params.negative_original_height = s.height;
-  }
-  if (!o.negative_target_size.empty()) {
-    Size s = parse_size(o.negative_target_size, "--negative-target-size");
-    params.negative_target_width = s.width;
-    params.negative_target_height = s.height;
-  }
-  if (!o.negative_crop.empty()) {
-    Crop c = parse_crop(o.negative_crop, "--negative-crop-top-left");
-    params.negative_crop_top = c.top;
-    params.negative_crop_left = c.left;
-  }
+  // Micro-conditioning: WxH sizes and TOP,LEFT crops, each optional.
+  auto size_option = [](const std::string& text, const char* option, int& width, int& height) {
+    if (text.empty()) return;
+    const Size s = parse_size(text, option);
+    width = s.width;
+    height = s.height;
+  };
+  auto crop_option = [](const std::string& text, const char* option, int& top, int& left) {
+    if (text.empty()) return;
+    const Crop c = parse_crop(text, option);
+    top = c.top;
+    left = c.left;
+  };
+  size_option(o.original_size, "--original-size", params.original_width, params.original_height);
+  size_option(o.target_size, "--target-size", params.target_width, params.target_height);
+  crop_option(o.crop, "--crop-top-left", params.crop_top, params.crop_left);
+  size_option(o.negative_original_size, "--negative-original-size", params.negative_original_width,
+              params.negative_original_height);
+  size_option(o.negative_target_size, "--negative-target-size", params.negative_target_width,
+              params.negative_target_height);
+  crop_option(o.negative_crop, "--negative-crop-top-left", params.negative_crop_top, params.negative_crop_left);
   std::unique_ptr<InputImage> init, mask;
   if (!o.init_image.empty()) {
     init = std::make_unique<InputImage>(o.init_image);

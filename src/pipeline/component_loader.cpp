@@ -3,15 +3,27 @@
 #include "core/log.h"
 
 namespace sdxl::pipeline {
+namespace {
+
+// Binds a model's weights from a component's files, then checks nothing is left unexplained.
+template <typename Model, typename Config>
+Model bind_component(const io::PipelineFolder& folder, const std::string& component, const Config& config,
+                     ops::Precision precision, const std::vector<std::string>& ignored = {}) {
+  io::WeightSet weights = folder.open_weights(component);
+  models::FileWeights binder(weights);
+  binder.set_precision(precision);
+  Model model = Model::load(config, binder);
+  binder.finish(ignored);
+  return model;
+}
+
+}  // namespace
 
 models::ClipTextModel load_text_encoder(const io::PipelineFolder& folder, const std::string& component,
                                         ops::Precision precision) {
   io::ClipTextConfig config = io::load_clip_text_config(folder.config_path(component));
-  io::WeightSet weights = folder.open_weights(component);
-  models::FileWeights binder(weights);
-  binder.set_precision(precision);
-  models::ClipTextModel model = models::ClipTextModel::load(config, binder);
-  binder.finish(models::ClipTextModel::ignored_tensors());
+  auto model = bind_component<models::ClipTextModel>(folder, component, config, precision,
+                                                     models::ClipTextModel::ignored_tensors());
   log_info("[model] loaded ", component, " (", config.architecture, ", ", config.num_hidden_layers, " layers)");
   return model;
 }
@@ -19,11 +31,7 @@ models::ClipTextModel load_text_encoder(const io::PipelineFolder& folder, const 
 models::UNet2DConditionModel load_unet(const io::PipelineFolder& folder, const std::string& component,
                                        ops::Precision precision) {
   io::UNetConfig config = io::load_unet_config(folder.config_path(component));
-  io::WeightSet weights = folder.open_weights(component);
-  models::FileWeights binder(weights);
-  binder.set_precision(precision);
-  models::UNet2DConditionModel model = models::UNet2DConditionModel::load(config, binder);
-  binder.finish();
+  auto model = bind_component<models::UNet2DConditionModel>(folder, component, config, precision);
   log_info("[model] loaded ", component, " (", config.levels(), " levels)");
   return model;
 }
@@ -31,11 +39,9 @@ models::UNet2DConditionModel load_unet(const io::PipelineFolder& folder, const s
 models::AutoencoderKL load_vae(const io::PipelineFolder& folder, const std::string& component,
                                ops::Precision precision) {
   io::VaeConfig config = io::load_vae_config(folder.config_path(component));
-  io::WeightSet weights = folder.open_weights(component);
-  models::FileWeights binder(weights);
-  binder.set_precision(config.force_upcast ? ops::Precision::F32 : precision);
-  models::AutoencoderKL model = models::AutoencoderKL::load(config, binder);
-  binder.finish();
+  // force_upcast: diffusers runs the VAE in fp32 whatever the rest uses.
+  auto model = bind_component<models::AutoencoderKL>(folder, component, config,
+                                                     config.force_upcast ? ops::Precision::F32 : precision);
   log_info("[model] loaded ", component);
   return model;
 }

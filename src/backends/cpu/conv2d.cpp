@@ -122,14 +122,8 @@ void PackedConv2d::forward(const float* in, int64_t batch, int64_t height, int64
     entry->args[3] = {DNNL_ARG_DST, entry->dst.get()};
     entry->args[4] = {DNNL_ARG_SCRATCHPAD, entry->scratchpad.get()};
   }
-  if (state.precision == MatmulPrecision::BF16) {
-    const size_t count = static_cast<size_t>(batch * height * width * g.in_channels);
-    uint16_t* in16 = thread_scratch<uint16_t>(2, count);
-    convert_f32_to_bf16(in, in16, count);
-    entry->src.set_data_handle(in16);
-  } else {
-    entry->src.set_data_handle(const_cast<float*>(in));
-  }
+  set_source(entry->src, in, static_cast<size_t>(batch * height * width * g.in_channels),
+             state.precision == MatmulPrecision::BF16);
   entry->dst.set_data_handle(out);
   execute_primitive(entry->primitive, entry->args, 5);
 }

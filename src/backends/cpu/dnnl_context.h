@@ -9,6 +9,10 @@ namespace sdxl::cpu {
 dnnl::engine& dnnl_engine();
 dnnl::stream& dnnl_stream();
 
+// Points a primitive's source memory at `x` (count floats): directly for f32, or via a bf16
+// copy (rounded to nearest even) in the calling thread's scratch for bf16 primitives.
+void set_source(dnnl::memory& source, const float* x, size_t count, bool bf16);
+
 // Executes through the C API with a caller-kept argument array, and waits.
 void execute_primitive(const dnnl::primitive& primitive, const dnnl_exec_arg_t* args, int count);
 

@@ -191,13 +191,7 @@ void PackedLinear::forward(const float* x, int64_t rows, float* y, bool accumula
     entry->args[3] = {DNNL_ARG_DST, entry->dst.get()};
     entry->args[4] = {DNNL_ARG_SCRATCHPAD, entry->scratchpad.get()};
   }
-  if (precision_ == MatmulPrecision::BF16) {
-    uint16_t* x16 = thread_scratch<uint16_t>(2, static_cast<size_t>(rows * k));
-    convert_f32_to_bf16(x, x16, static_cast<size_t>(rows * k));
-    entry->src.set_data_handle(x16);
-  } else {
-    entry->src.set_data_handle(const_cast<float*>(x));
-  }
+  set_source(entry->src, x, static_cast<size_t>(rows * k), precision_ == MatmulPrecision::BF16);
   entry->dst.set_data_handle(y);
   execute_primitive(entry->primitive, entry->args, 5);
 }
