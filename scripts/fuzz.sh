@@ -39,7 +39,7 @@ cp fuzz/seeds/image/* "$seeds/image/"
 status=0
 for t in "${targets[@]}"; do
   corpus=build-fuzz/corpus/$t
-  mkdir -p "$corpus" fuzz/regressions/$t
+  mkdir -p "$corpus" fuzz/regressions/$t fuzz/seeds/$t  # git keeps no empty folders
   echo "fuzz_$t: ${seconds}s"
   if ! ./build-fuzz/fuzz/fuzz_$t "$corpus" "$seeds/$t" fuzz/seeds/$t fuzz/regressions/$t \
       -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
