@@ -250,7 +250,9 @@ int run_generate(const GenerateOptions& o) {
   bar.finish();
 
   if (refine) {
-    if (o.low_memory) base.reset();  // the base's weights go before the refiner's load
+    // The base is never needed again: its weights go before the refiner's load, always (base
+    // and refiner both loaded in fp32 would need ~23 GiB). --low-memory is kept for scripts.
+    base.reset();
     api::Pipeline refiner(o.refiner, o.variant, /*release_text_encoders=*/true, o.precision);
     if (!sdxl_pipeline_is_refiner(refiner.get()))
       usage_error("--refiner " + o.refiner + " is not a refiner (its model_index.json lacks requires_aesthetics_score)");
@@ -366,7 +368,8 @@ Command add_generate_command(CLI::App& app) {
   cmd->add_option("--refiner-seed", o->refiner_seed, "Seed of the refiner's generator (default: --seed)");
   cmd->add_option("--aesthetic-score", o->aesthetic_score, "Refiner conditioning")->capture_default_str();
   cmd->add_option("--negative-aesthetic-score", o->negative_aesthetic_score, "Refiner conditioning")->capture_default_str();
-  cmd->add_flag("--low-memory", o->low_memory, "Free the base model before loading the refiner");
+  cmd->add_flag("--low-memory", o->low_memory,
+                "Free the base model before loading the refiner (the CLI now always does; kept for scripts)");
   cmd->add_option("-o,--output", o->output, "Output PNG (several images: out-1.png, out-2.png, ...)")->required();
   cmd->add_option("--output-latents", o->output_latents,
                   "Also write the final latents (NCHW f32, before the VAE) as a safetensors tensor \"latents\"");
