@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "backends/cpu/elementwise.h"
 #include "core/log.h"
 #include "pipeline/component_loader.h"
 #include "pipeline/tokenizer_loader.h"
@@ -85,15 +86,13 @@ PromptEncoder::Encoded PromptEncoder::run(const Encoder& encoder, const std::vec
 
 namespace {
 
-// Concatenates [B, L, Ha] and [B, L, Hb] along the last axis (either may be undefined).
+// Concatenates [B, L, Ha] and [B, L, Hb] along the last axis (`a` may be undefined) into an
+// owned tensor, with the channel-concat kernel the UNet's skips use.
 Tensor concat_last(const Tensor& a, const Tensor& b) {
   if (!a.defined()) return b;
-  const int64_t rows = a.numel() / a.dim(-1), ha = a.dim(-1), hb = b.dim(-1);
+  const int64_t ha = a.dim(-1), hb = b.dim(-1);
   Tensor out = Tensor::empty(Shape{a.dim(0), a.dim(1), ha + hb}, DType::F32);
-  for (int64_t r = 0; r < rows; ++r) {
-    std::memcpy(out.data<float>() + r * (ha + hb), a.data<float>() + r * ha, static_cast<size_t>(ha) * 4);
-    std::memcpy(out.data<float>() + r * (ha + hb) + ha, b.data<float>() + r * hb, static_cast<size_t>(hb) * 4);
-  }
+  cpu::concat_last(a.data<float>(), ha, b.data<float>(), hb, out.data<float>(), a.numel() / ha);
   return out;
 }
 
