@@ -34,7 +34,6 @@ class DpmSolverScheduler : public MultistepScheduler {
     const size_t i = step_index(t);
     const size_t count = timesteps_.size();
     const bool final_step = i == count - 1 && (spec_.euler_at_final || (spec_.lower_order_final && count < 15));
-    const bool second_last = i == count - 2 && spec_.lower_order_final && count < 15;
     const int64_t n = sample.numel();
 
     // convert_model_output: the data prediction x0
@@ -64,8 +63,9 @@ class DpmSolverScheduler : public MultistepScheduler {
     float* y = out.data<float>();
     const float* x = sample.data<float>();
     const float* d0 = x0.data<float>();
+    // diffusers' lower_order_second only steers between second and third order, and orders
+    // above 2 are refused at construction: first or second order is all there is to choose.
     const bool first_order = spec_.solver_order == 1 || lower_order_nums_ < 1 || final_step;
-    (void)second_last;  // with solver_order <= 2 the second-order update is the last choice anyway
     if (first_order) {
       if (!sde) {
         const float c1 = st.sigma / s0.sigma, c2 = st.alpha * (std::exp(-h) - 1.0f);

@@ -54,7 +54,7 @@ class UniPcScheduler : public MultistepScheduler {
     const size_t i = step_index(t);
     Tensor converted = convert(model_output, sample, i);
     Tensor x = sample;
-    if (i > 0 && last_sample_.defined()) x = update(converted, last_sample_, x, this_order_, i, /*corrector=*/true);
+    if (i > 0 && last_sample_.defined()) x = update(converted, last_sample_, this_order_, i, /*corrector=*/true);
     outputs_.push_back(converted);
     if (static_cast<int64_t>(outputs_.size()) > spec_.solver_order) outputs_.pop_front();
     int64_t order = spec_.lower_order_final
@@ -62,7 +62,7 @@ class UniPcScheduler : public MultistepScheduler {
                         : spec_.solver_order;
     this_order_ = static_cast<int>(std::min<int64_t>(order, lower_order_nums_ + 1));
     last_sample_ = x;
-    Tensor out = update(Tensor(), x, x, this_order_, i, /*corrector=*/false);
+    Tensor out = update(Tensor(), x, this_order_, i, /*corrector=*/false);
     if (lower_order_nums_ < spec_.solver_order) ++lower_order_nums_;
     ++*step_index_;
     return out;
@@ -84,8 +84,7 @@ class UniPcScheduler : public MultistepScheduler {
 
   // The predictor (from sigmas[i] to sigmas[i + 1]) or the corrector (re-deriving the sample at
   // sigmas[i] from last_sample at sigmas[i - 1] with this step's output `model_t`).
-  Tensor update(const Tensor& model_t, const Tensor& last, const Tensor& /*unused*/, int order, size_t i,
-                bool corrector) const {
+  Tensor update(const Tensor& model_t, const Tensor& last, int order, size_t i, bool corrector) const {
     const size_t target = corrector ? i : i + 1, source = corrector ? i - 1 : i;
     const AlphaSigma st = alpha_sigma(to_f32(sigmas_[target]));
     const AlphaSigma s0 = alpha_sigma(to_f32(sigmas_[source]));
