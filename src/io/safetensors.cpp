@@ -171,25 +171,48 @@ Tensor SafetensorsFile::tensor(const TensorRecord& r) const {
   return copy;
 }
 
+Tensor SafetensorsFile::transient_tensor(const TensorRecord& r) const {
+  const uint8_t* p = file_->data() + data_offset_ + r.begin;
+  if (reinterpret_cast<uintptr_t>(p) % dtype_size(r.dtype) != 0) return tensor(r);  // already a copy
+  const size_t offset = static_cast<size_t>(data_offset_ + r.begin), length = static_cast<size_t>(r.end - r.begin);
+  std::shared_ptr<const void> release_on_drop(p, [file = file_, offset, length](const void*) { file->release(offset, length); });
+  return Tensor::view(p, r.shape, r.dtype, std::move(release_on_drop));
+}
+
 void write_safetensors(const std::filesystem::path& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  std::vector<TensorLayout> layout;
+  for (const auto& [name, t] : tensors) {
+    SDXL_CHECK(t.defined(), InvalidArgument, "[safetensors] ", path.string(), ": tensor '", name, "' is undefined");
+    layout.push_back({name, t.dtype(), t.shape()});
+  }
+  write_safetensors(path, layout, [&](size_t i) { return tensors[i].second; }, metadata);
+}
+
+void write_safetensors(const std::filesystem::path& path, const std::vector<TensorLayout>& layout,
+                       const std::function<Tensor(size_t index)>& produce,
                        const std::map<std::string, std::string>& metadata) {
   json header = json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
-  for (const auto& [name, t] : tensors) {
-    SDXL_CHECK(t.defined(), InvalidArgument, "[safetensors] ", path.string(), ": tensor '", name, "' is undefined");
-    SDXL_CHECK(!header.contains(name), InvalidArgument, "[safetensors] ", path.string(), ": tensor '", name,
-               "' given twice");
-    header[name] = {{"dtype", std::string(dtype_name(t.dtype()))},
-                    {"shape", std::vector<int64_t>(t.shape().begin(), t.shape().end())},
-                    {"data_offsets", {offset, offset + t.nbytes()}}};
-    offset += t.nbytes();
+  for (const auto& entry : layout) {
+    SDXL_CHECK(!header.contains(entry.name), InvalidArgument, "[safetensors] ", path.string(), ": tensor '",
+               entry.name, "' given twice");
+    const uint64_t bytes = static_cast<uint64_t>(entry.shape.numel()) * dtype_size(entry.dtype);
+    header[entry.name] = {{"dtype", std::string(dtype_name(entry.dtype))},
+                          {"shape", std::vector<int64_t>(entry.shape.begin(), entry.shape.end())},
+                          {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
   }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // keeps the data 8-byte aligned
 
   std::filesystem::path tmp = path;
   tmp += ".tmp";
+  auto abandon = [&](auto&&... what) {
+    std::remove(tmp.c_str());
+    fail(ErrorCode::Io, "[safetensors] ", path.string(), ": ", what...);
+  };
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) fail(ErrorCode::Io, "[safetensors] ", path.string(), ": cannot write (", std::strerror(errno), ")");
@@ -198,21 +221,30 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<std:
     for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(n >> (8 * i));
     out.write(reinterpret_cast<const char*>(len), 8);
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    for (const auto& entry : tensors)
-      out.write(static_cast<const char*>(entry.second.raw()), static_cast<std::streamsize>(entry.second.nbytes()));
+    for (size_t i = 0; i < layout.size(); ++i) {
+      Tensor t;
+      try {
+        t = produce(i);
+      } catch (...) {
+        out.close();
+        std::remove(tmp.c_str());
+        throw;
+      }
+      if (!t.defined() || t.dtype() != layout[i].dtype || t.shape() != layout[i].shape) {
+        out.close();
+        abandon("tensor '", layout[i].name, "' does not match its declared dtype and shape");
+      }
+      out.write(static_cast<const char*>(t.raw()), static_cast<std::streamsize>(t.nbytes()));
+    }
     out.flush();
     if (!out) {
       out.close();
-      std::remove(tmp.c_str());
-      fail(ErrorCode::Io, "[safetensors] ", path.string(), ": write failed");
+      abandon("write failed");
     }
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    fail(ErrorCode::Io, "[safetensors] ", path.string(), ": cannot rename the finished file: ", ec.message());
-  }
+  if (ec) abandon("cannot rename the finished file: ", ec.message());
 }
 
 }  // namespace sdxl::io

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -43,6 +44,9 @@ class SafetensorsFile {
   // A view into the map (a copy when the data is not aligned for its dtype). Throws if absent.
   Tensor tensor(std::string_view name) const;
   Tensor tensor(const TensorRecord& record) const;
+  // A view whose pages are dropped from memory (MappedFile::release) when its last copy goes:
+  // for weights that are converted or packed, so the file's copy is not held beside the model's.
+  Tensor transient_tensor(const TensorRecord& record) const;
 
  private:
   std::shared_ptr<MappedFile> file_;
@@ -54,6 +58,17 @@ class SafetensorsFile {
 // Writes tensors (in the given order) with an 8-byte aligned header. Writes to a temporary
 // file next to `path` and renames it, so a failure never leaves a partial file behind.
 void write_safetensors(const std::filesystem::path& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                       const std::map<std::string, std::string>& metadata = {});
+
+// The same, producing one tensor at a time (`produce(i)` must match `layout[i]`'s dtype and
+// shape): files larger than memory, such as a real-size checkpoint made of random numbers.
+struct TensorLayout {
+  std::string name;
+  DType dtype = DType::F32;
+  Shape shape;
+};
+void write_safetensors(const std::filesystem::path& path, const std::vector<TensorLayout>& layout,
+                       const std::function<Tensor(size_t index)>& produce,
                        const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace sdxl::io

@@ -1,0 +1,121 @@
+#include "component_timings.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "bench_support.h"
+#include "io/model_configs.h"
+#include "io/pipeline_folder.h"
+#include "pipeline/component_loader.h"
+#include "pipeline/prompt_encoder.h"
+
+namespace sdxl::bench {
+namespace {
+
+Tensor normal_tensor(const Shape& shape, uint32_t seed, float scale) {
+  Tensor t = Tensor::empty(shape, DType::F32);
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> dist(0.0f, scale);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(gen);
+  return t;
+}
+
+struct Run {
+  double cold_seconds = 0, seconds = 0, gflop = 0;
+};
+
+// A cold run (creates the primitives), then a timed warm one.
+template <typename Fn>
+Run cold_then_warm(Arena& arena, Fn fn) {
+  Run run;
+  auto start = std::chrono::steady_clock::now();
+  fn();
+  run.cold_seconds = seconds_since(start);
+  arena.reset();
+  ops::reset_flop_count();
+  start = std::chrono::steady_clock::now();
+  fn();
+  run.seconds = seconds_since(start);
+  run.gflop = ops::flop_count() * 1e-9;
+  arena.reset();
+  return run;
+}
+
+// Resident and peak resident memory of this process, GiB.
+std::pair<double, double> rss_gib() {
+  std::ifstream status("/proc/self/status");
+  double rss = 0, peak = 0;
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) rss = std::stod(line.substr(6)) / (1024.0 * 1024.0);
+    if (line.rfind("VmHWM:", 0) == 0) peak = std::stod(line.substr(6)) / (1024.0 * 1024.0);
+    if (line.rfind("RssFile:", 0) == 0) std::fprintf(stderr, "  [%s]\n", line.c_str());
+  }
+  return {rss, peak};
+}
+
+template <typename Fn>
+auto timed_load(double& total, const char* what, Fn fn) {
+  const auto start = std::chrono::steady_clock::now();
+  auto model = fn();
+  const double seconds = seconds_since(start);
+  total += seconds;
+  const auto [rss, peak] = rss_gib();
+  std::fprintf(stderr, "  loaded %s in %.1f s: resident %.2f GiB (peak so far %.2f)\n", what, seconds, rss, peak);
+  return model;
+}
+
+}  // namespace
+
+std::string measure_components(const ComponentPlan& plan) {
+  const auto folder = io::PipelineFolder::open(plan.model);
+  std::ostringstream out;
+  out << "RESULT";
+  double load_seconds = 0;
+  Arena arena;
+  const int64_t batch = 2, latent = plan.size / 8;  // classifier-free guidance: 2 rows
+
+  if (plan.text) {
+    auto encoder = timed_load(load_seconds, "the text encoders", [&] { return pipeline::PromptEncoder::load(folder, plan.precision); });
+    pipeline::PromptRequest request;
+    request.prompt = pipeline::PromptArg::text("a photo of an astronaut riding a horse on the moon, highly detailed");
+    request.negative_prompt = pipeline::PromptArg::text("blurry, low quality");  // encoded: not the zeroed default
+    const Run run = cold_then_warm(arena, [&] { encoder.encode(request); });
+    out << " text_s=" << run.seconds << " text_gflop=" << run.gflop;
+    std::fprintf(stderr, "  text encoding %.2f s\n", run.seconds);
+  }
+  if (plan.unet) {
+    auto unet = timed_load(load_seconds, "the UNet", [&] { return pipeline::load_unet(folder, "unet", plan.precision); });
+    const auto& config = unet.config();
+    Tensor sample = normal_tensor(Shape{batch, config.in_channels, latent, latent}, 1, 1.0f);
+    Tensor context = normal_tensor(Shape{batch, 77, config.cross_attention_dim[0]}, 2, 1.0f);
+    // The pooled text embedding, then 6 time ids (the base) or 5 (the refiner's aesthetic score).
+    const int64_t text_embeds_dim = io::load_clip_text_config(folder.config_path("text_encoder_2")).projection_dim;
+    const int64_t time_ids_count =
+        (config.projection_class_embeddings_input_dim - text_embeds_dim) / config.addition_time_embed_dim;
+    Tensor text_embeds = normal_tensor(Shape{batch, text_embeds_dim}, 3, 1.0f);
+    Tensor time_ids = Tensor::empty(Shape{batch, time_ids_count}, DType::F32);
+    for (int64_t i = 0; i < time_ids.numel(); ++i) time_ids.data<float>()[i] = static_cast<float>(plan.size);
+    const Run run = cold_then_warm(arena, [&] { unet.forward(arena, sample, 500.0f, context, text_embeds, time_ids); });
+    out << " unet_s=" << run.seconds << " unet_cold_s=" << run.cold_seconds << " unet_gflop=" << run.gflop;
+    std::fprintf(stderr, "  UNet step %.2f s (cold %.2f s)\n", run.seconds, run.cold_seconds);
+  }
+  if (plan.vae) {
+    auto vae = timed_load(load_seconds, "the VAE", [&] { return pipeline::load_vae(folder, "vae", plan.precision); });
+    Tensor latents = normal_tensor(Shape{1, 4, latent, latent}, 4, 1.0f);
+    const Run decode = cold_then_warm(arena, [&] { vae.decode(arena, latents); });
+    out << " vae_decode_s=" << decode.seconds << " vae_decode_gflop=" << decode.gflop;
+    std::fprintf(stderr, "  VAE decode %.2f s\n", decode.seconds);
+    Tensor image = normal_tensor(Shape{1, 3, plan.size, plan.size}, 5, 0.5f);
+    const Run encode = cold_then_warm(arena, [&] { vae.encode(arena, image); });
+    out << " vae_encode_s=" << encode.seconds << " vae_encode_gflop=" << encode.gflop;
+    std::fprintf(stderr, "  VAE encode %.2f s\n", encode.seconds);
+  }
+  out << " load_s=" << load_seconds;
+  return out.str();
+}
+
+}  // namespace sdxl::bench

@@ -1,0 +1,26 @@
+// One configuration of sdxl-bench, measured in its own process: each component of a pipeline
+// folder loaded, then run on the shapes of one image size (warm-up run first: it creates the
+// oneDNN primitives for these shapes), with the FLOPs of every linear, convolution and
+// attention it executed counted from their shapes.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "ops.h"
+
+namespace sdxl::bench {
+
+struct ComponentPlan {
+  std::filesystem::path model;  // a pipeline folder (real or sdxl-random-pipeline)
+  ops::Precision precision = ops::Precision::F32;
+  int64_t size = 512;  // image side in pixels
+  bool text = true, unet = true, vae = true;
+};
+
+// Runs the plan and returns one line "RESULT key=value ..." with load_s, text_s, text_gflop,
+// unet_s, unet_cold_s, unet_gflop, vae_decode_s, vae_decode_gflop, vae_encode_s,
+// vae_encode_gflop (those measured). Components are loaded one at a time and freed after use.
+std::string measure_components(const ComponentPlan& plan);
+
+}  // namespace sdxl::bench

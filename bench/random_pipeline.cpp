@@ -1,0 +1,107 @@
+#include "random_pipeline.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/convert.h"
+#include "core/error.h"
+#include "core/tensor.h"
+#include "io/json_file.h"
+#include "io/safetensors.h"
+
+namespace sdxl::bench {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Component {
+  const char* folder;
+  const char* manifest;  // real/manifests/<manifest>.json; nullptr: config files only
+  const char* weights;   // file name without ".safetensors"
+};
+
+std::vector<Component> components(bool refiner) {
+  if (refiner)
+    return {{"scheduler", nullptr, nullptr},
+            {"tokenizer_2", nullptr, nullptr},
+            {"text_encoder_2", "refiner_text_encoder_2", "model"},
+            {"unet", "refiner_unet", "diffusion_pytorch_model"},
+            {"vae", "vae", "diffusion_pytorch_model"}};
+  return {{"scheduler", nullptr, nullptr},
+          {"tokenizer", nullptr, nullptr},
+          {"tokenizer_2", nullptr, nullptr},
+          {"text_encoder", "base_text_encoder", "model"},
+          {"text_encoder_2", "base_text_encoder_2", "model"},
+          {"unet", "base_unet", "diffusion_pytorch_model"},
+          {"vae", "vae", "diffusion_pytorch_model"}};
+}
+
+// Uniform in [-0.02, 0.02], norm scales near one: the magnitudes of trained SDXL weights, so
+// activations stay in a realistic range (and finite in fp16).
+Tensor random_tensor(const std::string& name, const Shape& shape, DType dtype, uint64_t seed) {
+  const bool norm_scale = name.find("norm") != std::string::npos && shape.rank() == 1 && name.size() > 7 &&
+                          name.compare(name.size() - 7, 7, ".weight") == 0;
+  Tensor values = Tensor::empty(shape, DType::F32);
+  float* p = values.data<float>();
+  const int64_t n = values.numel(), chunk = 1 << 20;
+  const uint64_t name_seed = seed ^ std::hash<std::string>{}(name);
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t begin = 0; begin < n; begin += chunk) {
+    std::mt19937_64 gen(name_seed + static_cast<uint64_t>(begin));
+    std::uniform_real_distribution<float> dist(-0.02f, 0.02f);
+    for (int64_t i = begin; i < std::min(n, begin + chunk); ++i) p[i] = (norm_scale ? 1.0f : 0.0f) + dist(gen);
+  }
+  return dtype == DType::F32 ? values : values.to(dtype);
+}
+
+void write_weights(const fs::path& manifest_path, const fs::path& file, DType dtype, uint64_t seed) {
+  if (fs::exists(file)) return;
+  const auto manifest = io::read_json_object(manifest_path, "manifest");
+  std::vector<io::TensorLayout> layout;
+  for (const auto& entry : manifest.at("diffusers_layout"))
+  {
+    const auto dims = entry.at("shape").get<std::vector<int64_t>>();
+    layout.push_back({entry.at("name").get<std::string>(), dtype, Shape::from_range(dims.begin(), dims.end())});
+  }
+  std::fprintf(stderr, "writing %s (%zu tensors)\n", file.string().c_str(), layout.size());
+  io::write_safetensors(file, layout, [&](size_t i) { return random_tensor(layout[i].name, layout[i].shape, dtype, seed); },
+                        {{"format", "pt"}});
+}
+
+void copy_if_absent(const fs::path& from, const fs::path& to) {
+  if (!fs::exists(to)) fs::copy_file(from, to);
+}
+
+}  // namespace
+
+void write_random_pipeline(const fs::path& reference, const fs::path& out, const RandomPipelineSpec& spec) {
+  SDXL_CHECK(spec.dtype == DType::F16 || spec.dtype == DType::F32, InvalidArgument,
+             "[random pipeline] weights are written as fp16 or fp32");
+  const fs::path configs =
+      reference / "real" / (spec.refiner ? "stable-diffusion-xl-refiner-1.0" : "stable-diffusion-xl-base-1.0");
+  SDXL_CHECK(fs::is_directory(configs), Io, "[random pipeline] ", configs.string(),
+             " is missing: the real configs come from sdxl-ref (set SDXL_REF)");
+  fs::create_directories(out);
+  copy_if_absent(configs / "model_index.json", out / "model_index.json");
+  const std::string suffix = spec.dtype == DType::F16 ? ".fp16.safetensors" : ".safetensors";
+  for (const auto& c : components(spec.refiner)) {
+    const fs::path dir = out / c.folder;
+    fs::create_directories(dir);
+    for (const auto& entry : fs::directory_iterator(configs / c.folder)) copy_if_absent(entry.path(), dir / entry.path().filename());
+    if (std::string(c.folder).rfind("tokenizer", 0) == 0) {
+      copy_if_absent(reference / "tokenizer/vocab.json", dir / "vocab.json");
+      copy_if_absent(reference / "tokenizer/merges.txt", dir / "merges.txt");
+    }
+    if (c.manifest)
+      write_weights(reference / "real/manifests" / (std::string(c.manifest) + ".json"), dir / (std::string(c.weights) + suffix),
+                    spec.dtype, spec.seed);
+  }
+}
+
+}  // namespace sdxl::bench

@@ -1,0 +1,294 @@
+// sdxl-bench: speed and memory of SDXL on this machine, on the real-size architecture.
+//
+//   sdxl-bench [--sizes 512,1024] [--precisions fp32,bf16] [--steps N] [--threads N]
+//              [--model DIR] [--refiner] [--no-scaling]
+//
+// With no arguments: 512x512 in fp32 and bf16, and 1- vs 2-thread scaling of the UNet step.
+// Each configuration runs in its own process (peak RSS is its own): the components one by one
+// (load, text encoding of a prompt pair, a UNet step with classifier-free guidance, VAE decode
+// and encode), then the CLI generating an image end to end. Without --model, a random-weight
+// real-size pipeline folder (sdxl-random-pipeline, fp16 files) is written to $SDXL_BENCH_MODELS
+// (default: bench-models/ in the build directory) on first use. Prints a markdown table and, last,
+// the SUMMARY line.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bench_support.h"
+#include "component_timings.h"
+#include "core/threads.h"
+#include "machine_peak.h"
+#include "random_pipeline.h"
+#include "subprocess.h"
+
+using namespace sdxl;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Options {
+  std::vector<int64_t> sizes{512};
+  std::vector<std::string> precisions{"fp32", "bf16"};
+  int steps = 4, threads = 0;
+  fs::path model;
+  bool refiner = false, scaling = true;
+  // internal: one configuration's component measurements
+  bool child = false;
+  std::string parts = "text,unet,vae";
+};
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+[[noreturn]] void usage(const std::string& problem) {
+  std::fprintf(stderr,
+               "sdxl-bench: %s\nusage: sdxl-bench [--sizes 512,1024] [--precisions fp32,bf16] [--steps N] [--threads N]\n"
+               "                  [--model DIR] [--refiner] [--no-scaling]\n",
+               problem.c_str());
+  std::exit(2);
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage(a + " needs a value");
+      return argv[++i];
+    };
+    try {
+      if (a == "--sizes") {
+        o.sizes.clear();
+        for (const auto& s : split(value())) o.sizes.push_back(std::stoll(s));
+      } else if (a == "--size") o.sizes = {std::stoll(value())};
+      else if (a == "--precisions" || a == "--precision") o.precisions = split(value());
+      else if (a == "--steps") o.steps = std::stoi(value());
+      else if (a == "--threads") o.threads = std::stoi(value());
+      else if (a == "--model") o.model = value();
+      else if (a == "--refiner") o.refiner = true;
+      else if (a == "--no-scaling") o.scaling = false;
+      else if (a == "--child") o.child = true;
+      else if (a == "--parts") o.parts = value();
+      else usage("unknown argument " + a);
+    } catch (const std::logic_error&) {
+      usage("bad value for " + a);
+    }
+  }
+  for (auto s : o.sizes)
+    if (s < 64 || s % 8 != 0) usage("sizes must be multiples of 8, at least 64");
+  for (const auto& p : o.precisions)
+    if (p != "fp32" && p != "bf16") usage("precisions are fp32 and bf16");
+  if (o.steps < 1) usage("--steps must be at least 1");
+  return o;
+}
+
+fs::path self_path() { return fs::read_symlink("/proc/self/exe"); }
+
+fs::path models_dir() {
+  const char* env = std::getenv("SDXL_BENCH_MODELS");
+  return env && *env ? fs::path(env) : self_path().parent_path().parent_path() / "bench-models";
+}
+
+fs::path random_folder(bool refiner) {
+  const fs::path dir = models_dir() / (refiner ? "sdxl-refiner-random-fp16" : "sdxl-base-random-fp16");
+  if (!fs::exists(dir / ".complete")) {
+    std::fprintf(stderr, "writing a random real-size %s pipeline to %s (once)\n", refiner ? "refiner" : "base",
+                 dir.string().c_str());
+    bench::write_random_pipeline(bench::reference_dir(), dir, {refiner, DType::F16, refiner ? 2u : 1u});
+    std::ofstream(dir / ".complete") << "written by sdxl-bench\n";
+  }
+  return dir;
+}
+
+std::vector<std::string> thread_args(int threads) {
+  return threads > 0 ? std::vector<std::string>{"--threads", std::to_string(threads)} : std::vector<std::string>{};
+}
+
+struct Row {
+  int64_t size;
+  std::string precision;
+  std::map<std::string, double> v;  // the child's RESULT fields, plus e2e_s and rss_gib
+  double get(const std::string& key) const {
+    auto it = v.find(key);
+    return it == v.end() ? std::nan("") : it->second;
+  }
+};
+
+void absorb(Row& row, const std::string& out) {
+  std::istringstream fields(out.substr(out.rfind("RESULT")));
+  for (std::string field; fields >> field;) {
+    const auto eq = field.find('=');
+    if (eq != std::string::npos) row.v[field.substr(0, eq)] = std::stod(field.substr(eq + 1));
+  }
+}
+
+bench::ProcessResult must_run(const std::vector<std::string>& argv) {
+  std::string line;
+  for (const auto& a : argv) line += a + " ";
+  std::fprintf(stderr, "$ %s\n", line.c_str());
+  auto r = bench::run_process(argv);
+  if (r.exit_code != 0) {
+    std::fprintf(stderr, "sdxl-bench: the command failed with status %d\n", r.exit_code);
+    std::exit(1);
+  }
+  return r;
+}
+
+bench::ProcessResult run_components(const Options& o, const fs::path& model, int64_t size, const std::string& precision,
+                                    const std::string& parts, int threads) {
+  std::vector<std::string> argv{self_path().string(), "--child",          "--model", model.string(), "--size",
+                                std::to_string(size),  "--precision",       precision, "--parts",      parts};
+  for (const auto& a : thread_args(threads)) argv.push_back(a);
+  (void)o;
+  return must_run(argv);
+}
+
+bench::ProcessResult run_cli(const Options& o, const fs::path& model, int64_t size, const std::string& precision,
+                             const std::vector<std::string>& extra) {
+  const fs::path output = fs::temp_directory_path() / ("sdxl-bench-" + std::to_string(::getpid()) + ".png");
+  std::vector<std::string> argv{SDXL_CLI_PATH, "generate", "-m", model.string(), "-p",
+                                "a photo of an astronaut riding a horse on the moon", "-W", std::to_string(size), "-H",
+                                std::to_string(size), "--steps", std::to_string(o.steps), "--seed", "0", "--precision",
+                                precision, "-o", output.string()};
+  for (const auto& a : extra) argv.push_back(a);
+  for (const auto& a : thread_args(o.threads)) argv.push_back(a);
+  auto r = must_run(argv);
+  fs::remove(output);
+  return r;
+}
+
+std::string fmt(double v, int decimals = 2) {
+  if (std::isnan(v)) return "-";
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.*f", decimals, v);
+  return buffer;
+}
+
+int child_main(const Options& o) {
+  if (o.threads > 0) set_num_threads(o.threads);
+  bench::ComponentPlan plan;
+  plan.model = o.model;
+  plan.precision = o.precisions.at(0) == "bf16" ? ops::Precision::BF16 : ops::Precision::F32;
+  plan.size = o.sizes.at(0);
+  const auto parts = split(o.parts);
+  auto wants = [&](const char* p) { return std::find(parts.begin(), parts.end(), p) != parts.end(); };
+  plan.text = wants("text");
+  plan.unet = wants("unet");
+  plan.vae = wants("vae");
+  std::printf("%s\n", bench::measure_components(plan).c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options o = parse(argc, argv);
+  try {
+    if (o.child) return child_main(o);
+
+    if (o.threads > 0) set_num_threads(o.threads);
+    const int threads = num_threads();
+    std::fprintf(stderr, "measuring the machine\n");
+    const double fma_1 = bench::fma_peak_flops(1), fma_n = bench::fma_peak_flops(threads);
+    const double sgemm_onednn = bench::square_gemm_flops(cpu::GemmLibrary::OneDnn, 4096, 3);
+    const double sgemm_openblas = bench::square_gemm_flops(cpu::GemmLibrary::OpenBlas, 4096, 3);
+    const fs::path model = o.model.empty() ? random_folder(false) : o.model;
+
+    std::vector<Row> rows;
+    for (const auto& precision : o.precisions)
+      for (int64_t size : o.sizes) {
+        Row row{size, precision, {}};
+        std::fprintf(stderr, "%lldx%lld %s: components\n", static_cast<long long>(size), static_cast<long long>(size),
+                     precision.c_str());
+        absorb(row, run_components(o, model, size, precision, "text,unet,vae", o.threads).out);
+        std::fprintf(stderr, "%lldx%lld %s: end to end, %d steps\n", static_cast<long long>(size),
+                     static_cast<long long>(size), precision.c_str(), o.steps);
+        const auto e2e = run_cli(o, model, size, precision, {});
+        row.v["e2e_s"] = e2e.seconds;
+        row.v["rss_gib"] = e2e.peak_rss_gib;
+        rows.push_back(row);
+      }
+
+    std::printf("\n## sdxl-bench\n\nMachine: %d threads; FMA loop %.1f GFLOP/s on 1 thread, %.1f on %d (the peak below); "
+                "4096^3 SGEMM: oneDNN %.1f, OpenBLAS %.1f GFLOP/s (%.2f / %.2f of peak).\n\n",
+                threads, fma_1 * 1e-9, fma_n * 1e-9, threads, sgemm_onednn * 1e-9, sgemm_openblas * 1e-9,
+                sgemm_onednn / fma_n, sgemm_openblas / fma_n);
+    std::printf("| image | precision | load s | text pair s | UNet step (CFG) s | UNet GFLOP/s | of peak | VAE decode s "
+                "| of peak | VAE encode s | of peak | %d steps end to end s | peak RSS GiB |\n",
+                o.steps);
+    std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (const auto& r : rows) {
+      auto rate = [&](const char* s, const char* gflop) { return r.get(gflop) / r.get(s); };
+      std::printf("| %lldx%lld | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+                  static_cast<long long>(r.size), static_cast<long long>(r.size), r.precision.c_str(),
+                  fmt(r.get("load_s"), 1).c_str(), fmt(r.get("text_s")).c_str(), fmt(r.get("unet_s")).c_str(),
+                  fmt(rate("unet_s", "unet_gflop"), 1).c_str(), fmt(rate("unet_s", "unet_gflop") * 1e9 / fma_n).c_str(),
+                  fmt(r.get("vae_decode_s")).c_str(), fmt(rate("vae_decode_s", "vae_decode_gflop") * 1e9 / fma_n).c_str(),
+                  fmt(r.get("vae_encode_s")).c_str(), fmt(rate("vae_encode_s", "vae_encode_gflop") * 1e9 / fma_n).c_str(),
+                  fmt(r.get("e2e_s"), 1).c_str(), fmt(r.get("rss_gib")).c_str());
+    }
+    std::printf("\nFLOPs: every linear, convolution and attention product executed, counted from its shapes "
+                "(UNet step %s GFLOP at %lld). bf16 rates are against the f32 FMA peak. End to end = the CLI "
+                "process (load, text, steps, VAE decode, PNG); its peak RSS is the column.\n",
+                rows.empty() ? "-" : fmt(rows[0].get("unet_gflop"), 0).c_str(),
+                rows.empty() ? 0LL : static_cast<long long>(rows[0].size));
+    std::fflush(stdout);
+
+    if (o.scaling && threads > 1) {
+      const int64_t size = o.sizes.front();
+      std::fprintf(stderr, "thread scaling: UNet step on 1 thread\n");
+      Row single{size, o.precisions.front(), {}};
+      absorb(single, run_components(o, model, size, o.precisions.front(), "unet", 1).out);
+      const double multi = rows.front().get("unet_s");
+      std::printf("\nThread scaling (UNet step, %lldx%lld %s): 1 thread %s s, %d threads %s s: %.2fx (FMA loop %.2fx).\n",
+                  static_cast<long long>(size), static_cast<long long>(size), o.precisions.front().c_str(),
+                  fmt(single.get("unet_s")).c_str(), threads, fmt(multi).c_str(), single.get("unet_s") / multi,
+                  fma_n / fma_1);
+      std::fflush(stdout);
+    }
+
+    if (o.refiner) {
+      const fs::path refiner = random_folder(true);
+      const int64_t size = o.sizes.front();
+      std::printf("\n| base + refiner, %lldx%lld, %d steps | precision | seconds | peak RSS GiB |\n|---|---|---|---|\n",
+                  static_cast<long long>(size), static_cast<long long>(size), o.steps);
+      for (const auto& precision : o.precisions)
+        for (const char* mode : {"ensemble", "img2img"}) {
+          const auto r = run_cli(o, model, size, precision, {"--refiner", refiner.string(), "--refiner-mode", mode});
+          std::printf("| %s | %s | %.1f | %.2f |\n", mode, precision.c_str(), r.seconds, r.peak_rss_gib);
+          std::fflush(stdout);
+        }
+    }
+
+    auto find = [&](int64_t size, const char* precision) -> const Row* {
+      for (const auto& r : rows)
+        if (r.size == size && r.precision == precision) return &r;
+      return nullptr;
+    };
+    const Row* f32 = find(512, "fp32");
+    const Row* b16 = find(512, "bf16");
+    auto field = [](const Row* r, const char* key) { return r ? r->get(key) : std::nan(""); };
+    std::printf("\nSUMMARY unet512_s=%s unet512_peak_frac=%s vae512_s=%s rss512_gib=%s bf16_unet512_s=%s\n",
+                fmt(field(f32, "unet_s")).c_str(),
+                fmt(field(f32, "unet_gflop") / field(f32, "unet_s") * 1e9 / fma_n, 3).c_str(),
+                fmt(field(f32, "vae_decode_s")).c_str(), fmt(field(f32, "rss_gib")).c_str(),
+                fmt(field(b16, "unet_s")).c_str());
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sdxl-bench: %s\n", e.what());
+    return 1;
+  }
+}
