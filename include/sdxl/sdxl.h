@@ -73,7 +73,10 @@ typedef struct sdxl_pipeline sdxl_pipeline;
 typedef struct sdxl_pipeline_params {
   const char* model_dir; /* a diffusers SDXL pipeline folder */
   const char* variant;   /* NULL or "" for the plain weights, "fp16" for *.fp16.safetensors */
-  int release_text_encoders; /* 1: free the text encoders after encoding (reloaded if needed again) */
+  int release_text_encoders; /* 1: one-shot use: free the text encoders after encoding (reloaded if
+                                needed again) and load the UNet only then, so the two never
+                                share memory; load errors of the UNet then show at the first
+                                generation */
   const char* precision;     /* "fp32" (default) or "bf16": bf16 matmuls and convolutions, f32 accumulation */
 } sdxl_pipeline_params;
 

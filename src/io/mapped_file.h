@@ -19,6 +19,10 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
   const std::filesystem::path& path() const { return path_; }
+  // Drops the resident pages wholly inside [offset, offset + length) from this process: a model
+  // that has copied (packed, converted) a tensor need not also hold the file's copy. The data
+  // stays readable: a later access reads it from the file again.
+  void release(size_t offset, size_t length) const;
 
  private:
   MappedFile() = default;

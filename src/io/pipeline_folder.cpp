@@ -44,6 +44,12 @@ Tensor WeightSet::get(const std::string& name) const {
   return files_[it->second.first]->tensor(*it->second.second);
 }
 
+Tensor WeightSet::get_transient(const std::string& name) const {
+  auto it = index_.find(name);
+  if (it == index_.end()) fail(ErrorCode::Format, "[weights] ", component_, ": missing tensor '", name, "'");
+  return files_[it->second.first]->transient_tensor(*it->second.second);
+}
+
 const TensorRecord* WeightSet::record(const std::string& name) const {
   auto it = index_.find(name);
   return it == index_.end() ? nullptr : it->second.second;

@@ -38,6 +38,9 @@ class WeightSet {
   const std::vector<std::shared_ptr<SafetensorsFile>>& files() const { return files_; }
   bool has(const std::string& name) const { return index_.count(name) > 0; }
   Tensor get(const std::string& name) const;  // throws naming the component and tensor if absent
+  // The same as a view that drops its file pages from memory once its last copy is gone
+  // (SafetensorsFile::transient_tensor).
+  Tensor get_transient(const std::string& name) const;
   const TensorRecord* record(const std::string& name) const;
   std::vector<std::string> names() const;  // sorted
   size_t size() const { return index_.size(); }

@@ -139,8 +139,8 @@ sdxl_status sdxl_pipeline_load(const sdxl_pipeline_params* params, sdxl_pipeline
                "' is not one of fp32, bf16");
     *pipeline = new sdxl_pipeline{sdxl::pipeline::SdxlPipeline::load(
         params->model_dir, params->variant ? params->variant : "",
-        precision == "bf16" ? sdxl::ops::Precision::BF16 : sdxl::ops::Precision::F32)};
-    (*pipeline)->pipeline.set_release_text_encoders(params->release_text_encoders != 0);
+        precision == "bf16" ? sdxl::ops::Precision::BF16 : sdxl::ops::Precision::F32,
+        /*one_shot=*/params->release_text_encoders != 0)};
   });
 }
 

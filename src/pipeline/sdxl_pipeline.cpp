@@ -36,14 +36,18 @@ Tensor repeat_batch(const Tensor& t, int64_t batch) {
 }  // namespace
 
 SdxlPipeline SdxlPipeline::load(const std::filesystem::path& model_dir, const std::string& variant,
-                                ops::Precision precision) {
+                                ops::Precision precision, bool one_shot) {
   SdxlPipeline p;
   p.precision_ = precision;
   p.folder_ = io::PipelineFolder::open(model_dir, variant);
   for (const char* needed : {"unet", "vae", "scheduler"})
     SDXL_CHECK(p.folder_.has(needed), Format, "[model] ", model_dir.string(), ": model_index.json has no ", needed);
   p.prompt_encoder_ = std::make_shared<PromptEncoder>(PromptEncoder::load(p.folder_, precision));
-  p.unet_ = std::make_shared<models::UNet2DConditionModel>(load_unet(p.folder_, "unet", precision));
+  p.release_text_encoders_ = one_shot;
+  if (one_shot)
+    (void)io::load_unet_config(p.folder_.config_path("unet"));  // loaded after the prompts are encoded
+  else
+    p.unet_ = std::make_shared<models::UNet2DConditionModel>(load_unet(p.folder_, "unet", precision));
   p.vae_ = std::make_shared<models::AutoencoderKL>(load_vae(p.folder_, "vae", precision));
   p.scheduler_config_ = io::read_json_object(p.folder_.config_path("scheduler"), "scheduler");
   p.projection_dim_ = io::load_clip_text_config(p.folder_.config_path("text_encoder_2")).projection_dim;
@@ -94,6 +98,7 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
   if (!prompt_encoder_) prompt_encoder_ = std::make_shared<PromptEncoder>(PromptEncoder::load(folder_, precision_));
   PromptEmbeddings emb = prompt_encoder_->encode(prompt_request);
   if (release_text_encoders_) prompt_encoder_.reset();
+  if (!unet_) unet_ = std::make_shared<models::UNet2DConditionModel>(load_unet(folder_, "unet", precision_));
   const int64_t images = emb.prompt_embeds.dim(0);  // batch x num_images_per_prompt
 
   nlohmann::json config = scheduler_config_;
@@ -216,6 +221,13 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
   log_info("[pipeline] ", images, " image(s) ", width, "x", height, ", ", timesteps.size(), " steps, guidance ",
            r.guidance.scale, ", seed ", r.seed);
   denoise(*unet_, *scheduler, timesteps, cond, r.guidance, latents, noise_fn, *arena_, r.on_step, blend);
+
+  if (release_text_encoders_) {
+    // One-shot: the UNet and its activations leave before the VAE decode needs its own
+    // (a full-resolution decode is the other memory peak); the next call loads it again.
+    unet_.reset();
+    arena_ = std::make_unique<Arena>();
+  }
 
   GenerateResult result;
   result.latents = latents.clone();

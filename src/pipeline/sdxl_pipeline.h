@@ -57,15 +57,15 @@ class SdxlPipeline {
  public:
   // `precision`: BF16 runs the text encoders' and UNet's linears and convolutions in bf16
   // (f32 accumulation); norms, attention and (with force_upcast) the VAE stay f32.
+  // `one_shot`: free the text encoders after each prompt encoding and load the UNet only then,
+  // and free the UNet before the VAE decode, so that no two of them are in memory together
+  // (one-shot use such as the CLI; a later call loads them again). Configs are checked here.
   static SdxlPipeline load(const std::filesystem::path& model_dir, const std::string& variant = "",
-                           ops::Precision precision = ops::Precision::F32);
+                           ops::Precision precision = ops::Precision::F32, bool one_shot = false);
   GenerateResult generate(const GenerateRequest& request);
 
   const io::PipelineFolder& folder() const { return folder_; }
   bool is_refiner() const { return folder_.index().requires_aesthetics_score; }
-  // Frees the text encoders after each prompt encoding (a later call loads them again): for
-  // one-shot use such as the CLI, where they are not needed once the prompt is encoded.
-  void set_release_text_encoders(bool release) { release_text_encoders_ = release; }
 
  private:
   Tensor encode_image(const Tensor& image01, rng::TorchGenerator& generator);

@@ -84,8 +84,7 @@ TEST(Txt2ImgPipeline, ReleasedTextEncodersReloadForTheNextCall) {
   auto cases = test::cases_of_kind("txt2img");
   ASSERT_FALSE(cases.empty());
   const auto& c = cases.front();
-  auto pipe = pipeline::SdxlPipeline::load(test::model_dir(c));
-  pipe.set_release_text_encoders(true);
+  auto pipe = pipeline::SdxlPipeline::load(test::model_dir(c), "", ops::Precision::F32, /*one_shot=*/true);
   test::CaseFile file(c);
   for (int run = 0; run < 2; ++run) {
     auto result = pipe.generate(request_from(c["params"]));

@@ -19,7 +19,7 @@ Tensor FileWeights::take(const std::string& name, const Shape& shape) {
     fail(ErrorCode::Format, "[weights] ", weights_.component(), ": tensor '", name, "' is ",
          dtype_name(record->dtype), ", expected a float type");
   taken_.insert(name);
-  return weights_.get(name);
+  return weights_.get_transient(name);
 }
 
 void FileWeights::finish(const std::vector<std::string>& ignored_suffixes) const {

@@ -33,6 +33,8 @@ class WeightBinder {
 
 // From a component's safetensors files. finish() reports tensors the model never asked for:
 // a config that does not match its weights shows up as missing, misshapen or unexpected tensors.
+// A tensor's file pages leave memory when the model drops its view (after packing or
+// converting it): the weights are not held twice.
 class FileWeights : public WeightBinder {
  public:
   explicit FileWeights(const io::WeightSet& weights) : weights_(weights) {}
