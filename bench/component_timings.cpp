@@ -52,7 +52,6 @@ std::pair<double, double> rss_gib() {
   for (std::string line; std::getline(status, line);) {
     if (line.rfind("VmRSS:", 0) == 0) rss = std::stod(line.substr(6)) / (1024.0 * 1024.0);
     if (line.rfind("VmHWM:", 0) == 0) peak = std::stod(line.substr(6)) / (1024.0 * 1024.0);
-    if (line.rfind("RssFile:", 0) == 0) std::fprintf(stderr, "  [%s]\n", line.c_str());
   }
   return {rss, peak};
 }
