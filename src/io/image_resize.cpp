@@ -1,0 +1,156 @@
+#include "io/image_resize.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "core/error.h"
+
+namespace sdxl::io {
+namespace {
+
+// 32-bit accumulators: 8 bits of pixel, 2 of head-room for the filter's negative lobes.
+constexpr int kPrecisionBits = 32 - 8 - 2;
+
+double sinc(double x) {
+  if (x == 0.0) return 1.0;
+  x *= M_PI;
+  return std::sin(x) / x;
+}
+
+double lanczos3(double x) { return -3.0 <= x && x < 3.0 ? sinc(x) * sinc(x / 3.0) : 0.0; }
+
+// For each output index, the first input index and the fixed-point weights of the taps.
+struct Taps {
+  int64_t width = 0;               // taps per output (the widest filter)
+  std::vector<int64_t> first, count;
+  std::vector<int32_t> weights;    // [out][width]
+};
+
+Taps compute_taps(int64_t in_size, int64_t out_size) {
+  const double scale = static_cast<double>(in_size) / static_cast<double>(out_size);
+  const double filter_scale = std::max(scale, 1.0);  // shrinking widens the filter: anti-aliasing
+  const double support = 3.0 * filter_scale;
+  Taps taps;
+  taps.width = static_cast<int64_t>(std::ceil(support)) * 2 + 1;
+  taps.first.resize(static_cast<size_t>(out_size));
+  taps.count.resize(static_cast<size_t>(out_size));
+  taps.weights.assign(static_cast<size_t>(out_size * taps.width), 0);
+  std::vector<double> w(static_cast<size_t>(taps.width));
+  for (int64_t o = 0; o < out_size; ++o) {
+    const double center = (static_cast<double>(o) + 0.5) * scale;
+    const int64_t lo = std::max<int64_t>(static_cast<int64_t>(center - support + 0.5), 0);
+    const int64_t hi = std::min<int64_t>(static_cast<int64_t>(center + support + 0.5), in_size);
+    double total = 0.0;
+    for (int64_t i = lo; i < hi; ++i) {
+      w[static_cast<size_t>(i - lo)] = lanczos3((static_cast<double>(i) - center + 0.5) / filter_scale);
+      total += w[static_cast<size_t>(i - lo)];
+    }
+    for (int64_t i = lo; i < hi; ++i) {
+      double v = w[static_cast<size_t>(i - lo)];
+      if (total != 0.0) v /= total;
+      // round half away from zero, as PIL does
+      const double fixed = v * static_cast<double>(1 << kPrecisionBits);
+      taps.weights[static_cast<size_t>(o * taps.width + (i - lo))] = static_cast<int32_t>(fixed < 0 ? fixed - 0.5 : fixed + 0.5);
+    }
+    taps.first[static_cast<size_t>(o)] = lo;
+    taps.count[static_cast<size_t>(o)] = hi - lo;
+  }
+  return taps;
+}
+
+uint8_t clip8(int32_t accumulated) {
+  return static_cast<uint8_t>(std::clamp(accumulated >> kPrecisionBits, 0, 255));
+}
+
+// Filters rows first_row.. of `in` along x into `out` (out.height rows).
+void resample_rows(const Image8& in, Image8& out, const Taps& taps, int64_t first_row) {
+  const int64_t c = in.channels;
+  for (int64_t y = 0; y < out.height; ++y) {
+    const uint8_t* row = in.pixels.data() + (first_row + y) * in.width * c;
+    uint8_t* dst = out.pixels.data() + y * out.width * c;
+    for (int64_t x = 0; x < out.width; ++x) {
+      const int32_t* k = taps.weights.data() + x * taps.width;
+      const uint8_t* src = row + taps.first[static_cast<size_t>(x)] * c;
+      for (int64_t ch = 0; ch < c; ++ch) {
+        int32_t acc = 1 << (kPrecisionBits - 1);
+        for (int64_t t = 0; t < taps.count[static_cast<size_t>(x)]; ++t) acc += src[t * c + ch] * k[t];
+        dst[x * c + ch] = clip8(acc);
+      }
+    }
+  }
+}
+
+// Filters along y into `out`; `in` holds the source rows from `row_offset` on.
+void resample_columns(const Image8& in, Image8& out, const Taps& taps, int64_t row_offset) {
+  const int64_t c = in.channels, stride = in.width * c;
+  for (int64_t y = 0; y < out.height; ++y) {
+    const int32_t* k = taps.weights.data() + y * taps.width;
+    const uint8_t* top = in.pixels.data() + (taps.first[static_cast<size_t>(y)] - row_offset) * stride;
+    uint8_t* dst = out.pixels.data() + y * out.width * c;
+    for (int64_t i = 0; i < out.width * c; ++i) {
+      int32_t acc = 1 << (kPrecisionBits - 1);
+      for (int64_t t = 0; t < taps.count[static_cast<size_t>(y)]; ++t) acc += top[t * stride + i] * k[t];
+      dst[i] = clip8(acc);
+    }
+  }
+}
+
+Image8 blank(int64_t width, int64_t height, int64_t channels) {
+  return Image8{width, height, channels, std::vector<uint8_t>(static_cast<size_t>(width * height * channels))};
+}
+
+// PIL's RGBA -> RGBa: colour times alpha / 255, rounded.
+void premultiply(Image8& image) {
+  for (size_t i = 0; i < image.pixels.size(); i += 4)
+    for (size_t ch = 0; ch < 3; ++ch) {
+      const uint32_t t = image.pixels[i + ch] * image.pixels[i + 3] + 128u;
+      image.pixels[i + ch] = static_cast<uint8_t>(((t >> 8) + t) >> 8);
+    }
+}
+
+// PIL's RGBa -> RGBA: colour * 255 / alpha, truncated and clipped; alpha 0 or 255 unchanged.
+void unpremultiply(Image8& image) {
+  for (size_t i = 0; i < image.pixels.size(); i += 4) {
+    const uint32_t alpha = image.pixels[i + 3];
+    if (alpha == 0 || alpha == 255) continue;
+    for (size_t ch = 0; ch < 3; ++ch) image.pixels[i + ch] = static_cast<uint8_t>(std::min(255u, 255u * image.pixels[i + ch] / alpha));
+  }
+}
+
+}  // namespace
+
+int64_t round_down_to_multiple(int64_t size, int64_t multiple) { return size - size % multiple; }
+
+Image8 resize_lanczos(const Image8& image, int64_t width, int64_t height) {
+  SDXL_CHECK(image.channels == 1 || image.channels == 3 || image.channels == 4, InvalidArgument,
+             "[image] resizing needs 1, 3 or 4 channels, got ", image.channels);
+  SDXL_CHECK(width > 0 && height > 0 && width <= kMaxImageSide && height <= kMaxImageSide, InvalidArgument,
+             "[image] cannot resize to ", width, "x", height);
+  SDXL_CHECK(image.width > 0 && image.height > 0 &&
+                 image.pixels.size() == static_cast<size_t>(image.width * image.height * image.channels),
+             InvalidArgument, "[image] the pixel buffer does not match ", image.width, "x", image.height);
+  if (width == image.width && height == image.height) return image;
+  Image8 current = image;
+  if (current.channels == 4) premultiply(current);
+  const Taps columns = compute_taps(image.height, height);
+  // The horizontal pass only filters the rows the vertical pass will read.
+  const int64_t first_row = columns.first.front();
+  const int64_t last_row = columns.first.back() + columns.count.back();
+  int64_t row_offset = 0;
+  if (width != image.width) {
+    Image8 rows = blank(width, last_row - first_row, current.channels);
+    resample_rows(current, rows, compute_taps(image.width, width), first_row);
+    current = std::move(rows);
+    row_offset = first_row;
+  }
+  if (height != image.height) {
+    Image8 out = blank(width, height, current.channels);
+    resample_columns(current, out, columns, row_offset);
+    current = std::move(out);
+  }
+  if (current.channels == 4) unpremultiply(current);
+  return current;
+}
+
+}  // namespace sdxl::io

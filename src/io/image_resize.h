@@ -1,0 +1,21 @@
+// Resizing 8-bit images exactly as diffusers' VaeImageProcessor does for PIL inputs:
+// PIL's Image.resize(size, LANCZOS) (Pillow 9.x), a separable 3-lobe Lanczos filter widened by
+// the scale when shrinking, with PIL's 22-bit fixed-point coefficients and rounding, so that
+// the pixels, and hence the images generated from them, are the same.
+#pragma once
+
+#include <cstdint>
+
+#include "io/png.h"
+
+namespace sdxl::io {
+
+// Gray, RGB or RGBA (RGBA is resized with premultiplied alpha, as PIL does). The same size
+// returns a copy.
+Image8 resize_lanczos(const Image8& image, int64_t width, int64_t height);
+
+// diffusers' VaeImageProcessor.get_default_height_width: the requested size (or the image's
+// when 0) rounded down to a multiple of `multiple`.
+int64_t round_down_to_multiple(int64_t size, int64_t multiple);
+
+}  // namespace sdxl::io
