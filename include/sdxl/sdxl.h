@@ -108,11 +108,15 @@ typedef struct sdxl_generate_params {
   int original_width, original_height, target_width, target_height, crop_top, crop_left;
   int negative_original_width, negative_original_height, negative_target_width, negative_target_height;
   int negative_crop_top, negative_crop_left;
-  /* img2img (SDEdit): an 8-bit image (1 gray, 3 RGB or 4 RGBA channels); the output takes its size. */
+  /* img2img (SDEdit): an 8-bit image (1 gray, 3 RGB or 4 RGBA channels). The output takes its
+     size, or width x height with fit_to_size = 1; a side that is not a multiple of 8 is rounded
+     down. The image (and mask) is resized to that size with PIL's Lanczos filter, as diffusers
+     does for PIL images. */
   const unsigned char* init_image;
   int init_width, init_height, init_channels;
+  int fit_to_size;
   double strength; /* default 0.3, in (0, 1] */
-  /* inpainting (with init_image): an 8-bit mask of the same size, white (>= 128) = repaint. */
+  /* inpainting (with init_image): an 8-bit mask of the same size, white (>= 128 after resizing) = repaint. */
   const unsigned char* mask;
   int mask_width, mask_height, mask_channels;
   /* the ensemble of experts: latents from a base run (NCHW f32) handed to a refiner */

@@ -48,7 +48,7 @@ struct GenerateOptions {
   double aesthetic_score = 6.0, negative_aesthetic_score = 2.5;
   std::optional<uint64_t> refiner_seed;
   bool low_memory = false;
-  bool size_given = false;  // -W or -H on the command line
+  bool width_given = false, height_given = false;  // -W, -H on the command line
 };
 
 // Owns an image read through the C API.
@@ -106,12 +106,12 @@ std::string format_number(double v) {
 
 // AUTOMATIC1111's "parameters" text, which image viewers and web UIs read back.
 std::string a1111_parameters(const GenerateOptions& o, const std::string& prompt, const std::string& negative,
-                             uint64_t seed, const std::string& sampler_display) {
+                             uint64_t seed, const std::string& sampler_display, int width, int height) {
   std::ostringstream out;
   out << prompt << "\n";
   if (!negative.empty()) out << "Negative prompt: " << negative << "\n";
   out << "Steps: " << o.steps << ", Sampler: " << sampler_display << ", CFG scale: " << format_number(o.guidance)
-      << ", Seed: " << seed << ", Size: " << o.width << "x" << o.height
+      << ", Seed: " << seed << ", Size: " << width << "x" << height
       << ", Model: " << fs::path(o.model).filename().string();
   if (o.guidance_rescale > 0) out << ", CFG Rescale: " << format_number(o.guidance_rescale);
   if (!o.init_image.empty()) out << ", Denoising strength: " << format_number(o.strength);
@@ -208,13 +208,12 @@ int run_generate(const GenerateOptions& o) {
   if (!o.init_image.empty()) {
     init = std::make_unique<InputImage>(o.init_image);
     const sdxl_image& im = *init->image;
-    if (o.size_given && (im.width != o.width || im.height != o.height))
-      usage_error("--init-image is " + std::to_string(im.width) + "x" + std::to_string(im.height) +
-                  "; resizing it to -W/-H is not supported yet (leave -W/-H out to keep its size)");
-    if (im.width % 8 != 0 || im.height % 8 != 0)
-      usage_error("--init-image size " + std::to_string(im.width) + "x" + std::to_string(im.height) +
-                  " must be a multiple of 8 (resizing is not supported yet)");
     params.init_image = im.pixels;
+    // -W/-H resize the image (a missing one keeps its side); else its own size, rounded down to
+    // a multiple of 8.
+    params.fit_to_size = o.width_given || o.height_given ? 1 : 0;
+    if (!o.width_given) params.width = im.width;
+    if (!o.height_given) params.height = im.height;
     params.init_width = im.width;
     params.init_height = im.height;
     params.init_channels = im.channels;
@@ -301,7 +300,9 @@ int run_generate(const GenerateOptions& o) {
     const std::string negative =
         o.negatives.empty() ? "" : o.negatives.size() == 1 ? o.negatives[0] : o.negatives[prompt_index];
     const std::string path = output_path(o.output, i, count);
-    images.write_png(path, i, a1111_parameters(o, o.prompts[prompt_index], negative, seed, sampler_display(o.sampler, o.karras)));
+    images.write_png(path, i,
+                     a1111_parameters(o, o.prompts[prompt_index], negative, seed, sampler_display(o.sampler, o.karras),
+                                      (*images).width, (*images).height));
     std::printf("%s\n", path.c_str());
   }
   if (!o.output_latents.empty()) images.write_latents(o.output_latents);
@@ -353,7 +354,8 @@ Command add_generate_command(CLI::App& app) {
                   "fp32, or bf16: bf16 matmuls and convolutions with fp32 accumulation (the VAE stays fp32)")
       ->check(CLI::IsMember({"fp32", "bf16"}))
       ->capture_default_str();
-  cmd->add_option("--init-image", o->init_image, "img2img: start from this PNG or JPEG (the output takes its size)");
+  cmd->add_option("--init-image", o->init_image, "img2img: start from this PNG or JPEG (the output takes its size, rounded down to a multiple of 8, "
+                  "unless -W/-H are given; the image is resized with Lanczos as diffusers does)");
   cmd->add_option("--strength", o->strength, "img2img: how much of the schedule to run, in (0, 1]")->capture_default_str();
   cmd->add_option("--mask", o->mask, "Inpainting: a PNG or JPEG mask of the init image's size, white = repaint");
   cmd->add_option("--refiner", o->refiner, "An SDXL refiner folder to finish the images with");
@@ -375,7 +377,8 @@ Command add_generate_command(CLI::App& app) {
                   "Also write the final latents (NCHW f32, before the VAE) as a safetensors tensor \"latents\"");
   return [cmd, o, width_option, height_option]() -> int {
     if (!cmd->parsed()) return -1;
-    o->size_given = width_option->count() > 0 || height_option->count() > 0;
+    o->width_given = width_option->count() > 0;
+    o->height_given = height_option->count() > 0;
     return run_generate(*o);
   };
 }

@@ -4,7 +4,9 @@
 #include <new>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "io/image_file.h"
+#include "io/image_resize.h"
 #include "io/png.h"
 #include "io/safetensors.h"
 #include "pipeline/c_api_guard.h"
@@ -76,7 +78,16 @@ sdxl::pipeline::GenerateRequest to_request(const sdxl_generate_params& p) {
                InvalidArgument, "[generate] init image must be 1, 3 or 4 channels with a positive size");
     sdxl::io::Image8 image{p.init_width, p.init_height, p.init_channels,
                            std::vector<uint8_t>(p.init_image, p.init_image + static_cast<size_t>(p.init_width) * p.init_height * p.init_channels)};
-    image = sdxl::io::to_rgb(image);
+    // VaeImageProcessor.preprocess: the size rounded down to a multiple of the VAE's scale, PIL's
+    // Lanczos resize in the image's own mode, then convert("RGB").
+    const int64_t width = sdxl::io::round_down_to_multiple(p.fit_to_size ? p.width : p.init_width, 8);
+    const int64_t height = sdxl::io::round_down_to_multiple(p.fit_to_size ? p.height : p.init_height, 8);
+    SDXL_CHECK(width >= 8 && height >= 8 && width <= 8192 && height <= 8192, InvalidArgument, "[generate] the init image is ",
+               p.init_width, "x", p.init_height, "; the size to generate, ", width, "x", height,
+               " (multiples of 8), must be between 8 and 8192");
+    if (width != image.width || height != image.height)
+      sdxl::log_info("[generate] resizing the init image from ", image.width, "x", image.height, " to ", width, "x", height);
+    image = sdxl::io::to_rgb(sdxl::io::resize_lanczos(image, width, height));
     // PIL image / 255 as float32, NCHW
     r.init_image = sdxl::Tensor::empty(sdxl::Shape{1, 3, image.height, image.width}, sdxl::DType::F32);
     const int64_t plane = image.width * image.height;
@@ -93,7 +104,7 @@ sdxl::pipeline::GenerateRequest to_request(const sdxl_generate_params& p) {
                p.mask_width, "x", p.mask_height, " but the image is ", p.init_width, "x", p.init_height);
     sdxl::io::Image8 mask{p.mask_width, p.mask_height, p.mask_channels,
                           std::vector<uint8_t>(p.mask, p.mask + static_cast<size_t>(p.mask_width) * p.mask_height * p.mask_channels)};
-    mask = sdxl::io::to_gray(mask);
+    mask = sdxl::io::to_gray(sdxl::io::resize_lanczos(mask, r.init_image.dim(3), r.init_image.dim(2)));
     r.mask = sdxl::Tensor::empty(sdxl::Shape{1, 1, mask.height, mask.width}, sdxl::DType::F32);
     for (size_t i = 0; i < mask.pixels.size(); ++i) r.mask.data<float>()[i] = static_cast<float>(mask.pixels[i]) / 255.0f;
   }

@@ -7,6 +7,7 @@
 
 #include "cli/cli_runner.h"
 #include "golden_cases.h"
+#include "io/image_resize.h"
 #include "io/png.h"
 
 namespace sdxl {
@@ -61,6 +62,48 @@ TEST(CliImg2Img, MatchesDiffusers) {
   EXPECT_TRUE(test::matches(io::SafetensorsFile::open(dir / "l.safetensors")->tensor("latents"), file["latents"], c, "latents"));
   auto text = io::read_png_text(dir / "out.png");
   EXPECT_NE(text.at(0).second.find("Denoising strength: 0.6"), std::string::npos) << text.at(0).second;
+}
+
+// diffusers resizes a PIL init image to its size rounded down to a multiple of 8 (or to the
+// requested size) with PIL's Lanczos filter, which io::resize_lanczos matches pixel for pixel
+// (unit_io's PilLanczos tests): a run from an odd-sized image must equal a run from the image
+// resized beforehand.
+TEST(CliImg2Img, ResizesTheInitImageAsDiffusersDoes) {
+  SDXL_REQUIRE_REFERENCE();
+  test::TempDir dir;
+  io::Image8 odd{69, 75, 3, {}};
+  for (int64_t y = 0; y < odd.height; ++y)
+    for (int64_t x = 0; x < odd.width; ++x)
+      for (int c = 0; c < 3; ++c) odd.pixels.push_back(static_cast<uint8_t>((x * 5 + y * 3 + c * 80 + (x * y) % 17) % 256));
+  io::write_png(dir / "odd.png", odd);
+  io::write_png(dir / "rounded.png", io::resize_lanczos(odd, 64, 72));
+  io::write_png(dir / "fitted.png", io::resize_lanczos(odd, 80, 64));
+  auto generate = [&](const std::string& image, const std::string& extra, const std::string& out) {
+    auto r = run_sdxl("generate -m " + quoted(test::reference_dir() / "models/tiny-sdxl-base") +
+                      " -p cat --steps 3 --strength 0.7 --seed 3 --init-image " + quoted(dir / image) + " " + extra +
+                      " -o " + quoted(dir / out));
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return io::read_png(dir / out);
+  };
+  const io::Image8 from_odd = generate("odd.png", "", "a.png");
+  EXPECT_EQ(from_odd.width, 64);
+  EXPECT_EQ(from_odd.height, 72);
+  EXPECT_EQ(from_odd.pixels, generate("rounded.png", "", "b.png").pixels);
+  EXPECT_NE(io::read_png_text(dir / "a.png").at(0).second.find("Size: 64x72"), std::string::npos);
+
+  const io::Image8 fitted = generate("odd.png", "-W 80 -H 64", "c.png");
+  EXPECT_EQ(fitted.width, 80);
+  EXPECT_EQ(fitted.height, 64);
+  EXPECT_EQ(fitted.pixels, generate("fitted.png", "", "d.png").pixels);
+
+  // The inpainting mask follows the image (resized in its own mode, then made gray).
+  io::Image8 mask{69, 75, 1, {}};
+  for (int64_t y = 0; y < mask.height; ++y)
+    for (int64_t x = 0; x < mask.width; ++x) mask.pixels.push_back(x + y > 70 ? 255 : 0);
+  io::write_png(dir / "odd_mask.png", mask);
+  io::write_png(dir / "rounded_mask.png", io::resize_lanczos(mask, 64, 72));
+  EXPECT_EQ(generate("odd.png", "--mask " + quoted(dir / "odd_mask.png"), "e.png").pixels,
+            generate("rounded.png", "--mask " + quoted(dir / "rounded_mask.png"), "f.png").pixels);
 }
 
 TEST(CliImg2Img, InpaintMatchesDiffusers) {
