@@ -99,8 +99,11 @@ std::string measure_components(const ComponentPlan& plan) {
     Tensor time_ids = Tensor::empty(Shape{batch, time_ids_count}, DType::F32);
     for (int64_t i = 0; i < time_ids.numel(); ++i) time_ids.data<float>()[i] = static_cast<float>(plan.size);
     const Run run = cold_then_warm(arena, [&] { unet.forward(arena, sample, 500.0f, context, text_embeds, time_ids); });
-    out << " unet_s=" << run.seconds << " unet_cold_s=" << run.cold_seconds << " unet_gflop=" << run.gflop;
-    std::fprintf(stderr, "  UNet step %.2f s (cold %.2f s)\n", run.seconds, run.cold_seconds);
+    const double activations = static_cast<double>(arena.high_water()) / (1 << 30);
+    out << " unet_s=" << run.seconds << " unet_cold_s=" << run.cold_seconds << " unet_gflop=" << run.gflop
+        << " unet_activations_gib=" << activations << " unet_peak_rss_gib=" << rss_gib().second;
+    std::fprintf(stderr, "  UNet step %.2f s (cold %.2f s), activations %.2f GiB, peak RSS %.2f GiB\n", run.seconds,
+                 run.cold_seconds, activations, rss_gib().second);
   }
   if (plan.vae) {
     auto vae = timed_load(load_seconds, "the VAE", [&] { return pipeline::load_vae(folder, "vae", plan.precision); });

@@ -4,6 +4,7 @@
 #include <new>
 
 #include "core/error.h"
+#include "core/memory.h"
 
 namespace sdxl {
 namespace {
@@ -56,6 +57,9 @@ void Arena::reset() {
     std::free(block_);
     block_ = nullptr;
     capacity_ = 0;
+    // The overflow chunks just freed would otherwise stay with the C allocator, beside the new
+    // block: the first pass's memory twice.
+    return_free_memory_to_system();
     block_ = static_cast<uint8_t*>(allocate_system(high_water_));
     capacity_ = high_water_;
   }

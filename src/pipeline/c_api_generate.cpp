@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/memory.h"
 #include "io/image_file.h"
 #include "io/image_resize.h"
 #include "io/png.h"
@@ -155,7 +156,10 @@ sdxl_status sdxl_pipeline_load(const sdxl_pipeline_params* params, sdxl_pipeline
   });
 }
 
-void sdxl_pipeline_free(sdxl_pipeline* pipeline) { delete pipeline; }
+void sdxl_pipeline_free(sdxl_pipeline* pipeline) {
+  delete pipeline;
+  sdxl::return_free_memory_to_system();  // gigabytes of weights: give them back, not to the allocator's pool
+}
 
 void sdxl_generate_params_init(sdxl_generate_params* p) {
   if (!p) return;

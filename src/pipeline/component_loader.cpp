@@ -1,6 +1,7 @@
 #include "pipeline/component_loader.h"
 
 #include "core/log.h"
+#include "core/memory.h"
 
 namespace sdxl::pipeline {
 namespace {
@@ -14,6 +15,7 @@ Model bind_component(const io::PipelineFolder& folder, const std::string& compon
   binder.set_precision(precision);
   Model model = Model::load(config, binder);
   binder.finish(ignored);
+  return_free_memory_to_system();  // the conversion and packing temporaries
   return model;
 }
 

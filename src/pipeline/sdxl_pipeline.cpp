@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/log.h"
+#include "core/memory.h"
 #include "io/json_file.h"
 #include "pipeline/component_loader.h"
 #include "pipeline/conditioning.h"
@@ -97,7 +98,10 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
   prompt_request.classifier_free_guidance = r.guidance.enabled();
   if (!prompt_encoder_) prompt_encoder_ = std::make_shared<PromptEncoder>(PromptEncoder::load(folder_, precision_));
   PromptEmbeddings emb = prompt_encoder_->encode(prompt_request);
-  if (release_text_encoders_) prompt_encoder_.reset();
+  if (release_text_encoders_) {
+    prompt_encoder_.reset();
+    return_free_memory_to_system();
+  }
   if (!unet_) unet_ = std::make_shared<models::UNet2DConditionModel>(load_unet(folder_, "unet", precision_));
   const int64_t images = emb.prompt_embeds.dim(0);  // batch x num_images_per_prompt
 
@@ -227,6 +231,7 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
     // (a full-resolution decode is the other memory peak); the next call loads it again.
     unet_.reset();
     arena_ = std::make_unique<Arena>();
+    return_free_memory_to_system();
   }
 
   GenerateResult result;

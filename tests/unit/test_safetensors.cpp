@@ -203,5 +203,43 @@ TEST(SafetensorsWriter, LeavesNoPartialFileOnFailure) {
   EXPECT_FALSE(std::filesystem::exists(dir / "y.safetensors.tmp"));
 }
 
+TEST(SafetensorsWriter, StreamsTensorsOneAtATime) {
+  TempDir dir;
+  const std::vector<TensorLayout> layout{{"w", DType::F16, Shape{3, 2}}, {"b", DType::F32, Shape{3}}};
+  std::vector<size_t> produced;
+  write_safetensors(dir / "s.safetensors", layout, [&](size_t i) {
+    produced.push_back(i);
+    Tensor t = Tensor::zeros(layout[i].shape, layout[i].dtype);
+    if (i == 1) t.data<float>()[2] = 7.5f;
+    return t;
+  });
+  EXPECT_EQ(produced, (std::vector<size_t>{0, 1}));
+  auto file = SafetensorsFile::open(dir / "s.safetensors");
+  EXPECT_EQ(file->find("w")->dtype, DType::F16);
+  EXPECT_EQ(file->tensor("b").data<float>()[2], 7.5f);
+
+  // A produced tensor that contradicts its declared layout, or a producer that throws, leaves nothing.
+  EXPECT_THROW(write_safetensors(dir / "bad.safetensors", layout,
+                                 [&](size_t i) { return Tensor::zeros(Shape{4}, layout[i].dtype); }),
+               Error);
+  EXPECT_THROW(write_safetensors(dir / "bad.safetensors", layout,
+                                 [&](size_t) -> Tensor { throw Error(ErrorCode::Internal, "producer failed"); }),
+               Error);
+  EXPECT_FALSE(std::filesystem::exists(dir / "bad.safetensors"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "bad.safetensors.tmp"));
+}
+
+TEST(SafetensorsFile, TransientViewsReadTheSameBytes) {
+  TempDir dir;
+  Tensor a = Tensor::empty(Shape{3000}, DType::F32);  // spans pages: part of it is released on drop
+  for (int64_t i = 0; i < a.numel(); ++i) a.data<float>()[i] = static_cast<float>(i);
+  write_safetensors(dir / "t.safetensors", {{"a", a}});
+  auto file = SafetensorsFile::open(dir / "t.safetensors");
+  for (int round = 0; round < 2; ++round) {  // the second read comes back from the file after the release
+    Tensor view = file->transient_tensor(*file->find("a"));
+    for (int64_t i = 0; i < a.numel(); ++i) ASSERT_EQ(view.data<float>()[i], static_cast<float>(i));
+  }
+}
+
 }  // namespace
 }  // namespace sdxl::io

@@ -1,0 +1,10 @@
+// Handing freed memory back to the system. Models are freed whole (a gigabyte and more at a
+// time) between the phases of a generation; the C allocator keeps much of it for reuse, so the
+// process would stay as large as it ever was. After freeing a model, call this.
+#pragma once
+
+namespace sdxl {
+
+void return_free_memory_to_system();
+
+}  // namespace sdxl
