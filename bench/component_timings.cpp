@@ -1,5 +1,6 @@
 #include "component_timings.h"
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -26,9 +27,10 @@ Tensor normal_tensor(const Shape& shape, uint32_t seed, float scale) {
 
 struct Run {
   double cold_seconds = 0, seconds = 0, gflop = 0;
+  std::array<ops::FamilyProfile, ops::kOpFamilies> profile{};
 };
 
-// A cold run (creates the primitives), then a timed warm one.
+// A cold run (creates the primitives), then a timed and profiled warm one.
 template <typename Fn>
 Run cold_then_warm(Arena& arena, Fn fn) {
   Run run;
@@ -37,12 +39,30 @@ Run cold_then_warm(Arena& arena, Fn fn) {
   run.cold_seconds = seconds_since(start);
   arena.reset();
   ops::reset_flop_count();
+  ops::reset_profile();
+  ops::set_profiling(true);
   start = std::chrono::steady_clock::now();
   fn();
   run.seconds = seconds_since(start);
+  ops::set_profiling(false);
   run.gflop = ops::flop_count() * 1e-9;
+  run.profile = ops::profile();
   arena.reset();
   return run;
+}
+
+// "<part>_<family>_s=... <part>_<family>_gflop=..." for every op family that ran.
+std::string profile_fields(const char* part, const Run& run) {
+  std::ostringstream out;
+  for (size_t f = 0; f < ops::kOpFamilies; ++f) {
+    const auto& entry = run.profile[f];
+    if (entry.calls == 0) continue;
+    std::string family = ops::op_family_name(static_cast<ops::OpFamily>(f));
+    family = family.substr(0, family.find(' '));  // "element-wise and layout" -> "element-wise"
+    out << " " << part << "." << family << "_s=" << entry.seconds << " " << part << "." << family
+        << "_gflop=" << entry.flops * 1e-9;
+  }
+  return out.str();
 }
 
 // Resident and peak resident memory of this process, GiB.
@@ -101,7 +121,8 @@ std::string measure_components(const ComponentPlan& plan) {
     const Run run = cold_then_warm(arena, [&] { unet.forward(arena, sample, 500.0f, context, text_embeds, time_ids); });
     const double activations = static_cast<double>(arena.high_water()) / (1 << 30);
     out << " unet_s=" << run.seconds << " unet_cold_s=" << run.cold_seconds << " unet_gflop=" << run.gflop
-        << " unet_activations_gib=" << activations << " unet_peak_rss_gib=" << rss_gib().second;
+        << " unet_activations_gib=" << activations << " unet_peak_rss_gib=" << rss_gib().second
+        << profile_fields("unet", run);
     std::fprintf(stderr, "  UNet step %.2f s (cold %.2f s), activations %.2f GiB, peak RSS %.2f GiB\n", run.seconds,
                  run.cold_seconds, activations, rss_gib().second);
   }
@@ -109,7 +130,7 @@ std::string measure_components(const ComponentPlan& plan) {
     auto vae = timed_load(load_seconds, "the VAE", [&] { return pipeline::load_vae(folder, "vae", plan.precision); });
     Tensor latents = normal_tensor(Shape{1, 4, latent, latent}, 4, 1.0f);
     const Run decode = cold_then_warm(arena, [&] { vae.decode(arena, latents); });
-    out << " vae_decode_s=" << decode.seconds << " vae_decode_gflop=" << decode.gflop;
+    out << " vae_decode_s=" << decode.seconds << " vae_decode_gflop=" << decode.gflop << profile_fields("vae_decode", decode);
     std::fprintf(stderr, "  VAE decode %.2f s\n", decode.seconds);
     Tensor image = normal_tensor(Shape{1, 3, plan.size, plan.size}, 5, 0.5f);
     const Run encode = cold_then_warm(arena, [&] { vae.encode(arena, image); });

@@ -46,10 +46,10 @@ float fma_chains(int64_t iterations, float seed) {
 }  // namespace
 
 double fma_peak_flops(int threads) {
-  const int64_t iterations = 20'000'000;
+  const int64_t iterations = 100'000'000;  // about half a second per repeat
   double best = 1e30;
   volatile float sink = 0;
-  for (int repeat = 0; repeat < 3; ++repeat) {
+  for (int repeat = 0; repeat < 5; ++repeat) {
     const auto start = std::chrono::steady_clock::now();
     float total = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : total)

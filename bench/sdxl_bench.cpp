@@ -177,6 +177,41 @@ std::string fmt(double v, int decimals = 2) {
   return buffer;
 }
 
+// Where the time of a UNet step and a VAE decode goes, per op family (the warm runs, profiled).
+void print_profiles(const std::vector<Row>& rows, double peak) {
+  const char* families[] = {"linear", "convolution", "attention", "normalisation", "activation", "element-wise"};
+  for (const char* part : {"unet", "vae_decode"}) {
+    std::printf("\nWhere the time goes, %s (seconds; GFLOP/s and fraction of peak where the family computes):\n\n",
+                std::string(part) == "unet" ? "UNet step" : "VAE decode");
+    std::printf("| op family |");
+    for (const auto& r : rows) std::printf(" %lldx%lld %s |", static_cast<long long>(r.size), static_cast<long long>(r.size), r.precision.c_str());
+    std::printf("\n|---|");
+    for (size_t i = 0; i < rows.size(); ++i) std::printf("---|");
+    std::printf("\n");
+    for (const char* family : families) {
+      std::printf("| %s |", family);
+      for (const auto& r : rows) {
+        const double s = r.get(std::string(part) + "." + family + "_s");
+        const double gflop = r.get(std::string(part) + "." + family + "_gflop");
+        if (std::isnan(s)) std::printf(" - |");
+        else if (gflop > 0) std::printf(" %.2f (%.0f GFLOP/s, %.2f) |", s, gflop / s, gflop * 1e9 / s / peak);
+        else std::printf(" %.2f |", s);
+      }
+      std::printf("\n");
+    }
+    std::printf("| outside ops |");
+    for (const auto& r : rows) {
+      double inside = 0;
+      for (const char* family : families) {
+        const double s = r.get(std::string(part) + "." + family + "_s");
+        if (!std::isnan(s)) inside += s;
+      }
+      std::printf(" %.2f |", r.get(std::string(part) + "_s") - inside);
+    }
+    std::printf("\n");
+  }
+}
+
 int child_main(const Options& o) {
   if (o.threads > 0) set_num_threads(o.threads);
   bench::ComponentPlan plan;
@@ -245,6 +280,7 @@ int main(int argc, char** argv) {
                 "process (load, text, steps, VAE decode, PNG); its peak RSS is the column.\n",
                 rows.empty() ? "-" : fmt(rows[0].get("unet_gflop"), 0).c_str(),
                 rows.empty() ? 0LL : static_cast<long long>(rows[0].size));
+    print_profiles(rows, fma_n);
     std::fflush(stdout);
 
     if (o.scaling && threads > 1) {

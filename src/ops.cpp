@@ -1,6 +1,8 @@
 #include "ops.h"
 
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <vector>
 
@@ -17,11 +19,44 @@ namespace sdxl::ops {
 namespace {
 
 std::atomic<double> g_flops{0.0};
+
+// The profile: ops are called from one thread at a time (their kernels fan out inside), so a
+// plain table is enough; `g_family` is the family of the op in progress, for add_flops.
+bool g_profiling = false;
+std::array<FamilyProfile, kOpFamilies> g_profile{};
+OpFamily g_family = OpFamily::Elementwise;
+int g_depth = 0;  // an op calling another op is timed once, as the outer one
+
 void add_flops(double flops) {
   double current = g_flops.load(std::memory_order_relaxed);
   while (!g_flops.compare_exchange_weak(current, current + flops, std::memory_order_relaxed)) {
   }
+  if (g_profiling) g_profile[static_cast<size_t>(g_family)].flops += flops;
 }
+
+class OpTimer {
+ public:
+  explicit OpTimer(OpFamily family)
+      : family_(family), counted_(g_profiling), active_(counted_ && g_depth++ == 0) {
+    if (!active_) return;
+    g_family = family;
+    start_ = std::chrono::steady_clock::now();
+  }
+  ~OpTimer() {
+    if (counted_) --g_depth;
+    if (!active_) return;
+    auto& entry = g_profile[static_cast<size_t>(family_)];
+    entry.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    ++entry.calls;
+  }
+  OpTimer(const OpTimer&) = delete;
+  OpTimer& operator=(const OpTimer&) = delete;
+
+ private:
+  OpFamily family_;
+  bool counted_, active_;
+  std::chrono::steady_clock::time_point start_;
+};
 
 void require_f32(const char* op, const Tensor& t, const char* what) {
   SDXL_CHECK(t.defined(), InvalidArgument, "[", op, "] ", what, " is undefined");
@@ -79,6 +114,7 @@ Conv2dWeights pack_conv2d(const Tensor& weight, const Tensor& bias, const cpu::C
 }
 
 Tensor linear(Arena& arena, const Tensor& x, const LinearWeights& w) {
+  const OpTimer timer(OpFamily::Linear);
   require_f32("linear", x, "input");
   SDXL_CHECK(x.rank() >= 1 && x.dim(-1) == w.in_features(), InvalidArgument, "[linear] input ",
              x.shape().to_string(), " does not end in ", w.in_features());
@@ -89,6 +125,7 @@ Tensor linear(Arena& arena, const Tensor& x, const LinearWeights& w) {
 }
 
 void linear_accumulate(const Tensor& x, const LinearWeights& w, Tensor& residual) {
+  const OpTimer timer(OpFamily::Linear);
   require_f32("linear", x, "input");
   require_f32("linear", residual, "residual");
   require_shape("linear", residual, with_last(x.shape(), w.out_features()), "residual");
@@ -99,6 +136,7 @@ void linear_accumulate(const Tensor& x, const LinearWeights& w, Tensor& residual
 }
 
 Tensor conv2d(Arena& arena, const Tensor& x, const Conv2dWeights& w, const Tensor* residual) {
+  const OpTimer timer(OpFamily::Convolution);
   require_f32("conv2d", x, "input");
   const auto& g = w.geometry();
   SDXL_CHECK(x.rank() == 4 && x.dim(3) == g.in_channels, InvalidArgument, "[conv2d] input ", x.shape().to_string(),
@@ -116,6 +154,7 @@ Tensor conv2d(Arena& arena, const Tensor& x, const Conv2dWeights& w, const Tenso
 }
 
 void conv2d_accumulate(const Tensor& x, const Conv2dWeights& w, Tensor& out) {
+  const OpTimer timer(OpFamily::Convolution);
   require_f32("conv2d", x, "input");
   require_f32("conv2d", out, "output");
   const auto& g = w.geometry();
@@ -128,6 +167,7 @@ void conv2d_accumulate(const Tensor& x, const Conv2dWeights& w, Tensor& out) {
 
 Tensor group_norm(Arena& arena, const Tensor& x, int64_t groups, const Tensor& gamma, const Tensor& beta, float eps,
                   bool fuse_silu) {
+  const OpTimer timer(OpFamily::Normalisation);
   require_f32("group_norm", x, "input");
   SDXL_CHECK(x.rank() >= 2, InvalidArgument, "[group_norm] input must be [N, ..., C]");
   const int64_t c = x.dim(-1);
@@ -144,6 +184,7 @@ Tensor group_norm(Arena& arena, const Tensor& x, int64_t groups, const Tensor& g
 }
 
 Tensor layer_norm(Arena& arena, const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps) {
+  const OpTimer timer(OpFamily::Normalisation);
   require_f32("layer_norm", x, "input");
   const int64_t c = x.dim(-1);
   if (gamma.defined()) require_shape("layer_norm", gamma, Shape{c}, "weight");
@@ -166,6 +207,7 @@ void run_activation(const float* in, float* out, int64_t n, Activation activatio
 }  // namespace
 
 Tensor activate(Arena& arena, const Tensor& x, Activation activation) {
+  const OpTimer timer(OpFamily::Activation);
   require_f32("activation", x, "input");
   Tensor y = Tensor::in_arena(arena, x.shape(), DType::F32);
   run_activation(x.data<float>(), y.data<float>(), x.numel(), activation);
@@ -173,11 +215,13 @@ Tensor activate(Arena& arena, const Tensor& x, Activation activation) {
 }
 
 void activate_inplace(Tensor& x, Activation activation) {
+  const OpTimer timer(OpFamily::Activation);
   require_f32("activation", x, "input");
   run_activation(x.data<float>(), x.data<float>(), x.numel(), activation);
 }
 
 Tensor geglu(Arena& arena, const Tensor& x) {
+  const OpTimer timer(OpFamily::Activation);
   require_f32("geglu", x, "input");
   SDXL_CHECK(x.dim(-1) % 2 == 0, InvalidArgument, "[geglu] last axis ", x.dim(-1), " is odd");
   const int64_t f = x.dim(-1) / 2;
@@ -187,6 +231,7 @@ Tensor geglu(Arena& arena, const Tensor& x) {
 }
 
 Tensor softmax(Arena& arena, const Tensor& x) {
+  const OpTimer timer(OpFamily::Activation);
   require_f32("softmax", x, "input");
   Tensor y = Tensor::in_arena(arena, x.shape(), DType::F32);
   cpu::softmax(x.data<float>(), y.data<float>(), x.numel() / x.dim(-1), x.dim(-1));
@@ -194,6 +239,7 @@ Tensor softmax(Arena& arena, const Tensor& x) {
 }
 
 Tensor attention(Arena& arena, const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, bool causal) {
+  const OpTimer timer(OpFamily::Attention);
   require_f32("attention", q, "q");
   require_f32("attention", k, "k");
   require_f32("attention", v, "v");
@@ -218,6 +264,7 @@ Tensor attention(Arena& arena, const Tensor& q, const Tensor& k, const Tensor& v
 }
 
 Tensor attention_fused_qkv(Arena& arena, const Tensor& qkv, int64_t heads, bool causal) {
+  const OpTimer timer(OpFamily::Attention);
   require_f32("attention", qkv, "qkv");
   SDXL_CHECK(qkv.rank() == 3 && qkv.dim(2) % 3 == 0, InvalidArgument, "[attention] qkv must be [B, L, 3C], got ",
              qkv.shape().to_string());
@@ -240,6 +287,7 @@ Tensor attention_fused_qkv(Arena& arena, const Tensor& qkv, int64_t heads, bool 
 }
 
 Tensor attention_fused_kv(Arena& arena, const Tensor& q, const Tensor& kv, int64_t heads) {
+  const OpTimer timer(OpFamily::Attention);
   require_f32("attention", q, "q");
   require_f32("attention", kv, "kv");
   SDXL_CHECK(q.rank() == 3 && kv.rank() == 3 && kv.dim(0) == q.dim(0) && kv.dim(2) == 2 * q.dim(2), InvalidArgument,
@@ -262,6 +310,7 @@ Tensor attention_fused_kv(Arena& arena, const Tensor& q, const Tensor& kv, int64
 }
 
 Tensor copy(Arena& arena, const Tensor& x) {
+  const OpTimer timer(OpFamily::Elementwise);
   SDXL_CHECK(x.defined(), InvalidArgument, "[copy] input is undefined");
   Tensor y = Tensor::in_arena(arena, x.shape(), x.dtype());
   std::memcpy(y.raw(), x.raw(), x.nbytes());
@@ -269,6 +318,7 @@ Tensor copy(Arena& arena, const Tensor& x) {
 }
 
 Tensor nchw_to_nhwc(Arena& arena, const Tensor& x) {
+  const OpTimer timer(OpFamily::Elementwise);
   require_f32("layout", x, "input");
   SDXL_CHECK(x.rank() == 4, InvalidArgument, "[layout] expected [N, C, H, W], got ", x.shape().to_string());
   Tensor y = Tensor::in_arena(arena, Shape{x.dim(0), x.dim(2), x.dim(3), x.dim(1)}, DType::F32);
@@ -277,6 +327,7 @@ Tensor nchw_to_nhwc(Arena& arena, const Tensor& x) {
 }
 
 Tensor nhwc_to_nchw(Arena& arena, const Tensor& x) {
+  const OpTimer timer(OpFamily::Elementwise);
   require_f32("layout", x, "input");
   SDXL_CHECK(x.rank() == 4, InvalidArgument, "[layout] expected [N, H, W, C], got ", x.shape().to_string());
   Tensor y = Tensor::in_arena(arena, Shape{x.dim(0), x.dim(3), x.dim(1), x.dim(2)}, DType::F32);
@@ -285,6 +336,7 @@ Tensor nhwc_to_nchw(Arena& arena, const Tensor& x) {
 }
 
 Tensor gather_rows(Arena& arena, const Tensor& table, const int32_t* ids, int64_t count) {
+  const OpTimer timer(OpFamily::Elementwise);
   SDXL_CHECK(table.rank() == 2 && dtype_is_float(table.dtype()), InvalidArgument,
              "[gather] table must be a float [rows, C] tensor, got ", table.shape().to_string());
   const int64_t rows = table.dim(0), c = table.dim(1);
@@ -300,6 +352,7 @@ Tensor gather_rows(Arena& arena, const Tensor& table, const int32_t* ids, int64_
 }
 
 Tensor upsample_nearest2x(Arena& arena, const Tensor& x) {
+  const OpTimer timer(OpFamily::Elementwise);
   require_f32("upsample", x, "input");
   SDXL_CHECK(x.rank() == 4, InvalidArgument, "[upsample] input must be [N, H, W, C], got ", x.shape().to_string());
   Tensor y = Tensor::in_arena(arena, Shape{x.dim(0), 2 * x.dim(1), 2 * x.dim(2), x.dim(3)}, DType::F32);
@@ -308,6 +361,7 @@ Tensor upsample_nearest2x(Arena& arena, const Tensor& x) {
 }
 
 Tensor resize_nearest(Arena& arena, const Tensor& x, int64_t out_height, int64_t out_width) {
+  const OpTimer timer(OpFamily::Elementwise);
   require_f32("resize", x, "input");
   SDXL_CHECK(x.rank() == 4 && out_height > 0 && out_width > 0, InvalidArgument, "[resize] input must be [N, H, W, C]");
   if (out_height == 2 * x.dim(1) && out_width == 2 * x.dim(2)) return upsample_nearest2x(arena, x);
@@ -318,6 +372,7 @@ Tensor resize_nearest(Arena& arena, const Tensor& x, int64_t out_height, int64_t
 }
 
 Tensor add(Arena& arena, const Tensor& a, const Tensor& b) {
+  const OpTimer timer(OpFamily::Elementwise);
   require_f32("add", a, "a");
   require_f32("add", b, "b");
   require_shape("add", b, a.shape(), "b");
@@ -327,6 +382,7 @@ Tensor add(Arena& arena, const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(Arena& arena, const Tensor& a, const Tensor& b) {
+  const OpTimer timer(OpFamily::Elementwise);
   require_f32("mul", a, "a");
   require_f32("mul", b, "b");
   require_shape("mul", b, a.shape(), "b");
@@ -336,6 +392,7 @@ Tensor mul(Arena& arena, const Tensor& a, const Tensor& b) {
 }
 
 void add_inplace(Tensor& a, const Tensor& b) {
+  const OpTimer timer(OpFamily::Elementwise);
   require_f32("add", a, "a");
   require_f32("add", b, "b");
   require_shape("add", b, a.shape(), "b");
@@ -352,6 +409,7 @@ void check_broadcast(const Tensor& a, const Tensor& b) {
 }  // namespace
 
 Tensor add_broadcast(Arena& arena, const Tensor& a, const Tensor& b) {
+  const OpTimer timer(OpFamily::Elementwise);
   check_broadcast(a, b);
   Tensor y = Tensor::in_arena(arena, a.shape(), DType::F32);
   const int64_t n = a.dim(0), c = a.dim(-1);
@@ -360,12 +418,14 @@ Tensor add_broadcast(Arena& arena, const Tensor& a, const Tensor& b) {
 }
 
 void add_broadcast_inplace(Tensor& a, const Tensor& b) {
+  const OpTimer timer(OpFamily::Elementwise);
   check_broadcast(a, b);
   const int64_t n = a.dim(0), c = a.dim(-1);
   cpu::add_broadcast(a.data<float>(), b.data<float>(), a.data<float>(), n, a.numel() / (n * c), c);
 }
 
 Tensor concat_channels(Arena& arena, const Tensor& a, const Tensor& b) {
+  const OpTimer timer(OpFamily::Elementwise);
   require_f32("concat", a, "a");
   require_f32("concat", b, "b");
   SDXL_CHECK(a.rank() == b.rank() && a.numel() / a.dim(-1) == b.numel() / b.dim(-1), InvalidArgument, "[concat] ",
@@ -377,5 +437,21 @@ Tensor concat_channels(Arena& arena, const Tensor& a, const Tensor& b) {
 
 double flop_count() { return g_flops.load(); }
 void reset_flop_count() { g_flops = 0.0; }
+
+void set_profiling(bool enabled) { g_profiling = enabled; }
+void reset_profile() { g_profile = {}; }
+std::array<FamilyProfile, kOpFamilies> profile() { return g_profile; }
+
+const char* op_family_name(OpFamily family) {
+  switch (family) {
+    case OpFamily::Linear: return "linear";
+    case OpFamily::Convolution: return "convolution";
+    case OpFamily::Attention: return "attention";
+    case OpFamily::Normalisation: return "normalisation";
+    case OpFamily::Activation: return "activation";
+    case OpFamily::Elementwise: return "element-wise and layout";
+  }
+  return "?";
+}
 
 }  // namespace sdxl::ops

@@ -5,6 +5,9 @@
 // Layouts: images are channels-last [N, H, W, C]; token sequences are [B, L, C].
 #pragma once
 
+#include <array>
+#include <cstddef>
+
 #include "backends/cpu/conv2d.h"
 #include "backends/cpu/matmul.h"
 #include "core/arena.h"
@@ -83,5 +86,18 @@ Tensor concat_channels(Arena& arena, const Tensor& a, const Tensor& b);
 // run since the last reset, from their shapes: what benchmarks divide by time.
 double flop_count();
 void reset_flop_count();
+
+// Where the time goes, per op family: off by default (two clock reads per op when on). Time
+// spent outside these ops (samplers, model glue) is not in the table.
+enum class OpFamily { Linear, Convolution, Attention, Normalisation, Activation, Elementwise };
+inline constexpr size_t kOpFamilies = 6;
+struct FamilyProfile {
+  double seconds = 0, flops = 0;
+  int64_t calls = 0;
+};
+void set_profiling(bool enabled);
+void reset_profile();
+std::array<FamilyProfile, kOpFamilies> profile();  // indexed by OpFamily
+const char* op_family_name(OpFamily family);
 
 }  // namespace sdxl::ops

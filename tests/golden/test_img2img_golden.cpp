@@ -7,11 +7,6 @@
 namespace sdxl {
 namespace {
 
-nlohmann::json first_case(const std::string& kind) {
-  auto cases = test::cases_of_kind(kind);
-  return cases.empty() ? nlohmann::json() : cases.front();
-}
-
 pipeline::GenerateRequest base_request(const nlohmann::json& p) {
   pipeline::GenerateRequest r;
   r.prompts.prompt = pipeline::PromptArg::text(p["prompt"]);

@@ -31,8 +31,12 @@ void check_case(const nlohmann::json& c) {
     EXPECT_TRUE(test::matches(out.hidden_states[static_cast<size_t>(i)], want, c, "hidden_states[" + std::to_string(i) + "]"));
   }
   EXPECT_TRUE(test::matches(out.last_hidden_state, file["last_hidden_state"], c, "last_hidden_state"));
-  if (file.has("pooler_output")) EXPECT_TRUE(test::matches(out.pooled, file["pooler_output"], c, "pooler_output"));
-  if (file.has("text_embeds")) EXPECT_TRUE(test::matches(out.text_embeds, file["text_embeds"], c, "text_embeds"));
+  if (file.has("pooler_output")) {
+    EXPECT_TRUE(test::matches(out.pooled, file["pooler_output"], c, "pooler_output"));
+  }
+  if (file.has("text_embeds")) {
+    EXPECT_TRUE(test::matches(out.text_embeds, file["text_embeds"], c, "text_embeds"));
+  }
 }
 
 TEST(TextEncoderGolden, TextEncoder) {

@@ -85,5 +85,28 @@ TEST(Ops, ConcatUpsampleAttentionShapes) {
   EXPECT_TRUE(test::all_close(values(out), reference::attention(q, k, v, 2, 2, 9, 4, 4, false), 2e-5, 2e-5));
 }
 
+TEST(Ops, ProfileCountsEachFamilyOnceWhenOn) {
+  Arena arena;
+  auto layer = ops::pack_linear(from(test::random_floats(6 * 4, 3), Shape{6, 4}), Tensor());
+  Tensor x = from(test::random_floats(5 * 4, 4), Shape{5, 4});
+  ops::reset_profile();
+  (void)ops::linear(arena, x, layer);  // profiling off: nothing recorded
+  EXPECT_EQ(ops::profile()[static_cast<size_t>(ops::OpFamily::Linear)].calls, 0);
+
+  ops::set_profiling(true);
+  (void)ops::linear(arena, x, layer);
+  Tensor image = from(test::random_floats(2 * 3 * 3 * 2, 5), Shape{2, 3, 3, 2});
+  (void)ops::resize_nearest(arena, image, 6, 6);  // runs upsample_nearest2x inside: one call
+  ops::set_profiling(false);
+  const auto p = ops::profile();
+  const auto& linear = p[static_cast<size_t>(ops::OpFamily::Linear)];
+  EXPECT_EQ(linear.calls, 1);
+  EXPECT_EQ(linear.flops, 2.0 * 5 * 4 * 6);
+  EXPECT_GE(linear.seconds, 0.0);
+  EXPECT_EQ(p[static_cast<size_t>(ops::OpFamily::Elementwise)].calls, 1);
+  EXPECT_EQ(p[static_cast<size_t>(ops::OpFamily::Convolution)].calls, 0);
+  EXPECT_STREQ(ops::op_family_name(ops::OpFamily::Attention), "attention");
+}
+
 }  // namespace
 }  // namespace sdxl
