@@ -11,6 +11,7 @@
 #include "bench_support.h"
 #include "io/model_configs.h"
 #include "io/pipeline_folder.h"
+#include "models/common/weights.h"
 #include "pipeline/component_loader.h"
 #include "pipeline/prompt_encoder.h"
 
@@ -87,6 +88,52 @@ auto timed_load(double& total, const char* what, Fn fn) {
   return model;
 }
 
+// A component from the folder's files, or (in memory) from its config and seeded random weights.
+template <typename Model, typename Config>
+Model random_model(const Config& config, uint64_t seed, ops::Precision precision) {
+  models::RandomWeights weights(seed);
+  weights.set_precision(precision);
+  return Model::load(config, weights);
+}
+
+models::UNet2DConditionModel make_unet(const ComponentPlan& plan, const io::PipelineFolder& folder) {
+  if (!plan.in_memory) return pipeline::load_unet(folder, "unet", plan.precision);
+  return random_model<models::UNet2DConditionModel>(io::load_unet_config(folder.config_path("unet")), 7, plan.precision);
+}
+
+models::AutoencoderKL make_vae(const ComponentPlan& plan, const io::PipelineFolder& folder) {
+  if (!plan.in_memory) return pipeline::load_vae(folder, "vae", plan.precision);
+  const auto config = io::load_vae_config(folder.config_path("vae"));
+  return random_model<models::AutoencoderKL>(config, 8, config.force_upcast ? ops::Precision::F32 : plan.precision);
+}
+
+// Text encoding of a prompt pair as the pipeline runs it: through PromptEncoder from files, or
+// (in memory) both encoders on 2 x 77 token ids, the first one's last layer skipped.
+Run measure_text(const ComponentPlan& plan, const io::PipelineFolder& folder, Arena& arena, double& load_seconds) {
+  if (!plan.in_memory) {
+    auto encoder = timed_load(load_seconds, "the text encoders",
+                              [&] { return pipeline::PromptEncoder::load(folder, plan.precision); });
+    pipeline::PromptRequest request;
+    request.prompt = pipeline::PromptArg::text("a photo of an astronaut riding a horse on the moon, highly detailed");
+    request.negative_prompt = pipeline::PromptArg::text("blurry, low quality");  // encoded: not the zeroed default
+    return cold_then_warm(arena, [&] { encoder.encode(request); });
+  }
+  const auto config1 = io::load_clip_text_config(folder.config_path("text_encoder"));
+  const auto config2 = io::load_clip_text_config(folder.config_path("text_encoder_2"));
+  auto te1 = timed_load(load_seconds, "text encoder 1",
+                        [&] { return random_model<models::ClipTextModel>(config1, 1, plan.precision); });
+  auto te2 = timed_load(load_seconds, "text encoder 2",
+                        [&] { return random_model<models::ClipTextModel>(config2, 2, plan.precision); });
+  const int64_t batch = 2, length = 77;
+  std::vector<int32_t> ids(static_cast<size_t>(batch * length), 49407);
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t i = 0; i < 12; ++i) ids[static_cast<size_t>(b * length + i)] = i == 0 ? 49406 : 320 + static_cast<int32_t>(i + b);
+  return cold_then_warm(arena, [&] {
+    te1.forward(arena, ids, batch, config1.num_hidden_layers - 1);
+    te2.forward(arena, ids, batch);
+  });
+}
+
 }  // namespace
 
 std::string measure_components(const ComponentPlan& plan) {
@@ -98,16 +145,12 @@ std::string measure_components(const ComponentPlan& plan) {
   const int64_t batch = 2, latent = plan.size / 8;  // classifier-free guidance: 2 rows
 
   if (plan.text) {
-    auto encoder = timed_load(load_seconds, "the text encoders", [&] { return pipeline::PromptEncoder::load(folder, plan.precision); });
-    pipeline::PromptRequest request;
-    request.prompt = pipeline::PromptArg::text("a photo of an astronaut riding a horse on the moon, highly detailed");
-    request.negative_prompt = pipeline::PromptArg::text("blurry, low quality");  // encoded: not the zeroed default
-    const Run run = cold_then_warm(arena, [&] { encoder.encode(request); });
+    const Run run = measure_text(plan, folder, arena, load_seconds);
     out << " text_s=" << run.seconds << " text_gflop=" << run.gflop;
     std::fprintf(stderr, "  text encoding %.2f s\n", run.seconds);
   }
   if (plan.unet) {
-    auto unet = timed_load(load_seconds, "the UNet", [&] { return pipeline::load_unet(folder, "unet", plan.precision); });
+    auto unet = timed_load(load_seconds, "the UNet", [&] { return make_unet(plan, folder); });
     const auto& config = unet.config();
     Tensor sample = normal_tensor(Shape{batch, config.in_channels, latent, latent}, 1, 1.0f);
     Tensor context = normal_tensor(Shape{batch, 77, config.cross_attention_dim[0]}, 2, 1.0f);
@@ -127,7 +170,7 @@ std::string measure_components(const ComponentPlan& plan) {
                  run.cold_seconds, activations, rss_gib().second);
   }
   if (plan.vae) {
-    auto vae = timed_load(load_seconds, "the VAE", [&] { return pipeline::load_vae(folder, "vae", plan.precision); });
+    auto vae = timed_load(load_seconds, "the VAE", [&] { return make_vae(plan, folder); });
     Tensor latents = normal_tensor(Shape{1, 4, latent, latent}, 4, 1.0f);
     const Run decode = cold_then_warm(arena, [&] { vae.decode(arena, latents); });
     out << " vae_decode_s=" << decode.seconds << " vae_decode_gflop=" << decode.gflop << profile_fields("vae_decode", decode);

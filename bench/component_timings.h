@@ -13,6 +13,9 @@ namespace sdxl::bench {
 
 struct ComponentPlan {
   std::filesystem::path model;  // a pipeline folder (real or sdxl-random-pipeline)
+  // Build each component from the folder's configs with seeded random weights in memory (no
+  // weight files needed: the real-config folder of sdxl-ref will do); load_s is then build time.
+  bool in_memory = false;
   ops::Precision precision = ops::Precision::F32;
   int64_t size = 512;  // image side in pixels
   bool text = true, unet = true, vae = true;

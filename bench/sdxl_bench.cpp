@@ -1,15 +1,16 @@
 // sdxl-bench: speed and memory of SDXL on this machine, on the real-size architecture.
 //
 //   sdxl-bench [--sizes 512,1024] [--precisions fp32,bf16] [--steps N] [--threads N]
-//              [--model DIR] [--refiner] [--no-scaling]
+//              [--model DIR | --in-memory] [--refiner] [--no-scaling]
 //
 // With no arguments: 512x512 in fp32 and bf16, and 1- vs 2-thread scaling of the UNet step.
 // Each configuration runs in its own process (peak RSS is its own): the components one by one
 // (load, text encoding of a prompt pair, a UNet step with classifier-free guidance, VAE decode
 // and encode), then the CLI generating an image end to end. Without --model, a random-weight
 // real-size pipeline folder (sdxl-random-pipeline, fp16 files) is written to $SDXL_BENCH_MODELS
-// (default: bench-models/ in the build directory) on first use. Prints a markdown table and, last,
-// the SUMMARY line.
+// (default: bench-models/ in the build directory) on first use; --in-memory builds the components
+// from the real configs with seeded random weights instead (no files, no end-to-end run). Prints a
+// markdown table and, last, the SUMMARY line.
 #include <unistd.h>
 
 #include <algorithm>
@@ -39,7 +40,7 @@ struct Options {
   std::vector<std::string> precisions{"fp32", "bf16"};
   int steps = 4, threads = 0;
   fs::path model;
-  bool refiner = false, scaling = true;
+  bool refiner = false, scaling = true, in_memory = false;
   // internal: one configuration's component measurements
   bool child = false;
   std::string parts = "text,unet,vae";
@@ -56,7 +57,7 @@ std::vector<std::string> split(const std::string& s) {
 [[noreturn]] void usage(const std::string& problem) {
   std::fprintf(stderr,
                "sdxl-bench: %s\nusage: sdxl-bench [--sizes 512,1024] [--precisions fp32,bf16] [--steps N] [--threads N]\n"
-               "                  [--model DIR] [--refiner] [--no-scaling]\n",
+               "                  [--model DIR | --in-memory] [--refiner] [--no-scaling]\n",
                problem.c_str());
   std::exit(2);
 }
@@ -80,6 +81,7 @@ Options parse(int argc, char** argv) {
       else if (a == "--model") o.model = value();
       else if (a == "--refiner") o.refiner = true;
       else if (a == "--no-scaling") o.scaling = false;
+      else if (a == "--in-memory") o.in_memory = true;
       else if (a == "--child") o.child = true;
       else if (a == "--parts") o.parts = value();
       else usage("unknown argument " + a);
@@ -92,6 +94,8 @@ Options parse(int argc, char** argv) {
   for (const auto& p : o.precisions)
     if (p != "fp32" && p != "bf16") usage("precisions are fp32 and bf16");
   if (o.steps < 1) usage("--steps must be at least 1");
+  if (o.in_memory && !o.child && (o.refiner || !o.model.empty()))
+    usage("--in-memory builds random components from the real configs: it takes neither --model nor --refiner");
   return o;
 }
 
@@ -128,7 +132,9 @@ struct Row {
 };
 
 void absorb(Row& row, const std::string& out) {
-  std::istringstream fields(out.substr(out.rfind("RESULT")));
+  const size_t at = out.rfind("RESULT");
+  if (at == std::string::npos) throw std::runtime_error("a measurement printed no RESULT line");
+  std::istringstream fields(out.substr(at));
   for (std::string field; fields >> field;) {
     const auto eq = field.find('=');
     if (eq != std::string::npos) row.v[field.substr(0, eq)] = std::stod(field.substr(eq + 1));
@@ -147,12 +153,12 @@ bench::ProcessResult must_run(const std::vector<std::string>& argv) {
   return r;
 }
 
-bench::ProcessResult run_components(const Options& o, const fs::path& model, int64_t size, const std::string& precision,
+bench::ProcessResult run_components(const fs::path& model, bool in_memory, int64_t size, const std::string& precision,
                                     const std::string& parts, int threads) {
-  std::vector<std::string> argv{self_path().string(), "--child",          "--model", model.string(), "--size",
-                                std::to_string(size),  "--precision",       precision, "--parts",      parts};
+  std::vector<std::string> argv{self_path().string(), "--child",    "--model", model.string(), "--size",
+                                std::to_string(size),  "--precision", precision, "--parts",      parts};
+  if (in_memory) argv.push_back("--in-memory");
   for (const auto& a : thread_args(threads)) argv.push_back(a);
-  (void)o;
   return must_run(argv);
 }
 
@@ -216,6 +222,7 @@ int child_main(const Options& o) {
   if (o.threads > 0) set_num_threads(o.threads);
   bench::ComponentPlan plan;
   plan.model = o.model;
+  plan.in_memory = o.in_memory;
   plan.precision = o.precisions.at(0) == "bf16" ? ops::Precision::BF16 : ops::Precision::F32;
   plan.size = o.sizes.at(0);
   const auto parts = split(o.parts);
@@ -240,7 +247,10 @@ int main(int argc, char** argv) {
     const double fma_1 = bench::fma_peak_flops(1), fma_n = bench::fma_peak_flops(threads);
     const double sgemm_onednn = bench::square_gemm_flops(cpu::GemmLibrary::OneDnn, 4096, 3);
     const double sgemm_openblas = bench::square_gemm_flops(cpu::GemmLibrary::OpenBlas, 4096, 3);
-    const fs::path model = o.model.empty() ? random_folder(false) : o.model;
+    // In memory: the real configs of sdxl-ref and random weights, no files (and no end to end).
+    const fs::path model = !o.model.empty() ? o.model
+                           : o.in_memory    ? bench::reference_dir() / "real/stable-diffusion-xl-base-1.0"
+                                            : random_folder(false);
 
     std::vector<Row> rows;
     for (const auto& precision : o.precisions)
@@ -248,12 +258,14 @@ int main(int argc, char** argv) {
         Row row{size, precision, {}};
         std::fprintf(stderr, "%lldx%lld %s: components\n", static_cast<long long>(size), static_cast<long long>(size),
                      precision.c_str());
-        absorb(row, run_components(o, model, size, precision, "text,unet,vae", o.threads).out);
-        std::fprintf(stderr, "%lldx%lld %s: end to end, %d steps\n", static_cast<long long>(size),
-                     static_cast<long long>(size), precision.c_str(), o.steps);
-        const auto e2e = run_cli(o, model, size, precision, {});
-        row.v["e2e_s"] = e2e.seconds;
-        row.v["rss_gib"] = e2e.peak_rss_gib;
+        absorb(row, run_components(model, o.in_memory, size, precision, "text,unet,vae", o.threads).out);
+        if (!o.in_memory) {
+          std::fprintf(stderr, "%lldx%lld %s: end to end, %d steps\n", static_cast<long long>(size),
+                       static_cast<long long>(size), precision.c_str(), o.steps);
+          const auto e2e = run_cli(o, model, size, precision, {});
+          row.v["e2e_s"] = e2e.seconds;
+          row.v["rss_gib"] = e2e.peak_rss_gib;
+        }
         rows.push_back(row);
       }
 
@@ -287,7 +299,7 @@ int main(int argc, char** argv) {
       const int64_t size = o.sizes.front();
       std::fprintf(stderr, "thread scaling: UNet step on 1 thread\n");
       Row single{size, o.precisions.front(), {}};
-      absorb(single, run_components(o, model, size, o.precisions.front(), "unet", 1).out);
+      absorb(single, run_components(model, o.in_memory, size, o.precisions.front(), "unet", 1).out);
       const double multi = rows.front().get("unet_s");
       std::printf("\nThread scaling (UNet step, %lldx%lld %s): 1 thread %s s, %d threads %s s: %.2fx (FMA loop %.2fx).\n",
                   static_cast<long long>(size), static_cast<long long>(size), o.precisions.front().c_str(),

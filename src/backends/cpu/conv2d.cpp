@@ -25,14 +25,15 @@ struct PackedConv2d::State {
   // others are reordered from it (oneDNN reorders between blocked layouts directly).
   std::vector<std::pair<memory::desc, memory>> weights;
   memory bias;
-  // As in matmul.cpp: memory objects and a user scratchpad per cached primitive, so a call at
-  // a shape seen before allocates nothing.
+  // As in matmul.cpp: memory objects per cached primitive and the shared user scratchpad, so a
+  // call at a shape seen before allocates nothing.
   struct Entry {
     int64_t batch, height, width;
     bool accumulate;
     dnnl::convolution_forward primitive;
     size_t weights_index;
-    memory src, dst, scratchpad;
+    memory src, dst, scratchpad;  // scratchpad: re-pointed at the shared buffer per call
+    size_t scratchpad_bytes;
     dnnl_exec_arg_t args[5];  // built once (see matmul.cpp)
   };
   std::vector<Entry> cache;
@@ -114,7 +115,7 @@ void PackedConv2d::forward(const float* in, int64_t batch, int64_t height, int64
     size_t index = state.weights_for(pd.weights_desc());
     state.cache.push_back({batch, height, width, accumulate, dnnl::convolution_forward(pd), index,
                            memory(pd.src_desc(), dnnl_engine(), nullptr), memory(pd.dst_desc(), dnnl_engine(), nullptr),
-                           memory(pd.scratchpad_desc(), dnnl_engine()), {}});
+                           memory(pd.scratchpad_desc(), dnnl_engine(), nullptr), pd.scratchpad_desc().get_size(), {}});
     entry = &state.cache.back();
     entry->args[0] = {DNNL_ARG_SRC, entry->src.get()};
     entry->args[1] = {DNNL_ARG_WEIGHTS, state.weights[index].second.get()};
@@ -125,6 +126,7 @@ void PackedConv2d::forward(const float* in, int64_t batch, int64_t height, int64
   set_source(entry->src, in, static_cast<size_t>(batch * height * width * g.in_channels),
              state.precision == MatmulPrecision::BF16);
   entry->dst.set_data_handle(out);
+  set_scratchpad(entry->scratchpad, entry->scratchpad_bytes);
   execute_primitive(entry->primitive, entry->args, 5);
 }
 

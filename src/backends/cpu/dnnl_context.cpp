@@ -1,7 +1,10 @@
 #include "backends/cpu/dnnl_context.h"
 
+#include <cstdlib>
+
 #include "backends/cpu/scratch.h"
 #include "core/convert.h"
+#include "core/error.h"
 
 namespace sdxl::cpu {
 
@@ -23,6 +26,24 @@ void set_source(dnnl::memory& source, const float* x, size_t count, bool bf16) {
   uint16_t* staged = thread_scratch<uint16_t>(2, count);
   convert_f32_to_bf16(x, staged, count);
   source.set_data_handle(staged);
+}
+
+void set_scratchpad(dnnl::memory& scratchpad, size_t bytes) {
+  struct Buffer {
+    void* data = nullptr;
+    size_t size = 0;
+    ~Buffer() { std::free(data); }
+  };
+  thread_local Buffer buffer;
+  if (bytes == 0) return;
+  if (buffer.size < bytes) {
+    std::free(buffer.data);
+    buffer.size = 0;
+    buffer.data = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!buffer.data) fail(ErrorCode::OutOfMemory, "[onednn] cannot allocate a scratchpad of ", bytes, " bytes");
+    buffer.size = bytes;
+  }
+  scratchpad.set_data_handle(buffer.data);
 }
 
 void execute_primitive(const dnnl::primitive& primitive, const dnnl_exec_arg_t* args, int count) {

@@ -13,6 +13,11 @@ dnnl::stream& dnnl_stream();
 // copy (rounded to nearest even) in the calling thread's scratch for bf16 primitives.
 void set_source(dnnl::memory& source, const float* x, size_t count, bool bf16);
 
+// Points a primitive's user scratchpad at the calling thread's shared scratchpad, grown to
+// `bytes`: primitives run one at a time, so one buffer of the largest size serves them all (a
+// scratchpad per cached primitive added up to a gigabyte on the UNet at 1024x1024).
+void set_scratchpad(dnnl::memory& scratchpad, size_t bytes);
+
 // Executes through the C API with a caller-kept argument array, and waits.
 void execute_primitive(const dnnl::primitive& primitive, const dnnl_exec_arg_t* args, int count);
 

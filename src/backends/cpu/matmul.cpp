@@ -66,12 +66,13 @@ struct PackedLinear::OneDnnState {
   memory weights;
   memory bias;
   // Memory objects are kept with their primitive and re-pointed per call, and the scratchpad
-  // is ours, so a call at a cached shape allocates nothing.
+  // is ours (one buffer shared by all primitives), so a call at a cached shape allocates nothing.
   struct Entry {
     int64_t rows;
     bool accumulate;
     dnnl::matmul primitive;
-    memory src, dst, scratchpad;
+    memory src, dst, scratchpad;  // scratchpad: re-pointed at the shared buffer per call
+    size_t scratchpad_bytes;
     // C-API argument list, built once: the C++ execute() builds a hash map on every call.
     dnnl_exec_arg_t args[5];
   };
@@ -183,7 +184,8 @@ void PackedLinear::forward(const float* x, int64_t rows, float* y, bool accumula
     memory::desc src_desc({rows, k}, state.input_type, memory::format_tag::ab);
     memory::desc dst_desc({rows, n}, memory::data_type::f32, memory::format_tag::ab);
     state.cache.push_back({rows, accumulate, dnnl::matmul(pd), memory(src_desc, dnnl_engine(), nullptr),
-                           memory(dst_desc, dnnl_engine(), nullptr), memory(pd.scratchpad_desc(), dnnl_engine()), {}});
+                           memory(dst_desc, dnnl_engine(), nullptr), memory(pd.scratchpad_desc(), dnnl_engine(), nullptr),
+                           pd.scratchpad_desc().get_size(), {}});
     entry = &state.cache.back();
     entry->args[0] = {DNNL_ARG_SRC, entry->src.get()};
     entry->args[1] = {DNNL_ARG_WEIGHTS, state.weights.get()};
@@ -193,6 +195,7 @@ void PackedLinear::forward(const float* x, int64_t rows, float* y, bool accumula
   }
   set_source(entry->src, x, static_cast<size_t>(rows * k), precision_ == MatmulPrecision::BF16);
   entry->dst.set_data_handle(y);
+  set_scratchpad(entry->scratchpad, entry->scratchpad_bytes);
   execute_primitive(entry->primitive, entry->args, 5);
 }
 

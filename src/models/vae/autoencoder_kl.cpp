@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "models/common/arena_chain.h"
 
 namespace sdxl::models {
 namespace {
@@ -96,13 +97,21 @@ Tensor AutoencoderKL::decode(Arena& arena, const Tensor& latents) const {
   Tensor image = Tensor::in_arena(arena, Shape{latents.dim(0), config_.out_channels, latents.dim(2) * s, latents.dim(3) * s},
                                   DType::F32);
   ArenaScope temporaries(arena);
-  Tensor x = dec_conv_in_(arena, post_quant_conv_(arena, ops::nchw_to_nhwc(arena, latents)));
-  x = dec_mid_(arena, x);
+  ArenaChain chain(arena);
+  Tensor x = chain(latents, ops::nchw_to_nhwc);
+  x = chain(x, post_quant_conv_);
+  x = chain(x, dec_conv_in_);
+  x = chain(x, dec_mid_);
   for (const auto& level : dec_levels_) {
-    for (const auto& resnet : level.resnets) x = resnet(arena, x, nullptr);
-    if (level.has_resample) x = level.resample(arena, ops::upsample_nearest2x(arena, x));
+    for (const auto& resnet : level.resnets) x = chain(x, [&](Arena& a, const Tensor& in) { return resnet(a, in, nullptr); });
+    if (level.has_resample) {
+      x = chain(x, ops::upsample_nearest2x);
+      x = chain(x, level.resample);
+    }
   }
-  Tensor y = ops::nhwc_to_nchw(arena, dec_conv_out_(arena, dec_norm_out_(arena, x, /*fuse_silu=*/true)));
+  x = chain(x, [&](Arena& a, const Tensor& in) { return dec_norm_out_(a, in, /*fuse_silu=*/true); });
+  x = chain(x, dec_conv_out_);
+  Tensor y = chain(x, ops::nhwc_to_nchw);
   std::memcpy(image.raw(), y.raw(), y.nbytes());
   return image;
 }
@@ -119,14 +128,18 @@ LatentDistribution AutoencoderKL::encode(Arena& arena, const Tensor& image) cons
   out.std = Tensor::in_arena(arena, Shape{b, lc, h, w}, DType::F32);
   out.logvar = Tensor::in_arena(arena, Shape{b, lc, h, w}, DType::F32);
   ArenaScope temporaries(arena);
-  Tensor x = enc_conv_in_(arena, ops::nchw_to_nhwc(arena, image));
+  ArenaChain chain(arena);
+  Tensor x = chain(image, ops::nchw_to_nhwc);
+  x = chain(x, enc_conv_in_);
   for (const auto& level : enc_levels_) {
-    for (const auto& resnet : level.resnets) x = resnet(arena, x, nullptr);
-    if (level.has_resample) x = level.resample(arena, x);
+    for (const auto& resnet : level.resnets) x = chain(x, [&](Arena& a, const Tensor& in) { return resnet(a, in, nullptr); });
+    if (level.has_resample) x = chain(x, level.resample);
   }
-  x = enc_mid_(arena, x);
-  x = quant_conv_(arena, enc_conv_out_(arena, enc_norm_out_(arena, x, /*fuse_silu=*/true)));
-  Tensor moments = ops::nhwc_to_nchw(arena, x);  // [B, 2C, h, w]: mean channels, then logvar
+  x = chain(x, enc_mid_);
+  x = chain(x, [&](Arena& a, const Tensor& in) { return enc_norm_out_(a, in, /*fuse_silu=*/true); });
+  x = chain(x, enc_conv_out_);
+  x = chain(x, quant_conv_);
+  Tensor moments = chain(x, ops::nhwc_to_nchw);  // [B, 2C, h, w]: mean channels, then logvar
   const int64_t plane = lc * h * w;
   for (int64_t n = 0; n < b; ++n) {
     const float* m = moments.data<float>() + n * 2 * plane;
