@@ -174,7 +174,10 @@ std::string measure_components(const ComponentPlan& plan) {
     Tensor latents = normal_tensor(Shape{1, 4, latent, latent}, 4, 1.0f);
     const Run decode = cold_then_warm(arena, [&] { vae.decode(arena, latents); });
     out << " vae_decode_s=" << decode.seconds << " vae_decode_gflop=" << decode.gflop << profile_fields("vae_decode", decode);
-    std::fprintf(stderr, "  VAE decode %.2f s\n", decode.seconds);
+    const double decode_activations = static_cast<double>(arena.high_water()) / (1 << 30);
+    out << " vae_decode_peak_rss_gib=" << rss_gib().second;
+    std::fprintf(stderr, "  VAE decode %.2f s, arena %.2f GiB, peak RSS %.2f GiB\n", decode.seconds, decode_activations,
+                 rss_gib().second);
     Tensor image = normal_tensor(Shape{1, 3, plan.size, plan.size}, 5, 0.5f);
     const Run encode = cold_then_warm(arena, [&] { vae.encode(arena, image); });
     out << " vae_encode_s=" << encode.seconds << " vae_encode_gflop=" << encode.gflop;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/cpu/attention.h"
 #include "backends/cpu/conv2d.h"
 #include "backends/cpu/matmul.h"
 #include "core/threads.h"
@@ -111,6 +112,35 @@ BENCHMARK(BM_Conv2d)
     ->Args({128, 320, 320, 3, 2})   // downsampler
     ->Args({256, 512, 512, 3, 1})   // VAE decoder level at 512x512 output
     ->Args({512, 256, 256, 3, 1})   // VAE decoder at full 512x512
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(0.5);
+
+// Multi-head attention on the UNet's shapes, batch 2 (classifier-free guidance), 64-dim heads.
+void BM_Attention(benchmark::State& state) {
+  AttentionShape s;
+  s.batch = 2;
+  s.q_len = state.range(0);
+  s.kv_len = state.range(1);
+  s.heads = state.range(2);
+  s.head_dim = 64;
+  const int64_t width = s.heads * s.head_dim;
+  s.q_stride = s.k_stride = s.v_stride = s.out_stride = width;
+  auto q = random_floats(static_cast<size_t>(s.batch * s.q_len * width), 9);
+  auto kv = random_floats(static_cast<size_t>(s.batch * s.kv_len * width), 10);
+  std::vector<float> out(q.size());
+  for (auto _ : state) {
+    attention(q.data(), kv.data(), kv.data(), out.data(), s);
+    benchmark::DoNotOptimize(out.data());
+  }
+  report(state, 4.0 * static_cast<double>(s.batch * s.q_len) * static_cast<double>(s.kv_len * width));
+}
+
+BENCHMARK(BM_Attention)
+    ->ArgNames({"q", "kv", "heads"})
+    ->Args({4096, 4096, 10})  // self-attention, level 1 at 1024x1024
+    ->Args({1024, 1024, 20})  // level 2 at 1024x1024 (level 1 at 512x512 is 1024 x 1024 with 10 heads)
+    ->Args({4096, 77, 10})    // cross-attention to the text
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->MinTime(0.5);

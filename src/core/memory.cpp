@@ -1,10 +1,21 @@
 #include "core/memory.h"
 
+#include <cstdlib>  // defines __GLIBC__ on glibc systems, which the check below needs
+#include <fstream>
+#include <string>
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
 
 namespace sdxl {
+
+double resident_gib() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / (1024.0 * 1024.0);
+  return 0.0;
+}
 
 void return_free_memory_to_system() {
 #if defined(__GLIBC__)

@@ -7,4 +7,7 @@ namespace sdxl {
 
 void return_free_memory_to_system();
 
+// This process's resident memory, GiB (0 where /proc is not available): for logs.
+double resident_gib();
+
 }  // namespace sdxl

@@ -101,6 +101,7 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
   if (release_text_encoders_) {
     prompt_encoder_.reset();
     return_free_memory_to_system();
+    log_info("[memory] text encoders freed: ", resident_gib(), " GiB resident");
   }
   if (!unet_) unet_ = std::make_shared<models::UNet2DConditionModel>(load_unet(folder_, "unet", precision_));
   const int64_t images = emb.prompt_embeds.dim(0);  // batch x num_images_per_prompt
@@ -232,6 +233,7 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
     unet_.reset();
     arena_ = std::make_unique<Arena>();
     return_free_memory_to_system();
+    log_info("[memory] UNet freed before the VAE decode: ", resident_gib(), " GiB resident");
   }
 
   GenerateResult result;
