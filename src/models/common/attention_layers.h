@@ -33,11 +33,16 @@ class BasicTransformerBlock {
                                     int64_t head_dim, int64_t context_dim);
   void operator()(Arena& arena, Tensor& x, const Tensor& context) const;  // x [B, L, dim], in place
 
+  // The feed-forward runs on blocks of this many rows (tokens over the batch): its hidden
+  // activation is the largest in the UNet. Changeable for the tests of the blocking.
+  void set_feed_forward_rows(int64_t rows) { feed_forward_rows_ = rows; }
+
  private:
   LayerNorm norm1_, norm2_, norm3_;
   Attention attn1_, attn2_;
   Linear ff_in_;   // ff.net.0.proj: dim -> 2 * 4 * dim (value | gate)
   Linear ff_out_;  // ff.net.2: 4 * dim -> dim
+  int64_t feed_forward_rows_ = 2048;  // keeps the GEMMs as fast as whole-tensor ones
 };
 
 }  // namespace sdxl::models
