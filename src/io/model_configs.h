@@ -80,6 +80,9 @@ struct VaeConfig {
   bool force_upcast = true;
   std::vector<double> latents_mean;  // optional (newer configs); empty when absent
   std::vector<double> latents_std;
+
+  // Pixels per latent along each side (diffusers' vae_scale_factor): 8 for SDXL.
+  int64_t scale() const { return int64_t{1} << (block_out_channels.size() - 1); }
 };
 
 // The scheduler_config.json fields shared by diffusers' schedulers; sampler-specific fields

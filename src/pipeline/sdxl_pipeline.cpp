@@ -45,14 +45,24 @@ SdxlPipeline SdxlPipeline::load(const std::filesystem::path& model_dir, const st
     SDXL_CHECK(p.folder_.has(needed), Format, "[model] ", model_dir.string(), ": model_index.json has no ", needed);
   p.prompt_encoder_ = std::make_shared<PromptEncoder>(PromptEncoder::load(p.folder_, precision));
   p.release_text_encoders_ = one_shot;
-  if (one_shot)
-    (void)io::load_unet_config(p.folder_.config_path("unet"));  // loaded after the prompts are encoded
-  else
-    p.unet_ = std::make_shared<models::UNet2DConditionModel>(load_unet(p.folder_, "unet", precision));
-  p.vae_ = std::make_shared<models::AutoencoderKL>(load_vae(p.folder_, "vae", precision));
+  p.unet_config_ = io::load_unet_config(p.folder_.config_path("unet"));
+  p.vae_config_ = io::load_vae_config(p.folder_.config_path("vae"));
+  if (!one_shot) {
+    p.unet();
+    p.vae();
+  }
   p.scheduler_config_ = io::read_json_object(p.folder_.config_path("scheduler"), "scheduler");
   p.projection_dim_ = io::load_clip_text_config(p.folder_.config_path("text_encoder_2")).projection_dim;
   return p;
+}
+
+models::AutoencoderKL& SdxlPipeline::vae() {
+  if (!vae_) vae_ = std::make_shared<models::AutoencoderKL>(load_vae(folder_, "vae", precision_));
+  return *vae_;
+}
+
+models::UNet2DConditionModel& SdxlPipeline::unet() {
+  return *unet_;
 }
 
 // VAE encode of an image in [0, 1], a sample of the posterior from the generator, scaled.
@@ -60,10 +70,10 @@ Tensor SdxlPipeline::encode_image(const Tensor& image01, rng::TorchGenerator& ge
   Tensor image = image01.clone();
   for (int64_t i = 0; i < image.numel(); ++i) image.data<float>()[i] = 2.0f * image.data<float>()[i] - 1.0f;
   arena_->reset();
-  auto posterior = vae_->encode(*arena_, image);
+  auto posterior = vae().encode(*arena_, image);
   Tensor latents = Tensor::empty(posterior.mean.shape(), DType::F32);
   generator.randn(latents.data<float>(), latents.numel());
-  const float sf = static_cast<float>(vae_->config().scaling_factor);
+  const float sf = static_cast<float>(vae_config_.scaling_factor);
   for (int64_t i = 0; i < latents.numel(); ++i)
     latents.data<float>()[i] = sf * (posterior.mean.data<float>()[i] + posterior.std.data<float>()[i] * latents.data<float>()[i]);
   arena_->reset();
@@ -71,7 +81,7 @@ Tensor SdxlPipeline::encode_image(const Tensor& image01, rng::TorchGenerator& ge
 }
 
 GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
-  const int64_t scale = vae_->scale();
+  const int64_t scale = vae_config_.scale();
   const bool inpaint = r.mask.defined();
   const bool img2img = r.init_image.defined() || r.init_latents.defined();
   SDXL_CHECK(!inpaint || r.init_image.defined(), InvalidArgument, "[pipeline] a mask needs an init image");
@@ -115,7 +125,7 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
 
   rng::TorchGenerator generator(r.seed);
   samplers::NoiseFn noise_fn = [&generator](float* out, int64_t n) { generator.randn(out, n); };
-  const int64_t channels = unet_->config().in_channels;
+  const int64_t channels = unet_config_.in_channels;
   Tensor latents, image_latents, noise, mask_latents;
   int64_t height = r.height, width = r.width;
 
@@ -201,7 +211,7 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
   const bool guidance = r.guidance.enabled();
   const TimeIdsLayout layout = img2img ? TimeIdsLayout::Img2Img : TimeIdsLayout::Txt2Img;
   const TimeIds ids = make_time_ids(r, height, width, is_refiner(), layout);
-  const auto& u = unet_->config();
+  const auto& u = unet_config_;
   const int64_t passed = u.addition_time_embed_dim * static_cast<int64_t>(ids.positive.size()) + projection_dim_;
   SDXL_CHECK(passed == u.projection_class_embeddings_input_dim, InvalidArgument, "[pipeline] the UNet expects ",
              u.projection_class_embeddings_input_dim, " added-embedding values but the time ids and pooled text give ",
@@ -225,7 +235,11 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
   }
   log_info("[pipeline] ", images, " image(s) ", width, "x", height, ", ", timesteps.size(), " steps, guidance ",
            r.guidance.scale, ", seed ", r.seed);
-  denoise(*unet_, *scheduler, timesteps, cond, r.guidance, latents, noise_fn, *arena_, r.on_step, blend);
+  if (release_text_encoders_ && vae_) {
+    vae_.reset();  // used for the init image; loaded again for the decode
+    return_free_memory_to_system();
+  }
+  denoise(unet(), *scheduler, timesteps, cond, r.guidance, latents, noise_fn, *arena_, r.on_step, blend);
 
   if (release_text_encoders_) {
     // One-shot: the UNet and its activations leave before the VAE decode needs its own
@@ -241,10 +255,10 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
   if (!r.decode) return result;
   // decode(latents / scaling_factor); image = clamp(x / 2 + 0.5, 0, 1), channels-last
   Tensor scaled = latents.clone();
-  const float sf = static_cast<float>(vae_->config().scaling_factor);
+  const float sf = static_cast<float>(vae_config_.scaling_factor);
   for (int64_t i = 0; i < scaled.numel(); ++i) scaled.data<float>()[i] /= sf;
   arena_->reset();
-  Tensor decoded = vae_->decode(*arena_, scaled);  // [N, 3, H, W]
+  Tensor decoded = vae().decode(*arena_, scaled);  // [N, 3, H, W]
   const int64_t h = decoded.dim(2), w = decoded.dim(3), c = decoded.dim(1);
   result.images = Tensor::empty(Shape{images, h, w, c}, DType::F32);
   for (int64_t n = 0; n < images; ++n)

@@ -58,8 +58,9 @@ class SdxlPipeline {
   // `precision`: BF16 runs the text encoders' and UNet's linears and convolutions in bf16
   // (f32 accumulation); norms, attention and (with force_upcast) the VAE stay f32.
   // `one_shot`: free the text encoders after each prompt encoding and load the UNet only then,
-  // and free the UNet before the VAE decode, so that no two of them are in memory together
-  // (one-shot use such as the CLI; a later call loads them again). Configs are checked here.
+  // and free the UNet before the VAE decode (and the VAE while the UNet runs), so that no two of
+  // them are in memory together (one-shot use such as the CLI; a later call loads them again).
+  // Configs are checked here.
   static SdxlPipeline load(const std::filesystem::path& model_dir, const std::string& variant = "",
                            ops::Precision precision = ops::Precision::F32, bool one_shot = false);
   GenerateResult generate(const GenerateRequest& request);
@@ -72,8 +73,14 @@ class SdxlPipeline {
 
   io::PipelineFolder folder_;
   std::shared_ptr<PromptEncoder> prompt_encoder_;
+  // The VAE and the UNet, loaded on first use (one-shot pipelines free them after use).
+  models::AutoencoderKL& vae();
+  models::UNet2DConditionModel& unet();
+
   std::shared_ptr<models::UNet2DConditionModel> unet_;
   std::shared_ptr<models::AutoencoderKL> vae_;
+  io::UNetConfig unet_config_;
+  io::VaeConfig vae_config_;
   nlohmann::json scheduler_config_;
   int64_t projection_dim_ = 0;
   bool release_text_encoders_ = false;

@@ -28,7 +28,7 @@ class AutoencoderKL {
 
   const io::VaeConfig& config() const { return config_; }
   // The downscale from image to latents: 2^(levels - 1).
-  int64_t scale() const { return int64_t{1} << (config_.block_out_channels.size() - 1); }
+  int64_t scale() const { return config_.scale(); }
 
  private:
   // UNetMidBlock2D: resnet, attention (one head over all channels), resnet; no time input.
