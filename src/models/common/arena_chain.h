@@ -16,6 +16,9 @@ class ArenaChain {
  public:
   // Everything `arena` holds when the chain starts is kept.
   explicit ArenaChain(Arena& arena) : arenas_{&arena, &own_}, marks_{arena.mark(), 0} {}
+  // With a second arena of the caller's (kept across calls, so a repeated chain allocates
+  // nothing once both arenas have grown; reset() it after the chain to consolidate it).
+  ArenaChain(Arena& arena, Arena& second) : arenas_{&arena, &second}, marks_{arena.mark(), second.mark()} {}
   ArenaChain(const ArenaChain&) = delete;
   ArenaChain& operator=(const ArenaChain&) = delete;
 

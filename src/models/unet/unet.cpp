@@ -152,10 +152,16 @@ Tensor UNet2DConditionModel::forward(Arena& arena, const Tensor& sample, float t
   skips.push_back(x);
   for (const auto& block : down_blocks_) x = block(arena, x, emb_silu, context, skips);
   if (has_mid_block_) x = mid_block_(arena, x, emb_silu, context);
-  for (const auto& block : up_blocks_) x = block(arena, x, emb_silu, context, skips);
-  Tensor y = ops::nhwc_to_nchw(arena, conv_out_(arena, norm_out_(arena, x, /*fuse_silu=*/true)));
-  std::memcpy(output.raw(), y.raw(), y.nbytes());
+  {
+    ArenaChain chain(arena, *up_arena_);
+    for (const auto& block : up_blocks_) x = block(chain, x, emb_silu, context, skips);
+    Tensor y = chain(x, [&](Arena& a, const Tensor& in) {
+      return ops::nhwc_to_nchw(a, conv_out_(a, norm_out_(a, in, /*fuse_silu=*/true)));
+    });
+    std::memcpy(output.raw(), y.raw(), y.nbytes());
+  }
   skips.clear();  // drop the arena views before the arena is reused
+  up_arena_->reset();  // empty now; after a first pass, one block of its high-water size
   return output;
 }
 

@@ -5,6 +5,7 @@
 // Channels-last inside; NCHW at the boundary, as diffusers' latents are.
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "io/model_configs.h"
@@ -39,6 +40,9 @@ class UNet2DConditionModel {
   // The skip connections of the forward in progress. A model instance runs one forward at a
   // time (the pipeline's worker owns it); keeping the vector keeps its capacity.
   mutable std::vector<Tensor> skips_;
+  // The up path's second arena (see ArenaChain): the skips stay in the caller's arena while the
+  // up blocks' outputs alternate, instead of stacking up to the end of the forward.
+  std::unique_ptr<Arena> up_arena_ = std::make_unique<Arena>();
 };
 
 }  // namespace sdxl::models

@@ -50,18 +50,23 @@ Tensor DownBlock::operator()(Arena& arena, const Tensor& x, const Tensor& temb_s
   return h;
 }
 
-Tensor UpBlock::operator()(Arena& arena, Tensor x, const Tensor& temb_silu, const Tensor& context,
+Tensor UpBlock::operator()(ArenaChain& chain, Tensor x, const Tensor& temb_silu, const Tensor& context,
                            std::vector<Tensor>& skips) const {
   for (size_t i = 0; i < resnets.size(); ++i) {
     Tensor skip = skips.back();
     skips.pop_back();
-    x = resnets[i](arena, ops::concat_channels(arena, x, skip), &temb_silu);
-    if (!attentions.empty()) attentions[i](arena, x, context);
+    x = chain(x, [&](Arena& arena, const Tensor& in) {
+      Tensor h = resnets[i](arena, ops::concat_channels(arena, in, skip), &temb_silu);
+      if (!attentions.empty()) attentions[i](arena, h, context);
+      return h;
+    });
   }
   if (has_upsampler) {
     const int64_t height = skips.empty() ? 2 * x.dim(1) : skips.back().dim(1);
     const int64_t width = skips.empty() ? 2 * x.dim(2) : skips.back().dim(2);
-    x = upsampler(arena, ops::resize_nearest(arena, x, height, width));
+    x = chain(x, [&](Arena& arena, const Tensor& in) {
+      return upsampler(arena, ops::resize_nearest(arena, in, height, width));
+    });
   }
   return x;
 }

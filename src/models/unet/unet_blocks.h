@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "io/model_configs.h"
+#include "models/common/arena_chain.h"
 #include "models/common/attention_layers.h"
 #include "models/common/conv_layers.h"
 
@@ -43,8 +44,9 @@ struct UpBlock {
   bool has_upsampler = false;
   Conv2d upsampler;
   // Consumes resnets.size() skips from the back, then upsamples to the size of the next skip
-  // (2x, or the odd size of a level whose input was not divisible by 2).
-  Tensor operator()(Arena& arena, Tensor x, const Tensor& temb_silu, const Tensor& context,
+  // (2x, or the odd size of a level whose input was not divisible by 2). Each step runs as a
+  // stage of `chain`: its input and temporaries are dropped two stages later.
+  Tensor operator()(ArenaChain& chain, Tensor x, const Tensor& temb_silu, const Tensor& context,
                     std::vector<Tensor>& skips) const;
 };
 
