@@ -62,6 +62,7 @@ models::AutoencoderKL& SdxlPipeline::vae() {
 }
 
 models::UNet2DConditionModel& SdxlPipeline::unet() {
+  if (!unet_) unet_ = std::make_shared<models::UNet2DConditionModel>(load_unet(folder_, "unet", precision_));
   return *unet_;
 }
 
@@ -113,7 +114,6 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
     return_free_memory_to_system();
     log_info("[memory] text encoders freed: ", resident_gib(), " GiB resident");
   }
-  if (!unet_) unet_ = std::make_shared<models::UNet2DConditionModel>(load_unet(folder_, "unet", precision_));
   const int64_t images = emb.prompt_embeds.dim(0);  // batch x num_images_per_prompt
 
   nlohmann::json config = scheduler_config_;
