@@ -3,12 +3,11 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
 #include <random>
 #include <sstream>
 
 #include "bench_support.h"
+#include "core/memory.h"
 #include "io/model_configs.h"
 #include "io/pipeline_folder.h"
 #include "models/common/weights.h"
@@ -66,25 +65,14 @@ std::string profile_fields(const char* part, const Run& run) {
   return out.str();
 }
 
-// Resident and peak resident memory of this process, GiB.
-std::pair<double, double> rss_gib() {
-  std::ifstream status("/proc/self/status");
-  double rss = 0, peak = 0;
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) rss = std::stod(line.substr(6)) / (1024.0 * 1024.0);
-    if (line.rfind("VmHWM:", 0) == 0) peak = std::stod(line.substr(6)) / (1024.0 * 1024.0);
-  }
-  return {rss, peak};
-}
-
 template <typename Fn>
 auto timed_load(double& total, const char* what, Fn fn) {
   const auto start = std::chrono::steady_clock::now();
   auto model = fn();
   const double seconds = seconds_since(start);
   total += seconds;
-  const auto [rss, peak] = rss_gib();
-  std::fprintf(stderr, "  loaded %s in %.1f s: resident %.2f GiB (peak so far %.2f)\n", what, seconds, rss, peak);
+  std::fprintf(stderr, "  loaded %s in %.1f s: resident %.2f GiB (peak so far %.2f)\n", what, seconds, resident_gib(),
+               peak_resident_gib());
   return model;
 }
 
@@ -104,7 +92,7 @@ models::UNet2DConditionModel make_unet(const ComponentPlan& plan, const io::Pipe
 models::AutoencoderKL make_vae(const ComponentPlan& plan, const io::PipelineFolder& folder) {
   if (!plan.in_memory) return pipeline::load_vae(folder, "vae", plan.precision);
   const auto config = io::load_vae_config(folder.config_path("vae"));
-  return random_model<models::AutoencoderKL>(config, 8, config.force_upcast ? ops::Precision::F32 : plan.precision);
+  return random_model<models::AutoencoderKL>(config, 8, pipeline::vae_precision(config, plan.precision));
 }
 
 // Text encoding of a prompt pair as the pipeline runs it: through PromptEncoder from files, or
@@ -164,10 +152,10 @@ std::string measure_components(const ComponentPlan& plan) {
     const Run run = cold_then_warm(arena, [&] { unet.forward(arena, sample, 500.0f, context, text_embeds, time_ids); });
     const double activations = static_cast<double>(arena.high_water()) / (1 << 30);
     out << " unet_s=" << run.seconds << " unet_cold_s=" << run.cold_seconds << " unet_gflop=" << run.gflop
-        << " unet_activations_gib=" << activations << " unet_peak_rss_gib=" << rss_gib().second
+        << " unet_activations_gib=" << activations << " unet_peak_rss_gib=" << peak_resident_gib()
         << profile_fields("unet", run);
     std::fprintf(stderr, "  UNet step %.2f s (cold %.2f s), activations %.2f GiB, peak RSS %.2f GiB\n", run.seconds,
-                 run.cold_seconds, activations, rss_gib().second);
+                 run.cold_seconds, activations, peak_resident_gib());
   }
   if (plan.vae) {
     auto vae = timed_load(load_seconds, "the VAE", [&] { return make_vae(plan, folder); });
@@ -175,9 +163,9 @@ std::string measure_components(const ComponentPlan& plan) {
     const Run decode = cold_then_warm(arena, [&] { vae.decode(arena, latents); });
     out << " vae_decode_s=" << decode.seconds << " vae_decode_gflop=" << decode.gflop << profile_fields("vae_decode", decode);
     const double decode_activations = static_cast<double>(arena.high_water()) / (1 << 30);
-    out << " vae_decode_peak_rss_gib=" << rss_gib().second;
+    out << " vae_decode_peak_rss_gib=" << peak_resident_gib();
     std::fprintf(stderr, "  VAE decode %.2f s, arena %.2f GiB, peak RSS %.2f GiB\n", decode.seconds, decode_activations,
-                 rss_gib().second);
+                 peak_resident_gib());
     Tensor image = normal_tensor(Shape{1, 3, plan.size, plan.size}, 5, 0.5f);
     const Run encode = cold_then_warm(arena, [&] { vae.encode(arena, image); });
     out << " vae_encode_s=" << encode.seconds << " vae_encode_gflop=" << encode.gflop;

@@ -14,6 +14,7 @@
 #include "core/tensor.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
+#include "models/common/weights.h"
 
 namespace sdxl::bench {
 namespace {
@@ -45,8 +46,7 @@ std::vector<Component> components(bool refiner) {
 // Uniform in [-0.02, 0.02], norm scales near one: the magnitudes of trained SDXL weights, so
 // activations stay in a realistic range (and finite in fp16).
 Tensor random_tensor(const std::string& name, const Shape& shape, DType dtype, uint64_t seed) {
-  const bool norm_scale = name.find("norm") != std::string::npos && shape.rank() == 1 && name.size() > 7 &&
-                          name.compare(name.size() - 7, 7, ".weight") == 0;
+  const bool norm_scale = models::is_norm_scale(name, shape);
   Tensor values = Tensor::empty(shape, DType::F32);
   float* p = values.data<float>();
   const int64_t n = values.numel(), chunk = 1 << 20;

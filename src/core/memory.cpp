@@ -10,12 +10,20 @@
 
 namespace sdxl {
 
-double resident_gib() {
+namespace {
+
+// A "Name:   N kB" line of /proc/self/status, in GiB.
+double status_gib(const std::string& field) {
   std::ifstream status("/proc/self/status");
   for (std::string line; std::getline(status, line);)
-    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / (1024.0 * 1024.0);
+    if (line.rfind(field, 0) == 0) return std::stod(line.substr(field.size())) / (1024.0 * 1024.0);
   return 0.0;
 }
+
+}  // namespace
+
+double resident_gib() { return status_gib("VmRSS:"); }
+double peak_resident_gib() { return status_gib("VmHWM:"); }
 
 void return_free_memory_to_system() {
 #if defined(__GLIBC__)

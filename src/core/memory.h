@@ -7,7 +7,8 @@ namespace sdxl {
 
 void return_free_memory_to_system();
 
-// This process's resident memory, GiB (0 where /proc is not available): for logs.
+// This process's resident memory now and its peak so far, GiB (0 where /proc is not available).
 double resident_gib();
+double peak_resident_gib();
 
 }  // namespace sdxl

@@ -38,12 +38,14 @@ models::UNet2DConditionModel load_unet(const io::PipelineFolder& folder, const s
   return model;
 }
 
+ops::Precision vae_precision(const io::VaeConfig& config, ops::Precision precision) {
+  return config.force_upcast ? ops::Precision::F32 : precision;
+}
+
 models::AutoencoderKL load_vae(const io::PipelineFolder& folder, const std::string& component,
                                ops::Precision precision) {
   io::VaeConfig config = io::load_vae_config(folder.config_path(component));
-  // force_upcast: diffusers runs the VAE in fp32 whatever the rest uses.
-  auto model = bind_component<models::AutoencoderKL>(folder, component, config,
-                                                     config.force_upcast ? ops::Precision::F32 : precision);
+  auto model = bind_component<models::AutoencoderKL>(folder, component, config, vae_precision(config, precision));
   log_info("[model] loaded ", component);
   return model;
 }

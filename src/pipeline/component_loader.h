@@ -15,6 +15,8 @@ namespace sdxl::pipeline {
 // accumulation). The VAE keeps F32 when its config says force_upcast, as diffusers does.
 models::ClipTextModel load_text_encoder(const io::PipelineFolder& folder, const std::string& component,
                                         ops::Precision precision = ops::Precision::F32);
+// The arithmetic the VAE runs in: F32 under its config's force_upcast, as diffusers does.
+ops::Precision vae_precision(const io::VaeConfig& config, ops::Precision precision);
 models::AutoencoderKL load_vae(const io::PipelineFolder& folder, const std::string& component = "vae",
                                ops::Precision precision = ops::Precision::F32);
 models::UNet2DConditionModel load_unet(const io::PipelineFolder& folder, const std::string& component = "unet",

@@ -44,13 +44,16 @@ Tensor ShapeRecorder::take(const std::string& name, const Shape& shape) {
   return Tensor();
 }
 
+bool is_norm_scale(const std::string& name, const Shape& shape) {
+  return name.find("norm") != std::string::npos && name.size() > 7 &&
+         name.compare(name.size() - 7, 7, ".weight") == 0 && shape.rank() == 1;
+}
+
 Tensor RandomWeights::take(const std::string& name, const Shape& shape) {
   Tensor t = Tensor::empty(shape, DType::F32);
   std::mt19937_64 gen(seed_ ^ std::hash<std::string>{}(name));
   std::uniform_real_distribution<float> dist(-scale_, scale_);
-  // Norm scales near one, as trained models have them, keep activations in a realistic range.
-  const bool norm_scale = name.find("norm") != std::string::npos && name.size() > 7 &&
-                          name.compare(name.size() - 7, 7, ".weight") == 0 && shape.rank() == 1;
+  const bool norm_scale = is_norm_scale(name, shape);
   float* p = t.data<float>();
   for (int64_t i = 0; i < t.numel(); ++i) p[i] = norm_scale ? 1.0f + dist(gen) : dist(gen);
   return t;

@@ -60,6 +60,10 @@ class ShapeRecorder : public WeightBinder {
   std::map<std::string, Shape> shapes_;
 };
 
+// Random weights: norm scales (a 1-D "*norm*.weight") near one, as trained models have them,
+// keep activations in a realistic range; everything else is small and centred on zero.
+bool is_norm_scale(const std::string& name, const Shape& shape);
+
 // Seeded uniform random weights of a given scale (the same seed and names give the same numbers),
 // for measuring the real-size architecture without its checkpoint.
 class RandomWeights : public WeightBinder {
