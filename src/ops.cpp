@@ -183,6 +183,63 @@ Tensor group_norm(Arena& arena, const Tensor& x, int64_t groups, const Tensor& g
   return y;
 }
 
+namespace {
+void check_group_norm_input(const char* op, const Tensor& x, int64_t groups) {
+  require_f32(op, x, "input");
+  SDXL_CHECK(x.rank() >= 2 && x.dim(0) == 1, InvalidArgument, "[", op, "] input must be one image [1, ..., C], got ",
+             x.shape().to_string());
+  SDXL_CHECK(groups > 0 && x.dim(-1) % groups == 0, InvalidArgument, "[", op, "] ", x.dim(-1),
+             " channels do not split into ", groups, " groups");
+}
+}  // namespace
+
+GroupStatistics group_norm_statistics(const Tensor& x, int64_t groups, float eps) {
+  const OpTimer timer(OpFamily::Normalisation);
+  check_group_norm_input("group_norm_statistics", x, groups);
+  const int64_t c = x.dim(-1);
+  GroupStatistics s{c, groups, std::vector<double>(groups), std::vector<double>(groups)};
+  cpu::group_norm_statistics_nhwc(x.data<float>(), x.numel() / c, c, groups, eps, s.mean.data(), s.rstd.data());
+  return s;
+}
+
+GroupStatisticsAccumulator::GroupStatisticsAccumulator(int64_t channels, int64_t groups)
+    : channels_(channels), groups_(groups), moments_(channels, groups) {
+  SDXL_CHECK(groups > 0 && channels % groups == 0, InvalidArgument, "[group_norm_statistics] ", channels,
+             " channels do not split into ", groups, " groups");
+}
+
+void GroupStatisticsAccumulator::add(const Tensor& band) {
+  const OpTimer timer(OpFamily::Normalisation);
+  check_group_norm_input("group_norm_statistics", band, groups_);
+  SDXL_CHECK(band.dim(-1) == channels_, InvalidArgument, "[group_norm_statistics] band has ", band.dim(-1),
+             " channels, the image ", channels_);
+  moments_.add(band.data<float>(), band.numel() / channels_);
+}
+
+GroupStatistics GroupStatisticsAccumulator::finish(float eps) const {
+  SDXL_CHECK(moments_.pixels() > 0, InvalidArgument, "[group_norm_statistics] no pixels were added");
+  GroupStatistics s{channels_, groups_, std::vector<double>(groups_), std::vector<double>(groups_)};
+  moments_.finish(eps, s.mean.data(), s.rstd.data());
+  return s;
+}
+
+Tensor group_norm_apply(Arena& arena, const Tensor& x, const GroupStatistics& statistics, const Tensor& gamma,
+                        const Tensor& beta, bool fuse_silu) {
+  const OpTimer timer(OpFamily::Normalisation);
+  check_group_norm_input("group_norm_apply", x, statistics.groups);
+  const int64_t c = x.dim(-1);
+  SDXL_CHECK(c == statistics.channels, InvalidArgument, "[group_norm_apply] input has ", c,
+             " channels, the statistics ", statistics.channels);
+  if (gamma.defined()) require_shape("group_norm_apply", gamma, Shape{c}, "weight");
+  if (beta.defined()) require_shape("group_norm_apply", beta, Shape{c}, "bias");
+  Tensor y = Tensor::in_arena(arena, x.shape(), DType::F32);
+  cpu::group_norm_apply_nhwc(x.data<float>(), y.data<float>(), x.numel() / c, c, statistics.groups,
+                             statistics.mean.data(), statistics.rstd.data(),
+                             gamma.defined() ? gamma.data<float>() : nullptr,
+                             beta.defined() ? beta.data<float>() : nullptr, fuse_silu);
+  return y;
+}
+
 Tensor layer_norm(Arena& arena, const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps) {
   const OpTimer timer(OpFamily::Normalisation);
   require_f32("layer_norm", x, "input");

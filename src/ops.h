@@ -7,9 +7,11 @@
 
 #include <array>
 #include <cstddef>
+#include <vector>
 
 #include "backends/cpu/conv2d.h"
 #include "backends/cpu/matmul.h"
+#include "backends/cpu/norm.h"
 #include "core/arena.h"
 #include "core/tensor.h"
 
@@ -43,6 +45,28 @@ void conv2d_accumulate(const Tensor& x, const Conv2dWeights& w, Tensor& out);
 // x [N, ..., C] channels-last (all middle axes are pixels).
 Tensor group_norm(Arena& arena, const Tensor& x, int64_t groups, const Tensor& gamma, const Tensor& beta, float eps,
                   bool fuse_silu = false);
+// Group norm in two steps, for decoding an image a band of rows at a time: the statistics of
+// one whole image, then the normalisation of any part of it with them. group_norm_apply with
+// group_norm_statistics of the same image equals group_norm exactly.
+struct GroupStatistics {
+  int64_t channels = 0, groups = 0;
+  std::vector<double> mean, rstd;  // per group
+};
+GroupStatistics group_norm_statistics(const Tensor& x, int64_t groups, float eps);  // x [1, ..., C]
+// The statistics of an image that is never whole: add its bands (any order), then finish.
+class GroupStatisticsAccumulator {
+ public:
+  GroupStatisticsAccumulator(int64_t channels, int64_t groups);
+  void add(const Tensor& band);  // [1, ..., C]
+  GroupStatistics finish(float eps) const;
+
+ private:
+  int64_t channels_, groups_;
+  cpu::GroupMoments moments_;
+};
+// x [1, ..., C] normalised with the statistics of the image it is part of.
+Tensor group_norm_apply(Arena& arena, const Tensor& x, const GroupStatistics& statistics, const Tensor& gamma,
+                        const Tensor& beta, bool fuse_silu = false);
 // over the last axis
 Tensor layer_norm(Arena& arena, const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps);
 

@@ -35,6 +35,43 @@ TEST(VaeGolden, DecodeCases) {
   }
 }
 
+::testing::AssertionResult same_image(const Tensor& got, const Tensor& want) {
+  if (got.shape() != want.shape())
+    return ::testing::AssertionFailure() << "shape " << got.shape().to_string() << ", want " << want.shape().to_string();
+  return test::all_close(got.data<float>(), want.data<float>(), static_cast<size_t>(got.numel()), 2e-5, 2e-5);
+}
+
+// --vae-tiling: band-wise decoding with whole-image statistics gives the image of decode(), on
+// every golden case, with bands of 1, 3 and 5 rows (halos crossing several bands, a short last
+// band) and the default size, and on a batch of two different latents.
+TEST(VaeGolden, DecodeInBandsMatchesTheWholeDecode) {
+  SDXL_REQUIRE_REFERENCE();
+  auto cases = test::cases_of_kind("vae_decode");
+  ASSERT_FALSE(cases.empty());
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c["name"].get<std::string>());
+    auto vae = pipeline::load_vae(io::PipelineFolder::open(test::model_dir(c)));
+    test::CaseFile file(c);
+    Arena arena;
+    const Tensor& latents = file["latents"];
+    const Tensor whole = vae.decode(arena, latents);
+    for (int64_t band_rows : {1, 3, 5, 0}) {
+      SCOPED_TRACE(band_rows);
+      const Tensor banded = vae.decode_in_bands(arena, latents, band_rows);
+      EXPECT_TRUE(test::matches(banded, file["image"], c, "image"));
+      // Well inside 1/255 of the [-1, 1] range: only the statistics' rounding differs.
+      EXPECT_TRUE(same_image(banded, whole));
+    }
+    // Two images in one batch, each with its own statistics.
+    Tensor pair = Tensor::empty(Shape{2, latents.dim(1), latents.dim(2), latents.dim(3)}, DType::F32);
+    for (int64_t i = 0; i < latents.numel(); ++i) {
+      pair.data<float>()[i] = latents.data<float>()[i];
+      pair.data<float>()[latents.numel() + i] = 0.5f - 2.0f * latents.data<float>()[latents.numel() - 1 - i];
+    }
+    EXPECT_TRUE(same_image(vae.decode_in_bands(arena, pair, 2), vae.decode(arena, pair)));
+  }
+}
+
 TEST(VaeGolden, EncodeCases) {
   SDXL_REQUIRE_REFERENCE();
   auto cases = test::cases_of_kind("vae_encode");

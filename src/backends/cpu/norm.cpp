@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "backends/cpu/scratch.h"
 #include "backends/cpu/simd_math.h"
@@ -48,77 +49,151 @@ void accumulate_channels(const float* x, int64_t pixels, int64_t channels, const
 
 }  // namespace
 
-void group_norm_nhwc(const float* in, float* out, int64_t batch, int64_t pixels, int64_t channels, int64_t groups,
-                     const float* gamma, const float* beta, float eps, bool fuse_silu) {
+void group_norm_statistics_nhwc(const float* x, int64_t pixels, int64_t channels, int64_t groups, float eps,
+                                double* mean, double* rstd) {
   const int64_t per_group = channels / groups;
   const int threads = omp_get_max_threads();
   // Per-thread partial sums [threads][C] in double, plus a float scratch row per thread.
   const size_t partial_count = static_cast<size_t>(threads * channels);
-  double* partial = thread_scratch<double>(0, partial_count + 2 * static_cast<size_t>(groups));
-  double* group_mean = partial + partial_count;
-  double* group_rstd = group_mean + groups;
-  float* scratch = thread_scratch<float>(0, partial_count + 2 * static_cast<size_t>(channels));
-  float* channel_value = scratch + partial_count;  // the mean, then the scale
-  float* channel_shift = channel_value + channels;
+  double* partial = thread_scratch<double>(0, partial_count);
+  float* scratch = thread_scratch<float>(0, partial_count + static_cast<size_t>(channels));
+  float* channel_mean = scratch + partial_count;
 
-  for (int64_t n = 0; n < batch; ++n) {
-    const float* x = in + n * pixels * channels;
-    float* y = out + n * pixels * channels;
-
-    for (int pass = 0; pass < 2; ++pass) {
-      std::fill(partial, partial + partial_count, 0.0);
+  for (int pass = 0; pass < 2; ++pass) {
+    std::fill(partial, partial + partial_count, 0.0);
 #pragma omp parallel
-      {
-        const int t = omp_get_thread_num();
-        const int nt = omp_get_num_threads();
-        const int64_t p0 = pixels * t / nt, p1 = pixels * (t + 1) / nt;
-        double* acc = partial + t * channels;
-        float* tmp = scratch + t * channels;
-        if (pass == 0)
-          accumulate_channels<false>(x + p0 * channels, p1 - p0, channels, nullptr, acc, tmp);
-        else
-          accumulate_channels<true>(x + p0 * channels, p1 - p0, channels, channel_value, acc, tmp);
+    {
+      const int t = omp_get_thread_num();
+      const int nt = omp_get_num_threads();
+      const int64_t p0 = pixels * t / nt, p1 = pixels * (t + 1) / nt;
+      double* acc = partial + t * channels;
+      float* tmp = scratch + t * channels;
+      if (pass == 0)
+        accumulate_channels<false>(x + p0 * channels, p1 - p0, channels, nullptr, acc, tmp);
+      else
+        accumulate_channels<true>(x + p0 * channels, p1 - p0, channels, channel_mean, acc, tmp);
+    }
+    const double count = static_cast<double>(pixels * per_group);
+    for (int64_t g = 0; g < groups; ++g) {
+      double sum = 0.0;
+      for (int t = 0; t < threads; ++t)
+        for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c) sum += partial[t * channels + c];
+      if (pass == 0) {
+        mean[g] = sum / count;
+        for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c) channel_mean[c] = static_cast<float>(sum / count);
+      } else {
+        rstd[g] = 1.0 / std::sqrt(sum / count + static_cast<double>(eps));
       }
-      const double count = static_cast<double>(pixels * per_group);
-      for (int64_t g = 0; g < groups; ++g) {
-        double sum = 0.0;
-        for (int t = 0; t < threads; ++t)
-          for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c) sum += partial[t * channels + c];
-        if (pass == 0) {
-          group_mean[g] = sum / count;
-          for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c)
-            channel_value[c] = static_cast<float>(sum / count);
-        } else {
-          group_rstd[g] = 1.0 / std::sqrt(sum / count + static_cast<double>(eps));
+    }
+  }
+}
+
+void group_norm_apply_nhwc(const float* in, float* out, int64_t pixels, int64_t channels, int64_t groups,
+                           const double* mean, const double* rstd, const float* gamma, const float* beta,
+                           bool fuse_silu) {
+  const int64_t per_group = channels / groups;
+  float* scale = thread_scratch<float>(1, 2 * static_cast<size_t>(channels));
+  float* shift = scale + channels;
+  // y = x * scale_c + shift_c, scale_c = rstd_g * gamma_c, shift_c = beta_c - mean_g * scale_c.
+  for (int64_t c = 0; c < channels; ++c) {
+    const int64_t g = c / per_group;
+    const double s = rstd[g] * (gamma ? gamma[c] : 1.0f);
+    scale[c] = static_cast<float>(s);
+    shift[c] = static_cast<float>((beta ? beta[c] : 0.0f) - mean[g] * s);
+  }
+#pragma omp parallel for schedule(static)
+  for (int64_t p = 0; p < pixels; ++p) {
+    const float* row = in + p * channels;
+    float* dst = out + p * channels;
+    int64_t c = 0;
+#ifdef SDXL_CPU_AVX512
+    for (; c + 16 <= channels; c += 16) {
+      __m512 v = _mm512_fmadd_ps(_mm512_loadu_ps(row + c), _mm512_loadu_ps(scale + c), _mm512_loadu_ps(shift + c));
+      if (fuse_silu) v = _mm512_mul_ps(v, sigmoid512(v));
+      _mm512_storeu_ps(dst + c, v);
+    }
+#endif
+    for (; c < channels; ++c) {
+      float v = row[c] * scale[c] + shift[c];
+      dst[c] = fuse_silu ? v / (1.0f + std::exp(-v)) : v;
+    }
+  }
+}
+
+void group_norm_nhwc(const float* in, float* out, int64_t batch, int64_t pixels, int64_t channels, int64_t groups,
+                     const float* gamma, const float* beta, float eps, bool fuse_silu) {
+  double* stats = thread_scratch<double>(2, 2 * static_cast<size_t>(groups));
+  for (int64_t n = 0; n < batch; ++n) {
+    const size_t offset = static_cast<size_t>(n * pixels * channels);
+    group_norm_statistics_nhwc(in + offset, pixels, channels, groups, eps, stats, stats + groups);
+    group_norm_apply_nhwc(in + offset, out + offset, pixels, channels, groups, stats, stats + groups, gamma, beta,
+                          fuse_silu);
+  }
+}
+
+void GroupMoments::add(const float* x, int64_t pixels) {
+  if (pixels <= 0) return;
+  if (!shifted_) {
+    // The first band's channel means: shifting by values near the mean keeps the one-pass
+    // sums of squares free of cancellation when a channel's mean is large against its spread.
+    std::vector<double> first(static_cast<size_t>(channels_), 0.0);
+    for (int64_t p = 0; p < pixels; ++p)
+      for (int64_t c = 0; c < channels_; ++c) first[c] += x[p * channels_ + c];
+    for (int64_t c = 0; c < channels_; ++c) shift_[c] = static_cast<float>(first[c] / static_cast<double>(pixels));
+    shifted_ = true;
+  }
+  const int threads = omp_get_max_threads();
+  const size_t width = static_cast<size_t>(channels_);
+  std::vector<double> partial(2 * width * threads, 0.0);
+#pragma omp parallel
+  {
+    const int t = omp_get_thread_num();
+    const int nt = omp_get_num_threads();
+    const int64_t p0 = pixels * t / nt, p1 = pixels * (t + 1) / nt;
+    double* sum = partial.data() + 2 * width * t;
+    double* squares = sum + width;
+    std::vector<float> chunk(2 * width);
+    for (int64_t q0 = p0; q0 < p1; q0 += kPixelChunk) {
+      const int64_t q1 = std::min(p1, q0 + kPixelChunk);
+      std::fill(chunk.begin(), chunk.end(), 0.0f);
+      for (int64_t p = q0; p < q1; ++p) {
+        const float* row = x + p * channels_;
+        for (int64_t c = 0; c < channels_; ++c) {
+          const float d = row[c] - shift_[c];
+          chunk[c] += d;
+          chunk[width + c] += d * d;
         }
       }
-    }
-    // y = x * scale_c + shift_c, scale_c = rstd_g * gamma_c, shift_c = beta_c - mean_g * scale_c.
-    for (int64_t c = 0; c < channels; ++c) {
-      const int64_t g = c / per_group;
-      const double scale = group_rstd[g] * (gamma ? gamma[c] : 1.0f);
-      channel_value[c] = static_cast<float>(scale);
-      channel_shift[c] = static_cast<float>((beta ? beta[c] : 0.0f) - group_mean[g] * scale);
-    }
-    const float* scale = channel_value;
-    const float* shift = channel_shift;
-#pragma omp parallel for schedule(static)
-    for (int64_t p = 0; p < pixels; ++p) {
-      const float* row = x + p * channels;
-      float* dst = y + p * channels;
-      int64_t c = 0;
-#ifdef SDXL_CPU_AVX512
-      for (; c + 16 <= channels; c += 16) {
-        __m512 v = _mm512_fmadd_ps(_mm512_loadu_ps(row + c), _mm512_loadu_ps(scale + c), _mm512_loadu_ps(shift + c));
-        if (fuse_silu) v = _mm512_mul_ps(v, sigmoid512(v));
-        _mm512_storeu_ps(dst + c, v);
-      }
-#endif
-      for (; c < channels; ++c) {
-        float v = row[c] * scale[c] + shift[c];
-        dst[c] = fuse_silu ? v / (1.0f + std::exp(-v)) : v;
+      for (size_t c = 0; c < width; ++c) {
+        sum[c] += chunk[c];
+        squares[c] += chunk[width + c];
       }
     }
+  }
+  for (int t = 0; t < threads; ++t)
+    for (size_t c = 0; c < width; ++c) {
+      sum_[c] += partial[2 * width * t + c];
+      squares_[c] += partial[2 * width * t + width + c];
+    }
+  pixels_ += pixels;
+}
+
+void GroupMoments::finish(float eps, double* mean, double* rstd) const {
+  const int64_t per_group = channels_ / groups_;
+  const double pixels = static_cast<double>(pixels_);
+  const double count = pixels * static_cast<double>(per_group);
+  for (int64_t g = 0; g < groups_; ++g) {
+    double total = 0.0;
+    for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c) total += sum_[c] + pixels * shift_[c];
+    const double m = total / count;
+    // sum over the group of (x - m)^2, from each channel's sums of d = x - shift_c.
+    double squares = 0.0;
+    for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c) {
+      const double k = static_cast<double>(shift_[c]) - m;
+      squares += squares_[c] + 2.0 * k * sum_[c] + pixels * k * k;
+    }
+    mean[g] = m;
+    rstd[g] = 1.0 / std::sqrt(std::max(0.0, squares / count) + static_cast<double>(eps));
   }
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace sdxl::cpu {
 
@@ -10,6 +11,31 @@ namespace sdxl::cpu {
 // `fuse_silu` applies SiLU to the result (the ResnetBlock2D / norm_out pattern).
 void group_norm_nhwc(const float* in, float* out, int64_t batch, int64_t pixels, int64_t channels, int64_t groups,
                      const float* gamma, const float* beta, float eps, bool fuse_silu);
+
+// The same in two steps, for one image [pixels, C]: the statistics (mean and 1/sqrt(var + eps)
+// per group, two passes in double as above), then the normalisation of any pixels with them.
+void group_norm_statistics_nhwc(const float* x, int64_t pixels, int64_t channels, int64_t groups, float eps,
+                                double* mean, double* rstd);
+void group_norm_apply_nhwc(const float* in, float* out, int64_t pixels, int64_t channels, int64_t groups,
+                           const double* mean, const double* rstd, const float* gamma, const float* beta,
+                           bool fuse_silu);
+
+// Group statistics of an image seen a band of pixels at a time (the image itself is never
+// whole): shifted one-pass sums per channel, float within short chunks and double across them.
+class GroupMoments {
+ public:
+  GroupMoments(int64_t channels, int64_t groups)
+      : channels_(channels), groups_(groups), shift_(channels, 0.0f), sum_(channels, 0.0), squares_(channels, 0.0) {}
+  void add(const float* x, int64_t pixels);  // x [pixels, C]
+  void finish(float eps, double* mean, double* rstd) const;
+  int64_t pixels() const { return pixels_; }
+
+ private:
+  int64_t channels_, groups_, pixels_ = 0;
+  bool shifted_ = false;
+  std::vector<float> shift_;
+  std::vector<double> sum_, squares_;
+};
 
 // LayerNorm over the last axis: x [rows, C].
 void layer_norm(const float* in, float* out, int64_t rows, int64_t channels, const float* gamma, const float* beta,

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "models/common/layers.h"
+#include "models/common/row_bands.h"
 
 namespace sdxl::models {
 
@@ -17,6 +18,10 @@ class Conv2d {
 
   Tensor operator()(Arena& arena, const Tensor& x) const;  // [N, H, W, I] -> [N, OH, OW, O]
   void accumulate(const Tensor& x, Tensor& out) const;      // out += conv(x)
+  // Output rows `wanted` of an image of `height` rows, from the input rows `band` (covering
+  // `wanted` and its halo of kernel / 2 rows within the image): a view into the band's output.
+  // Stride 1 with "same" padding only.
+  Tensor rows(Arena& arena, const Tensor& band, RowRange band_range, int64_t height, RowRange wanted) const;
   int64_t out_channels() const { return geometry_.out_channels; }
 
  private:
@@ -28,6 +33,13 @@ class GroupNorm {
  public:
   static GroupNorm bind(WeightBinder& w, const std::string& prefix, int64_t channels, int64_t groups, float eps);
   Tensor operator()(Arena& arena, const Tensor& x, bool fuse_silu = false) const;
+
+  // The same in two steps (a band-wise decode): statistics of one whole image, or gathered
+  // from its bands, then applied to any band of it.
+  ops::GroupStatistics statistics(const Tensor& image) const;
+  ops::GroupStatisticsAccumulator accumulator() const { return {weight_.numel(), groups_}; }
+  ops::GroupStatistics statistics(const ops::GroupStatisticsAccumulator& gathered) const { return gathered.finish(eps_); }
+  Tensor apply(Arena& arena, const Tensor& band, const ops::GroupStatistics& statistics, bool fuse_silu) const;
 
  private:
   Tensor weight_, bias_;
@@ -44,6 +56,12 @@ class ResnetBlock2D {
                             int64_t temb_channels /* 0: none */, int64_t groups, float eps);
   // x [N, H, W, in]; temb_silu [N, temb_channels] = silu(temb), shared by all blocks, or null.
   Tensor operator()(Arena& arena, const Tensor& x, const Tensor* temb_silu) const;
+
+  // The same (without time input) on one image [1, H, W, in], `band_rows` output rows at a
+  // time, so that the hidden activation h is never whole: one sweep gathers the statistics of h
+  // for norm2, a second recomputes h per band (with the halo conv2 needs) and finishes it. The
+  // result equals operator()'s up to the rounding of the statistics; it costs conv1 twice.
+  Tensor forward_in_bands(Arena& arena, const Tensor& x, int64_t band_rows) const;
 
  private:
   GroupNorm norm1_, norm2_;

@@ -89,10 +89,14 @@ AutoencoderKL AutoencoderKL::load(const io::VaeConfig& c, WeightBinder& w) {
   return m;
 }
 
-Tensor AutoencoderKL::decode(Arena& arena, const Tensor& latents) const {
+void AutoencoderKL::check_latents(const Tensor& latents) const {
   SDXL_CHECK(latents.rank() == 4 && latents.dim(1) == config_.latent_channels && latents.dtype() == DType::F32,
              InvalidArgument, "[vae] latents must be f32 [B, ", config_.latent_channels, ", h, w], got ",
              latents.shape().to_string());
+}
+
+Tensor AutoencoderKL::decode(Arena& arena, const Tensor& latents) const {
+  check_latents(latents);
   const int64_t s = scale();
   Tensor image = Tensor::in_arena(arena, Shape{latents.dim(0), config_.out_channels, latents.dim(2) * s, latents.dim(3) * s},
                                   DType::F32);

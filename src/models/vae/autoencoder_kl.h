@@ -23,6 +23,12 @@ class AutoencoderKL {
   // latents [B, C, h, w] (already divided by the scaling factor) -> image [B, 3, 8h, 8w] in
   // about [-1, 1], not clamped.
   Tensor decode(Arena& arena, const Tensor& latents) const;
+  // The same image decoded in little memory (--vae-tiling): from the first up block on, a band
+  // of rows at a time with only block inputs and outputs whole, every group norm normalising
+  // with the statistics of the whole image (diffusers' tiles use their own, which shows as
+  // seams). Equal to decode() up to float rounding; costs the resnets' first convolutions twice.
+  // band_rows 0: bands of about 32 MiB of the block's widest activation.
+  Tensor decode_in_bands(Arena& arena, const Tensor& latents, int64_t band_rows = 0) const;
   // image [B, 3, H, W] in [-1, 1] -> the posterior's mean, std and logvar.
   LatentDistribution encode(Arena& arena, const Tensor& image) const;
 
@@ -43,6 +49,7 @@ class AutoencoderKL {
     bool has_resample = false;
     Conv2d resample;  // the encoder's downsampler or the decoder's upsampler conv
   };
+  void check_latents(const Tensor& latents) const;
   static MidBlock bind_mid(WeightBinder& w, const std::string& prefix, int64_t channels, int64_t groups);
 
   io::VaeConfig config_;

@@ -1,0 +1,36 @@
+// Running a layer on one image a band of rows at a time (the VAE's tiled decode). Channels-last
+// images [1, H, W, C] keep each row contiguous, so a band is a view and needs no copy.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace sdxl::models {
+
+// Rows [first, last) of an image.
+struct RowRange {
+  int64_t first = 0, last = 0;
+  int64_t size() const { return last - first; }
+  // Widened by `halo` rows each side, within [0, height).
+  RowRange grown(int64_t halo, int64_t height) const {
+    return {std::max<int64_t>(0, first - halo), std::min(height, last + halo)};
+  }
+  bool contains(const RowRange& r) const { return first <= r.first && r.last <= last; }
+};
+
+// [0, height) cut into bands of `band_rows` (the last one may be shorter).
+std::vector<RowRange> split_rows(int64_t height, int64_t band_rows);
+
+// A view of rows `range` of `image` [1, H, W, C].
+Tensor rows_of(const Tensor& image, RowRange range);
+
+// `rows` of the image `band` holds rows `band_range` of: a view of them.
+Tensor rows_within(const Tensor& band, RowRange band_range, RowRange rows);
+
+// How many rows make a band of about `bytes` for an image row of `row_bytes` (at least `minimum`).
+int64_t band_rows_for(int64_t bytes, int64_t row_bytes, int64_t minimum = 8);
+
+}  // namespace sdxl::models

@@ -1,0 +1,85 @@
+// AutoencoderKL::decode_in_bands: the decoder with its full-resolution activations never whole.
+//
+// A group norm needs its whole input's statistics before it can normalise any row, so tiles
+// that each normalise by themselves (diffusers' tiled decode) change the image. Here the up
+// blocks run block by block, each on a whole input held in the arena, but inside a block only a
+// band of rows exists at a time: ResnetBlock2D::forward_in_bands gathers the statistics of its
+// hidden activation in a first sweep, the upsampler never materialises the 4x larger nearest
+// upsample, and norm_out + conv_out write the image band by band.
+#include <algorithm>
+#include <cstring>
+
+#include "core/error.h"
+#include "models/common/arena_chain.h"
+#include "models/vae/autoencoder_kl.h"
+
+namespace sdxl::models {
+namespace {
+
+constexpr int64_t kBandBytes = int64_t{32} << 20;
+
+int64_t band_height(int64_t band_rows, int64_t width, int64_t channels) {
+  if (band_rows > 0) return band_rows;
+  return band_rows_for(kBandBytes, width * channels * static_cast<int64_t>(sizeof(float)));
+}
+
+// conv(upsample_nearest2x(x)), a band of output rows at a time.
+Tensor upsample_in_bands(Arena& arena, const Conv2d& conv, const Tensor& x, int64_t band_rows) {
+  const int64_t height = 2 * x.dim(1), width = 2 * x.dim(2);
+  Tensor out = Tensor::in_arena(arena, Shape{1, height, width, conv.out_channels()}, DType::F32);
+  ArenaScope temporaries(arena);
+  for (const RowRange band : split_rows(height, band_height(band_rows, width, x.dim(3)))) {
+    ArenaScope band_temporaries(arena);
+    const RowRange needed = band.grown(1, height);
+    const RowRange source{needed.first / 2, (needed.last + 1) / 2};
+    const RowRange upsampled{2 * source.first, 2 * source.last};
+    const Tensor y = conv.rows(arena, ops::upsample_nearest2x(arena, rows_of(x, source)), upsampled, height, band);
+    std::memcpy(rows_of(out, band).raw(), y.raw(), y.nbytes());
+  }
+  return out;
+}
+
+}  // namespace
+
+Tensor AutoencoderKL::decode_in_bands(Arena& arena, const Tensor& latents, int64_t band_rows) const {
+  check_latents(latents);
+  const int64_t s = scale(), batch = latents.dim(0), lc = config_.latent_channels;
+  const int64_t h = latents.dim(2), w = latents.dim(3), height = h * s, width = w * s;
+  const int64_t channels = config_.out_channels;
+  Tensor image = Tensor::in_arena(arena, Shape{batch, channels, height, width}, DType::F32);
+  for (int64_t n = 0; n < batch; ++n) {
+    ArenaScope temporaries(arena);
+    ArenaChain chain(arena);
+    const Tensor one =
+        Tensor::view(latents.data<float>() + n * lc * h * w, Shape{1, lc, h, w}, DType::F32, nullptr);
+    // At latent resolution (the mid block's attention sees all pixels) everything is small.
+    Tensor x = chain(one, ops::nchw_to_nhwc);
+    x = chain(x, post_quant_conv_);
+    x = chain(x, dec_conv_in_);
+    x = chain(x, dec_mid_);
+    for (const auto& level : dec_levels_) {
+      for (const auto& resnet : level.resnets)
+        x = chain(x, [&](Arena& a, const Tensor& in) {
+          return resnet.forward_in_bands(a, in, band_height(band_rows, in.dim(2), in.dim(3)));
+        });
+      if (level.has_resample)
+        x = chain(x, [&](Arena& a, const Tensor& in) { return upsample_in_bands(a, level.resample, in, band_rows); });
+    }
+    // norm_out, SiLU and conv_out, written into the NCHW image a band at a time.
+    const ops::GroupStatistics statistics = dec_norm_out_.statistics(x);
+    for (const RowRange band : split_rows(height, band_height(band_rows, width, x.dim(3)))) {
+      ArenaScope band_temporaries(arena);
+      const RowRange input = band.grown(1, height);
+      const Tensor y = dec_conv_out_.rows(arena, dec_norm_out_.apply(arena, rows_of(x, input), statistics, true),
+                                          input, height, band);
+      const Tensor planes = ops::nhwc_to_nchw(arena, y);  // [1, C, rows, W]
+      for (int64_t c = 0; c < channels; ++c)
+        std::memcpy(image.data<float>() + ((n * channels + c) * height + band.first) * width,
+                    planes.data<float>() + c * band.size() * width,
+                    static_cast<size_t>(band.size() * width) * sizeof(float));
+    }
+  }
+  return image;
+}
+
+}  // namespace sdxl::models
