@@ -171,6 +171,21 @@ std::string measure_components(const ComponentPlan& plan) {
     out << " vae_encode_s=" << encode.seconds << " vae_encode_gflop=" << encode.gflop;
     std::fprintf(stderr, "  VAE encode %.2f s\n", encode.seconds);
   }
+  for (const bool banded : {false, true}) {
+    if (!(banded ? plan.banded_decode : plan.whole_decode)) continue;
+    auto vae = timed_load(load_seconds, "the VAE", [&] { return make_vae(plan, folder); });
+    const double loaded = resident_gib();
+    Tensor latents = normal_tensor(Shape{1, 4, latent, latent}, 4, 1.0f);
+    const Run decode = cold_then_warm(arena, [&] {
+      if (banded) vae.decode_in_bands(arena, latents);
+      else vae.decode(arena, latents);
+    });
+    const std::string key = banded ? "banded_decode" : "whole_decode";
+    out << " " << key << "_s=" << decode.seconds << " " << key << "_gflop=" << decode.gflop << " " << key
+        << "_loaded_gib=" << loaded << " " << key << "_peak_gib=" << peak_resident_gib();
+    std::fprintf(stderr, "  VAE decode (%s) %.2f s, resident with the VAE %.2f GiB, peak %.2f GiB\n",
+                 banded ? "in bands" : "whole", decode.seconds, loaded, peak_resident_gib());
+  }
   out << " load_s=" << load_seconds;
   return out.str();
 }

@@ -19,11 +19,14 @@ struct ComponentPlan {
   ops::Precision precision = ops::Precision::F32;
   int64_t size = 512;  // image side in pixels
   bool text = true, unet = true, vae = true;
+  // A VAE decode alone, whole or in row bands (--vae-tiling), for its memory: the process's
+  // resident size with the VAE loaded and its peak.
+  bool whole_decode = false, banded_decode = false;
 };
 
 // Runs the plan and returns one line "RESULT key=value ..." with load_s, text_s, text_gflop,
 // unet_s, unet_cold_s, unet_gflop, vae_decode_s, vae_decode_gflop, vae_encode_s,
-// vae_encode_gflop (those measured). Components are loaded one at a time and freed after use.
+// vae_encode_gflop, and <whole|banded>_decode_{s,gflop,loaded_gib,peak_gib} (those measured). Components are loaded one at a time and freed after use.
 std::string measure_components(const ComponentPlan& plan);
 
 }  // namespace sdxl::bench

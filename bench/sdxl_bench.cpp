@@ -1,7 +1,7 @@
 // sdxl-bench: speed and memory of SDXL on this machine, on the real-size architecture.
 //
 //   sdxl-bench [--sizes 512,1024] [--precisions fp32,bf16] [--steps N] [--threads N]
-//              [--model DIR | --in-memory] [--refiner] [--no-scaling]
+//              [--model DIR | --in-memory] [--refiner] [--vae-tiling] [--no-scaling]
 //
 // With no arguments: 512x512 in fp32 and bf16, and 1- vs 2-thread scaling of the UNet step.
 // Each configuration runs in its own process (peak RSS is its own): the components one by one
@@ -10,7 +10,8 @@
 // real-size pipeline folder (sdxl-random-pipeline, fp16 files) is written to $SDXL_BENCH_MODELS
 // (default: bench-models/ in the build directory) on first use; --in-memory builds the components
 // from the real configs with seeded random weights instead (no files, no end-to-end run). Prints a
-// markdown table and, last, the SUMMARY line.
+// markdown table and, last, the SUMMARY line. --vae-tiling adds the VAE decode whole and in row
+// bands, each alone in a process, for their time and memory.
 #include <unistd.h>
 
 #include <algorithm>
@@ -40,7 +41,7 @@ struct Options {
   std::vector<std::string> precisions{"fp32", "bf16"};
   int steps = 4, threads = 0;
   fs::path model;
-  bool refiner = false, scaling = true, in_memory = false;
+  bool refiner = false, scaling = true, in_memory = false, vae_tiling = false;
   // internal: one configuration's component measurements
   bool child = false;
   std::string parts = "text,unet,vae";
@@ -57,7 +58,7 @@ std::vector<std::string> split(const std::string& s) {
 [[noreturn]] void usage(const std::string& problem) {
   std::fprintf(stderr,
                "sdxl-bench: %s\nusage: sdxl-bench [--sizes 512,1024] [--precisions fp32,bf16] [--steps N] [--threads N]\n"
-               "                  [--model DIR | --in-memory] [--refiner] [--no-scaling]\n",
+               "                  [--model DIR | --in-memory] [--refiner] [--vae-tiling] [--no-scaling]\n",
                problem.c_str());
   std::exit(2);
 }
@@ -81,6 +82,7 @@ Options parse(int argc, char** argv) {
       else if (a == "--model") o.model = value();
       else if (a == "--refiner") o.refiner = true;
       else if (a == "--no-scaling") o.scaling = false;
+      else if (a == "--vae-tiling") o.vae_tiling = true;
       else if (a == "--in-memory") o.in_memory = true;
       else if (a == "--child") o.child = true;
       else if (a == "--parts") o.parts = value();
@@ -230,6 +232,8 @@ int child_main(const Options& o) {
   plan.text = wants("text");
   plan.unet = wants("unet");
   plan.vae = wants("vae");
+  plan.whole_decode = wants("whole_decode");
+  plan.banded_decode = wants("banded_decode");
   std::printf("%s\n", bench::measure_components(plan).c_str());
   return 0;
 }
@@ -317,6 +321,25 @@ int main(int argc, char** argv) {
         for (const char* mode : {"ensemble", "img2img"}) {
           const auto r = run_cli(o, model, size, precision, {"--refiner", refiner.string(), "--refiner-mode", mode});
           std::printf("| %s | %s | %.1f | %.2f |\n", mode, precision.c_str(), r.seconds, r.peak_rss_gib);
+          std::fflush(stdout);
+        }
+    }
+
+    if (o.vae_tiling) {
+      // Each decode alone in a process: its memory is the peak less what the loaded VAE holds.
+      std::printf("\n| VAE decode | image | seconds | of peak | resident with the VAE GiB | peak RSS GiB | decode's own GiB |\n"
+                  "|---|---|---|---|---|---|---|\n");
+      for (int64_t size : o.sizes)
+        for (const char* mode : {"whole_decode", "banded_decode"}) {
+          Row r{size, "fp32", {}};
+          absorb(r, run_components(model, o.in_memory, size, "fp32", mode, o.threads).out);
+          const std::string k = mode;
+          std::printf("| %s | %lldx%lld | %s | %s | %s | %s | %s |\n",
+                      k == "whole_decode" ? "whole" : "in row bands (--vae-tiling)", static_cast<long long>(size),
+                      static_cast<long long>(size), fmt(r.get(k + "_s")).c_str(),
+                      fmt(r.get(k + "_gflop") * 1e9 / r.get(k + "_s") / fma_n).c_str(),
+                      fmt(r.get(k + "_loaded_gib")).c_str(), fmt(r.get(k + "_peak_gib")).c_str(),
+                      fmt(r.get(k + "_peak_gib") - r.get(k + "_loaded_gib")).c_str());
           std::fflush(stdout);
         }
     }

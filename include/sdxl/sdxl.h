@@ -125,6 +125,8 @@ typedef struct sdxl_generate_params {
   double denoising_start, denoising_end; /* fractions in (0, 1); 0 means unset */
   double aesthetic_score, negative_aesthetic_score; /* refiner: defaults 6.0 and 2.5 */
   int decode; /* default 1; 0 returns latents only */
+  int vae_tiling; /* 1: decode in row bands with whole-image normalisation: the same image (to
+                     float rounding) with about a third of the decoder's memory, ~1.5x its time */
   sdxl_progress_callback progress;
   void* progress_user_data;
 } sdxl_generate_params;

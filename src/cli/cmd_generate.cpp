@@ -48,6 +48,7 @@ struct GenerateOptions {
   double aesthetic_score = 6.0, negative_aesthetic_score = 2.5;
   std::optional<uint64_t> refiner_seed;
   bool low_memory = false;
+  bool vae_tiling = false;
   bool width_given = false, height_given = false;  // -W, -H on the command line
 };
 
@@ -182,6 +183,7 @@ int run_generate(const GenerateOptions& o) {
   params.sampler = o.sampler.c_str();
   params.karras = o.karras ? 1 : 0;
   params.seed = seed;
+  params.vae_tiling = o.vae_tiling ? 1 : 0;
   params.images_per_prompt = o.batch;
   // Micro-conditioning: WxH sizes and TOP,LEFT crops, each optional.
   auto size_option = [](const std::string& text, const char* option, int& width, int& height) {
@@ -372,6 +374,10 @@ Command add_generate_command(CLI::App& app) {
   cmd->add_option("--negative-aesthetic-score", o->negative_aesthetic_score, "Refiner conditioning")->capture_default_str();
   cmd->add_flag("--low-memory", o->low_memory,
                 "Free the base model before loading the refiner (the CLI now always does; kept for scripts)");
+  cmd->add_flag("--vae-tiling", o->vae_tiling,
+                "Decode the image a band of rows at a time, normalising with whole-image statistics: the\n"
+                "same image (unlike diffusers' tiles) with about a third of the decoder's memory, for\n"
+                "~1.5x its time (the decoder needs ~4 GiB at 1024x1024 without it)");
   cmd->add_option("-o,--output", o->output, "Output PNG (several images: out-1.png, out-2.png, ...)")->required();
   cmd->add_option("--output-latents", o->output_latents,
                   "Also write the final latents (NCHW f32, before the VAE) as a safetensors tensor \"latents\"");

@@ -119,6 +119,7 @@ sdxl::pipeline::GenerateRequest to_request(const sdxl_generate_params& p) {
   r.aesthetic_score = p.aesthetic_score;
   r.negative_aesthetic_score = p.negative_aesthetic_score;
   r.decode = p.decode != 0;
+  r.vae_tiling = p.vae_tiling != 0;
   if (p.progress) {
     auto callback = p.progress;
     void* user = p.progress_user_data;

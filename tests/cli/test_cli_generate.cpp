@@ -144,6 +144,27 @@ TEST_F(CliGenerateErrors, IncompleteModelFolder) {
   expect_failure("", "unet", 1);
 }
 
+// --vae-tiling decodes with whole-image statistics: the golden image, like the untiled run.
+TEST(CliGenerate, VaeTilingGivesTheSameImage) {
+  SDXL_REQUIRE_REFERENCE();
+  const auto cases = test::cases_of_kind("txt2img");
+  ASSERT_FALSE(cases.empty());
+  const nlohmann::json& c = cases.front();
+  test::TempDir dir;
+  auto r = run_sdxl("generate -m " + quoted(test::model_dir(c)) + cli_args(c["params"]) + " --vae-tiling -o " +
+                    quoted(dir / "tiled.png"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  Tensor want = test::CaseFile(c)["image"];
+  const std::string path = want.dim(0) == 1 ? "tiled.png" : "tiled-1.png";
+  io::Image8 image = io::read_png(dir / path);
+  ASSERT_EQ(static_cast<int64_t>(image.pixels.size()), want.numel() / want.dim(0));
+  int worst = 0;
+  for (size_t k = 0; k < image.pixels.size(); ++k)
+    worst = std::max(worst, std::abs(static_cast<int>(std::nearbyint(want.data<float>()[k] * 255.0f)) -
+                                     static_cast<int>(image.pixels[k])));
+  EXPECT_LE(worst, 1);
+}
+
 TEST(CliGenerate, SeveralImagesAreNumberedPromptMajor) {
   SDXL_REQUIRE_REFERENCE();
   test::TempDir dir;

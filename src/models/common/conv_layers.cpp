@@ -91,34 +91,89 @@ Tensor ResnetBlock2D::operator()(Arena& arena, const Tensor& x, const Tensor* te
 
 namespace sdxl::models {
 
-Tensor ResnetBlock2D::forward_in_bands(Arena& arena, const Tensor& x, int64_t band_rows) const {
-  SDXL_CHECK(x.rank() == 4 && x.dim(0) == 1, InvalidArgument, "[resnet] band-wise input must be one image, got ",
-             x.shape().to_string());
-  const int64_t height = x.dim(1);
-  Tensor out = Tensor::in_arena(arena, Shape{1, height, x.dim(2), out_channels_}, DType::F32);
+bool ResnetBlock2D::can_run_in_place(int64_t band_rows) const { return !has_shortcut_ && band_rows >= 2; }
+
+Tensor ResnetBlock2D::forward_in_bands(Arena& arena, const RowSource& x, int64_t band_rows) const {
+  const Shape in = x.shape();
+  Tensor out = Tensor::in_arena(arena, Shape{1, in[1], in[2], out_channels_}, DType::F32);
   ArenaScope temporaries(arena);
-  const ops::GroupStatistics x_statistics = norm1_.statistics(x);
-  const auto hidden = [&](RowRange wanted) {  // rows of h = conv1(silu(norm1(x)))
-    const RowRange input = wanted.grown(1, height);
-    return conv1_.rows(arena, norm1_.apply(arena, rows_of(x, input), x_statistics, true), input, height, wanted);
-  };
+  run_in_bands(arena, x, band_rows, out, /*in_place=*/false);
+  return out;
+}
+
+void ResnetBlock2D::forward_in_bands_in_place(Arena& arena, Tensor& x, int64_t band_rows) const {
+  SDXL_CHECK(can_run_in_place(band_rows), InvalidArgument,
+             "[resnet] in place needs equal channel counts and bands of 2 rows or more");
+  ArenaScope temporaries(arena);
+  run_in_bands(arena, WholeImage(x), band_rows, x, /*in_place=*/true);
+}
+
+void ResnetBlock2D::run_in_bands(Arena& arena, const RowSource& x, int64_t band_rows, Tensor& out, bool in_place) const {
+  SDXL_CHECK(!has_temb_, InvalidArgument, "[resnet] band-wise evaluation has no time input");
+  const int64_t height = x.height();
   const std::vector<RowRange> bands = split_rows(height, band_rows);
+  // The statistics of x: at once when it is whole, else gathered over its bands.
+  ops::GroupStatistics x_statistics;
+  if (const Tensor* whole = x.whole()) {
+    x_statistics = norm1_.statistics(*whole);
+  } else {
+    ops::GroupStatisticsAccumulator gathered = norm1_.accumulator();
+    for (const RowRange band : bands) {
+      ArenaScope band_temporaries(arena);
+      gathered.add(x.rows(arena, band));
+    }
+    x_statistics = norm1_.statistics(gathered);
+  }
+  const auto hidden = [&](const Tensor& x_rows, RowRange x_range, RowRange wanted) {  // h = conv1(silu(norm1(x)))
+    return conv1_.rows(arena, norm1_.apply(arena, x_rows, x_statistics, true), x_range, height, wanted);
+  };
+  const auto shortcut = [&](const Tensor& x_rows) {
+    return has_shortcut_ ? conv_shortcut_(arena, x_rows) : x_rows;
+  };
+  // A computed x is read twice more, not three times: its shortcut goes into `out` in the sweep
+  // that gathers the statistics of h.
+  const bool computed = x.whole() == nullptr;
   ops::GroupStatisticsAccumulator gathered = norm2_.accumulator();
   for (const RowRange band : bands) {
     ArenaScope band_temporaries(arena);
-    gathered.add(hidden(band));
+    const RowRange input = band.grown(1, height);
+    const Tensor x_rows = x.rows(arena, input);
+    gathered.add(hidden(x_rows, input, band));
+    if (computed) {
+      const Tensor s = shortcut(rows_within(x_rows, input, band));
+      std::memcpy(rows_of(out, band).raw(), s.raw(), s.nbytes());
+    }
   }
   const ops::GroupStatistics h_statistics = norm2_.statistics(gathered);
+
+  // In place, a band's result waits in `pending` until the next band has read x around it.
+  Tensor pending = in_place ? Tensor::in_arena(arena, Shape{1, band_rows, out.dim(2), out.dim(3)}, DType::F32) : Tensor();
+  RowRange pending_range;
+  const auto flush = [&] {
+    if (pending_range.size() > 0)
+      std::memcpy(rows_of(out, pending_range).raw(), pending.raw(), rows_of(out, pending_range).nbytes());
+    pending_range = {};
+  };
   for (const RowRange band : bands) {
     ArenaScope band_temporaries(arena);
-    const RowRange around = band.grown(1, height);
-    const Tensor h = norm2_.apply(arena, hidden(around), h_statistics, true);
-    Tensor rows = rows_of(out, band);
-    const Tensor shortcut = has_shortcut_ ? conv_shortcut_(arena, rows_of(x, band)) : rows_of(x, band);
-    std::memcpy(rows.raw(), shortcut.raw(), rows.nbytes());
-    ops::add_inplace(rows, conv2_.rows(arena, h, around, height, band));
+    const RowRange around = band.grown(1, height), input = around.grown(1, height);
+    const Tensor x_rows = x.rows(arena, input);
+    const Tensor h = norm2_.apply(arena, hidden(x_rows, input, around), h_statistics, true);
+    const Tensor residual = conv2_.rows(arena, h, around, height, band);
+    Tensor target = rows_of(out, band);
+    if (in_place) {
+      const Tensor s = rows_within(x_rows, input, band);  // read before the previous band lands
+      flush();
+      target = rows_of(pending, {0, band.size()});
+      std::memcpy(target.raw(), s.raw(), s.nbytes());
+      pending_range = band;
+    } else if (!computed) {
+      const Tensor s = shortcut(rows_within(x_rows, input, band));
+      std::memcpy(target.raw(), s.raw(), s.nbytes());
+    }
+    ops::add_inplace(target, residual);
   }
-  return out;
+  flush();
 }
 
 }  // namespace sdxl::models

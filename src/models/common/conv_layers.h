@@ -59,11 +59,17 @@ class ResnetBlock2D {
 
   // The same (without time input) on one image [1, H, W, in], `band_rows` output rows at a
   // time, so that the hidden activation h is never whole: one sweep gathers the statistics of h
-  // for norm2, a second recomputes h per band (with the halo conv2 needs) and finishes it. The
-  // result equals operator()'s up to the rounding of the statistics; it costs conv1 twice.
-  Tensor forward_in_bands(Arena& arena, const Tensor& x, int64_t band_rows) const;
+  // for norm2, a second recomputes h per band (with the halo conv2 needs) and finishes it. x may
+  // itself be computed band by band (its statistics then take a sweep of their own). Equal to
+  // operator() up to the rounding of the statistics; conv1 runs twice.
+  Tensor forward_in_bands(Arena& arena, const RowSource& x, int64_t band_rows) const;
+  // The same written over x (equal channel counts, bands of 2 rows or more: can_run_in_place).
+  void forward_in_bands_in_place(Arena& arena, Tensor& x, int64_t band_rows) const;
+  bool can_run_in_place(int64_t band_rows) const;
 
  private:
+  void run_in_bands(Arena& arena, const RowSource& x, int64_t band_rows, Tensor& out, bool in_place) const;
+
   GroupNorm norm1_, norm2_;
   Conv2d conv1_, conv2_, conv_shortcut_;
   Linear time_emb_proj_;

@@ -23,17 +23,33 @@ int64_t band_height(int64_t band_rows, int64_t width, int64_t channels) {
   return band_rows_for(kBandBytes, width * channels * static_cast<int64_t>(sizeof(float)));
 }
 
-// conv(upsample_nearest2x(x)), a band of output rows at a time.
-Tensor upsample_in_bands(Arena& arena, const Conv2d& conv, const Tensor& x, int64_t band_rows) {
-  const int64_t height = 2 * x.dim(1), width = 2 * x.dim(2);
-  Tensor out = Tensor::in_arena(arena, Shape{1, height, width, conv.out_channels()}, DType::F32);
-  ArenaScope temporaries(arena);
-  for (const RowRange band : split_rows(height, band_height(band_rows, width, x.dim(3)))) {
-    ArenaScope band_temporaries(arena);
-    const RowRange needed = band.grown(1, height);
+// conv(upsample_nearest2x(x)) computed for the rows asked for: the upsampler's output, the
+// decoder's largest activation at full resolution, is never whole.
+class UpsampledRows final : public RowSource {
+ public:
+  UpsampledRows(const Conv2d& conv, const Tensor& x) : conv_(conv), x_(x) {}
+  Shape shape() const override { return Shape{1, 2 * x_.dim(1), 2 * x_.dim(2), conv_.out_channels()}; }
+  Tensor rows(Arena& arena, RowRange range) const override {
+    const int64_t height = 2 * x_.dim(1);
+    const RowRange needed = range.grown(1, height);
     const RowRange source{needed.first / 2, (needed.last + 1) / 2};
-    const RowRange upsampled{2 * source.first, 2 * source.last};
-    const Tensor y = conv.rows(arena, ops::upsample_nearest2x(arena, rows_of(x, source)), upsampled, height, band);
+    return conv_.rows(arena, ops::upsample_nearest2x(arena, rows_of(x_, source)),
+                      RowRange{2 * source.first, 2 * source.last}, height, range);
+  }
+
+ private:
+  const Conv2d& conv_;
+  const Tensor& x_;
+};
+
+// conv(upsample_nearest2x(x)) held whole, written a band at a time.
+Tensor upsample_in_bands(Arena& arena, const Conv2d& conv, const Tensor& x, int64_t band_rows) {
+  const UpsampledRows upsampled(conv, x);
+  Tensor out = Tensor::in_arena(arena, upsampled.shape(), DType::F32);
+  ArenaScope temporaries(arena);
+  for (const RowRange band : split_rows(out.dim(1), band_height(band_rows, out.dim(2), out.dim(3)))) {
+    ArenaScope band_temporaries(arena);
+    const Tensor y = upsampled.rows(arena, band);
     std::memcpy(rows_of(out, band).raw(), y.raw(), y.nbytes());
   }
   return out;
@@ -57,12 +73,28 @@ Tensor AutoencoderKL::decode_in_bands(Arena& arena, const Tensor& latents, int64
     x = chain(x, post_quant_conv_);
     x = chain(x, dec_conv_in_);
     x = chain(x, dec_mid_);
-    for (const auto& level : dec_levels_) {
-      for (const auto& resnet : level.resnets)
-        x = chain(x, [&](Arena& a, const Tensor& in) {
-          return resnet.forward_in_bands(a, in, band_height(band_rows, in.dim(2), in.dim(3)));
-        });
-      if (level.has_resample)
+    // Block inputs and outputs are whole, but where a resnet keeps its channel count it writes
+    // over its input. The upsampler into full resolution is never whole: the first resnet after
+    // it recomputes it for each reading (three) rather than holding the decoder's largest
+    // activation; earlier upsampled activations are smaller than the peak this leaves.
+    for (size_t i = 0; i < dec_levels_.size(); ++i) {
+      const Level& level = dec_levels_[i];
+      const bool lazy_upsample = i > 0 && dec_levels_[i - 1].has_resample && i + 1 == dec_levels_.size();
+      for (size_t j = 0; j < level.resnets.size(); ++j) {
+        const ResnetBlock2D& resnet = level.resnets[j];
+        const int64_t rows = band_height(band_rows, x.dim(2) * (lazy_upsample && j == 0 ? 2 : 1), x.dim(3));
+        if (lazy_upsample && j == 0) {
+          x = chain(x, [&](Arena& a, const Tensor& in) {
+            return resnet.forward_in_bands(a, UpsampledRows(dec_levels_[i - 1].resample, in), rows);
+          });
+        } else if (resnet.can_run_in_place(rows)) {
+          chain.in_place(x, [&](Arena& a, Tensor& in) { resnet.forward_in_bands_in_place(a, in, rows); });
+        } else {
+          x = chain(x, [&](Arena& a, const Tensor& in) { return resnet.forward_in_bands(a, WholeImage(in), rows); });
+        }
+      }
+      const bool next_is_lazy = i + 2 == dec_levels_.size();
+      if (level.has_resample && !next_is_lazy)
         x = chain(x, [&](Arena& a, const Tensor& in) { return upsample_in_bands(a, level.resample, in, band_rows); });
     }
     // norm_out, SiLU and conv_out, written into the NCHW image a band at a time.
