@@ -10,8 +10,8 @@
 // real-size pipeline folder (sdxl-random-pipeline, fp16 files) is written to $SDXL_BENCH_MODELS
 // (default: bench-models/ in the build directory) on first use; --in-memory builds the components
 // from the real configs with seeded random weights instead (no files, no end-to-end run). Prints a
-// markdown table and, last, the SUMMARY line. --vae-tiling adds the VAE decode whole and in row
-// bands, each alone in a process, for their time and memory.
+// markdown table and, last, the SUMMARY line. --vae-tiling measures instead the VAE decode whole
+// and in row bands (sdxl generate --vae-tiling), each alone in a process, for time and memory.
 #include <unistd.h>
 
 #include <algorithm>
@@ -259,6 +259,7 @@ int main(int argc, char** argv) {
     std::vector<Row> rows;
     for (const auto& precision : o.precisions)
       for (int64_t size : o.sizes) {
+        if (o.vae_tiling) break;
         Row row{size, precision, {}};
         std::fprintf(stderr, "%lldx%lld %s: components\n", static_cast<long long>(size), static_cast<long long>(size),
                      precision.c_str());
@@ -277,29 +278,30 @@ int main(int argc, char** argv) {
                 "4096^3 SGEMM: oneDNN %.1f, OpenBLAS %.1f GFLOP/s (%.2f / %.2f of peak).\n\n",
                 threads, fma_1 * 1e-9, fma_n * 1e-9, threads, sgemm_onednn * 1e-9, sgemm_openblas * 1e-9,
                 sgemm_onednn / fma_n, sgemm_openblas / fma_n);
-    std::printf("| image | precision | load s | text pair s | UNet step (CFG) s | UNet GFLOP/s | of peak | VAE decode s "
-                "| of peak | VAE encode s | of peak | %d steps end to end s | peak RSS GiB |\n",
-                o.steps);
-    std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-    for (const auto& r : rows) {
-      auto rate = [&](const char* s, const char* gflop) { return r.get(gflop) / r.get(s); };
-      std::printf("| %lldx%lld | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-                  static_cast<long long>(r.size), static_cast<long long>(r.size), r.precision.c_str(),
-                  fmt(r.get("load_s"), 1).c_str(), fmt(r.get("text_s")).c_str(), fmt(r.get("unet_s")).c_str(),
-                  fmt(rate("unet_s", "unet_gflop"), 1).c_str(), fmt(rate("unet_s", "unet_gflop") * 1e9 / fma_n).c_str(),
-                  fmt(r.get("vae_decode_s")).c_str(), fmt(rate("vae_decode_s", "vae_decode_gflop") * 1e9 / fma_n).c_str(),
-                  fmt(r.get("vae_encode_s")).c_str(), fmt(rate("vae_encode_s", "vae_encode_gflop") * 1e9 / fma_n).c_str(),
-                  fmt(r.get("e2e_s"), 1).c_str(), fmt(r.get("rss_gib")).c_str());
+    if (!rows.empty()) {
+      std::printf("| image | precision | load s | text pair s | UNet step (CFG) s | UNet GFLOP/s | of peak | VAE decode s "
+                  "| of peak | VAE encode s | of peak | %d steps end to end s | peak RSS GiB |\n",
+                  o.steps);
+      std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+      for (const auto& r : rows) {
+        auto rate = [&](const char* s, const char* gflop) { return r.get(gflop) / r.get(s); };
+        std::printf("| %lldx%lld | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+                    static_cast<long long>(r.size), static_cast<long long>(r.size), r.precision.c_str(),
+                    fmt(r.get("load_s"), 1).c_str(), fmt(r.get("text_s")).c_str(), fmt(r.get("unet_s")).c_str(),
+                    fmt(rate("unet_s", "unet_gflop"), 1).c_str(), fmt(rate("unet_s", "unet_gflop") * 1e9 / fma_n).c_str(),
+                    fmt(r.get("vae_decode_s")).c_str(), fmt(rate("vae_decode_s", "vae_decode_gflop") * 1e9 / fma_n).c_str(),
+                    fmt(r.get("vae_encode_s")).c_str(), fmt(rate("vae_encode_s", "vae_encode_gflop") * 1e9 / fma_n).c_str(),
+                    fmt(r.get("e2e_s"), 1).c_str(), fmt(r.get("rss_gib")).c_str());
+      }
+      std::printf("\nFLOPs: every linear, convolution and attention product executed, counted from its shapes "
+                  "(UNet step %s GFLOP at %lld). bf16 rates are against the f32 FMA peak. End to end = the CLI "
+                  "process (load, text, steps, VAE decode, PNG); its peak RSS is the column.\n",
+                  fmt(rows[0].get("unet_gflop"), 0).c_str(), static_cast<long long>(rows[0].size));
+      print_profiles(rows, fma_n);
     }
-    std::printf("\nFLOPs: every linear, convolution and attention product executed, counted from its shapes "
-                "(UNet step %s GFLOP at %lld). bf16 rates are against the f32 FMA peak. End to end = the CLI "
-                "process (load, text, steps, VAE decode, PNG); its peak RSS is the column.\n",
-                rows.empty() ? "-" : fmt(rows[0].get("unet_gflop"), 0).c_str(),
-                rows.empty() ? 0LL : static_cast<long long>(rows[0].size));
-    print_profiles(rows, fma_n);
     std::fflush(stdout);
 
-    if (o.scaling && threads > 1) {
+    if (o.scaling && threads > 1 && !o.vae_tiling) {
       const int64_t size = o.sizes.front();
       std::fprintf(stderr, "thread scaling: UNet step on 1 thread\n");
       Row single{size, o.precisions.front(), {}};

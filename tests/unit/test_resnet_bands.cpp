@@ -52,19 +52,19 @@ TEST(ResnetInBands, EqualsTheWholeImageForward) {
     const auto block = ResnetBlock2D::bind(weights, "r", in_channels, out_channels, 0, /*groups=*/8, 1e-6f);
     // Offset means: the band-gathered statistics must not lose digits to them.
     const Tensor x = normal(Shape{1, 13, 9, in_channels}, 1, 3.0f);
-    Arena arena;
+    Arena arena, bands;
     const Tensor want = block(arena, x, nullptr).clone();
     for (const int64_t band_rows : {1, 2, 4, 5, 13, 20}) {
       SCOPED_TRACE(::testing::Message() << in_channels << "->" << out_channels << ", bands of " << band_rows);
       arena.reset();
-      EXPECT_LE(worst_difference(block.forward_in_bands(arena, WholeImage(x), band_rows), want), 2e-5);
+      EXPECT_LE(worst_difference(block.forward_in_bands(arena, bands, WholeImage(x), band_rows), want), 2e-5);
       const CopiedRows computed(x);
-      EXPECT_LE(worst_difference(block.forward_in_bands(arena, computed, band_rows), want), 2e-5);
-      const int64_t bands = (13 + band_rows - 1) / band_rows;
-      EXPECT_EQ(computed.readings, 3 * bands);  // statistics, the shortcut with h's, the output
+      EXPECT_LE(worst_difference(block.forward_in_bands(arena, bands, computed, band_rows), want), 2e-5);
+      const int64_t band_count = (13 + band_rows - 1) / band_rows;
+      EXPECT_EQ(computed.readings, 3 * band_count);  // statistics, the shortcut with h's, the output
       if (block.can_run_in_place(band_rows)) {
         Tensor over = x.clone();
-        block.forward_in_bands_in_place(arena, over, band_rows);
+        block.forward_in_bands_in_place(bands, over, band_rows);
         EXPECT_LE(worst_difference(over, want), 2e-5);
       }
     }

@@ -33,15 +33,6 @@ class ArenaChain {
     return y;
   }
 
-  // stage(arena, x) updates x in place, taking only temporaries from `arena`.
-  template <typename Stage>
-  void in_place(Tensor& x, Stage&& stage) {
-    const int next = 1 - current_;
-    arenas_[next]->rewind(marks_[next]);
-    std::forward<Stage>(stage)(*arenas_[next], x);
-    arenas_[next]->rewind(marks_[next]);
-  }
-
  private:
   Arena own_;
   Arena* arenas_[2];

@@ -93,22 +93,21 @@ namespace sdxl::models {
 
 bool ResnetBlock2D::can_run_in_place(int64_t band_rows) const { return !has_shortcut_ && band_rows >= 2; }
 
-Tensor ResnetBlock2D::forward_in_bands(Arena& arena, const RowSource& x, int64_t band_rows) const {
+Tensor ResnetBlock2D::forward_in_bands(Arena& arena, Arena& bands, const RowSource& x, int64_t band_rows) const {
   const Shape in = x.shape();
   Tensor out = Tensor::in_arena(arena, Shape{1, in[1], in[2], out_channels_}, DType::F32);
-  ArenaScope temporaries(arena);
-  run_in_bands(arena, x, band_rows, out, /*in_place=*/false);
+  run_in_bands(bands, x, band_rows, out, /*in_place=*/false);
   return out;
 }
 
-void ResnetBlock2D::forward_in_bands_in_place(Arena& arena, Tensor& x, int64_t band_rows) const {
+void ResnetBlock2D::forward_in_bands_in_place(Arena& bands, Tensor& x, int64_t band_rows) const {
   SDXL_CHECK(can_run_in_place(band_rows), InvalidArgument,
              "[resnet] in place needs equal channel counts and bands of 2 rows or more");
-  ArenaScope temporaries(arena);
-  run_in_bands(arena, WholeImage(x), band_rows, x, /*in_place=*/true);
+  run_in_bands(bands, WholeImage(x), band_rows, x, /*in_place=*/true);
 }
 
 void ResnetBlock2D::run_in_bands(Arena& arena, const RowSource& x, int64_t band_rows, Tensor& out, bool in_place) const {
+  ArenaScope temporaries(arena);
   SDXL_CHECK(!has_temb_, InvalidArgument, "[resnet] band-wise evaluation has no time input");
   const int64_t height = x.height();
   const std::vector<RowRange> bands = split_rows(height, band_rows);

@@ -61,10 +61,11 @@ class ResnetBlock2D {
   // time, so that the hidden activation h is never whole: one sweep gathers the statistics of h
   // for norm2, a second recomputes h per band (with the halo conv2 needs) and finishes it. x may
   // itself be computed band by band (its statistics then take a sweep of their own). Equal to
-  // operator() up to the rounding of the statistics; conv1 runs twice.
-  Tensor forward_in_bands(Arena& arena, const RowSource& x, int64_t band_rows) const;
+  // operator() up to the rounding of the statistics; conv1 runs twice. The output comes from
+  // `arena`, every band's temporaries (and x's rows) from `bands`, rewound after each band.
+  Tensor forward_in_bands(Arena& arena, Arena& bands, const RowSource& x, int64_t band_rows) const;
   // The same written over x (equal channel counts, bands of 2 rows or more: can_run_in_place).
-  void forward_in_bands_in_place(Arena& arena, Tensor& x, int64_t band_rows) const;
+  void forward_in_bands_in_place(Arena& bands, Tensor& x, int64_t band_rows) const;
   bool can_run_in_place(int64_t band_rows) const;
 
  private:

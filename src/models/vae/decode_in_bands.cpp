@@ -43,13 +43,12 @@ class UpsampledRows final : public RowSource {
 };
 
 // conv(upsample_nearest2x(x)) held whole, written a band at a time.
-Tensor upsample_in_bands(Arena& arena, const Conv2d& conv, const Tensor& x, int64_t band_rows) {
+Tensor upsample_in_bands(Arena& arena, Arena& bands, const Conv2d& conv, const Tensor& x, int64_t band_rows) {
   const UpsampledRows upsampled(conv, x);
   Tensor out = Tensor::in_arena(arena, upsampled.shape(), DType::F32);
-  ArenaScope temporaries(arena);
   for (const RowRange band : split_rows(out.dim(1), band_height(band_rows, out.dim(2), out.dim(3)))) {
-    ArenaScope band_temporaries(arena);
-    const Tensor y = upsampled.rows(arena, band);
+    ArenaScope band_temporaries(bands);
+    const Tensor y = upsampled.rows(bands, band);
     std::memcpy(rows_of(out, band).raw(), y.raw(), y.nbytes());
   }
   return out;
@@ -63,6 +62,10 @@ Tensor AutoencoderKL::decode_in_bands(Arena& arena, const Tensor& latents, int64
   const int64_t h = latents.dim(2), w = latents.dim(3), height = h * s, width = w * s;
   const int64_t channels = config_.out_channels;
   Tensor image = Tensor::in_arena(arena, Shape{batch, channels, height, width}, DType::F32);
+  // Bands' temporaries have an arena of their own: made one block after the first block of
+  // the decoder, every later band reuses it instead of going back to the system allocator
+  // (whose heap would keep the freed bands resident).
+  Arena bands;
   for (int64_t n = 0; n < batch; ++n) {
     ArenaScope temporaries(arena);
     ArenaChain chain(arena);
@@ -83,28 +86,32 @@ Tensor AutoencoderKL::decode_in_bands(Arena& arena, const Tensor& latents, int64
       for (size_t j = 0; j < level.resnets.size(); ++j) {
         const ResnetBlock2D& resnet = level.resnets[j];
         const int64_t rows = band_height(band_rows, x.dim(2) * (lazy_upsample && j == 0 ? 2 : 1), x.dim(3));
+        bands.reset();
         if (lazy_upsample && j == 0) {
           x = chain(x, [&](Arena& a, const Tensor& in) {
-            return resnet.forward_in_bands(a, UpsampledRows(dec_levels_[i - 1].resample, in), rows);
+            return resnet.forward_in_bands(a, bands, UpsampledRows(dec_levels_[i - 1].resample, in), rows);
           });
         } else if (resnet.can_run_in_place(rows)) {
-          chain.in_place(x, [&](Arena& a, Tensor& in) { resnet.forward_in_bands_in_place(a, in, rows); });
+          resnet.forward_in_bands_in_place(bands, x, rows);
         } else {
-          x = chain(x, [&](Arena& a, const Tensor& in) { return resnet.forward_in_bands(a, WholeImage(in), rows); });
+          x = chain(x, [&](Arena& a, const Tensor& in) { return resnet.forward_in_bands(a, bands, WholeImage(in), rows); });
         }
       }
       const bool next_is_lazy = i + 2 == dec_levels_.size();
-      if (level.has_resample && !next_is_lazy)
-        x = chain(x, [&](Arena& a, const Tensor& in) { return upsample_in_bands(a, level.resample, in, band_rows); });
+      if (level.has_resample && !next_is_lazy) {
+        bands.reset();
+        x = chain(x, [&](Arena& a, const Tensor& in) { return upsample_in_bands(a, bands, level.resample, in, band_rows); });
+      }
     }
     // norm_out, SiLU and conv_out, written into the NCHW image a band at a time.
     const ops::GroupStatistics statistics = dec_norm_out_.statistics(x);
+    bands.reset();
     for (const RowRange band : split_rows(height, band_height(band_rows, width, x.dim(3)))) {
-      ArenaScope band_temporaries(arena);
+      ArenaScope band_temporaries(bands);
       const RowRange input = band.grown(1, height);
-      const Tensor y = dec_conv_out_.rows(arena, dec_norm_out_.apply(arena, rows_of(x, input), statistics, true),
+      const Tensor y = dec_conv_out_.rows(bands, dec_norm_out_.apply(bands, rows_of(x, input), statistics, true),
                                           input, height, band);
-      const Tensor planes = ops::nhwc_to_nchw(arena, y);  // [1, C, rows, W]
+      const Tensor planes = ops::nhwc_to_nchw(bands, y);  // [1, C, rows, W]
       for (int64_t c = 0; c < channels; ++c)
         std::memcpy(image.data<float>() + ((n * channels + c) * height + band.first) * width,
                     planes.data<float>() + c * band.size() * width,
