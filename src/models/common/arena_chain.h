@@ -33,6 +33,15 @@ class ArenaChain {
     return y;
   }
 
+  // stage(free_arena, x) updates x in place; the arena x is not in lends it temporaries.
+  template <typename Stage>
+  void in_place(Tensor& x, Stage&& stage) {
+    const int next = 1 - current_;
+    arenas_[next]->rewind(marks_[next]);
+    std::forward<Stage>(stage)(*arenas_[next], x);
+    arenas_[next]->rewind(marks_[next]);
+  }
+
  private:
   Arena own_;
   Arena* arenas_[2];

@@ -96,19 +96,21 @@ bool ResnetBlock2D::can_run_in_place(int64_t band_rows) const { return !has_shor
 Tensor ResnetBlock2D::forward_in_bands(Arena& arena, Arena& bands, const RowSource& x, int64_t band_rows) const {
   const Shape in = x.shape();
   Tensor out = Tensor::in_arena(arena, Shape{1, in[1], in[2], out_channels_}, DType::F32);
-  run_in_bands(bands, x, band_rows, out, /*in_place=*/false);
+  run_in_bands(bands, x, band_rows, out, &out);  // h waits in `out` between the sweeps
   return out;
 }
 
-void ResnetBlock2D::forward_in_bands_in_place(Arena& bands, Tensor& x, int64_t band_rows) const {
-  SDXL_CHECK(can_run_in_place(band_rows), InvalidArgument,
-             "[resnet] in place needs equal channel counts and bands of 2 rows or more");
-  run_in_bands(bands, WholeImage(x), band_rows, x, /*in_place=*/true);
+void ResnetBlock2D::forward_in_bands_in_place(Arena& bands, Tensor& x, int64_t band_rows, Tensor* hidden) const {
+  SDXL_CHECK(!has_shortcut_ && band_rows >= 1 && (hidden || band_rows >= 2), InvalidArgument,
+             "[resnet] in place needs equal channel counts and, without a buffer for h, bands of 2 rows or more");
+  SDXL_CHECK(!hidden || hidden->shape() == x.shape(), InvalidArgument, "[resnet] the buffer for h is ",
+             hidden ? hidden->shape().to_string() : "", ", not ", x.shape().to_string());
+  run_in_bands(bands, WholeImage(x), band_rows, x, hidden);
 }
 
-void ResnetBlock2D::run_in_bands(Arena& arena, const RowSource& x, int64_t band_rows, Tensor& out, bool in_place) const {
-  ArenaScope temporaries(arena);
+void ResnetBlock2D::run_in_bands(Arena& arena, const RowSource& x, int64_t band_rows, Tensor& out, Tensor* hidden) const {
   SDXL_CHECK(!has_temb_, InvalidArgument, "[resnet] band-wise evaluation has no time input");
+  ArenaScope temporaries(arena);
   const int64_t height = x.height();
   const std::vector<RowRange> bands = split_rows(height, band_rows);
   // The statistics of x: at once when it is whole, else gathered over its bands.
@@ -123,54 +125,43 @@ void ResnetBlock2D::run_in_bands(Arena& arena, const RowSource& x, int64_t band_
     }
     x_statistics = norm1_.statistics(gathered);
   }
-  const auto hidden = [&](const Tensor& x_rows, RowRange x_range, RowRange wanted) {  // h = conv1(silu(norm1(x)))
-    return conv1_.rows(arena, norm1_.apply(arena, x_rows, x_statistics, true), x_range, height, wanted);
+  const auto hidden_from_x = [&](RowRange wanted) {  // h = conv1(silu(norm1(x)))
+    const RowRange input = wanted.grown(1, height);
+    return conv1_.rows(arena, norm1_.apply(arena, x.rows(arena, input), x_statistics, true), input, height, wanted);
   };
-  const auto shortcut = [&](const Tensor& x_rows) {
-    return has_shortcut_ ? conv_shortcut_(arena, x_rows) : x_rows;
-  };
-  // A computed x is read twice more, not three times: its shortcut goes into `out` in the sweep
-  // that gathers the statistics of h.
-  const bool computed = x.whole() == nullptr;
+
+  // First sweep: the statistics of h, which is kept whole in `hidden` if there is one.
   ops::GroupStatisticsAccumulator gathered = norm2_.accumulator();
   for (const RowRange band : bands) {
     ArenaScope band_temporaries(arena);
-    const RowRange input = band.grown(1, height);
-    const Tensor x_rows = x.rows(arena, input);
-    gathered.add(hidden(x_rows, input, band));
-    if (computed) {
-      const Tensor s = shortcut(rows_within(x_rows, input, band));
-      std::memcpy(rows_of(out, band).raw(), s.raw(), s.nbytes());
-    }
+    const Tensor h = hidden_from_x(band);
+    gathered.add(h);
+    if (hidden) std::memcpy(rows_of(*hidden, band).raw(), h.raw(), h.nbytes());
   }
   const ops::GroupStatistics h_statistics = norm2_.statistics(gathered);
 
-  // In place, a band's result waits in `pending` until the next band has read x around it.
-  Tensor pending = in_place ? Tensor::in_arena(arena, Shape{1, band_rows, out.dim(2), out.dim(3)}, DType::F32) : Tensor();
+  // Second sweep: out = shortcut(x) + conv2(silu(norm2(h))). `out` may be x itself or hold h, so
+  // each band's result waits in `pending` until the next band has read the rows around it.
+  Tensor pending = Tensor::in_arena(arena, Shape{1, band_rows, out.dim(2), out.dim(3)}, DType::F32);
   RowRange pending_range;
   const auto flush = [&] {
-    if (pending_range.size() > 0)
-      std::memcpy(rows_of(out, pending_range).raw(), pending.raw(), rows_of(out, pending_range).nbytes());
-    pending_range = {};
+    if (pending_range.size() > 0) {
+      Tensor target = rows_of(out, pending_range);
+      std::memcpy(target.raw(), pending.raw(), target.nbytes());
+    }
   };
   for (const RowRange band : bands) {
     ArenaScope band_temporaries(arena);
-    const RowRange around = band.grown(1, height), input = around.grown(1, height);
-    const Tensor x_rows = x.rows(arena, input);
-    const Tensor h = norm2_.apply(arena, hidden(x_rows, input, around), h_statistics, true);
-    const Tensor residual = conv2_.rows(arena, h, around, height, band);
-    Tensor target = rows_of(out, band);
-    if (in_place) {
-      const Tensor s = rows_within(x_rows, input, band);  // read before the previous band lands
-      flush();
-      target = rows_of(pending, {0, band.size()});
-      std::memcpy(target.raw(), s.raw(), s.nbytes());
-      pending_range = band;
-    } else if (!computed) {
-      const Tensor s = shortcut(rows_within(x_rows, input, band));
-      std::memcpy(target.raw(), s.raw(), s.nbytes());
-    }
-    ops::add_inplace(target, residual);
+    const RowRange around = band.grown(1, height);
+    const Tensor h = hidden ? rows_of(*hidden, around) : hidden_from_x(around);
+    const Tensor residual = conv2_.rows(arena, norm2_.apply(arena, h, h_statistics, true), around, height, band);
+    const Tensor x_rows = x.rows(arena, band);
+    const Tensor shortcut = has_shortcut_ ? conv_shortcut_(arena, x_rows) : x_rows;
+    flush();
+    Tensor result = rows_of(pending, {0, band.size()});
+    std::memcpy(result.raw(), shortcut.raw(), shortcut.nbytes());
+    ops::add_inplace(result, residual);
+    pending_range = band;
   }
   flush();
 }

@@ -57,19 +57,21 @@ class ResnetBlock2D {
   // x [N, H, W, in]; temb_silu [N, temb_channels] = silu(temb), shared by all blocks, or null.
   Tensor operator()(Arena& arena, const Tensor& x, const Tensor* temb_silu) const;
 
-  // The same (without time input) on one image [1, H, W, in], `band_rows` output rows at a
-  // time, so that the hidden activation h is never whole: one sweep gathers the statistics of h
-  // for norm2, a second recomputes h per band (with the halo conv2 needs) and finishes it. x may
-  // itself be computed band by band (its statistics then take a sweep of their own). Equal to
-  // operator() up to the rounding of the statistics; conv1 runs twice. The output comes from
-  // `arena`, every band's temporaries (and x's rows) from `bands`, rewound after each band.
+  // The same (without time input) on one image [1, H, W, in], a band of `band_rows` rows at a
+  // time: a first sweep gathers the statistics of the hidden activation h for norm2, a second
+  // finishes each band. x may be held whole or recomputed per reading (three readings: its
+  // statistics and the two sweeps). The output comes from `arena` and holds h between the
+  // sweeps; every band's temporaries come from `bands`. Equal to operator() up to the rounding
+  // of the statistics.
   Tensor forward_in_bands(Arena& arena, Arena& bands, const RowSource& x, int64_t band_rows) const;
-  // The same written over x (equal channel counts, bands of 2 rows or more: can_run_in_place).
-  void forward_in_bands_in_place(Arena& bands, Tensor& x, int64_t band_rows) const;
-  bool can_run_in_place(int64_t band_rows) const;
+  // The same written over x (equal channel counts). h is kept in `hidden` ([1, H, W, out]), or
+  // without one recomputed in the second sweep (conv1 twice; bands of 2 rows or more).
+  void forward_in_bands_in_place(Arena& bands, Tensor& x, int64_t band_rows, Tensor* hidden = nullptr) const;
+  bool can_run_in_place(int64_t band_rows) const;  // without a buffer for h
+  int64_t out_channels() const { return out_channels_; }
 
  private:
-  void run_in_bands(Arena& arena, const RowSource& x, int64_t band_rows, Tensor& out, bool in_place) const;
+  void run_in_bands(Arena& arena, const RowSource& x, int64_t band_rows, Tensor& out, Tensor* hidden) const;
 
   GroupNorm norm1_, norm2_;
   Conv2d conv1_, conv2_, conv_shortcut_;

@@ -56,15 +56,88 @@ Tensor upsample_in_bands(Arena& arena, Arena& bands, const Conv2d& conv, const T
 
 }  // namespace
 
+namespace {
+
+// One step of the up blocks, planned from the shapes before any runs (see decode_in_bands).
+struct Step {
+  enum class Kind { Resnet, ResnetAfterUpsample, Upsample };
+  Kind kind = Kind::Resnet;
+  const ResnetBlock2D* resnet = nullptr;
+  const Conv2d* upsample = nullptr;  // Upsample and ResnetAfterUpsample: the upsampler's conv
+  int64_t height = 0, width = 0, in_channels = 0, out_channels = 0;  // at the output's resolution
+  int64_t band_rows = 0;
+  bool in_place = false, keep_hidden = false;
+
+  // Bytes of the whole tensors the step holds at once.
+  int64_t bytes() const {
+    const int64_t plane = height * width * static_cast<int64_t>(sizeof(float));
+    const int64_t input = kind == Kind::Resnet ? plane * in_channels : plane / 4 * in_channels;
+    if (in_place) return input * (keep_hidden ? 2 : 1);
+    return input + plane * out_channels;
+  }
+};
+
+}  // namespace
+
 Tensor AutoencoderKL::decode_in_bands(Arena& arena, const Tensor& latents, int64_t band_rows) const {
   check_latents(latents);
   const int64_t s = scale(), batch = latents.dim(0), lc = config_.latent_channels;
   const int64_t h = latents.dim(2), w = latents.dim(3), height = h * s, width = w * s;
   const int64_t channels = config_.out_channels;
+
+  // The plan. Block inputs and outputs are whole; within a step only a band of rows exists.
+  // The upsampler into full resolution is never whole: the first resnet after it recomputes it
+  // for each reading (three) rather than hold the decoder's largest activation. Resnets that keep
+  // their channel count write over their input, and keep their hidden activation whole (conv1
+  // runs once instead of twice) wherever that stays within the bytes the plan needs anyway.
+  std::vector<Step> steps;
+  int64_t rows_now = h, cols_now = w, channels_now = config_.block_out_channels.back();
+  for (size_t i = 0; i < dec_levels_.size(); ++i) {
+    const Level& level = dec_levels_[i];
+    const bool last = i + 1 == dec_levels_.size();
+    const bool recomputed_upsample = i > 0 && dec_levels_[i - 1].has_resample && last;
+    for (size_t j = 0; j < level.resnets.size(); ++j) {
+      Step step;
+      step.resnet = &level.resnets[j];
+      step.height = rows_now;
+      step.width = cols_now;
+      step.in_channels = channels_now;
+      step.out_channels = level.resnets[j].out_channels();
+      if (recomputed_upsample && j == 0) {
+        step.kind = Step::Kind::ResnetAfterUpsample;
+        step.upsample = &dec_levels_[i - 1].resample;
+      }
+      step.band_rows = band_height(band_rows, cols_now, std::max(step.in_channels, step.out_channels));
+      step.in_place = step.kind == Step::Kind::Resnet && step.resnet->can_run_in_place(step.band_rows);
+      steps.push_back(step);
+      channels_now = step.out_channels;
+    }
+    if (level.has_resample) {
+      rows_now *= 2;
+      cols_now *= 2;
+      if (i + 2 == dec_levels_.size()) continue;  // recomputed by the last level's first resnet
+      Step step;
+      step.kind = Step::Kind::Upsample;
+      step.upsample = &level.resample;
+      step.height = rows_now;
+      step.width = cols_now;
+      step.in_channels = step.out_channels = channels_now;
+      step.band_rows = band_height(band_rows, cols_now, channels_now);
+      steps.push_back(step);
+    }
+  }
+  int64_t needed = 0;
+  for (const Step& step : steps) needed = std::max(needed, step.bytes());
+  for (Step& step : steps) {
+    Step keeping = step;
+    keeping.keep_hidden = true;
+    step.keep_hidden = step.in_place && keeping.bytes() <= needed;
+  }
+
   Tensor image = Tensor::in_arena(arena, Shape{batch, channels, height, width}, DType::F32);
-  // Bands' temporaries have an arena of their own: made one block after the first block of
-  // the decoder, every later band reuses it instead of going back to the system allocator
-  // (whose heap would keep the freed bands resident).
+  // Bands' temporaries have an arena of their own: made one block at each step, the bands
+  // reuse it instead of going back to the system allocator (whose heap would keep the freed
+  // bands resident).
   Arena bands;
   for (int64_t n = 0; n < batch; ++n) {
     ArenaScope temporaries(arena);
@@ -76,31 +149,29 @@ Tensor AutoencoderKL::decode_in_bands(Arena& arena, const Tensor& latents, int64
     x = chain(x, post_quant_conv_);
     x = chain(x, dec_conv_in_);
     x = chain(x, dec_mid_);
-    // Block inputs and outputs are whole, but where a resnet keeps its channel count it writes
-    // over its input. The upsampler into full resolution is never whole: the first resnet after
-    // it recomputes it for each reading (three) rather than holding the decoder's largest
-    // activation; earlier upsampled activations are smaller than the peak this leaves.
-    for (size_t i = 0; i < dec_levels_.size(); ++i) {
-      const Level& level = dec_levels_[i];
-      const bool lazy_upsample = i > 0 && dec_levels_[i - 1].has_resample && i + 1 == dec_levels_.size();
-      for (size_t j = 0; j < level.resnets.size(); ++j) {
-        const ResnetBlock2D& resnet = level.resnets[j];
-        const int64_t rows = band_height(band_rows, x.dim(2) * (lazy_upsample && j == 0 ? 2 : 1), x.dim(3));
-        bands.reset();
-        if (lazy_upsample && j == 0) {
+    for (const Step& step : steps) {
+      bands.reset();
+      switch (step.kind) {
+        case Step::Kind::Upsample:
+          x = chain(x, [&](Arena& a, const Tensor& in) { return upsample_in_bands(a, bands, *step.upsample, in, step.band_rows); });
+          break;
+        case Step::Kind::ResnetAfterUpsample:
           x = chain(x, [&](Arena& a, const Tensor& in) {
-            return resnet.forward_in_bands(a, bands, UpsampledRows(dec_levels_[i - 1].resample, in), rows);
+            return step.resnet->forward_in_bands(a, bands, UpsampledRows(*step.upsample, in), step.band_rows);
           });
-        } else if (resnet.can_run_in_place(rows)) {
-          resnet.forward_in_bands_in_place(bands, x, rows);
-        } else {
-          x = chain(x, [&](Arena& a, const Tensor& in) { return resnet.forward_in_bands(a, bands, WholeImage(in), rows); });
-        }
-      }
-      const bool next_is_lazy = i + 2 == dec_levels_.size();
-      if (level.has_resample && !next_is_lazy) {
-        bands.reset();
-        x = chain(x, [&](Arena& a, const Tensor& in) { return upsample_in_bands(a, bands, level.resample, in, band_rows); });
+          break;
+        case Step::Kind::Resnet:
+          if (!step.in_place) {
+            x = chain(x, [&](Arena& a, const Tensor& in) {
+              return step.resnet->forward_in_bands(a, bands, WholeImage(in), step.band_rows);
+            });
+          } else {
+            chain.in_place(x, [&](Arena& free, Tensor& in) {
+              Tensor hidden = step.keep_hidden ? Tensor::in_arena(free, in.shape(), DType::F32) : Tensor();
+              step.resnet->forward_in_bands_in_place(bands, in, step.band_rows, step.keep_hidden ? &hidden : nullptr);
+            });
+          }
+          break;
       }
     }
     // norm_out, SiLU and conv_out, written into the NCHW image a band at a time.
