@@ -354,6 +354,7 @@ int main(int argc, char** argv) {
     const Row* f32 = find(512, "fp32");
     const Row* b16 = find(512, "bf16");
     auto field = [](const Row* r, const char* key) { return r ? r->get(key) : std::nan(""); };
+    if (rows.empty()) return 0;  // --vae-tiling measured only the decodes
     std::printf("\nSUMMARY unet512_s=%s unet512_peak_frac=%s vae512_s=%s rss512_gib=%s bf16_unet512_s=%s\n",
                 fmt(field(f32, "unet_s")).c_str(),
                 fmt(field(f32, "unet_gflop") / field(f32, "unet_s") * 1e9 / fma_n, 3).c_str(),

@@ -126,7 +126,7 @@ typedef struct sdxl_generate_params {
   double aesthetic_score, negative_aesthetic_score; /* refiner: defaults 6.0 and 2.5 */
   int decode; /* default 1; 0 returns latents only */
   int vae_tiling; /* 1: decode in row bands with whole-image normalisation: the same image (to
-                     float rounding) with about a third of the decoder's memory, ~1.5x its time */
+                     float rounding) with a quarter of the decoder's memory, ~1.4x its time */
   sdxl_progress_callback progress;
   void* progress_user_data;
 } sdxl_generate_params;

@@ -376,8 +376,8 @@ Command add_generate_command(CLI::App& app) {
                 "Free the base model before loading the refiner (the CLI now always does; kept for scripts)");
   cmd->add_flag("--vae-tiling", o->vae_tiling,
                 "Decode the image a band of rows at a time, normalising with whole-image statistics: the\n"
-                "same image (unlike diffusers' tiles) with about a third of the decoder's memory, for\n"
-                "~1.5x its time (the decoder needs ~4 GiB at 1024x1024 without it)");
+                "same image (unlike diffusers' tiles) with a quarter of the decoder's memory, for\n"
+                "~1.4x its time (at 1024x1024: 1 GiB instead of 4)");
   cmd->add_option("-o,--output", o->output, "Output PNG (several images: out-1.png, out-2.png, ...)")->required();
   cmd->add_option("--output-latents", o->output_latents,
                   "Also write the final latents (NCHW f32, before the VAE) as a safetensors tensor \"latents\"");

@@ -258,7 +258,8 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
   const float sf = static_cast<float>(vae_config_.scaling_factor);
   for (int64_t i = 0; i < scaled.numel(); ++i) scaled.data<float>()[i] /= sf;
   arena_->reset();
-  Tensor decoded = r.vae_tiling ? vae().decode_in_bands(*arena_, scaled) : vae().decode(*arena_, scaled);  // [N, 3, H, W]
+  // [N, 3, H, W]; in bands: the same image in about a quarter of the memory
+  Tensor decoded = r.vae_tiling ? vae().decode_in_bands(*arena_, scaled) : vae().decode(*arena_, scaled);
   const int64_t h = decoded.dim(2), w = decoded.dim(3), c = decoded.dim(1);
   result.images = Tensor::empty(Shape{images, h, w, c}, DType::F32);
   for (int64_t n = 0; n < images; ++n)

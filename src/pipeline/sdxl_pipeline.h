@@ -32,7 +32,7 @@ struct GenerateRequest {
   std::optional<SizeHW> original_size, target_size, negative_original_size, negative_target_size;
   std::pair<int64_t, int64_t> crops_coords_top_left{0, 0}, negative_crops_coords_top_left{0, 0};
   bool decode = true;  // false: latents only
-  // Decode in row bands (AutoencoderKL::decode_in_bands): the same image in about a third of
+  // Decode in row bands (AutoencoderKL::decode_in_bands): the same image in about a quarter of
   // the decoder's memory at 1024x1024, for more time.
   bool vae_tiling = false;
   StepCallback on_step;

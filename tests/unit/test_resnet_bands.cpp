@@ -47,7 +47,7 @@ double worst_difference(const Tensor& a, const Tensor& b) {
 }
 
 TEST(ResnetInBands, EqualsTheWholeImageForward) {
-  for (const auto [in_channels, out_channels] : {std::pair<int64_t, int64_t>{32, 32}, {64, 32}}) {
+  for (const auto& [in_channels, out_channels] : {std::pair<int64_t, int64_t>{32, 32}, {64, 32}}) {
     RandomWeights weights(5, 0.2f);
     const auto block = ResnetBlock2D::bind(weights, "r", in_channels, out_channels, 0, /*groups=*/8, 1e-6f);
     // Offset means: the band-gathered statistics must not lose digits to them.

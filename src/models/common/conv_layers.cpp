@@ -108,7 +108,8 @@ void ResnetBlock2D::forward_in_bands_in_place(Arena& bands, Tensor& x, int64_t b
   run_in_bands(bands, WholeImage(x), band_rows, x, hidden);
 }
 
-void ResnetBlock2D::run_in_bands(Arena& arena, const RowSource& x, int64_t band_rows, Tensor& out, Tensor* hidden) const {
+void ResnetBlock2D::run_in_bands(Arena& arena, const RowSource& x, int64_t band_rows, Tensor& out,
+                                 Tensor* hidden) const {
   SDXL_CHECK(!has_temb_, InvalidArgument, "[resnet] band-wise evaluation has no time input");
   ArenaScope temporaries(arena);
   const int64_t height = x.height();

@@ -38,7 +38,9 @@ class GroupNorm {
   // from its bands, then applied to any band of it.
   ops::GroupStatistics statistics(const Tensor& image) const;
   ops::GroupStatisticsAccumulator accumulator() const { return {weight_.numel(), groups_}; }
-  ops::GroupStatistics statistics(const ops::GroupStatisticsAccumulator& gathered) const { return gathered.finish(eps_); }
+  ops::GroupStatistics statistics(const ops::GroupStatisticsAccumulator& gathered) const {
+    return gathered.finish(eps_);
+  }
   Tensor apply(Arena& arena, const Tensor& band, const ops::GroupStatistics& statistics, bool fuse_silu) const;
 
  private:

@@ -7,17 +7,19 @@ namespace sdxl::models {
 std::vector<RowRange> split_rows(int64_t height, int64_t band_rows) {
   SDXL_CHECK(band_rows > 0, InvalidArgument, "[row bands] band height must be positive, got ", band_rows);
   std::vector<RowRange> bands;
-  for (int64_t first = 0; first < height; first += band_rows) bands.push_back({first, std::min(height, first + band_rows)});
+  for (int64_t first = 0; first < height; first += band_rows)
+    bands.push_back({first, std::min(height, first + band_rows)});
   return bands;
 }
 
 Tensor rows_of(const Tensor& image, RowRange range) {
-  SDXL_CHECK(image.rank() == 4 && image.dim(0) == 1, InvalidArgument, "[row bands] expected one image [1, H, W, C], got ",
-             image.shape().to_string());
+  SDXL_CHECK(image.rank() == 4 && image.dim(0) == 1, InvalidArgument,
+             "[row bands] expected one image [1, H, W, C], got ", image.shape().to_string());
   SDXL_CHECK(range.first >= 0 && range.first < range.last && range.last <= image.dim(1), InvalidArgument,
              "[row bands] rows [", range.first, ", ", range.last, ") outside an image of ", image.dim(1), " rows");
   const int64_t row = image.dim(2) * image.dim(3);
-  const auto* base = static_cast<const char*>(image.raw()) + range.first * row * static_cast<int64_t>(dtype_size(image.dtype()));
+  const int64_t element = static_cast<int64_t>(dtype_size(image.dtype()));
+  const auto* base = static_cast<const char*>(image.raw()) + range.first * row * element;
   return Tensor::view(base, Shape{1, range.size(), image.dim(2), image.dim(3)}, image.dtype(), nullptr);
 }
 

@@ -25,9 +25,10 @@ class AutoencoderKL {
   Tensor decode(Arena& arena, const Tensor& latents) const;
   // The same image decoded in little memory (--vae-tiling): from the first up block on, a band
   // of rows at a time with only block inputs and outputs whole, every group norm normalising
-  // with the statistics of the whole image (diffusers' tiles use their own, which shows as
-  // seams). Equal to decode() up to float rounding; costs the resnets' first convolutions twice.
-  // band_rows 0: bands of about 32 MiB of the block's widest activation.
+  // with the statistics of the whole image (diffusers' tiles use their own, which changes the
+  // image). Equal to decode() up to float rounding; at 1024x1024 a quarter of its memory for
+  // 1.4x its time (some work is done twice: decode_in_bands.cpp says which).
+  // band_rows 0: bands of about 32 MiB of the step's widest activation.
   Tensor decode_in_bands(Arena& arena, const Tensor& latents, int64_t band_rows = 0) const;
   // image [B, 3, H, W] in [-1, 1] -> the posterior's mean, std and logvar.
   LatentDistribution encode(Arena& arena, const Tensor& image) const;

@@ -153,7 +153,9 @@ Tensor AutoencoderKL::decode_in_bands(Arena& arena, const Tensor& latents, int64
       bands.reset();
       switch (step.kind) {
         case Step::Kind::Upsample:
-          x = chain(x, [&](Arena& a, const Tensor& in) { return upsample_in_bands(a, bands, *step.upsample, in, step.band_rows); });
+          x = chain(x, [&](Arena& a, const Tensor& in) {
+            return upsample_in_bands(a, bands, *step.upsample, in, step.band_rows);
+          });
           break;
         case Step::Kind::ResnetAfterUpsample:
           x = chain(x, [&](Arena& a, const Tensor& in) {
