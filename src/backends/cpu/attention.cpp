@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "backends/cpu/attention_d64.h"
 #include "backends/cpu/matmul.h"
 #include "backends/cpu/scratch.h"
 #include "backends/cpu/softmax.h"
@@ -14,6 +15,7 @@ namespace sdxl::cpu {
 void attention(const float* q, const float* k, const float* v, float* out, const AttentionShape& s) {
   SDXL_CHECK(s.head_dim > 0 && s.heads > 0 && s.kv_len > 0, InvalidArgument, "[attention] empty heads or keys");
   SDXL_CHECK(!s.causal || s.kv_len >= s.q_len, InvalidArgument, "[attention] causal mask needs kv_len >= q_len");
+  if (attention_d64_available(s)) return attention_d64(q, k, v, out, s);
   const float scale = s.scale != 0.0f ? s.scale : 1.0f / std::sqrt(static_cast<float>(s.head_dim));
   const int64_t blocks = (s.q_len + kAttentionQueryBlock - 1) / kAttentionQueryBlock;
   const int64_t tasks = s.batch * s.heads * blocks;
