@@ -26,7 +26,8 @@ struct ComponentPlan {
 
 // Runs the plan and returns one line "RESULT key=value ..." with load_s, text_s, text_gflop,
 // unet_s, unet_cold_s, unet_gflop, vae_decode_s, vae_decode_gflop, vae_encode_s,
-// vae_encode_gflop, and <whole|banded>_decode_{s,gflop,loaded_gib,peak_gib} (those measured). Components are loaded one at a time and freed after use.
+// vae_encode_gflop, and <whole|banded>_decode_{s,gflop,loaded_gib,peak_gib} (those measured).
+// Components are loaded one at a time and freed after use.
 std::string measure_components(const ComponentPlan& plan);
 
 }  // namespace sdxl::bench

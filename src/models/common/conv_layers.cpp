@@ -87,10 +87,6 @@ Tensor ResnetBlock2D::operator()(Arena& arena, const Tensor& x, const Tensor* te
   return out;
 }
 
-}  // namespace sdxl::models
-
-namespace sdxl::models {
-
 bool ResnetBlock2D::can_run_in_place(int64_t band_rows) const { return !has_shortcut_ && band_rows >= 2; }
 
 Tensor ResnetBlock2D::forward_in_bands(Arena& arena, Arena& bands, const RowSource& x, int64_t band_rows) const {
@@ -113,6 +109,7 @@ void ResnetBlock2D::run_in_bands(Arena& arena, const RowSource& x, int64_t band_
   SDXL_CHECK(!has_temb_, InvalidArgument, "[resnet] band-wise evaluation has no time input");
   ArenaScope temporaries(arena);
   const int64_t height = x.height();
+  SDXL_CHECK(height > 0, InvalidArgument, "[resnet] band-wise input has no rows");
   const std::vector<RowRange> bands = split_rows(height, band_rows);
   // The statistics of x: at once when it is whole, else gathered over its bands.
   ops::GroupStatistics x_statistics;
@@ -143,7 +140,7 @@ void ResnetBlock2D::run_in_bands(Arena& arena, const RowSource& x, int64_t band_
 
   // Second sweep: out = shortcut(x) + conv2(silu(norm2(h))). `out` may be x itself or hold h, so
   // each band's result waits in `pending` until the next band has read the rows around it.
-  Tensor pending = Tensor::in_arena(arena, Shape{1, band_rows, out.dim(2), out.dim(3)}, DType::F32);
+  Tensor pending = Tensor::in_arena(arena, Shape{1, bands.front().size(), out.dim(2), out.dim(3)}, DType::F32);
   RowRange pending_range;
   const auto flush = [&] {
     if (pending_range.size() > 0) {

@@ -2,10 +2,11 @@
 //
 // A group norm needs its whole input's statistics before it can normalise any row, so tiles
 // that each normalise by themselves (diffusers' tiled decode) change the image. Here the up
-// blocks run block by block, each on a whole input held in the arena, but inside a block only a
-// band of rows exists at a time: ResnetBlock2D::forward_in_bands gathers the statistics of its
-// hidden activation in a first sweep, the upsampler never materialises the 4x larger nearest
-// upsample, and norm_out + conv_out write the image band by band.
+// blocks run step by step (a resnet, an upsampler), each reading a whole input held in an
+// arena, but inside a step only a band of rows exists at a time: ResnetBlock2D::forward_in_bands
+// gathers the statistics of its hidden activation in a first sweep, an upsampler never holds
+// the 4x larger nearest upsample (and the last one is not held at all), and norm_out +
+// conv_out write the image band by band.
 #include <algorithm>
 #include <cstring>
 
@@ -53,10 +54,6 @@ Tensor upsample_in_bands(Arena& arena, Arena& bands, const Conv2d& conv, const T
   }
   return out;
 }
-
-}  // namespace
-
-namespace {
 
 // One step of the up blocks, planned from the shapes before any runs (see decode_in_bands).
 struct Step {
