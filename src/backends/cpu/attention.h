@@ -25,4 +25,17 @@ void attention(const float* q, const float* k, const float* v, float* out, const
 // Query rows per block; exposed for the tests, which check sizes around it.
 inline constexpr int64_t kAttentionQueryBlock = 64;
 
+// The kernels' unit of work: a block of up to kAttentionQueryBlock queries of one head of one
+// batch item, the keys any of them may see (causal: those before the block's last query), and
+// where its rows start in q, k, v and out.
+struct AttentionBlock {
+  int64_t first_query = 0, rows = 0, keys = 0;
+  const float *q = nullptr, *k = nullptr, *v = nullptr;
+  float* out = nullptr;
+};
+int64_t attention_block_count(const AttentionShape& shape);
+AttentionBlock attention_block(const float* q, const float* k, const float* v, float* out, const AttentionShape& shape,
+                               int64_t index);
+float attention_scale(const AttentionShape& shape);  // shape.scale, or 1 / sqrt(head_dim)
+
 }  // namespace sdxl::cpu

@@ -14,7 +14,7 @@ namespace sdxl::cpu {
 namespace {
 
 constexpr int64_t kDim = 64;    // head size
-constexpr int64_t kRows = 64;   // queries per block
+constexpr int64_t kRows = kAttentionQueryBlock;  // queries per block (64)
 constexpr int64_t kKeys = 64;   // keys per block
 constexpr float kMasked = -std::numeric_limits<float>::infinity();
 
@@ -123,27 +123,17 @@ void accumulate_values(Block& b, const float* v, int64_t stride, int64_t rows, i
 bool attention_d64_available(const AttentionShape& shape) { return shape.head_dim == kDim; }
 
 void attention_d64(const float* q, const float* k, const float* v, float* out, const AttentionShape& s) {
-  const float scale = s.scale != 0.0f ? s.scale : 1.0f / std::sqrt(static_cast<float>(kDim));
-  const int64_t blocks = (s.q_len + kRows - 1) / kRows;
-  const int64_t tasks = s.batch * s.heads * blocks;
+  const float scale = attention_scale(s);
   const int64_t offset = s.kv_len - s.q_len;  // causal: query i sees keys j <= i + offset
+  const int64_t tasks = attention_block_count(s);
 
 #pragma omp parallel for schedule(dynamic)
   for (int64_t task = 0; task < tasks; ++task) {
-    const int64_t block = task % blocks;
-    const int64_t head = (task / blocks) % s.heads;
-    const int64_t batch = task / (blocks * s.heads);
-    const int64_t q0 = block * kRows;
-    const int64_t rows = std::min(kRows, s.q_len - q0);
-    const int64_t keys = s.causal ? std::min(s.kv_len, q0 + rows + offset) : s.kv_len;
-    const float* qb = q + (batch * s.q_len + q0) * s.q_stride + head * kDim;
-    const float* kb = k + batch * s.kv_len * s.k_stride + head * kDim;
-    const float* vb = v + batch * s.kv_len * s.v_stride + head * kDim;
-    float* ob = out + (batch * s.q_len + q0) * s.out_stride + head * kDim;
-
+    const AttentionBlock block = attention_block(q, k, v, out, s, task);
+    const int64_t rows = block.rows;
     Block& b = *reinterpret_cast<Block*>(thread_scratch<float>(3, sizeof(Block) / sizeof(float)));
     for (int64_t r = 0; r < kRows; ++r)
-      for (int64_t d = 0; d < kDim; ++d) b.qt[d * kRows + r] = r < rows ? qb[r * s.q_stride + d] * scale : 0.0f;
+      for (int64_t d = 0; d < kDim; ++d) b.qt[d * kRows + r] = r < rows ? block.q[r * s.q_stride + d] * scale : 0.0f;
     std::fill(b.o, b.o + kRows * kDim, 0.0f);
     std::fill(b.max, b.max + kRows, kMasked);
     std::fill(b.sum, b.sum + kRows, 0.0f);
@@ -151,19 +141,22 @@ void attention_d64(const float* q, const float* k, const float* v, float* out, c
 
     const float* key_rows[kKeys];
     alignas(64) int32_t visible[kRows];
-    for (int64_t k0 = 0; k0 < keys; k0 += kKeys) {
-      const int64_t count = std::min(kKeys, keys - k0);
-      for (int64_t j = 0; j < kKeys; ++j) key_rows[j] = j < count ? kb + (k0 + j) * s.k_stride : kZeroRow;
+    for (int64_t k0 = 0; k0 < block.keys; k0 += kKeys) {
+      const int64_t count = std::min(kKeys, block.keys - k0);
+      for (int64_t j = 0; j < kKeys; ++j) key_rows[j] = j < count ? block.k + (k0 + j) * s.k_stride : kZeroRow;
       scores(b, key_rows);
-      for (int64_t r = 0; r < kRows; ++r)
-        visible[r] = static_cast<int32_t>(s.causal ? std::clamp<int64_t>(q0 + r + offset + 1 - k0, 0, count) : count);
+      for (int64_t r = 0; r < kRows; ++r) {
+        const int64_t seen = s.causal ? std::clamp<int64_t>(block.first_query + r + offset + 1 - k0, 0, count) : count;
+        visible[r] = static_cast<int32_t>(seen);
+      }
       online_softmax(b, count, visible);
-      accumulate_values(b, vb + k0 * s.v_stride, s.v_stride, active_rows, count);
+      accumulate_values(b, block.v + k0 * s.v_stride, s.v_stride, active_rows, count);
     }
     for (int64_t r = 0; r < rows; ++r) {
       const __m512 inverse = _mm512_set1_ps(b.sum[r] > 0.0f ? 1.0f / b.sum[r] : 0.0f);
+      float* row = block.out + r * s.out_stride;
       for (int64_t j = 0; j < kDim; j += 16)
-        _mm512_storeu_ps(ob + r * s.out_stride + j, _mm512_mul_ps(_mm512_loadu_ps(b.o + r * kDim + j), inverse));
+        _mm512_storeu_ps(row + j, _mm512_mul_ps(_mm512_loadu_ps(b.o + r * kDim + j), inverse));
     }
   }
 }
