@@ -47,45 +47,54 @@ void accumulate_channels(const float* x, int64_t pixels, int64_t channels, const
   }
 }
 
+// out[c] = sum over the pixels of x[p, c] (mean null) or of (x[p, c] - mean[c])^2, the pixels
+// split over the threads.
+void channel_sums(const float* x, int64_t pixels, int64_t channels, const float* mean, double* out) {
+  const int threads = omp_get_max_threads();
+  // Per-thread partial sums [threads][C] in double, plus a float scratch row per thread.
+  const size_t partial_count = static_cast<size_t>(threads * channels);
+  double* partial = thread_scratch<double>(0, partial_count);
+  float* scratch = thread_scratch<float>(0, partial_count);
+  std::fill(partial, partial + partial_count, 0.0);
+#pragma omp parallel
+  {
+    const int t = omp_get_thread_num();
+    const int nt = omp_get_num_threads();
+    const int64_t p0 = pixels * t / nt, p1 = pixels * (t + 1) / nt;
+    double* acc = partial + t * channels;
+    float* tmp = scratch + t * channels;
+    if (mean)
+      accumulate_channels<true>(x + p0 * channels, p1 - p0, channels, mean, acc, tmp);
+    else
+      accumulate_channels<false>(x + p0 * channels, p1 - p0, channels, nullptr, acc, tmp);
+  }
+  for (int64_t c = 0; c < channels; ++c) {
+    double sum = 0.0;
+    for (int t = 0; t < threads; ++t) sum += partial[t * channels + c];
+    out[c] = sum;
+  }
+}
+
 }  // namespace
 
 void group_norm_statistics_nhwc(const float* x, int64_t pixels, int64_t channels, int64_t groups, float eps,
                                 double* mean, double* rstd) {
   const int64_t per_group = channels / groups;
-  const int threads = omp_get_max_threads();
-  // Per-thread partial sums [threads][C] in double, plus a float scratch row per thread.
-  const size_t partial_count = static_cast<size_t>(threads * channels);
-  double* partial = thread_scratch<double>(0, partial_count);
-  float* scratch = thread_scratch<float>(0, partial_count + static_cast<size_t>(channels));
-  float* channel_mean = scratch + partial_count;
-
-  for (int pass = 0; pass < 2; ++pass) {
-    std::fill(partial, partial + partial_count, 0.0);
-#pragma omp parallel
-    {
-      const int t = omp_get_thread_num();
-      const int nt = omp_get_num_threads();
-      const int64_t p0 = pixels * t / nt, p1 = pixels * (t + 1) / nt;
-      double* acc = partial + t * channels;
-      float* tmp = scratch + t * channels;
-      if (pass == 0)
-        accumulate_channels<false>(x + p0 * channels, p1 - p0, channels, nullptr, acc, tmp);
-      else
-        accumulate_channels<true>(x + p0 * channels, p1 - p0, channels, channel_mean, acc, tmp);
-    }
-    const double count = static_cast<double>(pixels * per_group);
-    for (int64_t g = 0; g < groups; ++g) {
-      double sum = 0.0;
-      for (int t = 0; t < threads; ++t)
-        for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c) sum += partial[t * channels + c];
-      if (pass == 0) {
-        mean[g] = sum / count;
-        for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c) channel_mean[c] = static_cast<float>(sum / count);
-      } else {
-        rstd[g] = 1.0 / std::sqrt(sum / count + static_cast<double>(eps));
-      }
-    }
+  double* sums = thread_scratch<double>(1, static_cast<size_t>(channels));
+  float* channel_mean = thread_scratch<float>(2, static_cast<size_t>(channels));
+  const double count = static_cast<double>(pixels * per_group);
+  const auto group_total = [&](int64_t g) {
+    double total = 0.0;
+    for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c) total += sums[c];
+    return total;
+  };
+  channel_sums(x, pixels, channels, nullptr, sums);
+  for (int64_t g = 0; g < groups; ++g) {
+    mean[g] = group_total(g) / count;
+    for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c) channel_mean[c] = static_cast<float>(mean[g]);
   }
+  channel_sums(x, pixels, channels, channel_mean, sums);
+  for (int64_t g = 0; g < groups; ++g) rstd[g] = 1.0 / std::sqrt(group_total(g) / count + static_cast<double>(eps));
 }
 
 void group_norm_apply_nhwc(const float* in, float* out, int64_t pixels, int64_t channels, int64_t groups,
@@ -133,48 +142,19 @@ void group_norm_nhwc(const float* in, float* out, int64_t batch, int64_t pixels,
 
 void GroupMoments::add(const float* x, int64_t pixels) {
   if (pixels <= 0) return;
+  std::vector<double> sums(static_cast<size_t>(channels_)), squares(static_cast<size_t>(channels_));
+  channel_sums(x, pixels, channels_, nullptr, sums.data());
   if (!shifted_) {
     // The first band's channel means: shifting by values near the mean keeps the one-pass
     // sums of squares free of cancellation when a channel's mean is large against its spread.
-    std::vector<double> first(static_cast<size_t>(channels_), 0.0);
-    for (int64_t p = 0; p < pixels; ++p)
-      for (int64_t c = 0; c < channels_; ++c) first[c] += x[p * channels_ + c];
-    for (int64_t c = 0; c < channels_; ++c) shift_[c] = static_cast<float>(first[c] / static_cast<double>(pixels));
+    for (int64_t c = 0; c < channels_; ++c) shift_[c] = static_cast<float>(sums[c] / static_cast<double>(pixels));
     shifted_ = true;
   }
-  const int threads = omp_get_max_threads();
-  const size_t width = static_cast<size_t>(channels_);
-  std::vector<double> partial(2 * width * threads, 0.0);
-#pragma omp parallel
-  {
-    const int t = omp_get_thread_num();
-    const int nt = omp_get_num_threads();
-    const int64_t p0 = pixels * t / nt, p1 = pixels * (t + 1) / nt;
-    double* sum = partial.data() + 2 * width * t;
-    double* squares = sum + width;
-    std::vector<float> chunk(2 * width);
-    for (int64_t q0 = p0; q0 < p1; q0 += kPixelChunk) {
-      const int64_t q1 = std::min(p1, q0 + kPixelChunk);
-      std::fill(chunk.begin(), chunk.end(), 0.0f);
-      for (int64_t p = q0; p < q1; ++p) {
-        const float* row = x + p * channels_;
-        for (int64_t c = 0; c < channels_; ++c) {
-          const float d = row[c] - shift_[c];
-          chunk[c] += d;
-          chunk[width + c] += d * d;
-        }
-      }
-      for (size_t c = 0; c < width; ++c) {
-        sum[c] += chunk[c];
-        squares[c] += chunk[width + c];
-      }
-    }
+  channel_sums(x, pixels, channels_, shift_.data(), squares.data());
+  for (int64_t c = 0; c < channels_; ++c) {
+    sum_[c] += sums[c] - static_cast<double>(pixels) * shift_[c];
+    squares_[c] += squares[c];
   }
-  for (int t = 0; t < threads; ++t)
-    for (size_t c = 0; c < width; ++c) {
-      sum_[c] += partial[2 * width * t + c];
-      squares_[c] += partial[2 * width * t + width + c];
-    }
   pixels_ += pixels;
 }
 

@@ -21,7 +21,8 @@ void group_norm_apply_nhwc(const float* in, float* out, int64_t pixels, int64_t 
                            bool fuse_silu);
 
 // Group statistics of an image seen a band of pixels at a time (the image itself is never
-// whole): shifted one-pass sums per channel, float within short chunks and double across them.
+// whole): per channel, the sums of x and of (x - shift)^2 with the first band's mean as shift,
+// float within short chunks and double across them, as group_norm_statistics_nhwc sums.
 class GroupMoments {
  public:
   GroupMoments(int64_t channels, int64_t groups)
