@@ -5,7 +5,6 @@
 #include <cstring>
 
 #include "core/error.h"
-#include "models/common/arena_chain.h"
 
 namespace sdxl::models {
 namespace {
@@ -95,6 +94,13 @@ void AutoencoderKL::check_latents(const Tensor& latents) const {
              latents.shape().to_string());
 }
 
+Tensor AutoencoderKL::decoder_input(ArenaChain& chain, const Tensor& latents) const {
+  Tensor x = chain(latents, ops::nchw_to_nhwc);
+  x = chain(x, post_quant_conv_);
+  x = chain(x, dec_conv_in_);
+  return chain(x, dec_mid_);
+}
+
 Tensor AutoencoderKL::decode(Arena& arena, const Tensor& latents) const {
   check_latents(latents);
   const int64_t s = scale();
@@ -102,10 +108,7 @@ Tensor AutoencoderKL::decode(Arena& arena, const Tensor& latents) const {
                                   DType::F32);
   ArenaScope temporaries(arena);
   ArenaChain chain(arena);
-  Tensor x = chain(latents, ops::nchw_to_nhwc);
-  x = chain(x, post_quant_conv_);
-  x = chain(x, dec_conv_in_);
-  x = chain(x, dec_mid_);
+  Tensor x = decoder_input(chain, latents);
   for (const auto& level : dec_levels_) {
     for (const auto& resnet : level.resnets) x = chain(x, [&](Arena& a, const Tensor& in) { return resnet(a, in, nullptr); });
     if (level.has_resample) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "io/model_configs.h"
+#include "models/common/arena_chain.h"
 #include "models/common/attention_layers.h"
 #include "models/common/conv_layers.h"
 
@@ -51,6 +52,9 @@ class AutoencoderKL {
     Conv2d resample;  // the encoder's downsampler or the decoder's upsampler conv
   };
   void check_latents(const Tensor& latents) const;
+  // latents [N, C, h, w] -> the first up block's input [N, h, w, top channels] (post_quant_conv,
+  // conv_in and the mid block, at latent resolution), as stages of `chain`.
+  Tensor decoder_input(ArenaChain& chain, const Tensor& latents) const;
   static MidBlock bind_mid(WeightBinder& w, const std::string& prefix, int64_t channels, int64_t groups);
 
   io::VaeConfig config_;

@@ -11,7 +11,6 @@
 #include <cstring>
 
 #include "core/error.h"
-#include "models/common/arena_chain.h"
 #include "models/vae/autoencoder_kl.h"
 
 namespace sdxl::models {
@@ -142,10 +141,7 @@ Tensor AutoencoderKL::decode_in_bands(Arena& arena, const Tensor& latents, int64
     const Tensor one =
         Tensor::view(latents.data<float>() + n * lc * h * w, Shape{1, lc, h, w}, DType::F32, nullptr);
     // At latent resolution (the mid block's attention sees all pixels) everything is small.
-    Tensor x = chain(one, ops::nchw_to_nhwc);
-    x = chain(x, post_quant_conv_);
-    x = chain(x, dec_conv_in_);
-    x = chain(x, dec_mid_);
+    Tensor x = decoder_input(chain, one);
     for (const Step& step : steps) {
       bands.reset();
       switch (step.kind) {
