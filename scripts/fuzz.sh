@@ -17,7 +17,8 @@ CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug 
 rm -f build-fuzz-configure.log
 cmake --build build-fuzz --target $(printf 'fuzz_%s ' "${targets[@]}")
 
-# Seed corpora from the reference data (when present), next to the committed seeds.
+# Seed corpora from the reference data (when present), next to the committed seeds (fuzz/seeds:
+# the tokenizer's are the reference data's tokenizer prompts).
 seeds=build-fuzz/seeds
 rm -rf "$seeds" && mkdir -p "$seeds"/{safetensors,config,tokenizer,image}
 if [ -d "$ref" ]; then
@@ -26,13 +27,6 @@ if [ -d "$ref" ]; then
   for f in $(find "$ref" -name '*.json' -size -64k ! -name vocab.json ! -name cases.json ! -path '*manifests*'); do
     cp "$f" "$seeds/config/$i.json"; i=$((i + 1))
   done
-  python3 - "$ref/cases.json" "$seeds/tokenizer" <<'PY'
-import json, sys
-cases = json.load(open(sys.argv[1]))["cases"]
-prompts = [p for c in cases if c["kind"] == "tokenizer" for p in c["params"]["prompts"]]
-for i, p in enumerate(prompts):
-    open(f"{sys.argv[2]}/{i}.txt", "w", encoding="utf-8").write(p)
-PY
 fi
 cp fuzz/seeds/image/* "$seeds/image/"
 

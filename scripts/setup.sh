@@ -6,13 +6,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  g++ cmake ninja-build pkg-config
+  g++ cmake ninja-build pkg-config git
   libdnnl-dev                 # oneDNN: convolutions, matmul
+  ocl-icd-opencl-dev          # Debian's oneDNN CMake config asks for OpenCL (a Recommends of libdnnl-dev)
   libopenblas-openmp-dev      # OpenBLAS, OpenMP build: GEMM
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
   libpng-dev libjpeg-dev libicu-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev libomp-14-dev   # fuzzing (libFuzzer)
+  dpkg-dev file               # cpack -G DEB: dpkg-shlibdeps finds the runtime packages
 )
 missing=()
 for p in "${packages[@]}"; do
