@@ -52,12 +52,26 @@ inline std::filesystem::path reference_dir() {
   return env && *env ? std::filesystem::path(env) : std::filesystem::path(SDXL_DEFAULT_REF_DIR);
 }
 
-// Skips the test (saying why) when the reference data is not present.
+// CI sets SDXL_REQUIRE_REF=1: there a missing reference folder is a failure, not a skip that
+// would read as green.
+inline bool reference_required() {
+  const char* env = std::getenv("SDXL_REQUIRE_REF");
+  return env && std::string(env) == "1";
+}
+
+inline bool reference_present() { return std::filesystem::exists(reference_dir() / "cases.json"); }
+
+// Skips the test (saying why) when the reference data is not present, or fails it when the
+// reference data is required.
 #define SDXL_REQUIRE_REFERENCE()                                                                      \
   do {                                                                                                \
-    if (!std::filesystem::exists(::sdxl::test::reference_dir() / "cases.json"))                       \
+    if (!::sdxl::test::reference_present()) {                                                         \
+      if (::sdxl::test::reference_required())                                                         \
+        FAIL() << "reference data not found at " << ::sdxl::test::reference_dir()                     \
+               << " and SDXL_REQUIRE_REF=1";                                                          \
       GTEST_SKIP() << "reference data not found at " << ::sdxl::test::reference_dir()                 \
                    << " (set SDXL_REF to the sdxl-ref folder)";                                       \
+    }                                                                                                 \
   } while (0)
 
 // A fresh folder under the system temp dir, removed when the object dies.

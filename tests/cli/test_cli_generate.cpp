@@ -104,7 +104,7 @@ INSTANTIATE_TEST_SUITE_P(Cases, CliGenerate, ::testing::ValuesIn(case_names()), 
 class CliGenerateErrors : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!fs::exists(test::reference_dir() / "cases.json")) GTEST_SKIP() << "reference data not found";
+    SDXL_REQUIRE_REFERENCE();
     model_ = quoted(test::reference_dir() / "models/tiny-sdxl-base");
   }
   // Runs with sane defaults plus `extra`; expects failure with `fragment` and no output file.

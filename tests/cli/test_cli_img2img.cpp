@@ -163,7 +163,7 @@ TEST(CliImg2Img, RefinerImg2ImgModeRuns) {
 class CliImg2ImgErrors : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!fs::exists(test::reference_dir() / "cases.json")) GTEST_SKIP() << "reference data not found";
+    SDXL_REQUIRE_REFERENCE();
     io::Image8 image{64, 64, 3, std::vector<uint8_t>(64 * 64 * 3, 128)};
     io::write_png(dir_ / "init.png", image);
     io::Image8 small{32, 32, 1, std::vector<uint8_t>(32 * 32, 255)};

@@ -69,7 +69,7 @@ TEST(CliInfo, TinyRefinerAsJson) {
 class CliInfoBroken : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!fs::exists(test::reference_dir() / "cases.json")) GTEST_SKIP() << "reference data not found";
+    SDXL_REQUIRE_REFERENCE();
     fs::copy(test::reference_dir() / "models/tiny-sdxl-base", dir_ / "model", fs::copy_options::recursive);
   }
   fs::path weights() const { return dir_ / "model/unet/diffusion_pytorch_model.safetensors"; }

@@ -80,7 +80,7 @@ namespace fs = std::filesystem;
 class MismatchedEncoder : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!fs::exists(test::reference_dir() / "cases.json")) GTEST_SKIP() << "reference data not found";
+    SDXL_REQUIRE_REFERENCE();
     fs::copy(test::reference_dir() / "models/tiny-sdxl-base", dir_ / "model", fs::copy_options::recursive);
     config_ = nlohmann::json::parse(test::read_file(dir_ / "model/text_encoder/config.json"));
   }

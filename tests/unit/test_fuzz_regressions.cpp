@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "fuzz_targets.h"
+#include "test_support.h"
 
 namespace sdxl {
 namespace {
@@ -28,14 +29,15 @@ void replay(const std::string& target, int (*body)(const uint8_t*, size_t)) {
     }
   }
   ::testing::Test::RecordProperty("inputs", static_cast<int>(count));
+  // An empty or misplaced folder must not turn the replay into a test that cannot fail.
+  EXPECT_GT(count, 0u) << "no inputs found for " << target;
 }
 
 TEST(FuzzRegressions, Safetensors) { replay("safetensors", fuzz::safetensors_bytes); }
 TEST(FuzzRegressions, Config) { replay("config", fuzz::config_bytes); }
 TEST(FuzzRegressions, Image) { replay("image", fuzz::image_bytes); }
 TEST(FuzzRegressions, Tokenizer) {
-  if (!fs::exists(fs::path(SDXL_DEFAULT_REF_DIR) / "models/tiny-sdxl-base/tokenizer_2") && !std::getenv("SDXL_REF"))
-    GTEST_SKIP() << "reference data not found";
+  SDXL_REQUIRE_REFERENCE();
   replay("tokenizer", fuzz::tokenizer_bytes);
 }
 

@@ -38,7 +38,7 @@ TEST(Unicode, ClassesAndCaseMapping) {
 class TokenizerFiles : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!fs::exists(test::reference_dir() / "cases.json")) GTEST_SKIP() << "reference data not found";
+    SDXL_REQUIRE_REFERENCE();
     fs::copy(test::reference_dir() / "models/tiny-sdxl-base/tokenizer", dir_ / "tok");
   }
   void expect_error(const std::string& fragment) {
