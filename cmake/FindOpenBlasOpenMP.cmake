@@ -14,3 +14,6 @@ add_library(openblas_openmp INTERFACE)
 target_include_directories(openblas_openmp SYSTEM INTERFACE ${OPENBLAS_OPENMP_INCLUDE_DIR})
 target_link_libraries(openblas_openmp INTERFACE ${OPENBLAS_OPENMP_LIBRARY})
 message(STATUS "OpenBLAS (OpenMP): ${OPENBLAS_OPENMP_LIBRARY}")
+# Installed binaries look here first (RUNPATH), so the OpenMP build is the one loaded even where
+# the alternatives system points libopenblas.so.0 at another flavour.
+get_filename_component(OPENBLAS_OPENMP_LIBRARY_DIR ${OPENBLAS_OPENMP_LIBRARY} DIRECTORY)

@@ -8,6 +8,7 @@
 
 #include "backends/cpu/activation.h"
 #include "backends/cpu/attention.h"
+#include "backends/cpu/backend_facts.h"
 #include "backends/cpu/elementwise.h"
 #include "backends/cpu/norm.h"
 #include "backends/cpu/resample.h"
@@ -491,6 +492,8 @@ Tensor concat_channels(Arena& arena, const Tensor& a, const Tensor& b) {
   cpu::concat_last(a.data<float>(), a.dim(-1), b.data<float>(), b.dim(-1), y.data<float>(), a.numel() / a.dim(-1));
   return y;
 }
+
+std::string backend_facts() { return cpu::backend_facts(); }
 
 double flop_count() { return g_flops.load(); }
 void reset_flop_count() { g_flops = 0.0; }

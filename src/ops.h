@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <string>
 #include <cstddef>
 #include <vector>
 
@@ -104,6 +105,10 @@ Tensor add_broadcast(Arena& arena, const Tensor& a, const Tensor& b);
 void add_broadcast_inplace(Tensor& a, const Tensor& b);
 // a [..., Ca] ++ b [..., Cb] -> [..., Ca + Cb] (channel concat of NHWC, the UNet skips)
 Tensor concat_channels(Arena& arena, const Tensor& a, const Tensor& b);
+
+// ---- the backend -----------------------------------------------------------------------------
+// Lines "name: value" a bug report needs: ISA, library versions, threads.
+std::string backend_facts();
 
 // ---- measurement ---------------------------------------------------------------------------
 // Floating-point operations (2 per multiply-add) of every linear, convolution and attention

@@ -34,6 +34,9 @@ typedef enum sdxl_log_level {
 typedef void (*sdxl_log_callback)(sdxl_log_level level, const char* message, void* user_data);
 
 const char* sdxl_version(void);
+/* Lines "name: value" for bug reports: version, git revision, the ISA the kernels were built
+ * for and the CPU's, oneDNN and OpenBLAS versions, threads. Valid until the thread's next call. */
+const char* sdxl_build_info(void);
 const char* sdxl_status_name(sdxl_status status);
 const char* sdxl_last_error(void);
 void sdxl_free_string(char* text);

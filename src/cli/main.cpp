@@ -8,7 +8,8 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"sdxl: Stable Diffusion XL 1.0 image generation (diffusers-exact, CPU)", "sdxl"};
-  app.set_version_flag("--version", std::string("sdxl ") + sdxl_version());
+  app.set_version_flag("--version", [] { return std::string(sdxl_build_info()); },
+                       "Print the version, the git revision and the backend (ISA, oneDNN, OpenBLAS, threads)");
   app.require_subcommand(1);
   app.fallthrough();  // global options such as --threads may follow the subcommand
   int threads = 0;

@@ -1,0 +1,81 @@
+#include "backends/cpu/backend_facts.h"
+
+#include <cblas.h>
+
+#include <dnnl.hpp>
+#include <sstream>
+
+#include "core/threads.h"
+
+namespace sdxl::cpu {
+namespace {
+
+// The ISA extensions the kernels were compiled with (SDXL_NATIVE: the build machine's).
+std::string compiled_isa() {
+  std::string isa = "x86-64";
+#if defined(__AVX2__)
+  isa += " AVX2";
+#endif
+#if defined(__FMA__)
+  isa += " FMA";
+#endif
+#if defined(__F16C__)
+  isa += " F16C";
+#endif
+#if defined(__AVX512F__)
+  isa += " AVX-512";
+#endif
+#if defined(__AVX512BF16__)
+  isa += " AVX512-BF16";
+#endif
+#if defined(__AVX512VNNI__)
+  isa += " AVX512-VNNI";
+#endif
+  return isa;
+}
+
+std::string cpu_isa() {
+  __builtin_cpu_init();
+  std::string isa;
+  auto add = [&](bool present, const char* name) {
+    if (present) isa += isa.empty() ? name : std::string(" ") + name;
+  };
+  add(__builtin_cpu_supports("avx2"), "AVX2");
+  add(__builtin_cpu_supports("fma"), "FMA");
+  add(__builtin_cpu_supports("avx512f"), "AVX-512");
+  add(__builtin_cpu_supports("avx512bf16"), "AVX512-BF16");
+  add(__builtin_cpu_supports("avx512vnni"), "AVX512-VNNI");
+  return isa.empty() ? "none of AVX2, AVX-512" : isa;
+}
+
+const char* onednn_isa_name(dnnl::cpu_isa isa) {
+  switch (isa) {
+    case dnnl::cpu_isa::sse41: return "SSE4.1";
+    case dnnl::cpu_isa::avx: return "AVX";
+    case dnnl::cpu_isa::avx2: return "AVX2";
+    case dnnl::cpu_isa::avx2_vnni: return "AVX2-VNNI";
+    case dnnl::cpu_isa::avx512_core: return "AVX-512";
+    case dnnl::cpu_isa::avx512_core_vnni: return "AVX-512 VNNI";
+    case dnnl::cpu_isa::avx512_core_bf16: return "AVX-512 BF16";
+    case dnnl::cpu_isa::avx512_core_amx: return "AVX-512 AMX";
+    default: return "other";
+  }
+}
+
+}  // namespace
+
+std::string backend_facts() {
+  const dnnl_version_t* dnnl = dnnl_version();
+  std::ostringstream out;
+  out << "kernels: " << compiled_isa() << "\n";
+  out << "cpu: " << cpu_isa() << "\n";
+  out << "bf16: " << (__builtin_cpu_supports("avx512bf16") ? "native (AVX512-BF16)" : "emulated by oneDNN or unavailable")
+      << "\n";
+  out << "onednn: " << dnnl->major << "." << dnnl->minor << "." << dnnl->patch << " (" << dnnl->hash << "), ISA "
+      << onednn_isa_name(dnnl::get_effective_cpu_isa()) << "\n";
+  out << "openblas: " << openblas_get_config() << "\n";
+  out << "threads: " << num_threads() << "\n";
+  return out.str();
+}
+
+}  // namespace sdxl::cpu

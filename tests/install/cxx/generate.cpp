@@ -1,0 +1,37 @@
+// A C++ program built against the *installed* sdxl (find_package(sdxl) -> sdxl::sdxl): the same
+// image as generate.c through the RAII layer of sdxl.hpp; prints the same hash of its pixels.
+#include <sdxl/sdxl.hpp>
+
+#include <cstdint>
+#include <cstdio>
+#include <iostream>
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::cerr << "usage: " << argv[0] << " MODEL_DIR OUT.png\n";
+    return 2;
+  }
+  try {
+    sdxl::api::Pipeline pipeline(argv[1]);
+    const char* prompts[] = {"a photo of a cat"};
+    sdxl_generate_params params;
+    sdxl_generate_params_init(&params);
+    params.prompts = prompts;
+    params.prompt_count = 1;
+    params.width = params.height = 64;
+    params.steps = 4;
+    params.seed = 7;
+    sdxl::api::Images images(pipeline, params);
+    images.write_png(argv[2], 0, "a photo of a cat");
+    uint64_t hash = 1469598103934665603ull;
+    const sdxl_images& out = *images;
+    for (long i = 0; i < static_cast<long>(out.width) * out.height * out.channels; ++i)
+      hash = (hash ^ out.pixels[i]) * 1099511628211ull;
+    std::printf("sdxl %s %dx%d pixels %016llx\n", sdxl_version(), out.width, out.height,
+                static_cast<unsigned long long>(hash));
+  } catch (const sdxl::api::Failure& e) {
+    std::cerr << "sdxl: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
