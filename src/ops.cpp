@@ -12,6 +12,7 @@
 #include "backends/cpu/elementwise.h"
 #include "backends/cpu/norm.h"
 #include "backends/cpu/resample.h"
+#include "backends/cpu/scratch.h"
 #include "backends/cpu/softmax.h"
 #include "core/convert.h"
 #include "core/error.h"
@@ -494,6 +495,7 @@ Tensor concat_channels(Arena& arena, const Tensor& a, const Tensor& b) {
 }
 
 std::string backend_facts() { return cpu::backend_facts(); }
+void release_scratch() { cpu::release_scratch(); }
 
 double flop_count() { return g_flops.load(); }
 void reset_flop_count() { g_flops = 0.0; }

@@ -109,6 +109,8 @@ Tensor concat_channels(Arena& arena, const Tensor& a, const Tensor& b);
 // ---- the backend -----------------------------------------------------------------------------
 // Lines "name: value" a bug report needs: ISA, library versions, threads.
 std::string backend_facts();
+// The backend's per-thread scratch shrinks to what the next op needs (after a large request).
+void release_scratch();
 
 // ---- measurement ---------------------------------------------------------------------------
 // Floating-point operations (2 per multiply-add) of every linear, convolution and attention

@@ -1,9 +1,15 @@
 /* sdxl: Stable Diffusion XL 1.0 inference. The public C API.
  *
  * Conventions: functions return an sdxl_status; on failure sdxl_last_error() gives a message
- * naming the stage, file, tensor or value at fault (valid until the next call on the thread).
- * Parameter structs are filled with defaults by their *_params_init() function first.
- * Strings returned to the caller are freed with sdxl_free_string(). */
+ * naming the stage, file, tensor or value at fault (per thread: valid until the next call on the
+ * same thread). Parameter structs are filled with defaults by their *_params_init() function
+ * first. Strings returned to the caller are freed with sdxl_free_string().
+ *
+ * Threads: an engine runs one generation at a time. A call on an engine that is already
+ * generating (from another thread) returns SDXL_STATUS_BUSY at once, without waiting; queueing
+ * is the caller's (the HTTP server keeps a FIFO). Different engines may generate at the same time
+ * from different threads; they share the machine's cores. Everything else may be called from any
+ * thread at any time. */
 #ifndef SDXL_SDXL_H
 #define SDXL_SDXL_H
 
@@ -20,8 +26,18 @@ typedef enum sdxl_status {
   SDXL_STATUS_FORMAT_ERROR = 3,     /* a file is malformed, truncated or inconsistent */
   SDXL_STATUS_UNSUPPORTED = 4,      /* a well-formed input sdxl cannot handle */
   SDXL_STATUS_OUT_OF_MEMORY = 5,
-  SDXL_STATUS_INTERNAL_ERROR = 6
+  SDXL_STATUS_INTERNAL_ERROR = 6,
+  SDXL_STATUS_CANCELLED = 7,        /* the progress callback asked to stop */
+  SDXL_STATUS_BUSY = 8              /* the engine is running another generation */
 } sdxl_status;
+
+/* The limits of one generation request, the same for every front end. A request whose memory
+ * estimate exceeds the machine's available memory is refused too (SDXL_STATUS_OUT_OF_MEMORY,
+ * with the amount it needs in the message). */
+#define SDXL_MIN_SIDE 64     /* pixels; sides are multiples of 8 */
+#define SDXL_MAX_SIDE 4096
+#define SDXL_MAX_STEPS 1000
+#define SDXL_MAX_IMAGES 64   /* images per prompt */
 
 typedef enum sdxl_log_level {
   SDXL_LOG_LEVEL_DEBUG = 0,
@@ -70,25 +86,67 @@ void sdxl_tokenize_params_init(sdxl_tokenize_params* params);
  * "<name>: <ids>" with the padded, truncated ids the text encoder receives. */
 sdxl_status sdxl_tokenize(const sdxl_tokenize_params* params, char** report);
 
-/* ---- generation -------------------------------------------------------------------------- */
-typedef struct sdxl_pipeline sdxl_pipeline;
+/* ---- samplers ----------------------------------------------------------------------------- */
+/* The sampler table: each sampler's name here, the diffusers scheduler it runs as, and
+ * AUTOMATIC1111's name for it. Entries live as long as the library. */
+typedef struct sdxl_sampler_info {
+  const char* name;             /* "dpmpp_2m": what sdxl_generate_params.sampler takes */
+  const char* diffusers_class;  /* "DPMSolverMultistepScheduler" */
+  const char* display_name;     /* "DPM++ 2M": AUTOMATIC1111's name (also accepted as a name) */
+  const char* aliases;          /* AUTOMATIC1111's other names, comma-separated ("k_dpmpp_2m") */
+  int supports_karras;          /* takes the "Karras" schedule */
+} sdxl_sampler_info;
 
-typedef struct sdxl_pipeline_params {
-  const char* model_dir; /* a diffusers SDXL pipeline folder */
-  const char* variant;   /* NULL or "" for the plain weights, "fp16" for *.fp16.safetensors */
-  int release_text_encoders; /* 1: one-shot use: free the text encoders after encoding (reloaded if
-                                needed again) and load the UNet only then, so the two never
-                                share memory; load errors of the UNet then show at the first
-                                generation */
-  const char* precision;     /* "fp32" (default) or "bf16": bf16 matmuls and convolutions, f32 accumulation */
-} sdxl_pipeline_params;
+int sdxl_sampler_count(void);
+const sdxl_sampler_info* sdxl_sampler_at(int index); /* NULL out of range */
+/* Resolves any sampler name (ours, AUTOMATIC1111's display name or alias, any case, or the legacy
+ * "<name> Karras") with a schedule ("", "automatic" or "karras"; or karras = 1). */
+sdxl_status sdxl_resolve_sampler(const char* name, const char* schedule, int karras, const sdxl_sampler_info** sampler,
+                                 int* use_karras);
 
-void sdxl_pipeline_params_init(sdxl_pipeline_params* params);
-sdxl_status sdxl_pipeline_load(const sdxl_pipeline_params* params, sdxl_pipeline** pipeline);
-void sdxl_pipeline_free(sdxl_pipeline* pipeline);
+/* ---- generation ---------------------------------------------------------------------------- */
+/* An engine holds a model set: the base (text encoders, UNet, VAE) and an optional refiner. */
+typedef struct sdxl_engine sdxl_engine;
 
-/* Called after each denoising step. */
-typedef void (*sdxl_progress_callback)(int step, int total_steps, void* user_data);
+typedef enum sdxl_memory_policy {
+  SDXL_MEMORY_KEEP_LOADED = 0, /* every model stays loaded across calls (a server) */
+  SDXL_MEMORY_ONE_SHOT = 1     /* no two models in memory at once: each is loaded when its phase
+                                  comes and freed after (a one-shot run: least memory, reloads
+                                  every call); load errors of the UNet then show at the first
+                                  generation */
+} sdxl_memory_policy;
+
+typedef struct sdxl_engine_params {
+  const char* model_dir;   /* a diffusers SDXL pipeline folder (a refiner alone: img2img only) */
+  const char* refiner_dir; /* NULL or "": none; else an SDXL refiner folder */
+  const char* variant;     /* NULL or "" for the plain weights, "fp16" for *.fp16.safetensors */
+  const char* precision;   /* "fp32" (default) or "bf16": bf16 matmuls and convolutions, f32 accumulation */
+  sdxl_memory_policy memory_policy;
+} sdxl_engine_params;
+
+void sdxl_engine_params_init(sdxl_engine_params* params);
+sdxl_status sdxl_engine_load(const sdxl_engine_params* params, sdxl_engine** engine);
+void sdxl_engine_free(sdxl_engine* engine);
+/* 1 when the main model is a refiner (requires_aesthetics_score: aesthetic-score time ids). */
+int sdxl_engine_is_refiner(const sdxl_engine* engine);
+int sdxl_engine_has_refiner(const sdxl_engine* engine);
+
+/* What a progress callback receives. stage: "encoding" (an init image), "denoising",
+ * "refining" (steps count from 1 to total_steps), "decoding" (blocks of the VAE decoder). */
+typedef struct sdxl_progress {
+  const char* stage;
+  int step, total_steps;
+  /* While denoising or refining, on the steps preview_every asks for (and the last one): the
+   * current latents of the first image as a small RGB image (1/8 of the output's size, a linear
+   * projection of the latents). Else NULL. Valid during the call only. */
+  const unsigned char* preview;
+  int preview_width, preview_height;
+} sdxl_progress;
+
+/* Called after each denoising step and between the blocks of long VAE encodes and decodes.
+ * Return 0 to go on, non-zero to cancel: the generation stops at once with
+ * SDXL_STATUS_CANCELLED and the engine stays usable. */
+typedef int (*sdxl_progress_callback)(const sdxl_progress* progress, void* user_data);
 
 typedef struct sdxl_generate_params {
   const char* const* prompts; /* a batch of prompts, as diffusers' prompt list */
@@ -97,14 +155,14 @@ typedef struct sdxl_generate_params {
   int negative_prompt_count;
   const char* prompt_2;          /* NULL: the prompt (text_encoder_2's input) */
   const char* negative_prompt_2; /* NULL: the negative prompt */
-  int width, height;             /* default 1024 x 1024; multiples of 8 */
+  int width, height;             /* default 1024 x 1024; multiples of 8 in [SDXL_MIN_SIDE, SDXL_MAX_SIDE] */
   int steps;                     /* default 30 */
   double guidance_scale;         /* default 5.0; 1.0 disables classifier-free guidance */
   double guidance_rescale;       /* default 0 */
   int clip_skip;                 /* default -1: none */
-  const char* sampler;           /* euler (default), euler_a, dpmpp_2m, dpmpp_2m_sde, ddim, heun, lms,
-                                    unipc, kdpm2, kdpm2_a */
-  int karras;                    /* Karras sigmas */
+  const char* sampler;           /* any name sdxl_resolve_sampler() takes; default "euler" */
+  const char* scheduler;         /* NULL, "automatic" or "karras" (AUTOMATIC1111's schedule names) */
+  int karras;                    /* Karras sigmas (the same as scheduler "karras") */
   uint64_t seed;                 /* torch.Generator("cpu").manual_seed(seed) */
   int images_per_prompt;         /* default 1 */
   /* SDXL micro-conditioning, width x height and top, left; 0 means the default. */
@@ -122,16 +180,26 @@ typedef struct sdxl_generate_params {
   /* inpainting (with init_image): an 8-bit mask of the same size, white (>= 128 after resizing) = repaint. */
   const unsigned char* mask;
   int mask_width, mask_height, mask_channels;
-  /* the ensemble of experts: latents from a base run (NCHW f32) handed to a refiner */
+  /* the ensemble of experts by hand: latents from a base run (NCHW f32) handed to a refiner
+     engine, with denoising_start / denoising_end fractions in (0, 1); 0 means unset */
   const float* init_latents;
   int init_latent_count, init_latent_channels, init_latent_height, init_latent_width;
-  double denoising_start, denoising_end; /* fractions in (0, 1); 0 means unset */
+  double denoising_start, denoising_end;
   double aesthetic_score, negative_aesthetic_score; /* refiner: defaults 6.0 and 2.5 */
+  /* With an engine that has a refiner: "ensemble" (default: the base denoises the first
+     high_noise_frac of the schedule, the refiner the rest), "img2img" (the base finishes, the
+     refiner runs img2img on its latents at refiner_strength) or "none". */
+  const char* refiner_mode;
+  double high_noise_frac;  /* default 0.8 */
+  double refiner_strength; /* default 0.3 */
+  int has_refiner_seed;    /* 0: the refiner's generator takes `seed` */
+  uint64_t refiner_seed;
   int decode; /* default 1; 0 returns latents only */
   int vae_tiling; /* 1: decode in row bands with whole-image normalisation: the same image (to
                      float rounding) with a quarter of the decoder's memory, ~1.4x its time */
   sdxl_progress_callback progress;
   void* progress_user_data;
+  int preview_every; /* 0: no previews; N: a preview every N steps (and at the last) */
 } sdxl_generate_params;
 
 typedef struct sdxl_images {
@@ -142,10 +210,17 @@ typedef struct sdxl_images {
 } sdxl_images;
 
 void sdxl_generate_params_init(sdxl_generate_params* params);
-/* 1 when the loaded folder is a refiner (requires_aesthetics_score: aesthetic-score time ids). */
-int sdxl_pipeline_is_refiner(const sdxl_pipeline* pipeline);
-sdxl_status sdxl_generate(sdxl_pipeline* pipeline, const sdxl_generate_params* params, sdxl_images** images);
+sdxl_status sdxl_engine_generate(sdxl_engine* engine, const sdxl_generate_params* params, sdxl_images** images);
 void sdxl_images_free(sdxl_images* images);
+
+/* The memory `params` would need beyond what the engine holds already, and the memory the
+ * machine has available now (-1 where unknown), GiB: what sdxl_engine_generate checks first. */
+sdxl_status sdxl_engine_estimate_memory(const sdxl_engine* engine, const sdxl_generate_params* params,
+                                        double* needed_gib, double* available_gib);
+/* Gives back the activation memory the largest request so far left reserved (arenas, scratch),
+ * so that one large request does not pin that memory in a long-lived process. BUSY while the
+ * engine generates. */
+sdxl_status sdxl_engine_release_memory(sdxl_engine* engine);
 
 /* An 8-bit image read from a PNG or JPEG file. */
 typedef struct sdxl_image {

@@ -49,32 +49,38 @@ inline std::string tokenize(const std::string& model_dir, const std::string& tex
   return take_string(report);
 }
 
-// Owns a loaded pipeline.
-class Pipeline {
+// Owns a loaded engine: a base model and an optional refiner.
+class Engine {
  public:
-  explicit Pipeline(const std::string& model_dir, const std::string& variant = "", bool release_text_encoders = false,
-                    const std::string& precision = "fp32") {
-    sdxl_pipeline_params params;
-    sdxl_pipeline_params_init(&params);
+  explicit Engine(const std::string& model_dir, const std::string& refiner_dir = "", const std::string& variant = "",
+                  const std::string& precision = "fp32", sdxl_memory_policy memory = SDXL_MEMORY_KEEP_LOADED) {
+    sdxl_engine_params params;
+    sdxl_engine_params_init(&params);
     params.model_dir = model_dir.c_str();
+    params.refiner_dir = refiner_dir.c_str();
     params.variant = variant.c_str();
-    params.release_text_encoders = release_text_encoders ? 1 : 0;
     params.precision = precision.c_str();
-    check(sdxl_pipeline_load(&params, &pipeline_));
+    params.memory_policy = memory;
+    check(sdxl_engine_load(&params, &engine_));
   }
-  ~Pipeline() { sdxl_pipeline_free(pipeline_); }
-  Pipeline(const Pipeline&) = delete;
-  Pipeline& operator=(const Pipeline&) = delete;
-  sdxl_pipeline* get() { return pipeline_; }
+  ~Engine() { sdxl_engine_free(engine_); }
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+  sdxl_engine* get() const { return engine_; }
+  bool is_refiner() const { return sdxl_engine_is_refiner(engine_) != 0; }
+  bool has_refiner() const { return sdxl_engine_has_refiner(engine_) != 0; }
+  void release_memory() const { check(sdxl_engine_release_memory(engine_)); }
 
  private:
-  sdxl_pipeline* pipeline_ = nullptr;
+  sdxl_engine* engine_ = nullptr;
 };
 
 // Owns generated images.
 class Images {
  public:
-  Images(Pipeline& pipeline, const sdxl_generate_params& params) { check(sdxl_generate(pipeline.get(), &params, &images_)); }
+  Images(const Engine& engine, const sdxl_generate_params& params) {
+    check(sdxl_engine_generate(engine.get(), &params, &images_));
+  }
   ~Images() { sdxl_images_free(images_); }
   Images(const Images&) = delete;
   Images& operator=(const Images&) = delete;

@@ -1,4 +1,5 @@
-// `sdxl generate`: txt2img with diffusers' StableDiffusionXLPipeline semantics.
+// `sdxl generate`: parses the options, makes one library call (txt2img, img2img, inpainting and
+// the refiner are the library's) and writes the PNGs with AUTOMATIC1111's parameters text.
 #include <unistd.h>
 
 #include <cmath>
@@ -131,15 +132,45 @@ std::string a1111_parameters(const GenerateOptions& o, const std::string& prompt
   return out.str();
 }
 
-std::string sampler_display(const std::string& name, bool karras) {
-  static const std::pair<const char*, const char*> names[] = {
-      {"euler", "Euler"}, {"euler_a", "Euler a"}, {"dpmpp_2m", "DPM++ 2M"}, {"dpmpp_2m_sde", "DPM++ 2M SDE"},
-      {"ddim", "DDIM"},   {"heun", "Heun"},       {"lms", "LMS"},           {"unipc", "UniPC"},
-      {"kdpm2", "DPM2"},  {"kdpm2_a", "DPM2 a"}};
-  for (const auto& [key, display] : names)
-    if (name == key) return std::string(display) + (karras ? " Karras" : "");
-  return name;
+// The sampler's AUTOMATIC1111 name for the PNG's infotext ("DPM++ 2M Karras").
+// "--sampler" help from the sampler table: each name with AUTOMATIC1111's name for it.
+std::string sampler_help() {
+  std::string help = "Sampler (AUTOMATIC1111's names are accepted too):";
+  for (int i = 0; i < sdxl_sampler_count(); ++i) {
+    const sdxl_sampler_info* s = sdxl_sampler_at(i);
+    help += std::string(i % 4 == 0 ? "\n  " : ", ") + s->name + " (" + s->display_name + ")";
+  }
+  return help;
 }
+
+std::string sampler_display(const std::string& name, bool karras) {
+  const sdxl_sampler_info* info = nullptr;
+  int use_karras = 0;
+  api::check(sdxl_resolve_sampler(name.c_str(), nullptr, karras ? 1 : 0, &info, &use_karras));
+  return std::string(info->display_name) + (use_karras ? " Karras" : "");
+}
+
+// One progress bar per stage that counts steps ("denoising", then "refining"); the VAE's
+// blocks go by without a bar.
+struct StageProgress {
+  std::unique_ptr<ProgressBar> bar;
+  std::string stage;
+  static int callback(const sdxl_progress* p, void* user) {
+    auto& self = *static_cast<StageProgress*>(user);
+    const std::string stage = p->stage;
+    if (stage != "denoising" && stage != "refining") return 0;
+    if (stage != self.stage) {
+      if (self.bar) self.bar->finish();
+      self.bar = std::make_unique<ProgressBar>(stage);
+      self.stage = stage;
+    }
+    self.bar->update(p->step, p->total_steps);
+    return 0;
+  }
+  ~StageProgress() {
+    if (bar) bar->finish();
+  }
+};
 
 int run_generate(const GenerateOptions& o) {
   if (!(o.strength > 0 && o.strength <= 1)) usage_error("--strength must be in (0, 1]");
@@ -148,10 +179,12 @@ int run_generate(const GenerateOptions& o) {
   if (!std::isfinite(o.aesthetic_score) || !std::isfinite(o.negative_aesthetic_score))
     usage_error("--aesthetic-score and --negative-aesthetic-score must be finite numbers");
   if (!o.mask.empty() && o.init_image.empty()) usage_error("--mask needs --init-image");
-  if (o.width % 8 != 0 || o.height % 8 != 0 || o.width < 64 || o.height < 64 || o.width > 4096 || o.height > 4096)
-    usage_error("--width/--height must be multiples of 8 between 64 and 4096, got " + std::to_string(o.width) + "x" +
-                std::to_string(o.height));
-  if (o.steps < 1 || o.steps > 1000) usage_error("--steps must be between 1 and 1000, got " + std::to_string(o.steps));
+  if (o.width % 8 != 0 || o.height % 8 != 0 || o.width < SDXL_MIN_SIDE || o.height < SDXL_MIN_SIDE ||
+      o.width > SDXL_MAX_SIDE || o.height > SDXL_MAX_SIDE)
+    usage_error("--width/--height must be multiples of 8 between " + std::to_string(SDXL_MIN_SIDE) + " and " +
+                std::to_string(SDXL_MAX_SIDE) + ", got " + std::to_string(o.width) + "x" + std::to_string(o.height));
+  if (o.steps < 1 || o.steps > SDXL_MAX_STEPS)
+    usage_error("--steps must be between 1 and " + std::to_string(SDXL_MAX_STEPS) + ", got " + std::to_string(o.steps));
   if (!std::isfinite(o.guidance) || o.guidance < 0) usage_error("--guidance must be a finite number >= 0");
   if (!std::isfinite(o.guidance_rescale) || o.guidance_rescale < 0 || o.guidance_rescale > 1)
     usage_error("--guidance-rescale must be between 0 and 1");
@@ -232,79 +265,41 @@ int run_generate(const GenerateOptions& o) {
     params.mask_height = m.height;
     params.mask_channels = m.channels;
   }
-
-  ProgressBar bar("denoising");
-  params.progress = [](int step, int total, void* user) { static_cast<ProgressBar*>(user)->update(step, total); };
-  params.progress_user_data = &bar;
-
-  auto base = std::make_unique<api::Pipeline>(o.model, o.variant, /*release_text_encoders=*/true, o.precision);
-  if (sdxl_pipeline_is_refiner(base->get()) && params.init_image == nullptr)
-    usage_error("-m " + o.model + " is a refiner, which refines an image: give a base model, or --init-image");
   params.aesthetic_score = o.aesthetic_score;
   params.negative_aesthetic_score = o.negative_aesthetic_score;
-  const bool refine = !o.refiner.empty();
-  if (refine) {
-    params.decode = 0;
-    if (o.refiner_mode == "ensemble") params.denoising_end = o.high_noise_frac;
-  }
-  std::unique_ptr<api::Images> generated = std::make_unique<api::Images>(*base, params);
-  bar.finish();
+  params.refiner_mode = o.refiner.empty() ? "none" : o.refiner_mode.c_str();
+  params.high_noise_frac = o.high_noise_frac;
+  params.refiner_strength = o.refiner_strength;
+  params.has_refiner_seed = o.refiner_seed ? 1 : 0;
+  params.refiner_seed = o.refiner_seed.value_or(0);
+  StageProgress progress;
+  params.progress = StageProgress::callback;
+  params.progress_user_data = &progress;
 
-  if (refine) {
-    // The base is never needed again: its weights go before the refiner's load, always (base
-    // and refiner both loaded in fp32 would need ~23 GiB). --low-memory is kept for scripts.
-    base.reset();
-    api::Pipeline refiner(o.refiner, o.variant, /*release_text_encoders=*/true, o.precision);
-    if (!sdxl_pipeline_is_refiner(refiner.get()))
-      usage_error("--refiner " + o.refiner + " is not a refiner (its model_index.json lacks requires_aesthetics_score)");
-    const sdxl_images& base_out = **generated;
-    sdxl_generate_params rp = params;
-    rp.init_image = nullptr;
-    rp.mask = nullptr;
-    rp.init_latents = base_out.latents;
-    rp.init_latent_count = base_out.count;
-    rp.init_latent_channels = base_out.latent_channels;
-    rp.init_latent_height = base_out.latent_height;
-    rp.init_latent_width = base_out.latent_width;
-    rp.images_per_prompt = 1;  // the base latents already hold every image
-    rp.denoising_end = 0;
-    rp.decode = 1;
-    rp.seed = o.refiner_seed ? *o.refiner_seed : seed;
-    if (o.refiner_mode == "ensemble") {
-      rp.denoising_start = o.high_noise_frac;
-    } else {
-      rp.strength = o.refiner_strength;
-    }
-    // With several prompts and images per prompt, the refiner sees each prompt once per image.
-    std::vector<const char*> refiner_prompts, refiner_negatives;
-    for (const auto* p : prompts)
-      for (int k = 0; k < o.batch; ++k) refiner_prompts.push_back(p);
-    if (negatives.size() > 1)
-      for (const auto* n : negatives)
-        for (int k = 0; k < o.batch; ++k) refiner_negatives.push_back(n);
-    rp.prompts = refiner_prompts.data();
-    rp.prompt_count = static_cast<int>(refiner_prompts.size());
-    if (negatives.size() > 1) {
-      rp.negative_prompts = refiner_negatives.data();
-      rp.negative_prompt_count = static_cast<int>(refiner_negatives.size());
-    }
-    ProgressBar refiner_bar("refining");
-    rp.progress_user_data = &refiner_bar;
-    generated = std::make_unique<api::Images>(refiner, rp);
-    refiner_bar.finish();
+  // One model in memory at a time: the CLI makes one call and exits. A value the library
+  // refuses is a usage error, as the CLI's own checks are.
+  std::unique_ptr<api::Engine> engine;
+  std::unique_ptr<api::Images> generated;
+  try {
+    engine = std::make_unique<api::Engine>(o.model, o.refiner, o.variant, o.precision, SDXL_MEMORY_ONE_SHOT);
+    generated = std::make_unique<api::Images>(*engine, params);
+  } catch (const api::Failure& e) {
+    if (e.status() == SDXL_STATUS_INVALID_ARGUMENT) usage_error(e.what());
+    throw;
   }
   const api::Images& images = *generated;
 
   const int count = images.count();
   const int per_prompt = o.batch;
+  const std::string sampler = sampler_display(o.sampler, o.karras);
   for (int i = 0; i < count; ++i) {
     const size_t prompt_index = static_cast<size_t>(i / per_prompt);
     const std::string negative =
         o.negatives.empty() ? "" : o.negatives.size() == 1 ? o.negatives[0] : o.negatives[prompt_index];
     const std::string path = output_path(o.output, i, count);
     images.write_png(path, i,
-                     a1111_parameters(o, o.prompts[prompt_index], negative, seed, sampler_display(o.sampler, o.karras),
-                                      (*images).width, (*images).height));
+                     a1111_parameters(o, o.prompts[prompt_index], negative, seed, sampler, (*images).width,
+                                      (*images).height));
     std::printf("%s\n", path.c_str());
   }
   if (!o.output_latents.empty()) images.write_latents(o.output_latents);
@@ -318,7 +313,8 @@ Command add_generate_command(CLI::App& app) {
   auto o = std::make_shared<GenerateOptions>();
   CLI::App* cmd = app.add_subcommand(
       "generate",
-      "Generate images from text (txt2img), as diffusers' StableDiffusionXLPipeline does: the same seed gives\n"
+      "Generate images as diffusers' SDXL pipelines do: from text (txt2img), from an image (--init-image:\n"
+      "img2img; with --mask: inpainting), optionally finished by a refiner (--refiner). The same seed gives\n"
       "the same image as torch.Generator(\"cpu\").manual_seed(seed). Writes PNG files with the settings in an\n"
       "AUTOMATIC1111-style \"parameters\" text chunk.");
   // A repeated option takes its last value (a wrapper script's default, then the user's choice).
@@ -337,10 +333,14 @@ Command add_generate_command(CLI::App& app) {
   cmd->add_option("--guidance", o->guidance, "Classifier-free guidance scale; 1 disables it")->capture_default_str();
   cmd->add_option("--guidance-rescale", o->guidance_rescale, "Guidance rescale factor (0..1)")->capture_default_str();
   cmd->add_option("--clip-skip", o->clip_skip, "Take the prompt embeddings N layers earlier")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--sampler", o->sampler,
-                  "euler, euler_a, dpmpp_2m, dpmpp_2m_sde, ddim, heun, lms, unipc, kdpm2, kdpm2_a")
-      ->check(CLI::IsMember({"euler", "euler_a", "dpmpp_2m", "dpmpp_2m_sde", "ddim", "heun", "lms", "unipc", "kdpm2",
-                             "kdpm2_a"}))
+  cmd->add_option("--sampler", o->sampler, sampler_help())
+      ->check(CLI::Validator(
+          [](std::string& name) -> std::string {
+            const sdxl_sampler_info* info = nullptr;
+            return sdxl_resolve_sampler(name.c_str(), nullptr, 0, &info, nullptr) == SDXL_STATUS_OK ? ""
+                                                                                                    : sdxl_last_error();
+          },
+          "SAMPLER"))
       ->capture_default_str();
   cmd->add_flag("--karras", o->karras, "Karras sigmas (all samplers but euler_a and ddim)");
   cmd->add_option("--seed", o->seed, "Random seed (default: a random one, printed on stderr)");
@@ -372,8 +372,8 @@ Command add_generate_command(CLI::App& app) {
   cmd->add_option("--refiner-seed", o->refiner_seed, "Seed of the refiner's generator (default: --seed)");
   cmd->add_option("--aesthetic-score", o->aesthetic_score, "Refiner conditioning")->capture_default_str();
   cmd->add_option("--negative-aesthetic-score", o->negative_aesthetic_score, "Refiner conditioning")->capture_default_str();
-  cmd->add_flag("--low-memory", o->low_memory,
-                "Free the base model before loading the refiner (the CLI now always does; kept for scripts)");
+  // The CLI always frees the base before loading the refiner now: accepted, hidden, for old scripts.
+  cmd->add_flag("--low-memory", o->low_memory, "")->group("");
   cmd->add_flag("--vae-tiling", o->vae_tiling,
                 "Decode the image a band of rows at a time, normalising with whole-image statistics: the\n"
                 "same image (unlike diffusers' tiles) with a quarter of the decoder's memory, for\n"

@@ -10,6 +10,7 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::Unsupported: return "unsupported";
     case ErrorCode::OutOfMemory: return "out of memory";
     case ErrorCode::Internal: return "internal error";
+    case ErrorCode::Cancelled: return "cancelled";
   }
   return "unknown error";
 }

@@ -16,6 +16,7 @@ enum class ErrorCode {
   Unsupported,      // well-formed, but a feature or value we do not implement
   OutOfMemory,
   Internal,         // a bug: a broken invariant
+  Cancelled,        // the caller asked to stop (a progress callback's answer)
 };
 
 const char* error_code_name(ErrorCode code);

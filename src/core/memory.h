@@ -10,5 +10,7 @@ void return_free_memory_to_system();
 // This process's resident memory now and its peak so far, GiB (0 where /proc is not available).
 double resident_gib();
 double peak_resident_gib();
+// The memory the system can give without swapping (MemAvailable), GiB; -1 where unknown.
+double available_memory_gib();
 
 }  // namespace sdxl

@@ -4,7 +4,7 @@
 
 #include "pipeline/denoiser.h"
 #include "pipeline/prompt_encoder.h"
-#include "pipeline/sdxl_pipeline.h"
+#include "pipeline/generate_request.h"
 
 namespace sdxl::pipeline {
 

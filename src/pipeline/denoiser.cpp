@@ -32,8 +32,7 @@ void rescale_noise_cfg(float* cfg, const float* text, int64_t batch, int64_t per
 
 void denoise(const models::UNet2DConditionModel& unet, samplers::Scheduler& scheduler,
              const std::vector<double>& timesteps, const Conditioning& cond, const GuidanceSettings& guidance,
-             Tensor& latents, const samplers::NoiseFn& noise, Arena& arena, const StepCallback& on_step,
-             const LatentsHook& after_step) {
+             Tensor& latents, const samplers::NoiseFn& noise, Arena& arena, const LatentsHook& after_step) {
   const int64_t batch = latents.dim(0);
   const int64_t per_sample = latents.numel() / batch;
   const bool cfg = guidance.enabled();
@@ -64,7 +63,6 @@ void denoise(const models::UNet2DConditionModel& unet, samplers::Scheduler& sche
     }
     latents = scheduler.step(noise_pred, t, latents, noise);
     if (after_step) after_step(i, latents);
-    if (on_step) on_step(static_cast<int64_t>(i), static_cast<int64_t>(timesteps.size()));
   }
 }
 

@@ -21,18 +21,14 @@ struct GuidanceSettings {
   bool enabled() const { return scale > 1.0; }
 };
 
-// Called after each step with (step index from 0, total steps).
-using StepCallback = std::function<void(int64_t, int64_t)>;
-
-// Called after each step with the step index and the latents, which it may change
-// (inpainting blends the known region back in here).
+// Called after each step with the step index (from 0) and the latents, which it may change
+// (inpainting blends the known region back in here) or report (progress, previews).
 using LatentsHook = std::function<void(size_t, Tensor&)>;
 
 // Runs `timesteps` (a slice of the sampler's schedule) over `latents` [B, C, h, w] in place.
 void denoise(const models::UNet2DConditionModel& unet, samplers::Scheduler& scheduler,
              const std::vector<double>& timesteps, const Conditioning& cond, const GuidanceSettings& guidance,
-             Tensor& latents, const samplers::NoiseFn& noise, Arena& arena, const StepCallback& on_step = {},
-             const LatentsHook& after_step = {});
+             Tensor& latents, const samplers::NoiseFn& noise, Arena& arena, const LatentsHook& after_step = {});
 
 // diffusers' rescale_noise_cfg: rescales each sample of `cfg` to the std of `text` and mixes.
 void rescale_noise_cfg(float* cfg, const float* text, int64_t batch, int64_t per_sample, double rescale);

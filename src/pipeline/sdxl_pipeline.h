@@ -1,61 +1,23 @@
-// StableDiffusionXLPipeline (txt2img), diffusers 0.25.1 semantics: encode_prompt, initial
-// latents from the torch-compatible generator, micro-conditioning time ids, the denoising loop,
-// VAE decode with the scaling factor, images in [0, 1].
+// StableDiffusionXLPipeline, StableDiffusionXLImg2ImgPipeline and StableDiffusionXLInpaintPipeline
+// (diffusers 0.25.1) in one: the request's inputs choose the mode. generate() runs diffusers'
+// stages in its order: check inputs, encode the prompt, get the timesteps (strength,
+// denoising_start / denoising_end), prepare the latents, prepare the mask latents, denoise, decode.
 #pragma once
 
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <string>
 
 #include "io/pipeline_folder.h"
 #include "models/unet/unet.h"
 #include "models/vae/autoencoder_kl.h"
-#include "pipeline/denoiser.h"
+#include "pipeline/generate_request.h"
 #include "pipeline/prompt_encoder.h"
+#include "pipeline/request_limits.h"
 #include "rng/torch_generator.h"
 
 namespace sdxl::pipeline {
 
-struct SizeHW {
-  int64_t height = 0, width = 0;
-};
-
-struct GenerateRequest {
-  PromptRequest prompts;  // prompt(s), negatives, num_images_per_prompt, clip_skip
-  int64_t width = 1024, height = 1024;
-  int64_t steps = 30;
-  GuidanceSettings guidance;
-  uint64_t seed = 0;
-  std::string scheduler;  // a diffusers class name; empty: the model's own
-  nlohmann::json scheduler_overrides = nlohmann::json::object();
-  std::optional<SizeHW> original_size, target_size, negative_original_size, negative_target_size;
-  std::pair<int64_t, int64_t> crops_coords_top_left{0, 0}, negative_crops_coords_top_left{0, 0};
-  bool decode = true;  // false: latents only
-  // Decode in row bands (AutoencoderKL::decode_in_bands): the same image in about a quarter of
-  // the decoder's memory at 1024x1024, for more time.
-  bool vae_tiling = false;
-  StepCallback on_step;
-
-  // img2img (SDEdit): init_image [1, 3, H, W] in [0, 1] (the output takes its size), or
-  // init_latents [N, 4, h, w] (a base's output handed to the refiner: used as they are).
-  Tensor init_image, init_latents;
-  double strength = 0.3;
-  // inpainting: mask [1, 1, H, W] in [0, 1], white (>= 0.5) = repaint; needs init_image.
-  Tensor mask;
-  // The ensemble of experts: the base stops at denoising_end, the refiner starts at
-  // denoising_start (fractions of the noise schedule, in (0, 1)).
-  std::optional<double> denoising_start, denoising_end;
-  double aesthetic_score = 6.0, negative_aesthetic_score = 2.5;  // refiner (requires_aesthetics_score)
-};
-
-struct GenerateResult {
-  Tensor latents;  // [N, 4, h, w], before the VAE (not divided by the scaling factor)
-  Tensor images;   // [N, H, W, 3] in [0, 1]; undefined when not decoded
-};
-
-// StableDiffusionXLPipeline, StableDiffusionXLImg2ImgPipeline and
-// StableDiffusionXLInpaintPipeline in one: the request's inputs choose the mode.
 class SdxlPipeline {
  public:
   // `precision`: BF16 runs the text encoders' and UNet's linears and convolutions in bf16
@@ -70,9 +32,34 @@ class SdxlPipeline {
 
   const io::PipelineFolder& folder() const { return folder_; }
   bool is_refiner() const { return folder_.index().requires_aesthetics_score; }
+  int64_t vae_scale() const { return vae_config_.scale(); }
+  // Weights and channel widths, for the memory estimate of a request: of this pipeline, or of
+  // a folder not loaded (from its configs and weight headers).
+  ModelFootprint footprint() const;
+  static ModelFootprint footprint(const io::PipelineFolder& folder, ops::Precision precision);
+  // Gives back the activation memory kept from the largest request so far.
+  void release_activation_memory();
 
  private:
-  Tensor encode_image(const Tensor& image01, rng::TorchGenerator& generator);
+  struct Schedule {
+    std::unique_ptr<samplers::Scheduler> scheduler;
+    std::vector<double> timesteps;  // the slice this call runs
+    int64_t train_steps = 1000;
+  };
+  struct PreparedLatents {
+    Tensor latents;        // the starting point of the loop
+    Tensor image_latents;  // img2img / inpaint: the init image's latents
+    Tensor noise;          // inpaint: the noise the known region is re-noised with
+  };
+
+  PromptEmbeddings encode_prompt(const GenerateRequest& r);
+  Schedule get_timesteps(const GenerateRequest& r, bool img2img) const;
+  PreparedLatents prepare_latents(const GenerateRequest& r, const Schedule& s, int64_t images,
+                                  rng::TorchGenerator& generator);
+  Tensor prepare_mask_latents(const GenerateRequest& r, const Tensor& latents, rng::TorchGenerator& generator);
+  Tensor decode_latents(const GenerateRequest& r, const Tensor& latents);
+  // VAE encode of an image in [0, 1], a sample of the posterior from the generator, scaled.
+  Tensor encode_image(const GenerateRequest& r, const Tensor& image01, rng::TorchGenerator& generator);
 
   io::PipelineFolder folder_;
   std::shared_ptr<PromptEncoder> prompt_encoder_;
@@ -90,8 +77,5 @@ class SdxlPipeline {
   ops::Precision precision_ = ops::Precision::F32;
   std::unique_ptr<Arena> arena_ = std::make_unique<Arena>();  // boxed: the pipeline stays movable
 };
-
-// Images [N, H, W, 3] in [0, 1] -> 8-bit, as diffusers' numpy_to_pil rounds them.
-std::vector<uint8_t> to_8bit(const Tensor& images);
 
 }  // namespace sdxl::pipeline

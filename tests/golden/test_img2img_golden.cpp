@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "golden_cases.h"
+#include "pipeline/engine.h"
 #include "pipeline/sdxl_pipeline.h"
 
 namespace sdxl {
@@ -52,29 +53,34 @@ TEST(PipelineGolden, Inpaint) {
   }
 }
 
+// Through the engine, which holds the hand-over (the base's latents to the refiner) as the CLI,
+// the C API and the server use it. The cases' denoising_end and denoising_start are one fraction.
 TEST(PipelineGolden, EnsembleOfExperts) {
   SDXL_REQUIRE_REFERENCE();
   for (const auto& c : test::cases_of_kind("ensemble")) {
     SCOPED_TRACE(c["name"].get<std::string>());
     const auto& p = c["params"];
-    auto base = pipeline::SdxlPipeline::load(test::reference_dir() / "models/tiny-sdxl-base");
-    auto refiner = pipeline::SdxlPipeline::load(test::reference_dir() / "models/tiny-sdxl-refiner");
-    test::CaseFile file(c);
-    auto r = base_request(p);
-    r.seed = p["base_seed"];
-    r.denoising_end = p["denoising_end"].get<double>();
-    r.decode = false;
-    auto base_out = base.generate(r);
-    EXPECT_TRUE(test::matches(base_out.latents, file["base_latents"], c, "base_latents"));
-    auto rr = base_request(p);
-    rr.seed = p["refiner_seed"];
-    rr.init_latents = base_out.latents;
-    rr.denoising_start = p["denoising_start"].get<double>();
-    rr.aesthetic_score = p["aesthetic_score"];
-    rr.negative_aesthetic_score = p["negative_aesthetic_score"];
-    auto refined = refiner.generate(rr);
-    EXPECT_TRUE(test::matches(refined.latents, file["refiner_latents"], c, "refiner_latents"));
-    EXPECT_TRUE(test::matches(refined.images, file["image"], c, "image"));
+    ASSERT_EQ(p["denoising_end"].get<double>(), p["denoising_start"].get<double>());
+    for (auto memory : {pipeline::MemoryPolicy::KeepLoaded, pipeline::MemoryPolicy::OneShot}) {
+      pipeline::EngineOptions options;
+      options.model = test::reference_dir() / "models/tiny-sdxl-base";
+      options.refiner = test::reference_dir() / "models/tiny-sdxl-refiner";
+      options.memory = memory;
+      auto engine = pipeline::Engine::load(options);
+      test::CaseFile file(c);
+      pipeline::EngineRequest request;
+      request.generate = base_request(p);
+      request.generate.seed = p["base_seed"];
+      request.generate.aesthetic_score = p["aesthetic_score"];
+      request.generate.negative_aesthetic_score = p["negative_aesthetic_score"];
+      request.refiner.mode = pipeline::RefinerMode::Ensemble;
+      request.refiner.high_noise_frac = p["denoising_end"];
+      request.refiner.seed = p["refiner_seed"];
+      const auto result = engine->generate(request);
+      EXPECT_TRUE(test::matches(result.base_latents, file["base_latents"], c, "base_latents"));
+      EXPECT_TRUE(test::matches(result.final.latents, file["refiner_latents"], c, "refiner_latents"));
+      EXPECT_TRUE(test::matches(result.final.images, file["image"], c, "image"));
+    }
   }
 }
 

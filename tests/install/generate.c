@@ -33,11 +33,11 @@ int main(int argc, char** argv) {
     fprintf(stderr, "usage: %s MODEL_DIR OUT.png | --hash IMAGE\n", argv[0]);
     return 2;
   }
-  sdxl_pipeline_params load;
-  sdxl_pipeline_params_init(&load);
+  sdxl_engine_params load;
+  sdxl_engine_params_init(&load);
   load.model_dir = argv[1];
-  sdxl_pipeline* pipeline = NULL;
-  if (sdxl_pipeline_load(&load, &pipeline) != SDXL_STATUS_OK) return fail("load");
+  sdxl_engine* engine = NULL;
+  if (sdxl_engine_load(&load, &engine) != SDXL_STATUS_OK) return fail("load");
 
   const char* prompts[] = {"a photo of a cat"};
   sdxl_generate_params params;
@@ -48,12 +48,12 @@ int main(int argc, char** argv) {
   params.steps = 4;
   params.seed = 7;
   sdxl_images* images = NULL;
-  if (sdxl_generate(pipeline, &params, &images) != SDXL_STATUS_OK) return fail("generate");
+  if (sdxl_engine_generate(engine, &params, &images) != SDXL_STATUS_OK) return fail("generate");
   if (sdxl_write_png(argv[2], images, 0, "a photo of a cat") != SDXL_STATUS_OK) return fail("write");
   size_t bytes = (size_t)images->width * images->height * images->channels;
   printf("sdxl %s %dx%d pixels %016llx\n", sdxl_version(), images->width, images->height,
          (unsigned long long)fnv1a(images->pixels, bytes));
   sdxl_images_free(images);
-  sdxl_pipeline_free(pipeline);
+  sdxl_engine_free(engine);
   return 0;
 }

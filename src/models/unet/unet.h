@@ -24,6 +24,8 @@ class UNet2DConditionModel {
                  const Tensor& time_ids) const;
 
   const io::UNetConfig& config() const { return config_; }
+  // Gives back the memory the up path's arena kept from the largest forward so far.
+  void release_activation_memory() { up_arena_ = std::make_unique<Arena>(); }
 
  private:
   Tensor embedding(Arena& arena, int64_t batch, float timestep, const Tensor& text_embeds, const Tensor& time_ids) const;

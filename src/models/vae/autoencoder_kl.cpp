@@ -101,7 +101,7 @@ Tensor AutoencoderKL::decoder_input(ArenaChain& chain, const Tensor& latents) co
   return chain(x, dec_mid_);
 }
 
-Tensor AutoencoderKL::decode(Arena& arena, const Tensor& latents) const {
+Tensor AutoencoderKL::decode(Arena& arena, const Tensor& latents, const BetweenBlocks& between_blocks) const {
   check_latents(latents);
   const int64_t s = scale();
   Tensor image = Tensor::in_arena(arena, Shape{latents.dim(0), config_.out_channels, latents.dim(2) * s, latents.dim(3) * s},
@@ -109,8 +109,13 @@ Tensor AutoencoderKL::decode(Arena& arena, const Tensor& latents) const {
   ArenaScope temporaries(arena);
   ArenaChain chain(arena);
   Tensor x = decoder_input(chain, latents);
+  int64_t blocks = 0, done = 0;
+  for (const auto& level : dec_levels_) blocks += static_cast<int64_t>(level.resnets.size());
   for (const auto& level : dec_levels_) {
-    for (const auto& resnet : level.resnets) x = chain(x, [&](Arena& a, const Tensor& in) { return resnet(a, in, nullptr); });
+    for (const auto& resnet : level.resnets) {
+      if (between_blocks) between_blocks(done++, blocks);
+      x = chain(x, [&](Arena& a, const Tensor& in) { return resnet(a, in, nullptr); });
+    }
     if (level.has_resample) {
       x = chain(x, ops::upsample_nearest2x);
       x = chain(x, level.resample);
@@ -123,7 +128,7 @@ Tensor AutoencoderKL::decode(Arena& arena, const Tensor& latents) const {
   return image;
 }
 
-LatentDistribution AutoencoderKL::encode(Arena& arena, const Tensor& image) const {
+LatentDistribution AutoencoderKL::encode(Arena& arena, const Tensor& image, const BetweenBlocks& between_blocks) const {
   SDXL_CHECK(image.rank() == 4 && image.dim(1) == config_.in_channels && image.dtype() == DType::F32, InvalidArgument,
              "[vae] image must be f32 [B, ", config_.in_channels, ", H, W], got ", image.shape().to_string());
   const int64_t s = scale();
@@ -138,8 +143,13 @@ LatentDistribution AutoencoderKL::encode(Arena& arena, const Tensor& image) cons
   ArenaChain chain(arena);
   Tensor x = chain(image, ops::nchw_to_nhwc);
   x = chain(x, enc_conv_in_);
+  int64_t blocks = 0, done = 0;
+  for (const auto& level : enc_levels_) blocks += static_cast<int64_t>(level.resnets.size());
   for (const auto& level : enc_levels_) {
-    for (const auto& resnet : level.resnets) x = chain(x, [&](Arena& a, const Tensor& in) { return resnet(a, in, nullptr); });
+    for (const auto& resnet : level.resnets) {
+      if (between_blocks) between_blocks(done++, blocks);
+      x = chain(x, [&](Arena& a, const Tensor& in) { return resnet(a, in, nullptr); });
+    }
     if (level.has_resample) x = chain(x, level.resample);
   }
   x = chain(x, enc_mid_);

@@ -4,6 +4,7 @@
 // NCHW at the boundary (latents, images); channels-last inside.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "io/model_configs.h"
@@ -12,6 +13,10 @@
 #include "models/common/conv_layers.h"
 
 namespace sdxl::models {
+
+// Called between the blocks of a long encode or decode (seconds apart at 1024x1024) with the
+// blocks done and their total, so that a caller can show progress or stop it by throwing.
+using BetweenBlocks = std::function<void(int64_t done, int64_t total)>;
 
 struct LatentDistribution {
   Tensor mean, std, logvar;  // [B, latent_channels, h, w] NCHW; logvar clamped to [-30, 20]
@@ -23,16 +28,17 @@ class AutoencoderKL {
 
   // latents [B, C, h, w] (already divided by the scaling factor) -> image [B, 3, 8h, 8w] in
   // about [-1, 1], not clamped.
-  Tensor decode(Arena& arena, const Tensor& latents) const;
+  Tensor decode(Arena& arena, const Tensor& latents, const BetweenBlocks& between_blocks = {}) const;
   // The same image decoded in little memory (--vae-tiling): from the first up block on, a band
   // of rows at a time with only block inputs and outputs whole, every group norm normalising
   // with the statistics of the whole image (diffusers' tiles use their own, which changes the
   // image). Equal to decode() up to float rounding; at 1024x1024 a quarter of its memory for
   // 1.4x its time (some work is done twice: decode_in_bands.cpp says which).
   // band_rows 0: bands of about 32 MiB of the step's widest activation.
-  Tensor decode_in_bands(Arena& arena, const Tensor& latents, int64_t band_rows = 0) const;
+  Tensor decode_in_bands(Arena& arena, const Tensor& latents, int64_t band_rows = 0,
+                         const BetweenBlocks& between_blocks = {}) const;
   // image [B, 3, H, W] in [-1, 1] -> the posterior's mean, std and logvar.
-  LatentDistribution encode(Arena& arena, const Tensor& image) const;
+  LatentDistribution encode(Arena& arena, const Tensor& image, const BetweenBlocks& between_blocks = {}) const;
 
   const io::VaeConfig& config() const { return config_; }
   // The downscale from image to latents: 2^(levels - 1).

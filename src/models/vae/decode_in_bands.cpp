@@ -75,7 +75,8 @@ struct Step {
 
 }  // namespace
 
-Tensor AutoencoderKL::decode_in_bands(Arena& arena, const Tensor& latents, int64_t band_rows) const {
+Tensor AutoencoderKL::decode_in_bands(Arena& arena, const Tensor& latents, int64_t band_rows,
+                                      const BetweenBlocks& between_blocks) const {
   check_latents(latents);
   const int64_t s = scale(), batch = latents.dim(0), lc = config_.latent_channels;
   const int64_t h = latents.dim(2), w = latents.dim(3), height = h * s, width = w * s;
@@ -135,6 +136,8 @@ Tensor AutoencoderKL::decode_in_bands(Arena& arena, const Tensor& latents, int64
   // reuse it instead of going back to the system allocator (whose heap would keep the freed
   // bands resident).
   Arena bands;
+  const int64_t blocks = batch * static_cast<int64_t>(steps.size());
+  int64_t done = 0;
   for (int64_t n = 0; n < batch; ++n) {
     ArenaScope temporaries(arena);
     ArenaChain chain(arena);
@@ -143,6 +146,7 @@ Tensor AutoencoderKL::decode_in_bands(Arena& arena, const Tensor& latents, int64
     // At latent resolution (the mid block's attention sees all pixels) everything is small.
     Tensor x = decoder_input(chain, one);
     for (const Step& step : steps) {
+      if (between_blocks) between_blocks(done++, blocks);
       bands.reset();
       switch (step.kind) {
         case Step::Kind::Upsample:

@@ -12,7 +12,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    sdxl::api::Pipeline pipeline(argv[1]);
+    sdxl::api::Engine engine(argv[1]);
     const char* prompts[] = {"a photo of a cat"};
     sdxl_generate_params params;
     sdxl_generate_params_init(&params);
@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
     params.width = params.height = 64;
     params.steps = 4;
     params.seed = 7;
-    sdxl::api::Images images(pipeline, params);
+    sdxl::api::Images images(engine, params);
     images.write_png(argv[2], 0, "a photo of a cat");
     uint64_t hash = 1469598103934665603ull;
     const sdxl_images& out = *images;

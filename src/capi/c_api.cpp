@@ -7,7 +7,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/threads.h"
-#include "pipeline/c_api_guard.h"
+#include "capi/c_api_guard.h"
 #include "pipeline/model_info.h"
 #include "pipeline/tokenize_report.h"
 #include "sdxl/sdxl.h"
@@ -36,6 +36,8 @@ const char* sdxl_status_name(sdxl_status status) {
     case SDXL_STATUS_UNSUPPORTED: return "unsupported";
     case SDXL_STATUS_OUT_OF_MEMORY: return "out of memory";
     case SDXL_STATUS_INTERNAL_ERROR: return "internal error";
+    case SDXL_STATUS_CANCELLED: return "cancelled";
+    case SDXL_STATUS_BUSY: return "busy";
   }
   return "unknown status";
 }

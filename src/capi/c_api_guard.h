@@ -23,6 +23,7 @@ inline sdxl_status status_of(sdxl::ErrorCode code) {
     case sdxl::ErrorCode::Unsupported: return SDXL_STATUS_UNSUPPORTED;
     case sdxl::ErrorCode::OutOfMemory: return SDXL_STATUS_OUT_OF_MEMORY;
     case sdxl::ErrorCode::Internal: return SDXL_STATUS_INTERNAL_ERROR;
+    case sdxl::ErrorCode::Cancelled: return SDXL_STATUS_CANCELLED;
   }
   return SDXL_STATUS_INTERNAL_ERROR;
 }

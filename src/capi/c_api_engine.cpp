@@ -1,0 +1,354 @@
+// The C API's engine and generation entry points: C parameters to an EngineRequest and back;
+// the recipe itself is the pipeline's (pipeline/engine.h).
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <new>
+
+#include "capi/c_api_guard.h"
+#include "core/error.h"
+#include "core/memory.h"
+#include "io/image_file.h"
+#include "io/png.h"
+#include "io/safetensors.h"
+#include "pipeline/engine.h"
+#include "pipeline/image_processor.h"
+#include "pipeline/latent_preview.h"
+#include "pipeline/request_limits.h"
+#include "pipeline/sampler_table.h"
+#include "sdxl/sdxl.h"
+
+struct sdxl_engine {
+  std::unique_ptr<sdxl::pipeline::Engine> engine;
+  std::mutex busy;  // held by the generation in progress (try_lock: a second caller gets BUSY)
+};
+
+namespace {
+
+using sdxl::ErrorCode;
+using sdxl::pipeline::PromptArg;
+using sdxl::pipeline::SizeHW;
+using Limits = sdxl::pipeline::RequestLimits;
+static_assert(SDXL_MIN_SIDE == Limits::kMinSide && SDXL_MAX_SIDE == Limits::kMaxSide &&
+                  SDXL_MAX_STEPS == Limits::kMaxSteps && SDXL_MAX_IMAGES == Limits::kMaxImages,
+              "sdxl.h's limits are the pipeline's");
+
+std::optional<SizeHW> size_or_none(int width, int height, const char* what) {
+  if (width == 0 && height == 0) return std::nullopt;
+  SDXL_CHECK(width > 0 && height > 0, InvalidArgument, "[generate] ", what, " must be positive, got ", width, "x", height);
+  return SizeHW{height, width};
+}
+
+sdxl::io::Image8 image_of(const unsigned char* pixels, int width, int height, int channels, const char* what) {
+  SDXL_CHECK(width > 0 && height > 0 && width <= sdxl::io::kMaxImageSide && height <= sdxl::io::kMaxImageSide &&
+                 (channels == 1 || channels == 3 || channels == 4),
+             InvalidArgument, "[generate] the ", what, " must have 1, 3 or 4 channels and sides between 1 and ",
+             sdxl::io::kMaxImageSide, ", got ", width, "x", height, "x", channels);
+  return {width, height, channels, std::vector<uint8_t>(pixels, pixels + static_cast<size_t>(width) * height * channels)};
+}
+
+void set_prompts(const sdxl_generate_params& p, sdxl::pipeline::PromptRequest& r) {
+  SDXL_CHECK(p.prompts && p.prompt_count > 0, InvalidArgument, "[generate] no prompt given");
+  std::vector<std::string> prompts;
+  for (int i = 0; i < p.prompt_count; ++i) {
+    SDXL_CHECK(p.prompts[i], InvalidArgument, "[generate] prompt ", i, " is NULL");
+    prompts.emplace_back(p.prompts[i]);
+  }
+  r.prompt = prompts.size() == 1 ? PromptArg::text(prompts[0]) : PromptArg::list(prompts);
+  if (p.negative_prompt_count > 0) {
+    SDXL_CHECK(p.negative_prompts, InvalidArgument, "[generate] negative_prompts is NULL");
+    std::vector<std::string> negatives;
+    for (int i = 0; i < p.negative_prompt_count; ++i) negatives.emplace_back(p.negative_prompts[i] ? p.negative_prompts[i] : "");
+    SDXL_CHECK(negatives.size() == 1 || negatives.size() == prompts.size(), InvalidArgument, "[generate] ",
+               negatives.size(), " negative prompts for ", prompts.size(), " prompts: give one for all or one each");
+    r.negative_prompt = negatives.size() == 1 ? PromptArg::text(negatives[0]) : PromptArg::list(negatives);
+  }
+  if (p.prompt_2) r.prompt_2 = PromptArg::text(p.prompt_2);
+  if (p.negative_prompt_2) r.negative_prompt_2 = PromptArg::text(p.negative_prompt_2);
+  r.num_images_per_prompt = p.images_per_prompt;
+  if (p.clip_skip >= 0) r.clip_skip = p.clip_skip;
+}
+
+// The init image and mask through diffusers' VaeImageProcessor (pipeline/image_processor.h).
+void set_images(const sdxl_generate_params& p, int64_t scale, sdxl::pipeline::GenerateRequest& r) {
+  if (!p.init_image) {
+    SDXL_CHECK(!p.mask, InvalidArgument, "[generate] a mask needs an init image");
+    return;
+  }
+  const auto image = image_of(p.init_image, p.init_width, p.init_height, p.init_channels, "init image");
+  const auto size = sdxl::pipeline::processed_size(image, p.fit_to_size ? p.width : 0, p.fit_to_size ? p.height : 0, scale);
+  sdxl::pipeline::check_size(size.width, size.height, scale, "the size to generate (the init image's, rounded down)");
+  r.init_image = sdxl::pipeline::preprocess_image(image, size);
+  r.width = size.width;
+  r.height = size.height;
+  if (p.mask) {
+    SDXL_CHECK(p.mask_width == p.init_width && p.mask_height == p.init_height, InvalidArgument, "[generate] the mask is ",
+               p.mask_width, "x", p.mask_height, " but the image is ", p.init_width, "x", p.init_height);
+    r.mask = sdxl::pipeline::preprocess_mask(image_of(p.mask, p.mask_width, p.mask_height, p.mask_channels, "mask"), size);
+  }
+}
+
+sdxl::pipeline::RefinerSettings refiner_settings(const sdxl_generate_params& p, bool has_refiner) {
+  sdxl::pipeline::RefinerSettings s;
+  const std::string mode = p.refiner_mode ? p.refiner_mode : (has_refiner ? "ensemble" : "none");
+  if (mode == "ensemble") s.mode = sdxl::pipeline::RefinerMode::Ensemble;
+  else if (mode == "img2img") s.mode = sdxl::pipeline::RefinerMode::Img2Img;
+  else SDXL_CHECK(mode == "none", InvalidArgument, "[generate] refiner mode '", mode, "' is not one of ensemble, img2img, none");
+  s.high_noise_frac = p.high_noise_frac;
+  s.strength = p.refiner_strength;
+  if (p.has_refiner_seed) s.seed = p.refiner_seed;
+  return s;
+}
+
+// Progress to the C callback: previews made on the steps asked for, the callback's non-zero
+// answer turned into a cancel.
+sdxl::pipeline::ProgressFn progress_of(const sdxl_generate_params& p) {
+  if (!p.progress) return {};
+  auto callback = p.progress;
+  void* user = p.progress_user_data;
+  const int every = p.preview_every;
+  return [callback, user, every](const sdxl::pipeline::Progress& progress) {
+    sdxl_progress out{};
+    out.stage = progress.stage;
+    out.step = static_cast<int>(progress.step);
+    out.total_steps = static_cast<int>(progress.total);
+    sdxl::io::Image8 preview;
+    const bool wanted = every > 0 && progress.latents &&
+                        (progress.step % every == 0 || progress.step == progress.total);
+    if (wanted && progress.latents->dim(1) == 4) {
+      preview = sdxl::pipeline::latent_preview(*progress.latents);
+      out.preview = preview.pixels.data();
+      out.preview_width = static_cast<int>(preview.width);
+      out.preview_height = static_cast<int>(preview.height);
+    }
+    return callback(&out, user) == 0;
+  };
+}
+
+sdxl::pipeline::EngineRequest to_request(const sdxl_generate_params& p, const sdxl::pipeline::Engine& engine) {
+  sdxl::pipeline::EngineRequest request;
+  sdxl::pipeline::GenerateRequest& r = request.generate;
+  set_prompts(p, r.prompts);
+  r.width = p.width;
+  r.height = p.height;
+  r.steps = p.steps;
+  r.guidance.scale = p.guidance_scale;
+  r.guidance.rescale = p.guidance_rescale;
+  r.seed = p.seed;
+  const auto sampler = sdxl::pipeline::resolve_sampler(p.sampler ? p.sampler : "euler", p.scheduler ? p.scheduler : "",
+                                                       p.karras != 0);
+  r.scheduler = sampler.entry->scheduler;
+  r.scheduler_overrides = sampler.overrides();
+  r.original_size = size_or_none(p.original_width, p.original_height, "original size");
+  r.target_size = size_or_none(p.target_width, p.target_height, "target size");
+  r.negative_original_size = size_or_none(p.negative_original_width, p.negative_original_height, "negative original size");
+  r.negative_target_size = size_or_none(p.negative_target_width, p.negative_target_height, "negative target size");
+  r.crops_coords_top_left = {p.crop_top, p.crop_left};
+  r.negative_crops_coords_top_left = {p.negative_crop_top, p.negative_crop_left};
+  set_images(p, engine.vae_scale(), r);
+  r.strength = p.strength;
+  if (p.init_latents) {
+    SDXL_CHECK(p.init_latent_count > 0 && p.init_latent_channels > 0 && p.init_latent_height > 0 &&
+                   p.init_latent_width > 0 && p.init_latent_height <= Limits::kMaxSide && p.init_latent_width <= Limits::kMaxSide &&
+                   p.init_latent_count <= Limits::kMaxImages && p.init_latent_channels <= 16,
+               InvalidArgument, "[generate] init latents of ", p.init_latent_count, "x", p.init_latent_channels, "x",
+               p.init_latent_height, "x", p.init_latent_width, " are not a batch of latents");
+    sdxl::Shape shape{p.init_latent_count, p.init_latent_channels, p.init_latent_height, p.init_latent_width};
+    r.init_latents = sdxl::Tensor::empty(shape, sdxl::DType::F32);
+    std::memcpy(r.init_latents.raw(), p.init_latents, r.init_latents.nbytes());
+  }
+  if (p.denoising_start != 0) r.denoising_start = p.denoising_start;
+  if (p.denoising_end != 0) r.denoising_end = p.denoising_end;
+  r.aesthetic_score = p.aesthetic_score;
+  r.negative_aesthetic_score = p.negative_aesthetic_score;
+  r.decode = p.decode != 0;
+  r.vae_tiling = p.vae_tiling != 0;
+  r.on_progress = progress_of(p);
+  request.refiner = refiner_settings(p, engine.has_refiner());
+  return request;
+}
+
+sdxl_images* to_images(const sdxl::pipeline::GenerateResult& result) {
+  auto out = std::make_unique<sdxl_images>();
+  std::memset(out.get(), 0, sizeof(sdxl_images));
+  const sdxl::Tensor& img = result.images;
+  std::vector<uint8_t> bytes(1, 0);
+  out->count = static_cast<int>(result.latents.dim(0));
+  if (img.defined()) {
+    out->height = static_cast<int>(img.dim(1));
+    out->width = static_cast<int>(img.dim(2));
+    out->channels = static_cast<int>(img.dim(3));
+    bytes = sdxl::pipeline::to_8bit(img);
+  }
+  const sdxl::Tensor& lat = result.latents;
+  out->latent_channels = static_cast<int>(lat.dim(1));
+  out->latent_height = static_cast<int>(lat.dim(2));
+  out->latent_width = static_cast<int>(lat.dim(3));
+  out->pixels = static_cast<unsigned char*>(std::malloc(bytes.size()));
+  out->latents = static_cast<float*>(std::malloc(lat.nbytes()));
+  if (!out->pixels || !out->latents) {
+    std::free(out->pixels);
+    std::free(out->latents);
+    throw std::bad_alloc();
+  }
+  std::memcpy(out->pixels, bytes.data(), bytes.size());
+  std::memcpy(out->latents, lat.raw(), lat.nbytes());
+  return out.release();
+}
+
+}  // namespace
+
+extern "C" {
+
+void sdxl_engine_params_init(sdxl_engine_params* params) {
+  if (!params) return;
+  params->model_dir = nullptr;
+  params->refiner_dir = nullptr;
+  params->variant = nullptr;
+  params->precision = "fp32";
+  params->memory_policy = SDXL_MEMORY_KEEP_LOADED;
+}
+
+sdxl_status sdxl_engine_load(const sdxl_engine_params* params, sdxl_engine** engine) {
+  return sdxl::capi::guarded([&] {
+    SDXL_CHECK(params && engine, InvalidArgument, "[load] params and engine must not be NULL");
+    *engine = nullptr;
+    SDXL_CHECK(params->model_dir && *params->model_dir, InvalidArgument, "[load] no model folder given");
+    const std::string precision = params->precision ? params->precision : "fp32";
+    SDXL_CHECK(precision == "fp32" || precision == "bf16", InvalidArgument, "[load] precision '", precision,
+               "' is not one of fp32, bf16");
+    SDXL_CHECK(params->memory_policy == SDXL_MEMORY_KEEP_LOADED || params->memory_policy == SDXL_MEMORY_ONE_SHOT,
+               InvalidArgument, "[load] unknown memory policy ", static_cast<int>(params->memory_policy));
+    sdxl::pipeline::EngineOptions options;
+    options.model = params->model_dir;
+    if (params->refiner_dir) options.refiner = params->refiner_dir;
+    options.variant = params->variant ? params->variant : "";
+    options.precision = precision == "bf16" ? sdxl::ops::Precision::BF16 : sdxl::ops::Precision::F32;
+    options.memory = params->memory_policy == SDXL_MEMORY_ONE_SHOT ? sdxl::pipeline::MemoryPolicy::OneShot
+                                                                   : sdxl::pipeline::MemoryPolicy::KeepLoaded;
+    auto out = std::make_unique<sdxl_engine>();
+    out->engine = sdxl::pipeline::Engine::load(options);
+    *engine = out.release();
+  });
+}
+
+void sdxl_engine_free(sdxl_engine* engine) {
+  delete engine;
+  sdxl::return_free_memory_to_system();  // gigabytes of weights: give them back, not to the allocator's pool
+}
+
+int sdxl_engine_is_refiner(const sdxl_engine* engine) { return engine && engine->engine->is_refiner() ? 1 : 0; }
+int sdxl_engine_has_refiner(const sdxl_engine* engine) { return engine && engine->engine->has_refiner() ? 1 : 0; }
+
+void sdxl_generate_params_init(sdxl_generate_params* p) {
+  if (!p) return;
+  std::memset(p, 0, sizeof *p);
+  p->width = p->height = 1024;
+  p->steps = 30;
+  p->guidance_scale = 5.0;
+  p->guidance_rescale = 0.0;
+  p->clip_skip = -1;
+  p->sampler = "euler";
+  p->images_per_prompt = 1;
+  p->strength = 0.3;
+  p->aesthetic_score = 6.0;
+  p->negative_aesthetic_score = 2.5;
+  p->high_noise_frac = 0.8;
+  p->refiner_strength = 0.3;
+  p->decode = 1;
+}
+
+sdxl_status sdxl_engine_generate(sdxl_engine* engine, const sdxl_generate_params* params, sdxl_images** images) {
+  if (engine && !engine->busy.try_lock()) {
+    sdxl::capi::last_error() = "[engine] busy: this engine is running another generation";
+    if (images) *images = nullptr;
+    return SDXL_STATUS_BUSY;
+  }
+  std::unique_lock<std::mutex> held;
+  if (engine) held = std::unique_lock<std::mutex>(engine->busy, std::adopt_lock);
+  return sdxl::capi::guarded([&] {
+    SDXL_CHECK(engine && params && images, InvalidArgument, "[generate] engine, params and images must not be NULL");
+    *images = nullptr;
+    *images = to_images(engine->engine->generate(to_request(*params, *engine->engine)).final);
+  });
+}
+
+sdxl_status sdxl_engine_estimate_memory(const sdxl_engine* engine, const sdxl_generate_params* params,
+                                        double* needed_gib, double* available_gib) {
+  return sdxl::capi::guarded([&] {
+    SDXL_CHECK(engine && params && needed_gib, InvalidArgument, "[memory] engine, params and needed_gib must not be NULL");
+    const auto estimate = engine->engine->estimate_memory(to_request(*params, *engine->engine));
+    *needed_gib = estimate.needed_gib();
+    if (available_gib) *available_gib = estimate.available_gib;
+  });
+}
+
+sdxl_status sdxl_engine_release_memory(sdxl_engine* engine) {
+  if (!engine) {
+    sdxl::capi::last_error() = "[memory] engine must not be NULL";
+    return SDXL_STATUS_INVALID_ARGUMENT;
+  }
+  if (!engine->busy.try_lock()) {
+    sdxl::capi::last_error() = "[engine] busy: this engine is running a generation";
+    return SDXL_STATUS_BUSY;
+  }
+  std::lock_guard<std::mutex> held(engine->busy, std::adopt_lock);
+  return sdxl::capi::guarded([&] { engine->engine->release_memory(); });
+}
+
+void sdxl_images_free(sdxl_images* images) {
+  if (!images) return;
+  std::free(images->pixels);
+  std::free(images->latents);
+  delete images;
+}
+
+sdxl_status sdxl_read_image(const char* path, sdxl_image** image) {
+  return sdxl::capi::guarded([&] {
+    SDXL_CHECK(path && image, InvalidArgument, "[image] path and image must not be NULL");
+    *image = nullptr;
+    sdxl::io::Image8 read = sdxl::io::read_image(path);
+    auto out = std::make_unique<sdxl_image>();
+    out->width = static_cast<int>(read.width);
+    out->height = static_cast<int>(read.height);
+    out->channels = static_cast<int>(read.channels);
+    out->pixels = static_cast<unsigned char*>(std::malloc(read.pixels.size()));
+    if (!out->pixels) throw std::bad_alloc();
+    std::memcpy(out->pixels, read.pixels.data(), read.pixels.size());
+    *image = out.release();
+  });
+}
+
+void sdxl_image_free(sdxl_image* image) {
+  if (!image) return;
+  std::free(image->pixels);
+  delete image;
+}
+
+sdxl_status sdxl_write_png(const char* path, const sdxl_images* images, int index, const char* parameters) {
+  return sdxl::capi::guarded([&] {
+    SDXL_CHECK(path && images, InvalidArgument, "[png] path and images must not be NULL");
+    SDXL_CHECK(index >= 0 && index < images->count, InvalidArgument, "[png] image ", index, " of ", images->count);
+    SDXL_CHECK(images->pixels && images->width > 0, InvalidArgument, "[png] the images were not decoded (latents only)");
+    sdxl::io::Image8 image;
+    image.width = images->width;
+    image.height = images->height;
+    image.channels = images->channels;
+    const size_t size = static_cast<size_t>(image.width) * static_cast<size_t>(image.height) * static_cast<size_t>(image.channels);
+    image.pixels.assign(images->pixels + static_cast<size_t>(index) * size, images->pixels + static_cast<size_t>(index + 1) * size);
+    std::vector<std::pair<std::string, std::string>> text;
+    if (parameters) text.emplace_back("parameters", parameters);
+    sdxl::io::write_png(path, image, text);
+  });
+}
+
+sdxl_status sdxl_write_latents(const char* path, const sdxl_images* images) {
+  return sdxl::capi::guarded([&] {
+    SDXL_CHECK(path && images && images->latents, InvalidArgument, "[latents] path and images must not be NULL");
+    sdxl::Shape shape{images->count, images->latent_channels, images->latent_height, images->latent_width};
+    sdxl::Tensor t = sdxl::Tensor::view(images->latents, shape, sdxl::DType::F32, nullptr);
+    sdxl::io::write_safetensors(path, {{"latents", t}});
+  });
+}
+
+}  // extern "C"

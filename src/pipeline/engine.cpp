@@ -1,0 +1,143 @@
+#include "pipeline/engine.h"
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/memory.h"
+
+namespace sdxl::pipeline {
+namespace {
+
+// A prompt list with each entry repeated `n` times (one per image); a single text stays as it is.
+PromptArg per_image(const PromptArg& arg, int64_t n) {
+  if (!arg.is_list() || n == 1) return arg;
+  std::vector<std::string> out;
+  for (const auto& item : arg.for_batch(arg.size(), "prompt"))
+    for (int64_t k = 0; k < n; ++k) out.push_back(item);
+  return PromptArg::list(std::move(out));
+}
+
+bool one_shot(const EngineOptions& o) { return o.memory == MemoryPolicy::OneShot; }
+
+}  // namespace
+
+std::unique_ptr<Engine> Engine::load(const EngineOptions& options) {
+  std::unique_ptr<Engine> engine(new Engine(options));
+  Engine& e = *engine;
+  e.base_.emplace(SdxlPipeline::load(options.model, options.variant, options.precision, one_shot(options)));
+  e.base_is_refiner_ = e.base_->is_refiner();
+  e.vae_scale_ = e.base_->vae_scale();
+  e.base_footprint_ = e.base_->footprint();
+  if (!options.refiner.empty()) {
+    const io::PipelineFolder folder = io::PipelineFolder::open(options.refiner, options.variant);
+    SDXL_CHECK(folder.index().requires_aesthetics_score, InvalidArgument, "[engine] ", options.refiner.string(),
+               " is not a refiner (its model_index.json lacks requires_aesthetics_score)");
+    SDXL_CHECK(!e.base_is_refiner_, InvalidArgument, "[engine] the main model ", options.model.string(),
+               " is a refiner itself: give a base model with a refiner");
+    e.refiner_footprint_ = SdxlPipeline::footprint(folder, options.precision);
+    // Kept warm: loaded now, so load errors show here. One-shot: loaded at the hand-over,
+    // after the base is freed (both in fp32 would need ~23 GiB).
+    if (!one_shot(options)) {
+      e.refiner_.emplace(SdxlPipeline::load(options.refiner, options.variant, options.precision, false));
+      e.refiner_footprint_.loaded = true;
+    }
+  }
+  return engine;
+}
+
+SdxlPipeline& Engine::base() {
+  if (!base_) base_.emplace(SdxlPipeline::load(options_.model, options_.variant, options_.precision, one_shot(options_)));
+  return *base_;
+}
+
+SdxlPipeline& Engine::refiner() {
+  if (!refiner_) refiner_.emplace(SdxlPipeline::load(options_.refiner, options_.variant, options_.precision, one_shot(options_)));
+  return *refiner_;
+}
+
+MemoryEstimate Engine::estimate_memory(const EngineRequest& request) const {
+  const GenerateRequest& r = request.generate;
+  const int64_t prompts = std::max<int64_t>(1, static_cast<int64_t>(r.prompts.prompt.is_list() ? r.prompts.prompt.size() : 1));
+  const int64_t images = prompts * r.prompts.num_images_per_prompt;
+  MemoryEstimate base = pipeline::estimate_memory(base_footprint_, r, images, one_shot(options_));
+  if (request.refiner.mode == RefinerMode::None) return base;
+  MemoryEstimate refiner = pipeline::estimate_memory(refiner_footprint_, r, images, one_shot(options_));
+  // One-shot: the two run in turn (the larger phase counts); kept loaded: both sets of weights.
+  if (one_shot(options_)) return refiner.needed_gib() > base.needed_gib() ? refiner : base;
+  base.weights_gib += refiner.weights_gib;
+  base.activations_gib = std::max(base.activations_gib, refiner.activations_gib);
+  return base;
+}
+
+void Engine::check_memory(const EngineRequest& request) const {
+  const MemoryEstimate e = estimate_memory(request);
+  SDXL_CHECK(e.fits(), OutOfMemory, "[memory] this request needs ", e.describe(),
+             ": ask for fewer or smaller images, or use vae tiling or bf16 precision");
+}
+
+void Engine::release_memory() {
+  if (base_) base_->release_activation_memory();
+  if (refiner_) refiner_->release_activation_memory();
+  return_free_memory_to_system();
+  log_info("[memory] activation memory released: ", resident_gib(), " GiB resident");
+}
+
+GenerateRequest Engine::refiner_request(const EngineRequest& request, const Tensor& base_latents) const {
+  GenerateRequest r = request.generate;
+  const int64_t per_prompt = r.prompts.num_images_per_prompt;
+  // The base latents hold every image: the refiner sees each prompt once per image.
+  r.prompts.num_images_per_prompt = 1;
+  r.prompts.prompt = per_image(r.prompts.prompt, per_prompt);
+  r.prompts.prompt_2 = per_image(r.prompts.prompt_2, per_prompt);
+  r.prompts.negative_prompt = per_image(r.prompts.negative_prompt, per_prompt);
+  r.prompts.negative_prompt_2 = per_image(r.prompts.negative_prompt_2, per_prompt);
+  r.init_image = Tensor();
+  r.mask = Tensor();
+  r.init_latents = base_latents;
+  r.denoising_end.reset();
+  r.seed = request.refiner.seed.value_or(request.generate.seed);
+  r.stage = "refining";
+  if (request.refiner.mode == RefinerMode::Ensemble)
+    r.denoising_start = request.refiner.high_noise_frac;
+  else
+    r.strength = request.refiner.strength;
+  return r;
+}
+
+EngineResult Engine::generate(const EngineRequest& request) {
+  const GenerateRequest& r = request.generate;
+  const bool refine = request.refiner.mode != RefinerMode::None;
+  SDXL_CHECK(!refine || has_refiner(), InvalidArgument, "[engine] a refiner mode was asked for, but no refiner is loaded");
+  SDXL_CHECK(!base_is_refiner_ || r.init_image.defined() || r.init_latents.defined(), InvalidArgument, "[engine] ",
+             options_.model.string(), " is a refiner, which refines an image: give a base model, or an init image");
+  if (refine) {
+    const double frac = request.refiner.high_noise_frac, strength = request.refiner.strength;
+    SDXL_CHECK(request.refiner.mode != RefinerMode::Ensemble || (frac > 0.0 && frac < 1.0), InvalidArgument,
+               "[engine] high_noise_frac must be in (0, 1), got ", frac);
+    SDXL_CHECK(request.refiner.mode != RefinerMode::Img2Img || (strength > 0.0 && strength <= 1.0), InvalidArgument,
+               "[engine] the refiner's strength must be in (0, 1], got ", strength);
+  }
+  check_request(r, vae_scale_);
+  check_memory(request);
+
+  EngineResult result;
+  if (!refine) {
+    result.final = base().generate(r);
+    return result;
+  }
+  GenerateRequest base_request = r;
+  base_request.decode = false;
+  if (request.refiner.mode == RefinerMode::Ensemble) base_request.denoising_end = request.refiner.high_noise_frac;
+  result.base_latents = base().generate(base_request).latents;
+  if (one_shot(options_)) {
+    base_.reset();  // never needed again in this call: its weights go before the refiner's load
+    return_free_memory_to_system();
+  }
+  result.final = refiner().generate(refiner_request(request, result.base_latents));
+  if (one_shot(options_)) {
+    refiner_.reset();
+    return_free_memory_to_system();
+  }
+  return result;
+}
+
+}  // namespace sdxl::pipeline

@@ -1,0 +1,82 @@
+// The whole generation recipe behind one call: a base model and an optional refiner, with the
+// refiner used as its model card describes (the ensemble of experts, or img2img on the base's
+// result), and the memory policy of the process that holds them: kept warm across calls (a
+// server) or loaded phase by phase and freed after (a one-shot CLI run).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "pipeline/sdxl_pipeline.h"
+
+namespace sdxl::pipeline {
+
+enum class MemoryPolicy {
+  KeepLoaded,  // every model stays loaded between calls
+  OneShot,     // no two models in memory at once; each call loads what it needs again
+};
+
+struct EngineOptions {
+  std::filesystem::path model;    // a base (or, for img2img only, a refiner) pipeline folder
+  std::filesystem::path refiner;  // optional: an SDXL refiner folder
+  std::string variant;            // "" or "fp16"
+  ops::Precision precision = ops::Precision::F32;
+  MemoryPolicy memory = MemoryPolicy::KeepLoaded;
+};
+
+enum class RefinerMode {
+  None,      // the base's images as they are
+  Ensemble,  // the base denoises the first high_noise_frac of the schedule, the refiner the rest
+  Img2Img,   // the base finishes; the refiner runs img2img on its latents at `strength`
+};
+
+struct RefinerSettings {
+  RefinerMode mode = RefinerMode::None;
+  double high_noise_frac = 0.8;
+  double strength = 0.3;
+  std::optional<uint64_t> seed;  // default: the base's seed
+};
+
+struct EngineRequest {
+  GenerateRequest generate;  // what the base runs (and the refiner's prompts, scores, sampler)
+  RefinerSettings refiner;
+};
+
+struct EngineResult {
+  GenerateResult final;  // the images (and latents) the caller asked for
+  Tensor base_latents;   // with a refiner: the latents the base handed over
+};
+
+class Engine {
+ public:
+  static std::unique_ptr<Engine> load(const EngineOptions& options);
+  EngineResult generate(const EngineRequest& request);
+
+  // What `request` would need beyond what is resident, against the memory available now.
+  MemoryEstimate estimate_memory(const EngineRequest& request) const;
+  // Throws OutOfMemory with the estimate when the request cannot fit.
+  void check_memory(const EngineRequest& request) const;
+  // Gives back what the largest request so far left reserved (activation arenas, scratch).
+  void release_memory();
+
+  bool has_refiner() const { return !options_.refiner.empty(); }
+  bool is_refiner() const { return base_is_refiner_; }  // the main model is a refiner
+  int64_t vae_scale() const { return vae_scale_; }
+  const EngineOptions& options() const { return options_; }
+
+ private:
+  explicit Engine(EngineOptions options) : options_(std::move(options)) {}
+  SdxlPipeline& base();
+  SdxlPipeline& refiner();
+  GenerateRequest refiner_request(const EngineRequest& request, const Tensor& base_latents) const;
+
+  EngineOptions options_;
+  std::optional<SdxlPipeline> base_, refiner_;  // one-shot: loaded per call, freed in turn
+  ModelFootprint base_footprint_, refiner_footprint_;
+  bool base_is_refiner_ = false;
+  int64_t vae_scale_ = 8;
+};
+
+}  // namespace sdxl::pipeline

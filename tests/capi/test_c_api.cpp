@@ -1,0 +1,291 @@
+// The C API in process, as a server or an application links it: only include/sdxl/sdxl.h and the
+// shared libsdxl.so. Bad values, errors then success on one warm engine, cancel, previews, the
+// one-generation-at-a-time contract, the memory estimate, and memory given back after a large
+// request.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sdxl/sdxl.h"
+#include "test_support.h"
+
+namespace {
+
+std::string model_dir(const char* name = "tiny-sdxl-base") {
+  return (sdxl::test::reference_dir() / "models" / name).string();
+}
+
+// A "Vm...:" line of /proc/self/status, MiB.
+double status_mib(const std::string& field) {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind(field, 0) == 0) return std::stod(line.substr(field.size())) / 1024.0;
+  return 0.0;
+}
+
+// Owns an engine and a prompt; params() gives a small valid request.
+class CApi : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SDXL_REQUIRE_REFERENCE();
+    sdxl_engine_params params;
+    sdxl_engine_params_init(&params);
+    params.model_dir = model_.c_str();
+    ASSERT_EQ(sdxl_engine_load(&params, &engine_), SDXL_STATUS_OK) << sdxl_last_error();
+  }
+  void TearDown() override { sdxl_engine_free(engine_); }
+
+  sdxl_generate_params params(int steps = 4) const {
+    sdxl_generate_params p;
+    sdxl_generate_params_init(&p);
+    p.prompts = prompts_;
+    p.prompt_count = 1;
+    p.width = p.height = 64;
+    p.steps = steps;
+    p.seed = 42;
+    return p;
+  }
+  std::vector<unsigned char> generate(const sdxl_generate_params& p) const {
+    sdxl_images* images = nullptr;
+    EXPECT_EQ(sdxl_engine_generate(engine_, &p, &images), SDXL_STATUS_OK) << sdxl_last_error();
+    if (!images) return {};
+    std::vector<unsigned char> pixels(images->pixels,
+                                      images->pixels + static_cast<size_t>(images->width) * images->height * 3 * images->count);
+    sdxl_images_free(images);
+    return pixels;
+  }
+  sdxl_status generate_status(const sdxl_generate_params& p) const {
+    sdxl_images* images = nullptr;
+    const sdxl_status status = sdxl_engine_generate(engine_, &p, &images);
+    EXPECT_EQ(images == nullptr, status != SDXL_STATUS_OK);
+    sdxl_images_free(images);
+    return status;
+  }
+
+  std::string model_ = model_dir();
+  const char* prompts_[1] = {"a photo of a cat"};
+  sdxl_engine* engine_ = nullptr;
+};
+
+TEST(CApiEdges, NullsAndBadEngineParams) {
+  sdxl_engine* engine = nullptr;
+  EXPECT_EQ(sdxl_engine_load(nullptr, &engine), SDXL_STATUS_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(sdxl_last_error()).find("NULL"), std::string::npos);
+  sdxl_engine_params params;
+  sdxl_engine_params_init(&params);
+  EXPECT_EQ(sdxl_engine_load(&params, nullptr), SDXL_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(sdxl_engine_load(&params, &engine), SDXL_STATUS_INVALID_ARGUMENT);  // no model
+  params.model_dir = "/nonexistent/model";
+  EXPECT_EQ(sdxl_engine_load(&params, &engine), SDXL_STATUS_IO_ERROR);
+  EXPECT_NE(std::string(sdxl_last_error()).find("/nonexistent/model"), std::string::npos) << sdxl_last_error();
+  EXPECT_EQ(engine, nullptr);
+  params.model_dir = "m";
+  params.precision = "fp8";
+  EXPECT_EQ(sdxl_engine_load(&params, &engine), SDXL_STATUS_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(sdxl_last_error()).find("fp8"), std::string::npos);
+  params.precision = "fp32";
+  params.memory_policy = static_cast<sdxl_memory_policy>(7);
+  EXPECT_EQ(sdxl_engine_load(&params, &engine), SDXL_STATUS_INVALID_ARGUMENT);
+
+  sdxl_images* images = nullptr;
+  sdxl_generate_params generate;
+  sdxl_generate_params_init(&generate);
+  EXPECT_EQ(sdxl_engine_generate(nullptr, &generate, &images), SDXL_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(sdxl_engine_release_memory(nullptr), SDXL_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(sdxl_write_png("x.png", nullptr, 0, nullptr), SDXL_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(sdxl_engine_is_refiner(nullptr), 0);
+  sdxl_engine_free(nullptr);
+  sdxl_images_free(nullptr);
+  sdxl_engine_params_init(nullptr);
+  sdxl_generate_params_init(nullptr);
+  EXPECT_STREQ(sdxl_status_name(SDXL_STATUS_CANCELLED), "cancelled");
+  EXPECT_STREQ(sdxl_status_name(SDXL_STATUS_BUSY), "busy");
+  EXPECT_NE(std::string(sdxl_build_info()).find("revision: "), std::string::npos);
+}
+
+TEST(CApiEdges, SamplerTable) {
+  ASSERT_GE(sdxl_sampler_count(), 10);
+  EXPECT_EQ(sdxl_sampler_at(-1), nullptr);
+  EXPECT_EQ(sdxl_sampler_at(sdxl_sampler_count()), nullptr);
+  const sdxl_sampler_info* info = nullptr;
+  int karras = 0;
+  ASSERT_EQ(sdxl_resolve_sampler("DPM++ 2M Karras", nullptr, 0, &info, &karras), SDXL_STATUS_OK);
+  EXPECT_STREQ(info->name, "dpmpp_2m");
+  EXPECT_STREQ(info->diffusers_class, "DPMSolverMultistepScheduler");
+  EXPECT_EQ(karras, 1);
+  ASSERT_EQ(sdxl_resolve_sampler("Euler a", "Automatic", 0, &info, &karras), SDXL_STATUS_OK);
+  EXPECT_STREQ(info->name, "euler_a");
+  EXPECT_EQ(karras, 0);
+  ASSERT_EQ(sdxl_resolve_sampler("k_lms", "karras", 0, &info, &karras), SDXL_STATUS_OK);
+  EXPECT_STREQ(info->display_name, "LMS");
+  EXPECT_EQ(karras, 1);
+  EXPECT_EQ(sdxl_resolve_sampler("plms", nullptr, 0, &info, &karras), SDXL_STATUS_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(sdxl_last_error()).find("plms"), std::string::npos);
+  EXPECT_EQ(sdxl_resolve_sampler("euler", "exponential", 0, &info, &karras), SDXL_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(sdxl_resolve_sampler("ddim", "karras", 0, &info, &karras), SDXL_STATUS_UNSUPPORTED);
+}
+
+TEST_F(CApi, BadValuesThenSuccessOnTheSameWarmEngine) {
+  struct Bad {
+    const char* what;
+    void (*set)(sdxl_generate_params&);
+    const char* fragment;
+  };
+  const Bad bad[] = {
+      {"width", [](sdxl_generate_params& p) { p.width = 100; }, "multiples of 8"},
+      {"huge", [](sdxl_generate_params& p) { p.width = 8192; }, "4096"},
+      {"steps", [](sdxl_generate_params& p) { p.steps = 0; }, "steps"},
+      {"guidance", [](sdxl_generate_params& p) { p.guidance_scale = 0.0 / 0.0; }, "guidance"},
+      {"sampler", [](sdxl_generate_params& p) { p.sampler = "plms"; }, "plms"},
+      {"images", [](sdxl_generate_params& p) { p.images_per_prompt = 65; }, "images per prompt"},
+      {"prompts", [](sdxl_generate_params& p) { p.prompt_count = 0; }, "no prompt"},
+      {"refiner", [](sdxl_generate_params& p) { p.refiner_mode = "ensemble"; }, "no refiner"},
+      {"mode", [](sdxl_generate_params& p) { p.refiner_mode = "sideways"; }, "sideways"},
+      {"strength", [](sdxl_generate_params& p) { p.denoising_end = 1.5; }, "denoising_end"},
+  };
+  for (const auto& b : bad) {
+    SCOPED_TRACE(b.what);
+    sdxl_generate_params p = params();
+    b.set(p);
+    EXPECT_EQ(generate_status(p), SDXL_STATUS_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(sdxl_last_error()).find(b.fragment), std::string::npos) << sdxl_last_error();
+  }
+  const auto first = generate(params());
+  EXPECT_STREQ(sdxl_last_error(), "");
+  ASSERT_EQ(first.size(), 64u * 64u * 3u);
+  EXPECT_EQ(generate(params()), first);  // warm and deterministic
+}
+
+struct CancelAt {
+  int at_step = 0;
+  std::vector<std::string> stages;
+  std::vector<int> steps;
+  int previews = 0, preview_width = 0;
+  static int callback(const sdxl_progress* p, void* user) {
+    auto& self = *static_cast<CancelAt*>(user);
+    self.stages.emplace_back(p->stage);
+    self.steps.push_back(p->step);
+    if (p->preview) {
+      ++self.previews;
+      self.preview_width = p->preview_width;
+    }
+    return std::string(p->stage) == "denoising" && p->step == self.at_step ? 1 : 0;
+  }
+};
+
+TEST_F(CApi, CancelStopsPromptlyAndTheEngineStaysUsable) {
+  const auto uncancelled = generate(params(6));
+  CancelAt cancel;
+  cancel.at_step = 2;
+  sdxl_generate_params p = params(6);
+  p.progress = CancelAt::callback;
+  p.progress_user_data = &cancel;
+  EXPECT_EQ(generate_status(p), SDXL_STATUS_CANCELLED);
+  EXPECT_NE(std::string(sdxl_last_error()).find("cancelled"), std::string::npos);
+  EXPECT_EQ(cancel.steps, (std::vector<int>{1, 2}));  // nothing ran after the answer
+  EXPECT_EQ(generate(params(6)), uncancelled);
+
+  // Cancelling inside the VAE decode (between its blocks).
+  struct CancelDecode {
+    static int callback(const sdxl_progress* p, void*) { return std::string(p->stage) == "decoding" && p->step == 1; }
+  };
+  p.progress = CancelDecode::callback;
+  EXPECT_EQ(generate_status(p), SDXL_STATUS_CANCELLED);
+  EXPECT_NE(std::string(sdxl_last_error()).find("decoding"), std::string::npos) << sdxl_last_error();
+  EXPECT_EQ(generate(params(6)), uncancelled);
+}
+
+TEST_F(CApi, ProgressReportsEveryStepAndPreviewsWhenAsked) {
+  CancelAt watch;  // never cancels
+  sdxl_generate_params p = params(5);
+  p.progress = CancelAt::callback;
+  p.progress_user_data = &watch;
+  p.preview_every = 2;
+  const auto pixels = generate(p);
+  std::vector<int> denoising;
+  for (size_t i = 0; i < watch.stages.size(); ++i)
+    if (watch.stages[i] == "denoising") denoising.push_back(watch.steps[i]);
+  EXPECT_EQ(denoising, (std::vector<int>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(watch.stages.back(), "decoding");
+  EXPECT_EQ(watch.previews, 3);  // steps 2, 4 and the last
+  EXPECT_EQ(watch.preview_width, 64 / 8);
+  EXPECT_EQ(pixels, generate(params(5)));  // watching changes nothing
+}
+
+TEST_F(CApi, ASecondCallWhileGeneratingIsBusy) {
+  struct Gate {
+    std::mutex m;
+    std::condition_variable cv;
+    bool inside = false, release = false;
+    static int callback(const sdxl_progress*, void* user) {
+      auto& g = *static_cast<Gate*>(user);
+      std::unique_lock<std::mutex> lock(g.m);
+      g.inside = true;
+      g.cv.notify_all();
+      g.cv.wait(lock, [&] { return g.release; });
+      return 0;
+    }
+  } gate;
+  sdxl_generate_params slow = params(2);
+  slow.progress = Gate::callback;
+  slow.progress_user_data = &gate;
+  std::atomic<sdxl_status> first{SDXL_STATUS_INTERNAL_ERROR};
+  std::thread worker([&] { first = generate_status(slow); });
+  {
+    std::unique_lock<std::mutex> lock(gate.m);
+    gate.cv.wait(lock, [&] { return gate.inside; });
+  }
+  EXPECT_EQ(generate_status(params()), SDXL_STATUS_BUSY);
+  EXPECT_NE(std::string(sdxl_last_error()).find("busy"), std::string::npos);
+  EXPECT_EQ(sdxl_engine_release_memory(engine_), SDXL_STATUS_BUSY);
+  {
+    std::lock_guard<std::mutex> lock(gate.m);
+    gate.release = true;
+  }
+  gate.cv.notify_all();
+  worker.join();
+  EXPECT_EQ(first.load(), SDXL_STATUS_OK);
+  EXPECT_EQ(generate_status(params()), SDXL_STATUS_OK);
+}
+
+TEST_F(CApi, ARequestThatCannotFitIsRefusedUpFront) {
+  sdxl_generate_params p = params();
+  p.width = p.height = 4096;
+  p.images_per_prompt = 64;
+  double needed = 0, available = 0;
+  ASSERT_EQ(sdxl_engine_estimate_memory(engine_, &p, &needed, &available), SDXL_STATUS_OK) << sdxl_last_error();
+  if (available < 0) GTEST_SKIP() << "this system does not say how much memory is available";
+  ASSERT_GT(needed, available);  // 64 images of 16 megapixels
+  EXPECT_EQ(generate_status(p), SDXL_STATUS_OUT_OF_MEMORY);
+  EXPECT_NE(std::string(sdxl_last_error()).find("GiB"), std::string::npos) << sdxl_last_error();
+  sdxl_generate_params small = params();
+  ASSERT_EQ(sdxl_engine_estimate_memory(engine_, &small, &needed, &available), SDXL_STATUS_OK);
+  EXPECT_LT(needed, available);
+}
+
+// An arena keeps a block of its high-water size for the next request of that size; in a
+// long-lived process one 1024x1024 request would keep it mapped for good. What is mapped
+// (VmSize) shows it whether or not its pages were touched since.
+TEST_F(CApi, MemoryGoesBackDownAfterALargeRequest) {
+  generate(params(1));
+  const double before = status_mib("VmSize:");
+  sdxl_generate_params large = params(1);
+  large.width = large.height = 1024;
+  generate(large);
+  const double after_large = status_mib("VmSize:");
+  ASSERT_EQ(sdxl_engine_release_memory(engine_), SDXL_STATUS_OK) << sdxl_last_error();
+  generate(params(1));
+  const double after_small = status_mib("VmSize:");
+  // The tiny VAE's 1024x1024 decode alone maps several hundred MiB of activations.
+  EXPECT_GT(after_large - before, 400.0) << "before " << before << ", after the large request " << after_large;
+  EXPECT_LT(after_small - before, (after_large - before) / 2)
+      << "before " << before << ", large " << after_large << ", small after release " << after_small;
+}
+
+}  // namespace
