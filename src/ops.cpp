@@ -9,7 +9,9 @@
 #include "backends/cpu/activation.h"
 #include "backends/cpu/attention.h"
 #include "backends/cpu/backend_facts.h"
+#include "backends/cpu/conv2d.h"
 #include "backends/cpu/elementwise.h"
+#include "backends/cpu/matmul.h"
 #include "backends/cpu/norm.h"
 #include "backends/cpu/resample.h"
 #include "backends/cpu/scratch.h"
@@ -85,6 +87,22 @@ Shape with_last(const Shape& shape, int64_t last) {
 
 }  // namespace
 
+LinearWeights::LinearWeights() = default;
+LinearWeights::~LinearWeights() = default;
+LinearWeights::LinearWeights(LinearWeights&&) noexcept = default;
+LinearWeights& LinearWeights::operator=(LinearWeights&&) noexcept = default;
+int64_t LinearWeights::out_features() const { return cpu_ ? cpu_->out_features() : 0; }
+int64_t LinearWeights::in_features() const { return cpu_ ? cpu_->in_features() : 0; }
+
+Conv2dWeights::Conv2dWeights() = default;
+Conv2dWeights::~Conv2dWeights() = default;
+Conv2dWeights::Conv2dWeights(Conv2dWeights&&) noexcept = default;
+Conv2dWeights& Conv2dWeights::operator=(Conv2dWeights&&) noexcept = default;
+const Conv2dGeometry& Conv2dWeights::geometry() const {
+  SDXL_CHECK(cpu_, Internal, "[conv2d] weights not packed");
+  return cpu_->geometry();
+}
+
 LinearWeights pack_linear(const Tensor& weight, const Tensor& bias, Precision precision, int64_t typical_rows) {
   SDXL_CHECK(weight.rank() == 2, InvalidArgument, "[linear] weight must be [out, in], got ", weight.shape().to_string());
   const int64_t n = weight.dim(0), k = weight.dim(1);
@@ -92,7 +110,10 @@ LinearWeights pack_linear(const Tensor& weight, const Tensor& bias, Precision pr
   Tensor w_storage, b_storage;
   const float* w = as_f32(weight, w_storage);
   const float* b = bias.defined() ? as_f32(bias, b_storage) : nullptr;
-  return LinearWeights::pack(w, b, n, k, cpu::choose_gemm_library(typical_rows, n, k), typical_rows, precision);
+  LinearWeights out;
+  out.cpu_ = std::make_unique<cpu::PackedLinear>(
+      cpu::PackedLinear::pack(w, b, n, k, cpu::choose_gemm_library(typical_rows, n, k), typical_rows, precision));
+  return out;
 }
 
 Conv2dWeights pack_conv2d(const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding,
@@ -100,11 +121,11 @@ Conv2dWeights pack_conv2d(const Tensor& weight, const Tensor& bias, int64_t stri
   SDXL_CHECK(weight.rank() == 4 && weight.dim(2) == weight.dim(3), InvalidArgument,
              "[conv2d] weight must be [out, in, k, k], got ", weight.shape().to_string());
   return pack_conv2d(weight, bias,
-                     cpu::Conv2dGeometry::symmetric(weight.dim(0), weight.dim(1), weight.dim(2), stride, padding),
+                     Conv2dGeometry::symmetric(weight.dim(0), weight.dim(1), weight.dim(2), stride, padding),
                      precision);
 }
 
-Conv2dWeights pack_conv2d(const Tensor& weight, const Tensor& bias, const cpu::Conv2dGeometry& geometry,
+Conv2dWeights pack_conv2d(const Tensor& weight, const Tensor& bias, const Conv2dGeometry& geometry,
                           Precision precision) {
   require_shape("conv2d", weight, Shape{geometry.out_channels, geometry.in_channels, geometry.kernel, geometry.kernel},
                 "weight");
@@ -112,7 +133,9 @@ Conv2dWeights pack_conv2d(const Tensor& weight, const Tensor& bias, const cpu::C
   Tensor w_storage, b_storage;
   const float* w = as_f32(weight, w_storage);
   const float* b = bias.defined() ? as_f32(bias, b_storage) : nullptr;
-  return Conv2dWeights::pack(w, b, geometry, 64, 64, precision);
+  Conv2dWeights out;
+  out.cpu_ = std::make_unique<cpu::PackedConv2d>(cpu::PackedConv2d::pack(w, b, geometry, 64, 64, precision));
+  return out;
 }
 
 Tensor linear(Arena& arena, const Tensor& x, const LinearWeights& w) {
@@ -121,7 +144,7 @@ Tensor linear(Arena& arena, const Tensor& x, const LinearWeights& w) {
   SDXL_CHECK(x.rank() >= 1 && x.dim(-1) == w.in_features(), InvalidArgument, "[linear] input ",
              x.shape().to_string(), " does not end in ", w.in_features());
   Tensor y = Tensor::in_arena(arena, with_last(x.shape(), w.out_features()), DType::F32);
-  w.forward(x.data<float>(), x.numel() / w.in_features(), y.data<float>(), false);
+  w.cpu_->forward(x.data<float>(), x.numel() / w.in_features(), y.data<float>(), false);
   add_flops(2.0 * static_cast<double>(x.numel()) * static_cast<double>(w.out_features()));
   return y;
 }
@@ -133,7 +156,7 @@ void linear_accumulate(const Tensor& x, const LinearWeights& w, Tensor& residual
   require_shape("linear", residual, with_last(x.shape(), w.out_features()), "residual");
   SDXL_CHECK(x.dim(-1) == w.in_features(), InvalidArgument, "[linear] input ", x.shape().to_string(),
              " does not end in ", w.in_features());
-  w.forward(x.data<float>(), x.numel() / w.in_features(), residual.data<float>(), true);
+  w.cpu_->forward(x.data<float>(), x.numel() / w.in_features(), residual.data<float>(), true);
   add_flops(2.0 * static_cast<double>(x.numel()) * static_cast<double>(w.out_features()));
 }
 
@@ -150,7 +173,7 @@ Tensor conv2d(Arena& arena, const Tensor& x, const Conv2dWeights& w, const Tenso
     require_shape("conv2d", *residual, out_shape, "residual");
     std::copy(residual->data<float>(), residual->data<float>() + residual->numel(), y.data<float>());
   }
-  w.forward(x.data<float>(), x.dim(0), x.dim(1), x.dim(2), y.data<float>(), residual != nullptr);
+  w.cpu_->forward(x.data<float>(), x.dim(0), x.dim(1), x.dim(2), y.data<float>(), residual != nullptr);
   add_flops(2.0 * static_cast<double>(y.numel()) * static_cast<double>(g.in_channels * g.kernel * g.kernel));
   return y;
 }
@@ -163,7 +186,7 @@ void conv2d_accumulate(const Tensor& x, const Conv2dWeights& w, Tensor& out) {
   SDXL_CHECK(x.rank() == 4 && x.dim(3) == g.in_channels, InvalidArgument, "[conv2d] input ", x.shape().to_string(),
              " is not [N, H, W, ", g.in_channels, "]");
   require_shape("conv2d", out, Shape{x.dim(0), g.out_height(x.dim(1)), g.out_width(x.dim(2)), g.out_channels}, "output");
-  w.forward(x.data<float>(), x.dim(0), x.dim(1), x.dim(2), out.data<float>(), true);
+  w.cpu_->forward(x.data<float>(), x.dim(0), x.dim(1), x.dim(2), out.data<float>(), true);
   add_flops(2.0 * static_cast<double>(out.numel()) * static_cast<double>(g.in_channels * g.kernel * g.kernel));
 }
 
@@ -205,23 +228,26 @@ GroupStatistics group_norm_statistics(const Tensor& x, int64_t groups, float eps
 }
 
 GroupStatisticsAccumulator::GroupStatisticsAccumulator(int64_t channels, int64_t groups)
-    : channels_(channels), groups_(groups), moments_(channels, groups) {
+    : channels_(channels), groups_(groups) {
   SDXL_CHECK(groups > 0 && channels % groups == 0, InvalidArgument, "[group_norm_statistics] ", channels,
              " channels do not split into ", groups, " groups");
+  moments_ = std::make_unique<cpu::GroupMoments>(channels, groups);
 }
+GroupStatisticsAccumulator::~GroupStatisticsAccumulator() = default;
+GroupStatisticsAccumulator::GroupStatisticsAccumulator(GroupStatisticsAccumulator&&) noexcept = default;
 
 void GroupStatisticsAccumulator::add(const Tensor& band) {
   const OpTimer timer(OpFamily::Normalisation);
   check_group_norm_input("group_norm_statistics", band, groups_);
   SDXL_CHECK(band.dim(-1) == channels_, InvalidArgument, "[group_norm_statistics] band has ", band.dim(-1),
              " channels, the image ", channels_);
-  moments_.add(band.data<float>(), band.numel() / channels_);
+  moments_->add(band.data<float>(), band.numel() / channels_);
 }
 
 GroupStatistics GroupStatisticsAccumulator::finish(float eps) const {
-  SDXL_CHECK(moments_.pixels() > 0, InvalidArgument, "[group_norm_statistics] no pixels were added");
+  SDXL_CHECK(moments_->pixels() > 0, InvalidArgument, "[group_norm_statistics] no pixels were added");
   GroupStatistics s{channels_, groups_, std::vector<double>(groups_), std::vector<double>(groups_)};
-  moments_.finish(eps, s.mean.data(), s.rstd.data());
+  moments_->finish(eps, s.mean.data(), s.rstd.data());
   return s;
 }
 
@@ -286,14 +312,6 @@ Tensor geglu(Arena& arena, const Tensor& x) {
   const int64_t f = x.dim(-1) / 2;
   Tensor y = Tensor::in_arena(arena, with_last(x.shape(), f), DType::F32);
   cpu::geglu(x.data<float>(), y.data<float>(), x.numel() / x.dim(-1), f);
-  return y;
-}
-
-Tensor softmax(Arena& arena, const Tensor& x) {
-  const OpTimer timer(OpFamily::Activation);
-  require_f32("softmax", x, "input");
-  Tensor y = Tensor::in_arena(arena, x.shape(), DType::F32);
-  cpu::softmax(x.data<float>(), y.data<float>(), x.numel() / x.dim(-1), x.dim(-1));
   return y;
 }
 
@@ -440,16 +458,6 @@ Tensor add(Arena& arena, const Tensor& a, const Tensor& b) {
   return y;
 }
 
-Tensor mul(Arena& arena, const Tensor& a, const Tensor& b) {
-  const OpTimer timer(OpFamily::Elementwise);
-  require_f32("mul", a, "a");
-  require_f32("mul", b, "b");
-  require_shape("mul", b, a.shape(), "b");
-  Tensor y = Tensor::in_arena(arena, a.shape(), DType::F32);
-  cpu::mul(a.data<float>(), b.data<float>(), y.data<float>(), a.numel());
-  return y;
-}
-
 void add_inplace(Tensor& a, const Tensor& b) {
   const OpTimer timer(OpFamily::Elementwise);
   require_f32("add", a, "a");
@@ -466,15 +474,6 @@ void check_broadcast(const Tensor& a, const Tensor& b) {
   require_shape("add_broadcast", b, Shape{a.dim(0), a.dim(-1)}, "b");
 }
 }  // namespace
-
-Tensor add_broadcast(Arena& arena, const Tensor& a, const Tensor& b) {
-  const OpTimer timer(OpFamily::Elementwise);
-  check_broadcast(a, b);
-  Tensor y = Tensor::in_arena(arena, a.shape(), DType::F32);
-  const int64_t n = a.dim(0), c = a.dim(-1);
-  cpu::add_broadcast(a.data<float>(), b.data<float>(), y.data<float>(), n, a.numel() / (n * c), c);
-  return y;
-}
 
 void add_broadcast_inplace(Tensor& a, const Tensor& b) {
   const OpTimer timer(OpFamily::Elementwise);

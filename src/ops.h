@@ -1,6 +1,8 @@
 // The op interface model code calls. Each op checks shapes and dtypes (a mismatch is a clear
 // error naming the op), takes its output from the caller's Arena, and routes to a backend.
-// Only the CPU backend exists; a CUDA backend will slot in behind the same signatures.
+// Only the CPU backend exists; a CUDA backend will slot in behind the same signatures: this file
+// names no backend's types (packed weights are opaque handles), and ops.cpp is the one place
+// that routes to a backend.
 //
 // Layouts: images are channels-last [N, H, W, C]; token sequences are [B, L, C].
 #pragma once
@@ -10,18 +12,57 @@
 #include <cstddef>
 #include <vector>
 
-#include "backends/cpu/conv2d.h"
-#include "backends/cpu/matmul.h"
-#include "backends/cpu/norm.h"
+#include <memory>
+
 #include "core/arena.h"
+#include "core/op_types.h"
 #include "core/tensor.h"
+
+namespace sdxl::cpu {
+class PackedLinear;
+class PackedConv2d;
+class GroupMoments;
+}  // namespace sdxl::cpu
 
 namespace sdxl::ops {
 
 // ---- layers with weights packed once at load ----------------------------------------------
-using LinearWeights = cpu::PackedLinear;
-using Conv2dWeights = cpu::PackedConv2d;
-using Precision = cpu::MatmulPrecision;  // F32, or BF16 inputs and weights with F32 accumulation
+using Precision = sdxl::Precision;  // F32, or BF16 inputs and weights with F32 accumulation
+using Conv2dGeometry = sdxl::Conv2dGeometry;
+
+// Weights packed for the backend that runs them; model code holds them without knowing which.
+class LinearWeights {
+ public:
+  LinearWeights();
+  ~LinearWeights();
+  LinearWeights(LinearWeights&&) noexcept;
+  LinearWeights& operator=(LinearWeights&&) noexcept;
+  int64_t out_features() const;
+  int64_t in_features() const;
+  bool empty() const { return !cpu_; }
+
+ private:
+  friend LinearWeights pack_linear(const Tensor&, const Tensor&, Precision, int64_t);
+  friend Tensor linear(Arena&, const Tensor&, const LinearWeights&);
+  friend void linear_accumulate(const Tensor&, const LinearWeights&, Tensor&);
+  std::unique_ptr<cpu::PackedLinear> cpu_;
+};
+
+class Conv2dWeights {
+ public:
+  Conv2dWeights();
+  ~Conv2dWeights();
+  Conv2dWeights(Conv2dWeights&&) noexcept;
+  Conv2dWeights& operator=(Conv2dWeights&&) noexcept;
+  const Conv2dGeometry& geometry() const;
+  bool empty() const { return !cpu_; }
+
+ private:
+  friend Conv2dWeights pack_conv2d(const Tensor&, const Tensor&, const Conv2dGeometry&, Precision);
+  friend Tensor conv2d(Arena&, const Tensor&, const Conv2dWeights&, const Tensor*);
+  friend void conv2d_accumulate(const Tensor&, const Conv2dWeights&, Tensor&);
+  std::unique_ptr<cpu::PackedConv2d> cpu_;
+};
 
 // weight [N, K] (f32, f16 or bf16; converted once), bias [N] or undefined.
 LinearWeights pack_linear(const Tensor& weight, const Tensor& bias, Precision precision = Precision::F32,
@@ -29,7 +70,7 @@ LinearWeights pack_linear(const Tensor& weight, const Tensor& bias, Precision pr
 // weight [O, I, k, k], bias [O] or undefined; PyTorch's Conv2d(stride, padding) semantics.
 Conv2dWeights pack_conv2d(const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding,
                           Precision precision = Precision::F32);
-Conv2dWeights pack_conv2d(const Tensor& weight, const Tensor& bias, const cpu::Conv2dGeometry& geometry,
+Conv2dWeights pack_conv2d(const Tensor& weight, const Tensor& bias, const Conv2dGeometry& geometry,
                           Precision precision = Precision::F32);
 
 // x [..., K] -> [..., N]
@@ -58,12 +99,14 @@ GroupStatistics group_norm_statistics(const Tensor& x, int64_t groups, float eps
 class GroupStatisticsAccumulator {
  public:
   GroupStatisticsAccumulator(int64_t channels, int64_t groups);
+  ~GroupStatisticsAccumulator();
+  GroupStatisticsAccumulator(GroupStatisticsAccumulator&&) noexcept;
   void add(const Tensor& band);  // [1, ..., C]
   GroupStatistics finish(float eps) const;
 
  private:
   int64_t channels_, groups_;
-  cpu::GroupMoments moments_;
+  std::unique_ptr<cpu::GroupMoments> moments_;
 };
 // x [1, ..., C] normalised with the statistics of the image it is part of.
 Tensor group_norm_apply(Arena& arena, const Tensor& x, const GroupStatistics& statistics, const Tensor& gamma,
@@ -77,7 +120,6 @@ Tensor activate(Arena& arena, const Tensor& x, Activation activation);
 void activate_inplace(Tensor& x, Activation activation);
 // x [..., 2F] -> [..., F] = x[..., :F] * gelu(x[..., F:])
 Tensor geglu(Arena& arena, const Tensor& x);
-Tensor softmax(Arena& arena, const Tensor& x);  // over the last axis
 
 // ---- attention ---------------------------------------------------------------------------
 // q [B, Lq, H*D], k and v [B, Lk, H*D] -> [B, Lq, H*D]. Views with a row stride (q, k, v sliced
@@ -98,10 +140,8 @@ Tensor upsample_nearest2x(Arena& arena, const Tensor& x);  // [N, H, W, C] -> [N
 // Nearest-neighbour resize to [N, OH, OW, C] as torch's interpolate(mode="nearest") does it.
 Tensor resize_nearest(Arena& arena, const Tensor& x, int64_t out_height, int64_t out_width);
 Tensor add(Arena& arena, const Tensor& a, const Tensor& b);  // same shapes
-Tensor mul(Arena& arena, const Tensor& a, const Tensor& b);
 void add_inplace(Tensor& a, const Tensor& b);
 // a [N, ..., C] + b [N, C]: b broadcast over the middle axes.
-Tensor add_broadcast(Arena& arena, const Tensor& a, const Tensor& b);
 void add_broadcast_inplace(Tensor& a, const Tensor& b);
 // a [..., Ca] ++ b [..., Cb] -> [..., Ca + Cb] (channel concat of NHWC, the UNet skips)
 Tensor concat_channels(Arena& arena, const Tensor& a, const Tensor& b);

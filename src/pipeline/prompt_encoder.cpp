@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "backends/cpu/elementwise.h"
+#include "ops.h"
 #include "core/log.h"
 #include "pipeline/component_loader.h"
 #include "pipeline/tokenizer_loader.h"
@@ -87,13 +87,11 @@ PromptEncoder::Encoded PromptEncoder::run(const Encoder& encoder, const std::vec
 namespace {
 
 // Concatenates [B, L, Ha] and [B, L, Hb] along the last axis (`a` may be undefined) into an
-// owned tensor, with the channel-concat kernel the UNet's skips use.
+// owned tensor, with the channel-concat op the UNet's skips use.
 Tensor concat_last(const Tensor& a, const Tensor& b) {
   if (!a.defined()) return b;
-  const int64_t ha = a.dim(-1), hb = b.dim(-1);
-  Tensor out = Tensor::empty(Shape{a.dim(0), a.dim(1), ha + hb}, DType::F32);
-  cpu::concat_last(a.data<float>(), ha, b.data<float>(), hb, out.data<float>(), a.numel() / ha);
-  return out;
+  Arena arena;
+  return ops::concat_channels(arena, a, b).clone();
 }
 
 // Each batch entry repeated n times in a row (diffusers' repeat + view).

@@ -9,17 +9,6 @@ namespace sdxl::cpu {
 
 using dnnl::memory;
 
-Conv2dGeometry Conv2dGeometry::symmetric(int64_t out_channels, int64_t in_channels, int64_t kernel, int64_t stride,
-                                         int64_t padding) {
-  Conv2dGeometry g;
-  g.out_channels = out_channels;
-  g.in_channels = in_channels;
-  g.kernel = kernel;
-  g.stride = stride;
-  g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = padding;
-  return g;
-}
-
 struct PackedConv2d::State {
   // Weights in each blocked layout a primitive asked for; the first is made at pack time,
   // others are reordered from it (oneDNN reorders between blocked layouts directly).

@@ -37,9 +37,6 @@ void broadcast(const float* a, const float* b, float* out, int64_t outer, int64_
 void add(const float* a, const float* b, float* out, int64_t n) {
   binary(a, b, out, n, [](float x, float y) { return x + y; });
 }
-void mul(const float* a, const float* b, float* out, int64_t n) {
-  binary(a, b, out, n, [](float x, float y) { return x * y; });
-}
 void scale(const float* in, float alpha, float* out, int64_t n) {
   binary(in, in, out, n, [alpha](float x, float) { return x * alpha; });
 }

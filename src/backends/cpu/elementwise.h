@@ -6,7 +6,6 @@
 namespace sdxl::cpu {
 
 void add(const float* a, const float* b, float* out, int64_t n);
-void mul(const float* a, const float* b, float* out, int64_t n);
 void scale(const float* in, float alpha, float* out, int64_t n);
 // out[n, m, c] = a[n, m, c] op b[n, c]: b broadcast over the middle axis (a per-sample vector
 // added to every pixel, e.g. the time embedding in a ResnetBlock).

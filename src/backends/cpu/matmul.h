@@ -9,13 +9,14 @@
 #include <memory>
 #include <vector>
 
+#include "core/op_types.h"
+
 namespace sdxl::cpu {
 
 enum class GemmLibrary { OpenBlas, OneDnn };
 
-// The arithmetic of a packed layer: f32 throughout, or bf16 inputs and weights with f32
-// accumulation and output (activations are rounded to bf16, nearest even, on the way in).
-enum class MatmulPrecision { F32, BF16 };
+// The arithmetic of a packed layer (core/op_types.h).
+using MatmulPrecision = sdxl::Precision;
 
 const char* gemm_library_name(GemmLibrary library);
 // The library for y[M,N] = x[M,K] W^T. Honours SDXL_GEMM=openblas|onednn in the environment.

@@ -4,7 +4,6 @@
 #include <limits>
 
 #include "backends/cpu/simd_math.h"
-#include "core/parallel.h"
 
 namespace sdxl::cpu {
 
@@ -45,10 +44,6 @@ void softmax_row(const float* in, float* out, int64_t cols) {
   for (; c + 16 <= cols; c += 16) _mm512_storeu_ps(out + c, _mm512_mul_ps(_mm512_loadu_ps(out + c), vinv));
 #endif
   for (; c < cols; ++c) out[c] *= inv;
-}
-
-void softmax(const float* in, float* out, int64_t rows, int64_t cols) {
-  parallel_for(rows, rows * cols >= (1 << 14), [&](int64_t r) { softmax_row(in + r * cols, out + r * cols, cols); });
 }
 
 }  // namespace sdxl::cpu

@@ -9,10 +9,10 @@ namespace sdxl::models {
 Conv2d Conv2d::bind(WeightBinder& w, const std::string& prefix, int64_t in_channels, int64_t out_channels,
                     int64_t kernel, int64_t stride, int64_t padding) {
   return bind(w, prefix,
-              cpu::Conv2dGeometry::symmetric(out_channels, in_channels, kernel, stride, padding < 0 ? kernel / 2 : padding));
+              Conv2dGeometry::symmetric(out_channels, in_channels, kernel, stride, padding < 0 ? kernel / 2 : padding));
 }
 
-Conv2d Conv2d::bind(WeightBinder& w, const std::string& prefix, const cpu::Conv2dGeometry& geometry) {
+Conv2d Conv2d::bind(WeightBinder& w, const std::string& prefix, const Conv2dGeometry& geometry) {
   Conv2d conv;
   conv.geometry_ = geometry;
   const int64_t k = geometry.kernel;

@@ -52,7 +52,7 @@ AutoencoderKL AutoencoderKL::load(const io::VaeConfig& c, WeightBinder& w) {
           ResnetBlock2D::bind(w, p + ".resnets." + std::to_string(j), j == 0 ? in_ch : out_ch, out_ch, 0, groups, kEps));
     if (i + 1 < levels) {
       // Downsample2D with padding 0 pads (0, 1, 0, 1): bottom and right only.
-      cpu::Conv2dGeometry g = cpu::Conv2dGeometry::symmetric(out_ch, out_ch, 3, 2, 0);
+      Conv2dGeometry g = Conv2dGeometry::symmetric(out_ch, out_ch, 3, 2, 0);
       g.pad_bottom = g.pad_right = 1;
       level.has_resample = true;
       level.resample = Conv2d::bind(w, p + ".downsamplers.0.conv", g);
