@@ -9,7 +9,7 @@
 #include "bench_support.h"
 #include "core/memory.h"
 #include "io/model_configs.h"
-#include "io/pipeline_folder.h"
+#include "pipeline/model_source.h"
 #include "models/common/weights.h"
 #include "pipeline/component_loader.h"
 #include "pipeline/prompt_encoder.h"
@@ -84,20 +84,20 @@ Model random_model(const Config& config, uint64_t seed, ops::Precision precision
   return Model::load(config, weights);
 }
 
-models::UNet2DConditionModel make_unet(const ComponentPlan& plan, const io::PipelineFolder& folder) {
+models::UNet2DConditionModel make_unet(const ComponentPlan& plan, const pipeline::FolderSource& folder) {
   if (!plan.in_memory) return pipeline::load_unet(folder, "unet", plan.precision);
-  return random_model<models::UNet2DConditionModel>(io::load_unet_config(folder.config_path("unet")), 7, plan.precision);
+  return random_model<models::UNet2DConditionModel>(io::load_unet_config(folder.folder().config_path("unet")), 7, plan.precision);
 }
 
-models::AutoencoderKL make_vae(const ComponentPlan& plan, const io::PipelineFolder& folder) {
+models::AutoencoderKL make_vae(const ComponentPlan& plan, const pipeline::FolderSource& folder) {
   if (!plan.in_memory) return pipeline::load_vae(folder, "vae", plan.precision);
-  const auto config = io::load_vae_config(folder.config_path("vae"));
+  const auto config = io::load_vae_config(folder.folder().config_path("vae"));
   return random_model<models::AutoencoderKL>(config, 8, pipeline::vae_precision(config, plan.precision));
 }
 
 // Text encoding of a prompt pair as the pipeline runs it: through PromptEncoder from files, or
 // (in memory) both encoders on 2 x 77 token ids, the first one's last layer skipped.
-Run measure_text(const ComponentPlan& plan, const io::PipelineFolder& folder, Arena& arena, double& load_seconds) {
+Run measure_text(const ComponentPlan& plan, const pipeline::FolderSource& folder, Arena& arena, double& load_seconds) {
   if (!plan.in_memory) {
     auto encoder = timed_load(load_seconds, "the text encoders",
                               [&] { return pipeline::PromptEncoder::load(folder, plan.precision); });
@@ -106,8 +106,8 @@ Run measure_text(const ComponentPlan& plan, const io::PipelineFolder& folder, Ar
     request.negative_prompt = pipeline::PromptArg::text("blurry, low quality");  // encoded: not the zeroed default
     return cold_then_warm(arena, [&] { encoder.encode(request); });
   }
-  const auto config1 = io::load_clip_text_config(folder.config_path("text_encoder"));
-  const auto config2 = io::load_clip_text_config(folder.config_path("text_encoder_2"));
+  const auto config1 = io::load_clip_text_config(folder.folder().config_path("text_encoder"));
+  const auto config2 = io::load_clip_text_config(folder.folder().config_path("text_encoder_2"));
   auto te1 = timed_load(load_seconds, "text encoder 1",
                         [&] { return random_model<models::ClipTextModel>(config1, 1, plan.precision); });
   auto te2 = timed_load(load_seconds, "text encoder 2",
@@ -125,7 +125,7 @@ Run measure_text(const ComponentPlan& plan, const io::PipelineFolder& folder, Ar
 }  // namespace
 
 std::string measure_components(const ComponentPlan& plan) {
-  const auto folder = io::PipelineFolder::open(plan.model);
+  const pipeline::FolderSource folder(plan.model, "");
   std::ostringstream out;
   out << "RESULT";
   double load_seconds = 0;
@@ -143,7 +143,7 @@ std::string measure_components(const ComponentPlan& plan) {
     Tensor sample = normal_tensor(Shape{batch, config.in_channels, latent, latent}, 1, 1.0f);
     Tensor context = normal_tensor(Shape{batch, 77, config.cross_attention_dim[0]}, 2, 1.0f);
     // The pooled text embedding, then 6 time ids (the base) or 5 (the refiner's aesthetic score).
-    const int64_t text_embeds_dim = io::load_clip_text_config(folder.config_path("text_encoder_2")).projection_dim;
+    const int64_t text_embeds_dim = io::load_clip_text_config(folder.folder().config_path("text_encoder_2")).projection_dim;
     const int64_t time_ids_count =
         (config.projection_class_embeddings_input_dim - text_embeds_dim) / config.addition_time_embed_dim;
     Tensor text_embeds = normal_tensor(Shape{batch, text_embeds_dim}, 3, 1.0f);

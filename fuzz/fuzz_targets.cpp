@@ -13,6 +13,8 @@
 #include "io/model_configs.h"
 #include "io/pipeline_folder.h"
 #include "io/safetensors.h"
+#include "io/json_file.h"
+#include "pipeline/scheduler_spec.h"
 #include "pipeline/tokenizer_loader.h"
 
 namespace sdxl::fuzz {
@@ -74,7 +76,7 @@ int config_bytes(const uint8_t* data, size_t size) {
   expect_clean([&] { io::load_unet_config(path); });
   expect_clean([&] { io::load_vae_config(path); });
   expect_clean([&] { io::load_clip_text_config(path); });
-  expect_clean([&] { io::load_scheduler_config(path); });
+  expect_clean([&] { pipeline::scheduler_spec(io::read_json_object(path, "scheduler"), "", path.string()); });
   expect_clean([&] { io::load_pipeline_index(path); });
   return 0;
 }

@@ -29,8 +29,11 @@ void require_bool(const JsonFields& f, const char* key, bool expected) {
 }  // namespace
 
 ClipTextConfig load_clip_text_config(const std::filesystem::path& path) {
-  auto json = read_json_object(path, "config");
-  JsonFields f(json, path.string(), "config");
+  return parse_clip_text_config(read_json_object(path, "config"), path.string());
+}
+
+ClipTextConfig parse_clip_text_config(const nlohmann::json& json, const std::string& origin) {
+  JsonFields f(json, origin, "config");
   ClipTextConfig c;
   auto architectures = f.strings("architectures", {c.architecture});
   c.architecture = architectures.empty() ? c.architecture : architectures.front();
@@ -57,8 +60,11 @@ ClipTextConfig load_clip_text_config(const std::filesystem::path& path) {
 }
 
 UNetConfig load_unet_config(const std::filesystem::path& path) {
-  auto json = read_json_object(path, "config");
-  JsonFields f(json, path.string(), "config");
+  return parse_unet_config(read_json_object(path, "config"), path.string());
+}
+
+UNetConfig parse_unet_config(const nlohmann::json& json, const std::string& origin) {
+  JsonFields f(json, origin, "config");
   UNetConfig c;
   c.sample_size = f.integer("sample_size", 0);
   c.in_channels = f.integer("in_channels", 4);
@@ -140,8 +146,11 @@ UNetConfig load_unet_config(const std::filesystem::path& path) {
 }
 
 VaeConfig load_vae_config(const std::filesystem::path& path) {
-  auto json = read_json_object(path, "config");
-  JsonFields f(json, path.string(), "config");
+  return parse_vae_config(read_json_object(path, "config"), path.string());
+}
+
+VaeConfig parse_vae_config(const nlohmann::json& json, const std::string& origin) {
+  JsonFields f(json, origin, "config");
   VaeConfig c;
   c.in_channels = f.integer("in_channels", c.in_channels);
   c.out_channels = f.integer("out_channels", c.out_channels);
@@ -172,43 +181,6 @@ VaeConfig load_vae_config(const std::filesystem::path& path) {
   if (f.has("use_quant_conv") && !f.boolean("use_quant_conv", true)) f.unsupported("use_quant_conv", "false", "true");
   if (f.has("use_post_quant_conv") && !f.boolean("use_post_quant_conv", true))
     f.unsupported("use_post_quant_conv", "false", "true");
-  return c;
-}
-
-SchedulerConfig load_scheduler_config(const std::filesystem::path& path) {
-  auto json = read_json_object(path, "scheduler");
-  JsonFields f(json, path.string(), "scheduler");
-  SchedulerConfig c;
-  c.class_name = f.string("_class_name", c.class_name);
-  c.num_train_timesteps = f.integer("num_train_timesteps", c.num_train_timesteps);
-  // It sizes the scheduler's tables: bounded before anything is allocated from it.
-  if (c.num_train_timesteps <= 0 || c.num_train_timesteps > 100000) f.bad("num_train_timesteps", "must be in [1, 100000]");
-  c.beta_start = f.number("beta_start", c.beta_start);
-  c.beta_end = f.number("beta_end", c.beta_end);
-  c.beta_schedule = f.string("beta_schedule", c.beta_schedule);
-  require_one_of(f, "beta_schedule", c.beta_schedule, {"linear", "scaled_linear", "squaredcos_cap_v2"});
-  if (f.has("trained_betas")) {
-    const auto& betas = f.raw().at("trained_betas");
-    if (!betas.is_array()) f.bad("trained_betas", "must be a list of numbers");
-    for (const auto& b : betas) {
-      if (!b.is_number()) f.bad("trained_betas", "must be a list of numbers");
-      c.trained_betas.push_back(b.get<double>());
-    }
-  }
-  c.prediction_type = f.string("prediction_type", c.prediction_type);
-  require_one_of(f, "prediction_type", c.prediction_type, {"epsilon", "v_prediction", "sample"});
-  c.timestep_spacing = f.optional_string("timestep_spacing");
-  if (c.timestep_spacing) require_one_of(f, "timestep_spacing", *c.timestep_spacing, {"linspace", "leading", "trailing"});
-  c.steps_offset = f.integer("steps_offset", 0);
-  c.use_karras_sigmas = f.boolean("use_karras_sigmas", false);
-  c.interpolation_type = f.string("interpolation_type", "linear");
-  require_one_of(f, "interpolation_type", c.interpolation_type, {"linear", "log_linear"});
-  c.timestep_type = f.string("timestep_type", "discrete");
-  require_one_of(f, "timestep_type", c.timestep_type, {"discrete", "continuous"});
-  c.rescale_betas_zero_snr = f.boolean("rescale_betas_zero_snr", false);
-  c.sigma_min = f.optional_number("sigma_min");
-  c.sigma_max = f.optional_number("sigma_max");
-  c.extra_json = json.dump();
   return c;
 }
 

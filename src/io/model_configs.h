@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -85,29 +86,14 @@ struct VaeConfig {
   int64_t scale() const { return int64_t{1} << (block_out_channels.size() - 1); }
 };
 
-// The scheduler_config.json fields shared by diffusers' schedulers; sampler-specific fields
-// (solver_order, algorithm_type, ...) are kept in `extra` for the samplers to read.
-struct SchedulerConfig {
-  std::string class_name = "EulerDiscreteScheduler";
-  int64_t num_train_timesteps = 1000;
-  double beta_start = 0.0001;
-  double beta_end = 0.02;
-  std::string beta_schedule = "linear";  // linear, scaled_linear, squaredcos_cap_v2
-  std::vector<double> trained_betas;
-  std::string prediction_type = "epsilon";  // epsilon, v_prediction, sample
-  std::optional<std::string> timestep_spacing;  // linspace, leading, trailing; absent: the class's default
-  int64_t steps_offset = 0;
-  bool use_karras_sigmas = false;
-  std::string interpolation_type = "linear";
-  std::string timestep_type = "discrete";
-  bool rescale_betas_zero_snr = false;
-  std::optional<double> sigma_min, sigma_max;
-  std::string extra_json = "{}";  // the whole file, for sampler-specific fields
-};
-
+// From a config.json file, or from its JSON object (a single-file checkpoint's built-in or given
+// config); `origin` names it in error messages. The scheduler's config is parsed by the pipeline
+// (pipeline/scheduler_spec.h) into the samplers' one SchedulerSpec.
 ClipTextConfig load_clip_text_config(const std::filesystem::path& config_json);
 UNetConfig load_unet_config(const std::filesystem::path& config_json);
 VaeConfig load_vae_config(const std::filesystem::path& config_json);
-SchedulerConfig load_scheduler_config(const std::filesystem::path& scheduler_config_json);
+ClipTextConfig parse_clip_text_config(const nlohmann::json& config, const std::string& origin);
+UNetConfig parse_unet_config(const nlohmann::json& config, const std::string& origin);
+VaeConfig parse_vae_config(const nlohmann::json& config, const std::string& origin);
 
 }  // namespace sdxl::io

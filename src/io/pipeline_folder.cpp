@@ -91,6 +91,22 @@ WeightSet open_weight_set(const std::string& component, const std::vector<fs::pa
   return set;
 }
 
+WeightSet renamed_weight_set(const std::string& component, std::shared_ptr<SafetensorsFile> file,
+                             const std::vector<std::pair<std::string, std::string>>& renamed) {
+  WeightSet set;
+  set.component_ = component;
+  set.files_.push_back(std::move(file));
+  const SafetensorsFile& f = *set.files_.back();
+  for (const auto& [name, stored] : renamed) {
+    const TensorRecord* record = f.find(stored);
+    if (!record)
+      fail(ErrorCode::Format, "[weights] ", component, ": ", f.path().string(), " has no tensor '", stored, "'");
+    if (!set.index_.emplace(name, std::make_pair(size_t{0}, record)).second)
+      fail(ErrorCode::Format, "[weights] ", component, ": two tensors are mapped to '", name, "'");
+  }
+  return set;
+}
+
 PipelineFolder PipelineFolder::open(const fs::path& dir, const std::string& variant) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec))

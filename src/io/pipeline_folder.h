@@ -49,10 +49,18 @@ class WeightSet {
  private:
   friend WeightSet open_weight_set(const std::string&, const std::vector<std::filesystem::path>&,
                                    const std::filesystem::path&);
+  friend WeightSet renamed_weight_set(const std::string&, std::shared_ptr<SafetensorsFile>,
+                                      const std::vector<std::pair<std::string, std::string>>&);
   std::string component_;
   std::vector<std::shared_ptr<SafetensorsFile>> files_;
   std::map<std::string, std::pair<size_t, const TensorRecord*>> index_;
 };
+
+// A weight set over part of an open file, its tensors under other names: what a single-file
+// checkpoint gives each component (its "model.diffusion_model.x" stored as the UNet's "x").
+// `renamed` maps each name the model will ask for to the name stored in `file`.
+WeightSet renamed_weight_set(const std::string& component, std::shared_ptr<SafetensorsFile> file,
+                             const std::vector<std::pair<std::string, std::string>>& renamed);
 
 // Opens `files`; when `shard_index` is not empty, also checks its weight_map against them.
 WeightSet open_weight_set(const std::string& component, const std::vector<std::filesystem::path>& files,

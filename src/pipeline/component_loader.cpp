@@ -8,9 +8,9 @@ namespace {
 
 // Binds a model's weights from a component's files, then checks nothing is left unexplained.
 template <typename Model, typename Config>
-Model bind_component(const io::PipelineFolder& folder, const std::string& component, const Config& config,
+Model bind_component(const ModelSource& source, const std::string& component, const Config& config,
                      ops::Precision precision, const std::vector<std::string>& ignored = {}) {
-  io::WeightSet weights = folder.open_weights(component);
+  io::WeightSet weights = source.weights(component);
   models::FileWeights binder(weights);
   binder.set_precision(precision);
   Model model = Model::load(config, binder);
@@ -21,19 +21,19 @@ Model bind_component(const io::PipelineFolder& folder, const std::string& compon
 
 }  // namespace
 
-models::ClipTextModel load_text_encoder(const io::PipelineFolder& folder, const std::string& component,
+models::ClipTextModel load_text_encoder(const ModelSource& source, const std::string& component,
                                         ops::Precision precision) {
-  io::ClipTextConfig config = io::load_clip_text_config(folder.config_path(component));
-  auto model = bind_component<models::ClipTextModel>(folder, component, config, precision,
+  io::ClipTextConfig config = io::parse_clip_text_config(source.config(component), source.config_origin(component));
+  auto model = bind_component<models::ClipTextModel>(source, component, config, precision,
                                                      models::ClipTextModel::ignored_tensors());
   log_info("[model] loaded ", component, " (", config.architecture, ", ", config.num_hidden_layers, " layers)");
   return model;
 }
 
-models::UNet2DConditionModel load_unet(const io::PipelineFolder& folder, const std::string& component,
+models::UNet2DConditionModel load_unet(const ModelSource& source, const std::string& component,
                                        ops::Precision precision) {
-  io::UNetConfig config = io::load_unet_config(folder.config_path(component));
-  auto model = bind_component<models::UNet2DConditionModel>(folder, component, config, precision);
+  io::UNetConfig config = io::parse_unet_config(source.config(component), source.config_origin(component));
+  auto model = bind_component<models::UNet2DConditionModel>(source, component, config, precision);
   log_info("[model] loaded ", component, " (", config.levels(), " levels)");
   return model;
 }
@@ -42,10 +42,10 @@ ops::Precision vae_precision(const io::VaeConfig& config, ops::Precision precisi
   return config.force_upcast ? ops::Precision::F32 : precision;
 }
 
-models::AutoencoderKL load_vae(const io::PipelineFolder& folder, const std::string& component,
+models::AutoencoderKL load_vae(const ModelSource& source, const std::string& component,
                                ops::Precision precision) {
-  io::VaeConfig config = io::load_vae_config(folder.config_path(component));
-  auto model = bind_component<models::AutoencoderKL>(folder, component, config, vae_precision(config, precision));
+  io::VaeConfig config = io::parse_vae_config(source.config(component), source.config_origin(component));
+  auto model = bind_component<models::AutoencoderKL>(source, component, config, vae_precision(config, precision));
   log_info("[model] loaded ", component);
   return model;
 }

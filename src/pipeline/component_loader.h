@@ -1,10 +1,10 @@
-// Loading model components from a pipeline folder: config, weights, binding, and the check
+// Loading model components from a model source: config, weights, binding, and the check
 // that the weights hold exactly what the config implies.
 #pragma once
 
 #include <string>
 
-#include "io/pipeline_folder.h"
+#include "pipeline/model_source.h"
 #include "models/clip/clip_text_model.h"
 #include "models/unet/unet.h"
 #include "models/vae/autoencoder_kl.h"
@@ -13,13 +13,13 @@ namespace sdxl::pipeline {
 
 // `precision`: the arithmetic of linears and convolutions (BF16: bf16 inputs and weights, f32
 // accumulation). The VAE keeps F32 when its config says force_upcast, as diffusers does.
-models::ClipTextModel load_text_encoder(const io::PipelineFolder& folder, const std::string& component,
+models::ClipTextModel load_text_encoder(const ModelSource& source, const std::string& component,
                                         ops::Precision precision = ops::Precision::F32);
 // The arithmetic the VAE runs in: F32 under its config's force_upcast, as diffusers does.
 ops::Precision vae_precision(const io::VaeConfig& config, ops::Precision precision);
-models::AutoencoderKL load_vae(const io::PipelineFolder& folder, const std::string& component = "vae",
+models::AutoencoderKL load_vae(const ModelSource& source, const std::string& component = "vae",
                                ops::Precision precision = ops::Precision::F32);
-models::UNet2DConditionModel load_unet(const io::PipelineFolder& folder, const std::string& component = "unet",
+models::UNet2DConditionModel load_unet(const ModelSource& source, const std::string& component = "unet",
                                        ops::Precision precision = ops::Precision::F32);
 
 }  // namespace sdxl::pipeline

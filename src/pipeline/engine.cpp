@@ -23,21 +23,22 @@ bool one_shot(const EngineOptions& o) { return o.memory == MemoryPolicy::OneShot
 std::unique_ptr<Engine> Engine::load(const EngineOptions& options) {
   std::unique_ptr<Engine> engine(new Engine(options));
   Engine& e = *engine;
-  e.base_.emplace(SdxlPipeline::load(options.model, options.variant, options.precision, one_shot(options)));
+  e.base_source_ = open_model_source(options.model, options.variant);
+  e.base_.emplace(SdxlPipeline::load(e.base_source_, options.precision, one_shot(options)));
   e.base_is_refiner_ = e.base_->is_refiner();
   e.vae_scale_ = e.base_->vae_scale();
   e.base_footprint_ = e.base_->footprint();
   if (!options.refiner.empty()) {
-    const io::PipelineFolder folder = io::PipelineFolder::open(options.refiner, options.variant);
-    SDXL_CHECK(folder.index().requires_aesthetics_score, InvalidArgument, "[engine] ", options.refiner.string(),
+    e.refiner_source_ = open_model_source(options.refiner, options.variant);
+    SDXL_CHECK(e.refiner_source_->is_refiner(), InvalidArgument, "[engine] ", options.refiner.string(),
                " is not a refiner (its model_index.json lacks requires_aesthetics_score)");
     SDXL_CHECK(!e.base_is_refiner_, InvalidArgument, "[engine] the main model ", options.model.string(),
                " is a refiner itself: give a base model with a refiner");
-    e.refiner_footprint_ = SdxlPipeline::footprint(folder, options.precision);
+    e.refiner_footprint_ = SdxlPipeline::footprint(*e.refiner_source_, options.precision);
     // Kept warm: loaded now, so load errors show here. One-shot: loaded at the hand-over,
     // after the base is freed (both in fp32 would need ~23 GiB).
     if (!one_shot(options)) {
-      e.refiner_.emplace(SdxlPipeline::load(options.refiner, options.variant, options.precision, false));
+      e.refiner_.emplace(SdxlPipeline::load(e.refiner_source_, options.precision, false));
       e.refiner_footprint_.loaded = true;
     }
   }
@@ -45,12 +46,12 @@ std::unique_ptr<Engine> Engine::load(const EngineOptions& options) {
 }
 
 SdxlPipeline& Engine::base() {
-  if (!base_) base_.emplace(SdxlPipeline::load(options_.model, options_.variant, options_.precision, one_shot(options_)));
+  if (!base_) base_.emplace(SdxlPipeline::load(base_source_, options_.precision, one_shot(options_)));
   return *base_;
 }
 
 SdxlPipeline& Engine::refiner() {
-  if (!refiner_) refiner_.emplace(SdxlPipeline::load(options_.refiner, options_.variant, options_.precision, one_shot(options_)));
+  if (!refiner_) refiner_.emplace(SdxlPipeline::load(refiner_source_, options_.precision, one_shot(options_)));
   return *refiner_;
 }
 

@@ -73,6 +73,7 @@ class Engine {
   GenerateRequest refiner_request(const EngineRequest& request, const Tensor& base_latents) const;
 
   EngineOptions options_;
+  std::shared_ptr<const ModelSource> base_source_, refiner_source_;  // configs read once, kept
   std::optional<SdxlPipeline> base_, refiner_;  // one-shot: loaded per call, freed in turn
   ModelFootprint base_footprint_, refiner_footprint_;
   bool base_is_refiner_ = false;

@@ -8,6 +8,7 @@
 #include "io/json_file.h"
 #include "io/model_configs.h"
 #include "io/pipeline_folder.h"
+#include "pipeline/scheduler_spec.h"
 
 namespace sdxl::pipeline {
 namespace {
@@ -91,7 +92,8 @@ ordered_json describe_config(const io::PipelineFolder& folder, const io::Compone
       }
     }
   } else if (entry.name == "scheduler") {
-    io::SchedulerConfig s = io::load_scheduler_config(folder.config_path(entry.name));
+    const auto path = folder.config_path(entry.name);
+    const samplers::SchedulerSpec s = scheduler_spec(io::read_json_object(path, "scheduler"), "", path.string());
     c["beta_schedule"] = s.beta_schedule;
     c["prediction_type"] = s.prediction_type;
     c["timestep_spacing"] = s.timestep_spacing ? *s.timestep_spacing : "(class default)";

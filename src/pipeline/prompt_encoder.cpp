@@ -33,20 +33,20 @@ std::vector<std::string> PromptArg::for_batch(size_t batch, const char* what) co
   return items_;
 }
 
-PromptEncoder PromptEncoder::load(const io::PipelineFolder& folder, ops::Precision precision) {
+PromptEncoder PromptEncoder::load(const ModelSource& source, ops::Precision precision) {
   PromptEncoder encoder;
-  encoder.force_zeros_for_empty_prompt_ = folder.index().force_zeros_for_empty_prompt;
+  encoder.force_zeros_for_empty_prompt_ = source.index().force_zeros_for_empty_prompt;
   auto load_pair = [&](const std::string& tokenizer, const std::string& model) {
     return std::make_shared<Encoder>(
-        Encoder{load_clip_tokenizer(folder.component_dir(tokenizer)), load_text_encoder(folder, model, precision)});
+        Encoder{load_clip_tokenizer(source.tokenizer_dir(tokenizer)), load_text_encoder(source, model, precision)});
   };
-  SDXL_CHECK(folder.has("text_encoder_2") && folder.has("tokenizer_2"), Format, "[model] ", folder.dir().string(),
+  SDXL_CHECK(source.has("text_encoder_2") && source.has("tokenizer_2"), Format, "[model] ", source.location().string(),
              ": an SDXL pipeline needs text_encoder_2 and tokenizer_2");
   encoder.second_ = load_pair("tokenizer_2", "text_encoder_2");
-  SDXL_CHECK(encoder.second_->model.config().with_projection(), Format, "[model] ", folder.dir().string(),
+  SDXL_CHECK(encoder.second_->model.config().with_projection(), Format, "[model] ", source.location().string(),
              ": text_encoder_2 must be a CLIPTextModelWithProjection (its pooled output conditions the UNet)");
-  if (folder.has("text_encoder")) {
-    SDXL_CHECK(folder.has("tokenizer"), Format, "[model] ", folder.dir().string(),
+  if (source.has("text_encoder")) {
+    SDXL_CHECK(source.has("tokenizer"), Format, "[model] ", source.location().string(),
                ": text_encoder is present but tokenizer is not");
     encoder.first_ = load_pair("tokenizer", "text_encoder");
   }

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "io/pipeline_folder.h"
+#include "pipeline/model_source.h"
 #include "models/clip/clip_text_model.h"
 #include "tokenizer/clip_tokenizer.h"
 
@@ -51,7 +51,7 @@ struct PromptEmbeddings {
 class PromptEncoder {
  public:
   // Loads tokenizer(_2) and text_encoder(_2) as the folder has them (the refiner has only _2).
-  static PromptEncoder load(const io::PipelineFolder& folder, ops::Precision precision = ops::Precision::F32);
+  static PromptEncoder load(const ModelSource& source, ops::Precision precision = ops::Precision::F32);
   PromptEmbeddings encode(const PromptRequest& request) const;
 
   bool has_first_encoder() const { return first_ != nullptr; }

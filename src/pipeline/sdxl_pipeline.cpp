@@ -45,62 +45,62 @@ models::BetweenBlocks reporting(const GenerateRequest& r, const char* stage) {
 
 double gib(double bytes) { return bytes / (1024.0 * 1024.0 * 1024.0); }
 
-double weights_gib(const io::PipelineFolder& folder, const std::string& component, double bytes_per_value) {
-  if (!folder.has(component)) return 0.0;
+double weights_gib(const ModelSource& source, const std::string& component, double bytes_per_value) {
+  if (!source.has(component)) return 0.0;
   double values = 0;
-  const io::WeightSet weights = folder.open_weights(component);
+  const io::WeightSet weights = source.weights(component);
   for (const auto& name : weights.names()) values += static_cast<double>(weights.record(name)->shape.numel());
   return gib(values * bytes_per_value);
 }
 
 }  // namespace
 
-SdxlPipeline SdxlPipeline::load(const std::filesystem::path& model_dir, const std::string& variant,
-                                ops::Precision precision, bool one_shot) {
+SdxlPipeline SdxlPipeline::load(std::shared_ptr<const ModelSource> source, ops::Precision precision, bool one_shot) {
   SdxlPipeline p;
   p.precision_ = precision;
-  p.folder_ = io::PipelineFolder::open(model_dir, variant);
-  for (const char* needed : {"unet", "vae", "scheduler"})
-    SDXL_CHECK(p.folder_.has(needed), Format, "[model] ", model_dir.string(), ": model_index.json has no ", needed);
-  p.prompt_encoder_ = std::make_shared<PromptEncoder>(PromptEncoder::load(p.folder_, precision));
+  p.source_ = std::move(source);
+  const ModelSource& s = *p.source_;
+  for (const char* needed : {"unet", "vae", "scheduler", "text_encoder_2"})
+    SDXL_CHECK(s.has(needed), Format, "[model] ", s.location().string(), ": model_index.json has no ", needed);
+  p.prompt_encoder_ = std::make_shared<PromptEncoder>(PromptEncoder::load(s, precision));
   p.release_text_encoders_ = one_shot;
-  p.unet_config_ = io::load_unet_config(p.folder_.config_path("unet"));
-  p.vae_config_ = io::load_vae_config(p.folder_.config_path("vae"));
+  p.unet_config_ = io::parse_unet_config(s.config("unet"), s.config_origin("unet"));
+  p.vae_config_ = io::parse_vae_config(s.config("vae"), s.config_origin("vae"));
   if (!one_shot) {
     p.unet();
     p.vae();
   }
-  p.scheduler_config_ = io::read_json_object(p.folder_.config_path("scheduler"), "scheduler");
-  p.projection_dim_ = io::load_clip_text_config(p.folder_.config_path("text_encoder_2")).projection_dim;
+  p.scheduler_config_ = s.config("scheduler");
+  p.projection_dim_ = io::parse_clip_text_config(s.config("text_encoder_2"), s.config_origin("text_encoder_2")).projection_dim;
   return p;
 }
 
 models::AutoencoderKL& SdxlPipeline::vae() {
-  if (!vae_) vae_ = std::make_shared<models::AutoencoderKL>(load_vae(folder_, "vae", precision_));
+  if (!vae_) vae_ = std::make_shared<models::AutoencoderKL>(load_vae(*source_, "vae", precision_));
   return *vae_;
 }
 
 models::UNet2DConditionModel& SdxlPipeline::unet() {
-  if (!unet_) unet_ = std::make_shared<models::UNet2DConditionModel>(load_unet(folder_, "unet", precision_));
+  if (!unet_) unet_ = std::make_shared<models::UNet2DConditionModel>(load_unet(*source_, "unet", precision_));
   return *unet_;
 }
 
-ModelFootprint SdxlPipeline::footprint(const io::PipelineFolder& folder, ops::Precision precision) {
-  const io::UNetConfig unet = io::load_unet_config(folder.config_path("unet"));
-  const io::VaeConfig vae = io::load_vae_config(folder.config_path("vae"));
+ModelFootprint SdxlPipeline::footprint(const ModelSource& source, ops::Precision precision) {
+  const io::UNetConfig unet = io::parse_unet_config(source.config("unet"), source.config_origin("unet"));
+  const io::VaeConfig vae = io::parse_vae_config(source.config("vae"), source.config_origin("vae"));
   const double compute_bytes = precision == ops::Precision::BF16 ? 2.0 : 4.0;
   const double vae_bytes = vae_precision(vae, precision) == ops::Precision::BF16 ? 2.0 : 4.0;
   ModelFootprint f;
-  f.text_encoders_gib = weights_gib(folder, "text_encoder", compute_bytes) + weights_gib(folder, "text_encoder_2", compute_bytes);
-  f.unet_gib = weights_gib(folder, "unet", compute_bytes);
-  f.vae_gib = weights_gib(folder, "vae", vae_bytes);
+  f.text_encoders_gib = weights_gib(source, "text_encoder", compute_bytes) + weights_gib(source, "text_encoder_2", compute_bytes);
+  f.unet_gib = weights_gib(source, "unet", compute_bytes);
+  f.vae_gib = weights_gib(source, "vae", vae_bytes);
   if (!unet.block_out_channels.empty()) f.unet_channels = unet.block_out_channels.front();
   if (!vae.block_out_channels.empty()) f.vae_channels = vae.block_out_channels.back();
   return f;
 }
 
 ModelFootprint SdxlPipeline::footprint() const {
-  ModelFootprint f = footprint(folder_, precision_);
+  ModelFootprint f = footprint(*source_, precision_);
   f.loaded = !release_text_encoders_;
   return f;
 }
@@ -115,7 +115,7 @@ void SdxlPipeline::release_activation_memory() {
 PromptEmbeddings SdxlPipeline::encode_prompt(const GenerateRequest& r) {
   PromptRequest prompt_request = r.prompts;
   prompt_request.classifier_free_guidance = r.guidance.enabled();
-  if (!prompt_encoder_) prompt_encoder_ = std::make_shared<PromptEncoder>(PromptEncoder::load(folder_, precision_));
+  if (!prompt_encoder_) prompt_encoder_ = std::make_shared<PromptEncoder>(PromptEncoder::load(*source_, precision_));
   PromptEmbeddings emb = prompt_encoder_->encode(prompt_request);
   if (release_text_encoders_) {
     prompt_encoder_.reset();

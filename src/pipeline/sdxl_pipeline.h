@@ -8,10 +8,10 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "io/pipeline_folder.h"
 #include "models/unet/unet.h"
 #include "models/vae/autoencoder_kl.h"
 #include "pipeline/generate_request.h"
+#include "pipeline/model_source.h"
 #include "pipeline/prompt_encoder.h"
 #include "pipeline/request_limits.h"
 #include "rng/torch_generator.h"
@@ -26,17 +26,21 @@ class SdxlPipeline {
   // and free the UNet before the VAE decode (and the VAE while the UNet runs), so that no two of
   // them are in memory together (one-shot use such as the CLI; a later call loads them again).
   // Configs are checked here.
-  static SdxlPipeline load(const std::filesystem::path& model_dir, const std::string& variant = "",
-                           ops::Precision precision = ops::Precision::F32, bool one_shot = false);
+  static SdxlPipeline load(std::shared_ptr<const ModelSource> source, ops::Precision precision = ops::Precision::F32,
+                           bool one_shot = false);
+  static SdxlPipeline load(const std::filesystem::path& model, const std::string& variant = "",
+                           ops::Precision precision = ops::Precision::F32, bool one_shot = false) {
+    return load(open_model_source(model, variant), precision, one_shot);
+  }
   GenerateResult generate(const GenerateRequest& request);
 
-  const io::PipelineFolder& folder() const { return folder_; }
-  bool is_refiner() const { return folder_.index().requires_aesthetics_score; }
+  const ModelSource& source() const { return *source_; }
+  bool is_refiner() const { return source_->is_refiner(); }
   int64_t vae_scale() const { return vae_config_.scale(); }
   // Weights and channel widths, for the memory estimate of a request: of this pipeline, or of
   // a folder not loaded (from its configs and weight headers).
   ModelFootprint footprint() const;
-  static ModelFootprint footprint(const io::PipelineFolder& folder, ops::Precision precision);
+  static ModelFootprint footprint(const ModelSource& source, ops::Precision precision);
   // Gives back the activation memory kept from the largest request so far.
   void release_activation_memory();
 
@@ -61,7 +65,7 @@ class SdxlPipeline {
   // VAE encode of an image in [0, 1], a sample of the posterior from the generator, scaled.
   Tensor encode_image(const GenerateRequest& r, const Tensor& image01, rng::TorchGenerator& generator);
 
-  io::PipelineFolder folder_;
+  std::shared_ptr<const ModelSource> source_;
   std::shared_ptr<PromptEncoder> prompt_encoder_;
   // The VAE and the UNet, loaded on first use (one-shot pipelines free them after use).
   models::AutoencoderKL& vae();

@@ -1,16 +1,16 @@
 #include "pipeline/tokenize_report.h"
 
-#include "io/pipeline_folder.h"
+#include "pipeline/model_source.h"
 #include "pipeline/tokenizer_loader.h"
 
 namespace sdxl::pipeline {
 
 std::string tokenize_report(const std::filesystem::path& model_dir, const std::string& text) {
-  io::PipelineFolder folder = io::PipelineFolder::open(model_dir);
+  const auto source = open_model_source(model_dir);
   std::string report;
   for (const char* name : {"tokenizer", "tokenizer_2"}) {
-    if (!folder.has(name)) continue;
-    auto tokenizer = load_clip_tokenizer(folder.component_dir(name));
+    if (!source->has(name)) continue;
+    auto tokenizer = load_clip_tokenizer(source->tokenizer_dir(name));
     auto ids = with_tokenizer_errors([&] { return tokenizer.encode(text); });
     report += name;
     report += ":";

@@ -30,7 +30,7 @@ TEST(Allocations, SecondUNetForwardAllocatesNothing) {
   auto cases = test::cases_of_kind("unet");
   ASSERT_FALSE(cases.empty());
   const auto& c = cases[0];
-  auto unet = pipeline::load_unet(io::PipelineFolder::open(test::model_dir(c)));
+  auto unet = pipeline::load_unet(pipeline::FolderSource(test::model_dir(c), ""));
   test::CaseFile file(c);
   Tensor sample = file["sample"], context = file["encoder_hidden_states"];
   Tensor text_embeds = file["text_embeds"], time_ids = file["time_ids"];

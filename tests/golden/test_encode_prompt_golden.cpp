@@ -20,7 +20,7 @@ TEST(EncodePromptGolden, AllCases) {
   ASSERT_FALSE(cases.empty());
   for (const auto& c : cases) {
     SCOPED_TRACE(c["name"].get<std::string>());
-    auto encoder = pipeline::PromptEncoder::load(io::PipelineFolder::open(test::model_dir(c)));
+    auto encoder = pipeline::PromptEncoder::load(pipeline::FolderSource(test::model_dir(c), ""));
     const auto& p = c["params"];
     pipeline::PromptRequest request;
     request.prompt = arg(p["prompt"]);
@@ -74,7 +74,7 @@ TEST(EncodePromptGolden, RefinerUsesEncoder2OnlyAndIgnoresPrompt2) {
   const auto only = case_named("encode_prompt_only");
   const auto empty_negative = case_named("encode_prompt_long");  // its negative_prompt is ""
   ASSERT_FALSE(only.is_null() || empty_negative.is_null()) << "reference cases renamed";
-  auto refiner = pipeline::PromptEncoder::load(io::PipelineFolder::open(test::reference_dir() / "models/tiny-sdxl-refiner"));
+  auto refiner = pipeline::PromptEncoder::load(pipeline::FolderSource(test::reference_dir() / "models/tiny-sdxl-refiner", ""));
   EXPECT_FALSE(refiner.has_first_encoder());
   pipeline::PromptRequest request;
   request.prompt = pipeline::PromptArg::text("a photo of a cat");
@@ -94,7 +94,7 @@ TEST(EncodePromptGolden, RefinerUsesEncoder2OnlyAndIgnoresPrompt2) {
 
 TEST(EncodePrompt, BadRequests) {
   SDXL_REQUIRE_REFERENCE();
-  auto encoder = pipeline::PromptEncoder::load(io::PipelineFolder::open(test::reference_dir() / "models/tiny-sdxl-base"));
+  auto encoder = pipeline::PromptEncoder::load(pipeline::FolderSource(test::reference_dir() / "models/tiny-sdxl-base", ""));
   pipeline::PromptRequest request;
   request.prompt = pipeline::PromptArg::list({"a", "b"});
   request.negative_prompt = pipeline::PromptArg::list({"x", "y", "z"});

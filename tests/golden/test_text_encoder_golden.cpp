@@ -12,7 +12,7 @@ namespace {
 void check_case(const nlohmann::json& c) {
   SCOPED_TRACE(c["name"].get<std::string>());
   const std::string component = c["params"]["component"];
-  auto folder = io::PipelineFolder::open(test::model_dir(c));
+  auto folder = pipeline::FolderSource(test::model_dir(c), "");
   auto model = pipeline::load_text_encoder(folder, component);
   test::CaseFile file(c);
   Tensor input_ids = file["input_ids"];  // [B, 77] I64
@@ -55,7 +55,7 @@ TEST(TextEncoderGolden, TextEncoder2) {
 
 TEST(TextEncoderGolden, PartialForwardMatchesTheFullOne) {
   SDXL_REQUIRE_REFERENCE();
-  auto folder = io::PipelineFolder::open(test::reference_dir() / "models/tiny-sdxl-base");
+  auto folder = pipeline::FolderSource(test::reference_dir() / "models/tiny-sdxl-base", "");
   auto model = pipeline::load_text_encoder(folder, "text_encoder");
   std::vector<int32_t> ids(77, 49407);
   ids[0] = 49406;
@@ -87,7 +87,7 @@ class MismatchedEncoder : public ::testing::Test {
   std::string load_error() {
     test::write_file(dir_ / "model/text_encoder/config.json", config_.dump());
     try {
-      pipeline::load_text_encoder(io::PipelineFolder::open(dir_ / "model"), "text_encoder");
+      pipeline::load_text_encoder(pipeline::FolderSource(dir_ / "model", ""), "text_encoder");
     } catch (const Error& e) {
       return e.what();
     }

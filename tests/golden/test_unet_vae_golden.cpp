@@ -13,7 +13,7 @@ TEST(UNetGolden, AllCases) {
   ASSERT_FALSE(cases.empty());
   for (const auto& c : cases) {
     SCOPED_TRACE(c["name"].get<std::string>());
-    auto unet = pipeline::load_unet(io::PipelineFolder::open(test::model_dir(c)));
+    auto unet = pipeline::load_unet(pipeline::FolderSource(test::model_dir(c), ""));
     test::CaseFile file(c);
     Arena arena;
     Tensor out = unet.forward(arena, file["sample"], c["params"]["timestep"].get<float>(), file["encoder_hidden_states"],
@@ -28,7 +28,7 @@ TEST(VaeGolden, DecodeCases) {
   ASSERT_FALSE(cases.empty());
   for (const auto& c : cases) {
     SCOPED_TRACE(c["name"].get<std::string>());
-    auto vae = pipeline::load_vae(io::PipelineFolder::open(test::model_dir(c)));
+    auto vae = pipeline::load_vae(pipeline::FolderSource(test::model_dir(c), ""));
     test::CaseFile file(c);
     Arena arena;
     EXPECT_TRUE(test::matches(vae.decode(arena, file["latents"]), file["image"], c, "image"));
@@ -50,7 +50,7 @@ TEST(VaeGolden, DecodeInBandsMatchesTheWholeDecode) {
   ASSERT_FALSE(cases.empty());
   for (const auto& c : cases) {
     SCOPED_TRACE(c["name"].get<std::string>());
-    auto vae = pipeline::load_vae(io::PipelineFolder::open(test::model_dir(c)));
+    auto vae = pipeline::load_vae(pipeline::FolderSource(test::model_dir(c), ""));
     test::CaseFile file(c);
     Arena arena;
     const Tensor& latents = file["latents"];
@@ -78,7 +78,7 @@ TEST(VaeGolden, EncodeCases) {
   ASSERT_FALSE(cases.empty());
   for (const auto& c : cases) {
     SCOPED_TRACE(c["name"].get<std::string>());
-    auto vae = pipeline::load_vae(io::PipelineFolder::open(test::model_dir(c)));
+    auto vae = pipeline::load_vae(pipeline::FolderSource(test::model_dir(c), ""));
     test::CaseFile file(c);
     Arena arena;
     auto posterior = vae.encode(arena, file["image"]);

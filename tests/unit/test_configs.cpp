@@ -3,11 +3,18 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
+#include "io/json_file.h"
 #include "io/model_configs.h"
+#include "pipeline/scheduler_spec.h"
 #include "test_support.h"
 
 namespace sdxl::io {
 namespace {
+
+// The scheduler's config as the pipeline reads it: one SchedulerSpec.
+samplers::SchedulerSpec load_scheduler_config(const std::filesystem::path& path) {
+  return pipeline::scheduler_spec(io::read_json_object(path, "scheduler"), "", path.string());
+}
 
 using test::TempDir;
 
@@ -67,7 +74,7 @@ TEST(Configs, TinyAndRealTextEncodersAndVae) {
   EXPECT_DOUBLE_EQ(vae.scaling_factor, 0.13025);
   EXPECT_TRUE(vae.force_upcast);
   auto sched = load_scheduler_config(test::reference_dir() / "real/stable-diffusion-xl-base-1.0/scheduler/scheduler_config.json");
-  EXPECT_EQ(sched.class_name, "EulerDiscreteScheduler");
+  EXPECT_EQ(sched.type, "EulerDiscreteScheduler");
   EXPECT_EQ(sched.beta_schedule, "scaled_linear");
   EXPECT_EQ(*sched.timestep_spacing, "leading");
   EXPECT_EQ(sched.steps_offset, 1);

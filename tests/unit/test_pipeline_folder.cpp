@@ -134,3 +134,36 @@ TEST(PipelineFolder, ClearErrorsForMissingPieces) {
 
 }  // namespace
 }  // namespace sdxl::io
+
+namespace sdxl::io {
+namespace {
+
+// The single-file seam: part of one file's tensors, under the names a model asks for.
+TEST(RenamedWeightSet, ServesStoredTensorsUnderNewNames) {
+  test::TempDir dir;
+  write_safetensors(dir / "all.safetensors", {{"model.diffusion_model.conv_in.weight", filled({2}, 3.0f)},
+                                             {"first_stage_model.decoder.conv_in.weight", filled({3}, 4.0f)}});
+  auto file = SafetensorsFile::open(dir / "all.safetensors");
+  const WeightSet unet = renamed_weight_set("unet", file, {{"conv_in.weight", "model.diffusion_model.conv_in.weight"}});
+  EXPECT_EQ(unet.size(), 1u);
+  EXPECT_TRUE(unet.has("conv_in.weight"));
+  EXPECT_FALSE(unet.has("model.diffusion_model.conv_in.weight"));
+  EXPECT_EQ(unet.get("conv_in.weight").data<float>()[1], 3.0f);
+  EXPECT_EQ(unet.component(), "unet");
+  try {
+    renamed_weight_set("vae", file, {{"x", "first_stage_model.missing"}});
+    FAIL() << "a missing stored tensor was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("first_stage_model.missing"), std::string::npos) << e.what();
+  }
+  try {
+    renamed_weight_set("vae", file, {{"x", "first_stage_model.decoder.conv_in.weight"},
+                                     {"x", "model.diffusion_model.conv_in.weight"}});
+    FAIL() << "two tensors under one name were accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'x'"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace sdxl::io
