@@ -38,7 +38,7 @@ void report(const GenerateRequest& r, const Progress& progress) {
     fail(ErrorCode::Cancelled, "[pipeline] cancelled by the caller while ", progress.stage);
 }
 
-models::BetweenBlocks reporting(const GenerateRequest& r, const char* stage) {
+CodecProgress reporting(const GenerateRequest& r, const char* stage) {
   if (!r.on_progress) return {};
   return [&r, stage](int64_t done, int64_t total) { report(r, Progress{stage, done, total, nullptr}); };
 }
@@ -68,16 +68,16 @@ SdxlPipeline SdxlPipeline::load(std::shared_ptr<const ModelSource> source, ops::
   p.vae_config_ = io::parse_vae_config(s.config("vae"), s.config_origin("vae"));
   if (!one_shot) {
     p.unet();
-    p.vae();
+    p.codec();
   }
   p.scheduler_config_ = s.config("scheduler");
   p.projection_dim_ = io::parse_clip_text_config(s.config("text_encoder_2"), s.config_origin("text_encoder_2")).projection_dim;
   return p;
 }
 
-models::AutoencoderKL& SdxlPipeline::vae() {
-  if (!vae_) vae_ = std::make_shared<models::AutoencoderKL>(load_vae(*source_, "vae", precision_));
-  return *vae_;
+const LatentCodec& SdxlPipeline::codec() {
+  if (!codec_) codec_ = std::make_shared<AutoencoderKlCodec>(load_vae(*source_, "vae", precision_), vae_config_);
+  return *codec_;
 }
 
 models::UNet2DConditionModel& SdxlPipeline::unet() {
@@ -165,17 +165,7 @@ SdxlPipeline::Schedule SdxlPipeline::get_timesteps(const GenerateRequest& r, boo
 }
 
 Tensor SdxlPipeline::encode_image(const GenerateRequest& r, const Tensor& image01, rng::TorchGenerator& generator) {
-  Tensor image = image01.clone();
-  for (int64_t i = 0; i < image.numel(); ++i) image.data<float>()[i] = 2.0f * image.data<float>()[i] - 1.0f;
-  arena_->reset();
-  auto posterior = vae().encode(*arena_, image, reporting(r, "encoding"));
-  Tensor latents = Tensor::empty(posterior.mean.shape(), DType::F32);
-  generator.randn(latents.data<float>(), latents.numel());
-  const float sf = static_cast<float>(vae_config_.scaling_factor);
-  for (int64_t i = 0; i < latents.numel(); ++i)
-    latents.data<float>()[i] = sf * (posterior.mean.data<float>()[i] + posterior.std.data<float>()[i] * latents.data<float>()[i]);
-  arena_->reset();
-  return latents;
+  return codec().encode(*arena_, image01, generator, reporting(r, "encoding"));
 }
 
 // diffusers' prepare_latents: noise scaled by init_noise_sigma (txt2img, or inpainting at full
@@ -243,26 +233,8 @@ Tensor SdxlPipeline::prepare_mask_latents(const GenerateRequest& r, const Tensor
   return mask_latents;
 }
 
-// decode(latents / scaling_factor); image = clamp(x / 2 + 0.5, 0, 1), channels-last.
 Tensor SdxlPipeline::decode_latents(const GenerateRequest& r, const Tensor& latents) {
-  Tensor scaled = latents.clone();
-  const float sf = static_cast<float>(vae_config_.scaling_factor);
-  for (int64_t i = 0; i < scaled.numel(); ++i) scaled.data<float>()[i] /= sf;
-  arena_->reset();
-  const auto between_blocks = reporting(r, "decoding");
-  // [N, 3, H, W]; in bands: the same image in about a quarter of the memory
-  Tensor decoded = r.vae_tiling ? vae().decode_in_bands(*arena_, scaled, 0, between_blocks)
-                                : vae().decode(*arena_, scaled, between_blocks);
-  const int64_t images = decoded.dim(0), h = decoded.dim(2), w = decoded.dim(3), c = decoded.dim(1);
-  Tensor out = Tensor::empty(Shape{images, h, w, c}, DType::F32);
-  for (int64_t n = 0; n < images; ++n)
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t i = 0; i < h * w; ++i) {
-        const float v = decoded.data<float>()[(n * c + ch) * h * w + i] / 2.0f + 0.5f;
-        out.data<float>()[(n * h * w + i) * c + ch] = std::clamp(v, 0.0f, 1.0f);
-      }
-  arena_->reset();
-  return out;
+  return codec().decode(*arena_, latents, r.vae_tiling, reporting(r, "decoding"));
 }
 
 GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
@@ -308,8 +280,8 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
   };
   log_info("[pipeline] ", images, " image(s) ", width, "x", height, ", ", timesteps.size(), " steps, guidance ",
            r.guidance.scale, ", seed ", r.seed);
-  if (release_text_encoders_ && vae_) {
-    vae_.reset();  // used for the init image; loaded again for the decode
+  if (release_text_encoders_ && codec_) {
+    codec_.reset();  // used for the init image; loaded again for the decode
     return_free_memory_to_system();
   }
   samplers::NoiseFn noise_fn = [&generator](float* out, int64_t n) { generator.randn(out, n); };

@@ -9,8 +9,8 @@
 #include <string>
 
 #include "models/unet/unet.h"
-#include "models/vae/autoencoder_kl.h"
 #include "pipeline/generate_request.h"
+#include "pipeline/latent_codec.h"
 #include "pipeline/model_source.h"
 #include "pipeline/prompt_encoder.h"
 #include "pipeline/request_limits.h"
@@ -62,17 +62,17 @@ class SdxlPipeline {
                                   rng::TorchGenerator& generator);
   Tensor prepare_mask_latents(const GenerateRequest& r, const Tensor& latents, rng::TorchGenerator& generator);
   Tensor decode_latents(const GenerateRequest& r, const Tensor& latents);
-  // VAE encode of an image in [0, 1], a sample of the posterior from the generator, scaled.
   Tensor encode_image(const GenerateRequest& r, const Tensor& image01, rng::TorchGenerator& generator);
 
   std::shared_ptr<const ModelSource> source_;
   std::shared_ptr<PromptEncoder> prompt_encoder_;
-  // The VAE and the UNet, loaded on first use (one-shot pipelines free them after use).
-  models::AutoencoderKL& vae();
+  // The latent codec (the VAE) and the UNet, loaded on first use (one-shot pipelines free them
+  // after use).
+  const LatentCodec& codec();
   models::UNet2DConditionModel& unet();
 
   std::shared_ptr<models::UNet2DConditionModel> unet_;
-  std::shared_ptr<models::AutoencoderKL> vae_;
+  std::shared_ptr<const LatentCodec> codec_;
   io::UNetConfig unet_config_;
   io::VaeConfig vae_config_;
   nlohmann::json scheduler_config_;

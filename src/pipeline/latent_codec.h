@@ -1,0 +1,48 @@
+// The latent codec: what turns images into the UNet's latents and back. AutoencoderKL (with its
+// scaling factor and posterior sampling) is the one implementation today; the tiny autoencoder
+// (TAESD) slots in as a second, and the pipeline never knows which it holds.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "core/arena.h"
+#include "core/tensor.h"
+#include "io/model_configs.h"
+#include "models/vae/autoencoder_kl.h"
+#include "rng/torch_generator.h"
+
+namespace sdxl::pipeline {
+
+// Called between a codec's blocks with (done, total): progress, and where a cancel can stop it.
+using CodecProgress = std::function<void(int64_t done, int64_t total)>;
+
+class LatentCodec {
+ public:
+  virtual ~LatentCodec() = default;
+  virtual int64_t scale() const = 0;  // image pixels per latent along each side
+  // image [N, 3, H, W] in [0, 1] -> latents [N, C, H / scale, W / scale] as the UNet sees them;
+  // a stochastic codec draws its sample from `generator` (where diffusers draws it).
+  virtual Tensor encode(Arena& arena, const Tensor& image01, rng::TorchGenerator& generator,
+                        const CodecProgress& progress) const = 0;
+  // latents as the UNet sees them -> images [N, H, W, 3] in [0, 1], channels-last. `low_memory`:
+  // decode a band of rows at a time where the codec can (the same image, less memory).
+  virtual Tensor decode(Arena& arena, const Tensor& latents, bool low_memory, const CodecProgress& progress) const = 0;
+};
+
+// diffusers' AutoencoderKL as the pipelines use it: encode samples the posterior and multiplies
+// by scaling_factor; decode divides by it, and maps [-1, 1] to [0, 1].
+class AutoencoderKlCodec final : public LatentCodec {
+ public:
+  AutoencoderKlCodec(models::AutoencoderKL vae, const io::VaeConfig& config);
+  int64_t scale() const override { return vae_.scale(); }
+  Tensor encode(Arena& arena, const Tensor& image01, rng::TorchGenerator& generator,
+                const CodecProgress& progress) const override;
+  Tensor decode(Arena& arena, const Tensor& latents, bool low_memory, const CodecProgress& progress) const override;
+
+ private:
+  models::AutoencoderKL vae_;
+  float scaling_factor_;
+};
+
+}  // namespace sdxl::pipeline
