@@ -4,6 +4,7 @@
 
 #include "ops.h"
 #include "core/log.h"
+#include "pipeline/tensor_batch.h"
 #include "pipeline/component_loader.h"
 #include "pipeline/tokenizer_loader.h"
 
@@ -84,33 +85,8 @@ PromptEncoder::Encoded PromptEncoder::run(const Encoder& encoder, const std::vec
   return result;
 }
 
-namespace {
-
-// Concatenates [B, L, Ha] and [B, L, Hb] along the last axis (`a` may be undefined) into an
-// owned tensor, with the channel-concat op the UNet's skips use.
-Tensor concat_last(const Tensor& a, const Tensor& b) {
-  if (!a.defined()) return b;
-  Arena arena;
-  return ops::concat_channels(arena, a, b).clone();
-}
-
-// Each batch entry repeated n times in a row (diffusers' repeat + view).
-Tensor repeat_each(const Tensor& t, int64_t n) {
-  if (n == 1) return t;
-  Shape shape = t.shape();
-  shape[0] = t.dim(0) * n;
-  Tensor out = Tensor::empty(shape, t.dtype());
-  const size_t row = t.nbytes() / static_cast<size_t>(t.dim(0));
-  for (int64_t b = 0; b < t.dim(0); ++b)
-    for (int64_t k = 0; k < n; ++k)
-      std::memcpy(static_cast<uint8_t*>(out.raw()) + static_cast<size_t>(b * n + k) * row,
-                  static_cast<const uint8_t*>(t.raw()) + static_cast<size_t>(b) * row, row);
-  return out;
-}
-
-}  // namespace
-
 PromptEmbeddings PromptEncoder::encode(const PromptRequest& request) const {
+  if (request.syntax == PromptSyntax::A1111) return encode_a1111(request);
   SDXL_CHECK(request.prompt.truthy() || (!request.prompt.is_none() && request.prompt.size() > 0), InvalidArgument,
              "[prompt] no prompt given");
   SDXL_CHECK(request.num_images_per_prompt >= 1, InvalidArgument, "[prompt] num_images_per_prompt must be >= 1");

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "pipeline/model_source.h"
+#include "pipeline/textual_inversion.h"
 #include "models/clip/clip_text_model.h"
 #include "tokenizer/clip_tokenizer.h"
 
@@ -33,8 +34,14 @@ class PromptArg {
   bool present_ = false;
 };
 
+// How prompt text is read: diffusers' way (77 tokens, brackets are text) or AUTOMATIC1111's
+// (emphasis weights, BREAK, 75-token chunks, textual-inversion embeddings).
+enum class PromptSyntax { Plain, A1111 };
+
 struct PromptRequest {
   PromptArg prompt, prompt_2, negative_prompt, negative_prompt_2;
+  PromptSyntax syntax = PromptSyntax::Plain;
+  std::filesystem::path embedding_dir;  // A1111: textual-inversion embeddings, by file name
   int64_t num_images_per_prompt = 1;
   bool classifier_free_guidance = true;
   std::optional<int> clip_skip;
@@ -71,6 +78,10 @@ class PromptEncoder {
   // `hidden_from_end`: 2 is the penultimate layer (hidden_states[-2]).
   Encoded run(const Encoder& encoder, const std::vector<std::string>& texts, int hidden_from_end,
               bool need_pooled) const;
+  // AUTOMATIC1111's syntax (prompt_encoder_a1111.cpp).
+  PromptEmbeddings encode_a1111(const PromptRequest& request) const;
+  Encoded run_chunks(const Encoder& encoder, bool second, const std::vector<std::string>& texts, int hidden_from_end,
+                     const std::vector<TextualInversion>& embeddings, int64_t min_chunks) const;
 
   std::shared_ptr<Encoder> first_, second_;
   bool force_zeros_for_empty_prompt_ = true;

@@ -62,8 +62,8 @@ int64_t ClipTextModel::pooled_position(const int32_t* row, int64_t length) const
   return 0;  // torch's argmax of an all-zero mask
 }
 
-ClipTextOutput ClipTextModel::forward(Arena& arena, const std::vector<int32_t>& ids, int64_t batch,
-                                      int64_t layers) const {
+ClipTextOutput ClipTextModel::forward(Arena& arena, const std::vector<int32_t>& ids, int64_t batch, int64_t layers,
+                                      const std::vector<TokenOverride>& overrides) const {
   const int64_t h = config_.hidden_size;
   const int64_t total_layers = static_cast<int64_t>(layers_.size());
   if (layers < 0) layers = total_layers;
@@ -77,6 +77,11 @@ ClipTextOutput ClipTextModel::forward(Arena& arena, const std::vector<int32_t>& 
   ClipTextOutput out;
   Tensor x = ops::gather_rows(arena, token_embedding_, ids.data(), static_cast<int64_t>(ids.size()))
                  .reshape(Shape{batch, length, h});
+  for (const TokenOverride& o : overrides) {
+    SDXL_CHECK(o.row >= 0 && o.row < batch && o.position >= 0 && o.position < length && o.vector, InvalidArgument,
+               "[clip] token override at ", o.row, ",", o.position, " is outside the ", batch, "x", length, " ids");
+    std::memcpy(x.data<float>() + (o.row * length + o.position) * h, o.vector, static_cast<size_t>(h) * sizeof(float));
+  }
   Tensor positions = position_embedding_.reshape(Shape{config_.max_position_embeddings * h});
   for (int64_t b = 0; b < batch; ++b) {
     float* row = x.data<float>() + b * length * h;

@@ -22,13 +22,21 @@ struct ClipTextOutput {
   Tensor text_embeds;        // [B, projection_dim]; with projection only
 };
 
+// A token position whose embedding is given instead of looked up (textual inversion: the
+// vectors of an embedding file take the places of its name's tokens).
+struct TokenOverride {
+  int64_t row = 0, position = 0;  // sequence in the batch, token position in it
+  const float* vector = nullptr;  // hidden_size values, f32
+};
+
 class ClipTextModel {
  public:
   static ClipTextModel load(const io::ClipTextConfig& config, WeightBinder& weights);
 
   // ids: batch x L token ids, row-major. Runs the first `layers` encoder layers (all by default:
   // then the final norm, pooled output and projection too). Outputs live in `arena`.
-  ClipTextOutput forward(Arena& arena, const std::vector<int32_t>& ids, int64_t batch, int64_t layers = -1) const;
+  ClipTextOutput forward(Arena& arena, const std::vector<int32_t>& ids, int64_t batch, int64_t layers = -1,
+                         const std::vector<TokenOverride>& overrides = {}) const;
 
   const io::ClipTextConfig& config() const { return config_; }
   // Checkpoint buffers the model recomputes instead of reading.
