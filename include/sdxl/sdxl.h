@@ -76,14 +76,23 @@ void sdxl_info_params_init(sdxl_info_params* params);
 sdxl_status sdxl_model_info(const sdxl_info_params* params, char** report);
 
 /* ---- sdxl tokenize ---------------------------------------------------------------------- */
+/* How prompt text is read. "plain" (default): diffusers' way, 77 tokens (longer prompts are
+ * truncated), brackets are text. "a1111": AUTOMATIC1111's: (emphasis:1.2), [less], \( escapes,
+ * BREAK, any length in 75-token chunks (at most 20), textual-inversion embeddings by name. */
 typedef struct sdxl_tokenize_params {
-  const char* model_dir; /* a diffusers pipeline folder */
-  const char* text;      /* UTF-8 */
+  const char* model_dir;     /* a diffusers pipeline folder */
+  const char* text;          /* UTF-8 */
+  const char* prompt_syntax; /* NULL or "plain", or "a1111" */
+  const char* embedding_dir; /* a1111: textual-inversion embeddings (NAME.safetensors) */
+  int as_json;               /* 0: text lines; 1: one JSON object (see below) */
 } sdxl_tokenize_params;
 
 void sdxl_tokenize_params_init(sdxl_tokenize_params* params);
-/* One line per tokenizer folder of the model ("tokenizer", "tokenizer_2"):
- * "<name>: <ids>" with the padded, truncated ids the text encoder receives. */
+/* Text: one line per tokenizer folder of the model ("tokenizer", "tokenizer_2") and chunk:
+ * "<name>: <77 ids>" as the text encoder receives them. JSON: {"parts": [[text, weight], ...],
+ * "tokenizer": {"ids": [[77 ids], ...], "weights": [[77 numbers], ...]}, "tokenizer_2": {...}},
+ * one inner list per chunk; tokenizer_2's ids under "a1111" have every id after the first EOS
+ * set to 0, as AUTOMATIC1111 sends them to the bigG encoder. */
 sdxl_status sdxl_tokenize(const sdxl_tokenize_params* params, char** report);
 
 /* ---- samplers ----------------------------------------------------------------------------- */
@@ -122,6 +131,9 @@ typedef struct sdxl_engine_params {
   const char* variant;     /* NULL or "" for the plain weights, "fp16" for *.fp16.safetensors */
   const char* precision;   /* "fp32" (default) or "bf16": bf16 matmuls and convolutions, f32 accumulation */
   sdxl_memory_policy memory_policy;
+  const char* taesd_dir;   /* NULL or "": none; else a tiny autoencoder (diffusers AutoencoderTiny folder, as
+                              madebyollin/taesdxl) that decodes the final images and makes the previews */
+  int taesd_encode;        /* 1: it also encodes init images (img2img, inpainting) */
 } sdxl_engine_params;
 
 void sdxl_engine_params_init(sdxl_engine_params* params);
@@ -137,8 +149,9 @@ typedef struct sdxl_progress {
   const char* stage;
   int step, total_steps;
   /* While denoising or refining, on the steps preview_every asks for (and the last one): the
-   * current latents of the first image as a small RGB image (1/8 of the output's size, a linear
-   * projection of the latents). Else NULL. Valid during the call only. */
+   * current latents of the first image as an RGB image: decoded by the engine's tiny
+   * autoencoder (full size) when it has one, else a linear projection of the latents (1/8 of the
+   * output's size). Else NULL. Valid during the call only. */
   const unsigned char* preview;
   int preview_width, preview_height;
 } sdxl_progress;
@@ -200,6 +213,10 @@ typedef struct sdxl_generate_params {
   sdxl_progress_callback progress;
   void* progress_user_data;
   int preview_every; /* 0: no previews; N: a preview every N steps (and at the last) */
+  const char* prompt_syntax; /* NULL or "plain" (diffusers), or "a1111" (see sdxl_tokenize_params) */
+  const char* timestep_spacing; /* NULL: the model's; "leading", "linspace" or "trailing" (SDXL-Turbo and
+                                   -Lightning use trailing). LCM ignores it, as diffusers does. */
+  const char* embedding_dir; /* a1111: textual-inversion embeddings, used where their name is written */
 } sdxl_generate_params;
 
 typedef struct sdxl_images {
@@ -233,6 +250,8 @@ void sdxl_image_free(sdxl_image* image);
 /* Writes image `index` as a PNG with an AUTOMATIC1111-style "parameters" text chunk (may be
  * NULL), via a temporary file: a failure leaves no partial file. */
 sdxl_status sdxl_write_png(const char* path, const sdxl_images* images, int index, const char* parameters);
+/* Writes an 8-bit image (1, 3 or 4 channels, e.g. a progress preview) as a PNG, via a temporary file. */
+sdxl_status sdxl_write_image_png(const char* path, const unsigned char* pixels, int width, int height, int channels);
 /* Writes all latents to a safetensors file as one f32 tensor named "latents". */
 sdxl_status sdxl_write_latents(const char* path, const sdxl_images* images);
 

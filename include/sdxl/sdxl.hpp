@@ -39,11 +39,15 @@ inline std::string model_info(const std::string& model_dir, const std::string& v
   return take_string(report);
 }
 
-inline std::string tokenize(const std::string& model_dir, const std::string& text) {
+inline std::string tokenize(const std::string& model_dir, const std::string& text, const std::string& syntax = "plain",
+                            const std::string& embedding_dir = "", bool as_json = false) {
   sdxl_tokenize_params params;
   sdxl_tokenize_params_init(&params);
   params.model_dir = model_dir.c_str();
   params.text = text.c_str();
+  params.prompt_syntax = syntax.c_str();
+  params.embedding_dir = embedding_dir.empty() ? nullptr : embedding_dir.c_str();
+  params.as_json = as_json ? 1 : 0;
   char* report = nullptr;
   check(sdxl_tokenize(&params, &report));
   return take_string(report);
@@ -53,7 +57,8 @@ inline std::string tokenize(const std::string& model_dir, const std::string& tex
 class Engine {
  public:
   explicit Engine(const std::string& model_dir, const std::string& refiner_dir = "", const std::string& variant = "",
-                  const std::string& precision = "fp32", sdxl_memory_policy memory = SDXL_MEMORY_KEEP_LOADED) {
+                  const std::string& precision = "fp32", sdxl_memory_policy memory = SDXL_MEMORY_KEEP_LOADED,
+                  const std::string& taesd_dir = "", bool taesd_encode = false) {
     sdxl_engine_params params;
     sdxl_engine_params_init(&params);
     params.model_dir = model_dir.c_str();
@@ -61,6 +66,8 @@ class Engine {
     params.variant = variant.c_str();
     params.precision = precision.c_str();
     params.memory_policy = memory;
+    params.taesd_dir = taesd_dir.c_str();
+    params.taesd_encode = taesd_encode ? 1 : 0;
     check(sdxl_engine_load(&params, &engine_));
   }
   ~Engine() { sdxl_engine_free(engine_); }

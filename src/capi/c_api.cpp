@@ -82,6 +82,9 @@ void sdxl_tokenize_params_init(sdxl_tokenize_params* params) {
   if (!params) return;
   params->model_dir = nullptr;
   params->text = nullptr;
+  params->prompt_syntax = nullptr;
+  params->embedding_dir = nullptr;
+  params->as_json = 0;
 }
 
 sdxl_status sdxl_tokenize(const sdxl_tokenize_params* params, char** report) {
@@ -90,7 +93,13 @@ sdxl_status sdxl_tokenize(const sdxl_tokenize_params* params, char** report) {
     SDXL_CHECK(params->model_dir && *params->model_dir, InvalidArgument, "[tokenize] no model folder given");
     SDXL_CHECK(params->text, InvalidArgument, "[tokenize] no text given");
     *report = nullptr;
-    *report = copy_string(sdxl::pipeline::tokenize_report(params->model_dir, params->text));
+    sdxl::pipeline::TokenizeRequest request;
+    request.model = params->model_dir;
+    request.text = params->text;
+    request.syntax = sdxl::capi::prompt_syntax(params->prompt_syntax);
+    if (params->embedding_dir) request.embedding_dir = params->embedding_dir;
+    request.as_json = params->as_json != 0;
+    *report = copy_string(sdxl::pipeline::tokenize_report(request));
   });
 }
 

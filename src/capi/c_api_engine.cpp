@@ -13,7 +13,6 @@
 #include "io/safetensors.h"
 #include "pipeline/engine.h"
 #include "pipeline/image_processor.h"
-#include "pipeline/latent_preview.h"
 #include "pipeline/request_limits.h"
 #include "pipeline/sampler_table.h"
 #include "sdxl/sdxl.h"
@@ -67,6 +66,8 @@ void set_prompts(const sdxl_generate_params& p, sdxl::pipeline::PromptRequest& r
   if (p.negative_prompt_2) r.negative_prompt_2 = PromptArg::text(p.negative_prompt_2);
   r.num_images_per_prompt = p.images_per_prompt;
   if (p.clip_skip >= 0) r.clip_skip = p.clip_skip;
+  r.syntax = sdxl::capi::prompt_syntax(p.prompt_syntax);
+  if (p.embedding_dir && *p.embedding_dir) r.embedding_dir = p.embedding_dir;
 }
 
 // The init image and mask through diffusers' VaeImageProcessor (pipeline/image_processor.h).
@@ -102,12 +103,12 @@ sdxl::pipeline::RefinerSettings refiner_settings(const sdxl_generate_params& p, 
 
 // Progress to the C callback: previews made on the steps asked for, the callback's non-zero
 // answer turned into a cancel.
-sdxl::pipeline::ProgressFn progress_of(const sdxl_generate_params& p) {
+sdxl::pipeline::ProgressFn progress_of(const sdxl_generate_params& p, const sdxl::pipeline::Engine& engine) {
   if (!p.progress) return {};
   auto callback = p.progress;
   void* user = p.progress_user_data;
   const int every = p.preview_every;
-  return [callback, user, every](const sdxl::pipeline::Progress& progress) {
+  return [callback, user, every, &engine](const sdxl::pipeline::Progress& progress) {
     sdxl_progress out{};
     out.stage = progress.stage;
     out.step = static_cast<int>(progress.step);
@@ -116,7 +117,7 @@ sdxl::pipeline::ProgressFn progress_of(const sdxl_generate_params& p) {
     const bool wanted = every > 0 && progress.latents &&
                         (progress.step % every == 0 || progress.step == progress.total);
     if (wanted && progress.latents->dim(1) == 4) {
-      preview = sdxl::pipeline::latent_preview(*progress.latents);
+      preview = engine.preview(*progress.latents);
       out.preview = preview.pixels.data();
       out.preview_width = static_cast<int>(preview.width);
       out.preview_height = static_cast<int>(preview.height);
@@ -139,6 +140,12 @@ sdxl::pipeline::EngineRequest to_request(const sdxl_generate_params& p, const sd
                                                        p.karras != 0);
   r.scheduler = sampler.entry->scheduler;
   r.scheduler_overrides = sampler.overrides();
+  if (p.timestep_spacing) {
+    const std::string spacing = p.timestep_spacing;
+    SDXL_CHECK(spacing == "leading" || spacing == "linspace" || spacing == "trailing", InvalidArgument,
+               "[generate] timestep spacing '", spacing, "' is not one of leading, linspace, trailing");
+    r.scheduler_overrides["timestep_spacing"] = spacing;
+  }
   r.original_size = size_or_none(p.original_width, p.original_height, "original size");
   r.target_size = size_or_none(p.target_width, p.target_height, "target size");
   r.negative_original_size = size_or_none(p.negative_original_width, p.negative_original_height, "negative original size");
@@ -163,7 +170,7 @@ sdxl::pipeline::EngineRequest to_request(const sdxl_generate_params& p, const sd
   r.negative_aesthetic_score = p.negative_aesthetic_score;
   r.decode = p.decode != 0;
   r.vae_tiling = p.vae_tiling != 0;
-  r.on_progress = progress_of(p);
+  r.on_progress = progress_of(p, engine);
   request.refiner = refiner_settings(p, engine.has_refiner());
   return request;
 }
@@ -207,6 +214,8 @@ void sdxl_engine_params_init(sdxl_engine_params* params) {
   params->variant = nullptr;
   params->precision = "fp32";
   params->memory_policy = SDXL_MEMORY_KEEP_LOADED;
+  params->taesd_dir = nullptr;
+  params->taesd_encode = 0;
 }
 
 sdxl_status sdxl_engine_load(const sdxl_engine_params* params, sdxl_engine** engine) {
@@ -226,6 +235,9 @@ sdxl_status sdxl_engine_load(const sdxl_engine_params* params, sdxl_engine** eng
     options.precision = precision == "bf16" ? sdxl::ops::Precision::BF16 : sdxl::ops::Precision::F32;
     options.memory = params->memory_policy == SDXL_MEMORY_ONE_SHOT ? sdxl::pipeline::MemoryPolicy::OneShot
                                                                    : sdxl::pipeline::MemoryPolicy::KeepLoaded;
+    if (params->taesd_dir && *params->taesd_dir) options.taesd = params->taesd_dir;
+    SDXL_CHECK(!params->taesd_encode || !options.taesd.empty(), InvalidArgument, "[load] taesd_encode needs taesd_dir");
+    options.taesd_encode = params->taesd_encode != 0;
     auto out = std::make_unique<sdxl_engine>();
     out->engine = sdxl::pipeline::Engine::load(options);
     *engine = out.release();
@@ -339,6 +351,13 @@ sdxl_status sdxl_write_png(const char* path, const sdxl_images* images, int inde
     std::vector<std::pair<std::string, std::string>> text;
     if (parameters) text.emplace_back("parameters", parameters);
     sdxl::io::write_png(path, image, text);
+  });
+}
+
+sdxl_status sdxl_write_image_png(const char* path, const unsigned char* pixels, int width, int height, int channels) {
+  return sdxl::capi::guarded([&] {
+    SDXL_CHECK(path && pixels, InvalidArgument, "[png] path and pixels must not be NULL");
+    sdxl::io::write_png(path, image_of(pixels, width, height, channels, "image"));
   });
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "pipeline/prompt_encoder.h"
 #include "sdxl/sdxl.h"
 
 namespace sdxl::capi {
@@ -44,6 +45,14 @@ sdxl_status guarded(Body body) {
     last_error() = std::string("internal error: ") + e.what();
     return SDXL_STATUS_INTERNAL_ERROR;
   }
+}
+
+// "plain" (or NULL) and "a1111", the prompt syntaxes of sdxl.h.
+inline sdxl::pipeline::PromptSyntax prompt_syntax(const char* name) {
+  const std::string s = name ? name : "plain";
+  if (s == "plain") return sdxl::pipeline::PromptSyntax::Plain;
+  SDXL_CHECK(s == "a1111", InvalidArgument, "[prompt] prompt syntax '", s, "' is not one of plain, a1111");
+  return sdxl::pipeline::PromptSyntax::A1111;
 }
 
 }  // namespace sdxl::capi

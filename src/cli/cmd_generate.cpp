@@ -50,6 +50,12 @@ struct GenerateOptions {
   std::optional<uint64_t> refiner_seed;
   bool low_memory = false;
   bool vae_tiling = false;
+  std::string prompt_syntax = "plain", embedding_dir;
+  std::string timestep_spacing;  // empty: the model's
+  std::string preview;           // a PNG rewritten during sampling
+  int preview_every = 1;
+  std::string taesd;             // a tiny autoencoder folder
+  bool taesd_encode = false;
   bool width_given = false, height_given = false;  // -W, -H on the command line
 };
 
@@ -151,10 +157,13 @@ std::string sampler_display(const std::string& name, bool karras) {
 }
 
 // One progress bar per stage that counts steps ("denoising", then "refining"); the VAE's
-// blocks go by without a bar.
+// blocks go by without a bar. With --preview, the step's preview is written to that file; a
+// preview that cannot be written is reported once and the generation goes on.
 struct StageProgress {
   std::unique_ptr<ProgressBar> bar;
   std::string stage;
+  std::string preview_path;
+  bool preview_failed = false;
   static int callback(const sdxl_progress* p, void* user) {
     auto& self = *static_cast<StageProgress*>(user);
     const std::string stage = p->stage;
@@ -165,6 +174,11 @@ struct StageProgress {
       self.stage = stage;
     }
     self.bar->update(p->step, p->total_steps);
+    if (p->preview && !self.preview_path.empty() && !self.preview_failed &&
+        sdxl_write_image_png(self.preview_path.c_str(), p->preview, p->preview_width, p->preview_height, 3) != SDXL_STATUS_OK) {
+      self.preview_failed = true;
+      std::fprintf(stderr, "sdxl: warning: no more previews: %s\n", sdxl_last_error());
+    }
     return 0;
   }
   ~StageProgress() {
@@ -218,6 +232,8 @@ int run_generate(const GenerateOptions& o) {
   params.seed = seed;
   params.vae_tiling = o.vae_tiling ? 1 : 0;
   params.images_per_prompt = o.batch;
+  params.prompt_syntax = o.prompt_syntax.c_str();
+  params.embedding_dir = o.embedding_dir.empty() ? nullptr : o.embedding_dir.c_str();
   // Micro-conditioning: WxH sizes and TOP,LEFT crops, each optional.
   auto size_option = [](const std::string& text, const char* option, int& width, int& height) {
     if (text.empty()) return;
@@ -272,7 +288,15 @@ int run_generate(const GenerateOptions& o) {
   params.refiner_strength = o.refiner_strength;
   params.has_refiner_seed = o.refiner_seed ? 1 : 0;
   params.refiner_seed = o.refiner_seed.value_or(0);
+  params.timestep_spacing = o.timestep_spacing.empty() ? nullptr : o.timestep_spacing.c_str();
+  if (o.taesd_encode && o.taesd.empty()) usage_error("--taesd-encode needs --taesd");
+  if (!o.preview.empty()) {
+    check_writable(o.preview, "--preview");
+    if (o.preview_every < 1) usage_error("--preview-every must be at least 1");
+    params.preview_every = o.preview_every;
+  }
   StageProgress progress;
+  progress.preview_path = o.preview;
   params.progress = StageProgress::callback;
   params.progress_user_data = &progress;
 
@@ -281,7 +305,8 @@ int run_generate(const GenerateOptions& o) {
   std::unique_ptr<api::Engine> engine;
   std::unique_ptr<api::Images> generated;
   try {
-    engine = std::make_unique<api::Engine>(o.model, o.refiner, o.variant, o.precision, SDXL_MEMORY_ONE_SHOT);
+    engine = std::make_unique<api::Engine>(o.model, o.refiner, o.variant, o.precision, SDXL_MEMORY_ONE_SHOT, o.taesd,
+                                           o.taesd_encode);
     generated = std::make_unique<api::Images>(*engine, params);
   } catch (const api::Failure& e) {
     if (e.status() == SDXL_STATUS_INVALID_ARGUMENT) usage_error(e.what());
@@ -325,6 +350,14 @@ Command add_generate_command(CLI::App& app) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("-n,--negative", o->negatives, "Negative prompt: once for all prompts, or once per prompt")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->add_option("--prompt-syntax", o->prompt_syntax,
+                  "plain: diffusers' (77 tokens, brackets are text); a1111: AUTOMATIC1111's (emphasis:1.2), [less],\n"
+                  "BREAK, prompts of any length in 75-token chunks, textual-inversion embeddings by name")
+      ->check(CLI::IsMember({"plain", "a1111"}))
+      ->capture_default_str();
+  cmd->add_option("--embedding-dir", o->embedding_dir,
+                  "a1111: a folder of SDXL textual-inversion embeddings (NAME.safetensors with clip_l and clip_g),\n"
+                  "each used where NAME is written in the prompt or negative prompt");
   cmd->add_option("--prompt-2", o->prompt_2, "Prompt for the second text encoder (default: the prompt)");
   cmd->add_option("--negative-prompt-2", o->negative_prompt_2, "Negative prompt for the second text encoder");
   auto* width_option = cmd->add_option("-W,--width", o->width, "Image width in pixels, a multiple of 8")->capture_default_str();
@@ -342,7 +375,19 @@ Command add_generate_command(CLI::App& app) {
           },
           "SAMPLER"))
       ->capture_default_str();
-  cmd->add_flag("--karras", o->karras, "Karras sigmas (all samplers but euler_a and ddim)");
+  cmd->add_flag("--karras", o->karras, "Karras sigmas (all samplers but euler_a, ddim and lcm)");
+  cmd->add_option("--timestep-spacing", o->timestep_spacing,
+                  "leading, linspace or trailing (default: the model's scheduler config; SDXL-Turbo and -Lightning\n"
+                  "use trailing)")
+      ->check(CLI::IsMember({"leading", "linspace", "trailing"}));
+  cmd->add_option("--preview", o->preview,
+                  "Rewrite this PNG with a preview of the image during sampling (decoded by --taesd when given,\n"
+                  "else a small linear projection of the latents)");
+  cmd->add_option("--taesd", o->taesd,
+                  "A tiny autoencoder (diffusers AutoencoderTiny folder, as madebyollin/taesdxl): decodes the image\n"
+                  "in a fraction of the VAE's time, a little less sharply, and makes full-size previews");
+  cmd->add_flag("--taesd-encode", o->taesd_encode, "Also encode the init image with --taesd (img2img, inpainting)");
+  cmd->add_option("--preview-every", o->preview_every, "Steps between previews")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Random seed (default: a random one, printed on stderr)");
   cmd->add_option("--batch", o->batch, "Images per prompt")->check(CLI::Range(1, 64))->capture_default_str();
   cmd->add_option("--variant", o->variant, "Weights variant, e.g. fp16 (*.fp16.safetensors)");

@@ -106,6 +106,10 @@ UNetConfig parse_unet_config(const nlohmann::json& json, const std::string& orig
   c.addition_embed_type = f.string("addition_embed_type", "");
   require_one_of(f, "addition_embed_type", c.addition_embed_type, {"", "text_time"});
   c.addition_time_embed_dim = f.integer("addition_time_embed_dim", 0);
+  if (f.has("time_cond_proj_dim") && !f.raw().at("time_cond_proj_dim").is_null()) {
+    c.time_cond_proj_dim = f.integer("time_cond_proj_dim", 0);
+    if (c.time_cond_proj_dim <= 0 || c.time_cond_proj_dim > 4096) f.bad("time_cond_proj_dim", "must be in [1, 4096]");
+  }
   c.projection_class_embeddings_input_dim = f.integer("projection_class_embeddings_input_dim", 0);
   if (c.addition_embed_type == "text_time" && (c.addition_time_embed_dim <= 0 || c.projection_class_embeddings_input_dim <= 0))
     f.bad("addition_time_embed_dim", "and projection_class_embeddings_input_dim are required by addition_embed_type text_time");
@@ -126,7 +130,6 @@ UNetConfig parse_unet_config(const nlohmann::json& json, const std::string& orig
   require_null(f, "num_class_embeds");
   require_null(f, "encoder_hid_dim");
   require_null(f, "encoder_hid_dim_type");
-  require_null(f, "time_cond_proj_dim");
   require_null(f, "time_embedding_act_fn");
   require_null(f, "timestep_post_act");
   require_null(f, "mid_block_only_cross_attention");
@@ -181,6 +184,39 @@ VaeConfig parse_vae_config(const nlohmann::json& json, const std::string& origin
   if (f.has("use_quant_conv") && !f.boolean("use_quant_conv", true)) f.unsupported("use_quant_conv", "false", "true");
   if (f.has("use_post_quant_conv") && !f.boolean("use_post_quant_conv", true))
     f.unsupported("use_post_quant_conv", "false", "true");
+  return c;
+}
+
+TinyAutoencoderConfig parse_tiny_autoencoder_config(const nlohmann::json& json, const std::string& origin) {
+  JsonFields f(json, origin, "config");
+  const std::string cls = f.string("_class_name", "");
+  if (cls != "AutoencoderTiny") f.bad("_class_name", "is '" + cls + "': not a tiny autoencoder (AutoencoderTiny, as madebyollin/taesdxl)");
+  TinyAutoencoderConfig c;
+  c.in_channels = f.integer("in_channels", c.in_channels);
+  c.out_channels = f.integer("out_channels", c.out_channels);
+  c.latent_channels = f.integer("latent_channels", c.latent_channels);
+  c.encoder_block_out_channels = f.integers("encoder_block_out_channels", c.encoder_block_out_channels);
+  c.decoder_block_out_channels = f.integers("decoder_block_out_channels", c.decoder_block_out_channels);
+  c.num_encoder_blocks = f.integers("num_encoder_blocks", c.num_encoder_blocks);
+  c.num_decoder_blocks = f.integers("num_decoder_blocks", c.num_decoder_blocks);
+  c.upsampling_scaling_factor = f.integer("upsampling_scaling_factor", c.upsampling_scaling_factor);
+  c.scaling_factor = f.number("scaling_factor", c.scaling_factor);
+  require_one_of(f, "act_fn", f.string("act_fn", "relu"), {"relu"});
+  if (c.upsampling_scaling_factor != 2) f.unsupported("upsampling_scaling_factor", std::to_string(c.upsampling_scaling_factor), "2");
+  const size_t levels = c.encoder_block_out_channels.size();
+  if (levels < 1 || levels > 8 || c.num_encoder_blocks.size() != levels || c.decoder_block_out_channels.size() != levels ||
+      c.num_decoder_blocks.size() != levels)
+    f.bad("encoder_block_out_channels", "the block lists must have one entry per level (1 to 8), all the same length");
+  for (const auto* list : {&c.encoder_block_out_channels, &c.decoder_block_out_channels})
+    for (int64_t v : *list)
+      if (v <= 0 || v > 4096) f.bad("block_out_channels", "channels must be in [1, 4096]");
+  for (const auto* list : {&c.num_encoder_blocks, &c.num_decoder_blocks})
+    for (int64_t v : *list)
+      if (v < 0 || v > 64) f.bad("num_blocks", "block counts must be in [0, 64]");
+  if (c.in_channels <= 0 || c.out_channels <= 0 || c.latent_channels <= 0 || c.in_channels > 64 || c.out_channels > 64 ||
+      c.latent_channels > 64)
+    f.bad("latent_channels", "channel counts must be in [1, 64]");
+  if (!(c.scaling_factor > 0)) f.bad("scaling_factor", "must be positive");
   return c;
 }
 

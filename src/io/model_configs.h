@@ -56,6 +56,8 @@ struct UNetConfig {
   bool upcast_attention = false;
   std::string addition_embed_type;  // "" or "text_time"
   int64_t addition_time_embed_dim = 0;
+  // LCM-distilled UNets: the width of the guidance-scale embedding added to the timestep's (0: none).
+  int64_t time_cond_proj_dim = 0;
   int64_t projection_class_embeddings_input_dim = 0;
   int64_t time_embedding_dim = 0;  // 0: block_out_channels[0] * 4
   int64_t conv_in_kernel = 3;
@@ -89,11 +91,26 @@ struct VaeConfig {
 // From a config.json file, or from its JSON object (a single-file checkpoint's built-in or given
 // config); `origin` names it in error messages. The scheduler's config is parsed by the pipeline
 // (pipeline/scheduler_spec.h) into the samplers' one SchedulerSpec.
+// diffusers' AutoencoderTiny (TAESD, madebyollin/taesdxl): the config fields it uses.
+struct TinyAutoencoderConfig {
+  int64_t in_channels = 3, out_channels = 3, latent_channels = 4;
+  std::vector<int64_t> encoder_block_out_channels{64, 64, 64, 64};
+  std::vector<int64_t> decoder_block_out_channels{64, 64, 64, 64};
+  std::vector<int64_t> num_encoder_blocks{1, 3, 3, 3};
+  std::vector<int64_t> num_decoder_blocks{3, 3, 3, 1};
+  int64_t upsampling_scaling_factor = 2;
+  double scaling_factor = 1.0;
+  // Pixels per latent along each side: one downsampling per encoder level after the first.
+  int64_t scale() const { return int64_t{1} << (encoder_block_out_channels.size() - 1); }
+};
+
 ClipTextConfig load_clip_text_config(const std::filesystem::path& config_json);
 UNetConfig load_unet_config(const std::filesystem::path& config_json);
 VaeConfig load_vae_config(const std::filesystem::path& config_json);
 ClipTextConfig parse_clip_text_config(const nlohmann::json& config, const std::string& origin);
 UNetConfig parse_unet_config(const nlohmann::json& config, const std::string& origin);
 VaeConfig parse_vae_config(const nlohmann::json& config, const std::string& origin);
+// Refuses a config that is not an AutoencoderTiny (by _class_name) or has values we cannot run.
+TinyAutoencoderConfig parse_tiny_autoencoder_config(const nlohmann::json& config, const std::string& origin);
 
 }  // namespace sdxl::io

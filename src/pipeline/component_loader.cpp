@@ -2,6 +2,7 @@
 
 #include "core/log.h"
 #include "core/memory.h"
+#include "io/json_file.h"
 
 namespace sdxl::pipeline {
 namespace {
@@ -47,6 +48,29 @@ models::AutoencoderKL load_vae(const ModelSource& source, const std::string& com
   io::VaeConfig config = io::parse_vae_config(source.config(component), source.config_origin(component));
   auto model = bind_component<models::AutoencoderKL>(source, component, config, vae_precision(config, precision));
   log_info("[model] loaded ", component);
+  return model;
+}
+
+models::AutoencoderTiny load_tiny_autoencoder(const std::filesystem::path& dir, ops::Precision precision) {
+  std::error_code ec;
+  SDXL_CHECK(std::filesystem::is_directory(dir, ec), Io, "[taesd] ", dir.string(),
+             ": not a directory (expected an AutoencoderTiny folder, as madebyollin/taesdxl)");
+  const auto config_path = dir / "config.json";
+  SDXL_CHECK(std::filesystem::exists(config_path, ec), Io, "[taesd] ", dir.string(), ": no config.json");
+  const auto config = io::parse_tiny_autoencoder_config(io::read_json_object(config_path, "config"), config_path.string());
+  std::vector<std::filesystem::path> files;
+  for (const char* name : {"diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors"})
+    if (std::filesystem::exists(dir / name, ec)) {
+      files.push_back(dir / name);
+      break;
+    }
+  SDXL_CHECK(!files.empty(), Io, "[taesd] ", dir.string(), ": no diffusion_pytorch_model(.fp16).safetensors");
+  io::WeightSet weights = io::open_weight_set("taesd", files);
+  models::FileWeights binder(weights);
+  binder.set_precision(precision);  // no force_upcast: AutoencoderTiny runs in the pipeline's precision
+  auto model = models::AutoencoderTiny::load(config, binder);
+  binder.finish({});
+  log_info("[model] loaded the tiny autoencoder ", dir.string());
   return model;
 }
 

@@ -6,6 +6,7 @@
 
 #include "pipeline/model_source.h"
 #include "models/clip/clip_text_model.h"
+#include "models/taesd/autoencoder_tiny.h"
 #include "models/unet/unet.h"
 #include "models/vae/autoencoder_kl.h"
 
@@ -19,6 +20,9 @@ models::ClipTextModel load_text_encoder(const ModelSource& source, const std::st
 ops::Precision vae_precision(const io::VaeConfig& config, ops::Precision precision);
 models::AutoencoderKL load_vae(const ModelSource& source, const std::string& component = "vae",
                                ops::Precision precision = ops::Precision::F32);
+// A diffusers AutoencoderTiny folder (config.json and diffusion_pytorch_model[.fp16].safetensors),
+// as madebyollin/taesdxl: refused with a clear message when it is something else.
+models::AutoencoderTiny load_tiny_autoencoder(const std::filesystem::path& dir, ops::Precision precision = ops::Precision::F32);
 models::UNet2DConditionModel load_unet(const ModelSource& source, const std::string& component = "unet",
                                        ops::Precision precision = ops::Precision::F32);
 

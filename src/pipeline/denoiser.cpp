@@ -20,6 +20,23 @@ double unbiased_std(const float* x, int64_t n) {
 
 }  // namespace
 
+Tensor guidance_scale_embedding(double guidance_scale, int64_t dim, int64_t rows) {
+  SDXL_CHECK(dim >= 2, InvalidArgument, "[unet] a guidance embedding needs at least 2 dimensions, got ", dim);
+  const int64_t half = dim / 2;
+  const float w = static_cast<float>(guidance_scale - 1.0) * 1000.0f;
+  const float step = std::log(10000.0f) / static_cast<float>(half - 1 > 0 ? half - 1 : 1);
+  Tensor out = Tensor::zeros(Shape{rows, dim}, DType::F32);  // an odd dim keeps a zero last column
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = out.data<float>() + r * dim;
+    for (int64_t k = 0; k < half; ++k) {
+      const float arg = w * std::exp(static_cast<float>(k) * -step);
+      row[k] = std::sin(arg);
+      row[half + k] = std::cos(arg);
+    }
+  }
+  return out;
+}
+
 void rescale_noise_cfg(float* cfg, const float* text, int64_t batch, int64_t per_sample, double rescale) {
   for (int64_t b = 0; b < batch; ++b) {
     float* c = cfg + b * per_sample;
@@ -51,7 +68,8 @@ void denoise(const models::UNet2DConditionModel& unet, samplers::Scheduler& sche
     for (int64_t copy = 0; copy < (cfg ? 2 : 1); ++copy)
       std::memcpy(model_input.data<float>() + copy * latents.numel(), scaled.raw(), scaled.nbytes());
     arena.reset();
-    Tensor out = unet.forward(arena, model_input, static_cast<float>(t), cond.context, cond.text_embeds, cond.time_ids);
+    Tensor out = unet.forward(arena, model_input, static_cast<float>(t), cond.context, cond.text_embeds, cond.time_ids,
+                              cond.timestep_cond);
     if (cfg) {
       const float* uncond = out.data<float>();
       const float* text = uncond + latents.numel();

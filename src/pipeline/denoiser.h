@@ -13,7 +13,12 @@ struct Conditioning {
   Tensor context;      // [2B or B, 77, D]: negatives first under CFG
   Tensor text_embeds;  // [2B or B, P]
   Tensor time_ids;     // [2B or B, K]
+  Tensor timestep_cond;  // [B, time_cond_proj_dim] for LCM-distilled UNets (never with CFG), else undefined
 };
+
+// diffusers' get_guidance_scale_embedding: w = guidance_scale - 1, scaled by 1000, as sines then
+// cosines of `dim` / 2 frequencies, in float32; one row per image.
+Tensor guidance_scale_embedding(double guidance_scale, int64_t dim, int64_t rows);
 
 struct GuidanceSettings {
   double scale = 5.0;    // > 1 enables classifier-free guidance

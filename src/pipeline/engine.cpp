@@ -3,6 +3,10 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/memory.h"
+#include "pipeline/component_loader.h"
+#include "pipeline/latent_preview.h"
+
+#include <cmath>
 
 namespace sdxl::pipeline {
 namespace {
@@ -28,6 +32,9 @@ std::unique_ptr<Engine> Engine::load(const EngineOptions& options) {
   e.base_is_refiner_ = e.base_->is_refiner();
   e.vae_scale_ = e.base_->vae_scale();
   e.base_footprint_ = e.base_->footprint();
+  if (!options.taesd.empty())
+    e.taesd_ = std::make_shared<TinyAutoencoderCodec>(load_tiny_autoencoder(options.taesd, options.precision));
+  e.base_->use_codecs(e.taesd_, options.taesd_encode ? e.taesd_ : nullptr);
   if (!options.refiner.empty()) {
     e.refiner_source_ = open_model_source(options.refiner, options.variant);
     SDXL_CHECK(e.refiner_source_->is_refiner(), InvalidArgument, "[engine] ", options.refiner.string(),
@@ -39,6 +46,7 @@ std::unique_ptr<Engine> Engine::load(const EngineOptions& options) {
     // after the base is freed (both in fp32 would need ~23 GiB).
     if (!one_shot(options)) {
       e.refiner_.emplace(SdxlPipeline::load(e.refiner_source_, options.precision, false));
+      e.refiner_->use_codecs(e.taesd_, options.taesd_encode ? e.taesd_ : nullptr);
       e.refiner_footprint_.loaded = true;
     }
   }
@@ -46,12 +54,18 @@ std::unique_ptr<Engine> Engine::load(const EngineOptions& options) {
 }
 
 SdxlPipeline& Engine::base() {
-  if (!base_) base_.emplace(SdxlPipeline::load(base_source_, options_.precision, one_shot(options_)));
+  if (!base_) {
+    base_.emplace(SdxlPipeline::load(base_source_, options_.precision, one_shot(options_)));
+    base_->use_codecs(taesd_, options_.taesd_encode ? taesd_ : nullptr);
+  }
   return *base_;
 }
 
 SdxlPipeline& Engine::refiner() {
-  if (!refiner_) refiner_.emplace(SdxlPipeline::load(refiner_source_, options_.precision, one_shot(options_)));
+  if (!refiner_) {
+    refiner_.emplace(SdxlPipeline::load(refiner_source_, options_.precision, one_shot(options_)));
+    refiner_->use_codecs(taesd_, options_.taesd_encode ? taesd_ : nullptr);
+  }
   return *refiner_;
 }
 
@@ -73,6 +87,20 @@ void Engine::check_memory(const EngineRequest& request) const {
   const MemoryEstimate e = estimate_memory(request);
   SDXL_CHECK(e.fits(), OutOfMemory, "[memory] this request needs ", e.describe(),
              ": ask for fewer or smaller images, or use vae tiling or bf16 precision");
+}
+
+io::Image8 Engine::preview(const Tensor& latents, int64_t index) const {
+  if (!taesd_) return latent_preview(latents, index);
+  SDXL_CHECK(index >= 0 && index < latents.dim(0), InvalidArgument, "[preview] image ", index, " of ", latents.dim(0));
+  const int64_t per = latents.numel() / latents.dim(0);
+  const Tensor one = Tensor::view(const_cast<float*>(latents.data<float>()) + index * per,
+                                  Shape{1, latents.dim(1), latents.dim(2), latents.dim(3)}, DType::F32, nullptr);
+  Arena arena;
+  const Tensor image = taesd_->decode(arena, one, false, {});  // [1, H, W, 3] in [0, 1]
+  io::Image8 out{image.dim(2), image.dim(1), 3, std::vector<uint8_t>(static_cast<size_t>(image.numel()))};
+  for (int64_t i = 0; i < image.numel(); ++i)
+    out.pixels[static_cast<size_t>(i)] = static_cast<uint8_t>(std::lround(image.data<float>()[i] * 255.0f));
+  return out;
 }
 
 void Engine::release_memory() {

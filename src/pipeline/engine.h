@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "io/png.h"
 #include "pipeline/sdxl_pipeline.h"
 
 namespace sdxl::pipeline {
@@ -24,6 +25,10 @@ struct EngineOptions {
   std::string variant;            // "" or "fp16"
   ops::Precision precision = ops::Precision::F32;
   MemoryPolicy memory = MemoryPolicy::KeepLoaded;
+  // optional: a tiny autoencoder (TAESD, diffusers AutoencoderTiny folder) for the final decode
+  // and the previews; with taesd_encode, for init images too.
+  std::filesystem::path taesd;
+  bool taesd_encode = false;
 };
 
 enum class RefinerMode {
@@ -60,6 +65,9 @@ class Engine {
   void check_memory(const EngineRequest& request) const;
   // Gives back what the largest request so far left reserved (activation arenas, scratch).
   void release_memory();
+  // A preview of image `index` of `latents`: TAESD's decode when the engine has one, else the
+  // linear latent-to-RGB projection (1/8 of the size).
+  io::Image8 preview(const Tensor& latents, int64_t index = 0) const;
 
   bool has_refiner() const { return !options_.refiner.empty(); }
   bool is_refiner() const { return base_is_refiner_; }  // the main model is a refiner
@@ -75,6 +83,7 @@ class Engine {
   EngineOptions options_;
   std::shared_ptr<const ModelSource> base_source_, refiner_source_;  // configs read once, kept
   std::optional<SdxlPipeline> base_, refiner_;  // one-shot: loaded per call, freed in turn
+  std::shared_ptr<const LatentCodec> taesd_;
   ModelFootprint base_footprint_, refiner_footprint_;
   bool base_is_refiner_ = false;
   int64_t vae_scale_ = 8;

@@ -9,6 +9,7 @@
 #include "core/arena.h"
 #include "core/tensor.h"
 #include "io/model_configs.h"
+#include "models/taesd/autoencoder_tiny.h"
 #include "models/vae/autoencoder_kl.h"
 #include "rng/torch_generator.h"
 
@@ -44,5 +45,23 @@ class AutoencoderKlCodec final : public LatentCodec {
   models::AutoencoderKL vae_;
   float scaling_factor_;
 };
+
+// diffusers' AutoencoderTiny (TAESD) as the SDXL pipeline uses it: deterministic latents (no
+// sampling: the generator is not drawn from), scaling_factor (1.0 for taesdxl) applied, images
+// clamped to [0, 1]. No band-wise mode: its activations are small.
+class TinyAutoencoderCodec final : public LatentCodec {
+ public:
+  explicit TinyAutoencoderCodec(models::AutoencoderTiny taesd) : taesd_(std::move(taesd)) {}
+  int64_t scale() const override { return taesd_.scale(); }
+  Tensor encode(Arena& arena, const Tensor& image01, rng::TorchGenerator& generator,
+                const CodecProgress& progress) const override;
+  Tensor decode(Arena& arena, const Tensor& latents, bool low_memory, const CodecProgress& progress) const override;
+
+ private:
+  models::AutoencoderTiny taesd_;
+};
+
+// NCHW images in [-1, 1] -> NHWC in [0, 1], clamped (what both codecs hand back).
+Tensor to_unit_range_nhwc(const Tensor& decoded);
 
 }  // namespace sdxl::pipeline

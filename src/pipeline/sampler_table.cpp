@@ -41,6 +41,7 @@ const std::vector<SamplerEntry>& sampler_table() {
       {"unipc", "UniPCMultistepScheduler", json::object(), "UniPC", {"uni_pc"}, true},
       {"kdpm2", "KDPM2DiscreteScheduler", json::object(), "DPM2", {"k_dpm_2"}, true},
       {"kdpm2_a", "KDPM2AncestralDiscreteScheduler", json::object(), "DPM2 a", {"k_dpm_2_a"}, true},
+      {"lcm", "LCMScheduler", json::object(), "LCM", {}, false},
   };
   return table;
 }

@@ -112,9 +112,21 @@ void SdxlPipeline::release_activation_memory() {
   return_free_memory_to_system();
 }
 
+GuidanceSettings SdxlPipeline::effective_guidance(const GenerateRequest& r) const {
+  GuidanceSettings g = r.guidance;
+  // diffusers: a UNet with time_cond_proj_dim (LCM-distilled) takes the scale as an embedding,
+  // never as classifier-free guidance.
+  if (unet_config_.time_cond_proj_dim > 0) g.scale = std::min(g.scale, 1.0);
+  return g;
+}
+
 PromptEmbeddings SdxlPipeline::encode_prompt(const GenerateRequest& r) {
   PromptRequest prompt_request = r.prompts;
-  prompt_request.classifier_free_guidance = r.guidance.enabled();
+  prompt_request.classifier_free_guidance = effective_guidance(r).enabled();
+  if (unet_config_.time_cond_proj_dim > 0 && r.guidance.enabled() &&
+      (r.prompts.negative_prompt.truthy() || r.prompts.negative_prompt_2.truthy()))
+    log_warn("[pipeline] this UNet is guidance-distilled (LCM): the guidance scale is an input, without "
+             "classifier-free guidance, so the negative prompt is not used");
   if (!prompt_encoder_) prompt_encoder_ = std::make_shared<PromptEncoder>(PromptEncoder::load(*source_, precision_));
   PromptEmbeddings emb = prompt_encoder_->encode(prompt_request);
   if (release_text_encoders_) {
@@ -164,8 +176,17 @@ SdxlPipeline::Schedule SdxlPipeline::get_timesteps(const GenerateRequest& r, boo
   return s;
 }
 
+void SdxlPipeline::use_codecs(std::shared_ptr<const LatentCodec> decoder, std::shared_ptr<const LatentCodec> encoder) {
+  for (const auto* c : {decoder.get(), encoder.get()})
+    SDXL_CHECK(!c || c->scale() == vae_config_.scale(), InvalidArgument, "[pipeline] the autoencoder scales images by ",
+               c ? c->scale() : 0, " but the model's VAE by ", vae_config_.scale());
+  decoder_ = std::move(decoder);
+  encoder_ = std::move(encoder);
+}
+
 Tensor SdxlPipeline::encode_image(const GenerateRequest& r, const Tensor& image01, rng::TorchGenerator& generator) {
-  return codec().encode(*arena_, image01, generator, reporting(r, "encoding"));
+  const LatentCodec& c = encoder_ ? *encoder_ : codec();
+  return c.encode(*arena_, image01, generator, reporting(r, "encoding"));
 }
 
 // diffusers' prepare_latents: noise scaled by init_noise_sigma (txt2img, or inpainting at full
@@ -234,7 +255,8 @@ Tensor SdxlPipeline::prepare_mask_latents(const GenerateRequest& r, const Tensor
 }
 
 Tensor SdxlPipeline::decode_latents(const GenerateRequest& r, const Tensor& latents) {
-  return codec().decode(*arena_, latents, r.vae_tiling, reporting(r, "decoding"));
+  const LatentCodec& c = decoder_ ? *decoder_ : codec();
+  return c.decode(*arena_, latents, r.vae_tiling, reporting(r, "decoding"));
 }
 
 GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
@@ -245,6 +267,10 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
   const PromptEmbeddings emb = encode_prompt(r);
   const int64_t images = emb.prompt_embeds.dim(0);  // batch x num_images_per_prompt
   Schedule schedule = get_timesteps(r, img2img);
+  const std::string scheduler_class = r.scheduler.empty() ? scheduler_config_.value("_class_name", "") : r.scheduler;
+  if (unet_config_.time_cond_proj_dim > 0 && scheduler_class != "LCMScheduler")
+    log_warn("[pipeline] this UNet is LCM-distilled (time_cond_proj_dim): it is meant for the lcm sampler, not ",
+             scheduler_class);
   rng::TorchGenerator generator(r.seed);
   PreparedLatents prepared = prepare_latents(r, schedule, images, generator);
   Tensor& latents = prepared.latents;
@@ -258,7 +284,9 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
   SDXL_CHECK(passed == u.projection_class_embeddings_input_dim, InvalidArgument, "[pipeline] the UNet expects ",
              u.projection_class_embeddings_input_dim, " added-embedding values but the time ids and pooled text give ",
              passed, is_refiner() ? "" : " (a refiner UNet needs requires_aesthetics_score in model_index.json)");
-  const Conditioning cond = make_conditioning(emb, ids, r.guidance.enabled(), layout);
+  const GuidanceSettings guidance = effective_guidance(r);
+  Conditioning cond = make_conditioning(emb, ids, guidance.enabled(), layout);
+  if (u.time_cond_proj_dim > 0) cond.timestep_cond = guidance_scale_embedding(r.guidance.scale, u.time_cond_proj_dim, images);
 
   const auto& timesteps = schedule.timesteps;
   LatentsHook after_step = [&](size_t i, Tensor& x) {
@@ -285,7 +313,7 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
     return_free_memory_to_system();
   }
   samplers::NoiseFn noise_fn = [&generator](float* out, int64_t n) { generator.randn(out, n); };
-  denoise(unet(), *schedule.scheduler, timesteps, cond, r.guidance, latents, noise_fn, *arena_, after_step);
+  denoise(unet(), *schedule.scheduler, timesteps, cond, guidance, latents, noise_fn, *arena_, after_step);
 
   if (release_text_encoders_) {
     // One-shot: the UNet and its activations leave before the VAE decode needs its own

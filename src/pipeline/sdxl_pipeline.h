@@ -43,6 +43,9 @@ class SdxlPipeline {
   static ModelFootprint footprint(const ModelSource& source, ops::Precision precision);
   // Gives back the activation memory kept from the largest request so far.
   void release_activation_memory();
+  // Other codecs than the model's VAE for the final decode and for init images (TAESD); null:
+  // the VAE.
+  void use_codecs(std::shared_ptr<const LatentCodec> decoder, std::shared_ptr<const LatentCodec> encoder);
 
  private:
   struct Schedule {
@@ -57,6 +60,7 @@ class SdxlPipeline {
   };
 
   PromptEmbeddings encode_prompt(const GenerateRequest& r);
+  GuidanceSettings effective_guidance(const GenerateRequest& r) const;
   Schedule get_timesteps(const GenerateRequest& r, bool img2img) const;
   PreparedLatents prepare_latents(const GenerateRequest& r, const Schedule& s, int64_t images,
                                   rng::TorchGenerator& generator);
@@ -73,6 +77,7 @@ class SdxlPipeline {
 
   std::shared_ptr<models::UNet2DConditionModel> unet_;
   std::shared_ptr<const LatentCodec> codec_;
+  std::shared_ptr<const LatentCodec> decoder_, encoder_;  // overrides of codec_ (TAESD)
   io::UNetConfig unet_config_;
   io::VaeConfig vae_config_;
   nlohmann::json scheduler_config_;

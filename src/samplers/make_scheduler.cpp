@@ -17,9 +17,10 @@ std::unique_ptr<Scheduler> make_scheduler(const SchedulerSpec& spec) {
   if (type == "UniPCMultistepScheduler") return make_unipc(spec);
   if (type == "KDPM2DiscreteScheduler") return make_kdpm2(spec, false);
   if (type == "KDPM2AncestralDiscreteScheduler") return make_kdpm2(spec, true);
+  if (type == "LCMScheduler") return make_lcm(spec);
   fail(ErrorCode::Unsupported, "[scheduler] ", type,
        " is not supported yet (EulerDiscreteScheduler, EulerAncestralDiscreteScheduler, DPMSolverMultistepScheduler, "
-       "DDIMScheduler, HeunDiscreteScheduler, LMSDiscreteScheduler, UniPCMultistepScheduler, KDPM2DiscreteScheduler, KDPM2AncestralDiscreteScheduler are)");
+       "DDIMScheduler, HeunDiscreteScheduler, LMSDiscreteScheduler, UniPCMultistepScheduler, KDPM2DiscreteScheduler, KDPM2AncestralDiscreteScheduler, LCMScheduler are)");
 }
 
 }  // namespace sdxl::samplers

@@ -27,5 +27,6 @@ std::unique_ptr<Scheduler> make_heun(const SchedulerSpec& spec);
 std::unique_ptr<Scheduler> make_lms(const SchedulerSpec& spec);
 std::unique_ptr<Scheduler> make_unipc(const SchedulerSpec& spec);
 std::unique_ptr<Scheduler> make_kdpm2(const SchedulerSpec& spec, bool ancestral);
+std::unique_ptr<Scheduler> make_lcm(const SchedulerSpec& spec);
 
 }  // namespace sdxl::samplers

@@ -43,6 +43,9 @@ struct SchedulerSpec {
   bool clip_sample = true;
   double clip_sample_range = 1.0;
   double eta = 0.0;
+  // LCM
+  int64_t original_inference_steps = 50;
+  double timestep_scaling = 10.0;
 };
 
 class Scheduler {

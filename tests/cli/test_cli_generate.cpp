@@ -2,11 +2,14 @@
 // the PNG's pixels (8-bit, as diffusers' numpy_to_pil rounds them) and --output-latents.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
 
 #include "cli/cli_runner.h"
 #include "golden_cases.h"
 #include "io/png.h"
+#include "io/safetensors.h"
 
 namespace sdxl {
 namespace {
@@ -34,9 +37,14 @@ std::string cli_args(const nlohmann::json& p) {
   if (p.contains("guidance_rescale")) a += " --guidance-rescale " + std::to_string(p["guidance_rescale"].get<double>());
   if (p.contains("num_images_per_prompt")) a += " --batch " + std::to_string(p["num_images_per_prompt"].get<int>());
   const std::string scheduler = p["scheduler"];
-  a += std::string(" --sampler ") + (scheduler == "DPMSolverMultistepScheduler" ? "dpmpp_2m"
-                                     : scheduler == "DDIMScheduler"             ? "ddim"
-                                                                                : "euler");
+  a += std::string(" --sampler ") + (scheduler == "DPMSolverMultistepScheduler"       ? "dpmpp_2m"
+                                     : scheduler == "DDIMScheduler"                   ? "ddim"
+                                     : scheduler == "EulerAncestralDiscreteScheduler" ? "euler_a"
+                                     : scheduler == "LCMScheduler"                    ? "lcm"
+                                                                                      : "euler");
+  const auto overrides = p.value("scheduler_config_overrides", nlohmann::json::object());
+  if (overrides.contains("timestep_spacing"))
+    a += " --timestep-spacing " + overrides["timestep_spacing"].get<std::string>();
   // diffusers' sizes are (height, width); the CLI's are WxH. Crops are (top, left) in both.
   auto size = [&](const char* key, const char* option) {
     if (p.contains(key) && !p[key].is_null())
@@ -55,14 +63,19 @@ std::string cli_args(const nlohmann::json& p) {
   return a;
 }
 
+// txt2img and the few-step kinds (LCM, Turbo / Lightning style), run as a user runs them.
+const char* const kKinds[] = {"txt2img", "lcm_txt2img", "fewstep_txt2img"};
+
 class CliGenerate : public ::testing::TestWithParam<std::string> {};
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(CliGenerate);
 
 TEST_P(CliGenerate, MatchesDiffusersPixelsAndLatents) {
   SDXL_REQUIRE_REFERENCE();
   nlohmann::json c;
-  for (const auto& x : test::cases_of_kind("txt2img"))
-    if (x["name"] == GetParam()) c = x;
+  for (const char* kind : kKinds)
+    for (const auto& x : test::cases_of_kind(kind))
+      if (x["name"] == GetParam()) c = x;
+  ASSERT_FALSE(c.is_null()) << GetParam();
   test::TempDir dir;
   const std::string out = (dir / "out.png").string(), latents = (dir / "latents.safetensors").string();
   auto r = run_sdxl("generate -m " + quoted(test::model_dir(c)) + cli_args(c["params"]) + " -o " + quoted(fs::path(out)) +
@@ -95,7 +108,8 @@ TEST_P(CliGenerate, MatchesDiffusersPixelsAndLatents) {
 
 std::vector<std::string> case_names() {
   std::vector<std::string> names;
-  for (const auto& c : test::cases_of_kind("txt2img")) names.push_back(c["name"]);
+  for (const char* kind : kKinds)
+    for (const auto& c : test::cases_of_kind(kind)) names.push_back(c["name"]);
   return names;
 }
 std::string param_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
@@ -176,6 +190,99 @@ TEST(CliGenerate, SeveralImagesAreNumberedPromptMajor) {
   auto text = io::read_png_text(dir / "img-3.png");
   ASSERT_FALSE(text.empty());
   EXPECT_EQ(text[0].second.rfind("dog\n", 0), 0u) << text[0].second;  // images 3-4 belong to the second prompt
+}
+
+}  // namespace
+}  // namespace sdxl
+
+namespace sdxl {
+namespace {
+
+// A 3-chunk weighted prompt with a textual-inversion negative, through the CLI.
+TEST(CliGenerate, A1111PromptWithChunksAndAnEmbedding) {
+  SDXL_REQUIRE_REFERENCE();
+  test::TempDir dir;
+  const fs::path model = test::reference_dir() / "models/tiny-sdxl-base";
+  auto width = [&](const char* component) {
+    return nlohmann::json::parse(test::read_file(model / component / "config.json"))["hidden_size"].get<int64_t>();
+  };
+  fs::create_directories(dir / "embeddings");
+  io::write_safetensors(dir / "embeddings/badhands.safetensors",
+                        {{"clip_l", Tensor::zeros(Shape{2, width("text_encoder")}, DType::F32)},
+                         {"clip_g", Tensor::zeros(Shape{2, width("text_encoder_2")}, DType::F32)}});
+  const std::string prompt =
+      "'(masterpiece:1.2), a lighthouse on a cliff, [blurry] BREAK crashing waves, ((sea spray)) BREAK oil painting'";
+  auto run = [&](const std::string& syntax, const std::string& out) {
+    return run_sdxl("generate -m " + quoted(model) + " --prompt-syntax " + syntax + " --embedding-dir " +
+                    quoted(dir / "embeddings") + " -p " + prompt + " -n 'badhands, lowres' -W 64 -H 64 --steps 2 --seed 3 -o " +
+                    quoted(dir / out));
+  };
+  const auto a1111 = run("a1111", "a.png");
+  ASSERT_EQ(a1111.exit_code, 0) << a1111.output;
+  const auto plain = run("plain", "p.png");
+  ASSERT_EQ(plain.exit_code, 0) << plain.output;
+  EXPECT_NE(io::read_png(dir / "a.png").pixels, io::read_png(dir / "p.png").pixels);
+  const auto tokens = run_sdxl("tokenize --prompt-syntax a1111 --json --embedding-dir " + quoted(dir / "embeddings") +
+                                   " -m " + quoted(model) + " " + prompt,
+                               false);
+  ASSERT_EQ(tokens.exit_code, 0) << tokens.output;
+  EXPECT_EQ(nlohmann::json::parse(tokens.output)["tokenizer"]["ids"].size(), 3u);
+}
+
+}  // namespace
+}  // namespace sdxl
+
+namespace sdxl {
+namespace {
+
+// --taesd decodes the golden taesd_txt2img image; --preview rewrites a preview during sampling,
+// and a preview that cannot be written costs a warning, not the image.
+TEST(CliGenerate, TaesdAndPreviews) {
+  SDXL_REQUIRE_REFERENCE();
+  const auto cases = test::cases_of_kind("taesd_txt2img");
+  ASSERT_FALSE(cases.empty());
+  const auto& c = cases[0];
+  const auto& p = c["params"];
+  test::TempDir dir;
+  const std::string common = "generate -m " + quoted(test::reference_dir() / "models/tiny-sdxl-base") + " --taesd " +
+                             quoted(test::reference_dir() / "models/tiny-taesdxl") + " -p " + shell_quote(p["prompt"]) +
+                             " -W 64 -H 64 --steps " + std::to_string(p["num_inference_steps"].get<int>()) + " --seed " +
+                             std::to_string(p["seed"].get<uint64_t>());
+  auto r = run_sdxl(common + " --preview " + quoted(dir / "preview.png") + " -o " + quoted(dir / "out.png"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  test::CaseFile file(c);
+  const Tensor want = file["image"];
+  const io::Image8 image = io::read_png(dir / "out.png");
+  int worst = 0;
+  for (int64_t k = 0; k < want.numel(); ++k)
+    worst = std::max(worst, std::abs(static_cast<int>(std::nearbyint(want.data<float>()[k] * 255.0f)) -
+                                     static_cast<int>(image.pixels[static_cast<size_t>(k)])));
+  EXPECT_LE(worst, 1);
+  const io::Image8 preview = io::read_png(dir / "preview.png");
+  EXPECT_EQ(preview.width, 64);  // TAESD previews are full size
+
+  auto unwritable = run_sdxl(common + " --preview " + quoted(dir / "preview.png/sub.png") + " -o " + quoted(dir / "b.png"));
+  EXPECT_NE(unwritable.exit_code, 0);  // the folder does not exist: refused before any work
+  EXPECT_NE(unwritable.output.find("--preview"), std::string::npos) << unwritable.output;
+  fs::create_directories(dir / "locked");
+  fs::permissions(dir / "locked", fs::perms::owner_read | fs::perms::owner_exec);
+  if (::access((dir / "locked").c_str(), W_OK) != 0) {  // root may write anywhere: then there is nothing to test
+    auto failed = run_sdxl(common + " --preview " + quoted(dir / "locked/p.png") + " -o " + quoted(dir / "c.png"));
+    EXPECT_EQ(failed.exit_code, 2) << failed.output;
+  }
+}
+
+TEST(CliGenerate, LcmWithAGuidanceEmbeddingUnetSaysTheNegativeIsUnused) {
+  SDXL_REQUIRE_REFERENCE();
+  test::TempDir dir;
+  auto r = run_sdxl("generate -m " + quoted(test::reference_dir() / "models/tiny-sdxl-lcm") +
+                    " --sampler lcm --steps 2 --guidance 8 -p cat -n blurry -W 64 -H 64 --seed 1 -o " + quoted(dir / "x.png"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("negative prompt is not used"), std::string::npos) << r.output;
+  auto too_many = run_sdxl("generate -m " + quoted(test::reference_dir() / "models/tiny-sdxl-lcm") +
+                           " --sampler lcm --steps 60 -p cat -W 64 -H 64 --seed 1 -o " + quoted(dir / "y.png"));
+  EXPECT_EQ(too_many.exit_code, 2) << too_many.output;
+  EXPECT_NE(too_many.output.find("LCM takes 1 to 50 steps"), std::string::npos) << too_many.output;
 }
 
 }  // namespace

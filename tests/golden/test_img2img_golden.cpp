@@ -86,3 +86,31 @@ TEST(PipelineGolden, EnsembleOfExperts) {
 
 }  // namespace
 }  // namespace sdxl
+
+namespace sdxl {
+namespace {
+
+// The base with TAESD as its decoder (kind taesd_txt2img), through the engine.
+TEST(PipelineGolden, TaesdDecodesTheImage) {
+  SDXL_REQUIRE_REFERENCE();
+  const auto cases = test::cases_of_kind("taesd_txt2img");
+  ASSERT_FALSE(cases.empty());
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c["name"].get<std::string>());
+    pipeline::EngineOptions options;
+    options.model = test::reference_dir() / "models/tiny-sdxl-base";
+    options.taesd = test::reference_dir() / "models/tiny-taesdxl";
+    auto engine = pipeline::Engine::load(options);
+    pipeline::EngineRequest request;
+    request.generate = base_request(c["params"]);
+    const auto result = engine->generate(request);
+    test::CaseFile file(c);
+    EXPECT_TRUE(test::matches(result.final.latents, file["latents"], c, "latents"));
+    EXPECT_TRUE(test::matches(result.final.images, file["image"], c, "image"));
+    // Its previews are full-size decodes of the latents.
+    EXPECT_EQ(engine->preview(result.final.latents).width, file["image"].dim(2));
+  }
+}
+
+}  // namespace
+}  // namespace sdxl

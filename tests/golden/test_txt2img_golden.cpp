@@ -22,9 +22,14 @@ std::optional<pipeline::SizeHW> size(const nlohmann::json& p, const char* key) {
   return pipeline::SizeHW{p[key][0].get<int64_t>(), p[key][1].get<int64_t>()};
 }
 
+// txt2img, and the few-step kinds: LCM (scheduler and guidance-embedding UNet) and the
+// Turbo / Lightning style (trailing timesteps, no guidance).
+const char* const kKinds[] = {"txt2img", "lcm_txt2img", "fewstep_txt2img"};
+
 std::vector<std::string> case_names() {
   std::vector<std::string> names;
-  for (const auto& c : test::cases_of_kind("txt2img")) names.push_back(c["name"]);
+  for (const char* kind : kKinds)
+    for (const auto& c : test::cases_of_kind(kind)) names.push_back(c["name"]);
   return names;
 }
 
@@ -61,8 +66,10 @@ pipeline::GenerateRequest request_from(const nlohmann::json& p) {
 TEST_P(Txt2ImgGolden, MatchesDiffusers) {
   SDXL_REQUIRE_REFERENCE();
   nlohmann::json c;
-  for (const auto& x : test::cases_of_kind("txt2img"))
-    if (x["name"] == GetParam()) c = x;
+  for (const char* kind : kKinds)
+    for (const auto& x : test::cases_of_kind(kind))
+      if (x["name"] == GetParam()) c = x;
+  ASSERT_FALSE(c.is_null()) << GetParam();
   auto pipe = pipeline::SdxlPipeline::load(test::model_dir(c));
   auto result = pipe.generate(request_from(c["params"]));
   test::CaseFile file(c);

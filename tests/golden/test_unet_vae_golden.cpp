@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 
 #include "golden_cases.h"
+#include "core/error.h"
 #include "pipeline/component_loader.h"
+#include "pipeline/denoiser.h"
 
 namespace sdxl {
 namespace {
@@ -19,6 +21,60 @@ TEST(UNetGolden, AllCases) {
     Tensor out = unet.forward(arena, file["sample"], c["params"]["timestep"].get<float>(), file["encoder_hidden_states"],
                               file["text_embeds"], file["time_ids"]);
     EXPECT_TRUE(test::matches(out, file["noise_pred"], c, "noise_pred"));
+  }
+}
+
+// LCM-distilled UNets: the guidance-scale embedding (sines first) through time_embedding.cond_proj.
+TEST(UNetGolden, TimeCondCases) {
+  SDXL_REQUIRE_REFERENCE();
+  auto cases = test::cases_of_kind("unet_time_cond");
+  ASSERT_FALSE(cases.empty());
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c["name"].get<std::string>());
+    auto unet = pipeline::load_unet(pipeline::FolderSource(test::model_dir(c), ""));
+    test::CaseFile file(c);
+    const Tensor want_cond = file["timestep_cond"];
+    const int64_t dim = want_cond.dim(1);
+    const auto w = c["params"]["guidance_w"].get<std::vector<double>>();
+    for (size_t row = 0; row < w.size(); ++row) {
+      const Tensor mine = pipeline::guidance_scale_embedding(w[row] + 1.0, dim, 1);
+      const Tensor want = Tensor::view(want_cond.data<float>() + static_cast<int64_t>(row) * dim, Shape{1, dim}, DType::F32, nullptr);
+      EXPECT_TRUE(test::matches(mine, want, c, "timestep_cond[" + std::to_string(row) + "]"));
+    }
+    Arena arena;
+    Tensor out = unet.forward(arena, file["sample"], c["params"]["timestep"].get<float>(), file["encoder_hidden_states"],
+                              file["text_embeds"], file["time_ids"], want_cond);
+    EXPECT_TRUE(test::matches(out, file["noise_pred"], c, "noise_pred"));
+    // Without its embedding this UNet refuses to run, rather than give a wrong image.
+    EXPECT_THROW(unet.forward(arena, file["sample"], 999.0f, file["encoder_hidden_states"], file["text_embeds"], file["time_ids"]),
+                 Error);
+  }
+}
+
+// TAESD (AutoencoderTiny): raw decode (3 tanh(z / 3) in, 2y - 1 out, not clamped) and encode.
+TEST(TaesdGolden, DecodeAndEncode) {
+  SDXL_REQUIRE_REFERENCE();
+  const auto dir = test::reference_dir() / "models/tiny-taesdxl";
+  const auto taesd = pipeline::load_tiny_autoencoder(dir);
+  size_t seen = 0;
+  for (const char* kind : {"taesd_decode", "taesd_encode"})
+    for (const auto& c : test::cases_of_kind(kind)) {
+      SCOPED_TRACE(c["name"].get<std::string>());
+      test::CaseFile file(c);
+      Arena arena;
+      if (std::string(kind) == "taesd_decode")
+        EXPECT_TRUE(test::matches(taesd.decode(arena, file["latents"]), file["image"], c, "image"));
+      else
+        EXPECT_TRUE(test::matches(taesd.encode(arena, file["image"]), file["latents"], c, "latents"));
+      ++seen;
+    }
+  EXPECT_GE(seen, 2u);
+  // A folder of another kind of autoencoder is refused by name.
+  try {
+    pipeline::load_tiny_autoencoder(test::reference_dir() / "models/tiny-sdxl-base/vae");
+    FAIL() << "an AutoencoderKL folder was taken for a tiny autoencoder";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("not a tiny autoencoder"), std::string::npos) << e.what();
   }
 }
 

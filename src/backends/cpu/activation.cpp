@@ -18,6 +18,7 @@ inline float gelu_tanh_scalar(float x) {
   return 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x)));
 }
 inline float quick_gelu_scalar(float x) { return x / (1.0f + std::exp(-1.702f * x)); }
+inline float relu_scalar(float x) { return x > 0.0f ? x : 0.0f; }
 
 #ifdef SDXL_CPU_AVX512
 inline __m512 silu512(__m512 x) { return _mm512_mul_ps(x, sigmoid512(x)); }
@@ -33,6 +34,7 @@ inline __m512 gelu_tanh512(__m512 x) {
   __m512 t = tanh512(inner);
   return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(_mm512_set1_ps(1.0f), t));
 }
+inline __m512 relu512(__m512 x) { return _mm512_max_ps(x, _mm512_setzero_ps()); }
 inline __m512 quick_gelu512(__m512 x) { return _mm512_mul_ps(x, sigmoid512(_mm512_mul_ps(_mm512_set1_ps(1.702f), x))); }
 #endif
 
@@ -66,6 +68,8 @@ void gelu_tanh(const float* in, float* out, int64_t n) { apply(in, out, n, SDXL_
 void quick_gelu(const float* in, float* out, int64_t n) {
   apply(in, out, n, SDXL_VEC(quick_gelu512), quick_gelu_scalar);
 }
+
+void relu(const float* in, float* out, int64_t n) { apply(in, out, n, SDXL_VEC(relu512), relu_scalar); }
 
 void geglu(const float* in, float* out, int64_t rows, int64_t features) {
   parallel_for(rows, rows * features >= kParallelThreshold, [&](int64_t r) {

@@ -12,12 +12,12 @@ Conv2d Conv2d::bind(WeightBinder& w, const std::string& prefix, int64_t in_chann
               Conv2dGeometry::symmetric(out_channels, in_channels, kernel, stride, padding < 0 ? kernel / 2 : padding));
 }
 
-Conv2d Conv2d::bind(WeightBinder& w, const std::string& prefix, const Conv2dGeometry& geometry) {
+Conv2d Conv2d::bind(WeightBinder& w, const std::string& prefix, const Conv2dGeometry& geometry, bool bias_present) {
   Conv2d conv;
   conv.geometry_ = geometry;
   const int64_t k = geometry.kernel;
   Tensor weight = w.take(prefix + ".weight", Shape{geometry.out_channels, geometry.in_channels, k, k});
-  Tensor bias = w.take(prefix + ".bias", Shape{geometry.out_channels});
+  Tensor bias = bias_present ? w.take(prefix + ".bias", Shape{geometry.out_channels}) : Tensor();
   if (w.has_data()) conv.packed_ = ops::pack_conv2d(weight, bias, geometry, w.precision());
   return conv;
 }

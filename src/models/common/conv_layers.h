@@ -14,7 +14,7 @@ class Conv2d {
   static Conv2d bind(WeightBinder& w, const std::string& prefix, int64_t in_channels, int64_t out_channels,
                      int64_t kernel, int64_t stride = 1, int64_t padding = -1 /* kernel / 2 */);
   // Padding per side (the VAE encoder's downsampler pads bottom and right only).
-  static Conv2d bind(WeightBinder& w, const std::string& prefix, const Conv2dGeometry& geometry);
+  static Conv2d bind(WeightBinder& w, const std::string& prefix, const Conv2dGeometry& geometry, bool bias = true);
 
   Tensor operator()(Arena& arena, const Tensor& x) const;  // [N, H, W, I] -> [N, OH, OW, O]
   void accumulate(const Tensor& x, Tensor& out) const;      // out += conv(x)

@@ -19,6 +19,8 @@ UNet2DConditionModel UNet2DConditionModel::load(const io::UNetConfig& c, WeightB
 
   m.time_linear_1_ = Linear::bind(w, "time_embedding.linear_1", c0, temb);
   m.time_linear_2_ = Linear::bind(w, "time_embedding.linear_2", temb, temb);
+  if (c.time_cond_proj_dim > 0)
+    m.cond_proj_ = Linear::bind(w, "time_embedding.cond_proj", c.time_cond_proj_dim, c0, /*bias=*/false);
   if (c.addition_embed_type == "text_time") {
     m.add_linear_1_ = Linear::bind(w, "add_embedding.linear_1", c.projection_class_embeddings_input_dim, temb);
     m.add_linear_2_ = Linear::bind(w, "add_embedding.linear_2", temb, temb);
@@ -96,13 +98,23 @@ UNet2DConditionModel UNet2DConditionModel::load(const io::UNetConfig& c, WeightB
 }
 
 Tensor UNet2DConditionModel::embedding(Arena& arena, int64_t batch, float timestep, const Tensor& text_embeds,
-                                       const Tensor& time_ids) const {
+                                       const Tensor& time_ids, const Tensor& timestep_cond) const {
   const auto& c = config_;
   const int64_t c0 = c.block_out_channels[0];
   Tensor t_features = Tensor::in_arena(arena, Shape{batch, c0}, DType::F32);
   for (int64_t b = 0; b < batch; ++b)
     timestep_embedding(&timestep, 1, c0, c.flip_sin_to_cos, static_cast<float>(c.freq_shift),
                        t_features.data<float>() + b * c0);
+  if (c.time_cond_proj_dim > 0) {
+    SDXL_CHECK(timestep_cond.defined() && timestep_cond.rank() == 2 && timestep_cond.dim(0) == batch &&
+                   timestep_cond.dim(1) == c.time_cond_proj_dim,
+               InvalidArgument, "[unet] this UNet (time_cond_proj_dim ", c.time_cond_proj_dim,
+               ") needs timestep_cond [", batch, ", ", c.time_cond_proj_dim, "], got ",
+               timestep_cond.defined() ? timestep_cond.shape().to_string() : std::string("none"));
+    cond_proj_.accumulate(timestep_cond, t_features);
+  } else {
+    SDXL_CHECK(!timestep_cond.defined(), InvalidArgument, "[unet] timestep_cond given to a UNet without time_cond_proj_dim");
+  }
   Tensor hidden = time_linear_1_(arena, t_features);
   ops::activate_inplace(hidden, ops::Activation::Silu);
   Tensor emb = time_linear_2_(arena, hidden);  // [B, T]
@@ -132,7 +144,7 @@ Tensor UNet2DConditionModel::embedding(Arena& arena, int64_t batch, float timest
 }
 
 Tensor UNet2DConditionModel::forward(Arena& arena, const Tensor& sample, float timestep, const Tensor& context,
-                                     const Tensor& text_embeds, const Tensor& time_ids) const {
+                                     const Tensor& text_embeds, const Tensor& time_ids, const Tensor& timestep_cond) const {
   const auto& c = config_;
   SDXL_CHECK(sample.rank() == 4 && sample.dim(1) == c.in_channels && sample.dtype() == DType::F32, InvalidArgument,
              "[unet] sample must be f32 [B, ", c.in_channels, ", h, w], got ", sample.shape().to_string());
@@ -143,7 +155,7 @@ Tensor UNet2DConditionModel::forward(Arena& arena, const Tensor& sample, float t
 
   Tensor output = Tensor::in_arena(arena, Shape{batch, c.out_channels, sample.dim(2), sample.dim(3)}, DType::F32);
   ArenaScope temporaries(arena);
-  Tensor emb = embedding(arena, batch, timestep, text_embeds, time_ids);
+  Tensor emb = embedding(arena, batch, timestep, text_embeds, time_ids, timestep_cond);
   Tensor emb_silu = ops::activate(arena, emb, ops::Activation::Silu);  // every resnet's time input
 
   Tensor x = conv_in_(arena, ops::nchw_to_nhwc(arena, sample));

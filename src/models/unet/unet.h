@@ -20,18 +20,22 @@ class UNet2DConditionModel {
   // sample [B, in_channels, h, w] NCHW; context [B, L, cross_attention_dim];
   // text_embeds [B, P] and time_ids [B, K] for addition_embed_type "text_time".
   // Returns the prediction [B, out_channels, h, w] NCHW, in `arena`.
+  // timestep_cond [B, time_cond_proj_dim]: LCM-distilled UNets' guidance-scale embedding
+  // (required exactly when the config has time_cond_proj_dim).
   Tensor forward(Arena& arena, const Tensor& sample, float timestep, const Tensor& context, const Tensor& text_embeds,
-                 const Tensor& time_ids) const;
+                 const Tensor& time_ids, const Tensor& timestep_cond = Tensor()) const;
 
   const io::UNetConfig& config() const { return config_; }
   // Gives back the memory the up path's arena kept from the largest forward so far.
   void release_activation_memory() { up_arena_ = std::make_unique<Arena>(); }
 
  private:
-  Tensor embedding(Arena& arena, int64_t batch, float timestep, const Tensor& text_embeds, const Tensor& time_ids) const;
+  Tensor embedding(Arena& arena, int64_t batch, float timestep, const Tensor& text_embeds, const Tensor& time_ids,
+                   const Tensor& timestep_cond) const;
 
   io::UNetConfig config_;
   Linear time_linear_1_, time_linear_2_;
+  Linear cond_proj_;  // time_embedding.cond_proj (no bias), with time_cond_proj_dim
   Linear add_linear_1_, add_linear_2_;
   Conv2d conv_in_, conv_out_;
   GroupNorm norm_out_;
