@@ -3,6 +3,8 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
+#include <fstream>
 #include <cstdio>
 #include <functional>
 #include <random>
@@ -15,6 +17,8 @@
 #include "io/json_file.h"
 #include "io/safetensors.h"
 #include "models/common/weights.h"
+#include "io/model_configs.h"
+#include "models/taesd/autoencoder_tiny.h"
 
 namespace sdxl::bench {
 namespace {
@@ -102,6 +106,41 @@ void write_random_pipeline(const fs::path& reference, const fs::path& out, const
       write_weights(reference / "real/manifests" / (std::string(c.manifest) + ".json"), dir / (std::string(c.weights) + suffix),
                     spec.dtype, spec.seed);
   }
+}
+
+void write_random_taesd(const fs::path& out, uint64_t seed) {
+  fs::create_directories(out);
+  const nlohmann::json config = {{"_class_name", "AutoencoderTiny"},
+                                 {"act_fn", "relu"},
+                                 {"encoder_block_out_channels", {64, 64, 64, 64}},
+                                 {"decoder_block_out_channels", {64, 64, 64, 64}},
+                                 {"block_out_channels", {64, 64, 64, 64}},
+                                 {"num_encoder_blocks", {1, 3, 3, 3}},
+                                 {"num_decoder_blocks", {3, 3, 3, 1}},
+                                 {"in_channels", 3},
+                                 {"out_channels", 3},
+                                 {"latent_channels", 4},
+                                 {"latent_magnitude", 3},
+                                 {"latent_shift", 0.5},
+                                 {"scaling_factor", 1.0},
+                                 {"upsampling_scaling_factor", 2},
+                                 {"force_upcast", false}};
+  std::ofstream(out / "config.json") << config.dump(2) << "\n";
+  const fs::path file = out / "diffusion_pytorch_model.safetensors";
+  if (fs::exists(file)) return;
+  models::ShapeRecorder recorder;  // the names and shapes the model binds
+  models::AutoencoderTiny::load(io::parse_tiny_autoencoder_config(config, "taesdxl"), recorder);
+  std::vector<io::TensorLayout> layout;
+  for (const auto& [name, shape] : recorder.shapes()) layout.push_back({name, DType::F32, shape});
+  std::fprintf(stderr, "writing %s (%zu tensors)\n", file.string().c_str(), layout.size());
+  // Scaled like a trained convolution (about 1 / sqrt(fan-in)), so activations neither vanish nor blow up.
+  io::write_safetensors(file, layout, [&](size_t i) {
+    Tensor t = random_tensor(layout[i].name, layout[i].shape, DType::F32, seed);
+    const int64_t fan_in = layout[i].shape.rank() == 4 ? layout[i].shape[1] * layout[i].shape[2] * layout[i].shape[3] : 1;
+    const float scale = layout[i].shape.rank() == 4 ? 50.0f / std::sqrt(static_cast<float>(fan_in)) : 1.0f;
+    for (int64_t k = 0; k < t.numel(); ++k) t.data<float>()[k] *= scale;
+    return t;
+  });
 }
 
 }  // namespace sdxl::bench

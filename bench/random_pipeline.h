@@ -21,4 +21,8 @@ struct RandomPipelineSpec {
 void write_random_pipeline(const std::filesystem::path& reference, const std::filesystem::path& out,
                            const RandomPipelineSpec& spec);
 
+// A real-size tiny autoencoder folder (madebyollin/taesdxl's structure: 64 channels, blocks
+// [1, 3, 3, 3] / [3, 3, 3, 1]) of seeded random weights, in the diffusers AutoencoderTiny layout.
+void write_random_taesd(const std::filesystem::path& out, uint64_t seed = 3);
+
 }  // namespace sdxl::bench

@@ -1,7 +1,7 @@
 // sdxl-bench: speed and memory of SDXL on this machine, on the real-size architecture.
 //
 //   sdxl-bench [--sizes 512,1024] [--precisions fp32,bf16] [--steps N] [--threads N]
-//              [--model DIR | --in-memory] [--refiner] [--vae-tiling] [--no-scaling]
+//              [--model DIR | --in-memory] [--refiner] [--vae-tiling] [--no-scaling] [--recipes]
 //
 // With no arguments: 512x512 in fp32 and bf16, and 1- vs 2-thread scaling of the UNet step.
 // Each configuration runs in its own process (peak RSS is its own): the components one by one
@@ -12,6 +12,8 @@
 // from the real configs with seeded random weights instead (no files, no end-to-end run). Prints a
 // markdown table and, last, the SUMMARY line. --vae-tiling measures instead the VAE decode whole
 // and in row bands (sdxl generate --vae-tiling), each alone in a process, for time and memory.
+// --recipes measures seconds per image instead: the standard recipe and the few-step ones
+// (bench/recipes.h), each in its own process on a loaded engine, with the share of each stage.
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,6 +31,7 @@
 #include "core/threads.h"
 #include "machine_peak.h"
 #include "random_pipeline.h"
+#include "recipes.h"
 #include "subprocess.h"
 
 using namespace sdxl;
@@ -41,7 +44,9 @@ struct Options {
   std::vector<std::string> precisions{"fp32", "bf16"};
   int steps = 4, threads = 0;
   fs::path model;
-  bool refiner = false, scaling = true, in_memory = false, vae_tiling = false;
+  bool refiner = false, scaling = true, in_memory = false, vae_tiling = false, recipes = false;
+  int recipe = -1;  // internal: the recipe a child measures, with this TAESD folder
+  fs::path taesd_dir;
   // internal: one configuration's component measurements
   bool child = false;
   std::string parts = "text,unet,vae";
@@ -58,7 +63,7 @@ std::vector<std::string> split(const std::string& s) {
 [[noreturn]] void usage(const std::string& problem) {
   std::fprintf(stderr,
                "sdxl-bench: %s\nusage: sdxl-bench [--sizes 512,1024] [--precisions fp32,bf16] [--steps N] [--threads N]\n"
-               "                  [--model DIR | --in-memory] [--refiner] [--vae-tiling] [--no-scaling]\n",
+               "                  [--model DIR | --in-memory] [--refiner] [--vae-tiling] [--no-scaling] [--recipes]\n",
                problem.c_str());
   std::exit(2);
 }
@@ -83,6 +88,9 @@ Options parse(int argc, char** argv) {
       else if (a == "--refiner") o.refiner = true;
       else if (a == "--no-scaling") o.scaling = false;
       else if (a == "--vae-tiling") o.vae_tiling = true;
+      else if (a == "--recipes") o.recipes = true;
+      else if (a == "--taesd-dir") o.taesd_dir = value();
+      else if (a == "--recipe") o.recipe = std::stoi(value());
       else if (a == "--in-memory") o.in_memory = true;
       else if (a == "--child") o.child = true;
       else if (a == "--parts") o.parts = value();
@@ -240,10 +248,63 @@ int child_main(const Options& o) {
 
 }  // namespace
 
+fs::path random_taesd() {
+  const fs::path dir = models_dir() / "taesdxl-random";
+  if (!fs::exists(dir / ".complete")) {
+    bench::write_random_taesd(dir);
+    std::ofstream(dir / ".complete") << "written by sdxl-bench\n";
+  }
+  return dir;
+}
+
+// Seconds per image, recipe by recipe, each in its own process.
+int recipes_main(const Options& o, double fma_n) {
+  const fs::path model = !o.model.empty() ? o.model : random_folder(false);
+  const fs::path taesd = random_taesd();
+  const auto all = bench::recipes();
+  std::printf("\n| recipe | precision | load s | text s | UNet s | UNet of peak | decode s | image s (warm engine) | peak RSS GiB |\n"
+              "|---|---|---|---|---|---|---|---|---|\n");
+  double turbo_step_gflop = 0;
+  std::vector<Row> rows(all.size());
+  for (size_t i = all.size(); i-- > 0;) {  // last first: the 4-step Turbo run gives the 1-step one its FLOPs
+    std::vector<std::string> argv{self_path().string(), "--recipe", std::to_string(i), "--model", model.string(),
+                                  "--taesd-dir", taesd.string()};
+    for (const auto& a : thread_args(o.threads)) argv.push_back(a);
+    const auto r = must_run(argv);
+    absorb(rows[i], r.out);
+    rows[i].v["rss_gib"] = r.peak_rss_gib;
+    if (all[i].size == 512 && rows[i].get("step_gflop") > 0) turbo_step_gflop = rows[i].get("step_gflop");
+  }
+  for (size_t i = 0; i < all.size(); ++i) {
+    const auto& rec = all[i];
+    const Row& r = rows[i];
+    double step_gflop = r.get("step_gflop");
+    if (!(step_gflop > 0) && rec.size == 512) step_gflop = turbo_step_gflop;
+    const double frac = step_gflop * rec.steps * 1e9 / r.get("unet_s") / fma_n;
+    std::printf("| %s%s | %s | %s | %s | %s | %s | %s | %s | %s |\n", rec.name.c_str(),
+                rec.measured_steps > 0 ? " (UNet from 2 steps, x15)" : "", rec.precision.c_str(),
+                fmt(r.get("load_s"), 1).c_str(), fmt(r.get("text_s")).c_str(), fmt(r.get("unet_s")).c_str(),
+                fmt(frac).c_str(), fmt(r.get("decode_s")).c_str(), fmt(r.get("total_s")).c_str(), fmt(r.get("rss_gib")).c_str());
+    std::fflush(stdout);
+  }
+  std::printf("\nUNet of peak: its FLOPs per step (counted from the shapes) over its time, against the f32 FMA peak "
+              "(%.1f GFLOP/s): bf16 can exceed 1. Image s: one request on an engine whose models are loaded (text, UNet, "
+              "decode); the Turbo recipes after one warm-up request.\n", fma_n * 1e-9);
+  return 0;
+}
+
+int recipe_child(const Options& o, const fs::path& taesd) {
+  if (o.threads > 0) set_num_threads(o.threads);
+  const auto all = bench::recipes();
+  std::printf("%s\n", bench::measure_recipe(all.at(static_cast<size_t>(o.recipe)), o.model, taesd).c_str());
+  return 0;
+}
+
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
   try {
     if (o.child) return child_main(o);
+    if (o.recipe >= 0) return recipe_child(o, o.taesd_dir);
 
     if (o.threads > 0) set_num_threads(o.threads);
     const int threads = num_threads();
@@ -251,6 +312,7 @@ int main(int argc, char** argv) {
     const double fma_1 = bench::fma_peak_flops(1), fma_n = bench::fma_peak_flops(threads);
     const double sgemm_onednn = bench::square_gemm_flops(cpu::GemmLibrary::OneDnn, 4096, 3);
     const double sgemm_openblas = bench::square_gemm_flops(cpu::GemmLibrary::OpenBlas, 4096, 3);
+    if (o.recipes) return recipes_main(o, fma_n);
     // In memory: the real configs of sdxl-ref and random weights, no files (and no end to end).
     const fs::path model = !o.model.empty() ? o.model
                            : o.in_memory    ? bench::reference_dir() / "real/stable-diffusion-xl-base-1.0"

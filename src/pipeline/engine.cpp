@@ -156,12 +156,15 @@ EngineResult Engine::generate(const EngineRequest& request) {
   GenerateRequest base_request = r;
   base_request.decode = false;
   if (request.refiner.mode == RefinerMode::Ensemble) base_request.denoising_end = request.refiner.high_noise_frac;
-  result.base_latents = base().generate(base_request).latents;
+  const GenerateResult base_result = base().generate(base_request);
+  result.base_latents = base_result.latents;
   if (one_shot(options_)) {
     base_.reset();  // never needed again in this call: its weights go before the refiner's load
     return_free_memory_to_system();
   }
   result.final = refiner().generate(refiner_request(request, result.base_latents));
+  result.final.seconds.text += base_result.seconds.text;  // both models' stages, added up
+  result.final.seconds.denoise += base_result.seconds.denoise;
   if (one_shot(options_)) {
     refiner_.reset();
     return_free_memory_to_system();

@@ -57,9 +57,16 @@ struct GenerateRequest {
   double aesthetic_score = 6.0, negative_aesthetic_score = 2.5;  // refiner (requires_aesthetics_score)
 };
 
+// Where a generation's time went (wall-clock seconds; model loads inside a stage count in it).
+struct StageSeconds {
+  double text = 0, denoise = 0, decode = 0;
+  double total() const { return text + denoise + decode; }
+};
+
 struct GenerateResult {
   Tensor latents;  // [N, 4, h, w], before the VAE (not divided by the scaling factor)
   Tensor images;   // [N, H, W, 3] in [0, 1]; undefined when not decoded
+  StageSeconds seconds;
 };
 
 }  // namespace sdxl::pipeline

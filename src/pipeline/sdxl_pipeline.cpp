@@ -1,6 +1,7 @@
 #include "pipeline/sdxl_pipeline.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -264,7 +265,13 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
   const bool inpaint = r.mask.defined();
   const bool img2img = r.init_image.defined() || r.init_latents.defined();
 
+  using Clock = std::chrono::steady_clock;
+  auto since = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
+  GenerateResult result;
+  const auto text_start = Clock::now();
   const PromptEmbeddings emb = encode_prompt(r);
+  result.seconds.text = since(text_start);
+  const auto denoise_start = Clock::now();  // from here to the decode: latents, init image, loop
   const int64_t images = emb.prompt_embeds.dim(0);  // batch x num_images_per_prompt
   Schedule schedule = get_timesteps(r, img2img);
   const std::string scheduler_class = r.scheduler.empty() ? scheduler_config_.value("_class_name", "") : r.scheduler;
@@ -314,6 +321,7 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
   }
   samplers::NoiseFn noise_fn = [&generator](float* out, int64_t n) { generator.randn(out, n); };
   denoise(unet(), *schedule.scheduler, timesteps, cond, guidance, latents, noise_fn, *arena_, after_step);
+  result.seconds.denoise = since(denoise_start);
 
   if (release_text_encoders_) {
     // One-shot: the UNet and its activations leave before the VAE decode needs its own
@@ -324,9 +332,10 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
     log_info("[memory] UNet freed before the VAE decode: ", resident_gib(), " GiB resident");
   }
 
-  GenerateResult result;
   result.latents = latents.clone();
+  const auto decode_start = Clock::now();
   if (r.decode) result.images = decode_latents(r, latents);
+  result.seconds.decode = since(decode_start);
   return result;
 }
 

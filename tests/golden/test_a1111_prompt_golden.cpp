@@ -3,11 +3,15 @@
 // word; the limits of the syntax.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "core/error.h"
 #include "golden_cases.h"
 #include "io/safetensors.h"
 #include "pipeline/prompt_chunks.h"
+#include "pipeline/image_processor.h"
 #include "pipeline/prompt_encoder.h"
+#include "pipeline/sdxl_pipeline.h"
 #include "pipeline/tokenizer_loader.h"
 
 namespace sdxl {
@@ -159,6 +163,37 @@ TEST(A1111PromptGolden, MoreThanTwentyChunksIsRefused) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("20 chunks"), std::string::npos) << e.what();
   }
+}
+
+}  // namespace
+}  // namespace sdxl
+
+namespace sdxl {
+namespace {
+
+// The UNet's cross-attention takes 77 x k tokens: a whole generation with 1, 2 and 3 chunks.
+TEST(A1111PromptGolden, PipelineRunsOnOneTwoAndThreeChunks) {
+  SDXL_REQUIRE_REFERENCE();
+  auto pipe = pipeline::SdxlPipeline::load(test::reference_dir() / "models/tiny-sdxl-base");
+  std::vector<std::vector<uint8_t>> images;
+  for (int k : {1, 2, 3}) {
+    SCOPED_TRACE(k);
+    std::string prompt = "a (red:1.2) car";
+    for (int i = 1; i < k; ++i) prompt += " BREAK [a blue sky]";
+    pipeline::GenerateRequest r;
+    r.prompts.prompt = pipeline::PromptArg::text(prompt);
+    r.prompts.negative_prompt = pipeline::PromptArg::text("blurry");
+    r.prompts.syntax = pipeline::PromptSyntax::A1111;
+    r.width = r.height = 64;
+    r.steps = 2;
+    r.seed = 5;
+    const auto result = pipe.generate(r);
+    ASSERT_EQ(result.images.dim(1), 64);
+    for (int64_t i = 0; i < result.images.numel(); ++i) ASSERT_TRUE(std::isfinite(result.images.data<float>()[i]));
+    images.push_back(pipeline::to_8bit(result.images));
+  }
+  EXPECT_NE(images[0], images[1]);
+  EXPECT_NE(images[1], images[2]);
 }
 
 }  // namespace
