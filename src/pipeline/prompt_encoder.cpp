@@ -85,6 +85,16 @@ PromptEncoder::Encoded PromptEncoder::run(const Encoder& encoder, const std::vec
   return result;
 }
 
+PromptEmbeddings repeat_per_image(PromptEmbeddings e, int64_t n) {
+  e.prompt_embeds = repeat_each(e.prompt_embeds, n);
+  e.pooled_prompt_embeds = repeat_each(e.pooled_prompt_embeds, n);
+  if (e.negative_prompt_embeds.defined()) {
+    e.negative_prompt_embeds = repeat_each(e.negative_prompt_embeds, n);
+    e.negative_pooled_prompt_embeds = repeat_each(e.negative_pooled_prompt_embeds, n);
+  }
+  return e;
+}
+
 PromptEmbeddings PromptEncoder::encode(const PromptRequest& request) const {
   if (request.syntax == PromptSyntax::A1111) return encode_a1111(request);
   SDXL_CHECK(request.prompt.truthy() || (!request.prompt.is_none() && request.prompt.size() > 0), InvalidArgument,
@@ -123,14 +133,7 @@ PromptEmbeddings PromptEncoder::encode(const PromptRequest& request) const {
     }
   }
 
-  const int64_t n = request.num_images_per_prompt;
-  result.prompt_embeds = repeat_each(result.prompt_embeds, n);
-  result.pooled_prompt_embeds = repeat_each(result.pooled_prompt_embeds, n);
-  if (request.classifier_free_guidance) {
-    result.negative_prompt_embeds = repeat_each(result.negative_prompt_embeds, n);
-    result.negative_pooled_prompt_embeds = repeat_each(result.negative_pooled_prompt_embeds, n);
-  }
-  return result;
+  return repeat_per_image(std::move(result), request.num_images_per_prompt);
 }
 
 }  // namespace sdxl::pipeline

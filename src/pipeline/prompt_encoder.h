@@ -55,6 +55,9 @@ struct PromptEmbeddings {
   Tensor negative_pooled_prompt_embeds;
 };
 
+// Each prompt's embeddings repeated for its n images (diffusers' num_images_per_prompt).
+PromptEmbeddings repeat_per_image(PromptEmbeddings embeddings, int64_t n);
+
 class PromptEncoder {
  public:
   // Loads tokenizer(_2) and text_encoder(_2) as the folder has them (the refiner has only _2).

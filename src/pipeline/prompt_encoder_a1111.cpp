@@ -152,14 +152,7 @@ PromptEmbeddings PromptEncoder::encode_a1111(const PromptRequest& request) const
     result.prompt_embeds = pad_to(result.prompt_embeds, tokens);
     result.negative_prompt_embeds = pad_to(result.negative_prompt_embeds, tokens);
   }
-  const int64_t n = request.num_images_per_prompt;
-  result.prompt_embeds = repeat_each(result.prompt_embeds, n);
-  result.pooled_prompt_embeds = repeat_each(result.pooled_prompt_embeds, n);
-  if (request.classifier_free_guidance) {
-    result.negative_prompt_embeds = repeat_each(result.negative_prompt_embeds, n);
-    result.negative_pooled_prompt_embeds = repeat_each(result.negative_pooled_prompt_embeds, n);
-  }
-  return result;
+  return repeat_per_image(std::move(result), request.num_images_per_prompt);
 }
 
 }  // namespace sdxl::pipeline
