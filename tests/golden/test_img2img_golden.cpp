@@ -1,6 +1,8 @@
 // img2img, inpainting and the base + refiner ensemble of experts against diffusers.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "golden_cases.h"
 #include "pipeline/engine.h"
 #include "pipeline/sdxl_pipeline.h"
@@ -110,6 +112,41 @@ TEST(PipelineGolden, TaesdDecodesTheImage) {
     // Its previews are full-size decodes of the latents.
     EXPECT_EQ(engine->preview(result.final.latents).width, file["image"].dim(2));
   }
+}
+
+}  // namespace
+}  // namespace sdxl
+
+namespace sdxl {
+namespace {
+
+// --taesd-encode: init images through the tiny autoencoder, which draws nothing from the
+// generator (its latents are deterministic), so the rest of the run keeps the VAE run's noise.
+TEST(PipelineGolden, TaesdEncodesInitImagesWhenAsked) {
+  SDXL_REQUIRE_REFERENCE();
+  const auto cases = test::cases_of_kind("img2img");
+  ASSERT_FALSE(cases.empty());
+  const auto& c = cases[0];
+  test::CaseFile file(c);
+  auto run = [&](bool taesd_encode) {
+    pipeline::EngineOptions options;
+    options.model = test::model_dir(c);
+    options.taesd = test::reference_dir() / "models/tiny-taesdxl";
+    options.taesd_encode = taesd_encode;
+    auto engine = pipeline::Engine::load(options);
+    pipeline::EngineRequest request;
+    request.generate = base_request(c["params"]);
+    request.generate.init_image = file["init_image"];
+    return engine->generate(request).final;
+  };
+  const auto vae_encoded = run(false), taesd_encoded = run(true);
+  ASSERT_EQ(vae_encoded.latents.shape(), taesd_encoded.latents.shape());
+  bool differ = false;
+  for (int64_t i = 0; i < taesd_encoded.latents.numel(); ++i) {
+    ASSERT_TRUE(std::isfinite(taesd_encoded.latents.data<float>()[i]));
+    differ = differ || taesd_encoded.latents.data<float>()[i] != vae_encoded.latents.data<float>()[i];
+  }
+  EXPECT_TRUE(differ);
 }
 
 }  // namespace
