@@ -15,7 +15,9 @@
 #include "io/safetensors.h"
 #include "io/json_file.h"
 #include "pipeline/scheduler_spec.h"
+#include "pipeline/prompt_chunks.h"
 #include "pipeline/tokenizer_loader.h"
+#include "tokenizer/prompt_attention.h"
 
 namespace sdxl::fuzz {
 namespace {
@@ -81,7 +83,9 @@ int config_bytes(const uint8_t* data, size_t size) {
   return 0;
 }
 
-int tokenizer_bytes(const uint8_t* data, size_t size) {
+namespace {
+
+const tokenizer::ClipTokenizer& fuzz_tokenizer() {
   static std::unique_ptr<tokenizer::ClipTokenizer> tok = [] {
     fs::path dir = g_tokenizer_dir;
     if (dir.empty()) {
@@ -90,6 +94,13 @@ int tokenizer_bytes(const uint8_t* data, size_t size) {
     }
     return std::make_unique<tokenizer::ClipTokenizer>(pipeline::load_clip_tokenizer(dir));
   }();
+  return *tok;
+}
+
+}  // namespace
+
+int tokenizer_bytes(const uint8_t* data, size_t size) {
+  const tokenizer::ClipTokenizer* tok = &fuzz_tokenizer();
   const std::string text(reinterpret_cast<const char*>(data), size);
   return expect_clean([&] {
     pipeline::with_tokenizer_errors([&] {
@@ -97,6 +108,16 @@ int tokenizer_bytes(const uint8_t* data, size_t size) {
       if (ids.size() != 77) std::abort();  // the contract: always exactly 77 ids
       return 0;
     });
+  });
+}
+
+int prompt_bytes(const uint8_t* data, size_t size) {
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  return expect_clean([&] {
+    const auto parsed = pipeline::with_tokenizer_errors([&] { return tokenizer::parse_prompt_attention(text); });
+    if (parsed.empty()) std::abort();  // the contract: at least one piece
+    for (const auto& chunk : pipeline::chunk_prompt(parsed, fuzz_tokenizer()).chunks)
+      if (chunk.ids.size() != 77 || chunk.multipliers.size() != 77) std::abort();  // every chunk is 77 tokens
   });
 }
 

@@ -13,6 +13,7 @@ int safetensors_bytes(const uint8_t* data, size_t size);  // a safetensors file
 int config_bytes(const uint8_t* data, size_t size);       // every config.json / model_index.json reader
 int tokenizer_bytes(const uint8_t* data, size_t size);    // a prompt for both CLIP tokenizers
 int image_bytes(const uint8_t* data, size_t size);        // a PNG or JPEG input image
+int prompt_bytes(const uint8_t* data, size_t size);       // an AUTOMATIC1111-syntax prompt: parse and chunk
 
 // The tokenizer folder the tokenizer target loads once ($SDXL_REF/tokenizer by default).
 void set_tokenizer_dir(const std::filesystem::path& dir);

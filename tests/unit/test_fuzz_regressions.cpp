@@ -36,6 +36,10 @@ void replay(const std::string& target, int (*body)(const uint8_t*, size_t)) {
 TEST(FuzzRegressions, Safetensors) { replay("safetensors", fuzz::safetensors_bytes); }
 TEST(FuzzRegressions, Config) { replay("config", fuzz::config_bytes); }
 TEST(FuzzRegressions, Image) { replay("image", fuzz::image_bytes); }
+TEST(FuzzRegressions, Prompt) {
+  SDXL_REQUIRE_REFERENCE();
+  replay("prompt", fuzz::prompt_bytes);
+}
 TEST(FuzzRegressions, Tokenizer) {
   SDXL_REQUIRE_REFERENCE();
   replay("tokenizer", fuzz::tokenizer_bytes);
