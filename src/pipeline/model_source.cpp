@@ -1,5 +1,6 @@
 #include "pipeline/model_source.h"
 
+#include "core/error.h"
 #include "io/json_file.h"
 
 namespace sdxl::pipeline {
@@ -22,6 +23,16 @@ const nlohmann::json& FolderSource::config(const std::string& component) const {
 }
 
 std::shared_ptr<const ModelSource> open_model_source(const std::filesystem::path& path, const std::string& variant) {
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(path, ec)) {
+    const std::string ext = path.extension().string();
+    SDXL_CHECK(ext != ".ckpt" && ext != ".pt" && ext != ".pth" && ext != ".bin", Unsupported, "[model] ", path.string(),
+               ": a pickled PyTorch checkpoint; sdxl reads only safetensors (a pickle can run code when it is "
+               "loaded, so it is never unpickled): use the model's .safetensors file or a diffusers folder");
+    fail(ErrorCode::Unsupported, "[model] ", path.string(),
+         ": single-file checkpoints are not read yet; give a diffusers pipeline folder (model_index.json and "
+         "one folder per component)");
+  }
   return std::make_shared<FolderSource>(path, variant);
 }
 

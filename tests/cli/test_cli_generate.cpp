@@ -146,6 +146,11 @@ TEST_F(CliGenerateErrors, MissingModel) {
   model_ = "/nonexistent/model";
   expect_failure("", "/nonexistent/model", 1);
 }
+TEST_F(CliGenerateErrors, PickledCheckpointIsRefusedUnread) {
+  test::write_file(dir_ / "model.ckpt", "PK\x03\x04 not read");
+  model_ = quoted(dir_ / "model.ckpt");
+  expect_failure("", "never unpickled", 1);
+}
 TEST_F(CliGenerateErrors, UnwritableOutput) {
   auto r = run_sdxl("generate -m " + model_ + " -p cat -W 64 -H 64 --steps 2 -o /nonexistent-dir/x.png");
   EXPECT_EQ(r.exit_code, 2) << r.output;
