@@ -126,7 +126,8 @@ typedef enum sdxl_memory_policy {
 } sdxl_memory_policy;
 
 typedef struct sdxl_engine_params {
-  const char* model_dir;   /* a diffusers SDXL pipeline folder (a refiner alone: img2img only) */
+  const char* model_dir;   /* a diffusers SDXL pipeline folder or a single-file checkpoint (a refiner alone:
+                              img2img only) */
   const char* refiner_dir; /* NULL or "": none; else an SDXL refiner folder */
   const char* variant;     /* NULL or "" for the plain weights, "fp16" for *.fp16.safetensors */
   const char* precision;   /* "fp32" (default) or "bf16": bf16 matmuls and convolutions, f32 accumulation */
@@ -134,6 +135,11 @@ typedef struct sdxl_engine_params {
   const char* taesd_dir;   /* NULL or "": none; else a tiny autoencoder (diffusers AutoencoderTiny folder, as
                               madebyollin/taesdxl) that decodes the final images and makes the previews */
   int taesd_encode;        /* 1: it also encodes init images (img2img, inpainting) */
+  /* model_dir / refiner_dir may also be single-file checkpoints (.safetensors in the original
+     Stability layout); these name the diffusers folders their architecture, tokenizers and
+     scheduler come from, as diffusers' from_single_file(..., config=...). */
+  const char* config_dir;
+  const char* refiner_config_dir;
 } sdxl_engine_params;
 
 void sdxl_engine_params_init(sdxl_engine_params* params);

@@ -58,7 +58,8 @@ class Engine {
  public:
   explicit Engine(const std::string& model_dir, const std::string& refiner_dir = "", const std::string& variant = "",
                   const std::string& precision = "fp32", sdxl_memory_policy memory = SDXL_MEMORY_KEEP_LOADED,
-                  const std::string& taesd_dir = "", bool taesd_encode = false) {
+                  const std::string& taesd_dir = "", bool taesd_encode = false, const std::string& config_dir = "",
+                  const std::string& refiner_config_dir = "") {
     sdxl_engine_params params;
     sdxl_engine_params_init(&params);
     params.model_dir = model_dir.c_str();
@@ -68,6 +69,8 @@ class Engine {
     params.memory_policy = memory;
     params.taesd_dir = taesd_dir.c_str();
     params.taesd_encode = taesd_encode ? 1 : 0;
+    params.config_dir = config_dir.c_str();
+    params.refiner_config_dir = refiner_config_dir.c_str();
     check(sdxl_engine_load(&params, &engine_));
   }
   ~Engine() { sdxl_engine_free(engine_); }

@@ -216,6 +216,8 @@ void sdxl_engine_params_init(sdxl_engine_params* params) {
   params->memory_policy = SDXL_MEMORY_KEEP_LOADED;
   params->taesd_dir = nullptr;
   params->taesd_encode = 0;
+  params->config_dir = nullptr;
+  params->refiner_config_dir = nullptr;
 }
 
 sdxl_status sdxl_engine_load(const sdxl_engine_params* params, sdxl_engine** engine) {
@@ -238,6 +240,8 @@ sdxl_status sdxl_engine_load(const sdxl_engine_params* params, sdxl_engine** eng
     if (params->taesd_dir && *params->taesd_dir) options.taesd = params->taesd_dir;
     SDXL_CHECK(!params->taesd_encode || !options.taesd.empty(), InvalidArgument, "[load] taesd_encode needs taesd_dir");
     options.taesd_encode = params->taesd_encode != 0;
+    if (params->config_dir && *params->config_dir) options.config = params->config_dir;
+    if (params->refiner_config_dir && *params->refiner_config_dir) options.refiner_config = params->refiner_config_dir;
     auto out = std::make_unique<sdxl_engine>();
     out->engine = sdxl::pipeline::Engine::load(options);
     *engine = out.release();

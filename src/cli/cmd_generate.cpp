@@ -56,6 +56,7 @@ struct GenerateOptions {
   int preview_every = 1;
   std::string taesd;             // a tiny autoencoder folder
   bool taesd_encode = false;
+  std::string config, refiner_config;  // single files: the folders of their architecture
   bool width_given = false, height_given = false;  // -W, -H on the command line
 };
 
@@ -306,7 +307,7 @@ int run_generate(const GenerateOptions& o) {
   std::unique_ptr<api::Images> generated;
   try {
     engine = std::make_unique<api::Engine>(o.model, o.refiner, o.variant, o.precision, SDXL_MEMORY_ONE_SHOT, o.taesd,
-                                           o.taesd_encode);
+                                           o.taesd_encode, o.config, o.refiner_config);
     generated = std::make_unique<api::Images>(*engine, params);
   } catch (const api::Failure& e) {
     if (e.status() == SDXL_STATUS_INVALID_ARGUMENT) usage_error(e.what());
@@ -344,7 +345,13 @@ Command add_generate_command(CLI::App& app) {
       "AUTOMATIC1111-style \"parameters\" text chunk.");
   // A repeated option takes its last value (a wrapper script's default, then the user's choice).
   cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  cmd->add_option("-m,--model", o->model, "SDXL pipeline folder (diffusers layout, with model_index.json)")->required();
+  cmd->add_option("-m,--model", o->model,
+                  "SDXL pipeline folder (diffusers layout, with model_index.json), or a single-file checkpoint\n"
+                  "(.safetensors in the original Stability layout) with --config")
+      ->required();
+  cmd->add_option("--config", o->config,
+                  "For a single-file -m: the diffusers folder of its architecture (configs, tokenizers, scheduler)");
+  cmd->add_option("--refiner-config", o->refiner_config, "For a single-file --refiner: the same");
   cmd->add_option("-p,--prompt", o->prompts, "Prompt; repeat -p for a batch of prompts")
       ->required()
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
@@ -405,7 +412,7 @@ Command add_generate_command(CLI::App& app) {
                   "unless -W/-H are given; the image is resized with Lanczos as diffusers does)");
   cmd->add_option("--strength", o->strength, "img2img: how much of the schedule to run, in (0, 1]")->capture_default_str();
   cmd->add_option("--mask", o->mask, "Inpainting: a PNG or JPEG mask of the init image's size, white = repaint");
-  cmd->add_option("--refiner", o->refiner, "An SDXL refiner folder to finish the images with");
+  cmd->add_option("--refiner", o->refiner, "An SDXL refiner (folder or single file) to finish the images with");
   cmd->add_option("--refiner-mode", o->refiner_mode,
                   "ensemble: the base denoises the high-noise part and hands over its latents;\n"
                   "img2img: the base finishes, then the refiner runs img2img on its latents")

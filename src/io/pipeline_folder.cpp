@@ -1,6 +1,7 @@
 #include "io/pipeline_folder.h"
 
 #include <algorithm>
+#include <cstring>
 #include <set>
 
 #include "core/log.h"
@@ -39,12 +40,14 @@ PipelineIndex load_pipeline_index(const fs::path& path) {
 }
 
 Tensor WeightSet::get(const std::string& name) const {
+  if (Tensor t = transposed(name); t.defined()) return t;
   auto it = index_.find(name);
   if (it == index_.end()) fail(ErrorCode::Format, "[weights] ", component_, ": missing tensor '", name, "'");
   return files_[it->second.first]->tensor(*it->second.second);
 }
 
 Tensor WeightSet::get_transient(const std::string& name) const {
+  if (Tensor t = transposed(name); t.defined()) return t;
   auto it = index_.find(name);
   if (it == index_.end()) fail(ErrorCode::Format, "[weights] ", component_, ": missing tensor '", name, "'");
   return files_[it->second.first]->transient_tensor(*it->second.second);
@@ -92,19 +95,66 @@ WeightSet open_weight_set(const std::string& component, const std::vector<fs::pa
 }
 
 WeightSet renamed_weight_set(const std::string& component, std::shared_ptr<SafetensorsFile> file,
-                             const std::vector<std::pair<std::string, std::string>>& renamed) {
+                             const std::vector<RenamedTensor>& renamed) {
   WeightSet set;
   set.component_ = component;
   set.files_.push_back(std::move(file));
   const SafetensorsFile& f = *set.files_.back();
-  for (const auto& [name, stored] : renamed) {
-    const TensorRecord* record = f.find(stored);
-    if (!record)
-      fail(ErrorCode::Format, "[weights] ", component, ": ", f.path().string(), " has no tensor '", stored, "'");
-    if (!set.index_.emplace(name, std::make_pair(size_t{0}, record)).second)
-      fail(ErrorCode::Format, "[weights] ", component, ": two tensors are mapped to '", name, "'");
+  for (const auto& r : renamed) {
+    const TensorRecord* stored = f.find(r.stored);
+    if (!stored) fail(ErrorCode::Format, "[weights] ", component, ": ", f.path().string(), " has no tensor '", r.stored, "'");
+    const TensorRecord* record = stored;
+    if (r.transform != KeyTransform::Same) {
+      auto made = std::make_shared<TensorRecord>(*stored);
+      made->name = r.name;
+      const Shape& s = stored->shape;
+      switch (r.transform) {
+        case KeyTransform::SqueezeConv1x1:
+          SDXL_CHECK(s.rank() == 4 && s[2] == 1 && s[3] == 1, Format, "[weights] ", component, ": '", r.stored,
+                     "' is ", s.to_string(), ", not a 1x1 convolution");
+          made->shape = Shape{s[0], s[1]};
+          break;
+        case KeyTransform::QkvPart: {
+          SDXL_CHECK(s.rank() >= 1 && s[0] % 3 == 0 && r.part >= 0 && r.part < 3, Format, "[weights] ", component, ": '",
+                     r.stored, "' is ", s.to_string(), ", not a fused q, k, v projection");
+          Shape part = s;
+          part[0] = s[0] / 3;
+          const uint64_t bytes = (stored->end - stored->begin) / 3;
+          made->shape = part;
+          made->begin = stored->begin + bytes * static_cast<uint64_t>(r.part);
+          made->end = made->begin + bytes;
+          break;
+        }
+        case KeyTransform::Transpose:
+          SDXL_CHECK(s.rank() == 2, Format, "[weights] ", component, ": '", r.stored, "' is ", s.to_string(),
+                     ", not a matrix");
+          made->shape = Shape{s[1], s[0]};
+          set.stored_transposed_[r.name] = stored;
+          break;
+        case KeyTransform::Same: break;
+      }
+      set.made_records_.push_back(made);
+      record = made.get();
+    }
+    if (!set.index_.emplace(r.name, std::make_pair(size_t{0}, record)).second)
+      fail(ErrorCode::Format, "[weights] ", component, ": two tensors are mapped to '", r.name, "'");
   }
   return set;
+}
+
+Tensor WeightSet::transposed(const std::string& name) const {
+  auto it = stored_transposed_.find(name);
+  if (it == stored_transposed_.end()) return Tensor();
+  const Tensor stored = files_[0]->tensor(*it->second);
+  const int64_t rows = stored.dim(0), cols = stored.dim(1);
+  const size_t element = dtype_size(stored.dtype());
+  Tensor out = Tensor::empty(Shape{cols, rows}, stored.dtype());
+  const auto* src = static_cast<const uint8_t*>(stored.raw());
+  auto* dst = static_cast<uint8_t*>(out.raw());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      std::memcpy(dst + static_cast<size_t>(c * rows + r) * element, src + static_cast<size_t>(r * cols + c) * element, element);
+  return out;
 }
 
 PipelineFolder PipelineFolder::open(const fs::path& dir, const std::string& variant) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "io/original_layout.h"
 #include "io/safetensors.h"
 
 namespace sdxl::io {
@@ -32,6 +33,14 @@ struct PipelineIndex {
 
 PipelineIndex load_pipeline_index(const std::filesystem::path& model_index_json);
 
+// A tensor of a renamed weight set (renamed_weight_set below): the name the model asks for, the
+// stored one, and how the stored one becomes it.
+struct RenamedTensor {
+  std::string name, stored;
+  KeyTransform transform = KeyTransform::Same;
+  int part = 0;  // QkvPart
+};
+
 // The tensors of one model component, across all its shard files, looked up by name.
 class WeightSet {
  public:
@@ -50,17 +59,21 @@ class WeightSet {
   friend WeightSet open_weight_set(const std::string&, const std::vector<std::filesystem::path>&,
                                    const std::filesystem::path&);
   friend WeightSet renamed_weight_set(const std::string&, std::shared_ptr<SafetensorsFile>,
-                                      const std::vector<std::pair<std::string, std::string>>&);
+                                      const std::vector<RenamedTensor>&);
+  Tensor transposed(const std::string& name) const;  // null when `name` is not stored transposed
   std::string component_;
   std::vector<std::shared_ptr<SafetensorsFile>> files_;
   std::map<std::string, std::pair<size_t, const TensorRecord*>> index_;
+  // Renamed sets: records made for slices and reshapes (stable addresses), and the stored records
+  // of tensors kept transposed in the file.
+  std::vector<std::shared_ptr<TensorRecord>> made_records_;
+  std::map<std::string, const TensorRecord*> stored_transposed_;
 };
 
 // A weight set over part of an open file, its tensors under other names: what a single-file
 // checkpoint gives each component (its "model.diffusion_model.x" stored as the UNet's "x").
-// `renamed` maps each name the model will ask for to the name stored in `file`.
 WeightSet renamed_weight_set(const std::string& component, std::shared_ptr<SafetensorsFile> file,
-                             const std::vector<std::pair<std::string, std::string>>& renamed);
+                             const std::vector<RenamedTensor>& renamed);
 
 // Opens `files`; when `shard_index` is not empty, also checks its weight_map against them.
 WeightSet open_weight_set(const std::string& component, const std::vector<std::filesystem::path>& files,

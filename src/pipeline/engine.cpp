@@ -27,7 +27,7 @@ bool one_shot(const EngineOptions& o) { return o.memory == MemoryPolicy::OneShot
 std::unique_ptr<Engine> Engine::load(const EngineOptions& options) {
   std::unique_ptr<Engine> engine(new Engine(options));
   Engine& e = *engine;
-  e.base_source_ = open_model_source(options.model, options.variant);
+  e.base_source_ = open_model_source(options.model, options.variant, options.config);
   e.base_.emplace(SdxlPipeline::load(e.base_source_, options.precision, one_shot(options)));
   e.base_is_refiner_ = e.base_->is_refiner();
   e.vae_scale_ = e.base_->vae_scale();
@@ -36,7 +36,7 @@ std::unique_ptr<Engine> Engine::load(const EngineOptions& options) {
     e.taesd_ = std::make_shared<TinyAutoencoderCodec>(load_tiny_autoencoder(options.taesd, options.precision));
   e.base_->use_codecs(e.taesd_, options.taesd_encode ? e.taesd_ : nullptr);
   if (!options.refiner.empty()) {
-    e.refiner_source_ = open_model_source(options.refiner, options.variant);
+    e.refiner_source_ = open_model_source(options.refiner, options.variant, options.refiner_config);
     SDXL_CHECK(e.refiner_source_->is_refiner(), InvalidArgument, "[engine] ", options.refiner.string(),
                " is not a refiner (its model_index.json lacks requires_aesthetics_score)");
     SDXL_CHECK(!e.base_is_refiner_, InvalidArgument, "[engine] the main model ", options.model.string(),

@@ -29,6 +29,8 @@ struct EngineOptions {
   // and the previews; with taesd_encode, for init images too.
   std::filesystem::path taesd;
   bool taesd_encode = false;
+  // Single-file checkpoints: the diffusers folders their architecture comes from.
+  std::filesystem::path config, refiner_config;
 };
 
 enum class RefinerMode {

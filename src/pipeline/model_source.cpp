@@ -1,6 +1,7 @@
 #include "pipeline/model_source.h"
 
 #include "core/error.h"
+#include "pipeline/single_file_source.h"
 #include "io/json_file.h"
 
 namespace sdxl::pipeline {
@@ -22,16 +23,17 @@ const nlohmann::json& FolderSource::config(const std::string& component) const {
   return found->second;
 }
 
-std::shared_ptr<const ModelSource> open_model_source(const std::filesystem::path& path, const std::string& variant) {
+std::shared_ptr<const ModelSource> open_model_source(const std::filesystem::path& path, const std::string& variant,
+                                                     const std::filesystem::path& config_dir) {
   std::error_code ec;
   if (std::filesystem::is_regular_file(path, ec)) {
     const std::string ext = path.extension().string();
     SDXL_CHECK(ext != ".ckpt" && ext != ".pt" && ext != ".pth" && ext != ".bin", Unsupported, "[model] ", path.string(),
                ": a pickled PyTorch checkpoint; sdxl reads only safetensors (a pickle can run code when it is "
                "loaded, so it is never unpickled): use the model's .safetensors file or a diffusers folder");
-    fail(ErrorCode::Unsupported, "[model] ", path.string(),
-         ": single-file checkpoints are not read yet; give a diffusers pipeline folder (model_index.json and "
-         "one folder per component)");
+    SDXL_CHECK(ext == ".safetensors", Unsupported, "[model] ", path.string(),
+               ": not a safetensors file or a diffusers pipeline folder");
+    return std::make_shared<SingleFileSource>(path, config_dir);
   }
   return std::make_shared<FolderSource>(path, variant);
 }

@@ -55,7 +55,10 @@ class FolderSource final : public ModelSource {
   mutable std::map<std::string, nlohmann::json> configs_;  // read on first use, once
 };
 
-// The model set at `path`: a diffusers folder (a single file will be recognised here next).
-std::shared_ptr<const ModelSource> open_model_source(const std::filesystem::path& path, const std::string& variant = "");
+// The model set at `path`: a diffusers folder, or a single .safetensors checkpoint whose
+// architecture, tokenizers and scheduler come from `config_dir` (a diffusers folder). Pickled
+// checkpoints are refused unread.
+std::shared_ptr<const ModelSource> open_model_source(const std::filesystem::path& path, const std::string& variant = "",
+                                                     const std::filesystem::path& config_dir = {});
 
 }  // namespace sdxl::pipeline

@@ -292,3 +292,45 @@ TEST(CliGenerate, LcmWithAGuidanceEmbeddingUnetSaysTheNegativeIsUnused) {
 
 }  // namespace
 }  // namespace sdxl
+
+namespace sdxl {
+namespace {
+
+// Single-file checkpoints through the CLI (-m FILE --config DIR; --refiner FILE --refiner-config DIR).
+TEST(CliGenerate, SingleFileCheckpoints) {
+  SDXL_REQUIRE_REFERENCE();
+  size_t seen = 0;
+  for (const char* kind : {"single_file", "single_file_refiner"})
+    for (const auto& c : test::cases_of_kind(kind)) {
+      SCOPED_TRACE(c["name"].get<std::string>());
+      const auto& p = c["params"];
+      const auto ref = test::reference_dir();
+      nlohmann::json args = p;
+      std::string extra = " --config " + quoted(ref / p["architecture_config"].get<std::string>());
+      if (p.contains("refiner_single_file")) {
+        args["seed"] = p["base_seed"];
+        extra += " --refiner " + quoted(ref / p["refiner_single_file"].get<std::string>()) + " --refiner-config " +
+                 quoted(ref / p["refiner_architecture_config"].get<std::string>()) + " --high-noise-frac " +
+                 std::to_string(p["denoising_end"].get<double>()) + " --refiner-seed " +
+                 std::to_string(p["refiner_seed"].get<uint64_t>());
+      }
+      test::TempDir dir;
+      auto r = run_sdxl("generate -m " + quoted(ref / p["single_file"].get<std::string>()) + extra + cli_args(args) +
+                        " -o " + quoted(dir / "out.png"));
+      ASSERT_EQ(r.exit_code, 0) << r.output;
+      test::CaseFile file(c);
+      const Tensor want = file["image"];
+      const io::Image8 image = io::read_png(dir / "out.png");
+      ASSERT_EQ(static_cast<int64_t>(image.pixels.size()), want.numel());
+      int worst = 0;
+      for (int64_t k = 0; k < want.numel(); ++k)
+        worst = std::max(worst, std::abs(static_cast<int>(std::nearbyint(want.data<float>()[k] * 255.0f)) -
+                                         static_cast<int>(image.pixels[static_cast<size_t>(k)])));
+      EXPECT_LE(worst, 1);
+      ++seen;
+    }
+  EXPECT_GE(seen, 2u);
+}
+
+}  // namespace
+}  // namespace sdxl

@@ -151,3 +151,69 @@ TEST(PipelineGolden, TaesdEncodesInitImagesWhenAsked) {
 
 }  // namespace
 }  // namespace sdxl
+
+namespace sdxl {
+namespace {
+
+// Single-file checkpoints (kinds single_file, single_file_refiner): the original layout's keys
+// renamed, the architecture from the case's folder (--config), through the engine.
+TEST(PipelineGolden, SingleFileCheckpoints) {
+  SDXL_REQUIRE_REFERENCE();
+  size_t seen = 0;
+  for (const char* kind : {"single_file", "single_file_refiner"})
+    for (const auto& c : test::cases_of_kind(kind)) {
+      SCOPED_TRACE(c["name"].get<std::string>());
+      const auto& p = c["params"];
+      const auto ref = test::reference_dir();
+      pipeline::EngineOptions options;
+      options.model = ref / p["single_file"].get<std::string>();
+      options.config = ref / p["architecture_config"].get<std::string>();
+      pipeline::EngineRequest request;
+      request.generate = base_request(p);
+      if (p.contains("refiner_single_file")) {
+        options.refiner = ref / p["refiner_single_file"].get<std::string>();
+        options.refiner_config = ref / p["refiner_architecture_config"].get<std::string>();
+        request.generate.seed = p["base_seed"];
+        request.generate.aesthetic_score = p["aesthetic_score"];
+        request.generate.negative_aesthetic_score = p["negative_aesthetic_score"];
+        request.refiner.mode = pipeline::RefinerMode::Ensemble;
+        request.refiner.high_noise_frac = p["denoising_end"];
+        request.refiner.seed = p["refiner_seed"];
+      }
+      auto engine = pipeline::Engine::load(options);
+      const auto result = engine->generate(request);
+      test::CaseFile file(c);
+      if (file.has("base_latents")) {
+        EXPECT_TRUE(test::matches(result.base_latents, file["base_latents"], c, "base_latents"));
+        EXPECT_TRUE(test::matches(result.final.latents, file["refiner_latents"], c, "refiner_latents"));
+      } else {
+        EXPECT_TRUE(test::matches(result.final.latents, file["latents"], c, "latents"));
+      }
+      EXPECT_TRUE(test::matches(result.final.images, file["image"], c, "image"));
+      ++seen;
+    }
+  EXPECT_GE(seen, 2u);
+}
+
+TEST(PipelineGolden, SingleFileErrors) {
+  SDXL_REQUIRE_REFERENCE();
+  const auto ref = test::reference_dir();
+  auto refused = [&](const std::filesystem::path& model, const std::filesystem::path& config, const std::string& fragment) {
+    pipeline::EngineOptions options;
+    options.model = model;
+    options.config = config;
+    try {
+      pipeline::Engine::load(options);
+      ADD_FAILURE() << model << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+    }
+  };
+  refused(ref / "models/single-file/tiny-sdxl-base.safetensors", {}, "--config");
+  refused(ref / "models/single-file/tiny-sdxl-base.safetensors", ref / "models/tiny-sdxl-refiner", "is an SDXL base");
+  refused(ref / "models/single-file/tiny-sdxl-refiner.safetensors", ref / "models/tiny-sdxl-base", "is an SDXL refiner");
+  refused(ref / "models/loras/tiny-sdxl-base-diffusers.safetensors", ref / "models/tiny-sdxl-base", "not a single-file");
+}
+
+}  // namespace
+}  // namespace sdxl

@@ -145,6 +145,23 @@ TEST(RenamedWeightSet, ServesStoredTensorsUnderNewNames) {
                                              {"first_stage_model.decoder.conv_in.weight", filled({3}, 4.0f)}});
   auto file = SafetensorsFile::open(dir / "all.safetensors");
   const WeightSet unet = renamed_weight_set("unet", file, {{"conv_in.weight", "model.diffusion_model.conv_in.weight"}});
+  // Slices, reshapes and transposes of stored tensors.
+  Tensor fused = Tensor::empty(Shape{6, 2}, DType::F32), conv = Tensor::empty(Shape{2, 2, 1, 1}, DType::F32);
+  for (int i = 0; i < 12; ++i) fused.data<float>()[i] = static_cast<float>(i);
+  for (int i = 0; i < 4; ++i) conv.data<float>()[i] = static_cast<float>(10 + i);
+  write_safetensors(dir / "parts.safetensors", {{"in_proj", fused}, {"attn.q", conv}});
+  const WeightSet parts = renamed_weight_set("te", SafetensorsFile::open(dir / "parts.safetensors"),
+                                             {{"k", "in_proj", KeyTransform::QkvPart, 1},
+                                              {"q", "attn.q", KeyTransform::SqueezeConv1x1},
+                                              {"t", "in_proj", KeyTransform::Transpose}});
+  EXPECT_EQ(parts.record("k")->shape, (Shape{2, 2}));
+  EXPECT_EQ(parts.get("k").data<float>()[0], 4.0f);  // rows 2..3 of the fused [6, 2]
+  EXPECT_EQ(parts.get_transient("k").data<float>()[3], 7.0f);
+  EXPECT_EQ(parts.get("q").shape(), (Shape{2, 2}));
+  EXPECT_EQ(parts.get("q").data<float>()[2], 12.0f);
+  EXPECT_EQ(parts.record("t")->shape, (Shape{2, 6}));
+  EXPECT_EQ(parts.get("t").data<float>()[1], 2.0f);  // t[0][1] = fused[1][0]
+  EXPECT_EQ(parts.get("t").data<float>()[6], 1.0f);  // t[1][0] = fused[0][1]
   EXPECT_EQ(unet.size(), 1u);
   EXPECT_TRUE(unet.has("conv_in.weight"));
   EXPECT_FALSE(unet.has("model.diffusion_model.conv_in.weight"));

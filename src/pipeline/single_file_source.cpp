@@ -1,0 +1,90 @@
+#include "pipeline/single_file_source.h"
+
+#include <functional>
+
+#include "core/error.h"
+#include "io/original_layout.h"
+
+namespace sdxl::pipeline {
+namespace {
+
+bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+bool has_prefix(const io::SafetensorsFile& f, const std::string& prefix) {
+  for (const auto& r : f.records())
+    if (starts_with(r.name, prefix)) return true;
+  return false;
+}
+
+}  // namespace
+
+SingleFileSource::SingleFileSource(const std::filesystem::path& file, const std::filesystem::path& config_dir)
+    : file_(file) {
+  SDXL_CHECK(!config_dir.empty(), Unsupported, "[model] ", file.string(),
+             ": a single-file checkpoint needs --config DIR (a diffusers folder of the same architecture, for its "
+             "configs, tokenizers and scheduler); SDXL 1.0's own configs are not built in yet");
+  st_ = io::SafetensorsFile::open(file);
+  bool wrapped = !st_->records().empty();
+  for (const auto& r : st_->records()) wrapped = wrapped && starts_with(r.name, "state_dict.");
+  if (wrapped) wrapper_ = "state_dict.";
+  configs_ = std::make_unique<FolderSource>(config_dir, "");
+  // A checkpoint of another family, told by its keys, is refused by name.
+  SDXL_CHECK(has_prefix(*st_, wrapper_ + "model.diffusion_model."), Format, "[model] ", file.string(),
+             ": no model.diffusion_model.* tensors: not a single-file Stable Diffusion checkpoint");
+  SDXL_CHECK(!has_prefix(*st_, wrapper_ + "cond_stage_model."), Unsupported, "[model] ", file.string(),
+             ": a Stable Diffusion 1.x/2.x checkpoint (cond_stage_model.*), not SDXL");
+  SDXL_CHECK(has_prefix(*st_, wrapper_ + "conditioner.embedders."), Unsupported, "[model] ", file.string(),
+             ": no conditioner.embedders.* (SDXL's text encoders): not an SDXL checkpoint");
+  // A base has CLIP-L (embedders.0.transformer) and bigG; a refiner bigG alone.
+  const bool base = has_prefix(*st_, wrapper_ + "conditioner.embedders.0.transformer.");
+  SDXL_CHECK(base == configs_->has("text_encoder"), InvalidArgument, "[model] ", file.string(), " is an SDXL ",
+             base ? "base (two text encoders)" : "refiner (one text encoder)", " but --config ", config_dir.string(),
+             " is ", base ? "a refiner's" : "a base's", " architecture");
+}
+
+io::WeightSet SingleFileSource::weights(const std::string& component) const {
+  std::string prefix;
+  std::function<std::vector<io::MappedKey>(const std::string&)> map;
+  if (component == "unet") {
+    prefix = "model.diffusion_model.";
+    const io::UNetLayout layout = io::unet_layout(io::parse_unet_config(config("unet"), config_origin("unet")));
+    map = [layout](const std::string& k) { return io::map_unet_key(k, layout); };
+  } else if (component == "vae") {
+    prefix = "first_stage_model.";
+    const auto levels = static_cast<int64_t>(io::parse_vae_config(config("vae"), config_origin("vae")).block_out_channels.size());
+    map = [levels](const std::string& k) { return io::map_vae_key(k, levels); };
+  } else if (component == "text_encoder") {
+    prefix = "conditioner.embedders.0.transformer.";
+    map = io::map_clip_l_key;
+  } else if (component == "text_encoder_2") {
+    // The base's bigG is the second embedder; the refiner's, without CLIP-L, the first.
+    prefix = has("text_encoder") ? "conditioner.embedders.1.model." : "conditioner.embedders.0.model.";
+    map = io::map_open_clip_key;
+  } else {
+    fail(ErrorCode::Internal, "[model] ", file_.string(), ": no weights for component '", component, "'");
+  }
+  prefix = wrapper_ + prefix;
+  std::vector<io::RenamedTensor> renamed;
+  std::vector<std::string> unknown;
+  for (const auto& r : st_->records()) {
+    if (!starts_with(r.name, prefix)) continue;
+    const std::string key = r.name.substr(prefix.size());
+    const auto mapped = map(key);
+    if (mapped.empty()) {
+      if (!io::is_known_extra_key(key)) unknown.push_back(r.name);
+      continue;
+    }
+    for (const auto& m : mapped) renamed.push_back({m.name, r.name, m.transform, m.part});
+  }
+  SDXL_CHECK(!renamed.empty(), Format, "[model] ", file_.string(), ": no ", prefix, "* tensors for the ", component);
+  if (!unknown.empty()) {
+    std::string list;
+    for (size_t i = 0; i < unknown.size() && i < 5; ++i) list += (i ? ", " : "") + unknown[i];
+    fail(ErrorCode::Format, "[model] ", file_.string(), ": ", unknown.size(), " tensors of the ", component,
+         " match no layer of its architecture (", list, unknown.size() > 5 ? ", ..." : "",
+         "): is --config the checkpoint's architecture?");
+  }
+  return io::renamed_weight_set(component, st_, renamed);
+}
+
+}  // namespace sdxl::pipeline
