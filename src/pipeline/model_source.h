@@ -31,8 +31,10 @@ class ModelSource {
   virtual std::string config_origin(const std::string& component) const = 0;
   // A model component's tensors, by the names its diffusers model uses.
   virtual io::WeightSet weights(const std::string& component) const = 0;
-  // A tokenizer component's folder (vocab.json, merges.txt, tokenizer_config.json).
+  // A tokenizer component's folder (tokenizer_config.json; vocab.json and merges.txt too, unless
+  // tokenizer_vocab_dir says where they are).
   virtual std::filesystem::path tokenizer_dir(const std::string& component) const = 0;
+  virtual std::filesystem::path tokenizer_vocab_dir(const std::string&) const { return {}; }
 };
 
 // A diffusers pipeline folder (model_index.json and one folder per component).

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "io/original_layout.h"
+#include "pipeline/data_dir.h"
 
 namespace sdxl::pipeline {
 namespace {
@@ -20,14 +21,16 @@ bool has_prefix(const io::SafetensorsFile& f, const std::string& prefix) {
 
 SingleFileSource::SingleFileSource(const std::filesystem::path& file, const std::filesystem::path& config_dir)
     : file_(file) {
-  SDXL_CHECK(!config_dir.empty(), Unsupported, "[model] ", file.string(),
-             ": a single-file checkpoint needs --config DIR (a diffusers folder of the same architecture, for its "
-             "configs, tokenizers and scheduler); SDXL 1.0's own configs are not built in yet");
   st_ = io::SafetensorsFile::open(file);
   bool wrapped = !st_->records().empty();
   for (const auto& r : st_->records()) wrapped = wrapped && starts_with(r.name, "state_dict.");
   if (wrapped) wrapper_ = "state_dict.";
-  configs_ = std::make_unique<FolderSource>(config_dir, "");
+  const bool has_clip_l = has_prefix(*st_, wrapper_ + "conditioner.embedders.0.transformer.");
+  built_in_configs_ = config_dir.empty();
+  configs_ = std::make_unique<FolderSource>(
+      built_in_configs_ ? data_dir() / "configs" / (has_clip_l ? "stable-diffusion-xl-base-1.0" : "stable-diffusion-xl-refiner-1.0")
+                        : config_dir,
+      "");
   // A checkpoint of another family, told by its keys, is refused by name.
   SDXL_CHECK(has_prefix(*st_, wrapper_ + "model.diffusion_model."), Format, "[model] ", file.string(),
              ": no model.diffusion_model.* tensors: not a single-file Stable Diffusion checkpoint");
@@ -36,10 +39,14 @@ SingleFileSource::SingleFileSource(const std::filesystem::path& file, const std:
   SDXL_CHECK(has_prefix(*st_, wrapper_ + "conditioner.embedders."), Unsupported, "[model] ", file.string(),
              ": no conditioner.embedders.* (SDXL's text encoders): not an SDXL checkpoint");
   // A base has CLIP-L (embedders.0.transformer) and bigG; a refiner bigG alone.
-  const bool base = has_prefix(*st_, wrapper_ + "conditioner.embedders.0.transformer.");
-  SDXL_CHECK(base == configs_->has("text_encoder"), InvalidArgument, "[model] ", file.string(), " is an SDXL ",
+  const bool base = has_clip_l;
+  SDXL_CHECK(built_in_configs_ || base == configs_->has("text_encoder"), InvalidArgument, "[model] ", file.string(), " is an SDXL ",
              base ? "base (two text encoders)" : "refiner (one text encoder)", " but --config ", config_dir.string(),
              " is ", base ? "a refiner's" : "a base's", " architecture");
+}
+
+std::filesystem::path SingleFileSource::tokenizer_vocab_dir(const std::string&) const {
+  return built_in_configs_ ? data_dir() / "tokenizer" : std::filesystem::path();
 }
 
 io::WeightSet SingleFileSource::weights(const std::string& component) const {
@@ -47,7 +54,13 @@ io::WeightSet SingleFileSource::weights(const std::string& component) const {
   std::function<std::vector<io::MappedKey>(const std::string&)> map;
   if (component == "unet") {
     prefix = "model.diffusion_model.";
-    const io::UNetLayout layout = io::unet_layout(io::parse_unet_config(config("unet"), config_origin("unet")));
+    const io::UNetConfig unet = io::parse_unet_config(config("unet"), config_origin("unet"));
+    const io::UNetLayout layout = io::unet_layout(unet);
+    // The first convolution tells the UNet's input: 9 channels is an inpainting UNet.
+    if (const io::TensorRecord* conv_in = st_->find(wrapper_ + "model.diffusion_model.input_blocks.0.0.weight"))
+      SDXL_CHECK(conv_in->shape.rank() != 4 || conv_in->shape[1] == unet.in_channels, Unsupported, "[model] ", file_.string(),
+                 ": its UNet takes ", conv_in->shape[1], " input channels", conv_in->shape[1] == 9 ? " (an inpainting UNet)" : "",
+                 ", the architecture ", unet.in_channels, built_in_configs_ ? " (SDXL 1.0)" : "");
     map = [layout](const std::string& k) { return io::map_unet_key(k, layout); };
   } else if (component == "vae") {
     prefix = "first_stage_model.";
@@ -82,7 +95,8 @@ io::WeightSet SingleFileSource::weights(const std::string& component) const {
     for (size_t i = 0; i < unknown.size() && i < 5; ++i) list += (i ? ", " : "") + unknown[i];
     fail(ErrorCode::Format, "[model] ", file_.string(), ": ", unknown.size(), " tensors of the ", component,
          " match no layer of its architecture (", list, unknown.size() > 5 ? ", ..." : "",
-         "): is --config the checkpoint's architecture?");
+         built_in_configs_ ? "): not SDXL 1.0's architecture; give its diffusers folder with --config"
+                           : "): is --config the checkpoint's architecture?");
   }
   return io::renamed_weight_set(component, st_, renamed);
 }

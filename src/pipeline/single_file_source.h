@@ -1,8 +1,9 @@
 // A single-file SDXL checkpoint (the original Stability / SGM layout: sd_xl_base_1.0.safetensors
 // and the fine-tunes on model sites) as a ModelSource: each component's tensors renamed from the
-// file's keys (io/original_layout.h), the architecture, tokenizers and scheduler taken from a
-// diffusers folder of the same architecture (`--config DIR`, as diffusers' from_single_file(...,
-// config=...)). Built-in SDXL 1.0 configs are the next step (see the single-file issue).
+// file's keys (io/original_layout.h); the architecture, tokenizers and scheduler from a diffusers
+// folder of the same architecture (`--config DIR`, as diffusers' from_single_file(...,
+// config=...)), or else SDXL 1.0's own (base or refiner, told by the keys) with sdxl's shipped
+// CLIP vocabulary (pipeline/data_dir.h).
 #pragma once
 
 #include <filesystem>
@@ -26,12 +27,14 @@ class SingleFileSource final : public ModelSource {
   std::filesystem::path tokenizer_dir(const std::string& component) const override {
     return configs_->tokenizer_dir(component);
   }
+  std::filesystem::path tokenizer_vocab_dir(const std::string& component) const override;
 
  private:
   std::filesystem::path file_;
   std::shared_ptr<io::SafetensorsFile> st_;
   std::string wrapper_;  // "state_dict." when every key carries it, else empty
   std::unique_ptr<FolderSource> configs_;
+  bool built_in_configs_ = false;
 };
 
 }  // namespace sdxl::pipeline

@@ -24,7 +24,7 @@ std::string tokenize_report(const TokenizeRequest& request) {
   std::string text_report;
   for (const char* name : {"tokenizer", "tokenizer_2"}) {
     if (!source->has(name)) continue;
-    const auto tok = load_clip_tokenizer(source->tokenizer_dir(name));
+    const auto tok = load_clip_tokenizer(source->tokenizer_dir(name), source->tokenizer_vocab_dir(name));
     const bool second = std::string(name) == "tokenizer_2";
     std::vector<std::vector<int32_t>> ids;
     std::vector<std::vector<double>> weights;

@@ -38,11 +38,11 @@ void read_special(const json& object, const char* key, std::string& out, const f
 
 }  // namespace
 
-tokenizer::ClipTokenizer load_clip_tokenizer(const fs::path& dir) {
+tokenizer::ClipTokenizer load_clip_tokenizer(const fs::path& dir, const fs::path& vocab_dir) {
   tokenizer::TokenizerSpec spec;
   spec.source = dir.string();
 
-  const fs::path vocab_path = dir / "vocab.json";
+  const fs::path vocab_path = (vocab_dir.empty() ? dir : vocab_dir) / "vocab.json";
   json vocab = io::read_json_object(vocab_path, "tokenizer");
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
     if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<int64_t>() > INT32_MAX)
@@ -51,7 +51,7 @@ tokenizer::ClipTokenizer load_clip_tokenizer(const fs::path& dir) {
     spec.vocab.emplace(it.key(), static_cast<int32_t>(it->get<int64_t>()));
   }
 
-  const fs::path merges_path = dir / "merges.txt";
+  const fs::path merges_path = (vocab_dir.empty() ? dir : vocab_dir) / "merges.txt";
   std::string merges = read_text(merges_path);
   // Python's str.strip() then split("\n"); the first line is the "#version" header.
   const auto first = merges.find_first_not_of(" \t\r\n");

@@ -9,7 +9,8 @@
 namespace sdxl::pipeline {
 
 // Throws sdxl::Error naming the file for a missing or malformed file or a vocab/merges mismatch.
-tokenizer::ClipTokenizer load_clip_tokenizer(const std::filesystem::path& dir);
+// `vocab_dir`: where vocab.json and merges.txt are, when not in `dir` (sdxl's shipped vocabulary).
+tokenizer::ClipTokenizer load_clip_tokenizer(const std::filesystem::path& dir, const std::filesystem::path& vocab_dir = {});
 
 // Runs a tokenizer call, turning tokenizer errors into sdxl::Error.
 template <typename Fn>

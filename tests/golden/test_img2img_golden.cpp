@@ -209,10 +209,41 @@ TEST(PipelineGolden, SingleFileErrors) {
       EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
     }
   };
-  refused(ref / "models/single-file/tiny-sdxl-base.safetensors", {}, "--config");
+  // Without --config, SDXL 1.0's own architecture: the tiny weights do not fit it.
+  refused(ref / "models/single-file/tiny-sdxl-base.safetensors", {}, "has shape");
   refused(ref / "models/single-file/tiny-sdxl-base.safetensors", ref / "models/tiny-sdxl-refiner", "is an SDXL base");
   refused(ref / "models/single-file/tiny-sdxl-refiner.safetensors", ref / "models/tiny-sdxl-base", "is an SDXL refiner");
   refused(ref / "models/loras/tiny-sdxl-base-diffusers.safetensors", ref / "models/tiny-sdxl-base", "not a single-file");
+}
+
+}  // namespace
+}  // namespace sdxl
+
+#include "pipeline/data_dir.h"
+#include "pipeline/single_file_source.h"
+#include "pipeline/tokenizer_loader.h"
+
+namespace sdxl {
+namespace {
+
+// Without --config a single file gets SDXL 1.0's configs (base or refiner by its keys) and the
+// CLIP vocabulary shipped with sdxl, which tokenizes as the models' own tokenizers do.
+TEST(PipelineGolden, SingleFileBuiltInConfigsAndTokenizer) {
+  SDXL_REQUIRE_REFERENCE();
+  const auto ref = test::reference_dir();
+  const pipeline::SingleFileSource base(ref / "models/single-file/tiny-sdxl-base.safetensors", {});
+  EXPECT_EQ(base.config("unet")["block_out_channels"], nlohmann::json({320, 640, 1280}));
+  EXPECT_TRUE(base.has("text_encoder"));
+  const pipeline::SingleFileSource refiner(ref / "models/single-file/tiny-sdxl-refiner.safetensors", {});
+  EXPECT_TRUE(refiner.is_refiner());
+  EXPECT_FALSE(refiner.has("text_encoder"));
+  for (const char* name : {"tokenizer", "tokenizer_2"}) {
+    const auto shipped = pipeline::load_clip_tokenizer(base.tokenizer_dir(name), base.tokenizer_vocab_dir(name));
+    const auto own = pipeline::load_clip_tokenizer(ref / "models/tiny-sdxl-base" / name);
+    for (const char* text : {"a photo of a cat", "Ünïcode, punctuation!!! and   spaces", ""})
+      EXPECT_EQ(shipped.encode(text), own.encode(text)) << name << ": " << text;
+  }
+  EXPECT_TRUE(std::filesystem::exists(pipeline::data_dir() / "tokenizer/LICENSE"));
 }
 
 }  // namespace

@@ -17,7 +17,8 @@ trap 'rm -rf "$work"' EXIT
 prefix=$work/prefix
 
 cmake --install "$build" --prefix "$prefix" > "$work/install.log"
-for f in bin/sdxl include/sdxl/sdxl.h include/sdxl/sdxl.hpp; do
+for f in bin/sdxl include/sdxl/sdxl.h include/sdxl/sdxl.hpp share/sdxl/tokenizer/vocab.json share/sdxl/tokenizer/LICENSE \
+         share/sdxl/configs/stable-diffusion-xl-base-1.0/unet/config.json; do
   [ -e "$prefix/$f" ] || { echo "not installed: $f"; exit 1; }
 done
 lib=$(dirname "$(find "$prefix" -name 'libsdxl.so' | head -1)")
