@@ -108,6 +108,23 @@ void write_random_pipeline(const fs::path& reference, const fs::path& out, const
   }
 }
 
+void write_random_single_file(const fs::path& reference, const fs::path& out, uint64_t seed) {
+  if (fs::exists(out)) return;
+  std::vector<io::TensorLayout> layout;
+  for (const char* manifest : {"base_text_encoder", "base_text_encoder_2", "base_unet", "vae"}) {
+    const auto m = io::read_json_object(reference / "real/manifests" / (std::string(manifest) + ".json"), "manifest");
+    for (const auto& entry : m.at("original_layout")) {
+      const auto dims = entry.at("shape").get<std::vector<int64_t>>();
+      layout.push_back({entry.at("name").get<std::string>(), DType::F16, Shape::from_range(dims.begin(), dims.end())});
+    }
+  }
+  std::fprintf(stderr, "writing %s (%zu tensors)\n", out.string().c_str(), layout.size());
+  const fs::path partial = out.string() + ".partial";
+  io::write_safetensors(partial, layout, [&](size_t i) { return random_tensor(layout[i].name, layout[i].shape, DType::F16, seed); },
+                        {{"format", "pt"}});
+  fs::rename(partial, out);
+}
+
 void write_random_taesd(const fs::path& out, uint64_t seed) {
   fs::create_directories(out);
   const nlohmann::json config = {{"_class_name", "AutoencoderTiny"},

@@ -21,6 +21,10 @@ struct RandomPipelineSpec {
 void write_random_pipeline(const std::filesystem::path& reference, const std::filesystem::path& out,
                            const RandomPipelineSpec& spec);
 
+// The real-size SDXL 1.0 base as one single-file checkpoint in the original Stability layout
+// (the keys and shapes of sd_xl_base_1.0.safetensors, from sdxl-ref's manifests), fp16, random.
+void write_random_single_file(const std::filesystem::path& reference, const std::filesystem::path& out, uint64_t seed = 1);
+
 // A real-size tiny autoencoder folder (madebyollin/taesdxl's structure: 64 channels, blocks
 // [1, 3, 3, 3] / [3, 3, 3, 1]) of seeded random weights, in the diffusers AutoencoderTiny layout.
 void write_random_taesd(const std::filesystem::path& out, uint64_t seed = 3);

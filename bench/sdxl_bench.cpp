@@ -1,7 +1,7 @@
 // sdxl-bench: speed and memory of SDXL on this machine, on the real-size architecture.
 //
 //   sdxl-bench [--sizes 512,1024] [--precisions fp32,bf16] [--steps N] [--threads N]
-//              [--model DIR | --in-memory] [--refiner] [--vae-tiling] [--no-scaling] [--recipes]
+//              [--model DIR | --in-memory] [--refiner] [--vae-tiling] [--no-scaling] [--recipes] [--single-file]
 //
 // With no arguments: 512x512 in fp32 and bf16, and 1- vs 2-thread scaling of the UNet step.
 // Each configuration runs in its own process (peak RSS is its own): the components one by one
@@ -14,9 +14,11 @@
 // and in row bands (sdxl generate --vae-tiling), each alone in a process, for time and memory.
 // --recipes measures seconds per image instead: the standard recipe and the few-step ones
 // (bench/recipes.h), each in its own process on a loaded engine, with the share of each stage.
+// --single-file compares loading the base from its diffusers folder and from one single file.
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -31,6 +33,7 @@
 #include "core/threads.h"
 #include "machine_peak.h"
 #include "random_pipeline.h"
+#include "pipeline/engine.h"
 #include "recipes.h"
 #include "subprocess.h"
 
@@ -45,6 +48,8 @@ struct Options {
   int steps = 4, threads = 0;
   fs::path model;
   bool refiner = false, scaling = true, in_memory = false, vae_tiling = false, recipes = false;
+  bool single_file = false;
+  fs::path load_only;  // internal: a child that loads this model (folder or file) and exits
   int recipe = -1;  // internal: the recipe a child measures, with this TAESD folder
   fs::path taesd_dir;
   // internal: one configuration's component measurements
@@ -63,7 +68,7 @@ std::vector<std::string> split(const std::string& s) {
 [[noreturn]] void usage(const std::string& problem) {
   std::fprintf(stderr,
                "sdxl-bench: %s\nusage: sdxl-bench [--sizes 512,1024] [--precisions fp32,bf16] [--steps N] [--threads N]\n"
-               "                  [--model DIR | --in-memory] [--refiner] [--vae-tiling] [--no-scaling] [--recipes]\n",
+               "                  [--model DIR | --in-memory] [--refiner] [--vae-tiling] [--no-scaling] [--recipes] [--single-file]\n",
                problem.c_str());
   std::exit(2);
 }
@@ -89,6 +94,8 @@ Options parse(int argc, char** argv) {
       else if (a == "--no-scaling") o.scaling = false;
       else if (a == "--vae-tiling") o.vae_tiling = true;
       else if (a == "--recipes") o.recipes = true;
+      else if (a == "--single-file") o.single_file = true;
+      else if (a == "--load-only") o.load_only = value();
       else if (a == "--taesd-dir") o.taesd_dir = value();
       else if (a == "--recipe") o.recipe = std::stoi(value());
       else if (a == "--in-memory") o.in_memory = true;
@@ -293,6 +300,37 @@ int recipes_main(const Options& o, double fma_n) {
   return 0;
 }
 
+// Loading the real-size base from a diffusers folder and from the same architecture as one
+// single file (fp16 both), each in its own process: load time and peak memory.
+int single_file_main(const Options& o) {
+  const fs::path folder = random_folder(false);
+  const fs::path file = models_dir() / "sdxl-base-random.fp16.safetensors";
+  bench::write_random_single_file(bench::reference_dir(), file);
+  std::printf("\n| load the real-size base (fp16 weights), engine kept loaded | precision | seconds | peak RSS GiB |\n"
+              "|---|---|---|---|\n");
+  for (const auto& precision : o.precisions)
+    for (const fs::path& model : {folder, file}) {
+      std::vector<std::string> argv{self_path().string(), "--load-only", model.string(), "--precision", precision};
+      for (const auto& a : thread_args(o.threads)) argv.push_back(a);
+      const auto r = must_run(argv);
+      std::printf("| %s | %s | %s | %.2f |\n", model == folder ? "diffusers folder" : "single file", precision.c_str(),
+                  fmt(bench::result_field(r.out, "RESULT", "load_s")).c_str(), r.peak_rss_gib);
+      std::fflush(stdout);
+    }
+  return 0;
+}
+
+int load_child(const Options& o) {
+  if (o.threads > 0) set_num_threads(o.threads);
+  pipeline::EngineOptions options;
+  options.model = o.load_only;
+  options.precision = o.precisions.at(0) == "bf16" ? ops::Precision::BF16 : ops::Precision::F32;
+  const auto start = std::chrono::steady_clock::now();
+  auto engine = pipeline::Engine::load(options);
+  std::printf("RESULT load_s=%.2f\n", bench::seconds_since(start));
+  return 0;
+}
+
 int recipe_child(const Options& o, const fs::path& taesd) {
   if (o.threads > 0) set_num_threads(o.threads);
   const auto all = bench::recipes();
@@ -305,6 +343,8 @@ int main(int argc, char** argv) {
   try {
     if (o.child) return child_main(o);
     if (o.recipe >= 0) return recipe_child(o, o.taesd_dir);
+    if (!o.load_only.empty()) return load_child(o);
+    if (o.single_file) return single_file_main(o);
 
     if (o.threads > 0) set_num_threads(o.threads);
     const int threads = num_threads();
