@@ -4,9 +4,8 @@
 #include "core/log.h"
 #include "core/memory.h"
 #include "pipeline/component_loader.h"
+#include "pipeline/image_processor.h"
 #include "pipeline/latent_preview.h"
-
-#include <cmath>
 
 namespace sdxl::pipeline {
 namespace {
@@ -27,14 +26,13 @@ bool one_shot(const EngineOptions& o) { return o.memory == MemoryPolicy::OneShot
 std::unique_ptr<Engine> Engine::load(const EngineOptions& options) {
   std::unique_ptr<Engine> engine(new Engine(options));
   Engine& e = *engine;
-  e.base_source_ = open_model_source(options.model, options.variant, options.config);
-  e.base_.emplace(SdxlPipeline::load(e.base_source_, options.precision, one_shot(options)));
-  e.base_is_refiner_ = e.base_->is_refiner();
-  e.vae_scale_ = e.base_->vae_scale();
-  e.base_footprint_ = e.base_->footprint();
   if (!options.taesd.empty())
     e.taesd_ = std::make_shared<TinyAutoencoderCodec>(load_tiny_autoencoder(options.taesd, options.precision));
-  e.base_->use_codecs(e.taesd_, options.taesd_encode ? e.taesd_ : nullptr);
+  e.base_source_ = open_model_source(options.model, options.variant, options.config);
+  SdxlPipeline& base = e.base();
+  e.base_is_refiner_ = base.is_refiner();
+  e.vae_scale_ = base.vae_scale();
+  e.base_footprint_ = base.footprint();
   if (!options.refiner.empty()) {
     e.refiner_source_ = open_model_source(options.refiner, options.variant, options.refiner_config);
     SDXL_CHECK(e.refiner_source_->is_refiner(), InvalidArgument, "[engine] ", options.refiner.string(),
@@ -45,27 +43,26 @@ std::unique_ptr<Engine> Engine::load(const EngineOptions& options) {
     // Kept warm: loaded now, so load errors show here. One-shot: loaded at the hand-over,
     // after the base is freed (both in fp32 would need ~23 GiB).
     if (!one_shot(options)) {
-      e.refiner_.emplace(SdxlPipeline::load(e.refiner_source_, options.precision, false));
-      e.refiner_->use_codecs(e.taesd_, options.taesd_encode ? e.taesd_ : nullptr);
+      e.refiner();
       e.refiner_footprint_.loaded = true;
     }
   }
   return engine;
 }
 
+SdxlPipeline Engine::load_pipeline(std::shared_ptr<const ModelSource> source) const {
+  SdxlPipeline p = SdxlPipeline::load(std::move(source), options_.precision, one_shot(options_));
+  p.use_codecs(taesd_, options_.taesd_encode ? taesd_ : nullptr);
+  return p;
+}
+
 SdxlPipeline& Engine::base() {
-  if (!base_) {
-    base_.emplace(SdxlPipeline::load(base_source_, options_.precision, one_shot(options_)));
-    base_->use_codecs(taesd_, options_.taesd_encode ? taesd_ : nullptr);
-  }
+  if (!base_) base_.emplace(load_pipeline(base_source_));
   return *base_;
 }
 
 SdxlPipeline& Engine::refiner() {
-  if (!refiner_) {
-    refiner_.emplace(SdxlPipeline::load(refiner_source_, options_.precision, one_shot(options_)));
-    refiner_->use_codecs(taesd_, options_.taesd_encode ? taesd_ : nullptr);
-  }
+  if (!refiner_) refiner_.emplace(load_pipeline(refiner_source_));
   return *refiner_;
 }
 
@@ -97,10 +94,7 @@ io::Image8 Engine::preview(const Tensor& latents, int64_t index) const {
                                   Shape{1, latents.dim(1), latents.dim(2), latents.dim(3)}, DType::F32, nullptr);
   Arena arena;
   const Tensor image = taesd_->decode(arena, one, false, {});  // [1, H, W, 3] in [0, 1]
-  io::Image8 out{image.dim(2), image.dim(1), 3, std::vector<uint8_t>(static_cast<size_t>(image.numel()))};
-  for (int64_t i = 0; i < image.numel(); ++i)
-    out.pixels[static_cast<size_t>(i)] = static_cast<uint8_t>(std::lround(image.data<float>()[i] * 255.0f));
-  return out;
+  return io::Image8{image.dim(2), image.dim(1), 3, to_8bit(image)};
 }
 
 void Engine::release_memory() {

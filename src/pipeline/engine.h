@@ -78,6 +78,8 @@ class Engine {
 
  private:
   explicit Engine(EngineOptions options) : options_(std::move(options)) {}
+  // A pipeline of `source` with the engine's precision, memory policy and codecs.
+  SdxlPipeline load_pipeline(std::shared_ptr<const ModelSource> source) const;
   SdxlPipeline& base();
   SdxlPipeline& refiner();
   GenerateRequest refiner_request(const EngineRequest& request, const Tensor& base_latents) const;
