@@ -20,6 +20,15 @@ std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
+// The largest difference, in 8-bit levels, between a PNG's pixels and the golden image floats in
+// [0, 1] starting at `want` (as diffusers' numpy_to_pil rounds them).
+int worst_level(const float* want, const io::Image8& image) {
+  int worst = 0;
+  for (size_t k = 0; k < image.pixels.size(); ++k)
+    worst = std::max(worst, std::abs(static_cast<int>(std::nearbyint(want[k] * 255.0f)) - static_cast<int>(image.pixels[k])));
+  return worst;
+}
+
 // The CLI arguments equivalent to a golden case's diffusers call.
 std::string cli_args(const nlohmann::json& p) {
   std::string a;
@@ -91,13 +100,8 @@ TEST_P(CliGenerate, MatchesDiffusersPixelsAndLatents) {
     ASSERT_EQ(image.width, want.dim(2));
     ASSERT_EQ(image.height, want.dim(1));
     ASSERT_EQ(image.channels, 3);
-    int worst = 0;
-    for (int64_t k = 0; k < per; ++k) {
-      const int expected = static_cast<int>(std::nearbyint(want.data<float>()[i * per + k] * 255.0f));
-      worst = std::max(worst, std::abs(expected - static_cast<int>(image.pixels[static_cast<size_t>(k)])));
-    }
     // The case tolerance (2e-3 + 1e-3 x value) is under one 8-bit level: at most a rounding flip.
-    EXPECT_LE(worst, 1) << path;
+    EXPECT_LE(worst_level(want.data<float>() + i * per, image), 1) << path;
     auto text = io::read_png_text(path);
     ASSERT_FALSE(text.empty());
     EXPECT_EQ(text[0].first, "parameters");
@@ -177,11 +181,7 @@ TEST(CliGenerate, VaeTilingGivesTheSameImage) {
   const std::string path = want.dim(0) == 1 ? "tiled.png" : "tiled-1.png";
   io::Image8 image = io::read_png(dir / path);
   ASSERT_EQ(static_cast<int64_t>(image.pixels.size()), want.numel() / want.dim(0));
-  int worst = 0;
-  for (size_t k = 0; k < image.pixels.size(); ++k)
-    worst = std::max(worst, std::abs(static_cast<int>(std::nearbyint(want.data<float>()[k] * 255.0f)) -
-                                     static_cast<int>(image.pixels[k])));
-  EXPECT_LE(worst, 1);
+  EXPECT_LE(worst_level(want.data<float>(), image), 1);
 }
 
 TEST(CliGenerate, SeveralImagesAreNumberedPromptMajor) {
@@ -258,11 +258,8 @@ TEST(CliGenerate, TaesdAndPreviews) {
   test::CaseFile file(c);
   const Tensor want = file["image"];
   const io::Image8 image = io::read_png(dir / "out.png");
-  int worst = 0;
-  for (int64_t k = 0; k < want.numel(); ++k)
-    worst = std::max(worst, std::abs(static_cast<int>(std::nearbyint(want.data<float>()[k] * 255.0f)) -
-                                     static_cast<int>(image.pixels[static_cast<size_t>(k)])));
-  EXPECT_LE(worst, 1);
+  ASSERT_EQ(static_cast<int64_t>(image.pixels.size()), want.numel());
+  EXPECT_LE(worst_level(want.data<float>(), image), 1);
   const io::Image8 preview = io::read_png(dir / "preview.png");
   EXPECT_EQ(preview.width, 64);  // TAESD previews are full size
 
@@ -322,11 +319,7 @@ TEST(CliGenerate, SingleFileCheckpoints) {
       const Tensor want = file["image"];
       const io::Image8 image = io::read_png(dir / "out.png");
       ASSERT_EQ(static_cast<int64_t>(image.pixels.size()), want.numel());
-      int worst = 0;
-      for (int64_t k = 0; k < want.numel(); ++k)
-        worst = std::max(worst, std::abs(static_cast<int>(std::nearbyint(want.data<float>()[k] * 255.0f)) -
-                                         static_cast<int>(image.pixels[static_cast<size_t>(k)])));
-      EXPECT_LE(worst, 1);
+      EXPECT_LE(worst_level(want.data<float>(), image), 1);
       ++seen;
     }
   EXPECT_GE(seen, 2u);

@@ -26,6 +26,16 @@ pipeline::GenerateRequest base_request(const nlohmann::json& p) {
   return r;
 }
 
+// An ensemble case's base and refiner settings: its denoising_end is also its denoising_start.
+void ask_for_ensemble(const nlohmann::json& p, pipeline::EngineRequest& request) {
+  request.generate.seed = p["base_seed"];
+  request.generate.aesthetic_score = p["aesthetic_score"];
+  request.generate.negative_aesthetic_score = p["negative_aesthetic_score"];
+  request.refiner.mode = pipeline::RefinerMode::Ensemble;
+  request.refiner.high_noise_frac = p["denoising_end"];
+  request.refiner.seed = p["refiner_seed"];
+}
+
 TEST(PipelineGolden, Img2Img) {
   SDXL_REQUIRE_REFERENCE();
   for (const auto& c : test::cases_of_kind("img2img")) {
@@ -72,12 +82,7 @@ TEST(PipelineGolden, EnsembleOfExperts) {
       test::CaseFile file(c);
       pipeline::EngineRequest request;
       request.generate = base_request(p);
-      request.generate.seed = p["base_seed"];
-      request.generate.aesthetic_score = p["aesthetic_score"];
-      request.generate.negative_aesthetic_score = p["negative_aesthetic_score"];
-      request.refiner.mode = pipeline::RefinerMode::Ensemble;
-      request.refiner.high_noise_frac = p["denoising_end"];
-      request.refiner.seed = p["refiner_seed"];
+      ask_for_ensemble(p, request);
       const auto result = engine->generate(request);
       EXPECT_TRUE(test::matches(result.base_latents, file["base_latents"], c, "base_latents"));
       EXPECT_TRUE(test::matches(result.final.latents, file["refiner_latents"], c, "refiner_latents"));
@@ -173,12 +178,7 @@ TEST(PipelineGolden, SingleFileCheckpoints) {
       if (p.contains("refiner_single_file")) {
         options.refiner = ref / p["refiner_single_file"].get<std::string>();
         options.refiner_config = ref / p["refiner_architecture_config"].get<std::string>();
-        request.generate.seed = p["base_seed"];
-        request.generate.aesthetic_score = p["aesthetic_score"];
-        request.generate.negative_aesthetic_score = p["negative_aesthetic_score"];
-        request.refiner.mode = pipeline::RefinerMode::Ensemble;
-        request.refiner.high_noise_frac = p["denoising_end"];
-        request.refiner.seed = p["refiner_seed"];
+        ask_for_ensemble(p, request);
       }
       auto engine = pipeline::Engine::load(options);
       const auto result = engine->generate(request);
