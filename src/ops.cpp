@@ -467,6 +467,20 @@ void add_inplace(Tensor& a, const Tensor& b) {
   cpu::add(a.data<float>(), b.data<float>(), a.data<float>(), a.numel());
 }
 
+void matmul_accumulate(const Tensor& a, const Tensor& b, float alpha, Tensor& c) {
+  const OpTimer timer(OpFamily::Linear);
+  require_f32("matmul", a, "a");
+  require_f32("matmul", b, "b");
+  require_f32("matmul", c, "c");
+  SDXL_CHECK(a.rank() == 2 && b.rank() == 2 && c.rank() == 2 && a.dim(1) == b.dim(0) && c.dim(0) == a.dim(0) &&
+                 c.dim(1) == b.dim(1),
+             InvalidArgument, "[matmul] shapes ", a.shape().to_string(), " x ", b.shape().to_string(), " -> ",
+             c.shape().to_string(), " do not chain");
+  const int64_t m = a.dim(0), k = a.dim(1), n = b.dim(1);
+  if (m == 0 || n == 0 || k == 0) return;
+  cpu::sgemm(m, n, k, a.data<float>(), k, b.data<float>(), n, false, c.data<float>(), n, alpha, 1.0f);
+}
+
 namespace {
 void check_broadcast(const Tensor& a, const Tensor& b) {
   require_f32("add_broadcast", a, "a");

@@ -141,6 +141,8 @@ Tensor upsample_nearest2x(Arena& arena, const Tensor& x);  // [N, H, W, C] -> [N
 Tensor resize_nearest(Arena& arena, const Tensor& x, int64_t out_height, int64_t out_width);
 Tensor add(Arena& arena, const Tensor& a, const Tensor& b);  // same shapes
 void add_inplace(Tensor& a, const Tensor& b);
+// c [M, N] += alpha * a [M, K] b [K, N], all f32: low-rank updates merged into weights at load.
+void matmul_accumulate(const Tensor& a, const Tensor& b, float alpha, Tensor& c);
 // a [N, ..., C] + b [N, C]: b broadcast over the middle axes.
 void add_broadcast_inplace(Tensor& a, const Tensor& b);
 // a [..., Ca] ++ b [..., Cb] -> [..., Ca + Cb] (channel concat of NHWC, the UNet skips)

@@ -95,6 +95,61 @@ std::vector<MappedKey> map_unet_key(const std::string& key, const UNetLayout& l)
 
 namespace {
 
+// diffusers ResnetBlock2D -> inside an SGM ResBlock ("" when `rest` is none of its parts).
+std::string original_resnet_part(const std::string& rest) {
+  static const std::pair<const char*, const char*> names[] = {
+      {"norm1", "in_layers.0"},  {"conv1", "in_layers.2"}, {"time_emb_proj", "emb_layers.1"},
+      {"norm2", "out_layers.0"}, {"conv2", "out_layers.3"}, {"conv_shortcut", "skip_connection"}};
+  for (const auto& [from, to] : names) {
+    const std::string f = from;
+    if (rest == f) return to;
+    if (starts_with(rest, f + ".")) return to + rest.substr(f.size());
+  }
+  return "";
+}
+
+std::string joined(const std::string& prefix, const std::string& part) { return part.empty() ? "" : prefix + part; }
+
+}  // namespace
+
+std::string unet_original_key(const std::string& key, const UNetLayout& l) {
+  static const std::pair<const char*, const char*> fixed[] = {
+      {"time_embedding.linear_1", "time_embed.0"}, {"time_embedding.linear_2", "time_embed.2"},
+      {"add_embedding.linear_1", "label_emb.0.0"}, {"add_embedding.linear_2", "label_emb.0.2"},
+      {"conv_in", "input_blocks.0.0"},             {"conv_norm_out", "out.0"},
+      {"conv_out", "out.2"}};
+  for (const auto& [from, to] : fixed) {
+    const std::string f = from;
+    if (key == f) return to;
+    if (starts_with(key, f + ".")) return to + key.substr(f.size());
+  }
+  const int64_t n = l.layers_per_block + 1;
+  int64_t i = 0, j = 0;
+  std::string rest, inner;
+  const bool down = starts_with(key, "down_blocks."), up = starts_with(key, "up_blocks.");
+  if ((down || up) && split_index(key.substr(down ? 12 : 10), i, rest) && i < l.levels) {
+    const std::string blocks = down ? "input_blocks." : "output_blocks.";
+    const int64_t first = down ? n * i + 1 : n * i;  // the level's first block
+    if (starts_with(rest, "resnets.") && split_index(rest.substr(8), j, inner))
+      return joined(blocks + std::to_string(first + j) + ".0.", original_resnet_part(inner));
+    if (starts_with(rest, "attentions.") && split_index(rest.substr(11), j, inner))
+      return blocks + std::to_string(first + j) + ".1." + inner;
+    if (down && starts_with(rest, "downsamplers.0.conv"))
+      return "input_blocks." + std::to_string(n * (i + 1)) + ".0.op" + rest.substr(19);
+    if (up && starts_with(rest, "upsamplers.0.conv")) {
+      const bool attention = l.up_has_attention[static_cast<size_t>(i)];
+      return "output_blocks." + std::to_string(n * i + n - 1) + (attention ? ".2.conv" : ".1.conv") + rest.substr(17);
+    }
+    return "";
+  }
+  if (starts_with(key, "mid_block.resnets.") && split_index(key.substr(18), j, inner) && j <= 1)
+    return joined(j == 0 ? "middle_block.0." : "middle_block.2.", original_resnet_part(inner));
+  if (starts_with(key, "mid_block.attentions.0.")) return "middle_block.1." + key.substr(23);
+  return "";
+}
+
+namespace {
+
 std::string vae_resnet_part(const std::string& rest) {
   for (const char* same : {"norm1.", "conv1.", "norm2.", "conv2."})
     if (starts_with(rest, same)) return rest;

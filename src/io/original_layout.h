@@ -38,6 +38,9 @@ UNetLayout unet_layout(const UNetConfig& config);
 // Each returns the diffusers tensor(s) a stored key stands for; empty: not a key of that
 // component (the caller decides whether that is an error or a known extra to ignore).
 std::vector<MappedKey> map_unet_key(const std::string& key, const UNetLayout& layout);
+// The other way: the original key of a diffusers UNet key (a module path works as well as a
+// tensor name); empty when the layout has no such module.
+std::string unet_original_key(const std::string& diffusers_key, const UNetLayout& layout);
 std::vector<MappedKey> map_vae_key(const std::string& key, int64_t levels);
 std::vector<MappedKey> map_clip_l_key(const std::string& key);
 std::vector<MappedKey> map_open_clip_key(const std::string& key);

@@ -39,18 +39,30 @@ PipelineIndex load_pipeline_index(const fs::path& path) {
   return index;
 }
 
+WeightSet WeightSet::patched(std::shared_ptr<const TensorPatch> patch) const {
+  WeightSet set = *this;
+  set.patch_ = std::move(patch);
+  return set;
+}
+
 Tensor WeightSet::get(const std::string& name) const {
-  if (Tensor t = transposed(name); t.defined()) return t;
-  auto it = index_.find(name);
-  if (it == index_.end()) fail(ErrorCode::Format, "[weights] ", component_, ": missing tensor '", name, "'");
-  return files_[it->second.first]->tensor(*it->second.second);
+  Tensor t = transposed(name);
+  if (!t.defined()) {
+    auto it = index_.find(name);
+    if (it == index_.end()) fail(ErrorCode::Format, "[weights] ", component_, ": missing tensor '", name, "'");
+    t = files_[it->second.first]->tensor(*it->second.second);
+  }
+  return patch_ && patch_->touches(name) ? patch_->apply(name, t) : t;
 }
 
 Tensor WeightSet::get_transient(const std::string& name) const {
-  if (Tensor t = transposed(name); t.defined()) return t;
-  auto it = index_.find(name);
-  if (it == index_.end()) fail(ErrorCode::Format, "[weights] ", component_, ": missing tensor '", name, "'");
-  return files_[it->second.first]->transient_tensor(*it->second.second);
+  Tensor t = transposed(name);
+  if (!t.defined()) {
+    auto it = index_.find(name);
+    if (it == index_.end()) fail(ErrorCode::Format, "[weights] ", component_, ": missing tensor '", name, "'");
+    t = files_[it->second.first]->transient_tensor(*it->second.second);
+  }
+  return patch_ && patch_->touches(name) ? patch_->apply(name, t) : t;
 }
 
 const TensorRecord* WeightSet::record(const std::string& name) const {

@@ -41,9 +41,21 @@ struct RenamedTensor {
   int part = 0;  // QkvPart
 };
 
+// Changes tensors as they are read, before a model binds them (LoRA merged into the weights it
+// touches). `apply` gets the stored tensor and returns an owned f32 one.
+class TensorPatch {
+ public:
+  virtual ~TensorPatch() = default;
+  virtual bool touches(const std::string& name) const = 0;
+  virtual Tensor apply(const std::string& name, const Tensor& stored) const = 0;
+};
+
 // The tensors of one model component, across all its shard files, looked up by name.
 class WeightSet {
  public:
+  // The same tensors, those `patch` touches changed by it when read (get, get_transient).
+  WeightSet patched(std::shared_ptr<const TensorPatch> patch) const;
+  bool is_patched() const { return patch_ != nullptr; }
   const std::vector<std::shared_ptr<SafetensorsFile>>& files() const { return files_; }
   bool has(const std::string& name) const { return index_.count(name) > 0; }
   Tensor get(const std::string& name) const;  // throws naming the component and tensor if absent
@@ -68,6 +80,7 @@ class WeightSet {
   // of tensors kept transposed in the file.
   std::vector<std::shared_ptr<TensorRecord>> made_records_;
   std::map<std::string, const TensorRecord*> stored_transposed_;
+  std::shared_ptr<const TensorPatch> patch_;
 };
 
 // A weight set over part of an open file, its tensors under other names: what a single-file

@@ -6,6 +6,8 @@
 #include "pipeline/component_loader.h"
 #include "pipeline/image_processor.h"
 #include "pipeline/latent_preview.h"
+#include "pipeline/lora_source.h"
+#include "pipeline/lora_tags.h"
 
 namespace sdxl::pipeline {
 namespace {
@@ -29,6 +31,7 @@ std::unique_ptr<Engine> Engine::load(const EngineOptions& options) {
   if (!options.taesd.empty())
     e.taesd_ = std::make_shared<TinyAutoencoderCodec>(load_tiny_autoencoder(options.taesd, options.precision));
   e.base_source_ = open_model_source(options.model, options.variant, options.config);
+  e.base_adapted_ = {with_loras(e.base_source_, options.loras), options.loras};
   SdxlPipeline& base = e.base();
   e.base_is_refiner_ = base.is_refiner();
   e.vae_scale_ = base.vae_scale();
@@ -39,6 +42,7 @@ std::unique_ptr<Engine> Engine::load(const EngineOptions& options) {
                " is not a refiner (its model_index.json lacks requires_aesthetics_score)");
     SDXL_CHECK(!e.base_is_refiner_, InvalidArgument, "[engine] the main model ", options.model.string(),
                " is a refiner itself: give a base model with a refiner");
+    e.refiner_adapted_ = {with_loras(e.refiner_source_, options.refiner_loras), options.refiner_loras};
     e.refiner_footprint_ = SdxlPipeline::footprint(*e.refiner_source_, options.precision);
     // Kept warm: loaded now, so load errors show here. One-shot: loaded at the hand-over,
     // after the base is freed (both in fp32 would need ~23 GiB).
@@ -57,13 +61,21 @@ SdxlPipeline Engine::load_pipeline(std::shared_ptr<const ModelSource> source) co
 }
 
 SdxlPipeline& Engine::base() {
-  if (!base_) base_.emplace(load_pipeline(base_source_));
+  if (!base_) base_.emplace(load_pipeline(base_adapted_.source));
   return *base_;
 }
 
 SdxlPipeline& Engine::refiner() {
-  if (!refiner_) refiner_.emplace(load_pipeline(refiner_source_));
+  if (!refiner_) refiner_.emplace(load_pipeline(refiner_adapted_.source));
   return *refiner_;
+}
+
+void Engine::use_loras(std::optional<SdxlPipeline>& pipeline, const std::shared_ptr<const ModelSource>& plain,
+                       Adapted& adapted, const std::vector<lora::LoraSpec>& wanted) {
+  if (wanted == adapted.loras) return;
+  Adapted next{with_loras(plain, wanted), wanted};  // throws on a bad LoRA, before anything changes
+  adapted = std::move(next);
+  if (pipeline) pipeline->use_source(adapted.source);
 }
 
 MemoryEstimate Engine::estimate_memory(const EngineRequest& request) const {
@@ -127,7 +139,13 @@ GenerateRequest Engine::refiner_request(const EngineRequest& request, const Tens
 }
 
 EngineResult Engine::generate(const EngineRequest& request) {
-  const GenerateRequest& r = request.generate;
+  GenerateRequest r = request.generate;
+  std::vector<lora::LoraSpec> loras = request.loras;
+  const auto take_tags = [&](std::string& text) {
+    for (const LoraTag& tag : take_lora_tags(text)) loras.push_back({find_lora_file(options_.lora_dir, tag.name), tag.weight});
+  };
+  r.prompts.prompt.edit_each(take_tags);
+  r.prompts.prompt_2.edit_each(take_tags);
   const bool refine = request.refiner.mode != RefinerMode::None;
   SDXL_CHECK(!refine || has_refiner(), InvalidArgument, "[engine] a refiner mode was asked for, but no refiner is loaded");
   SDXL_CHECK(!base_is_refiner_ || r.init_image.defined() || r.init_latents.defined(), InvalidArgument, "[engine] ",
@@ -141,8 +159,11 @@ EngineResult Engine::generate(const EngineRequest& request) {
   }
   check_request(r, vae_scale_);
   check_memory(request);
+  use_loras(base_, base_source_, base_adapted_, loras);
+  if (refine) use_loras(refiner_, refiner_source_, refiner_adapted_, request.refiner_loras);
 
   EngineResult result;
+  result.loras = loras;
   if (!refine) {
     result.final = base().generate(r);
     return result;
@@ -156,7 +177,9 @@ EngineResult Engine::generate(const EngineRequest& request) {
     base_.reset();  // never needed again in this call: its weights go before the refiner's load
     return_free_memory_to_system();
   }
-  result.final = refiner().generate(refiner_request(request, result.base_latents));
+  EngineRequest handed_over = request;
+  handed_over.generate.prompts = r.prompts;  // without the tags
+  result.final = refiner().generate(refiner_request(handed_over, result.base_latents));
   result.final.seconds.text += base_result.seconds.text;  // both models' stages, added up
   result.final.seconds.denoise += base_result.seconds.denoise;
   if (one_shot(options_)) {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "io/png.h"
+#include "lora/lora_set.h"
 #include "pipeline/sdxl_pipeline.h"
 
 namespace sdxl::pipeline {
@@ -31,6 +32,10 @@ struct EngineOptions {
   bool taesd_encode = false;
   // Single-file checkpoints: the diffusers folders their architecture comes from.
   std::filesystem::path config, refiner_config;
+  // Where <lora:NAME:WEIGHT> tags in prompts find NAME.safetensors.
+  std::filesystem::path lora_dir;
+  // LoRAs merged in at load (a request asking for the same set does not bind the models again).
+  std::vector<lora::LoraSpec> loras, refiner_loras;
 };
 
 enum class RefinerMode {
@@ -49,11 +54,15 @@ struct RefinerSettings {
 struct EngineRequest {
   GenerateRequest generate;  // what the base runs (and the refiner's prompts, scores, sampler)
   RefinerSettings refiner;
+  // LoRAs merged into the base's (and the refiner's) UNet and text encoders for this request,
+  // in order; the base's also gets those of the prompt's <lora:NAME:WEIGHT> tags.
+  std::vector<lora::LoraSpec> loras, refiner_loras;
 };
 
 struct EngineResult {
   GenerateResult final;  // the images (and latents) the caller asked for
   Tensor base_latents;   // with a refiner: the latents the base handed over
+  std::vector<lora::LoraSpec> loras;  // the base's LoRAs this request ran with (tags included)
 };
 
 class Engine {
@@ -83,9 +92,18 @@ class Engine {
   SdxlPipeline& base();
   SdxlPipeline& refiner();
   GenerateRequest refiner_request(const EngineRequest& request, const Tensor& base_latents) const;
+  // Makes `pipeline` run with exactly `loras`: its UNet and text encoders are bound again, from
+  // the plain checkpoint with the new set merged in, only when the set changes.
+  struct Adapted {
+    std::shared_ptr<const ModelSource> source;  // the plain source with `loras` merged in
+    std::vector<lora::LoraSpec> loras;
+  };
+  static void use_loras(std::optional<SdxlPipeline>& pipeline, const std::shared_ptr<const ModelSource>& plain,
+                        Adapted& adapted, const std::vector<lora::LoraSpec>& wanted);
 
   EngineOptions options_;
   std::shared_ptr<const ModelSource> base_source_, refiner_source_;  // configs read once, kept
+  Adapted base_adapted_, refiner_adapted_;  // what the pipelines are bound from
   std::optional<SdxlPipeline> base_, refiner_;  // one-shot: loaded per call, freed in turn
   std::shared_ptr<const LatentCodec> taesd_;
   ModelFootprint base_footprint_, refiner_footprint_;

@@ -27,6 +27,11 @@ class PromptArg {
   std::vector<std::string> for_batch(size_t batch, const char* what) const;
   size_t size() const { return items_.size(); }
   bool is_list() const { return is_list_; }
+  // Each string changed in place by `edit` (None stays None).
+  template <typename Edit>
+  void edit_each(Edit&& edit) {
+    for (auto& item : items_) edit(item);
+  }
 
  private:
   std::vector<std::string> items_;

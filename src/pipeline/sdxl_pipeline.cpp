@@ -106,6 +106,13 @@ ModelFootprint SdxlPipeline::footprint() const {
   return f;
 }
 
+void SdxlPipeline::use_source(std::shared_ptr<const ModelSource> source) {
+  source_ = std::move(source);
+  unet_.reset();
+  prompt_encoder_.reset();
+  return_free_memory_to_system();
+}
+
 void SdxlPipeline::release_activation_memory() {
   arena_ = std::make_unique<Arena>();
   if (unet_) unet_->release_activation_memory();

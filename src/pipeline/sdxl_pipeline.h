@@ -41,6 +41,9 @@ class SdxlPipeline {
   // a folder not loaded (from its configs and weight headers).
   ModelFootprint footprint() const;
   static ModelFootprint footprint(const ModelSource& source, ops::Precision precision);
+  // Another source of the same model (the same one with other LoRAs): the UNet and text
+  // encoders are bound from it when next used; the VAE stays.
+  void use_source(std::shared_ptr<const ModelSource> source);
   // Gives back the activation memory kept from the largest request so far.
   void release_activation_memory();
   // Other codecs than the model's VAE for the final decode and for init images (TAESD); null:

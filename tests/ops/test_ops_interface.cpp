@@ -18,6 +18,23 @@ Tensor from(const std::vector<float>& values, Shape shape) {
 
 std::vector<float> values(const Tensor& t) { return std::vector<float>(t.data<float>(), t.data<float>() + t.numel()); }
 
+TEST(Ops, MatmulAccumulateMatchesAPlainLoop) {
+  const int64_t m = 7, k = 3, n = 13;
+  auto a = test::random_floats(m * k, 1), b = test::random_floats(k * n, 2), c0 = test::random_floats(m * n, 3);
+  Tensor c = from(c0, Shape{m, n});
+  ops::matmul_accumulate(from(a, Shape{m, k}), from(b, Shape{k, n}), 0.5f, c);
+  std::vector<float> want = c0;
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double sum = 0;
+      for (int64_t r = 0; r < k; ++r) sum += static_cast<double>(a[i * k + r]) * b[r * n + j];
+      want[i * n + j] += static_cast<float>(0.5 * sum);
+    }
+  EXPECT_TRUE(test::all_close(values(c), want, 1e-5, 1e-5));
+  Tensor wrong = Tensor::empty(Shape{m, n + 1}, DType::F32);
+  EXPECT_THROW(ops::matmul_accumulate(from(a, Shape{m, k}), from(b, Shape{k, n}), 1.0f, wrong), Error);
+}
+
 TEST(Ops, LinearFromF16WeightsAndLeadingAxes) {
   Arena arena;
   auto w = test::random_floats(12 * 8, 1);

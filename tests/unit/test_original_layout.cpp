@@ -80,6 +80,37 @@ TEST(OriginalLayout, CoversTheRealBaseAndRefinerExactly) {
   expect_covers("refiner_text_encoder_2", map_open_clip_key);
 }
 
+// unet_original_key inverts map_unet_key on every key of the real base and refiner (4 levels:
+// block indices of 10 and above), for tensor names and for module paths (what LoRA keys name).
+TEST(OriginalLayout, UNetKeysMapBackToTheOriginalLayout) {
+  SDXL_REQUIRE_REFERENCE();
+  for (const char* model : {"base", "refiner"}) {
+    SCOPED_TRACE(model);
+    const UNetLayout layout = layout_of(model == std::string("base") ? "stable-diffusion-xl-base-1.0"
+                                                                      : "stable-diffusion-xl-refiner-1.0");
+    const auto manifest = read_json_object(test::reference_dir() / "real/manifests" / (std::string(model) + "_unet.json"), "manifest");
+    const std::string prefix = manifest["original_layout_prefix"];
+    size_t checked = 0;
+    for (const auto& t : manifest["original_layout"]) {
+      const std::string original = t["name"].get<std::string>().substr(prefix.size());
+      const auto mapped = map_unet_key(original, layout);
+      ASSERT_EQ(mapped.size(), 1u) << original;
+      EXPECT_EQ(unet_original_key(mapped[0].name, layout), original);
+      const std::string module = mapped[0].name.substr(0, mapped[0].name.rfind('.'));
+      EXPECT_EQ(unet_original_key(module, layout), original.substr(0, original.rfind('.')));
+      ++checked;
+    }
+    EXPECT_GT(checked, 1000u);
+  }
+  UNetLayout l;
+  l.levels = 3;
+  l.down_has_attention = {false, true, true};
+  l.up_has_attention = {true, true, false};
+  EXPECT_EQ(unet_original_key("down_blocks.7.resnets.0.conv1.weight", l), "");
+  EXPECT_EQ(unet_original_key("mid_block.resnets.0.nothing", l), "");
+  EXPECT_EQ(unet_original_key("up_blocks.1.upsamplers.0.conv", l), "output_blocks.5.2.conv");
+}
+
 TEST(OriginalLayout, ExtraAndForeignKeys) {
   EXPECT_TRUE(is_known_extra_key("text_model.embeddings.position_ids"));
   EXPECT_TRUE(is_known_extra_key("logit_scale"));
