@@ -12,6 +12,7 @@ packages=(
   libopenblas-openmp-dev      # OpenBLAS, OpenMP build: GEMM
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
   libpng-dev libjpeg-dev libicu-dev
+  libssl-dev                  # OpenSSL libcrypto: SHA-256 of model files (PNG infotext hashes)
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev libomp-14-dev   # fuzzing (libFuzzer)
   dpkg-dev file               # cpack -G DEB: dpkg-shlibdeps finds the runtime packages

@@ -95,6 +95,16 @@ void sdxl_tokenize_params_init(sdxl_tokenize_params* params);
  * set to 0, as AUTOMATIC1111 sends them to the bigG encoder. */
 sdxl_status sdxl_tokenize(const sdxl_tokenize_params* params, char** report);
 
+/* ---- file hashes ---------------------------------------------------------------------------- */
+/* SHA-256 of a model file, 64 lowercase hex digits (free with sdxl_free_string), as AUTOMATIC1111
+ * writes them into PNG infotext: SDXL_HASH_FILE hashes the whole file (its first 10 digits are
+ * "Model hash" / "VAE hash", model sites' AutoV2); SDXL_HASH_SAFETENSORS_DATA the data after a
+ * safetensors header (the first 12 are the "Lora hashes" entry). Cached in
+ * $SDXL_CACHE_DIR/hashes.json (default $XDG_CACHE_HOME/sdxl, ~/.cache/sdxl) by path, size and
+ * modification time: a second call does not read the file again. */
+typedef enum sdxl_hash_kind { SDXL_HASH_FILE = 0, SDXL_HASH_SAFETENSORS_DATA = 1 } sdxl_hash_kind;
+sdxl_status sdxl_file_hash(const char* path, sdxl_hash_kind kind, char** hex);
+
 /* ---- samplers ----------------------------------------------------------------------------- */
 /* The sampler table: each sampler's name here, the diffusers scheduler it runs as, and
  * AUTOMATIC1111's name for it. Entries live as long as the library. */
@@ -125,6 +135,13 @@ typedef enum sdxl_memory_policy {
                                   generation */
 } sdxl_memory_policy;
 
+/* A LoRA to merge into a model's UNet and text encoders: any format sdxl reads (kohya / A1111,
+ * PEFT / diffusers, LyCORIS LoHa and LoKr, full diff, DoRA), as .safetensors. */
+typedef struct sdxl_lora {
+  const char* path;
+  double weight; /* the multiplier: diffusers' lora_scale, A1111's <lora:NAME:WEIGHT> */
+} sdxl_lora;
+
 typedef struct sdxl_engine_params {
   const char* model_dir;   /* a diffusers SDXL pipeline folder or a single-file checkpoint (a refiner alone:
                               img2img only) */
@@ -140,6 +157,12 @@ typedef struct sdxl_engine_params {
      scheduler come from, as diffusers' from_single_file(..., config=...). */
   const char* config_dir;
   const char* refiner_config_dir;
+  const char* vae_path; /* NULL: the models' own VAE; else a diffusers AutoencoderKL folder, or a single
+                           .safetensors VAE (original LDM keys, with or without first_stage_model., or
+                           diffusers' names; it takes the model's VAE config). A folder whose config says
+                           force_upcast: false (sdxl-vae-fp16-fix) runs in bf16 under precision "bf16". */
+  const char* lora_dir; /* NULL: none; else where a prompt's <lora:NAME:WEIGHT> tags find NAME.safetensors
+                           (in it or a folder below it, never outside) */
 } sdxl_engine_params;
 
 void sdxl_engine_params_init(sdxl_engine_params* params);
@@ -223,6 +246,13 @@ typedef struct sdxl_generate_params {
   const char* timestep_spacing; /* NULL: the model's; "leading", "linspace" or "trailing" (SDXL-Turbo and
                                    -Lightning use trailing). LCM ignores it, as diffusers does. */
   const char* embedding_dir; /* a1111: textual-inversion embeddings, used where their name is written */
+  /* LoRAs for this call, in order, merged into the base (loras; the prompt's <lora:...> tags add
+     to them) and the refiner (refiner_loras). An engine keeps the last set merged: a call with
+     the same set costs nothing, another set binds the UNet and text encoders again. */
+  const sdxl_lora* loras;
+  int lora_count;
+  const sdxl_lora* refiner_loras;
+  int refiner_lora_count;
 } sdxl_generate_params;
 
 typedef struct sdxl_images {
@@ -230,6 +260,8 @@ typedef struct sdxl_images {
   unsigned char* pixels;              /* count x height x width x channels, diffusers' order */
   int latent_channels, latent_height, latent_width;
   float* latents;                     /* count x channels x height x width: before the VAE, NCHW */
+  int lora_count;                     /* the base's LoRAs the call ran with (the params' and the tags') */
+  sdxl_lora* loras;                   /* paths owned by the images */
 } sdxl_images;
 
 void sdxl_generate_params_init(sdxl_generate_params* params);

@@ -53,13 +53,19 @@ inline std::string tokenize(const std::string& model_dir, const std::string& tex
   return take_string(report);
 }
 
+inline std::string file_hash(const std::string& path, sdxl_hash_kind kind = SDXL_HASH_FILE) {
+  char* hex = nullptr;
+  check(sdxl_file_hash(path.c_str(), kind, &hex));
+  return take_string(hex);
+}
+
 // Owns a loaded engine: a base model and an optional refiner.
 class Engine {
  public:
   explicit Engine(const std::string& model_dir, const std::string& refiner_dir = "", const std::string& variant = "",
                   const std::string& precision = "fp32", sdxl_memory_policy memory = SDXL_MEMORY_KEEP_LOADED,
                   const std::string& taesd_dir = "", bool taesd_encode = false, const std::string& config_dir = "",
-                  const std::string& refiner_config_dir = "") {
+                  const std::string& refiner_config_dir = "", const std::string& lora_dir = "", const std::string& vae_path = "") {
     sdxl_engine_params params;
     sdxl_engine_params_init(&params);
     params.model_dir = model_dir.c_str();
@@ -71,6 +77,8 @@ class Engine {
     params.taesd_encode = taesd_encode ? 1 : 0;
     params.config_dir = config_dir.c_str();
     params.refiner_config_dir = refiner_config_dir.c_str();
+    params.lora_dir = lora_dir.c_str();
+    params.vae_path = vae_path.c_str();
     check(sdxl_engine_load(&params, &engine_));
   }
   ~Engine() { sdxl_engine_free(engine_); }

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/threads.h"
+#include "io/file_hash.h"
 #include "capi/c_api_guard.h"
 #include "pipeline/model_info.h"
 #include "pipeline/tokenize_report.h"
@@ -100,6 +101,17 @@ sdxl_status sdxl_tokenize(const sdxl_tokenize_params* params, char** report) {
     if (params->embedding_dir) request.embedding_dir = params->embedding_dir;
     request.as_json = params->as_json != 0;
     *report = copy_string(sdxl::pipeline::tokenize_report(request));
+  });
+}
+
+sdxl_status sdxl_file_hash(const char* path, sdxl_hash_kind kind, char** hex) {
+  return sdxl::capi::guarded([&] {
+    SDXL_CHECK(path && *path && hex, InvalidArgument, "[hash] path and hex must not be NULL");
+    SDXL_CHECK(kind == SDXL_HASH_FILE || kind == SDXL_HASH_SAFETENSORS_DATA, InvalidArgument, "[hash] unknown kind ",
+               static_cast<int>(kind));
+    *hex = nullptr;
+    const auto k = kind == SDXL_HASH_FILE ? sdxl::io::FileHashKind::WholeFile : sdxl::io::FileHashKind::SafetensorsData;
+    *hex = copy_string(sdxl::io::file_sha256(path, k, sdxl::io::default_hash_cache()));
   });
 }
 

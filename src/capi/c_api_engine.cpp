@@ -1,5 +1,6 @@
 // The C API's engine and generation entry points: C parameters to an EngineRequest and back;
 // the recipe itself is the pipeline's (pipeline/engine.h).
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -126,6 +127,18 @@ sdxl::pipeline::ProgressFn progress_of(const sdxl_generate_params& p, const sdxl
   };
 }
 
+std::vector<sdxl::lora::LoraSpec> loras_of(const sdxl_lora* loras, int count, const char* what) {
+  SDXL_CHECK(count >= 0 && count <= 64 && (count == 0 || loras), InvalidArgument, "[generate] ", what, ": ", count,
+             " LoRAs (at most 64, and not NULL)");
+  std::vector<sdxl::lora::LoraSpec> out;
+  for (int i = 0; i < count; ++i) {
+    SDXL_CHECK(loras[i].path && *loras[i].path, InvalidArgument, "[generate] ", what, "[", i, "].path is empty");
+    SDXL_CHECK(std::isfinite(loras[i].weight), InvalidArgument, "[generate] ", what, "[", i, "].weight is not finite");
+    out.push_back({loras[i].path, loras[i].weight});
+  }
+  return out;
+}
+
 sdxl::pipeline::EngineRequest to_request(const sdxl_generate_params& p, const sdxl::pipeline::Engine& engine) {
   sdxl::pipeline::EngineRequest request;
   sdxl::pipeline::GenerateRequest& r = request.generate;
@@ -172,12 +185,33 @@ sdxl::pipeline::EngineRequest to_request(const sdxl_generate_params& p, const sd
   r.vae_tiling = p.vae_tiling != 0;
   r.on_progress = progress_of(p, engine);
   request.refiner = refiner_settings(p, engine.has_refiner());
+  request.loras = loras_of(p.loras, p.lora_count, "loras");
+  request.refiner_loras = loras_of(p.refiner_loras, p.refiner_lora_count, "refiner_loras");
   return request;
 }
 
-sdxl_images* to_images(const sdxl::pipeline::GenerateResult& result) {
-  auto out = std::make_unique<sdxl_images>();
+void free_images(sdxl_images* images) {
+  if (!images) return;
+  std::free(images->pixels);
+  std::free(images->latents);
+  for (int i = 0; i < images->lora_count; ++i) std::free(const_cast<char*>(images->loras[i].path));
+  std::free(images->loras);
+  delete images;
+}
+
+sdxl_images* to_images(const sdxl::pipeline::EngineResult& engine_result) {
+  const sdxl::pipeline::GenerateResult& result = engine_result.final;
+  std::unique_ptr<sdxl_images, void (*)(sdxl_images*)> out(new sdxl_images, free_images);
   std::memset(out.get(), 0, sizeof(sdxl_images));
+  if (!engine_result.loras.empty()) {
+    out->loras = static_cast<sdxl_lora*>(std::calloc(engine_result.loras.size(), sizeof(sdxl_lora)));
+    if (!out->loras) throw std::bad_alloc();
+    for (const auto& l : engine_result.loras) {
+      char* path = strdup(l.path.c_str());
+      if (!path) throw std::bad_alloc();
+      out->loras[out->lora_count++] = {path, l.weight};
+    }
+  }
   const sdxl::Tensor& img = result.images;
   std::vector<uint8_t> bytes(1, 0);
   out->count = static_cast<int>(result.latents.dim(0));
@@ -193,11 +227,7 @@ sdxl_images* to_images(const sdxl::pipeline::GenerateResult& result) {
   out->latent_width = static_cast<int>(lat.dim(3));
   out->pixels = static_cast<unsigned char*>(std::malloc(bytes.size()));
   out->latents = static_cast<float*>(std::malloc(lat.nbytes()));
-  if (!out->pixels || !out->latents) {
-    std::free(out->pixels);
-    std::free(out->latents);
-    throw std::bad_alloc();
-  }
+  if (!out->pixels || !out->latents) throw std::bad_alloc();
   std::memcpy(out->pixels, bytes.data(), bytes.size());
   std::memcpy(out->latents, lat.raw(), lat.nbytes());
   return out.release();
@@ -218,6 +248,8 @@ void sdxl_engine_params_init(sdxl_engine_params* params) {
   params->taesd_encode = 0;
   params->config_dir = nullptr;
   params->refiner_config_dir = nullptr;
+  params->lora_dir = nullptr;
+  params->vae_path = nullptr;
 }
 
 sdxl_status sdxl_engine_load(const sdxl_engine_params* params, sdxl_engine** engine) {
@@ -242,6 +274,8 @@ sdxl_status sdxl_engine_load(const sdxl_engine_params* params, sdxl_engine** eng
     options.taesd_encode = params->taesd_encode != 0;
     if (params->config_dir && *params->config_dir) options.config = params->config_dir;
     if (params->refiner_config_dir && *params->refiner_config_dir) options.refiner_config = params->refiner_config_dir;
+    if (params->lora_dir && *params->lora_dir) options.lora_dir = params->lora_dir;
+    if (params->vae_path && *params->vae_path) options.vae = params->vae_path;
     auto out = std::make_unique<sdxl_engine>();
     out->engine = sdxl::pipeline::Engine::load(options);
     *engine = out.release();
@@ -285,7 +319,7 @@ sdxl_status sdxl_engine_generate(sdxl_engine* engine, const sdxl_generate_params
   return sdxl::capi::guarded([&] {
     SDXL_CHECK(engine && params && images, InvalidArgument, "[generate] engine, params and images must not be NULL");
     *images = nullptr;
-    *images = to_images(engine->engine->generate(to_request(*params, *engine->engine)).final);
+    *images = to_images(engine->engine->generate(to_request(*params, *engine->engine)));
   });
 }
 
@@ -312,12 +346,7 @@ sdxl_status sdxl_engine_release_memory(sdxl_engine* engine) {
   return sdxl::capi::guarded([&] { engine->engine->release_memory(); });
 }
 
-void sdxl_images_free(sdxl_images* images) {
-  if (!images) return;
-  std::free(images->pixels);
-  std::free(images->latents);
-  delete images;
-}
+void sdxl_images_free(sdxl_images* images) { free_images(images); }
 
 sdxl_status sdxl_read_image(const char* path, sdxl_image** image) {
   return sdxl::capi::guarded([&] {

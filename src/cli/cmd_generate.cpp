@@ -2,6 +2,7 @@
 // the refiner are the library's) and writes the PNGs with AUTOMATIC1111's parameters text.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -57,6 +58,9 @@ struct GenerateOptions {
   std::string taesd;             // a tiny autoencoder folder
   bool taesd_encode = false;
   std::string config, refiner_config;  // single files: the folders of their architecture
+  std::vector<std::string> loras, refiner_loras;  // FILE[:WEIGHT]
+  std::string vae;  // a VAE to use instead of the model's
+  std::string lora_dir;
   bool width_given = false, height_given = false;  // -W, -H on the command line
 };
 
@@ -88,6 +92,30 @@ Crop parse_crop(const std::string& text, const char* option) {
   return c;
 }
 
+struct LoraArg {
+  std::string path;
+  double weight = 1.0;
+};
+
+// FILE[:WEIGHT]: the text after the last colon is the weight when it is a number (a path may
+// hold colons of its own).
+LoraArg parse_lora(const std::string& text, const char* option) {
+  LoraArg l{text, 1.0};
+  const size_t colon = text.rfind(':');
+  if (colon != std::string::npos && colon > 0) {
+    const std::string tail = text.substr(colon + 1);
+    char* end = nullptr;
+    const double w = std::strtod(tail.c_str(), &end);
+    if (!tail.empty() && end && *end == '\0') {
+      if (!std::isfinite(w)) usage_error(std::string(option) + ": the weight of '" + text + "' is not finite");
+      l = {text.substr(0, colon), w};
+    }
+  }
+  std::error_code ec;
+  if (!fs::is_regular_file(l.path, ec)) usage_error(std::string(option) + ": no file '" + l.path + "'");
+  return l;
+}
+
 // The i-th output file: out.png for one image, out-1.png ... out-K.png for several.
 std::string output_path(const std::string& base, int index, int count) {
   if (count == 1) return base;
@@ -113,17 +141,55 @@ std::string format_number(double v) {
   return s;
 }
 
-// AUTOMATIC1111's "parameters" text, which image viewers and web UIs read back.
+// AUTOMATIC1111's quoting of an infotext value: as it is, unless a comma, colon or newline
+// would break the list; then a JSON string.
+std::string quoted(const std::string& text) {
+  if (text.find_first_of(",:\n") == std::string::npos) return text;
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out + "\"";
+}
+
+// A model's name and hash as AUTOMATIC1111 writes them: a single file by its stem and the first
+// 10 digits of its SHA-256 ("AutoV2"); a folder by its name, without a hash.
+void write_model(std::ostream& out, const std::string& path, const char* hash_field, const char* name_field) {
+  std::error_code ec;
+  const fs::path p(path);
+  if (fs::is_regular_file(p, ec)) {
+    out << ", " << hash_field << ": " << api::file_hash(path).substr(0, 10) << ", " << name_field << ": "
+        << quoted(p.stem().string());
+  } else {
+    out << ", " << name_field << ": " << quoted(p.filename().empty() ? p.parent_path().filename().string() : p.filename().string());
+  }
+}
+
+// "name: hash, ..." for the LoRAs the images were made with (A1111's alias rule: no ':' or ',').
+std::string lora_hashes(const sdxl_images& images) {
+  std::string out;
+  for (int i = 0; i < images.lora_count; ++i) {
+    std::string name = fs::path(images.loras[i].path).stem().string();
+    name.erase(std::remove_if(name.begin(), name.end(), [](char c) { return c == ':' || c == ','; }), name.end());
+    out += (i ? ", " : "") + name + ": " + api::file_hash(images.loras[i].path, SDXL_HASH_SAFETENSORS_DATA).substr(0, 12);
+  }
+  return out;
+}
+
+// AUTOMATIC1111's "parameters" text, which image viewers and web UIs read back, in its order.
 std::string a1111_parameters(const GenerateOptions& o, const std::string& prompt, const std::string& negative,
-                             uint64_t seed, const std::string& sampler_display, int width, int height) {
+                             uint64_t seed, const std::string& sampler_display, const sdxl_images& images) {
   std::ostringstream out;
   out << prompt << "\n";
   if (!negative.empty()) out << "Negative prompt: " << negative << "\n";
   out << "Steps: " << o.steps << ", Sampler: " << sampler_display << ", CFG scale: " << format_number(o.guidance)
-      << ", Seed: " << seed << ", Size: " << width << "x" << height
-      << ", Model: " << fs::path(o.model).filename().string();
-  if (o.guidance_rescale > 0) out << ", CFG Rescale: " << format_number(o.guidance_rescale);
+      << ", Seed: " << seed << ", Size: " << images.width << "x" << images.height;
+  write_model(out, o.model, "Model hash", "Model");
+  if (!o.vae.empty()) write_model(out, o.vae, "VAE hash", "VAE");
   if (!o.init_image.empty()) out << ", Denoising strength: " << format_number(o.strength);
+  if (o.guidance_rescale > 0) out << ", CFG Rescale: " << format_number(o.guidance_rescale);
   if (!o.mask.empty()) out << ", Inpaint: true";
   if (!o.refiner.empty()) {
     out << ", Refiner: " << fs::path(o.refiner).filename().string();
@@ -135,6 +201,7 @@ std::string a1111_parameters(const GenerateOptions& o, const std::string& prompt
   if (o.clip_skip) out << ", Clip skip: " << *o.clip_skip;
   if (o.prompt_2) out << ", Prompt 2: \"" << *o.prompt_2 << "\"";
   if (o.precision != "fp32") out << ", Precision: " << o.precision;
+  if (images.lora_count > 0) out << ", Lora hashes: " << quoted(lora_hashes(images));
   out << ", Version: sdxl " << sdxl_version();
   return out.str();
 }
@@ -296,6 +363,17 @@ int run_generate(const GenerateOptions& o) {
     if (o.preview_every < 1) usage_error("--preview-every must be at least 1");
     params.preview_every = o.preview_every;
   }
+  std::vector<LoraArg> lora_args, refiner_lora_args;
+  for (const auto& l : o.loras) lora_args.push_back(parse_lora(l, "--lora"));
+  for (const auto& l : o.refiner_loras) refiner_lora_args.push_back(parse_lora(l, "--refiner-lora"));
+  if (!refiner_lora_args.empty() && o.refiner.empty()) usage_error("--refiner-lora needs --refiner");
+  std::vector<sdxl_lora> loras, refiner_loras;
+  for (const auto& l : lora_args) loras.push_back({l.path.c_str(), l.weight});
+  for (const auto& l : refiner_lora_args) refiner_loras.push_back({l.path.c_str(), l.weight});
+  params.loras = loras.data();
+  params.lora_count = static_cast<int>(loras.size());
+  params.refiner_loras = refiner_loras.data();
+  params.refiner_lora_count = static_cast<int>(refiner_loras.size());
   StageProgress progress;
   progress.preview_path = o.preview;
   params.progress = StageProgress::callback;
@@ -307,7 +385,7 @@ int run_generate(const GenerateOptions& o) {
   std::unique_ptr<api::Images> generated;
   try {
     engine = std::make_unique<api::Engine>(o.model, o.refiner, o.variant, o.precision, SDXL_MEMORY_ONE_SHOT, o.taesd,
-                                           o.taesd_encode, o.config, o.refiner_config);
+                                           o.taesd_encode, o.config, o.refiner_config, o.lora_dir, o.vae);
     generated = std::make_unique<api::Images>(*engine, params);
   } catch (const api::Failure& e) {
     if (e.status() == SDXL_STATUS_INVALID_ARGUMENT) usage_error(e.what());
@@ -324,8 +402,7 @@ int run_generate(const GenerateOptions& o) {
         o.negatives.empty() ? "" : o.negatives.size() == 1 ? o.negatives[0] : o.negatives[prompt_index];
     const std::string path = output_path(o.output, i, count);
     images.write_png(path, i,
-                     a1111_parameters(o, o.prompts[prompt_index], negative, seed, sampler, (*images).width,
-                                      (*images).height));
+                     a1111_parameters(o, o.prompts[prompt_index], negative, seed, sampler, *images));
     std::printf("%s\n", path.c_str());
   }
   if (!o.output_latents.empty()) images.write_latents(o.output_latents);
@@ -352,6 +429,17 @@ Command add_generate_command(CLI::App& app) {
   cmd->add_option("--config", o->config,
                   "For a single-file -m: the diffusers folder of its architecture (configs, tokenizers, scheduler)");
   cmd->add_option("--refiner-config", o->refiner_config, "For a single-file --refiner: the same");
+  cmd->add_option("--vae", o->vae,
+                  "A VAE instead of the model's: a diffusers AutoencoderKL folder (sdxl-vae-fp16-fix runs in bf16\n"
+                  "under --precision bf16) or a single .safetensors file (sdxl_vae.safetensors)");
+  cmd->add_option("--lora", o->loras,
+                  "A LoRA to merge in, FILE.safetensors[:WEIGHT] (default weight 1; repeatable, they add up):\n"
+                  "kohya/AUTOMATIC1111, PEFT/diffusers, LyCORIS LoHa and LoKr, full diff, DoRA");
+  cmd->add_option("--lora-dir", o->lora_dir,
+                  "Folder where <lora:NAME:WEIGHT> tags in the prompt find NAME.safetensors (AUTOMATIC1111's syntax;\n"
+                  "the tags are removed from the text)")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--refiner-lora", o->refiner_loras, "A LoRA for the refiner, FILE.safetensors[:WEIGHT] (repeatable)");
   cmd->add_option("-p,--prompt", o->prompts, "Prompt; repeat -p for a batch of prompts")
       ->required()
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);

@@ -8,6 +8,7 @@
 #include "pipeline/latent_preview.h"
 #include "pipeline/lora_source.h"
 #include "pipeline/lora_tags.h"
+#include "pipeline/vae_source.h"
 
 namespace sdxl::pipeline {
 namespace {
@@ -30,14 +31,14 @@ std::unique_ptr<Engine> Engine::load(const EngineOptions& options) {
   Engine& e = *engine;
   if (!options.taesd.empty())
     e.taesd_ = std::make_shared<TinyAutoencoderCodec>(load_tiny_autoencoder(options.taesd, options.precision));
-  e.base_source_ = open_model_source(options.model, options.variant, options.config);
+  e.base_source_ = with_vae(open_model_source(options.model, options.variant, options.config), options.vae);
   e.base_adapted_ = {with_loras(e.base_source_, options.loras), options.loras};
   SdxlPipeline& base = e.base();
   e.base_is_refiner_ = base.is_refiner();
   e.vae_scale_ = base.vae_scale();
   e.base_footprint_ = base.footprint();
   if (!options.refiner.empty()) {
-    e.refiner_source_ = open_model_source(options.refiner, options.variant, options.refiner_config);
+    e.refiner_source_ = with_vae(open_model_source(options.refiner, options.variant, options.refiner_config), options.vae);
     SDXL_CHECK(e.refiner_source_->is_refiner(), InvalidArgument, "[engine] ", options.refiner.string(),
                " is not a refiner (its model_index.json lacks requires_aesthetics_score)");
     SDXL_CHECK(!e.base_is_refiner_, InvalidArgument, "[engine] the main model ", options.model.string(),

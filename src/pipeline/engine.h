@@ -32,6 +32,9 @@ struct EngineOptions {
   bool taesd_encode = false;
   // Single-file checkpoints: the diffusers folders their architecture comes from.
   std::filesystem::path config, refiner_config;
+  // A VAE instead of the models' own (base and refiner: the same latent space): a diffusers
+  // AutoencoderKL folder or a single file (pipeline/vae_source.h).
+  std::filesystem::path vae;
   // Where <lora:NAME:WEIGHT> tags in prompts find NAME.safetensors.
   std::filesystem::path lora_dir;
   // LoRAs merged in at load (a request asking for the same set does not bind the models again).

@@ -63,7 +63,8 @@ SdxlPipeline SdxlPipeline::load(std::shared_ptr<const ModelSource> source, ops::
   const ModelSource& s = *p.source_;
   for (const char* needed : {"unet", "vae", "scheduler", "text_encoder_2"})
     SDXL_CHECK(s.has(needed), Format, "[model] ", s.location().string(), ": model_index.json has no ", needed);
-  p.prompt_encoder_ = std::make_shared<PromptEncoder>(PromptEncoder::load(s, precision));
+  // One-shot: the text encoders load at the first prompt (with that call's LoRAs merged in).
+  if (!one_shot) p.prompt_encoder_ = std::make_shared<PromptEncoder>(PromptEncoder::load(s, precision));
   p.release_text_encoders_ = one_shot;
   p.unet_config_ = io::parse_unet_config(s.config("unet"), s.config_origin("unet"));
   p.vae_config_ = io::parse_vae_config(s.config("vae"), s.config_origin("vae"));

@@ -19,6 +19,30 @@ bool has_prefix(const io::SafetensorsFile& f, const std::string& prefix) {
 
 }  // namespace
 
+io::WeightSet original_layout_weights(const std::string& component, std::shared_ptr<io::SafetensorsFile> file,
+                                      const std::string& prefix, const OriginalKeyMap& map, const std::string& mismatch_hint) {
+  std::vector<io::RenamedTensor> renamed;
+  std::vector<std::string> unknown;
+  for (const auto& r : file->records()) {
+    if (!starts_with(r.name, prefix)) continue;
+    const std::string key = r.name.substr(prefix.size());
+    const auto mapped = map(key);
+    if (mapped.empty()) {
+      if (!io::is_known_extra_key(key)) unknown.push_back(r.name);
+      continue;
+    }
+    for (const auto& m : mapped) renamed.push_back({m.name, r.name, m.transform, m.part});
+  }
+  SDXL_CHECK(!renamed.empty(), Format, "[model] ", file->path().string(), ": no ", prefix, "* tensors for the ", component);
+  if (!unknown.empty()) {
+    std::string list;
+    for (size_t i = 0; i < unknown.size() && i < 5; ++i) list += (i ? ", " : "") + unknown[i];
+    fail(ErrorCode::Format, "[model] ", file->path().string(), ": ", unknown.size(), " tensors of the ", component,
+         " match no layer of its architecture (", list, unknown.size() > 5 ? ", ..." : "", "): ", mismatch_hint);
+  }
+  return io::renamed_weight_set(component, std::move(file), renamed);
+}
+
 SingleFileSource::SingleFileSource(const std::filesystem::path& file, const std::filesystem::path& config_dir)
     : file_(file) {
   st_ = io::SafetensorsFile::open(file);
@@ -51,7 +75,7 @@ std::filesystem::path SingleFileSource::tokenizer_vocab_dir(const std::string&) 
 
 io::WeightSet SingleFileSource::weights(const std::string& component) const {
   std::string prefix;
-  std::function<std::vector<io::MappedKey>(const std::string&)> map;
+  OriginalKeyMap map;
   if (component == "unet") {
     prefix = "model.diffusion_model.";
     const io::UNetConfig unet = io::parse_unet_config(config("unet"), config_origin("unet"));
@@ -76,29 +100,9 @@ io::WeightSet SingleFileSource::weights(const std::string& component) const {
   } else {
     fail(ErrorCode::Internal, "[model] ", file_.string(), ": no weights for component '", component, "'");
   }
-  prefix = wrapper_ + prefix;
-  std::vector<io::RenamedTensor> renamed;
-  std::vector<std::string> unknown;
-  for (const auto& r : st_->records()) {
-    if (!starts_with(r.name, prefix)) continue;
-    const std::string key = r.name.substr(prefix.size());
-    const auto mapped = map(key);
-    if (mapped.empty()) {
-      if (!io::is_known_extra_key(key)) unknown.push_back(r.name);
-      continue;
-    }
-    for (const auto& m : mapped) renamed.push_back({m.name, r.name, m.transform, m.part});
-  }
-  SDXL_CHECK(!renamed.empty(), Format, "[model] ", file_.string(), ": no ", prefix, "* tensors for the ", component);
-  if (!unknown.empty()) {
-    std::string list;
-    for (size_t i = 0; i < unknown.size() && i < 5; ++i) list += (i ? ", " : "") + unknown[i];
-    fail(ErrorCode::Format, "[model] ", file_.string(), ": ", unknown.size(), " tensors of the ", component,
-         " match no layer of its architecture (", list, unknown.size() > 5 ? ", ..." : "",
-         built_in_configs_ ? "): not SDXL 1.0's architecture; give its diffusers folder with --config"
-                           : "): is --config the checkpoint's architecture?");
-  }
-  return io::renamed_weight_set(component, st_, renamed);
+  return original_layout_weights(component, st_, wrapper_ + prefix, map,
+                                 built_in_configs_ ? "not SDXL 1.0's architecture; give its diffusers folder with --config"
+                                                   : "is --config the checkpoint's architecture?");
 }
 
 }  // namespace sdxl::pipeline

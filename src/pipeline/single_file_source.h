@@ -7,14 +7,23 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 
+#include "io/original_layout.h"
 #include "io/safetensors.h"
 #include "pipeline/model_source.h"
 
 namespace sdxl::pipeline {
+
+// One component's tensors of an original-layout file: those under `prefix`, renamed by `map`
+// (io/original_layout.h). Tensors under the prefix that `map` does not know are an error whose
+// message ends with `mismatch_hint`.
+using OriginalKeyMap = std::function<std::vector<io::MappedKey>(const std::string&)>;
+io::WeightSet original_layout_weights(const std::string& component, std::shared_ptr<io::SafetensorsFile> file,
+                                      const std::string& prefix, const OriginalKeyMap& map, const std::string& mismatch_hint);
 
 class SingleFileSource final : public ModelSource {
  public:

@@ -289,3 +289,38 @@ TEST_F(CApi, MemoryGoesBackDownAfterALargeRequest) {
 }
 
 }  // namespace
+
+namespace {
+
+// LoRAs per call on one warm engine: the images report the LoRAs they were made with (the
+// params' and the prompt's tags), a bad LoRA is an error that leaves the engine usable, and
+// going back to none gives the first image again.
+TEST_F(CApi, LorasPerCallAndTheirReport) {
+  const std::string loras_dir = (sdxl::test::reference_dir() / "models/loras").string();
+  const std::string kohya = loras_dir + "/tiny-sdxl-base-kohya-attn.safetensors";
+  const auto plain = generate(params(2));
+  sdxl_lora lora{kohya.c_str(), 0.5};
+  sdxl_generate_params p = params(2);
+  p.loras = &lora;
+  p.lora_count = 1;
+  sdxl_images* images = nullptr;
+  ASSERT_EQ(sdxl_engine_generate(engine_, &p, &images), SDXL_STATUS_OK) << sdxl_last_error();
+  ASSERT_EQ(images->lora_count, 1);
+  EXPECT_EQ(std::string(images->loras[0].path), kohya);
+  EXPECT_DOUBLE_EQ(images->loras[0].weight, 0.5);
+  sdxl_images_free(images);
+  sdxl_lora missing{"/nowhere/x.safetensors", 1.0};
+  p.loras = &missing;
+  EXPECT_EQ(generate_status(p), SDXL_STATUS_IO_ERROR) << sdxl_last_error();
+  p.lora_count = -1;
+  EXPECT_EQ(generate_status(p), SDXL_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(generate(params(2)), plain);
+
+  char* hex = nullptr;
+  ASSERT_EQ(sdxl_file_hash(kohya.c_str(), SDXL_HASH_SAFETENSORS_DATA, &hex), SDXL_STATUS_OK) << sdxl_last_error();
+  EXPECT_EQ(std::string(hex).size(), 64u);
+  sdxl_free_string(hex);
+  EXPECT_EQ(sdxl_file_hash("/nowhere", SDXL_HASH_FILE, &hex), SDXL_STATUS_IO_ERROR);
+}
+
+}  // namespace

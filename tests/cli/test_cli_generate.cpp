@@ -327,3 +327,84 @@ TEST(CliGenerate, SingleFileCheckpoints) {
 
 }  // namespace
 }  // namespace sdxl
+
+#include "io/file_hash.h"
+
+namespace sdxl {
+namespace {
+
+std::string infotext(const fs::path& png) {
+  auto text = io::read_png_text(png);
+  return text.empty() ? "" : text[0].second;
+}
+
+// LoRA cases through the CLI (--lora FILE:SCALE, in order), their hashes in the infotext, and a
+// <lora:NAME:W> tag with --lora-dir giving the same image as --lora.
+TEST(CliGenerate, LorasAndTheirHashes) {
+  SDXL_REQUIRE_REFERENCE();
+  const auto ref = test::reference_dir();
+  size_t seen = 0;
+  for (const auto& c : test::cases_of_kind("lora")) {
+    SCOPED_TRACE(c["name"].get<std::string>());
+    std::string loras, hashes;
+    for (const auto& l : c["params"]["loras"]) {
+      const fs::path file = ref / l["file"].get<std::string>();
+      loras += " --lora " + quoted(fs::path(file.string() + ":" + std::to_string(l["lora_scale"].get<double>())));
+      hashes += (hashes.empty() ? "" : ", ") + file.stem().string() + ": " +
+                io::file_sha256(file, io::FileHashKind::SafetensorsData, {}).substr(0, 12);
+    }
+    test::TempDir dir;
+    auto r = run_sdxl("generate -m " + quoted(test::model_dir(c)) + loras + cli_args(c["params"]) + " -o " + quoted(dir / "out.png"));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const Tensor want = test::CaseFile(c)["image"];
+    EXPECT_LE(worst_level(want.data<float>(), io::read_png(dir / "out.png")), 1);
+    EXPECT_NE(infotext(dir / "out.png").find(", Lora hashes: \"" + hashes + "\", Version: "), std::string::npos)
+        << infotext(dir / "out.png");
+    ++seen;
+  }
+  EXPECT_GE(seen, 3u);
+
+  const nlohmann::json c = test::cases_of_kind("lora").at(0);
+  const fs::path file = ref / c["params"]["loras"][0]["file"].get<std::string>();
+  nlohmann::json tagged = c["params"];
+  tagged["prompt"] = tagged["prompt"].get<std::string>() + " <lora:" + file.stem().string() + ":1>";
+  test::TempDir dir;
+  auto r = run_sdxl("generate -m " + quoted(test::model_dir(c)) + " --lora-dir " + quoted(file.parent_path()) +
+                    cli_args(tagged) + " -o " + quoted(dir / "tag.png"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_LE(worst_level(test::CaseFile(c)["image"].data<float>(), io::read_png(dir / "tag.png")), 1);
+  EXPECT_NE(infotext(dir / "tag.png").find("<lora:" + file.stem().string() + ":1>"), std::string::npos);  // the prompt as written
+
+  r = run_sdxl("generate -m " + quoted(test::model_dir(c)) + " -p 'a <lora:nowhere:1>' -W 64 -H 64 --steps 1 --lora-dir " +
+               quoted(file.parent_path()) + " -o " + quoted(dir / "x.png"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("no nowhere.safetensors"), std::string::npos) << r.output;
+  r = run_sdxl("generate -m " + quoted(test::model_dir(c)) + " -p 'a <lora:x:1>' -W 64 -H 64 --steps 1 -o " + quoted(dir / "x.png"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--lora-dir"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir / "x.png"));
+}
+
+// A single-file model's infotext: "Model hash" (AutoV2: 10 digits of the file's SHA-256) and
+// "Model" (its stem), and with --vae FILE "VAE hash" and "VAE", in AUTOMATIC1111's order.
+TEST(CliGenerate, ModelAndVaeHashesInTheInfotext) {
+  SDXL_REQUIRE_REFERENCE();
+  const auto ref = test::reference_dir();
+  const fs::path model = ref / "models/single-file/tiny-sdxl-base.safetensors";
+  test::TempDir dir;
+  auto r = run_sdxl("generate -m " + quoted(model) + " --config " + quoted(ref / "models/tiny-sdxl-base") + " --vae " +
+                    quoted(model) + " -p x -W 64 -H 64 --steps 1 --seed 1 -o " + quoted(dir / "out.png"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;  // a whole checkpoint is not a VAE
+  EXPECT_NE(r.output.find("whole checkpoint"), std::string::npos) << r.output;
+  const fs::path vae = ref / "models/tiny-sdxl-base/vae/diffusion_pytorch_model.safetensors";
+  r = run_sdxl("generate -m " + quoted(model) + " --config " + quoted(ref / "models/tiny-sdxl-base") + " --vae " + quoted(vae) +
+               " -p x -W 64 -H 64 --steps 1 --seed 1 -o " + quoted(dir / "out.png"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string want = "Size: 64x64, Model hash: " + io::file_sha256(model, io::FileHashKind::WholeFile, {}).substr(0, 10) +
+                           ", Model: tiny-sdxl-base, VAE hash: " +
+                           io::file_sha256(vae, io::FileHashKind::WholeFile, {}).substr(0, 10) + ", VAE: diffusion_pytorch_model,";
+  EXPECT_NE(infotext(dir / "out.png").find(want), std::string::npos) << infotext(dir / "out.png") << "\nwant: " << want;
+}
+
+}  // namespace
+}  // namespace sdxl
