@@ -268,6 +268,21 @@ void sdxl_generate_params_init(sdxl_generate_params* params);
 sdxl_status sdxl_engine_generate(sdxl_engine* engine, const sdxl_generate_params* params, sdxl_images** images);
 void sdxl_images_free(sdxl_images* images);
 
+/* ---- conversion ---------------------------------------------------------------------------- */
+/* A single-file checkpoint written as a diffusers folder, or a folder as a single file (the original
+ * Stability layout), optionally in another dtype and with LoRAs merged in. */
+typedef struct sdxl_convert_params {
+  const char* input;      /* a single .safetensors checkpoint or a diffusers folder */
+  const char* output;     /* must not exist: a folder for a single-file input, else a .safetensors file */
+  const char* config_dir; /* a single-file input's architecture (as sdxl_engine_params.config_dir) */
+  const char* variant;    /* a folder input's weights variant */
+  const char* dtype;      /* NULL or "keep" (each tensor as stored), "fp32", "fp16", "bf16" */
+  const sdxl_lora* loras; /* merged into the UNet and text encoders */
+  int lora_count;
+} sdxl_convert_params;
+void sdxl_convert_params_init(sdxl_convert_params* params);
+sdxl_status sdxl_convert(const sdxl_convert_params* params);
+
 /* The memory `params` would need beyond what the engine holds already, and the memory the
  * machine has available now (-1 where unknown), GiB: what sdxl_engine_generate checks first. */
 sdxl_status sdxl_engine_estimate_memory(const sdxl_engine* engine, const sdxl_generate_params* params,

@@ -14,6 +14,8 @@
 #include "io/safetensors.h"
 #include "pipeline/engine.h"
 #include "pipeline/image_processor.h"
+#include "pipeline/lora_source.h"
+#include "pipeline/model_convert.h"
 #include "pipeline/request_limits.h"
 #include "pipeline/sampler_table.h"
 #include "sdxl/sdxl.h"
@@ -400,6 +402,34 @@ sdxl_status sdxl_write_latents(const char* path, const sdxl_images* images) {
     sdxl::Shape shape{images->count, images->latent_channels, images->latent_height, images->latent_width};
     sdxl::Tensor t = sdxl::Tensor::view(images->latents, shape, sdxl::DType::F32, nullptr);
     sdxl::io::write_safetensors(path, {{"latents", t}});
+  });
+}
+
+}  // extern "C"
+
+extern "C" {
+
+void sdxl_convert_params_init(sdxl_convert_params* params) {
+  if (params) std::memset(params, 0, sizeof *params);
+}
+
+sdxl_status sdxl_convert(const sdxl_convert_params* params) {
+  return sdxl::capi::guarded([&] {
+    SDXL_CHECK(params && params->input && *params->input && params->output && *params->output, InvalidArgument,
+               "[convert] input and output must be given");
+    const std::string dtype = params->dtype ? params->dtype : "keep";
+    std::optional<sdxl::DType> out;
+    if (dtype == "fp32") out = sdxl::DType::F32;
+    else if (dtype == "fp16") out = sdxl::DType::F16;
+    else if (dtype == "bf16") out = sdxl::DType::BF16;
+    else SDXL_CHECK(dtype == "keep", InvalidArgument, "[convert] dtype '", dtype, "' is not one of keep, fp32, fp16, bf16");
+    const std::filesystem::path input = params->input;
+    auto source = sdxl::pipeline::open_model_source(input, params->variant ? params->variant : "",
+                                                    params->config_dir ? params->config_dir : "");
+    source = sdxl::pipeline::with_loras(source, loras_of(params->loras, params->lora_count, "loras"));
+    std::error_code ec;
+    if (std::filesystem::is_directory(input, ec)) sdxl::pipeline::write_single_file(*source, params->output, out);
+    else sdxl::pipeline::write_diffusers_folder(*source, params->output, out);
   });
 }
 

@@ -234,6 +234,89 @@ std::vector<MappedKey> map_open_clip_key(const std::string& key) {
   return {};
 }
 
+namespace {
+
+MappedKey stored(std::string name, KeyTransform transform = KeyTransform::Same, int part = 0) {
+  return {std::move(name), transform, part};
+}
+
+std::string original_vae_resnet_part(const std::string& rest) {
+  for (const char* same : {"norm1.", "conv1.", "norm2.", "conv2."})
+    if (starts_with(rest, same)) return rest;
+  if (starts_with(rest, "conv_shortcut.")) return "nin_shortcut." + rest.substr(14);
+  return "";
+}
+
+MappedKey original_vae_mid(const std::string& side, const std::string& rest) {
+  int64_t j = 0;
+  std::string inner;
+  if (starts_with(rest, "resnets.") && split_index(rest.substr(8), j, inner) && j <= 1) {
+    const std::string part = original_vae_resnet_part(inner);
+    return part.empty() ? MappedKey{} : stored(side + ".mid.block_" + (j == 0 ? "1." : "2.") + part);
+  }
+  if (!starts_with(rest, "attentions.0.")) return {};
+  const std::string a = rest.substr(13), target = side + ".mid.attn_1.";
+  if (starts_with(a, "group_norm.")) return stored(target + "norm." + a.substr(11));
+  static const std::pair<const char*, const char*> projections[] = {
+      {"to_q.", "q."}, {"to_k.", "k."}, {"to_v.", "v."}, {"to_out.0.", "proj_out."}};
+  for (const auto& [from, to] : projections)
+    if (starts_with(a, from)) {
+      const std::string tail = a.substr(std::string(from).size());
+      return stored(target + to + tail, tail == "weight" ? KeyTransform::SqueezeConv1x1 : KeyTransform::Same);
+    }
+  return {};
+}
+
+}  // namespace
+
+MappedKey vae_original_key(const std::string& key, int64_t levels) {
+  for (const char* same : {"quant_conv.", "post_quant_conv.", "encoder.conv_in.", "encoder.conv_out.", "decoder.conv_in.",
+                           "decoder.conv_out."})
+    if (starts_with(key, same)) return stored(key);
+  if (starts_with(key, "encoder.conv_norm_out.")) return stored("encoder.norm_out." + key.substr(22));
+  if (starts_with(key, "decoder.conv_norm_out.")) return stored("decoder.norm_out." + key.substr(22));
+  if (starts_with(key, "encoder.mid_block.")) return original_vae_mid("encoder", key.substr(18));
+  if (starts_with(key, "decoder.mid_block.")) return original_vae_mid("decoder", key.substr(18));
+  const bool encoder = starts_with(key, "encoder.down_blocks."), decoder = starts_with(key, "decoder.up_blocks.");
+  int64_t i = 0, j = 0;
+  std::string rest, inner;
+  if ((!encoder && !decoder) || !split_index(key.substr(encoder ? 20 : 18), i, rest) || i >= levels) return {};
+  const std::string level = encoder ? "encoder.down." + std::to_string(i) : "decoder.up." + std::to_string(levels - 1 - i);
+  if (starts_with(rest, "resnets.") && split_index(rest.substr(8), j, inner)) {
+    const std::string part = original_vae_resnet_part(inner);
+    return part.empty() ? MappedKey{} : stored(level + ".block." + std::to_string(j) + "." + part);
+  }
+  const std::string resample = encoder ? "downsamplers.0.conv." : "upsamplers.0.conv.";
+  if (starts_with(rest, resample)) return stored(level + (encoder ? ".downsample.conv." : ".upsample.conv.") + rest.substr(resample.size()));
+  return {};
+}
+
+MappedKey open_clip_original_key(const std::string& key) {
+  if (key == "text_model.embeddings.token_embedding.weight") return stored("token_embedding.weight");
+  if (key == "text_model.embeddings.position_embedding.weight") return stored("positional_embedding");
+  if (key == "text_projection.weight") return stored("text_projection", KeyTransform::Transpose);
+  if (starts_with(key, "text_model.final_layer_norm.")) return stored("ln_final." + key.substr(28));
+  int64_t n = 0;
+  std::string rest;
+  if (!starts_with(key, "text_model.encoder.layers.") || !split_index(key.substr(26), n, rest)) return {};
+  const std::string layer = "transformer.resblocks." + std::to_string(n) + ".";
+  static const char* qkv[] = {"self_attn.q_proj.", "self_attn.k_proj.", "self_attn.v_proj."};
+  for (int part = 0; part < 3; ++part)
+    if (starts_with(rest, qkv[part])) {
+      const std::string tail = rest.substr(17);
+      if (tail != "weight" && tail != "bias") return {};
+      return stored(layer + (tail == "weight" ? "attn.in_proj_weight" : "attn.in_proj_bias"), KeyTransform::QkvPart, part);
+    }
+  static const std::pair<const char*, const char*> names[] = {{"layer_norm1.", "ln_1."},
+                                                              {"layer_norm2.", "ln_2."},
+                                                              {"self_attn.out_proj.", "attn.out_proj."},
+                                                              {"mlp.fc1.", "mlp.c_fc."},
+                                                              {"mlp.fc2.", "mlp.c_proj."}};
+  for (const auto& [from, to] : names)
+    if (starts_with(rest, from)) return stored(layer + to + rest.substr(std::string(from).size()));
+  return {};
+}
+
 bool is_known_extra_key(const std::string& key) {
   const auto ends_with = [&](const std::string& tail) {
     return key.size() >= tail.size() && key.compare(key.size() - tail.size(), tail.size(), tail) == 0;

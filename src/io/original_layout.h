@@ -45,6 +45,12 @@ std::vector<MappedKey> map_vae_key(const std::string& key, int64_t levels);
 std::vector<MappedKey> map_clip_l_key(const std::string& key);
 std::vector<MappedKey> map_open_clip_key(const std::string& key);
 
+// The other way for the VAE and OpenCLIP: the stored key a diffusers tensor comes from (empty:
+// none), with the transform map_*_key applies to it (Squeeze: store as [C, C, 1, 1]; QkvPart:
+// this is part `part` of the fused in_proj; Transpose: store transposed).
+MappedKey vae_original_key(const std::string& diffusers_key, int64_t levels);
+MappedKey open_clip_original_key(const std::string& diffusers_key);
+
 // Keys real single files carry that no model binds (position ids, CLIP's logit scale).
 bool is_known_extra_key(const std::string& key);
 

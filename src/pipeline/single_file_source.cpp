@@ -60,6 +60,11 @@ SingleFileSource::SingleFileSource(const std::filesystem::path& file, const std:
              ": no model.diffusion_model.* tensors: not a single-file Stable Diffusion checkpoint");
   SDXL_CHECK(!has_prefix(*st_, wrapper_ + "cond_stage_model."), Unsupported, "[model] ", file.string(),
              ": a Stable Diffusion 1.x/2.x checkpoint (cond_stage_model.*), not SDXL");
+  // EDM-trained SDXL descendants (Playground v2.5, CosXL) mark their sampling with edm_* keys
+  // (and CosXL with v_pred): SDXL 1.0's DDPM schedule would give noise.
+  SDXL_CHECK(!has_prefix(*st_, wrapper_ + "edm_") && !st_->find(wrapper_ + "v_pred"), Unsupported, "[model] ", file.string(),
+             ": an SDXL-EDM checkpoint (edm_* / v_pred keys, as Playground v2.5 and CosXL): its EDM sampling is not "
+             "SDXL 1.0's, and sdxl does not implement it");
   SDXL_CHECK(has_prefix(*st_, wrapper_ + "conditioner.embedders."), Unsupported, "[model] ", file.string(),
              ": no conditioner.embedders.* (SDXL's text encoders): not an SDXL checkpoint");
   // A base has CLIP-L (embedders.0.transformer) and bigG; a refiner bigG alone.

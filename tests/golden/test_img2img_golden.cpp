@@ -189,6 +189,14 @@ TEST(PipelineGolden, SingleFileErrors) {
   refused(ref / "models/single-file/tiny-sdxl-base.safetensors", ref / "models/tiny-sdxl-refiner", "is an SDXL base");
   refused(ref / "models/single-file/tiny-sdxl-refiner.safetensors", ref / "models/tiny-sdxl-base", "is an SDXL refiner");
   refused(ref / "models/loras/tiny-sdxl-base-diffusers.safetensors", ref / "models/tiny-sdxl-base", "not a single-file");
+  // An EDM descendant (Playground v2.5's edm_mean / edm_std) is refused by name.
+  test::TempDir dir;
+  const auto file = io::SafetensorsFile::open(ref / "models/single-file/tiny-sdxl-base.safetensors");
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (const auto& r : file->records()) tensors.emplace_back(r.name, file->tensor(r));
+  tensors.emplace_back("edm_mean", Tensor::zeros(Shape{1, 4, 1, 1}, DType::F32));
+  io::write_safetensors(dir / "edm.safetensors", tensors);
+  refused(dir / "edm.safetensors", ref / "models/tiny-sdxl-base", "SDXL-EDM");
 }
 
 }  // namespace

@@ -111,6 +111,37 @@ TEST(OriginalLayout, UNetKeysMapBackToTheOriginalLayout) {
   EXPECT_EQ(unet_original_key("up_blocks.1.upsamplers.0.conv", l), "output_blocks.5.2.conv");
 }
 
+// The VAE's and OpenCLIP's inverse maps on every key of the real manifests (what sdxl convert
+// writes a folder's tensors under).
+TEST(OriginalLayout, VaeAndOpenClipKeysMapBack) {
+  SDXL_REQUIRE_REFERENCE();
+  const std::pair<const char*, std::function<MappedKey(const std::string&)>> maps[] = {
+      {"vae", [](const std::string& k) { return vae_original_key(k, 4); }},
+      {"base_text_encoder_2", open_clip_original_key},
+      {"refiner_text_encoder_2", open_clip_original_key}};
+  for (const auto& [manifest_name, inverse] : maps) {
+    SCOPED_TRACE(manifest_name);
+    const auto manifest = read_json_object(test::reference_dir() / "real/manifests" / (std::string(manifest_name) + ".json"), "manifest");
+    const std::string prefix = manifest["original_layout_prefix"];
+    std::set<std::string> originals;
+    for (const auto& t : manifest["original_layout"]) originals.insert(t["name"].get<std::string>().substr(prefix.size()));
+    std::set<std::string> reached;
+    for (const auto& t : manifest["diffusers_layout"]) {
+      const std::string name = t["name"];
+      const MappedKey back = inverse(name);
+      ASSERT_FALSE(back.name.empty()) << name;
+      EXPECT_TRUE(originals.count(back.name)) << name << " -> " << back.name;
+      reached.insert(back.name);
+      // and forward again
+      const auto forward = manifest_name == std::string("vae") ? map_vae_key(back.name, 4) : map_open_clip_key(back.name);
+      ASSERT_FALSE(forward.empty()) << back.name;
+      EXPECT_EQ(forward.at(static_cast<size_t>(back.part)).name, name);
+    }
+    for (const auto& o : originals)
+      if (!is_known_extra_key(o)) EXPECT_TRUE(reached.count(o)) << "nothing writes " << o;
+  }
+}
+
 TEST(OriginalLayout, ExtraAndForeignKeys) {
   EXPECT_TRUE(is_known_extra_key("text_model.embeddings.position_ids"));
   EXPECT_TRUE(is_known_extra_key("logit_scale"));

@@ -1,0 +1,71 @@
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "sdxl/sdxl.hpp"
+
+namespace sdxl::cli {
+
+namespace {
+struct ConvertOptions {
+  std::string input, output, config, variant, dtype = "keep";
+  std::vector<std::string> loras;  // FILE[:WEIGHT]
+};
+}  // namespace
+
+Command add_convert_command(CLI::App& app) {
+  auto o = std::make_shared<ConvertOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "convert",
+      "Convert a model set: a single-file checkpoint (the original Stability layout, as\n"
+      "sd_xl_base_1.0.safetensors) into a diffusers folder, or a diffusers folder into a single file;\n"
+      "optionally into another dtype (--dtype) and with LoRAs merged in (--lora): bake a LoRA, or\n"
+      "shrink a checkpoint to fp16.");
+  cmd->add_option("input", o->input, "A single .safetensors checkpoint or a diffusers folder")->required();
+  cmd->add_option("output", o->output, "The folder (from a single file) or .safetensors file (from a folder) to write; must not exist")
+      ->required();
+  cmd->add_option("--dtype", o->dtype, "keep (each tensor as stored), fp32, fp16 or bf16")
+      ->check(CLI::IsMember({"keep", "fp32", "fp16", "bf16"}))
+      ->capture_default_str();
+  cmd->add_option("--lora", o->loras, "A LoRA to merge in, FILE.safetensors[:WEIGHT] (repeatable)");
+  cmd->add_option("--config", o->config, "A single-file input's architecture: a diffusers folder (default: SDXL 1.0's)");
+  cmd->add_option("--variant", o->variant, "A folder input's weights variant, e.g. fp16");
+  return [cmd, o]() -> int {
+    if (!cmd->parsed()) return -1;
+    std::vector<std::string> paths;
+    std::vector<sdxl_lora> loras;
+    for (const auto& text : o->loras) {
+      const size_t colon = text.rfind(':');
+      char* end = nullptr;
+      const std::string tail = colon == std::string::npos ? "" : text.substr(colon + 1);
+      const double w = tail.empty() ? 0 : std::strtod(tail.c_str(), &end);
+      const bool weighted = !tail.empty() && end && *end == '\0' && std::isfinite(w);
+      paths.push_back(weighted ? text.substr(0, colon) : text);
+      loras.push_back({nullptr, weighted ? w : 1.0});
+    }
+    for (size_t i = 0; i < loras.size(); ++i) loras[i].path = paths[i].c_str();
+    sdxl_convert_params params;
+    sdxl_convert_params_init(&params);
+    params.input = o->input.c_str();
+    params.output = o->output.c_str();
+    params.config_dir = o->config.empty() ? nullptr : o->config.c_str();
+    params.variant = o->variant.c_str();
+    params.dtype = o->dtype.c_str();
+    params.loras = loras.data();
+    params.lora_count = static_cast<int>(loras.size());
+    try {
+      api::check(sdxl_convert(&params));
+    } catch (const api::Failure& e) {
+      if (e.status() == SDXL_STATUS_INVALID_ARGUMENT) throw CLI::ValidationError(e.what());
+      throw;
+    }
+    std::printf("%s\n", o->output.c_str());
+    return 0;
+  };
+}
+
+}  // namespace sdxl::cli
