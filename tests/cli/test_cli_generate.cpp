@@ -408,3 +408,52 @@ TEST(CliGenerate, ModelAndVaeHashesInTheInfotext) {
 
 }  // namespace
 }  // namespace sdxl
+
+namespace sdxl {
+namespace {
+
+// LCM-LoRA as its README command runs it (--lora FILE --sampler lcm --steps 4 --guidance 1). The
+// real lcm-lora-sdxl names every UNet layer kohya-style with diffusers' block names (convolutions,
+// time and add embeddings too); this one has the same layout with zero `up` weights, so the image
+// must be the plain UNet's LCM sampling (the lcm_lora_style golden case); random ones change it.
+TEST(CliGenerate, LcmLoraCommand) {
+  SDXL_REQUIRE_REFERENCE();
+  nlohmann::json c;
+  for (const auto& x : test::cases_of_kind("lcm_txt2img"))
+    if (x["name"] == "lcm_lora_style_t2i_4step") c = x;
+  ASSERT_FALSE(c.is_null());
+  const auto unet = io::SafetensorsFile::open(test::model_dir(c) / "unet/diffusion_pytorch_model.safetensors");
+  test::TempDir dir;
+  for (const bool zero : {true, false}) {
+    std::vector<std::pair<std::string, Tensor>> tensors;
+    uint32_t seed = 1;
+    for (const auto& r : unet->records()) {
+      const size_t dot = r.name.rfind(".weight");
+      if (dot == std::string::npos || dot + 7 != r.name.size() || r.shape.rank() < 2) continue;
+      std::string key = "lora_unet_" + r.name.substr(0, dot);
+      std::replace(key.begin(), key.end(), '.', '_');
+      Shape down = r.shape, up = r.shape.rank() == 4 ? Shape{r.shape[0], 2, 1, 1} : Shape{r.shape[0], 2};
+      down[0] = 2;
+      const auto d = test::random_floats(static_cast<size_t>(down.numel()), seed++, -0.05f, 0.05f);
+      const auto u = test::random_floats(static_cast<size_t>(up.numel()), seed++, -0.05f, 0.05f);
+      Tensor dt = Tensor::empty(down, DType::F32), ut = Tensor::zeros(up, DType::F32);
+      std::copy(d.begin(), d.end(), dt.data<float>());
+      if (!zero) std::copy(u.begin(), u.end(), ut.data<float>());
+      tensors.emplace_back(key + ".lora_down.weight", dt.to(DType::F16));
+      tensors.emplace_back(key + ".lora_up.weight", ut.to(DType::F16));
+    }
+    const fs::path lora = dir / (zero ? "lcm-zero.safetensors" : "lcm-random.safetensors");
+    io::write_safetensors(lora, tensors);
+    const fs::path out = dir / (zero ? "zero.png" : "random.png");
+    auto r = run_sdxl("generate -m " + quoted(test::model_dir(c)) + " --lora " + quoted(lora) + " --sampler lcm --steps 4 --guidance 1" +
+                      " -p " + shell_quote(c["params"]["prompt"]) + " -W 64 -H 64 --seed " +
+                      std::to_string(c["params"]["seed"].get<uint64_t>()) + " -o " + quoted(out));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const int worst = worst_level(test::CaseFile(c)["image"].data<float>(), io::read_png(out));
+    if (zero) EXPECT_LE(worst, 1);
+    else EXPECT_GT(worst, 1);
+  }
+}
+
+}  // namespace
+}  // namespace sdxl

@@ -118,6 +118,77 @@ TEST(LoraGolden, SwapInALongLivedEngineRestoresTheWeightsExactly) {
   EXPECT_EQ(result.loras[0].path, spec.path);
 }
 
+Tensor random_tensor(Shape shape, uint32_t seed) {
+  const auto v = test::random_floats(static_cast<size_t>(shape.numel()), seed);
+  Tensor t = Tensor::empty(shape, DType::F32);
+  std::copy(v.begin(), v.end(), t.data<float>());
+  return t;
+}
+
+// A refiner LoRA named by SGM blocks of index 10 and above (which diffusers v0.25.1 mis-parses):
+// each layer merged by the rule W + s * alpha/rank * up . down, and the refiner runs with it.
+TEST(LoraGolden, RefinerLoraWithBlockIndicesAboveTen) {
+  SDXL_REQUIRE_REFERENCE();
+  const auto ref = test::reference_dir();
+  const auto refiner = pipeline::open_model_source(ref / "models/tiny-sdxl-refiner");
+  struct Module {
+    std::string key, layer, component;
+  };
+  const std::vector<Module> modules = {
+      {"lora_unet_output_blocks_11_0_in_layers_2", "up_blocks.3.resnets.2.conv1", "unet"},
+      {"lora_unet_input_blocks_11_0_out_layers_3", "down_blocks.3.resnets.1.conv2", "unet"},
+      {"lora_unet_output_blocks_7_1_transformer_blocks_0_attn2_to_k", "up_blocks.2.attentions.1.transformer_blocks.0.attn2.to_k", "unet"},
+      {"lora_te2_text_model_encoder_layers_0_self_attn_q_proj", "text_model.encoder.layers.0.self_attn.q_proj", "text_encoder_2"}};
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  uint32_t seed = 7;
+  for (const auto& m : modules) {
+    const Shape w = refiner->weights(m.component).record(m.layer + ".weight")->shape;
+    const int64_t rank = 4;
+    Shape down = w, up{w[0], rank};
+    down[0] = rank;
+    if (w.rank() == 4) up = Shape{w[0], rank, 1, 1};
+    tensors.emplace_back(m.key + ".lora_down.weight", random_tensor(down, seed++));
+    tensors.emplace_back(m.key + ".lora_up.weight", random_tensor(up, seed++));
+    Tensor alpha = Tensor::empty(Shape{}, DType::F32);
+    alpha.data<float>()[0] = 2.0f;
+    tensors.emplace_back(m.key + ".alpha", alpha);
+  }
+  test::TempDir dir;
+  io::write_safetensors(dir / "refiner-lora.safetensors", tensors);
+  const double s = 0.75;
+  const auto adapted = pipeline::with_loras(refiner, {{dir / "refiner-lora.safetensors", s}});
+  for (size_t i = 0; i < modules.size(); ++i) {
+    SCOPED_TRACE(modules[i].key);
+    const Tensor original = refiner->weights(modules[i].component).get(modules[i].layer + ".weight").to(DType::F32);
+    const Tensor merged = adapted->weights(modules[i].component).get(modules[i].layer + ".weight");
+    const Tensor& down = tensors[3 * i].second;
+    const Tensor& up = tensors[3 * i + 1].second;
+    const int64_t out = original.dim(0), cols = original.numel() / out;
+    for (int64_t o = 0; o < out; ++o)
+      for (int64_t j = 0; j < cols; ++j) {
+        double d = 0;
+        for (int64_t r = 0; r < 4; ++r) d += up.data<float>()[o * 4 + r] * down.data<float>()[r * cols + j];
+        const double want = original.data<float>()[o * cols + j] + s * 2.0 / 4.0 * d;
+        ASSERT_NEAR(merged.data<float>()[o * cols + j], want, 1e-5) << o << "," << j;
+      }
+  }
+  // The refiner with its LoRA, through an engine (img2img on a base image's latents).
+  pipeline::EngineOptions options;
+  options.model = ref / "models/tiny-sdxl-base";
+  options.refiner = ref / "models/tiny-sdxl-refiner";
+  auto engine = pipeline::Engine::load(options);
+  pipeline::EngineRequest request;
+  request.generate = base_request({{"prompt", "a boat"}, {"num_inference_steps", 4}, {"scheduler", "EulerDiscreteScheduler"},
+                                   {"width", 64}, {"height", 64}, {"seed", 3}});
+  request.refiner.mode = pipeline::RefinerMode::Ensemble;
+  const Tensor plain = engine->generate(request).final.images;
+  request.refiner_loras = {{dir / "refiner-lora.safetensors", s}};
+  const Tensor with_lora = engine->generate(request).final.images;
+  EXPECT_FALSE(identical(plain, with_lora));
+  request.refiner_loras.clear();
+  EXPECT_TRUE(identical(engine->generate(request).final.images, plain));
+}
+
 TEST(LoraGolden, BadLorasAreClearErrors) {
   SDXL_REQUIRE_REFERENCE();
   const auto ref = test::reference_dir();
