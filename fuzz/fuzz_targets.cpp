@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -11,6 +12,9 @@
 #include "core/error.h"
 #include "io/image_file.h"
 #include "io/model_configs.h"
+#include "io/original_layout.h"
+#include "lora/lora_set.h"
+#include "pipeline/lora_tags.h"
 #include "io/pipeline_folder.h"
 #include "io/safetensors.h"
 #include "io/json_file.h"
@@ -47,8 +51,10 @@ template <typename Body>
 int expect_clean(Body body) {
   try {
     body();
-  } catch (const Error&) {
-    // a clear error is the expected outcome for bad input
+  } catch (const Error& e) {
+    // A clear error is the expected outcome for bad input; SDXL_FUZZ_VERBOSE shows which (to
+    // check that seeds are accepted, not refused).
+    if (std::getenv("SDXL_FUZZ_VERBOSE")) std::fprintf(stderr, "clean error: %s\n", e.what());
   }
   return 0;
 }
@@ -127,6 +133,79 @@ int image_bytes(const uint8_t* data, size_t size) {
     io::Image8 image = io::read_image(path);
     if (image.pixels.size() != static_cast<size_t>(image.width * image.height * image.channels)) std::abort();
     io::to_gray(io::to_rgb(image));
+  });
+}
+
+namespace {
+
+// A small model's adaptable layers (SDXL's block structure at three levels, both text encoders):
+// the fuzz targets match names and merge against it without any model files.
+const lora::ModelLayers& fuzz_layers() {
+  static const lora::ModelLayers layers = [] {
+    lora::ModelLayers l;
+    l.unet_layout.levels = 3;
+    l.unet_layout.down_has_attention = {false, true, true};
+    l.unet_layout.up_has_attention = {true, true, false};
+    auto& unet = l.components["unet"];
+    unet["conv_in.weight"] = Shape{4, 4, 3, 3};
+    unet["conv_in.bias"] = Shape{4};
+    unet["down_blocks.1.attentions.0.proj_in.weight"] = Shape{8, 8};
+    unet["down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q.weight"] = Shape{8, 8};
+    unet["down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k.weight"] = Shape{8, 16};
+    unet["down_blocks.1.resnets.0.conv1.weight"] = Shape{8, 4, 3, 3};
+    unet["down_blocks.1.resnets.0.conv1.bias"] = Shape{8};
+    unet["up_blocks.0.upsamplers.0.conv.weight"] = Shape{8, 8, 3, 3};
+    unet["mid_block.attentions.0.proj_out.weight"] = Shape{8, 8};
+    unet["time_embedding.linear_1.weight"] = Shape{16, 4};
+    unet["time_embedding.linear_1.bias"] = Shape{16};
+    l.components["text_encoder"]["text_model.encoder.layers.0.self_attn.q_proj.weight"] = Shape{8, 8};
+    l.components["text_encoder_2"]["text_model.encoder.layers.0.mlp.fc1.weight"] = Shape{16, 8};
+    return l;
+  }();
+  return layers;
+}
+
+}  // namespace
+
+int keys_bytes(const uint8_t* data, size_t size) {
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  const lora::LayerIndex index(fuzz_layers());
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t end = std::min(text.find('\n', start), text.size());
+    const std::string key = text.substr(start, end - start);
+    start = end + 1;
+    for (const auto& m : io::map_unet_key(key, fuzz_layers().unet_layout))
+      if (m.name.empty()) std::abort();
+    for (const auto& m : io::map_vae_key(key, 4))
+      if (m.name.empty()) std::abort();
+    io::map_clip_l_key(key);
+    io::map_open_clip_key(key);
+    io::unet_original_key(key, fuzz_layers().unet_layout);
+    io::vae_original_key(key, 4);
+    io::open_clip_original_key(key);
+    expect_clean([&] { index.find(key); });
+    std::string prompt = key;
+    expect_clean([&] { pipeline::take_lora_tags(prompt); });
+    if (prompt.size() > key.size()) std::abort();  // tags are only ever removed
+  }
+  return 0;
+}
+
+int lora_bytes(const uint8_t* data, size_t size) {
+  const fs::path path = write_scratch("lora.safetensors", data, size);
+  return expect_clean([&] {
+    const auto set = lora::LoraSet::load({{path, 0.7}}, fuzz_layers());
+    // Merge into every layer the set touches: the arithmetic must hold for whatever it accepted.
+    for (const auto& [component, tensors] : fuzz_layers().components) {
+      const auto patch = set->patch(component);
+      if (!patch) continue;
+      for (const auto& [name, shape] : tensors)
+        if (patch->touches(name)) {
+          const Tensor merged = patch->apply(name, Tensor::zeros(shape, DType::F32));
+          if (merged.shape() != shape) std::abort();
+        }
+    }
   });
 }
 

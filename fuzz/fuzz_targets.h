@@ -14,6 +14,8 @@ int config_bytes(const uint8_t* data, size_t size);       // every config.json /
 int tokenizer_bytes(const uint8_t* data, size_t size);    // a prompt for both CLIP tokenizers
 int image_bytes(const uint8_t* data, size_t size);        // a PNG or JPEG input image
 int prompt_bytes(const uint8_t* data, size_t size);       // an AUTOMATIC1111-syntax prompt: parse and chunk
+int keys_bytes(const uint8_t* data, size_t size);         // tensor keys, one per line: every layout mapping
+int lora_bytes(const uint8_t* data, size_t size);         // a LoRA file: parse, match, merge
 
 // The tokenizer folder the tokenizer target loads once ($SDXL_REF/tokenizer by default).
 void set_tokenizer_dir(const std::filesystem::path& dir);

@@ -36,6 +36,8 @@ void replay(const std::string& target, int (*body)(const uint8_t*, size_t)) {
 TEST(FuzzRegressions, Safetensors) { replay("safetensors", fuzz::safetensors_bytes); }
 TEST(FuzzRegressions, Config) { replay("config", fuzz::config_bytes); }
 TEST(FuzzRegressions, Image) { replay("image", fuzz::image_bytes); }
+TEST(FuzzRegressions, Keys) { replay("keys", fuzz::keys_bytes); }
+TEST(FuzzRegressions, Lora) { replay("lora", fuzz::lora_bytes); }
 TEST(FuzzRegressions, Prompt) {
   SDXL_REQUIRE_REFERENCE();
   replay("prompt", fuzz::prompt_bytes);
