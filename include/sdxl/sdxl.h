@@ -303,6 +303,20 @@ void sdxl_image_free(sdxl_image* image);
 /* Writes image `index` as a PNG with an AUTOMATIC1111-style "parameters" text chunk (may be
  * NULL), via a temporary file: a failure leaves no partial file. */
 sdxl_status sdxl_write_png(const char* path, const sdxl_images* images, int index, const char* parameters);
+/* The same PNG in memory (free with sdxl_free_bytes): what a server sends. */
+sdxl_status sdxl_encode_png(const sdxl_images* images, int index, const char* parameters, unsigned char** bytes,
+                            size_t* size);
+void sdxl_free_bytes(unsigned char* bytes);
+/* A PNG or JPEG image from bytes in memory (an HTTP upload), as sdxl_read_image. */
+sdxl_status sdxl_decode_image(const unsigned char* bytes, size_t size, sdxl_image** image);
+/* A PNG's "parameters" text ("" when it has none; free with sdxl_free_string). */
+sdxl_status sdxl_png_parameters(const unsigned char* bytes, size_t size, char** parameters);
+/* AUTOMATIC1111's "parameters" text for image `index` of `images`, made by `engine` from `params`:
+ * the prompt as written (with its <lora:...> tags), the negative prompt, then Steps, Sampler, CFG
+ * scale, Seed, Size, Model hash, Model, VAE hash, VAE, Denoising strength, ..., Lora hashes,
+ * Version, in the webui's order and quoting (free with sdxl_free_string). */
+sdxl_status sdxl_engine_infotext(const sdxl_engine* engine, const sdxl_generate_params* params, const sdxl_images* images,
+                                 int index, char** text);
 /* Writes an 8-bit image (1, 3 or 4 channels, e.g. a progress preview) as a PNG, via a temporary file. */
 sdxl_status sdxl_write_image_png(const char* path, const unsigned char* pixels, int width, int height, int channels);
 /* Writes all latents to a safetensors file as one f32 tensor named "latents". */

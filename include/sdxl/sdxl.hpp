@@ -109,6 +109,12 @@ class Images {
     check(sdxl_write_png(path.c_str(), images_, index, parameters.c_str()));
   }
   void write_latents(const std::string& path) const { check(sdxl_write_latents(path.c_str(), images_)); }
+  // AUTOMATIC1111's parameters text of image `index`, as `engine` made it from `params`.
+  std::string infotext(const Engine& engine, const sdxl_generate_params& params, int index) const {
+    char* text = nullptr;
+    check(sdxl_engine_infotext(engine.get(), &params, images_, index, &text));
+    return take_string(text);
+  }
 
  private:
   sdxl_images* images_ = nullptr;

@@ -1,5 +1,6 @@
 // The C API's engine and generation entry points: C parameters to an EngineRequest and back;
 // the recipe itself is the pipeline's (pipeline/engine.h).
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +15,7 @@
 #include "io/safetensors.h"
 #include "pipeline/engine.h"
 #include "pipeline/image_processor.h"
+#include "pipeline/infotext.h"
 #include "pipeline/lora_source.h"
 #include "pipeline/model_convert.h"
 #include "pipeline/request_limits.h"
@@ -235,6 +237,35 @@ sdxl_images* to_images(const sdxl::pipeline::EngineResult& engine_result) {
   return out.release();
 }
 
+// Image `index` of a set, as an 8-bit image.
+sdxl::io::Image8 image_at(const sdxl_images* images, int index) {
+  SDXL_CHECK(index >= 0 && index < images->count, InvalidArgument, "[png] image ", index, " of ", images->count);
+  SDXL_CHECK(images->pixels && images->width > 0, InvalidArgument, "[png] the images were not decoded (latents only)");
+  sdxl::io::Image8 image;
+  image.width = images->width;
+  image.height = images->height;
+  image.channels = images->channels;
+  const size_t size = static_cast<size_t>(image.width) * static_cast<size_t>(image.height) * static_cast<size_t>(image.channels);
+  image.pixels.assign(images->pixels + static_cast<size_t>(index) * size, images->pixels + static_cast<size_t>(index + 1) * size);
+  return image;
+}
+
+std::vector<std::pair<std::string, std::string>> parameters_text(const char* parameters) {
+  if (!parameters) return {};
+  return {{"parameters", parameters}};
+}
+
+sdxl_image* to_c_image(const sdxl::io::Image8& read) {
+  auto out = std::make_unique<sdxl_image>();
+  out->width = static_cast<int>(read.width);
+  out->height = static_cast<int>(read.height);
+  out->channels = static_cast<int>(read.channels);
+  out->pixels = static_cast<unsigned char*>(std::malloc(read.pixels.size()));
+  if (!out->pixels) throw std::bad_alloc();
+  std::memcpy(out->pixels, read.pixels.data(), read.pixels.size());
+  return out.release();
+}
+
 }  // namespace
 
 extern "C" {
@@ -354,15 +385,7 @@ sdxl_status sdxl_read_image(const char* path, sdxl_image** image) {
   return sdxl::capi::guarded([&] {
     SDXL_CHECK(path && image, InvalidArgument, "[image] path and image must not be NULL");
     *image = nullptr;
-    sdxl::io::Image8 read = sdxl::io::read_image(path);
-    auto out = std::make_unique<sdxl_image>();
-    out->width = static_cast<int>(read.width);
-    out->height = static_cast<int>(read.height);
-    out->channels = static_cast<int>(read.channels);
-    out->pixels = static_cast<unsigned char*>(std::malloc(read.pixels.size()));
-    if (!out->pixels) throw std::bad_alloc();
-    std::memcpy(out->pixels, read.pixels.data(), read.pixels.size());
-    *image = out.release();
+    *image = to_c_image(sdxl::io::read_image(path));
   });
 }
 
@@ -375,17 +398,7 @@ void sdxl_image_free(sdxl_image* image) {
 sdxl_status sdxl_write_png(const char* path, const sdxl_images* images, int index, const char* parameters) {
   return sdxl::capi::guarded([&] {
     SDXL_CHECK(path && images, InvalidArgument, "[png] path and images must not be NULL");
-    SDXL_CHECK(index >= 0 && index < images->count, InvalidArgument, "[png] image ", index, " of ", images->count);
-    SDXL_CHECK(images->pixels && images->width > 0, InvalidArgument, "[png] the images were not decoded (latents only)");
-    sdxl::io::Image8 image;
-    image.width = images->width;
-    image.height = images->height;
-    image.channels = images->channels;
-    const size_t size = static_cast<size_t>(image.width) * static_cast<size_t>(image.height) * static_cast<size_t>(image.channels);
-    image.pixels.assign(images->pixels + static_cast<size_t>(index) * size, images->pixels + static_cast<size_t>(index + 1) * size);
-    std::vector<std::pair<std::string, std::string>> text;
-    if (parameters) text.emplace_back("parameters", parameters);
-    sdxl::io::write_png(path, image, text);
+    sdxl::io::write_png(path, image_at(images, index), parameters_text(parameters));
   });
 }
 
@@ -432,5 +445,93 @@ sdxl_status sdxl_convert(const sdxl_convert_params* params) {
     else sdxl::pipeline::write_diffusers_folder(*source, params->output, out);
   });
 }
+
+}  // extern "C"
+
+extern "C" {
+
+sdxl_status sdxl_engine_infotext(const sdxl_engine* engine, const sdxl_generate_params* p, const sdxl_images* images,
+                                 int index, char** text) {
+  return sdxl::capi::guarded([&] {
+    SDXL_CHECK(engine && p && images && text, InvalidArgument, "[infotext] engine, params, images and text must not be NULL");
+    SDXL_CHECK(index >= 0 && index < images->count, InvalidArgument, "[infotext] image ", index, " of ", images->count);
+    SDXL_CHECK(p->prompts && p->prompt_count > 0, InvalidArgument, "[infotext] no prompt");
+    *text = nullptr;
+    const auto& options = engine->engine->options();
+    const int per_prompt = std::max(1, p->images_per_prompt);
+    const int prompt = std::min(index / per_prompt, p->prompt_count - 1);
+    sdxl::pipeline::InfotextFields f;
+    f.prompt = p->prompts[prompt] ? p->prompts[prompt] : "";
+    if (p->negative_prompt_count > 0 && p->negative_prompts) {
+      const char* n = p->negative_prompts[p->negative_prompt_count == 1 ? 0 : std::min(prompt, p->negative_prompt_count - 1)];
+      f.negative_prompt = n ? n : "";
+    }
+    if (p->prompt_2) f.prompt_2 = p->prompt_2;
+    f.steps = p->steps;
+    f.sampler = sdxl::pipeline::resolve_sampler(p->sampler ? p->sampler : "euler", p->scheduler ? p->scheduler : "",
+                                                p->karras != 0)
+                    .display();
+    f.guidance = p->guidance_scale;
+    f.guidance_rescale = p->guidance_rescale;
+    f.seed = p->seed;
+    f.width = images->width;
+    f.height = images->height;
+    f.model = options.model;
+    f.vae = options.vae;
+    if (p->init_image) f.denoising_strength = p->strength;
+    f.inpaint = p->mask != nullptr;
+    const auto refiner = refiner_settings(*p, engine->engine->has_refiner());
+    if (refiner.mode != sdxl::pipeline::RefinerMode::None) {
+      f.refiner = options.refiner;
+      if (refiner.mode == sdxl::pipeline::RefinerMode::Ensemble) f.refiner_switch_at = refiner.high_noise_frac;
+      else f.refiner_strength = refiner.strength;
+    }
+    if (p->clip_skip >= 0) f.clip_skip = p->clip_skip;
+    f.precision = options.precision == sdxl::ops::Precision::BF16 ? "bf16" : "fp32";
+    for (int i = 0; i < images->lora_count; ++i) f.loras.push_back({images->loras[i].path, images->loras[i].weight});
+    f.version = sdxl_version();
+    const std::string out = sdxl::pipeline::a1111_infotext(f);
+    *text = static_cast<char*>(std::malloc(out.size() + 1));
+    if (!*text) throw std::bad_alloc();
+    std::memcpy(*text, out.c_str(), out.size() + 1);
+  });
+}
+
+sdxl_status sdxl_decode_image(const unsigned char* bytes, size_t size, sdxl_image** image) {
+  return sdxl::capi::guarded([&] {
+    SDXL_CHECK(bytes && image, InvalidArgument, "[image] bytes and image must not be NULL");
+    *image = nullptr;
+    *image = to_c_image(sdxl::io::decode_image(std::vector<uint8_t>(bytes, bytes + size), "the image data"));
+  });
+}
+
+sdxl_status sdxl_encode_png(const sdxl_images* images, int index, const char* parameters, unsigned char** bytes,
+                            size_t* size) {
+  return sdxl::capi::guarded([&] {
+    SDXL_CHECK(images && bytes && size, InvalidArgument, "[png] images, bytes and size must not be NULL");
+    *bytes = nullptr;
+    *size = 0;
+    const std::vector<uint8_t> png = sdxl::io::encode_png(image_at(images, index), parameters_text(parameters));
+    *bytes = static_cast<unsigned char*>(std::malloc(png.size()));
+    if (!*bytes) throw std::bad_alloc();
+    std::memcpy(*bytes, png.data(), png.size());
+    *size = png.size();
+  });
+}
+
+sdxl_status sdxl_png_parameters(const unsigned char* bytes, size_t size, char** parameters) {
+  return sdxl::capi::guarded([&] {
+    SDXL_CHECK(bytes && parameters, InvalidArgument, "[png] bytes and parameters must not be NULL");
+    *parameters = nullptr;
+    std::string found;
+    for (const auto& [key, value] : sdxl::io::png_text_of(std::vector<uint8_t>(bytes, bytes + size), "the PNG data"))
+      if (key == "parameters") found = value;
+    *parameters = static_cast<char*>(std::malloc(found.size() + 1));
+    if (!*parameters) throw std::bad_alloc();
+    std::memcpy(*parameters, found.c_str(), found.size() + 1);
+  });
+}
+
+void sdxl_free_bytes(unsigned char* bytes) { std::free(bytes); }
 
 }  // extern "C"

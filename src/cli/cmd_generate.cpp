@@ -133,80 +133,6 @@ void check_writable(const std::string& path, const char* option) {
   if (fs::is_directory(p, ec)) usage_error(std::string(option) + ": '" + path + "' is a folder");
 }
 
-std::string format_number(double v) {
-  std::ostringstream out;
-  out << v;
-  std::string s = out.str();
-  if (s.find('.') == std::string::npos && s.find('e') == std::string::npos) s += ".0";
-  return s;
-}
-
-// AUTOMATIC1111's quoting of an infotext value: as it is, unless a comma, colon or newline
-// would break the list; then a JSON string.
-std::string quoted(const std::string& text) {
-  if (text.find_first_of(",:\n") == std::string::npos) return text;
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (c == '\n') out += "\\n";
-    else out += c;
-  }
-  return out + "\"";
-}
-
-// A model's name and hash as AUTOMATIC1111 writes them: a single file by its stem and the first
-// 10 digits of its SHA-256 ("AutoV2"); a folder by its name, without a hash.
-void write_model(std::ostream& out, const std::string& path, const char* hash_field, const char* name_field) {
-  std::error_code ec;
-  const fs::path p(path);
-  if (fs::is_regular_file(p, ec)) {
-    out << ", " << hash_field << ": " << api::file_hash(path).substr(0, 10) << ", " << name_field << ": "
-        << quoted(p.stem().string());
-  } else {
-    out << ", " << name_field << ": " << quoted(p.filename().empty() ? p.parent_path().filename().string() : p.filename().string());
-  }
-}
-
-// "name: hash, ..." for the LoRAs the images were made with (A1111's alias rule: no ':' or ',').
-std::string lora_hashes(const sdxl_images& images) {
-  std::string out;
-  for (int i = 0; i < images.lora_count; ++i) {
-    std::string name = fs::path(images.loras[i].path).stem().string();
-    name.erase(std::remove_if(name.begin(), name.end(), [](char c) { return c == ':' || c == ','; }), name.end());
-    out += (i ? ", " : "") + name + ": " + api::file_hash(images.loras[i].path, SDXL_HASH_SAFETENSORS_DATA).substr(0, 12);
-  }
-  return out;
-}
-
-// AUTOMATIC1111's "parameters" text, which image viewers and web UIs read back, in its order.
-std::string a1111_parameters(const GenerateOptions& o, const std::string& prompt, const std::string& negative,
-                             uint64_t seed, const std::string& sampler_display, const sdxl_images& images) {
-  std::ostringstream out;
-  out << prompt << "\n";
-  if (!negative.empty()) out << "Negative prompt: " << negative << "\n";
-  out << "Steps: " << o.steps << ", Sampler: " << sampler_display << ", CFG scale: " << format_number(o.guidance)
-      << ", Seed: " << seed << ", Size: " << images.width << "x" << images.height;
-  write_model(out, o.model, "Model hash", "Model");
-  if (!o.vae.empty()) write_model(out, o.vae, "VAE hash", "VAE");
-  if (!o.init_image.empty()) out << ", Denoising strength: " << format_number(o.strength);
-  if (o.guidance_rescale > 0) out << ", CFG Rescale: " << format_number(o.guidance_rescale);
-  if (!o.mask.empty()) out << ", Inpaint: true";
-  if (!o.refiner.empty()) {
-    out << ", Refiner: " << fs::path(o.refiner).filename().string();
-    if (o.refiner_mode == "ensemble")
-      out << ", Refiner switch at: " << format_number(o.high_noise_frac);
-    else
-      out << ", Refiner strength: " << format_number(o.refiner_strength);
-  }
-  if (o.clip_skip) out << ", Clip skip: " << *o.clip_skip;
-  if (o.prompt_2) out << ", Prompt 2: \"" << *o.prompt_2 << "\"";
-  if (o.precision != "fp32") out << ", Precision: " << o.precision;
-  if (images.lora_count > 0) out << ", Lora hashes: " << quoted(lora_hashes(images));
-  out << ", Version: sdxl " << sdxl_version();
-  return out.str();
-}
-
-// The sampler's AUTOMATIC1111 name for the PNG's infotext ("DPM++ 2M Karras").
 // "--sampler" help from the sampler table: each name with AUTOMATIC1111's name for it.
 std::string sampler_help() {
   std::string help = "Sampler (AUTOMATIC1111's names are accepted too):";
@@ -215,13 +141,6 @@ std::string sampler_help() {
     help += std::string(i % 4 == 0 ? "\n  " : ", ") + s->name + " (" + s->display_name + ")";
   }
   return help;
-}
-
-std::string sampler_display(const std::string& name, bool karras) {
-  const sdxl_sampler_info* info = nullptr;
-  int use_karras = 0;
-  api::check(sdxl_resolve_sampler(name.c_str(), nullptr, karras ? 1 : 0, &info, &use_karras));
-  return std::string(info->display_name) + (use_karras ? " Karras" : "");
 }
 
 // One progress bar per stage that counts steps ("denoising", then "refining"); the VAE's
@@ -394,15 +313,9 @@ int run_generate(const GenerateOptions& o) {
   const api::Images& images = *generated;
 
   const int count = images.count();
-  const int per_prompt = o.batch;
-  const std::string sampler = sampler_display(o.sampler, o.karras);
   for (int i = 0; i < count; ++i) {
-    const size_t prompt_index = static_cast<size_t>(i / per_prompt);
-    const std::string negative =
-        o.negatives.empty() ? "" : o.negatives.size() == 1 ? o.negatives[0] : o.negatives[prompt_index];
     const std::string path = output_path(o.output, i, count);
-    images.write_png(path, i,
-                     a1111_parameters(o, o.prompts[prompt_index], negative, seed, sampler, *images));
+    images.write_png(path, i, images.infotext(*engine, params, i));
     std::printf("%s\n", path.c_str());
   }
   if (!o.output_latents.empty()) images.write_latents(o.output_latents);

@@ -30,9 +30,10 @@ void on_jpeg_error(j_common_ptr info) {
 
 }  // namespace
 
-Image8 read_jpeg(const std::filesystem::path& path) {
-  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), std::fclose);
-  if (!file) fail(ErrorCode::Io, "[jpeg] ", path.string(), ": cannot open");
+Image8 read_jpeg(const std::filesystem::path& path) { return decode_jpeg(read_file_bytes(path), path.string()); }
+
+Image8 decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& what) {
+  SDXL_CHECK(!bytes.empty(), Format, "[jpeg] ", what, ": empty");
   jpeg_decompress_struct info{};
   JpegError error{};
   info.err = jpeg_std_error(&error.manager);
@@ -41,14 +42,14 @@ Image8 read_jpeg(const std::filesystem::path& path) {
   Image8 image;
   if (setjmp(error.jump)) {
     jpeg_destroy_decompress(&info);
-    fail(ErrorCode::Format, "[jpeg] ", path.string(), ": ", error.message);
+    fail(ErrorCode::Format, "[jpeg] ", what, ": ", error.message);
   }
   jpeg_create_decompress(&info);
-  jpeg_stdio_src(&info, file.get());
+  jpeg_mem_src(&info, bytes.data(), static_cast<unsigned long>(bytes.size()));
   jpeg_read_header(&info, TRUE);
   if (info.image_width > kMaxImageSide || info.image_height > kMaxImageSide) {
     jpeg_destroy_decompress(&info);
-    fail(ErrorCode::Format, "[jpeg] ", path.string(), ": ", info.image_width, "x", info.image_height,
+    fail(ErrorCode::Format, "[jpeg] ", what, ": ", info.image_width, "x", info.image_height,
          " is larger than the limit of ", kMaxImageSide);
   }
   info.out_color_space = info.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
@@ -66,18 +67,20 @@ Image8 read_jpeg(const std::filesystem::path& path) {
   jpeg_destroy_decompress(&info);
   // libjpeg fills what a truncated or corrupt file lacks and only warns; PIL refuses such
   // files, and so do we rather than generate from a half-grey image.
-  if (warnings > 0) fail(ErrorCode::Format, "[jpeg] ", path.string(), ": truncated or corrupt data");
+  if (warnings > 0) fail(ErrorCode::Format, "[jpeg] ", what, ": truncated or corrupt data");
   return image;
 }
 
 Image8 read_image(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(ErrorCode::Io, "[image] ", path.string(), ": cannot open (missing file?)");
-  unsigned char magic[8] = {};
-  in.read(reinterpret_cast<char*>(magic), 8);
-  if (in.gcount() >= 8 && std::memcmp(magic, "\x89PNG\r\n\x1a\n", 8) == 0) return read_png(path);
-  if (in.gcount() >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF) return read_jpeg(path);
-  fail(ErrorCode::Format, "[image] ", path.string(), ": not a PNG or JPEG image");
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) fail(ErrorCode::Io, "[image] ", path.string(), ": cannot open (missing file?)");
+  return decode_image(read_file_bytes(path), path.string());
+}
+
+Image8 decode_image(std::vector<uint8_t> bytes, const std::string& what) {
+  if (bytes.size() >= 8 && std::memcmp(bytes.data(), "\x89PNG\r\n\x1a\n", 8) == 0) return decode_png(std::move(bytes), what);
+  if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF) return decode_jpeg(bytes, what);
+  fail(ErrorCode::Format, "[image] ", what, ": not a PNG or JPEG image");
 }
 
 Image8 to_rgb(const Image8& image) {

@@ -34,18 +34,24 @@ void on_warning(png_structp, png_const_charp) {}
 
 }  // namespace
 
-void write_png(const std::filesystem::path& path, const Image8& image,
-               const std::vector<std::pair<std::string, std::string>>& text) {
+namespace {
+
+void append_to_vector(png_structp png, png_bytep data, png_size_t length) {
+  auto* out = static_cast<std::vector<uint8_t>*>(png_get_io_ptr(png));
+  out->insert(out->end(), data, data + length);
+}
+void flush_nothing(png_structp) {}
+
+}  // namespace
+
+std::vector<uint8_t> encode_png(const Image8& image, const std::vector<std::pair<std::string, std::string>>& text) {
   SDXL_CHECK(image.channels == 1 || image.channels == 3 || image.channels == 4, InvalidArgument, "[png] ",
              image.channels, " channels cannot be written");
   SDXL_CHECK(image.width > 0 && image.height > 0 && image.width <= kMaxImageSide && image.height <= kMaxImageSide,
              InvalidArgument, "[png] image size ", image.width, "x", image.height, " is out of range");
   SDXL_CHECK(image.pixels.size() == static_cast<size_t>(image.width * image.height * image.channels), InvalidArgument,
              "[png] pixel buffer size does not match ", image.width, "x", image.height, "x", image.channels);
-  std::filesystem::path tmp = path;
-  tmp += ".tmp";
-  File file(std::fopen(tmp.c_str(), "wb"));
-  if (!file) fail(ErrorCode::Io, "[png] ", path.string(), ": cannot write (", std::strerror(errno), ")");
+  std::vector<uint8_t> bytes;
   ErrorState state;
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &state, on_error, on_warning);
   png_infop info = png ? png_create_info_struct(png) : nullptr;
@@ -53,11 +59,9 @@ void write_png(const std::filesystem::path& path, const Image8& image,
   std::vector<png_text> chunks(text.size());
   if (setjmp(png_jmpbuf(png))) {
     png_destroy_write_struct(&png, &info);
-    file.reset();
-    std::remove(tmp.c_str());
-    fail(ErrorCode::Io, "[png] ", path.string(), ": ", state.message);
+    fail(ErrorCode::Internal, "[png] encoding failed: ", state.message);
   }
-  png_init_io(png, file.get());
+  png_set_write_fn(png, &bytes, append_to_vector, flush_nothing);
   const int color = image.channels == 1 ? PNG_COLOR_TYPE_GRAY : image.channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_RGBA;
   png_set_IHDR(png, info, static_cast<png_uint_32>(image.width), static_cast<png_uint_32>(image.height), 8, color,
                PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
@@ -74,7 +78,18 @@ void write_png(const std::filesystem::path& path, const Image8& image,
     png_write_row(png, const_cast<png_bytep>(image.pixels.data() + static_cast<size_t>(y) * stride));
   png_write_end(png, nullptr);
   png_destroy_write_struct(&png, &info);
-  if (std::fflush(file.get()) != 0 || std::ferror(file.get())) {
+  return bytes;
+}
+
+void write_png(const std::filesystem::path& path, const Image8& image,
+               const std::vector<std::pair<std::string, std::string>>& text) {
+  const std::vector<uint8_t> bytes = encode_png(image, text);
+  std::filesystem::path tmp = path;
+  tmp += ".tmp";
+  File file(std::fopen(tmp.c_str(), "wb"));
+  if (!file) fail(ErrorCode::Io, "[png] ", path.string(), ": cannot write (", std::strerror(errno), ")");
+  if (std::fwrite(bytes.data(), 1, bytes.size(), file.get()) != bytes.size() || std::fflush(file.get()) != 0 ||
+      std::ferror(file.get())) {
     file.reset();
     std::remove(tmp.c_str());
     fail(ErrorCode::Io, "[png] ", path.string(), ": write failed (disk full?)");
@@ -95,29 +110,21 @@ constexpr size_t kMaxPngBytes = size_t{1} << 31;
 
 // Reads the whole file (bounded) and walks its chunk headers: every chunk must fit in what is
 // left of the file. libpng itself allocates a text chunk's claimed length before reading it.
-std::vector<uint8_t> read_checked_png(const std::filesystem::path& path) {
-  File file(std::fopen(path.c_str(), "rb"));
-  if (!file) fail(ErrorCode::Io, "[png] ", path.string(), ": cannot open (", std::strerror(errno), ")");
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec || size > kMaxPngBytes) fail(ErrorCode::Format, "[png] ", path.string(), ": file size out of range");
-  std::vector<uint8_t> bytes(static_cast<size_t>(size));
-  if (std::fread(bytes.data(), 1, bytes.size(), file.get()) != bytes.size())
-    fail(ErrorCode::Io, "[png] ", path.string(), ": read failed");
+void check_png_chunks(const std::vector<uint8_t>& bytes, const std::string& what) {
+  if (bytes.size() > kMaxPngBytes) fail(ErrorCode::Format, "[png] ", what, ": size out of range");
   if (bytes.size() < 8 || png_sig_cmp(bytes.data(), 0, 8) != 0)
-    fail(ErrorCode::Format, "[png] ", path.string(), ": not a PNG file");
+    fail(ErrorCode::Format, "[png] ", what, ": not a PNG file");
   size_t at = 8;
   while (at + 12 <= bytes.size()) {
     const uint32_t length = (uint32_t{bytes[at]} << 24) | (uint32_t{bytes[at + 1]} << 16) | (uint32_t{bytes[at + 2]} << 8) |
                             uint32_t{bytes[at + 3]};
     if (length > bytes.size() - at - 12)
-      fail(ErrorCode::Format, "[png] ", path.string(), ": a chunk at byte ", at, " claims ", length,
+      fail(ErrorCode::Format, "[png] ", what, ": a chunk at byte ", at, " claims ", length,
            " bytes, more than the file holds (truncated or corrupt)");
     const bool end = std::memcmp(bytes.data() + at + 4, "IEND", 4) == 0;
     at += 12 + length;
     if (end) break;
   }
-  return bytes;
 }
 
 // Opens `path` and creates the libpng reader over its (checked) bytes. The caller must call
@@ -141,8 +148,9 @@ void read_from_memory(png_structp png, png_bytep out, png_size_t count) {
   r->offset += count;
 }
 
-void open_reader(const std::filesystem::path& path, Reader& r) {
-  r.bytes = read_checked_png(path);
+void open_reader(std::vector<uint8_t> bytes, const std::string& what, Reader& r) {
+  check_png_chunks(bytes, what);
+  r.bytes = std::move(bytes);
   r.offset = 8;
   r.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &r.state, on_error, on_warning);
   r.info = r.png ? png_create_info_struct(r.png) : nullptr;
@@ -158,12 +166,30 @@ void open_reader(const std::filesystem::path& path, Reader& r) {
 
 }  // namespace
 
-Image8 read_png(const std::filesystem::path& path) {
+std::vector<uint8_t> read_file_bytes(const std::filesystem::path& path) {
+  File file(std::fopen(path.c_str(), "rb"));
+  if (!file) fail(ErrorCode::Io, "[image] ", path.string(), ": cannot open (", std::strerror(errno), ")");
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec || size > kMaxPngBytes) fail(ErrorCode::Format, "[image] ", path.string(), ": file size out of range");
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  if (std::fread(bytes.data(), 1, bytes.size(), file.get()) != bytes.size())
+    fail(ErrorCode::Io, "[image] ", path.string(), ": read failed");
+  return bytes;
+}
+
+Image8 read_png(const std::filesystem::path& path) { return decode_png(read_file_bytes(path), path.string()); }
+
+std::vector<std::pair<std::string, std::string>> read_png_text(const std::filesystem::path& path) {
+  return png_text_of(read_file_bytes(path), path.string());
+}
+
+Image8 decode_png(std::vector<uint8_t> bytes, const std::string& what) {
   Reader r;
   Image8 image;
   std::vector<png_bytep> rows;
-  open_reader(path, r);
-  if (setjmp(png_jmpbuf(r.png))) fail(ErrorCode::Format, "[png] ", path.string(), ": ", r.state.message);
+  open_reader(std::move(bytes), what, r);
+  if (setjmp(png_jmpbuf(r.png))) fail(ErrorCode::Format, "[png] ", what, ": ", r.state.message);
   png_read_info(r.png, r.info);
   png_set_expand(r.png);  // palette -> RGB, low-bit gray -> 8 bit, tRNS -> alpha
   png_set_strip_16(r.png);
@@ -174,11 +200,11 @@ Image8 read_png(const std::filesystem::path& path) {
   image.channels = png_get_channels(r.png, r.info);
   const size_t stride = png_get_rowbytes(r.png, r.info);
   if (stride != static_cast<size_t>(image.width * image.channels))
-    fail(ErrorCode::Format, "[png] ", path.string(), ": unexpected row layout");
+    fail(ErrorCode::Format, "[png] ", what, ": unexpected row layout");
   // Deflate expands at most ~1032:1: a header claiming more pixels than the file can hold is
   // refused before the pixel buffer is sized from it.
   if (stride * static_cast<size_t>(image.height) > 1100 * r.bytes.size() + 65536)
-    fail(ErrorCode::Format, "[png] ", path.string(), ": ", image.width, "x", image.height,
+    fail(ErrorCode::Format, "[png] ", what, ": ", image.width, "x", image.height,
          " pixels cannot come from a file of ", r.bytes.size(), " bytes");
   image.pixels.resize(stride * static_cast<size_t>(image.height));
   rows.resize(static_cast<size_t>(image.height));
@@ -188,11 +214,11 @@ Image8 read_png(const std::filesystem::path& path) {
   return image;
 }
 
-std::vector<std::pair<std::string, std::string>> read_png_text(const std::filesystem::path& path) {
+std::vector<std::pair<std::string, std::string>> png_text_of(std::vector<uint8_t> bytes, const std::string& what) {
   Reader r;
   std::vector<std::pair<std::string, std::string>> out;
-  open_reader(path, r);
-  if (setjmp(png_jmpbuf(r.png))) fail(ErrorCode::Format, "[png] ", path.string(), ": ", r.state.message);
+  open_reader(std::move(bytes), what, r);
+  if (setjmp(png_jmpbuf(r.png))) fail(ErrorCode::Format, "[png] ", what, ": ", r.state.message);
   png_read_info(r.png, r.info);
   png_textp text = nullptr;
   int count = 0;

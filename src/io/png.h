@@ -27,4 +27,11 @@ Image8 read_png(const std::filesystem::path& path);
 // The tEXt / iTXt chunks of a PNG.
 std::vector<std::pair<std::string, std::string>> read_png_text(const std::filesystem::path& path);
 
+// The same in memory (`what` names the data in messages: an HTTP field, a file).
+std::vector<uint8_t> encode_png(const Image8& image, const std::vector<std::pair<std::string, std::string>>& text = {});
+Image8 decode_png(std::vector<uint8_t> bytes, const std::string& what);
+std::vector<std::pair<std::string, std::string>> png_text_of(std::vector<uint8_t> bytes, const std::string& what);
+// A whole file's bytes (at most 2 GiB).
+std::vector<uint8_t> read_file_bytes(const std::filesystem::path& path);
+
 }  // namespace sdxl::io

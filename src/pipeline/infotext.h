@@ -1,0 +1,41 @@
+// AUTOMATIC1111's "parameters" text (PNG tEXt chunk, the A1111 API's `info`), which image
+// viewers and web UIs read back: the prompt, the negative prompt, then "Key: value" fields in the
+// webui's order and quoting, with the model's provenance (Model hash, VAE hash, Lora hashes).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lora/lora_set.h"
+
+namespace sdxl::pipeline {
+
+struct InfotextFields {
+  std::string prompt, negative_prompt;
+  std::optional<std::string> prompt_2;
+  int64_t steps = 30;
+  std::string sampler;  // AUTOMATIC1111's name, "DPM++ 2M Karras"
+  double guidance = 5.0, guidance_rescale = 0.0;
+  uint64_t seed = 0;
+  int64_t width = 0, height = 0;
+  std::filesystem::path model, vae, refiner;  // vae, refiner: empty when none
+  std::optional<double> denoising_strength;   // img2img / inpainting
+  bool inpaint = false;
+  std::optional<double> refiner_switch_at, refiner_strength;  // the ensemble's fraction, or img2img's strength
+  std::optional<int> clip_skip;
+  std::string precision = "fp32";
+  std::vector<lora::LoraSpec> loras;
+  std::string version;
+};
+
+// The text; model, VAE and LoRA files are hashed through the hash cache (io/file_hash.h).
+std::string a1111_infotext(const InfotextFields& fields);
+
+// AUTOMATIC1111's quoting of a value: as it is, unless a comma, colon or newline would break
+// the list; then a JSON string.
+std::string infotext_quote(const std::string& text);
+
+}  // namespace sdxl::pipeline
