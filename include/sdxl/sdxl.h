@@ -285,6 +285,10 @@ sdxl_status sdxl_convert(const sdxl_convert_params* params);
 
 /* The memory `params` would need beyond what the engine holds already, and the memory the
  * machine has available now (-1 where unknown), GiB: what sdxl_engine_generate checks first. */
+/* Everything sdxl_engine_generate checks before it starts, without running: parameter values,
+ * the request limits, the memory estimate, LoRA files and the prompt's <lora:...> names. A server
+ * calls it before queueing a request. Safe to call while the engine generates. */
+sdxl_status sdxl_engine_check(const sdxl_engine* engine, const sdxl_generate_params* params);
 sdxl_status sdxl_engine_estimate_memory(const sdxl_engine* engine, const sdxl_generate_params* params,
                                         double* needed_gib, double* available_gib);
 /* Gives back the activation memory the largest request so far left reserved (arenas, scratch),
@@ -307,6 +311,9 @@ sdxl_status sdxl_write_png(const char* path, const sdxl_images* images, int inde
 sdxl_status sdxl_encode_png(const sdxl_images* images, int index, const char* parameters, unsigned char** bytes,
                             size_t* size);
 void sdxl_free_bytes(unsigned char* bytes);
+/* Raw 8-bit pixels (a preview) as a PNG in memory. */
+sdxl_status sdxl_encode_image_png(const unsigned char* pixels, int width, int height, int channels, unsigned char** bytes,
+                                  size_t* size);
 /* A PNG or JPEG image from bytes in memory (an HTTP upload), as sdxl_read_image. */
 sdxl_status sdxl_decode_image(const unsigned char* bytes, size_t size, sdxl_image** image);
 /* A PNG's "parameters" text ("" when it has none; free with sdxl_free_string). */

@@ -366,6 +366,13 @@ sdxl_status sdxl_engine_estimate_memory(const sdxl_engine* engine, const sdxl_ge
   });
 }
 
+sdxl_status sdxl_engine_check(const sdxl_engine* engine, const sdxl_generate_params* params) {
+  return sdxl::capi::guarded([&] {
+    SDXL_CHECK(engine && params, InvalidArgument, "[generate] engine and params must not be NULL");
+    engine->engine->check(to_request(*params, *engine->engine));
+  });
+}
+
 sdxl_status sdxl_engine_release_memory(sdxl_engine* engine) {
   if (!engine) {
     sdxl::capi::last_error() = "[memory] engine must not be NULL";
@@ -533,5 +540,19 @@ sdxl_status sdxl_png_parameters(const unsigned char* bytes, size_t size, char** 
 }
 
 void sdxl_free_bytes(unsigned char* bytes) { std::free(bytes); }
+
+sdxl_status sdxl_encode_image_png(const unsigned char* pixels, int width, int height, int channels, unsigned char** bytes,
+                                  size_t* size) {
+  return sdxl::capi::guarded([&] {
+    SDXL_CHECK(pixels && bytes && size, InvalidArgument, "[png] pixels, bytes and size must not be NULL");
+    *bytes = nullptr;
+    *size = 0;
+    const std::vector<uint8_t> png = sdxl::io::encode_png(image_of(pixels, width, height, channels, "image"));
+    *bytes = static_cast<unsigned char*>(std::malloc(png.size()));
+    if (!*bytes) throw std::bad_alloc();
+    std::memcpy(*bytes, png.data(), png.size());
+    *size = png.size();
+  });
+}
 
 }  // extern "C"

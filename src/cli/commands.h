@@ -13,5 +13,6 @@ Command add_info_command(CLI::App& app);
 Command add_tokenize_command(CLI::App& app);
 Command add_generate_command(CLI::App& app);
 Command add_convert_command(CLI::App& app);
+Command add_serve_command(CLI::App& app);
 
 }  // namespace sdxl::cli

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   commands.push_back(sdxl::cli::add_info_command(app));
   commands.push_back(sdxl::cli::add_tokenize_command(app));
   commands.push_back(sdxl::cli::add_convert_command(app));
+  commands.push_back(sdxl::cli::add_serve_command(app));
 
   try {
     app.parse(argc, argv);

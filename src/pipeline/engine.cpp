@@ -139,14 +139,18 @@ GenerateRequest Engine::refiner_request(const EngineRequest& request, const Tens
   return r;
 }
 
-EngineResult Engine::generate(const EngineRequest& request) {
-  GenerateRequest r = request.generate;
-  std::vector<lora::LoraSpec> loras = request.loras;
+Engine::Checked Engine::check(const EngineRequest& request) const {
+  Checked c{request.generate, request.loras};
+  GenerateRequest& r = c.generate;
   const auto take_tags = [&](std::string& text) {
-    for (const LoraTag& tag : take_lora_tags(text)) loras.push_back({find_lora_file(options_.lora_dir, tag.name), tag.weight});
+    for (const LoraTag& tag : take_lora_tags(text)) c.loras.push_back({find_lora_file(options_.lora_dir, tag.name), tag.weight});
   };
   r.prompts.prompt.edit_each(take_tags);
   r.prompts.prompt_2.edit_each(take_tags);
+  for (const auto& l : c.loras) {
+    std::error_code ec;
+    SDXL_CHECK(std::filesystem::is_regular_file(l.path, ec), Io, "[lora] ", l.path.string(), ": no such file");
+  }
   const bool refine = request.refiner.mode != RefinerMode::None;
   SDXL_CHECK(!refine || has_refiner(), InvalidArgument, "[engine] a refiner mode was asked for, but no refiner is loaded");
   SDXL_CHECK(!base_is_refiner_ || r.init_image.defined() || r.init_latents.defined(), InvalidArgument, "[engine] ",
@@ -160,6 +164,14 @@ EngineResult Engine::generate(const EngineRequest& request) {
   }
   check_request(r, vae_scale_);
   check_memory(request);
+  return c;
+}
+
+EngineResult Engine::generate(const EngineRequest& request) {
+  const Checked checked = check(request);
+  const GenerateRequest& r = checked.generate;
+  const std::vector<lora::LoraSpec>& loras = checked.loras;
+  const bool refine = request.refiner.mode != RefinerMode::None;
   use_loras(base_, base_source_, base_adapted_, loras);
   if (refine) use_loras(refiner_, refiner_source_, refiner_adapted_, request.refiner_loras);
 

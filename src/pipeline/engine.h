@@ -73,6 +73,15 @@ class Engine {
   static std::unique_ptr<Engine> load(const EngineOptions& options);
   EngineResult generate(const EngineRequest& request);
 
+  // What generate() checks before it runs anything: the refiner settings, the request limits,
+  // the memory estimate, and the prompt's <lora:...> tags (found in the LoRA folder); throws the
+  // first problem. Returns the request with the tags taken out and the base's whole LoRA list.
+  struct Checked {
+    GenerateRequest generate;
+    std::vector<lora::LoraSpec> loras;
+  };
+  Checked check(const EngineRequest& request) const;
+
   // What `request` would need beyond what is resident, against the memory available now.
   MemoryEstimate estimate_memory(const EngineRequest& request) const;
   // Throws OutOfMemory with the estimate when the request cannot fit.

@@ -1,0 +1,81 @@
+#include <memory>
+#include <string>
+
+#include "cli/commands.h"
+#include "sdxl/sdxl.hpp"
+#include "server/http_server.h"
+
+namespace sdxl::cli {
+
+namespace {
+
+struct ServeOptions {
+  server::ServerOptions server;
+  std::string listen = "127.0.0.1:7860";
+  std::string api_auth;
+  double max_body_mb = 64;
+};
+
+// "HOST:PORT", "[v6]:PORT" or ":PORT".
+void parse_listen(const std::string& text, server::ServerOptions& o) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos) throw CLI::ValidationError("--listen: expected HOST:PORT, got '" + text + "'");
+  std::string host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  const std::string port = text.substr(colon + 1);
+  char* end = nullptr;
+  const long p = std::strtol(port.c_str(), &end, 10);
+  if (port.empty() || *end != '\0' || p < 0 || p > 65535) throw CLI::ValidationError("--listen: bad port '" + port + "'");
+  o.host = host.empty() ? "127.0.0.1" : host;
+  o.port = static_cast<int>(p);
+}
+
+}  // namespace
+
+Command add_serve_command(CLI::App& app) {
+  auto o = std::make_shared<ServeOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "serve",
+      "Serve the model over HTTP, loaded once and kept warm: AUTOMATIC1111's /sdapi/v1 API (Open WebUI,\n"
+      "SillyTavern, scripts), the OpenAI Images API (/v1/images/generations), sdxl's jobs API (/v1/jobs:\n"
+      "progress, Server-Sent Events, cancel) and a web page at /. One generation runs at a time; the\n"
+      "others wait in a queue. Listens on 127.0.0.1 unless told otherwise. See docs/SERVER.md.");
+  auto& s = o->server;
+  cmd->add_option("-m,--model", s.model, "The checkpoint to load: a diffusers folder or a single .safetensors file")->required();
+  cmd->add_option("--config", s.config, "A single-file model's architecture (a diffusers folder)");
+  cmd->add_option("--refiner", s.refiner, "An SDXL refiner (AUTOMATIC1111's refiner_checkpoint names it)");
+  cmd->add_option("--models-dir", s.models_dir, "Further checkpoints (folders and .safetensors) requests may select")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--lora-dir", s.lora_dir, "LoRAs for <lora:NAME:WEIGHT> tags and the LoRA lists")->check(CLI::ExistingDirectory);
+  cmd->add_option("--embedding-dir", s.embedding_dir, "Textual-inversion embeddings (AUTOMATIC1111 prompt syntax)")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--vae", s.vae, "A VAE instead of the model's (folder or single file)");
+  cmd->add_option("--taesd", s.taesd, "A tiny autoencoder for previews (and the final decode)");
+  cmd->add_option("--listen", o->listen, "Address to listen on, HOST:PORT (PORT 0: any free port)")->capture_default_str();
+  cmd->add_option("--api-auth", o->api_auth, "Require HTTP Basic auth: user:password[,user2:password2]");
+  cmd->add_option("--api-key", s.api_key, "Require this Bearer token (OpenAI clients' API key)");
+  cmd->add_option("--cors-origin", s.cors_origin, "Allow browsers on this origin to call the APIs (CORS is off without it)");
+  cmd->add_option("--queue-size", s.queue_size, "Requests that may wait; more get 503")->check(CLI::Range(1, 10000))->capture_default_str();
+  cmd->add_option("--max-body-mb", o->max_body_mb, "Largest request body accepted, MiB")->check(CLI::Range(1.0, 4096.0))->capture_default_str();
+  cmd->add_option("--precision", s.precision, "fp32, or bf16 (about twice as fast)")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->capture_default_str();
+  return [cmd, o]() -> int {
+    if (!cmd->parsed()) return -1;
+    parse_listen(o->listen, o->server);
+    o->server.max_body_bytes = static_cast<size_t>(o->max_body_mb * 1024 * 1024);
+    size_t start = 0;
+    while (!o->api_auth.empty() && start <= o->api_auth.size()) {
+      const size_t comma = std::min(o->api_auth.find(',', start), o->api_auth.size());
+      const std::string pair = o->api_auth.substr(start, comma - start);
+      const size_t colon = pair.find(':');
+      if (colon == std::string::npos || colon == 0)
+        throw CLI::ValidationError("--api-auth: expected user:password[,user2:password2]");
+      o->server.api_auth.emplace_back(pair.substr(0, colon), pair.substr(colon + 1));
+      start = comma + 1;
+    }
+    return server::run_server(o->server);
+  };
+}
+
+}  // namespace sdxl::cli

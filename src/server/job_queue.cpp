@@ -1,0 +1,345 @@
+#include "server/job_queue.h"
+
+#include <cstdio>
+#include <random>
+
+#include "sdxl/sdxl.hpp"
+#include "server/request_fields.h"
+
+namespace sdxl::server {
+
+struct JobQueue::Job {
+  std::string id;
+  bool is_switch = false;
+  std::string switch_to;
+  GenerationSpec spec;
+  JobState state = JobState::Queued;
+  std::string stage;
+  int step = 0, total = 0, repeat = 0;
+  std::string preview_png;
+  std::vector<JobImage> images;
+  std::vector<uint64_t> seeds;
+  std::string error;
+  int error_status = 500;
+  std::string checkpoint;
+  std::chrono::steady_clock::time_point started;
+  double elapsed = 0;
+  uint64_t version = 0;
+  std::atomic<bool> cancel{false}, skip{false};
+  JobQueue* queue = nullptr;
+};
+
+namespace {
+
+std::string new_id() {
+  static std::mt19937_64 generator{std::random_device{}()};
+  static std::mutex mutex;
+  std::lock_guard<std::mutex> lock(mutex);
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(generator()));
+  return text;
+}
+
+// A C API failure as the HTTP status it deserves: the caller's fault is a 4xx.
+int status_of(sdxl_status status) {
+  switch (status) {
+    case SDXL_STATUS_INVALID_ARGUMENT: return 422;
+    case SDXL_STATUS_IO_ERROR: return 404;
+    case SDXL_STATUS_FORMAT_ERROR: return 422;
+    case SDXL_STATUS_UNSUPPORTED: return 422;
+    case SDXL_STATUS_OUT_OF_MEMORY: return 507;
+    case SDXL_STATUS_BUSY: return 503;
+    default: return 500;
+  }
+}
+
+}  // namespace
+
+const char* state_name(JobState state) {
+  switch (state) {
+    case JobState::Queued: return "queued";
+    case JobState::Running: return "running";
+    case JobState::Succeeded: return "succeeded";
+    case JobState::Failed: return "failed";
+    case JobState::Cancelled: return "cancelled";
+  }
+  return "unknown";
+}
+
+double JobView::progress() const {
+  if (state == JobState::Succeeded) return 1.0;
+  if (state == JobState::Queued || repeats <= 0) return 0.0;
+  const double within = total > 0 ? static_cast<double>(step) / total : 0.0;
+  return std::min(1.0, (repeat + within) / repeats);
+}
+
+JobQueue::JobQueue(ModelCatalog& catalog, size_t capacity, size_t kept_results)
+    : catalog_(catalog), capacity_(capacity), kept_(std::max<size_t>(kept_results, 1)) {
+  worker_ = std::thread([this] { work(); });
+}
+
+JobQueue::~JobQueue() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+    for (auto& j : queue_) j->cancel = true;
+    if (running_) running_->cancel = true;
+  }
+  changed_.notify_all();
+  worker_.join();
+}
+
+std::string JobQueue::submit(GenerationSpec spec) {
+  if (!spec.checkpoint.empty() && !catalog_.find_checkpoint(spec.checkpoint))
+    throw RequestError(404, "checkpoint", "no checkpoint named '" + spec.checkpoint + "'");
+  // Every check the engine makes before it starts, now: a bad request never waits in the queue.
+  GenerateCall call;
+  make_call(spec, 0, call);
+  const sdxl_status status = catalog_.with_engine([&](sdxl_engine* e) { return e ? sdxl_engine_check(e, &call.params) : SDXL_STATUS_BUSY; });
+  if (status != SDXL_STATUS_OK) throw RequestError(status_of(status), "", sdxl_last_error());
+  auto job = std::make_shared<Job>();
+  job->id = new_id();
+  job->spec = std::move(spec);
+  job->queue = this;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (queue_.size() >= capacity_)
+      throw RequestError(503, "", "the queue is full (" + std::to_string(capacity_) + " jobs waiting); try again shortly");
+    jobs_[job->id] = job;
+    queue_.push_back(job);
+  }
+  changed_.notify_all();
+  return job->id;
+}
+
+std::string JobQueue::switch_checkpoint(const std::string& name) {
+  if (!catalog_.find_checkpoint(name)) throw RequestError(404, "sd_model_checkpoint", "no checkpoint named '" + name + "'");
+  auto job = std::make_shared<Job>();
+  job->id = new_id();
+  job->is_switch = true;
+  job->switch_to = name;
+  job->queue = this;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (queue_.size() >= capacity_) throw RequestError(503, "", "the queue is full; try again shortly");
+    jobs_[job->id] = job;
+    queue_.push_back(job);
+  }
+  changed_.notify_all();
+  return job->id;
+}
+
+JobView JobQueue::view_of(const Job& j) const {
+  JobView v;
+  v.id = j.id;
+  v.state = j.state;
+  v.stage = j.stage;
+  v.step = j.step;
+  v.total = j.total;
+  v.repeat = j.repeat;
+  v.repeats = j.spec.repeats;
+  v.preview_png = j.preview_png;
+  if (j.state == JobState::Succeeded) v.images = j.images;
+  v.seeds = j.seeds;
+  v.error = j.error;
+  v.error_status = j.error_status;
+  v.checkpoint = j.checkpoint;
+  v.elapsed_seconds = j.state == JobState::Running
+                          ? std::chrono::duration<double>(std::chrono::steady_clock::now() - j.started).count()
+                          : j.elapsed;
+  v.version = j.version;
+  if (j.state == JobState::Queued)
+    for (size_t i = 0; i < queue_.size(); ++i)
+      if (queue_[i].get() == &j) v.queue_position = static_cast<int>(i) + 1;
+  return v;
+}
+
+std::optional<JobView> JobQueue::view(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return std::nullopt;
+  return view_of(*it->second);
+}
+
+std::optional<JobView> JobQueue::wait(const std::string& id, uint64_t version, std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(mutex_);
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return std::nullopt;
+  const std::shared_ptr<Job> job = it->second;
+  changed_.wait_for(lock, timeout, [&] {
+    return job->version > version || job->state == JobState::Succeeded || job->state == JobState::Failed ||
+           job->state == JobState::Cancelled || stopping_;
+  });
+  return view_of(*job);
+}
+
+bool JobQueue::cancel(const std::string& id) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) return false;
+    Job& job = *it->second;
+    if (job.state == JobState::Running) {
+      job.cancel = true;
+      return true;
+    }
+    if (job.state != JobState::Queued) return false;
+    for (auto q = queue_.begin(); q != queue_.end(); ++q)
+      if (q->get() == &job) {
+        queue_.erase(q);
+        break;
+      }
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = jobs_.find(id);
+  if (it != jobs_.end()) {
+    it->second->state = JobState::Cancelled;
+    it->second->error = "cancelled";
+    ++it->second->version;
+    finished_.push_back(id);
+  }
+  changed_.notify_all();
+  return true;
+}
+
+void JobQueue::interrupt() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (running_) running_->cancel = true;
+}
+
+void JobQueue::skip() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (running_) running_->skip = true;
+}
+
+std::optional<JobView> JobQueue::running() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!running_) return std::nullopt;
+  return view_of(*running_);
+}
+
+size_t JobQueue::queued() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return queue_.size();
+}
+
+int JobQueue::on_progress(const sdxl_progress* progress, void* user) {
+  Job& job = *static_cast<Job*>(user);
+  std::string preview;
+  if (progress->preview) {
+    unsigned char* bytes = nullptr;
+    size_t size = 0;
+    if (sdxl_encode_image_png(progress->preview, progress->preview_width, progress->preview_height, 3, &bytes, &size) ==
+        SDXL_STATUS_OK)
+      preview.assign(reinterpret_cast<char*>(bytes), size);
+    sdxl_free_bytes(bytes);
+  }
+  {
+    std::lock_guard<std::mutex> lock(job.queue->mutex_);
+    job.stage = progress->stage ? progress->stage : "";
+    if (progress->total_steps > 0) {
+      job.step = progress->step;
+      job.total = progress->total_steps;
+    }
+    if (!preview.empty()) job.preview_png = std::move(preview);
+    ++job.version;
+  }
+  job.queue->changed_.notify_all();
+  return job.cancel || job.skip ? 1 : 0;
+}
+
+void JobQueue::finish(Job& job, JobState state, std::string error, int status) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    job.state = state;
+    job.error = std::move(error);
+    job.error_status = status;
+    job.elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - job.started).count();
+    ++job.version;
+    running_.reset();
+    finished_.push_back(job.id);
+    while (finished_.size() > kept_) {
+      jobs_.erase(finished_.front());
+      finished_.pop_front();
+    }
+  }
+  changed_.notify_all();
+}
+
+void JobQueue::run(Job& job) {
+  if (job.is_switch) {
+    catalog_.use(job.switch_to);
+    job.checkpoint = catalog_.current();
+    finish(job, JobState::Succeeded);
+    return;
+  }
+  catalog_.use(job.spec.checkpoint);
+  job.checkpoint = catalog_.current();
+  sdxl_engine* engine = catalog_.engine();
+  std::vector<JobImage> images;
+  for (int r = 0; r < job.spec.repeats; ++r) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      job.repeat = r;
+      job.step = 0;
+      ++job.version;
+    }
+    GenerateCall call;
+    make_call(job.spec, r, call);
+    call.params.progress = on_progress;
+    call.params.progress_user_data = &job;
+    sdxl_images* out = nullptr;
+    const sdxl_status status = sdxl_engine_generate(engine, &call.params, &out);
+    if (status == SDXL_STATUS_CANCELLED && job.skip && !job.cancel) {  // skip: on to the next repeat
+      job.skip = false;
+      continue;
+    }
+    if (status == SDXL_STATUS_CANCELLED) return finish(job, JobState::Cancelled, "cancelled", 409);
+    if (status != SDXL_STATUS_OK) return finish(job, JobState::Failed, sdxl_last_error(), status_of(status));
+    const std::unique_ptr<sdxl_images, void (*)(sdxl_images*)> owned(out, sdxl_images_free);
+    for (int i = 0; i < out->count; ++i) {
+      char* text = nullptr;
+      api::check(sdxl_engine_infotext(engine, &call.params, out, i, &text));
+      const std::string infotext = api::take_string(text);
+      unsigned char* bytes = nullptr;
+      size_t size = 0;
+      api::check(sdxl_encode_png(out, i, infotext.c_str(), &bytes, &size));
+      images.push_back({std::string(reinterpret_cast<char*>(bytes), size), infotext});
+      sdxl_free_bytes(bytes);
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    job.seeds.push_back(call.params.seed);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    job.images = std::move(images);
+  }
+  finish(job, JobState::Succeeded);
+}
+
+void JobQueue::work() {
+  for (;;) {
+    std::shared_ptr<Job> job;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      changed_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      job = queue_.front();
+      queue_.pop_front();
+      running_ = job;
+      job->state = JobState::Running;
+      job->started = std::chrono::steady_clock::now();
+      ++job->version;
+    }
+    changed_.notify_all();
+    try {
+      run(*job);
+    } catch (const RequestError& e) {
+      finish(*job, JobState::Failed, e.what(), e.status());
+    } catch (const std::exception& e) {
+      finish(*job, JobState::Failed, e.what(), 500);
+    }
+  }
+}
+
+}  // namespace sdxl::server

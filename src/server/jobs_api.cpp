@@ -1,0 +1,134 @@
+// sdxl's own jobs API, for clients that want what AUTOMATIC1111's lacks: a job id per request,
+// its progress (polled, or pushed as Server-Sent Events with previews), cancellation, and the
+// results fetched by id. Request fields are diffusers' names.
+//   POST   /v1/jobs                  -> 202 {id, status, queue_position}
+//   GET    /v1/jobs/{id}             -> {id, status, step, total, queue_position, preview, images, error}
+//   GET    /v1/jobs/{id}/events      -> text/event-stream of the same, until the job ends
+//   GET    /v1/jobs/{id}/images/{n}  -> image/png
+//   DELETE /v1/jobs/{id}             -> cancels a queued or running job
+#include "server/base64.h"
+#include "server/http_common.h"
+#include "server/routes.h"
+
+namespace sdxl::server {
+namespace {
+
+using nlohmann::json;
+
+GenerationSpec spec_of(const ServerContext& ctx, const json& body) {
+  const Fields f(body);
+  GenerationSpec s;
+  s.prompts = f.texts("prompt");
+  if (s.prompts.empty()) f.bad("prompt", "is required");
+  if (s.prompts.size() > static_cast<size_t>(SDXL_MAX_IMAGES)) f.bad("prompt", "too many prompts");
+  s.negative_prompts = f.texts("negative_prompt");
+  s.prompt_2 = f.optional_text("prompt_2");
+  s.width = static_cast<int>(f.integer("width", 1024, SDXL_MIN_SIDE, SDXL_MAX_SIDE));
+  s.height = static_cast<int>(f.integer("height", 1024, SDXL_MIN_SIDE, SDXL_MAX_SIDE));
+  if (s.width % 8 || s.height % 8) f.bad(s.width % 8 ? "width" : "height", "must be a multiple of 8");
+  s.steps = static_cast<int>(f.integer("num_inference_steps", 30, 1, SDXL_MAX_STEPS));
+  s.guidance = f.number("guidance_scale", 5.0, 0.0, 100.0);
+  const int64_t seed = f.integer("seed", -1, -1, (int64_t{1} << 53));
+  s.seed = seed < 0 ? random_seed() : static_cast<uint64_t>(seed);
+  s.sampler = f.text("sampler", "euler");
+  s.scheduler = f.text("scheduler", "");
+  s.images_per_prompt = static_cast<int>(f.integer("num_images_per_prompt", 1, 1, SDXL_MAX_IMAGES));
+  s.prompt_syntax = f.text("prompt_syntax", "plain");
+  if (s.prompt_syntax != "plain" && s.prompt_syntax != "a1111") f.bad("prompt_syntax", "must be plain or a1111");
+  s.clip_skip = static_cast<int>(f.integer("clip_skip", -1, -1, 12));
+  if (f.has("image")) {
+    s.init_image = decode_image_field(f.text("image", ""), "image");
+    s.strength = f.number("strength", 0.3, 0.01, 1.0);
+  }
+  if (f.has("mask_image")) {
+    if (!s.init_image) f.bad("mask_image", "needs image");
+    s.mask = decode_image_field(f.text("mask_image", ""), "mask_image");
+  }
+  s.refiner_mode = f.text("refiner_mode", ctx.options.refiner.empty() ? "none" : "ensemble");
+  s.high_noise_frac = f.number("high_noise_frac", 0.8, 0.01, 0.99);
+  s.checkpoint = f.text("model", "");
+  if (!s.checkpoint.empty() && !ctx.catalog.find_checkpoint(s.checkpoint))
+    throw RequestError(404, "model", "model: no checkpoint named '" + s.checkpoint + "'");
+  const json& loras = f.raw("loras");
+  if (!loras.is_null()) {
+    if (!loras.is_array()) f.bad("loras", "must be a list of {name, weight}");
+    for (const auto& l : loras) {
+      if (!l.is_object() || !l.contains("name") || !l["name"].is_string()) f.bad("loras", "each entry needs a name");
+      const Fields lf(l);
+      const std::string name = lf.text("name", "");
+      const auto entry = ctx.catalog.find_lora(name);
+      if (!entry) throw RequestError(404, "loras", "loras: no LoRA named '" + name + "' in the LoRA folder");
+      s.loras.emplace_back(entry->path.string(), lf.number("weight", 1.0, -10.0, 10.0));
+    }
+  }
+  return s;
+}
+
+json describe(const JobView& job, bool with_preview) {
+  json images = json::array();
+  for (size_t i = 0; i < job.images.size(); ++i)
+    images.push_back({{"url", "/v1/jobs/" + job.id + "/images/" + std::to_string(i)}, {"parameters", job.images[i].infotext}});
+  json out = {{"id", job.id},       {"status", state_name(job.state)}, {"stage", job.stage},   {"step", job.step},
+              {"total", job.total}, {"progress", job.progress()},      {"queue_position", job.queue_position},
+              {"images", images},   {"seeds", job.seeds},              {"model", job.checkpoint}};
+  if (!job.error.empty()) out["error"] = job.error;
+  if (with_preview && !job.preview_png.empty()) out["preview"] = base64_encode(job.preview_png);
+  return out;
+}
+
+JobView found(const ServerContext& ctx, const std::string& id) {
+  const auto view = ctx.queue.view(id);
+  if (!view) throw RequestError(404, "id", "no job " + id + " (finished jobs are kept for a while, then dropped)");
+  return *view;
+}
+
+}  // namespace
+
+void add_jobs_routes(httplib::Server& server, const ServerContext& ctx) {
+  server.Post("/v1/jobs", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
+    const std::string id = ctx.queue.submit(spec_of(ctx, parse_body(req.body)));
+    const JobView job = found(ctx, id);
+    send_json(res, 202, {{"id", id}, {"status", state_name(job.state)}, {"queue_position", job.queue_position}});
+  }));
+  server.Get(R"(/v1/jobs/([0-9a-f]+))", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
+    send_json(res, 200, describe(found(ctx, req.matches[1]), true));
+  }));
+  server.Delete(R"(/v1/jobs/([0-9a-f]+))", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
+    const std::string id = req.matches[1];
+    found(ctx, id);
+    if (!ctx.queue.cancel(id)) throw RequestError(409, "id", "job " + id + " has finished already");
+    send_json(res, 200, describe(found(ctx, id), false));
+  }));
+  server.Get(R"(/v1/jobs/([0-9a-f]+)/images/([0-9]+))", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
+    const JobView job = found(ctx, req.matches[1]);
+    const size_t n = std::stoul(req.matches[2]);
+    if (job.state != JobState::Succeeded) throw RequestError(409, "id", "job " + job.id + " is " + state_name(job.state));
+    if (n >= job.images.size()) throw RequestError(404, "n", "job " + job.id + " has " + std::to_string(job.images.size()) + " images");
+    res.set_content(job.images[n].png, "image/png");
+  }));
+  server.Get(R"(/v1/jobs/([0-9a-f]+)/events)", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
+    const std::string id = req.matches[1];
+    found(ctx, id);
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider("text/event-stream", [&ctx, id](size_t, httplib::DataSink& sink) {
+      uint64_t version = 0;
+      for (;;) {
+        const auto view = ctx.queue.wait(id, version, std::chrono::seconds(15));
+        if (!view) break;
+        if (view->version == version && !view->done()) {  // a quiet minute: a comment keeps proxies from closing
+          if (!sink.write(": keep-alive\n\n", 14)) return false;
+          continue;
+        }
+        version = view->version;
+        const std::string event = "event: " + std::string(view->done() ? "done" : "progress") + "\ndata: " +
+                                  describe(*view, true).dump() + "\n\n";
+        if (!sink.write(event.data(), event.size())) return false;  // the client left
+        if (view->done()) break;
+      }
+      sink.done();
+      return true;
+    });
+  }));
+}
+
+}  // namespace sdxl::server

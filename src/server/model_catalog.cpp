@@ -1,0 +1,119 @@
+#include "server/model_catalog.h"
+
+#include <algorithm>
+
+#include "sdxl/sdxl.hpp"
+#include "server/request_fields.h"
+
+namespace sdxl::server {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string lowercase_extension(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext;
+}
+
+}  // namespace
+
+ModelCatalog::ModelCatalog(ServerOptions options) : options_(std::move(options)) {
+  refresh_checkpoints();
+  refresh_loras();
+  load(checkpoints_.front());
+}
+
+ModelCatalog::~ModelCatalog() { sdxl_engine_free(engine_); }
+
+void ModelCatalog::refresh_checkpoints() {
+  std::vector<Checkpoint> list;
+  std::error_code ec;
+  const fs::path first = options_.model;
+  list.push_back({first.filename().empty() ? first.parent_path().filename().string() : (fs::is_regular_file(first, ec) ? first.stem() : first.filename()).string(),
+                  first, fs::is_regular_file(first, ec)});
+  if (!options_.models_dir.empty()) {
+    std::vector<Checkpoint> found;
+    for (const auto& entry : fs::directory_iterator(options_.models_dir, ec)) {
+      const fs::path p = entry.path();
+      if (entry.is_directory(ec) && fs::exists(p / "model_index.json", ec)) found.push_back({p.filename().string(), p, false});
+      else if (entry.is_regular_file(ec) && lowercase_extension(p) == ".safetensors") found.push_back({p.stem().string(), p, true});
+    }
+    std::sort(found.begin(), found.end(), [](const Checkpoint& a, const Checkpoint& b) { return a.name < b.name; });
+    for (auto& c : found)
+      if (fs::weakly_canonical(c.path, ec) != fs::weakly_canonical(first, ec)) list.push_back(std::move(c));
+  }
+  std::lock_guard<std::mutex> lock(lists_mutex_);
+  checkpoints_ = std::move(list);
+}
+
+void ModelCatalog::refresh_loras() {
+  std::vector<LoraFileEntry> list;
+  std::error_code ec;
+  if (!options_.lora_dir.empty())
+    for (auto it = fs::recursive_directory_iterator(options_.lora_dir, fs::directory_options::skip_permission_denied, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+      if (it->is_regular_file(ec) && lowercase_extension(it->path()) == ".safetensors")
+        list.push_back({it->path().stem().string(), it->path()});
+  std::sort(list.begin(), list.end(), [](const LoraFileEntry& a, const LoraFileEntry& b) { return a.name < b.name; });
+  std::lock_guard<std::mutex> lock(lists_mutex_);
+  loras_ = std::move(list);
+}
+
+std::vector<Checkpoint> ModelCatalog::checkpoints() const {
+  std::lock_guard<std::mutex> lock(lists_mutex_);
+  return checkpoints_;
+}
+
+std::vector<LoraFileEntry> ModelCatalog::loras() const {
+  std::lock_guard<std::mutex> lock(lists_mutex_);
+  return loras_;
+}
+
+std::string ModelCatalog::sha256(const Checkpoint& c) { return c.single_file ? api::file_hash(c.path.string()) : ""; }
+
+std::string ModelCatalog::title(const Checkpoint& c) {
+  const std::string hash = sha256(c);
+  return hash.empty() ? c.name : c.name + " [" + hash.substr(0, 10) + "]";
+}
+
+std::optional<Checkpoint> ModelCatalog::find_checkpoint(const std::string& name) const {
+  for (const auto& c : checkpoints())
+    if (c.name == name || c.path.filename().string() == name || title(c) == name) return c;
+  return std::nullopt;
+}
+
+std::optional<LoraFileEntry> ModelCatalog::find_lora(const std::string& name) const {
+  for (const auto& l : loras())
+    if (l.name == name) return l;
+  return std::nullopt;
+}
+
+void ModelCatalog::load(const Checkpoint& c) {
+  sdxl_engine_params params;
+  sdxl_engine_params_init(&params);
+  const std::string model = c.path.string();
+  params.model_dir = model.c_str();
+  params.refiner_dir = options_.refiner.c_str();
+  params.precision = options_.precision.c_str();
+  params.memory_policy = SDXL_MEMORY_KEEP_LOADED;
+  params.config_dir = c.single_file && !options_.config.empty() ? options_.config.c_str() : nullptr;
+  params.lora_dir = options_.lora_dir.c_str();
+  params.vae_path = options_.vae.c_str();
+  params.taesd_dir = options_.taesd.c_str();
+  std::unique_lock<std::shared_mutex> lock(engine_mutex_);
+  sdxl_engine_free(engine_);  // the old weights go before the new ones come
+  engine_ = nullptr;
+  current_.clear();
+  api::check(sdxl_engine_load(&params, &engine_));
+  current_ = c.name;
+}
+
+void ModelCatalog::use(const std::string& name) {
+  if (name.empty() || name == current_) return;
+  const auto c = find_checkpoint(name);
+  if (!c) throw RequestError(404, "sd_model_checkpoint", "no checkpoint named '" + name + "'");
+  load(*c);
+}
+
+}  // namespace sdxl::server

@@ -1,0 +1,73 @@
+// The checkpoints a server offers (the one it was started with, and those in --models-dir) and
+// the LoRAs in --lora-dir, by name; names resolve only to these entries, never to a path a
+// request makes up. The catalog also owns the loaded engine: switching checkpoints frees the
+// old one and loads the new one (the worker thread does that; HTTP threads only read).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "sdxl/sdxl.h"
+#include "server/server_options.h"
+
+namespace sdxl::server {
+
+struct Checkpoint {
+  std::string name;  // file stem or folder name
+  std::filesystem::path path;
+  bool single_file = false;
+};
+
+struct LoraFileEntry {
+  std::string name;  // file stem: what <lora:NAME:W> says
+  std::filesystem::path path;
+};
+
+class ModelCatalog {
+ public:
+  explicit ModelCatalog(ServerOptions options);
+  ~ModelCatalog();
+  ModelCatalog(const ModelCatalog&) = delete;
+  ModelCatalog& operator=(const ModelCatalog&) = delete;
+
+  std::vector<Checkpoint> checkpoints() const;
+  std::vector<LoraFileEntry> loras() const;
+  void refresh_checkpoints();
+  void refresh_loras();
+  // By name, or by AUTOMATIC1111's title "name [hash]"; nothing for any other text.
+  std::optional<Checkpoint> find_checkpoint(const std::string& name) const;
+  std::optional<LoraFileEntry> find_lora(const std::string& name) const;
+  // AUTOMATIC1111's short hash (10 hex digits of the file's SHA-256) and the full one; empty for
+  // folders.
+  static std::string sha256(const Checkpoint& c);
+  static std::string title(const Checkpoint& c);  // "name [hash]" or "name"
+
+  // The loaded engine and its checkpoint. use() loads `name` unless it is loaded (worker thread).
+  const std::string& current() const { return current_; }
+  void use(const std::string& name);
+  // The engine under a shared lock, for calls that only read it (checks) from HTTP threads.
+  template <typename Body>
+  auto with_engine(Body body) const {
+    std::shared_lock<std::shared_mutex> lock(engine_mutex_);
+    return body(engine_);
+  }
+  sdxl_engine* engine() const { return engine_; }  // worker thread only
+  const ServerOptions& options() const { return options_; }
+
+ private:
+  void load(const Checkpoint& c);
+  ServerOptions options_;
+  mutable std::mutex lists_mutex_;
+  std::vector<Checkpoint> checkpoints_;
+  std::vector<LoraFileEntry> loras_;
+  mutable std::shared_mutex engine_mutex_;
+  sdxl_engine* engine_ = nullptr;
+  std::string current_;
+};
+
+}  // namespace sdxl::server

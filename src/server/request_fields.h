@@ -1,0 +1,47 @@
+// Reading a JSON request body field by field: each value checked for type and range, and any
+// problem a RequestError naming the field, which the routes answer as a 4xx.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace sdxl::server {
+
+// A request the server refuses: the HTTP status, the field at fault ("" for the whole body)
+// and what is wrong.
+class RequestError : public std::runtime_error {
+ public:
+  RequestError(int status, std::string field, const std::string& message)
+      : std::runtime_error(message), status_(status), field_(std::move(field)) {}
+  int status() const { return status_; }
+  const std::string& field() const { return field_; }
+
+ private:
+  int status_;
+  std::string field_;
+};
+
+// The body as a JSON object; 400 when it is not one.
+nlohmann::json parse_body(const std::string& body);
+
+class Fields {
+ public:
+  explicit Fields(const nlohmann::json& object) : object_(object) {}
+  bool has(const char* name) const;  // present and not null
+  std::string text(const char* name, const std::string& fallback) const;
+  std::optional<std::string> optional_text(const char* name) const;
+  int64_t integer(const char* name, int64_t fallback, int64_t min, int64_t max) const;
+  double number(const char* name, double fallback, double min, double max) const;
+  bool boolean(const char* name, bool fallback) const;
+  std::vector<std::string> texts(const char* name) const;  // a string or a list of strings
+  const nlohmann::json& raw(const char* name) const;       // null when absent
+  [[noreturn]] void bad(const char* name, const std::string& message, int status = 422) const;
+
+ private:
+  const nlohmann::json& object_;
+};
+
+}  // namespace sdxl::server

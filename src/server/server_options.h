@@ -1,0 +1,28 @@
+// What `sdxl serve` is told on its command line.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sdxl::server {
+
+struct ServerOptions {
+  std::string model;       // the checkpoint loaded at start (folder or single file)
+  std::string config;      // a single-file model's architecture folder
+  std::string refiner;     // optional
+  std::string models_dir;  // further checkpoints a request may select
+  std::string lora_dir, embedding_dir, vae, taesd;
+  std::string precision = "fp32";
+  std::string host = "127.0.0.1";
+  int port = 7860;  // 0: any free port (printed)
+  std::vector<std::pair<std::string, std::string>> api_auth;  // --api-auth user:pass[,user:pass]
+  std::string api_key;                                        // --api-key: OpenAI-style Bearer
+  std::string cors_origin;                                    // empty: no CORS headers
+  size_t queue_size = 16;                                     // queued jobs at most (the running one aside)
+  size_t max_body_bytes = 64u << 20;
+  size_t kept_results = 64;  // finished jobs kept for their results, oldest dropped first
+};
+
+}  // namespace sdxl::server
