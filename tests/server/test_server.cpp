@@ -1,0 +1,377 @@
+// The HTTP server as clients see it: started as `sdxl serve` on a free loopback port, driven
+// over HTTP. Images equal the CLI's for the same settings; every API family; errors answered as
+// 4xx naming the field while the server keeps serving; the queue (full, cancel, interrupt,
+// concurrent clients); auth.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "cli/cli_runner.h"
+#include "io/png.h"
+#include "server/server_process.h"
+#include "test_support.h"
+
+namespace sdxl {
+namespace {
+
+using nlohmann::json;
+using test::ServerProcess;
+
+std::string base64_decode_simple(const std::string& in) {
+  static const std::string chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  int bits = 0;
+  uint32_t buffer = 0;
+  for (char c : in) {
+    const size_t v = chars.find(c);
+    if (v == std::string::npos) continue;
+    buffer = (buffer << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((buffer >> bits) & 0xFF);
+    }
+  }
+  return out;
+}
+
+io::Image8 png_of(const std::string& bytes) { return io::decode_png(std::vector<uint8_t>(bytes.begin(), bytes.end()), "reply"); }
+
+fs::path tiny() { return test::reference_dir() / "models/tiny-sdxl-base"; }
+fs::path loras() { return test::reference_dir() / "models/loras"; }
+
+json post(const ServerProcess& s, const std::string& path, const json& body, int* status = nullptr) {
+  auto c = s.client();
+  auto r = c.Post(path.c_str(), body.dump(), "application/json");
+  if (!r) {
+    ADD_FAILURE() << path << ": no answer";
+    return json();
+  }
+  if (status) *status = r->status;
+  return json::parse(r->body, nullptr, false);
+}
+
+json get(const ServerProcess& s, const std::string& path, int* status = nullptr) {
+  auto c = s.client();
+  auto r = c.Get(path.c_str());
+  if (!r) {
+    ADD_FAILURE() << path << ": no answer";
+    return json();
+  }
+  if (status) *status = r->status;
+  return json::parse(r->body, nullptr, false);
+}
+
+class Server : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!fs::exists(test::reference_dir() / "cases.json")) return;
+    server_ = new ServerProcess({"-m", tiny().string(), "--lora-dir", loras().string(), "--max-body-mb", "1"});
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override {
+    SDXL_REQUIRE_REFERENCE();
+    ASSERT_TRUE(server_ && server_->port() > 0) << "the server did not start";
+  }
+  static ServerProcess* server_;
+};
+ServerProcess* Server::server_ = nullptr;
+
+// AUTOMATIC1111's txt2img gives the CLI's image for the same settings (A1111 syntax, its
+// sampler names, a <lora:...> tag) and its response shape.
+TEST_F(Server, A1111Txt2ImgEqualsTheCli) {
+  const json request = {{"prompt", "a (red:1.2) barn <lora:tiny-sdxl-base-kohya-attn:0.7>"},
+                        {"negative_prompt", "fog"},
+                        {"steps", 4},
+                        {"width", 64},
+                        {"height", 64},
+                        {"seed", 1234},
+                        {"cfg_scale", 6.5},
+                        {"sampler_name", "DPM++ 2M Karras"}};
+  int status = 0;
+  const json reply = post(*server_, "/sdapi/v1/txt2img", request, &status);
+  ASSERT_EQ(status, 200) << reply.dump();
+  ASSERT_EQ(reply["images"].size(), 1u);
+  const json info = json::parse(reply["info"].get<std::string>());
+  EXPECT_EQ(info["seed"], 1234);
+  EXPECT_EQ(reply["parameters"]["steps"], 4);
+  const std::string png = base64_decode_simple(reply["images"][0]);
+  test::TempDir dir;
+  auto cli = run_sdxl("generate -m " + quoted(tiny()) + " --lora-dir " + quoted(loras()) +
+                      " --prompt-syntax a1111 -p 'a (red:1.2) barn <lora:tiny-sdxl-base-kohya-attn:0.7>' -n fog --steps 4" +
+                      " -W 64 -H 64 --seed 1234 --guidance 6.5 --sampler 'DPM++ 2M' --karras -o " + quoted(dir / "cli.png"));
+  ASSERT_EQ(cli.exit_code, 0) << cli.output;
+  EXPECT_EQ(png_of(png).pixels, io::read_png(dir / "cli.png").pixels);
+  const std::string infotext = info["infotexts"][0];
+  EXPECT_NE(infotext.find("Sampler: DPM++ 2M Karras"), std::string::npos) << infotext;
+  EXPECT_NE(infotext.find("Lora hashes: "), std::string::npos) << infotext;
+  EXPECT_EQ(io::read_png_text(dir / "cli.png").at(0).second, infotext);  // the same parameters text
+}
+
+TEST_F(Server, A1111Img2ImgAndPngInfo) {
+  const json t2i = post(*server_, "/sdapi/v1/txt2img", {{"prompt", "a boat"}, {"steps", 2}, {"width", 64}, {"height", 64}, {"seed", 3}});
+  ASSERT_TRUE(t2i.contains("images")) << t2i.dump();
+  int status = 0;
+  const json i2i = post(*server_, "/sdapi/v1/img2img",
+                        {{"prompt", "a boat at night"}, {"init_images", {"data:image/png;base64," + t2i["images"][0].get<std::string>()}},
+                         {"denoising_strength", 0.5}, {"steps", 4}, {"width", 64}, {"height", 64}, {"seed", 4}},
+                        &status);
+  ASSERT_EQ(status, 200) << i2i.dump();
+  EXPECT_NE(json::parse(i2i["info"].get<std::string>())["infotexts"][0].get<std::string>().find("Denoising strength: 0.5"),
+            std::string::npos);
+  const json info = post(*server_, "/sdapi/v1/png-info", {{"image", i2i["images"][0]}});
+  EXPECT_NE(info["info"].get<std::string>().find("a boat at night"), std::string::npos) << info.dump();
+  post(*server_, "/sdapi/v1/img2img", {{"prompt", "x"}, {"init_images", {"bm90IGFuIGltYWdl"}}}, &status);
+  EXPECT_EQ(status, 422);
+}
+
+TEST_F(Server, A1111Lists) {
+  const json samplers = get(*server_, "/sdapi/v1/samplers");
+  ASSERT_TRUE(samplers.is_array());
+  bool euler_a = false;
+  for (const auto& s : samplers) euler_a = euler_a || s["name"] == "Euler a";
+  EXPECT_TRUE(euler_a);
+  const json models = get(*server_, "/sdapi/v1/sd-models");
+  ASSERT_EQ(models.size(), 1u);
+  EXPECT_EQ(models[0]["model_name"], "tiny-sdxl-base");
+  EXPECT_EQ(get(*server_, "/sdapi/v1/options")["sd_model_checkpoint"], "tiny-sdxl-base");
+  EXPECT_EQ(get(*server_, "/sdapi/v1/loras").size(), 3u);
+  EXPECT_EQ(get(*server_, "/sdapi/v1/schedulers").size(), 2u);
+  for (const char* empty : {"/sdapi/v1/upscalers", "/sdapi/v1/latent-upscale-modes", "/sdapi/v1/sd-vae"})
+    EXPECT_EQ(get(*server_, empty), json::array()) << empty;
+  EXPECT_GT(get(*server_, "/sdapi/v1/memory")["ram"]["total"].get<double>(), 0);
+  const json progress = get(*server_, "/sdapi/v1/progress");
+  EXPECT_TRUE(progress.contains("progress") && progress.contains("eta_relative") && progress["state"].contains("sampling_step"));
+  int status = 0;
+  post(*server_, "/sdapi/v1/refresh-loras", json::object(), &status);
+  EXPECT_EQ(status, 200);
+}
+
+TEST_F(Server, OpenAiImages) {
+  int status = 0;
+  const json b64 = post(*server_, "/v1/images/generations", {{"prompt", "a cat"}, {"size", "64x64"}, {"n", 2}}, &status);
+  ASSERT_EQ(status, 200) << b64.dump();
+  ASSERT_EQ(b64["data"].size(), 2u);
+  EXPECT_EQ(png_of(base64_decode_simple(b64["data"][0]["b64_json"])).width, 64);
+  const json url = post(*server_, "/v1/images/generations", {{"prompt", "a cat"}, {"size", "64x64"}, {"response_format", "url"}});
+  const std::string link = url["data"][0]["url"];
+  auto c = server_->client();
+  auto r = c.Get(link.substr(link.find("/v1/")).c_str());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(png_of(r->body).height, 64);
+  const json bad = post(*server_, "/v1/images/generations", {{"prompt", "a cat"}, {"size", "big"}}, &status);
+  EXPECT_EQ(status, 400);
+  EXPECT_EQ(bad["error"]["param"], "size");
+  EXPECT_EQ(get(*server_, "/v1/models")["data"][0]["id"], "tiny-sdxl-base");
+}
+
+// The jobs API: 202 with an id, the events stream until done, the image by id, and the same
+// image as the CLI for the same seed (diffusers' names and defaults).
+TEST_F(Server, JobsApiAndEvents) {
+  int status = 0;
+  const json created = post(*server_, "/v1/jobs",
+                            {{"prompt", "a lighthouse"}, {"width", 64}, {"height", 64}, {"num_inference_steps", 5}, {"seed", 77}},
+                            &status);
+  ASSERT_EQ(status, 202) << created.dump();
+  const std::string id = created["id"];
+  auto c = server_->client();
+  std::string events;
+  auto r = c.Get(("/v1/jobs/" + id + "/events").c_str(), [&](const char* data, size_t n) {
+    events.append(data, n);
+    return true;
+  });
+  ASSERT_TRUE(r);
+  EXPECT_NE(events.find("event: done"), std::string::npos) << events;
+  const json view = get(*server_, "/v1/jobs/" + id);
+  EXPECT_EQ(view["status"], "succeeded");
+  auto image = c.Get(("/v1/jobs/" + id + "/images/0").c_str());
+  ASSERT_TRUE(image);
+  test::TempDir dir;
+  auto cli = run_sdxl("generate -m " + quoted(tiny()) + " -p 'a lighthouse' --steps 5 -W 64 -H 64 --seed 77 -o " + quoted(dir / "cli.png"));
+  ASSERT_EQ(cli.exit_code, 0) << cli.output;
+  EXPECT_EQ(png_of(image->body).pixels, io::read_png(dir / "cli.png").pixels);
+  get(*server_, "/v1/jobs/ffff0000", &status);
+  EXPECT_EQ(status, 404);
+}
+
+// Bad requests are 4xx naming the field, and the server keeps serving.
+TEST_F(Server, BadRequestsAreClearAndHarmless) {
+  struct Case {
+    const char* path;
+    std::string body;
+    int status;
+    const char* field;
+  };
+  const std::vector<Case> cases = {
+      {"/sdapi/v1/txt2img", "{not json", 400, ""},
+      {"/sdapi/v1/txt2img", "[1, 2]", 400, ""},
+      {"/sdapi/v1/txt2img", R"({"steps": "many"})", 422, "steps"},
+      {"/sdapi/v1/txt2img", R"({"width": 100000})", 422, "width"},
+      {"/sdapi/v1/txt2img", R"({"sampler_name": "Nonsense"})", 422, "sampler_name"},
+      {"/sdapi/v1/txt2img", R"({"override_settings": {"sd_model_checkpoint": "../../etc/passwd"}})", 404,
+       "override_settings.sd_model_checkpoint"},
+      {"/sdapi/v1/txt2img", R"({"prompt": "<lora:../../secret:1>", "width": 64, "height": 64})", 422, ""},
+      {"/v1/jobs", R"({"prompt": "x", "loras": [{"name": "/etc/passwd"}]})", 404, "loras"},
+      {"/v1/jobs", R"({"prompt": "x", "image": "%%%"})", 422, "image"},
+      {"/v1/jobs", R"({"prompt": 5})", 422, "prompt"},
+      {"/sdapi/v1/options", R"({"sd_model_checkpoint": "nope"})", 404, "sd_model_checkpoint"},
+  };
+  for (const auto& k : cases) {
+    SCOPED_TRACE(std::string(k.path) + " " + k.body);
+    auto c = server_->client();
+    auto r = c.Post(k.path, k.body, "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, k.status) << r->body;
+    const json body = json::parse(r->body, nullptr, false);
+    EXPECT_TRUE(body.contains("detail")) << r->body;
+    if (*k.field) EXPECT_EQ(body.value("field", ""), k.field) << r->body;
+  }
+  auto c = server_->client();
+  auto huge = c.Post("/sdapi/v1/txt2img", std::string(2u << 20, ' '), "application/json");
+  ASSERT_TRUE(huge);
+  EXPECT_EQ(huge->status, 413);
+  EXPECT_TRUE(server_->alive());
+  int status = 0;
+  post(*server_, "/sdapi/v1/txt2img", {{"prompt", "still here"}, {"steps", 1}, {"width", 64}, {"height", 64}}, &status);
+  EXPECT_EQ(status, 200);
+}
+
+// 8 clients x 4 requests at once: every one answered with its own seed's image.
+TEST_F(Server, ConcurrentClientsAreAllAnswered) {
+  std::atomic<int> good{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 8; ++t)
+    clients.emplace_back([&, t] {
+      for (int k = 0; k < 4; ++k) {
+        const int seed = 1000 + t * 10 + k;
+        auto c = server_->client();
+        auto r = c.Post("/sdapi/v1/txt2img",
+                        json{{"prompt", "a tree"}, {"steps", 1}, {"width", 64}, {"height", 64}, {"seed", seed}}.dump(),
+                        "application/json");
+        if (!r || r->status != 200) continue;
+        const json reply = json::parse(r->body);
+        const std::string infotext = json::parse(reply["info"].get<std::string>())["infotexts"][0];
+        if (infotext.find("Seed: " + std::to_string(seed) + ",") != std::string::npos) ++good;
+      }
+    });
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(good.load(), 32);
+}
+
+// A second server for the queue's edges: one slot, long jobs.
+TEST(ServerQueue, FullCancelAndInterrupt) {
+  SDXL_REQUIRE_REFERENCE();
+  ServerProcess s({"-m", tiny().string(), "--queue-size", "1"});
+  ASSERT_GT(s.port(), 0);
+  const json slow = {{"prompt", "slow"}, {"width", 256}, {"height", 256}, {"num_inference_steps", 1000}, {"seed", 1}};
+  int status = 0;
+  const std::string running = post(s, "/v1/jobs", slow, &status)["id"];
+  ASSERT_EQ(status, 202);
+  for (int i = 0; i < 100 && get(s, "/v1/jobs/" + running)["status"] != "running"; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const std::string queued = post(s, "/v1/jobs", slow, &status)["id"];
+  ASSERT_EQ(status, 202);
+  EXPECT_EQ(get(s, "/v1/jobs/" + queued)["queue_position"], 1);
+  auto c = s.client();
+  auto full = c.Post("/v1/jobs", slow.dump(), "application/json");
+  ASSERT_TRUE(full);
+  EXPECT_EQ(full->status, 503);
+  EXPECT_TRUE(full->has_header("Retry-After"));
+  // Cancel the queued one, then the running one.
+  auto cancelled = c.Delete(("/v1/jobs/" + queued).c_str());
+  ASSERT_TRUE(cancelled);
+  EXPECT_EQ(get(s, "/v1/jobs/" + queued)["status"], "cancelled");
+  c.Delete(("/v1/jobs/" + running).c_str());
+  json view;
+  for (int i = 0; i < 200; ++i) {
+    view = get(s, "/v1/jobs/" + running);
+    if (view["status"] != "running") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(view["status"], "cancelled");
+  // AUTOMATIC1111's interrupt stops a synchronous call, which answers without images.
+  std::thread interrupter([&] {
+    for (int i = 0; i < 200; ++i) {
+      if (get(s, "/sdapi/v1/progress")["state"]["sampling_step"].get<int>() > 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    post(s, "/sdapi/v1/interrupt", json::object());
+  });
+  const json interrupted = post(s, "/sdapi/v1/txt2img", {{"prompt", "slow"}, {"steps", 1000}, {"width", 256}, {"height", 256}}, &status);
+  interrupter.join();
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(interrupted["images"].size(), 0u);
+  // The next job runs.
+  post(s, "/sdapi/v1/txt2img", {{"prompt", "fast"}, {"steps", 1}, {"width", 64}, {"height", 64}}, &status);
+  EXPECT_EQ(status, 200);
+}
+
+// A client that hangs up on a synchronous call cancels its job.
+TEST(ServerQueue, ADisconnectedClientsJobIsCancelled) {
+  SDXL_REQUIRE_REFERENCE();
+  ServerProcess s({"-m", tiny().string()});
+  ASSERT_GT(s.port(), 0);
+  {
+    auto c = s.client(1);  // gives up after a second
+    auto r = c.Post("/sdapi/v1/txt2img", json{{"prompt", "slow"}, {"steps", 1000}, {"width", 256}, {"height", 256}}.dump(),
+                    "application/json");
+    EXPECT_FALSE(r);
+  }
+  bool stopped = false;
+  for (int i = 0; i < 100 && !stopped; ++i) {
+    stopped = get(s, "/sdapi/v1/progress")["state"]["job"] == "";
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(stopped);
+}
+
+TEST(ServerAuth, BasicAndBearer) {
+  SDXL_REQUIRE_REFERENCE();
+  ServerProcess s({"-m", tiny().string(), "--api-auth", "alice:wonder,bob:builder", "--api-key", "sk-test"});
+  ASSERT_GT(s.port(), 0);
+  auto c = s.client();
+  auto r = c.Get("/sdapi/v1/samplers");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  EXPECT_EQ(r->get_header_value("WWW-Authenticate"), "Basic realm=\"sdxl\"");
+  c.set_basic_auth("bob", "builder");
+  EXPECT_EQ(c.Get("/sdapi/v1/samplers")->status, 200);
+  c.set_basic_auth("bob", "wonder");
+  EXPECT_EQ(c.Get("/sdapi/v1/samplers")->status, 401);
+  auto k = s.client();
+  k.set_bearer_token_auth("sk-test");
+  EXPECT_EQ(k.Get("/v1/models")->status, 200);
+  k.set_bearer_token_auth("sk-wrong");
+  EXPECT_EQ(k.Get("/v1/models")->status, 401);
+}
+
+TEST(ServerModels, SwitchingCheckpoints) {
+  SDXL_REQUIRE_REFERENCE();
+  test::TempDir dir;
+  fs::copy(tiny(), dir / "second", fs::copy_options::recursive);  // another folder (a link to the first is the same model)
+  fs::create_symlink(test::reference_dir() / "models/single-file/tiny-sdxl-base.safetensors", dir / "single.safetensors");
+  ServerProcess s({"-m", tiny().string(), "--models-dir", dir.path().string(), "--config", tiny().string()});
+  ASSERT_GT(s.port(), 0);
+  const json models = get(s, "/sdapi/v1/sd-models");
+  ASSERT_EQ(models.size(), 3u) << models.dump();
+  std::string single_title;
+  for (const auto& m : models)
+    if (m["model_name"] == "single") single_title = m["title"];
+  EXPECT_EQ(single_title.size(), std::string("single [0123456789]").size()) << single_title;
+  int status = 0;
+  post(s, "/sdapi/v1/options", {{"sd_model_checkpoint", single_title}}, &status);
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(get(s, "/sdapi/v1/options")["sd_model_checkpoint"], single_title);
+  const json reply = post(s, "/sdapi/v1/txt2img", {{"prompt", "x"}, {"steps", 1}, {"width", 64}, {"height", 64},
+                                                   {"override_settings", {{"sd_model_checkpoint", "second"}}}}, &status);
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(json::parse(reply["info"].get<std::string>())["sd_model_name"], "second");
+}
+
+}  // namespace
+}  // namespace sdxl
