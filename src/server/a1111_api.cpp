@@ -9,72 +9,13 @@
 #include "sdxl/sdxl.hpp"
 #include "server/base64.h"
 #include "server/http_common.h"
+#include "server/request_parsers.h"
 #include "server/routes.h"
 
 namespace sdxl::server {
 namespace {
 
 using nlohmann::json;
-
-std::string sampler_or_default(const Fields& f) {
-  std::string name = f.text("sampler_name", "");
-  if (name.empty()) name = f.text("sampler_index", "Euler");
-  const sdxl_sampler_info* info = nullptr;
-  int karras = 0;
-  if (sdxl_resolve_sampler(name.c_str(), nullptr, 0, &info, &karras) != SDXL_STATUS_OK)
-    throw RequestError(422, "sampler_name", std::string("sampler_name: ") + sdxl_last_error());
-  return name;
-}
-
-// The fields txt2img and img2img share, mapped onto a generation.
-GenerationSpec common_spec(const ServerContext& ctx, const Fields& f, json& echo) {
-  GenerationSpec s;
-  s.prompt_syntax = "a1111";
-  s.prompts = {f.text("prompt", "")};
-  s.negative_prompts = {f.text("negative_prompt", "")};
-  s.width = static_cast<int>(f.integer("width", 512, SDXL_MIN_SIDE, SDXL_MAX_SIDE));
-  s.height = static_cast<int>(f.integer("height", 512, SDXL_MIN_SIDE, SDXL_MAX_SIDE));
-  if (s.width % 8 || s.height % 8) f.bad(s.width % 8 ? "width" : "height", "must be a multiple of 8");
-  s.steps = static_cast<int>(f.integer("steps", 50, 1, SDXL_MAX_STEPS));
-  s.guidance = f.number("cfg_scale", 7.0, 0.0, 100.0);
-  const int64_t seed = f.integer("seed", -1, -1, 4294967295ll);
-  s.seed = seed < 0 ? random_seed() : static_cast<uint64_t>(seed);
-  s.sampler = sampler_or_default(f);
-  const std::string scheduler = f.text("scheduler", "");
-  if (!scheduler.empty() && scheduler != "Automatic" && scheduler != "automatic" && scheduler != "Karras" && scheduler != "karras")
-    f.bad("scheduler", "'" + scheduler + "' is not one of Automatic, Karras");
-  s.scheduler = scheduler;
-  s.images_per_prompt = static_cast<int>(f.integer("batch_size", 1, 1, SDXL_MAX_IMAGES));
-  s.repeats = static_cast<int>(f.integer("n_iter", 1, 1, 100));
-  if (f.boolean("enable_hr", false)) f.bad("enable_hr", "hires fix is not supported by sdxl");
-  if (f.boolean("restore_faces", false)) f.bad("restore_faces", "face restoration is not supported by sdxl");
-  if (f.boolean("tiling", false)) f.bad("tiling", "tiling is not supported by sdxl");
-  const json& overrides = f.raw("override_settings");
-  if (!overrides.is_null()) {
-    if (!overrides.is_object()) f.bad("override_settings", "must be an object");
-    const Fields o(overrides);
-    s.checkpoint = o.text("sd_model_checkpoint", "");
-    if (!s.checkpoint.empty() && !ctx.catalog.find_checkpoint(s.checkpoint))
-      throw RequestError(404, "override_settings.sd_model_checkpoint", "no checkpoint named '" + s.checkpoint + "'");
-    s.clip_skip = static_cast<int>(o.integer("CLIP_stop_at_last_layers", 1, 1, 12)) - 1;
-    if (s.clip_skip == 0) s.clip_skip = -1;
-  }
-  const std::string refiner = f.text("refiner_checkpoint", "");
-  if (!refiner.empty() && refiner != "None") {
-    const std::filesystem::path loaded = ctx.options.refiner;
-    if (loaded.empty() || (refiner != loaded.filename().string() && refiner != loaded.stem().string()))
-      throw RequestError(422, "refiner_checkpoint",
-                         "refiner_checkpoint: '" + refiner + "' is not the server's refiner (sdxl serve --refiner)");
-    s.refiner_mode = "ensemble";
-    s.high_noise_frac = f.number("refiner_switch_at", 0.8, 0.01, 0.99);
-  }
-  echo = {{"prompt", s.prompts[0]},       {"negative_prompt", s.negative_prompts[0]}, {"seed", s.seed},
-          {"sampler_name", s.sampler},    {"scheduler", s.scheduler},                 {"batch_size", s.images_per_prompt},
-          {"n_iter", s.repeats},          {"steps", s.steps},                         {"cfg_scale", s.guidance},
-          {"width", s.width},             {"height", s.height},                       {"override_settings", overrides},
-          {"refiner_checkpoint", refiner}, {"refiner_switch_at", s.high_noise_frac}};
-  return s;
-}
 
 // The reply: bare base64 PNGs, the request echoed, and `info` as a JSON string.
 void send_images(const ServerContext& ctx, httplib::Response& res, const JobView& job, const GenerationSpec& s, json echo,
@@ -121,19 +62,9 @@ void send_images(const ServerContext& ctx, httplib::Response& res, const JobView
 
 void generate(const ServerContext& ctx, const httplib::Request& req, httplib::Response& res, bool img2img) {
   const json body = parse_body(req.body);
-  const Fields f(body);
   json echo;
-  GenerationSpec s = common_spec(ctx, f, echo);
-  if (img2img) {
-    const json& init = f.raw("init_images");
-    if (!init.is_array() || init.empty() || !init[0].is_string())
-      f.bad("init_images", "must be a list with at least one base64 image");
-    s.init_image = decode_image_field(init[0].get<std::string>(), "init_images");
-    if (f.has("mask")) s.mask = decode_image_field(f.text("mask", ""), "mask");
-    s.strength = f.number("denoising_strength", 0.75, 0.01, 1.0);
-    echo["denoising_strength"] = s.strength;
-  }
-  const bool send = f.boolean("send_images", true);
+  GenerationSpec s = parse_a1111_request(body, img2img, lookup_of(ctx), echo);
+  const bool send = Fields(body).boolean("send_images", true);
   const GenerationSpec kept = s;  // the queue takes its own copy
   const std::string id = ctx.queue.submit(std::move(s));
   const JobView job = wait_for(ctx, id, req);

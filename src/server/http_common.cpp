@@ -1,6 +1,7 @@
 #include "server/http_common.h"
 
 #include "server/connection_watch.h"
+#include "server/request_parsers.h"
 
 namespace sdxl::server {
 
@@ -29,6 +30,18 @@ void send_error(httplib::Response& res, const RequestError& e) {
   if (!e.field().empty()) body["field"] = e.field();
   if (e.status() == 503) res.set_header("Retry-After", "5");
   send_json(res, e.status(), body);
+}
+
+NameLookup lookup_of(const ServerContext& ctx) {
+  NameLookup names;
+  names.has_checkpoint = [&ctx](const std::string& name) { return ctx.catalog.find_checkpoint(name).has_value(); };
+  names.lora = [&ctx](const std::string& name) -> std::optional<std::string> {
+    const auto entry = ctx.catalog.find_lora(name);
+    if (!entry) return std::nullopt;
+    return entry->path.string();
+  };
+  names.refiner = ctx.options.refiner;
+  return names;
 }
 
 JobView wait_for(const ServerContext& ctx, const std::string& id, const httplib::Request& req) {

@@ -41,6 +41,10 @@ httplib::Server::Handler guarded(Body body) {
   };
 }
 
+// The catalog's names for the request parsers (server/request_parsers.h).
+struct NameLookup;
+NameLookup lookup_of(const ServerContext& ctx);
+
 // Waits for job `id` to finish; cancels it and throws when the client disconnects first.
 JobView wait_for(const ServerContext& ctx, const std::string& id, const httplib::Request& req);
 

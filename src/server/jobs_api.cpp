@@ -8,61 +8,13 @@
 //   DELETE /v1/jobs/{id}             -> cancels a queued or running job
 #include "server/base64.h"
 #include "server/http_common.h"
+#include "server/request_parsers.h"
 #include "server/routes.h"
 
 namespace sdxl::server {
 namespace {
 
 using nlohmann::json;
-
-GenerationSpec spec_of(const ServerContext& ctx, const json& body) {
-  const Fields f(body);
-  GenerationSpec s;
-  s.prompts = f.texts("prompt");
-  if (s.prompts.empty()) f.bad("prompt", "is required");
-  if (s.prompts.size() > static_cast<size_t>(SDXL_MAX_IMAGES)) f.bad("prompt", "too many prompts");
-  s.negative_prompts = f.texts("negative_prompt");
-  s.prompt_2 = f.optional_text("prompt_2");
-  s.width = static_cast<int>(f.integer("width", 1024, SDXL_MIN_SIDE, SDXL_MAX_SIDE));
-  s.height = static_cast<int>(f.integer("height", 1024, SDXL_MIN_SIDE, SDXL_MAX_SIDE));
-  if (s.width % 8 || s.height % 8) f.bad(s.width % 8 ? "width" : "height", "must be a multiple of 8");
-  s.steps = static_cast<int>(f.integer("num_inference_steps", 30, 1, SDXL_MAX_STEPS));
-  s.guidance = f.number("guidance_scale", 5.0, 0.0, 100.0);
-  const int64_t seed = f.integer("seed", -1, -1, (int64_t{1} << 53));
-  s.seed = seed < 0 ? random_seed() : static_cast<uint64_t>(seed);
-  s.sampler = f.text("sampler", "euler");
-  s.scheduler = f.text("scheduler", "");
-  s.images_per_prompt = static_cast<int>(f.integer("num_images_per_prompt", 1, 1, SDXL_MAX_IMAGES));
-  s.prompt_syntax = f.text("prompt_syntax", "plain");
-  if (s.prompt_syntax != "plain" && s.prompt_syntax != "a1111") f.bad("prompt_syntax", "must be plain or a1111");
-  s.clip_skip = static_cast<int>(f.integer("clip_skip", -1, -1, 12));
-  if (f.has("image")) {
-    s.init_image = decode_image_field(f.text("image", ""), "image");
-    s.strength = f.number("strength", 0.3, 0.01, 1.0);
-  }
-  if (f.has("mask_image")) {
-    if (!s.init_image) f.bad("mask_image", "needs image");
-    s.mask = decode_image_field(f.text("mask_image", ""), "mask_image");
-  }
-  s.refiner_mode = f.text("refiner_mode", ctx.options.refiner.empty() ? "none" : "ensemble");
-  s.high_noise_frac = f.number("high_noise_frac", 0.8, 0.01, 0.99);
-  s.checkpoint = f.text("model", "");
-  if (!s.checkpoint.empty() && !ctx.catalog.find_checkpoint(s.checkpoint))
-    throw RequestError(404, "model", "model: no checkpoint named '" + s.checkpoint + "'");
-  const json& loras = f.raw("loras");
-  if (!loras.is_null()) {
-    if (!loras.is_array()) f.bad("loras", "must be a list of {name, weight}");
-    for (const auto& l : loras) {
-      if (!l.is_object() || !l.contains("name") || !l["name"].is_string()) f.bad("loras", "each entry needs a name");
-      const Fields lf(l);
-      const std::string name = lf.text("name", "");
-      const auto entry = ctx.catalog.find_lora(name);
-      if (!entry) throw RequestError(404, "loras", "loras: no LoRA named '" + name + "' in the LoRA folder");
-      s.loras.emplace_back(entry->path.string(), lf.number("weight", 1.0, -10.0, 10.0));
-    }
-  }
-  return s;
-}
 
 json describe(const JobView& job, bool with_preview) {
   json images = json::array();
@@ -86,7 +38,7 @@ JobView found(const ServerContext& ctx, const std::string& id) {
 
 void add_jobs_routes(httplib::Server& server, const ServerContext& ctx) {
   server.Post("/v1/jobs", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
-    const std::string id = ctx.queue.submit(spec_of(ctx, parse_body(req.body)));
+    const std::string id = ctx.queue.submit(parse_job_request(parse_body(req.body), lookup_of(ctx)));
     const JobView job = found(ctx, id);
     send_json(res, 202, {{"id", id}, {"status", state_name(job.state)}, {"queue_position", job.queue_position}});
   }));

@@ -5,6 +5,7 @@
 
 #include "server/base64.h"
 #include "server/http_common.h"
+#include "server/request_parsers.h"
 #include "server/routes.h"
 
 namespace sdxl::server {
@@ -34,30 +35,8 @@ httplib::Server::Handler openai_guarded(Body body) {
 }
 
 void generations(const ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
-  const json body = parse_body(req.body);
-  const Fields f(body);
-  GenerationSpec s;
-  s.prompts = {f.text("prompt", "")};
-  if (s.prompts[0].empty()) f.bad("prompt", "is required", 400);
-  s.images_per_prompt = static_cast<int>(f.integer("n", 1, 1, 10));
-  const std::string size = f.text("size", "1024x1024");
-  if (size != "auto") {
-    int w = 0, h = 0;
-    char x = 0, extra = 0;
-    if (std::sscanf(size.c_str(), "%d%c%d%c", &w, &x, &h, &extra) != 3 || x != 'x' || w < SDXL_MIN_SIDE || h < SDXL_MIN_SIDE ||
-        w > SDXL_MAX_SIDE || h > SDXL_MAX_SIDE || w % 8 || h % 8)
-      f.bad("size", "'" + size + "' is not WIDTHxHEIGHT with sides multiples of 8 between " + std::to_string(SDXL_MIN_SIDE) +
-                        " and " + std::to_string(SDXL_MAX_SIDE), 400);
-    s.width = w;
-    s.height = h;
-  }
-  const std::string format = f.text("response_format", "b64_json");
-  if (format != "b64_json" && format != "url") f.bad("response_format", "must be b64_json or url", 400);
-  const std::string model = f.text("model", "");
-  if (!model.empty() && model != "sdxl" && !ctx.catalog.find_checkpoint(model))
-    throw RequestError(404, "model", "model: no model named '" + model + "' (GET /v1/models lists them)");
-  if (model != "sdxl") s.checkpoint = model;
-  s.seed = random_seed();
+  std::string format;
+  GenerationSpec s = parse_openai_request(parse_body(req.body), lookup_of(ctx), format);
   const std::string id = ctx.queue.submit(std::move(s));
   const JobView job = wait_for(ctx, id, req);
   if (job.state != JobState::Succeeded) throw job_error(job);

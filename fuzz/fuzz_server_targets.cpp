@@ -1,0 +1,55 @@
+#include "fuzz_server_targets.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "server/base64.h"
+#include "server/request_fields.h"
+#include "server/request_parsers.h"
+
+namespace sdxl::fuzz {
+
+int server_request_bytes(const uint8_t* data, size_t size) {
+  const std::string body(reinterpret_cast<const char*>(data), size);
+  server::NameLookup names;
+  names.has_checkpoint = [](const std::string& n) { return n == "base" || n == "base [0123456789]"; };
+  names.lora = [](const std::string& n) -> std::optional<std::string> {
+    if (n == "style") return std::string("/loras/style.safetensors");
+    return std::nullopt;
+  };
+  names.refiner = "refiner";
+  const auto clean = [](auto body_fn) {
+    try {
+      body_fn();
+    } catch (const server::RequestError& e) {
+      if (e.status() < 400 || e.status() >= 600) std::abort();  // a refusal is always an HTTP error status
+      if (std::getenv("SDXL_FUZZ_VERBOSE")) std::fprintf(stderr, "clean error: %s\n", e.what());
+    }
+  };
+  clean([&] {
+    const nlohmann::json j = server::parse_body(body);
+    for (bool img2img : {false, true})
+      clean([&] {
+        nlohmann::json echo;
+        const auto s = server::parse_a1111_request(j, img2img, names, echo);
+        if (s.width % 8 || s.height % 8 || s.steps < 1) std::abort();  // accepted values are valid ones
+      });
+    clean([&] {
+      const auto s = server::parse_job_request(j, names);
+      for (const auto& [path, weight] : s.loras)
+        if (path != "/loras/style.safetensors") std::abort();  // names resolve only to the folder's files
+    });
+    clean([&] {
+      std::string format;
+      server::parse_openai_request(j, names, format);
+    });
+  });
+  const auto decoded = server::base64_decode(body);
+  if (decoded && server::base64_encode(*decoded).size() > body.size() + 4 && body.find_first_of(" \n\r\t=") == std::string::npos &&
+      body.rfind("data:", 0) != 0)
+    std::abort();  // decoding never invents data
+  return 0;
+}
+
+}  // namespace sdxl::fuzz

@@ -1,0 +1,28 @@
+// Each API family's request body as a generation: AUTOMATIC1111's txt2img / img2img fields and
+// defaults, the OpenAI Images API's, and the jobs API's (diffusers' names). Every value is
+// checked (RequestError naming the field); names of checkpoints and LoRAs resolve only through
+// `names`, never to a path the request makes up. No model is needed: the fuzz target runs these.
+#pragma once
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "server/generation_spec.h"
+
+namespace sdxl::server {
+
+struct NameLookup {
+  std::function<bool(const std::string&)> has_checkpoint;
+  std::function<std::optional<std::string>(const std::string&)> lora;  // a LoRA name's file
+  std::string refiner;                                                 // the server's refiner, if any
+};
+
+// `echo`: the request with its defaults filled in (the A1111 reply's `parameters`).
+GenerationSpec parse_a1111_request(const nlohmann::json& body, bool img2img, const NameLookup& names, nlohmann::json& echo);
+GenerationSpec parse_job_request(const nlohmann::json& body, const NameLookup& names);
+// `format`: "b64_json" or "url".
+GenerationSpec parse_openai_request(const nlohmann::json& body, const NameLookup& names, std::string& format);
+
+}  // namespace sdxl::server
