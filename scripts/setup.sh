@@ -16,11 +16,14 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev libomp-14-dev   # fuzzing (libFuzzer)
   dpkg-dev file               # cpack -G DEB: dpkg-shlibdeps finds the runtime packages
+  chromium                    # the browser test of sdxl serve's web page
 )
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js and npm drive the browser test (puppeteer-core); any install of them will do.
+command -v npm > /dev/null || missing+=(nodejs npm)
 if ((${#missing[@]})); then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
@@ -28,6 +31,9 @@ if ((${#missing[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# puppeteer-core, at the version tests/browser/package-lock.json pins.
+npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error > /dev/null
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" > build-configure.log 2>&1 || {
   cat build-configure.log

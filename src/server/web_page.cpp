@@ -26,7 +26,7 @@ const char* const kPage = R"PAGE(<!doctype html>
   button:disabled { opacity: 0.5; cursor: default; }
   progress { width: 100%; height: 0.8rem; margin-top: 0.8rem; }
   #status { font-size: 0.85rem; color: #aab; min-height: 1.2rem; }
-  #preview { max-width: 100%; border-radius: 6px; margin-top: 0.6rem; display: none; }
+  #preview { width: 100%; image-rendering: pixelated; border-radius: 6px; margin-top: 0.6rem; display: none; }
   #gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(240px, 1fr)); gap: 1rem; align-content: start; }
   figure { margin: 0; background: #1f232b; border-radius: 8px; padding: 0.6rem; }
   figure img { width: 100%; border-radius: 6px; }
@@ -131,11 +131,13 @@ $("generate").onclick = async () => {
   $("progress").value = 0;
   $("status").textContent = "queueing";
   const body = {
-    prompt: $("prompt").value, negative_prompt: $("negative").value,
+    prompt: $("prompt").value,
     width: Number($("width").value), height: Number($("height").value),
     num_inference_steps: Number($("steps").value), guidance_scale: Number($("guidance").value),
     sampler: $("sampler").value, seed: Number($("seed").value), model: $("model").value,
   };
+  // No negative prompt is not an empty one: diffusers encodes "" but zeroes a missing one.
+  if ($("negative").value) body.negative_prompt = $("negative").value;
   if ($("lora").value) body.loras = [{ name: $("lora").value, weight: Number($("lora-weight").value) }];
   const r = await fetch("/v1/jobs", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
   const answer = await r.json();
