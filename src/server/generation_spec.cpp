@@ -59,6 +59,7 @@ void make_call(const GenerationSpec& s, int repeat, GenerateCall& c) {
   p.loras = c.loras.data();
   p.lora_count = static_cast<int>(c.loras.size());
   p.preview_every = s.preview_every;
+  p.embedding_dir = s.embedding_dir.empty() ? nullptr : s.embedding_dir.c_str();
 }
 
 uint64_t random_seed() {

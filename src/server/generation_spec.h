@@ -35,6 +35,7 @@ struct GenerationSpec {
   std::string checkpoint;                             // a catalog name; empty: the loaded one
   int repeats = 1;                                    // AUTOMATIC1111's n_iter: the batch again, seed + batch size
   int preview_every = 1;
+  std::string embedding_dir;  // the server's --embedding-dir (AUTOMATIC1111-syntax prompts)
 };
 
 // The C API's view of `spec` for one repeat; pointers into `spec` and the holder.

@@ -1,5 +1,6 @@
 #include "server/job_queue.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <random>
 
@@ -92,6 +93,7 @@ JobQueue::~JobQueue() {
 std::string JobQueue::submit(GenerationSpec spec) {
   if (!spec.checkpoint.empty() && !catalog_.find_checkpoint(spec.checkpoint))
     throw RequestError(404, "checkpoint", "no checkpoint named '" + spec.checkpoint + "'");
+  spec.embedding_dir = catalog_.options().embedding_dir;
   // Every check the engine makes before it starts, now: a bad request never waits in the queue.
   GenerateCall call;
   make_call(spec, 0, call);
@@ -180,22 +182,14 @@ bool JobQueue::cancel(const std::string& id) {
     if (it == jobs_.end()) return false;
     Job& job = *it->second;
     if (job.state == JobState::Running) {
-      job.cancel = true;
+      job.cancel = true;  // the worker's next progress report stops it
       return true;
     }
     if (job.state != JobState::Queued) return false;
-    for (auto q = queue_.begin(); q != queue_.end(); ++q)
-      if (q->get() == &job) {
-        queue_.erase(q);
-        break;
-      }
-  }
-  std::lock_guard<std::mutex> lock(mutex_);
-  auto it = jobs_.find(id);
-  if (it != jobs_.end()) {
-    it->second->state = JobState::Cancelled;
-    it->second->error = "cancelled";
-    ++it->second->version;
+    queue_.erase(std::remove_if(queue_.begin(), queue_.end(), [&](const auto& q) { return q.get() == &job; }), queue_.end());
+    job.state = JobState::Cancelled;
+    job.error = "cancelled";
+    ++job.version;
     finished_.push_back(id);
   }
   changed_.notify_all();

@@ -148,8 +148,15 @@ TEST_F(Server, A1111Lists) {
   const json progress = get(*server_, "/sdapi/v1/progress");
   EXPECT_TRUE(progress.contains("progress") && progress.contains("eta_relative") && progress["state"].contains("sampling_step"));
   int status = 0;
-  post(*server_, "/sdapi/v1/refresh-loras", json::object(), &status);
-  EXPECT_EQ(status, 200);
+  for (const char* refresh : {"/sdapi/v1/refresh-loras", "/sdapi/v1/refresh-checkpoints", "/sdapi/v1/skip"}) {
+    post(*server_, refresh, json::object(), &status);
+    EXPECT_EQ(status, 200) << refresh;
+  }
+  EXPECT_EQ(get(*server_, "/sdapi/v1/loras").size(), 3u);
+  EXPECT_EQ(get(*server_, "/sdapi/v1/sd-models").size(), 1u);
+  // No CORS headers unless --cors-origin is given.
+  auto c = server_->client();
+  EXPECT_FALSE(c.Get("/sdapi/v1/samplers")->has_header("Access-Control-Allow-Origin"));
 }
 
 TEST_F(Server, OpenAiImages) {
@@ -348,6 +355,19 @@ TEST(ServerAuth, BasicAndBearer) {
   EXPECT_EQ(k.Get("/v1/models")->status, 200);
   k.set_bearer_token_auth("sk-wrong");
   EXPECT_EQ(k.Get("/v1/models")->status, 401);
+}
+
+TEST(ServerCors, OnlyForTheGivenOrigin) {
+  SDXL_REQUIRE_REFERENCE();
+  ServerProcess s({"-m", tiny().string(), "--cors-origin", "http://app.example"});
+  ASSERT_GT(s.port(), 0);
+  auto c = s.client();
+  auto r = c.Get("/sdapi/v1/samplers");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->get_header_value("Access-Control-Allow-Origin"), "http://app.example");
+  auto preflight = c.Options("/sdapi/v1/txt2img");
+  ASSERT_TRUE(preflight);
+  EXPECT_EQ(preflight->status, 204);
 }
 
 TEST(ServerModels, SwitchingCheckpoints) {
