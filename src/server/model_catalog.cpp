@@ -113,7 +113,15 @@ void ModelCatalog::use(const std::string& name) {
   if (name.empty() || name == current_) return;
   const auto c = find_checkpoint(name);
   if (!c) throw RequestError(404, "sd_model_checkpoint", "no checkpoint named '" + name + "'");
-  load(*c);
+  const auto previous = find_checkpoint(current_);
+  try {
+    load(*c);
+  } catch (const api::Failure& e) {
+    // A checkpoint that does not load leaves the server with the one it had.
+    if (previous) load(*previous);
+    throw RequestError(e.status() == SDXL_STATUS_OUT_OF_MEMORY ? 507 : 422, "sd_model_checkpoint",
+                       "checkpoint '" + name + "' does not load: " + e.what());
+  }
 }
 
 }  // namespace sdxl::server

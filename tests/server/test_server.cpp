@@ -391,6 +391,15 @@ TEST(ServerModels, SwitchingCheckpoints) {
                                                    {"override_settings", {{"sd_model_checkpoint", "second"}}}}, &status);
   EXPECT_EQ(status, 200);
   EXPECT_EQ(json::parse(reply["info"].get<std::string>())["sd_model_name"], "second");
+  // A checkpoint that does not load: a clear error, and the server keeps the one it had.
+  test::write_file(dir / "broken.safetensors", "not a safetensors file");
+  post(s, "/sdapi/v1/refresh-checkpoints", json::object());
+  const json refused = post(s, "/sdapi/v1/options", {{"sd_model_checkpoint", "broken"}}, &status);
+  EXPECT_EQ(status, 422) << refused.dump();
+  EXPECT_NE(refused["detail"].get<std::string>().find("does not load"), std::string::npos) << refused.dump();
+  EXPECT_EQ(get(s, "/sdapi/v1/options")["sd_model_checkpoint"], "second");
+  post(s, "/sdapi/v1/txt2img", {{"prompt", "x"}, {"steps", 1}, {"width", 64}, {"height", 64}}, &status);
+  EXPECT_EQ(status, 200);
 }
 
 }  // namespace
