@@ -17,7 +17,7 @@ namespace sdxl::server {
 struct ServerContext {
   const ServerOptions& options;
   ModelCatalog& catalog;
-  JobQueue& queue;
+  JobBackend& queue;
 };
 
 void send_json(httplib::Response& res, int status, const nlohmann::json& body);

@@ -49,29 +49,44 @@ struct JobView {
   double progress() const;  // 0..1 across repeats
 };
 
-class JobQueue {
+// Where the routes send jobs and read them back: the seam a queue across machines (Redis
+// Streams) will implement beside the in-process JobQueue.
+class JobBackend {
+ public:
+  virtual ~JobBackend() = default;
+  // Checks `spec` (limits, memory, names: RequestError 4xx), then queues it; 503 when full.
+  virtual std::string submit(GenerationSpec spec) = 0;
+  // Queues a switch to checkpoint `name` (404 when there is none such).
+  virtual std::string switch_checkpoint(const std::string& name) = 0;
+  virtual std::optional<JobView> view(const std::string& id) const = 0;
+  // Waits until the job changes past `version` or `timeout` passes; nothing for an unknown id.
+  virtual std::optional<JobView> wait(const std::string& id, uint64_t version, std::chrono::milliseconds timeout) const = 0;
+  // Cancels a queued or running job; false for an unknown or finished one.
+  virtual bool cancel(const std::string& id) = 0;
+  // AUTOMATIC1111's interrupt (stop the running job) and skip (stop its current repeat).
+  virtual void interrupt() = 0;
+  virtual void skip() = 0;
+  virtual std::optional<JobView> running() const = 0;
+  virtual size_t queued() const = 0;
+};
+
+// One process: one worker thread generating on the catalog's engine.
+class JobQueue final : public JobBackend {
  public:
   JobQueue(ModelCatalog& catalog, size_t capacity, size_t kept_results);
-  ~JobQueue();
+  ~JobQueue() override;
   JobQueue(const JobQueue&) = delete;
   JobQueue& operator=(const JobQueue&) = delete;
 
-  // Checks `spec` against the engine (limits, memory, names: RequestError 4xx), then queues
-  // it; 503 when the queue is full. Returns the job's id.
-  std::string submit(GenerationSpec spec);
-  // Queues a switch to checkpoint `name` (404 when the catalog has none such).
-  std::string switch_checkpoint(const std::string& name);
-
-  std::optional<JobView> view(const std::string& id) const;
-  // Waits until the job changes past `version` or `timeout` passes; nothing for an unknown id.
-  std::optional<JobView> wait(const std::string& id, uint64_t version, std::chrono::milliseconds timeout) const;
-  // Cancels a queued or running job; false for an unknown or finished one.
-  bool cancel(const std::string& id);
-  // AUTOMATIC1111's interrupt (stop the running job) and skip (stop its current repeat).
-  void interrupt();
-  void skip();
-  std::optional<JobView> running() const;
-  size_t queued() const;
+  std::string submit(GenerationSpec spec) override;
+  std::string switch_checkpoint(const std::string& name) override;
+  std::optional<JobView> view(const std::string& id) const override;
+  std::optional<JobView> wait(const std::string& id, uint64_t version, std::chrono::milliseconds timeout) const override;
+  bool cancel(const std::string& id) override;
+  void interrupt() override;
+  void skip() override;
+  std::optional<JobView> running() const override;
+  size_t queued() const override;
 
  private:
   struct Job;
