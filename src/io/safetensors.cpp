@@ -247,4 +247,10 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
   if (ec) abandon("cannot rename the finished file: ", ec.message());
 }
 
+bool is_pickle_file(const std::filesystem::path& path) {
+  std::string ext = path.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext == ".ckpt" || ext == ".pt" || ext == ".pth" || ext == ".bin";
+}
+
 }  // namespace sdxl::io

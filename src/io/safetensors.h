@@ -55,6 +55,10 @@ class SafetensorsFile {
   std::map<std::string, std::string> metadata_;
 };
 
+// A PyTorch pickle (.ckpt, .pt, .pth, .bin, any case), by its name: sdxl never opens one
+// (unpickling can run code), so every reader refuses these before reading a byte.
+bool is_pickle_file(const std::filesystem::path& path);
+
 // Writes tensors (in the given order) with an 8-byte aligned header. Writes to a temporary
 // file next to `path` and renames it, so a failure never leaves a partial file behind.
 void write_safetensors(const std::filesystem::path& path, const std::vector<std::pair<std::string, Tensor>>& tensors,

@@ -95,9 +95,7 @@ LoraFile group_lora_tensors(const io::SafetensorsFile& file) {
 }
 
 LoraFile read_lora_file(const std::filesystem::path& path) {
-  std::string ext = path.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  SDXL_CHECK(ext != ".ckpt" && ext != ".pt" && ext != ".pth" && ext != ".bin", Format, "[lora] ", path.string(),
+  SDXL_CHECK(!io::is_pickle_file(path), Format, "[lora] ", path.string(),
              ": a pickled PyTorch file; sdxl reads LoRAs only as .safetensors (unpickling can run code). Convert it ",
              "with a trusted tool first");
   return group_lora_tensors(*io::SafetensorsFile::open(path));

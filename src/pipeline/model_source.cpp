@@ -28,7 +28,7 @@ std::shared_ptr<const ModelSource> open_model_source(const std::filesystem::path
   std::error_code ec;
   if (std::filesystem::is_regular_file(path, ec)) {
     const std::string ext = path.extension().string();
-    SDXL_CHECK(ext != ".ckpt" && ext != ".pt" && ext != ".pth" && ext != ".bin", Unsupported, "[model] ", path.string(),
+    SDXL_CHECK(!io::is_pickle_file(path), Unsupported, "[model] ", path.string(),
                ": a pickled PyTorch checkpoint; sdxl reads only safetensors (a pickle can run code when it is "
                "loaded, so it is never unpickled): use the model's .safetensors file or a diffusers folder");
     SDXL_CHECK(ext == ".safetensors", Unsupported, "[model] ", path.string(),

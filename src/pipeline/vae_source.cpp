@@ -59,9 +59,7 @@ class VaeSource final : public ModelSource {
     SDXL_CHECK(!folder_files_.empty(), Io, "[vae] ", vae_.string(), ": no diffusion_pytorch_model(.fp16).safetensors");
   }
   void open_file() {
-    std::string ext = vae_.extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    SDXL_CHECK(ext != ".ckpt" && ext != ".pt" && ext != ".pth" && ext != ".bin", Format, "[vae] ", vae_.string(),
+    SDXL_CHECK(!io::is_pickle_file(vae_), Format, "[vae] ", vae_.string(),
                ": a pickled PyTorch file; sdxl reads only .safetensors (unpickling can run code)");
     file_ = io::SafetensorsFile::open(vae_);
     prefix_ = any_key_starts_with(*file_, "first_stage_model.") ? "first_stage_model." : "";
