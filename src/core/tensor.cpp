@@ -89,4 +89,17 @@ Tensor Tensor::to(DType dtype) const {
   return out;
 }
 
+Tensor transposed(const Tensor& matrix) {
+  SDXL_CHECK(matrix.rank() == 2, InvalidArgument, "[tensor] transposing ", matrix.shape().to_string(), ", not a matrix");
+  const int64_t rows = matrix.dim(0), cols = matrix.dim(1);
+  const size_t element = dtype_size(matrix.dtype());
+  Tensor out = Tensor::empty(Shape{cols, rows}, matrix.dtype());
+  const auto* src = static_cast<const uint8_t*>(matrix.raw());
+  auto* dst = static_cast<uint8_t*>(out.raw());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      std::memcpy(dst + static_cast<size_t>(c * rows + r) * element, src + static_cast<size_t>(r * cols + c) * element, element);
+  return out;
+}
+
 }  // namespace sdxl

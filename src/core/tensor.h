@@ -53,4 +53,7 @@ class Tensor {
   std::shared_ptr<const void> keep_alive_;  // null for arena storage: the arena owns it
 };
 
+// A matrix [R, C] as an owned [C, R] of the same dtype.
+Tensor transposed(const Tensor& matrix);
+
 }  // namespace sdxl

@@ -157,16 +157,7 @@ WeightSet renamed_weight_set(const std::string& component, std::shared_ptr<Safet
 Tensor WeightSet::transposed(const std::string& name) const {
   auto it = stored_transposed_.find(name);
   if (it == stored_transposed_.end()) return Tensor();
-  const Tensor stored = files_[0]->tensor(*it->second);
-  const int64_t rows = stored.dim(0), cols = stored.dim(1);
-  const size_t element = dtype_size(stored.dtype());
-  Tensor out = Tensor::empty(Shape{cols, rows}, stored.dtype());
-  const auto* src = static_cast<const uint8_t*>(stored.raw());
-  auto* dst = static_cast<uint8_t*>(out.raw());
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c)
-      std::memcpy(dst + static_cast<size_t>(c * rows + r) * element, src + static_cast<size_t>(r * cols + c) * element, element);
-  return out;
+  return sdxl::transposed(files_[0]->tensor(*it->second));
 }
 
 PipelineFolder PipelineFolder::open(const fs::path& dir, const std::string& variant) {

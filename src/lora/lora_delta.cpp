@@ -46,13 +46,6 @@ Tensor product(const Tensor& a, const Tensor& b) {
   return c;
 }
 
-Tensor transposed(const Tensor& a) {
-  Tensor t = Tensor::empty(Shape{a.dim(1), a.dim(0)}, DType::F32);
-  for (int64_t i = 0; i < a.dim(0); ++i)
-    for (int64_t j = 0; j < a.dim(1); ++j) t.data<float>()[j * a.dim(0) + i] = a.data<float>()[i * a.dim(1) + j];
-  return t;
-}
-
 // out[p, q, k] = sum_a sum_b core[a, b, k] left[p, a] right[b, q] (k: the kernel's positions):
 // a Tucker (CP) decomposition rebuilt.
 Tensor tucker(const ModuleTensors& m, const std::string& core_part, const Tensor& left, const Tensor& right) {

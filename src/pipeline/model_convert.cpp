@@ -24,14 +24,6 @@ struct Entry {
 
 Tensor converted(Tensor t, DType dtype) { return t.dtype() == dtype ? t : t.to(dtype); }
 
-Tensor transposed(const Tensor& t) {
-  const Tensor f = t.to(DType::F32);
-  Tensor out = Tensor::empty(Shape{t.dim(1), t.dim(0)}, DType::F32);
-  for (int64_t r = 0; r < t.dim(0); ++r)
-    for (int64_t c = 0; c < t.dim(1); ++c) out.data<float>()[c * t.dim(0) + r] = f.data<float>()[r * t.dim(1) + c];
-  return out;
-}
-
 // OpenCLIP's fused in_proj: q, k and v stacked along the first axis.
 Tensor stacked(const std::vector<Tensor>& parts, DType dtype) {
   Shape shape = parts[0].shape();
