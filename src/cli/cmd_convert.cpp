@@ -1,11 +1,10 @@
-#include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/lora_arg.h"
 #include "sdxl/sdxl.hpp"
 
 namespace sdxl::cli {
@@ -36,18 +35,10 @@ Command add_convert_command(CLI::App& app) {
   cmd->add_option("--variant", o->variant, "A folder input's weights variant, e.g. fp16");
   return [cmd, o]() -> int {
     if (!cmd->parsed()) return -1;
-    std::vector<std::string> paths;
+    std::vector<LoraArg> args;
+    for (const auto& text : o->loras) args.push_back(parse_lora_arg(text, "--lora"));
     std::vector<sdxl_lora> loras;
-    for (const auto& text : o->loras) {
-      const size_t colon = text.rfind(':');
-      char* end = nullptr;
-      const std::string tail = colon == std::string::npos ? "" : text.substr(colon + 1);
-      const double w = tail.empty() ? 0 : std::strtod(tail.c_str(), &end);
-      const bool weighted = !tail.empty() && end && *end == '\0' && std::isfinite(w);
-      paths.push_back(weighted ? text.substr(0, colon) : text);
-      loras.push_back({nullptr, weighted ? w : 1.0});
-    }
-    for (size_t i = 0; i < loras.size(); ++i) loras[i].path = paths[i].c_str();
+    for (const auto& l : args) loras.push_back({l.path.c_str(), l.weight});
     sdxl_convert_params params;
     sdxl_convert_params_init(&params);
     params.input = o->input.c_str();

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/lora_arg.h"
 #include "cli/progress_bar.h"
 #include "sdxl/sdxl.hpp"
 
@@ -90,30 +91,6 @@ Crop parse_crop(const std::string& text, const char* option) {
   if (std::sscanf(text.c_str(), "%d%c%d%c", &c.top, &comma, &c.left, &extra) != 3 || comma != ',' || c.top < 0 || c.left < 0)
     usage_error(std::string(option) + ": expected TOP,LEFT (e.g. 0,0), got '" + text + "'");
   return c;
-}
-
-struct LoraArg {
-  std::string path;
-  double weight = 1.0;
-};
-
-// FILE[:WEIGHT]: the text after the last colon is the weight when it is a number (a path may
-// hold colons of its own).
-LoraArg parse_lora(const std::string& text, const char* option) {
-  LoraArg l{text, 1.0};
-  const size_t colon = text.rfind(':');
-  if (colon != std::string::npos && colon > 0) {
-    const std::string tail = text.substr(colon + 1);
-    char* end = nullptr;
-    const double w = std::strtod(tail.c_str(), &end);
-    if (!tail.empty() && end && *end == '\0') {
-      if (!std::isfinite(w)) usage_error(std::string(option) + ": the weight of '" + text + "' is not finite");
-      l = {text.substr(0, colon), w};
-    }
-  }
-  std::error_code ec;
-  if (!fs::is_regular_file(l.path, ec)) usage_error(std::string(option) + ": no file '" + l.path + "'");
-  return l;
 }
 
 // The i-th output file: out.png for one image, out-1.png ... out-K.png for several.
@@ -283,8 +260,8 @@ int run_generate(const GenerateOptions& o) {
     params.preview_every = o.preview_every;
   }
   std::vector<LoraArg> lora_args, refiner_lora_args;
-  for (const auto& l : o.loras) lora_args.push_back(parse_lora(l, "--lora"));
-  for (const auto& l : o.refiner_loras) refiner_lora_args.push_back(parse_lora(l, "--refiner-lora"));
+  for (const auto& l : o.loras) lora_args.push_back(parse_lora_arg(l, "--lora"));
+  for (const auto& l : o.refiner_loras) refiner_lora_args.push_back(parse_lora_arg(l, "--refiner-lora"));
   if (!refiner_lora_args.empty() && o.refiner.empty()) usage_error("--refiner-lora needs --refiner");
   std::vector<sdxl_lora> loras, refiner_loras;
   for (const auto& l : lora_args) loras.push_back({l.path.c_str(), l.weight});
