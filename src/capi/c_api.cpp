@@ -13,17 +13,6 @@
 #include "pipeline/tokenize_report.h"
 #include "sdxl/sdxl.h"
 
-namespace {
-
-char* copy_string(const std::string& s) {
-  char* out = static_cast<char*>(std::malloc(s.size() + 1));
-  if (!out) throw std::bad_alloc();
-  std::memcpy(out, s.c_str(), s.size() + 1);
-  return out;
-}
-
-}  // namespace
-
 extern "C" {
 
 const char* sdxl_version(void) { return SDXL_VERSION_STRING; }
@@ -75,7 +64,7 @@ sdxl_status sdxl_model_info(const sdxl_info_params* params, char** report) {
     *report = nullptr;
     std::string text = sdxl::pipeline::describe_model(params->model_dir, params->variant ? params->variant : "",
                                                       params->as_json != 0);
-    *report = copy_string(text);
+    *report = sdxl::capi::copy_string(text);
   });
 }
 
@@ -100,7 +89,7 @@ sdxl_status sdxl_tokenize(const sdxl_tokenize_params* params, char** report) {
     request.syntax = sdxl::capi::prompt_syntax(params->prompt_syntax);
     if (params->embedding_dir) request.embedding_dir = params->embedding_dir;
     request.as_json = params->as_json != 0;
-    *report = copy_string(sdxl::pipeline::tokenize_report(request));
+    *report = sdxl::capi::copy_string(sdxl::pipeline::tokenize_report(request));
   });
 }
 
@@ -111,7 +100,7 @@ sdxl_status sdxl_file_hash(const char* path, sdxl_hash_kind kind, char** hex) {
                static_cast<int>(kind));
     *hex = nullptr;
     const auto k = kind == SDXL_HASH_FILE ? sdxl::io::FileHashKind::WholeFile : sdxl::io::FileHashKind::SafetensorsData;
-    *hex = copy_string(sdxl::io::file_sha256(path, k, sdxl::io::default_hash_cache()));
+    *hex = sdxl::capi::copy_string(sdxl::io::file_sha256(path, k, sdxl::io::default_hash_cache()));
   });
 }
 

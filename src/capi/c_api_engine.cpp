@@ -497,10 +497,7 @@ sdxl_status sdxl_engine_infotext(const sdxl_engine* engine, const sdxl_generate_
     f.precision = options.precision == sdxl::ops::Precision::BF16 ? "bf16" : "fp32";
     for (int i = 0; i < images->lora_count; ++i) f.loras.push_back({images->loras[i].path, images->loras[i].weight});
     f.version = sdxl_version();
-    const std::string out = sdxl::pipeline::a1111_infotext(f);
-    *text = static_cast<char*>(std::malloc(out.size() + 1));
-    if (!*text) throw std::bad_alloc();
-    std::memcpy(*text, out.c_str(), out.size() + 1);
+    *text = sdxl::capi::copy_string(sdxl::pipeline::a1111_infotext(f));
   });
 }
 
@@ -518,11 +515,7 @@ sdxl_status sdxl_encode_png(const sdxl_images* images, int index, const char* pa
     SDXL_CHECK(images && bytes && size, InvalidArgument, "[png] images, bytes and size must not be NULL");
     *bytes = nullptr;
     *size = 0;
-    const std::vector<uint8_t> png = sdxl::io::encode_png(image_at(images, index), parameters_text(parameters));
-    *bytes = static_cast<unsigned char*>(std::malloc(png.size()));
-    if (!*bytes) throw std::bad_alloc();
-    std::memcpy(*bytes, png.data(), png.size());
-    *size = png.size();
+    sdxl::capi::copy_bytes(sdxl::io::encode_png(image_at(images, index), parameters_text(parameters)), bytes, size);
   });
 }
 
@@ -533,9 +526,7 @@ sdxl_status sdxl_png_parameters(const unsigned char* bytes, size_t size, char** 
     std::string found;
     for (const auto& [key, value] : sdxl::io::png_text_of(std::vector<uint8_t>(bytes, bytes + size), "the PNG data"))
       if (key == "parameters") found = value;
-    *parameters = static_cast<char*>(std::malloc(found.size() + 1));
-    if (!*parameters) throw std::bad_alloc();
-    std::memcpy(*parameters, found.c_str(), found.size() + 1);
+    *parameters = sdxl::capi::copy_string(found);
   });
 }
 
@@ -547,11 +538,7 @@ sdxl_status sdxl_encode_image_png(const unsigned char* pixels, int width, int he
     SDXL_CHECK(pixels && bytes && size, InvalidArgument, "[png] pixels, bytes and size must not be NULL");
     *bytes = nullptr;
     *size = 0;
-    const std::vector<uint8_t> png = sdxl::io::encode_png(image_of(pixels, width, height, channels, "image"));
-    *bytes = static_cast<unsigned char*>(std::malloc(png.size()));
-    if (!*bytes) throw std::bad_alloc();
-    std::memcpy(*bytes, png.data(), png.size());
-    *size = png.size();
+    sdxl::capi::copy_bytes(sdxl::io::encode_png(image_of(pixels, width, height, channels, "image")), bytes, size);
   });
 }
 

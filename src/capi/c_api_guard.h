@@ -1,15 +1,34 @@
 // The C API edge: exceptions become status codes and a thread-local message.
 #pragma once
 
+#include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "pipeline/prompt_encoder.h"
 #include "sdxl/sdxl.h"
 
 namespace sdxl::capi {
+
+// A string the caller frees with sdxl_free_string.
+inline char* copy_string(const std::string& s) {
+  char* out = static_cast<char*>(std::malloc(s.size() + 1));
+  if (!out) throw std::bad_alloc();
+  std::memcpy(out, s.c_str(), s.size() + 1);
+  return out;
+}
+
+// Bytes the caller frees with sdxl_free_bytes.
+inline void copy_bytes(const std::vector<uint8_t>& in, unsigned char** bytes, size_t* size) {
+  *bytes = static_cast<unsigned char*>(std::malloc(in.empty() ? 1 : in.size()));
+  if (!*bytes) throw std::bad_alloc();
+  if (!in.empty()) std::memcpy(*bytes, in.data(), in.size());
+  *size = in.size();
+}
 
 inline std::string& last_error() {
   thread_local std::string message;
