@@ -31,7 +31,7 @@ void send_images(const ServerContext& ctx, httplib::Response& res, const JobView
     negatives.push_back(s.negative_prompts.empty() ? "" : s.negative_prompts[0]);
   }
   const auto checkpoint = ctx.catalog.find_checkpoint(job.checkpoint);
-  const std::string hash = checkpoint ? ModelCatalog::sha256(*checkpoint) : "";
+  const std::string hash = checkpoint ? ctx.catalog.sha256(*checkpoint) : "";
   const json info = {{"prompt", s.prompts[0]},
                      {"all_prompts", prompts},
                      {"negative_prompt", s.negative_prompts.empty() ? "" : s.negative_prompts[0]},
@@ -120,8 +120,8 @@ void add_a1111_routes(httplib::Server& server, const ServerContext& ctx) {
   server.Get("/sdapi/v1/options", guarded([&ctx](const httplib::Request&, httplib::Response& res) {
     const auto current = ctx.catalog.find_checkpoint(ctx.catalog.current());
     send_json(res, 200,
-              {{"sd_model_checkpoint", current ? ModelCatalog::title(*current) : ctx.catalog.current()},
-               {"sd_checkpoint_hash", current ? ModelCatalog::sha256(*current) : ""},
+              {{"sd_model_checkpoint", current ? ctx.catalog.title(*current) : ctx.catalog.current()},
+               {"sd_checkpoint_hash", current ? ctx.catalog.sha256(*current) : ""},
                {"sd_vae", ctx.options.vae.empty() ? "Automatic" : std::filesystem::path(ctx.options.vae).filename().string()},
                {"CLIP_stop_at_last_layers", 1},
                {"samples_format", "png"}});
@@ -138,8 +138,8 @@ void add_a1111_routes(httplib::Server& server, const ServerContext& ctx) {
   server.Get("/sdapi/v1/sd-models", guarded([&ctx](const httplib::Request&, httplib::Response& res) {
     json list = json::array();
     for (const auto& c : ctx.catalog.checkpoints()) {
-      const std::string sha = ModelCatalog::sha256(c);
-      list.push_back({{"title", ModelCatalog::title(c)},
+      const std::string sha = ctx.catalog.sha256(c);
+      list.push_back({{"title", ctx.catalog.title(c)},
                       {"model_name", c.name},
                       {"hash", sha.empty() ? json(nullptr) : json(sha.substr(0, 10))},
                       {"sha256", sha.empty() ? json(nullptr) : json(sha)},

@@ -26,17 +26,18 @@ const char* reason_phrase(int status);
 // {"error": reason, "detail": message, "field": field}
 void send_error(httplib::Response& res, const RequestError& e);
 
-// Runs `body`, answering RequestError (4xx) and anything else (500) as JSON errors: a request
-// can never take the server down.
+// Runs `body`, answering RequestError (4xx) and anything else (500) through `send` (an API
+// family's error shape): a request can never take the server down.
+using ErrorSender = void (*)(httplib::Response&, const RequestError&);
 template <typename Body>
-httplib::Server::Handler guarded(Body body) {
-  return [body](const httplib::Request& req, httplib::Response& res) {
+httplib::Server::Handler guarded(Body body, ErrorSender send = send_error) {
+  return [body, send](const httplib::Request& req, httplib::Response& res) {
     try {
       body(req, res);
     } catch (const RequestError& e) {
-      send_error(res, e);
+      send(res, e);
     } catch (const std::exception& e) {
-      send_error(res, RequestError(500, "", e.what()));
+      send(res, RequestError(500, "", e.what()));
     }
   };
 }

@@ -168,10 +168,7 @@ std::optional<JobView> JobQueue::wait(const std::string& id, uint64_t version, s
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return std::nullopt;
   const std::shared_ptr<Job> job = it->second;
-  changed_.wait_for(lock, timeout, [&] {
-    return job->version > version || job->state == JobState::Succeeded || job->state == JobState::Failed ||
-           job->state == JobState::Cancelled || stopping_;
-  });
+  changed_.wait_for(lock, timeout, [&] { return job->version > version || finished(job->state) || stopping_; });
   return view_of(*job);
 }
 

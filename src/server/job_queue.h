@@ -23,6 +23,7 @@ namespace sdxl::server {
 
 enum class JobState { Queued, Running, Succeeded, Failed, Cancelled };
 const char* state_name(JobState state);  // "queued", "running", ...
+inline bool finished(JobState s) { return s == JobState::Succeeded || s == JobState::Failed || s == JobState::Cancelled; }
 
 struct JobImage {
   std::string png;       // with the parameters chunk
@@ -45,7 +46,7 @@ struct JobView {
   std::string checkpoint;
   double elapsed_seconds = 0;
   uint64_t version = 0;  // grows with every change
-  bool done() const { return state == JobState::Succeeded || state == JobState::Failed || state == JobState::Cancelled; }
+  bool done() const { return finished(state); }
   double progress() const;  // 0..1 across repeats
 };
 

@@ -70,9 +70,19 @@ std::vector<LoraFileEntry> ModelCatalog::loras() const {
   return loras_;
 }
 
-std::string ModelCatalog::sha256(const Checkpoint& c) { return c.single_file ? api::file_hash(c.path.string()) : ""; }
+std::string ModelCatalog::sha256(const Checkpoint& c) const {
+  if (!c.single_file) return "";
+  std::error_code ec;
+  const uintmax_t size = fs::file_size(c.path, ec);
+  const auto mtime = fs::last_write_time(c.path, ec);
+  std::lock_guard<std::mutex> lock(hashes_mutex_);
+  auto it = hashes_.find(c.path);
+  if (it == hashes_.end() || it->second.size != size || it->second.mtime != mtime)
+    it = hashes_.insert_or_assign(c.path, KnownHash{size, mtime, api::file_hash(c.path.string())}).first;
+  return it->second.sha256;
+}
 
-std::string ModelCatalog::title(const Checkpoint& c) {
+std::string ModelCatalog::title(const Checkpoint& c) const {
   const std::string hash = sha256(c);
   return hash.empty() ? c.name : c.name + " [" + hash.substr(0, 10) + "]";
 }

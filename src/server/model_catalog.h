@@ -5,6 +5,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -43,9 +44,10 @@ class ModelCatalog {
   std::optional<Checkpoint> find_checkpoint(const std::string& name) const;
   std::optional<LoraFileEntry> find_lora(const std::string& name) const;
   // AUTOMATIC1111's short hash (10 hex digits of the file's SHA-256) and the full one; empty for
-  // folders.
-  static std::string sha256(const Checkpoint& c);
-  static std::string title(const Checkpoint& c);  // "name [hash]" or "name"
+  // folders. Kept per file (while its size and time match): every request that names a
+  // checkpoint asks, and the hash cache is a file to parse.
+  std::string sha256(const Checkpoint& c) const;
+  std::string title(const Checkpoint& c) const;  // "name [hash]" or "name"
 
   // The loaded engine and its checkpoint. use() loads `name` unless it is loaded (worker thread).
   const std::string& current() const { return current_; }
@@ -65,6 +67,13 @@ class ModelCatalog {
   mutable std::mutex lists_mutex_;
   std::vector<Checkpoint> checkpoints_;
   std::vector<LoraFileEntry> loras_;
+  struct KnownHash {
+    uintmax_t size = 0;
+    std::filesystem::file_time_type mtime;
+    std::string sha256;
+  };
+  mutable std::mutex hashes_mutex_;
+  mutable std::map<std::filesystem::path, KnownHash> hashes_;
   mutable std::shared_mutex engine_mutex_;
   sdxl_engine* engine_ = nullptr;
   std::string current_;

@@ -21,19 +21,6 @@ void send_openai_error(httplib::Response& res, const RequestError& e) {
                   "application/json");
 }
 
-template <typename Body>
-httplib::Server::Handler openai_guarded(Body body) {
-  return [body](const httplib::Request& req, httplib::Response& res) {
-    try {
-      body(req, res);
-    } catch (const RequestError& e) {
-      send_openai_error(res, e);
-    } catch (const std::exception& e) {
-      send_openai_error(res, RequestError(500, "", e.what()));
-    }
-  };
-}
-
 void generations(const ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
   std::string format;
   GenerationSpec s = parse_openai_request(parse_body(req.body), lookup_of(ctx), format);
@@ -54,13 +41,14 @@ void generations(const ServerContext& ctx, const httplib::Request& req, httplib:
 
 void add_openai_routes(httplib::Server& server, const ServerContext& ctx) {
   server.Post("/v1/images/generations",
-              openai_guarded([&ctx](const httplib::Request& req, httplib::Response& res) { generations(ctx, req, res); }));
-  server.Get("/v1/models", openai_guarded([&ctx](const httplib::Request&, httplib::Response& res) {
+              guarded([&ctx](const httplib::Request& req, httplib::Response& res) { generations(ctx, req, res); },
+                      send_openai_error));
+  server.Get("/v1/models", guarded([&ctx](const httplib::Request&, httplib::Response& res) {
     json data = json::array();
     for (const auto& c : ctx.catalog.checkpoints())
       data.push_back({{"id", c.name}, {"object", "model"}, {"created", 0}, {"owned_by", "sdxl"}});
     send_json(res, 200, {{"object", "list"}, {"data", data}});
-  }));
+  }, send_openai_error));
 }
 
 }  // namespace sdxl::server
