@@ -329,6 +329,7 @@ TEST(CliGenerate, SingleFileCheckpoints) {
 }  // namespace sdxl
 
 #include "io/file_hash.h"
+#include "random_tensor.h"
 
 namespace sdxl {
 namespace {
@@ -434,11 +435,9 @@ TEST(CliGenerate, LcmLoraCommand) {
       std::replace(key.begin(), key.end(), '.', '_');
       Shape down = r.shape, up = r.shape.rank() == 4 ? Shape{r.shape[0], 2, 1, 1} : Shape{r.shape[0], 2};
       down[0] = 2;
-      const auto d = test::random_floats(static_cast<size_t>(down.numel()), seed++, -0.05f, 0.05f);
-      const auto u = test::random_floats(static_cast<size_t>(up.numel()), seed++, -0.05f, 0.05f);
-      Tensor dt = Tensor::empty(down, DType::F32), ut = Tensor::zeros(up, DType::F32);
-      std::copy(d.begin(), d.end(), dt.data<float>());
-      if (!zero) std::copy(u.begin(), u.end(), ut.data<float>());
+      const Tensor dt = test::random_tensor(down, seed++, -0.05f, 0.05f);
+      const Tensor random_up = test::random_tensor(up, seed++, -0.05f, 0.05f);
+      const Tensor ut = zero ? Tensor::zeros(up, DType::F32) : random_up;
       tensors.emplace_back(key + ".lora_down.weight", dt.to(DType::F16));
       tensors.emplace_back(key + ".lora_up.weight", ut.to(DType::F16));
     }

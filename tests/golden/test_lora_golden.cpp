@@ -10,6 +10,7 @@
 #include "pipeline/engine.h"
 #include "pipeline/lora_source.h"
 #include "pipeline/prompt_encoder.h"
+#include "random_tensor.h"
 
 namespace sdxl {
 namespace {
@@ -118,13 +119,6 @@ TEST(LoraGolden, SwapInALongLivedEngineRestoresTheWeightsExactly) {
   EXPECT_EQ(result.loras[0].path, spec.path);
 }
 
-Tensor random_tensor(Shape shape, uint32_t seed) {
-  const auto v = test::random_floats(static_cast<size_t>(shape.numel()), seed);
-  Tensor t = Tensor::empty(shape, DType::F32);
-  std::copy(v.begin(), v.end(), t.data<float>());
-  return t;
-}
-
 // A refiner LoRA named by SGM blocks of index 10 and above (which diffusers v0.25.1 mis-parses):
 // each layer merged by the rule W + s * alpha/rank * up . down, and the refiner runs with it.
 TEST(LoraGolden, RefinerLoraWithBlockIndicesAboveTen) {
@@ -147,8 +141,8 @@ TEST(LoraGolden, RefinerLoraWithBlockIndicesAboveTen) {
     Shape down = w, up{w[0], rank};
     down[0] = rank;
     if (w.rank() == 4) up = Shape{w[0], rank, 1, 1};
-    tensors.emplace_back(m.key + ".lora_down.weight", random_tensor(down, seed++));
-    tensors.emplace_back(m.key + ".lora_up.weight", random_tensor(up, seed++));
+    tensors.emplace_back(m.key + ".lora_down.weight", test::random_tensor(down, seed++));
+    tensors.emplace_back(m.key + ".lora_up.weight", test::random_tensor(up, seed++));
     Tensor alpha = Tensor::empty(Shape{}, DType::F32);
     alpha.data<float>()[0] = 2.0f;
     tensors.emplace_back(m.key + ".alpha", alpha);

@@ -11,6 +11,7 @@
 #include "lora/lora_file.h"
 #include "lora/lora_names.h"
 #include "pipeline/lora_tags.h"
+#include "random_tensor.h"
 #include "test_support.h"
 
 namespace sdxl::lora {
@@ -18,12 +19,7 @@ namespace {
 
 uint32_t next_seed = 100;
 
-Tensor random(Shape shape) {
-  const auto v = test::random_floats(static_cast<size_t>(shape.numel()), next_seed++);
-  Tensor t = Tensor::empty(shape, DType::F32);
-  std::copy(v.begin(), v.end(), t.data<float>());
-  return t;
-}
+Tensor random(Shape shape) { return test::random_tensor(shape, next_seed++); }
 
 Tensor scalar(float v) {
   Tensor t = Tensor::empty(Shape{}, DType::F32);
