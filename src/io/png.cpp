@@ -114,11 +114,13 @@ void check_png_chunks(const std::vector<uint8_t>& bytes, const std::string& what
   if (bytes.size() > kMaxPngBytes) fail(ErrorCode::Format, "[png] ", what, ": size out of range");
   if (bytes.size() < 8 || png_sig_cmp(bytes.data(), 0, 8) != 0)
     fail(ErrorCode::Format, "[png] ", what, ": not a PNG file");
+  // Every header libpng can read (8 bytes: length, type) is checked, a last one cut short of its
+  // CRC included: libpng allocates the claimed length as soon as it has read the header.
   size_t at = 8;
-  while (at + 12 <= bytes.size()) {
+  while (at + 8 <= bytes.size()) {
     const uint32_t length = (uint32_t{bytes[at]} << 24) | (uint32_t{bytes[at + 1]} << 16) | (uint32_t{bytes[at + 2]} << 8) |
                             uint32_t{bytes[at + 3]};
-    if (length > bytes.size() - at - 12)
+    if (at + 12 > bytes.size() || length > bytes.size() - at - 12)
       fail(ErrorCode::Format, "[png] ", what, ": a chunk at byte ", at, " claims ", length,
            " bytes, more than the file holds (truncated or corrupt)");
     const bool end = std::memcmp(bytes.data() + at + 4, "IEND", 4) == 0;
