@@ -34,7 +34,7 @@ void send_error(httplib::Response& res, const RequestError& e) {
 
 NameLookup lookup_of(const ServerContext& ctx) {
   NameLookup names;
-  names.has_checkpoint = [&ctx](const std::string& name) { return ctx.catalog.find_checkpoint(name).has_value(); };
+  names.has_checkpoint = [&ctx](const std::string& name) { return ctx.queue.has_checkpoint(name); };
   names.lora = [&ctx](const std::string& name) -> std::optional<std::string> {
     const auto entry = ctx.catalog.find_lora(name);
     if (!entry) return std::nullopt;

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "sdxl/sdxl.hpp"
+#include "server/job_runner.h"
 #include "server/request_fields.h"
 
 namespace sdxl::server {
@@ -39,19 +40,6 @@ std::string new_id() {
   char text[17];
   std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(generator()));
   return text;
-}
-
-// A C API failure as the HTTP status it deserves: the caller's fault is a 4xx.
-int status_of(sdxl_status status) {
-  switch (status) {
-    case SDXL_STATUS_INVALID_ARGUMENT: return 422;
-    case SDXL_STATUS_IO_ERROR: return 404;
-    case SDXL_STATUS_FORMAT_ERROR: return 422;
-    case SDXL_STATUS_UNSUPPORTED: return 422;
-    case SDXL_STATUS_OUT_OF_MEMORY: return 507;
-    case SDXL_STATUS_BUSY: return 503;
-    default: return 500;
-  }
 }
 
 }  // namespace
@@ -98,7 +86,7 @@ std::string JobQueue::submit(GenerationSpec spec) {
   GenerateCall call;
   make_call(spec, 0, call);
   const sdxl_status status = catalog_.with_engine([&](sdxl_engine* e) { return e ? sdxl_engine_check(e, &call.params) : SDXL_STATUS_BUSY; });
-  if (status != SDXL_STATUS_OK) throw RequestError(status_of(status), "", sdxl_last_error());
+  if (status != SDXL_STATUS_OK) throw RequestError(http_status_of(status), "", sdxl_last_error());
   auto job = std::make_shared<Job>();
   job->id = new_id();
   job->spec = std::move(spec);
@@ -214,31 +202,6 @@ size_t JobQueue::queued() const {
   return queue_.size();
 }
 
-int JobQueue::on_progress(const sdxl_progress* progress, void* user) {
-  Job& job = *static_cast<Job*>(user);
-  std::string preview;
-  if (progress->preview) {
-    unsigned char* bytes = nullptr;
-    size_t size = 0;
-    if (sdxl_encode_image_png(progress->preview, progress->preview_width, progress->preview_height, 3, &bytes, &size) ==
-        SDXL_STATUS_OK)
-      preview.assign(reinterpret_cast<char*>(bytes), size);
-    sdxl_free_bytes(bytes);
-  }
-  {
-    std::lock_guard<std::mutex> lock(job.queue->mutex_);
-    job.stage = progress->stage ? progress->stage : "";
-    if (progress->total_steps > 0) {
-      job.step = progress->step;
-      job.total = progress->total_steps;
-    }
-    if (!preview.empty()) job.preview_png = std::move(preview);
-    ++job.version;
-  }
-  job.queue->changed_.notify_all();
-  return job.cancel || job.skip ? 1 : 0;
-}
-
 void JobQueue::finish(Job& job, JobState state, std::string error, int status) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -257,6 +220,42 @@ void JobQueue::finish(Job& job, JobState state, std::string error, int status) {
   changed_.notify_all();
 }
 
+// The in-process queue's view of a running job: state under the queue's lock, flags as atomics.
+class JobQueue::Observer final : public JobObserver {
+ public:
+  Observer(JobQueue& queue, Job& job) : queue_(queue), job_(job) {}
+  void repeat_started(int repeat) override {
+    {
+      std::lock_guard<std::mutex> lock(queue_.mutex_);
+      job_.repeat = repeat;
+      job_.step = 0;
+      ++job_.version;
+    }
+    queue_.changed_.notify_all();
+  }
+  void progressed(const sdxl_progress& progress, std::string preview_png) override {
+    {
+      std::lock_guard<std::mutex> lock(queue_.mutex_);
+      job_.stage = progress.stage ? progress.stage : "";
+      if (progress.total_steps > 0) {
+        job_.step = progress.step;
+        job_.total = progress.total_steps;
+      }
+      if (!preview_png.empty()) job_.preview_png = std::move(preview_png);
+      ++job_.version;
+    }
+    queue_.changed_.notify_all();
+  }
+  StopRequest stop_request() override {
+    return job_.cancel ? StopRequest::Cancel : job_.skip ? StopRequest::SkipRepeat : StopRequest::None;
+  }
+  void skip_done() override { job_.skip = false; }
+
+ private:
+  JobQueue& queue_;
+  Job& job_;
+};
+
 void JobQueue::run(Job& job) {
   if (job.is_switch) {
     catalog_.use(job.switch_to);
@@ -266,46 +265,14 @@ void JobQueue::run(Job& job) {
   }
   catalog_.use(job.spec.checkpoint);
   job.checkpoint = catalog_.current();
-  sdxl_engine* engine = catalog_.engine();
-  std::vector<JobImage> images;
-  for (int r = 0; r < job.spec.repeats; ++r) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      job.repeat = r;
-      job.step = 0;
-      ++job.version;
-    }
-    GenerateCall call;
-    make_call(job.spec, r, call);
-    call.params.progress = on_progress;
-    call.params.progress_user_data = &job;
-    sdxl_images* out = nullptr;
-    const sdxl_status status = sdxl_engine_generate(engine, &call.params, &out);
-    if (status == SDXL_STATUS_CANCELLED && job.skip && !job.cancel) {  // skip: on to the next repeat
-      job.skip = false;
-      continue;
-    }
-    if (status == SDXL_STATUS_CANCELLED) return finish(job, JobState::Cancelled, "cancelled", 409);
-    if (status != SDXL_STATUS_OK) return finish(job, JobState::Failed, sdxl_last_error(), status_of(status));
-    const std::unique_ptr<sdxl_images, void (*)(sdxl_images*)> owned(out, sdxl_images_free);
-    for (int i = 0; i < out->count; ++i) {
-      char* text = nullptr;
-      api::check(sdxl_engine_infotext(engine, &call.params, out, i, &text));
-      const std::string infotext = api::take_string(text);
-      unsigned char* bytes = nullptr;
-      size_t size = 0;
-      api::check(sdxl_encode_png(out, i, infotext.c_str(), &bytes, &size));
-      images.push_back({std::string(reinterpret_cast<char*>(bytes), size), infotext});
-      sdxl_free_bytes(bytes);
-    }
-    std::lock_guard<std::mutex> lock(mutex_);
-    job.seeds.push_back(call.params.seed);
-  }
+  Observer observer(*this, job);
+  JobOutcome outcome = run_job(catalog_.engine(), job.spec, observer);
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    job.images = std::move(images);
+    job.images = std::move(outcome.images);
+    job.seeds = std::move(outcome.seeds);
   }
-  finish(job, JobState::Succeeded);
+  finish(job, outcome.state, outcome.error, outcome.error_status);
 }
 
 void JobQueue::work() {

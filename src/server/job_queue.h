@@ -17,59 +17,10 @@
 #include <vector>
 
 #include "server/generation_spec.h"
+#include "server/job_backend.h"
 #include "server/model_catalog.h"
 
 namespace sdxl::server {
-
-enum class JobState { Queued, Running, Succeeded, Failed, Cancelled };
-const char* state_name(JobState state);  // "queued", "running", ...
-inline bool finished(JobState s) { return s == JobState::Succeeded || s == JobState::Failed || s == JobState::Cancelled; }
-
-struct JobImage {
-  std::string png;       // with the parameters chunk
-  std::string infotext;  // AUTOMATIC1111's parameters text
-};
-
-// A job's state at one moment (a copy: readers never hold the queue's lock).
-struct JobView {
-  std::string id;
-  JobState state = JobState::Queued;
-  std::string stage;  // "denoising", "refining", "decoding", ...
-  int step = 0, total = 0;
-  int repeat = 0, repeats = 1;
-  int queue_position = 0;  // 1-based while queued
-  std::string preview_png;
-  std::vector<JobImage> images;  // when succeeded
-  std::vector<uint64_t> seeds;   // the seed of each repeat
-  std::string error;             // when failed
-  int error_status = 500;
-  std::string checkpoint;
-  double elapsed_seconds = 0;
-  uint64_t version = 0;  // grows with every change
-  bool done() const { return finished(state); }
-  double progress() const;  // 0..1 across repeats
-};
-
-// Where the routes send jobs and read them back: the seam a queue across machines (Redis
-// Streams) will implement beside the in-process JobQueue.
-class JobBackend {
- public:
-  virtual ~JobBackend() = default;
-  // Checks `spec` (limits, memory, names: RequestError 4xx), then queues it; 503 when full.
-  virtual std::string submit(GenerationSpec spec) = 0;
-  // Queues a switch to checkpoint `name` (404 when there is none such).
-  virtual std::string switch_checkpoint(const std::string& name) = 0;
-  virtual std::optional<JobView> view(const std::string& id) const = 0;
-  // Waits until the job changes past `version` or `timeout` passes; nothing for an unknown id.
-  virtual std::optional<JobView> wait(const std::string& id, uint64_t version, std::chrono::milliseconds timeout) const = 0;
-  // Cancels a queued or running job; false for an unknown or finished one.
-  virtual bool cancel(const std::string& id) = 0;
-  // AUTOMATIC1111's interrupt (stop the running job) and skip (stop its current repeat).
-  virtual void interrupt() = 0;
-  virtual void skip() = 0;
-  virtual std::optional<JobView> running() const = 0;
-  virtual size_t queued() const = 0;
-};
 
 // One process: one worker thread generating on the catalog's engine.
 class JobQueue final : public JobBackend {
@@ -88,6 +39,7 @@ class JobQueue final : public JobBackend {
   void skip() override;
   std::optional<JobView> running() const override;
   size_t queued() const override;
+  bool has_checkpoint(const std::string& name) const override { return catalog_.find_checkpoint(name).has_value(); }
 
  private:
   struct Job;
@@ -95,7 +47,7 @@ class JobQueue final : public JobBackend {
   void run(Job& job);
   void finish(Job& job, JobState state, std::string error = "", int status = 500);
   JobView view_of(const Job& job) const;
-  static int on_progress(const sdxl_progress* progress, void* user);
+  class Observer;
 
   ModelCatalog& catalog_;
   const size_t capacity_, kept_;

@@ -1,0 +1,67 @@
+// What the routes see of jobs, wherever they run: their states and results (JobView) and the
+// JobBackend they are submitted to: the in-process JobQueue, or the Redis Streams queue that
+// workers on other machines take jobs from.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/generation_spec.h"
+
+namespace sdxl::server {
+
+enum class JobState { Queued, Running, Succeeded, Failed, Cancelled };
+const char* state_name(JobState state);  // "queued", "running", ...
+inline bool finished(JobState s) { return s == JobState::Succeeded || s == JobState::Failed || s == JobState::Cancelled; }
+
+struct JobImage {
+  std::string png;       // with the parameters chunk
+  std::string infotext;  // AUTOMATIC1111's parameters text
+};
+
+// A job's state at one moment (a copy: readers never hold the queue's lock).
+struct JobView {
+  std::string id;
+  JobState state = JobState::Queued;
+  std::string stage;  // "denoising", "refining", "decoding", ...
+  int step = 0, total = 0;
+  int repeat = 0, repeats = 1;
+  int queue_position = 0;  // 1-based while queued
+  std::string preview_png;
+  std::vector<JobImage> images;  // when succeeded
+  std::vector<uint64_t> seeds;   // the seed of each repeat
+  std::string error;             // when failed
+  int error_status = 500;
+  std::string checkpoint;
+  double elapsed_seconds = 0;
+  uint64_t version = 0;  // grows with every change
+  bool done() const { return finished(state); }
+  double progress() const;  // 0..1 across repeats
+};
+
+// Where the routes send jobs and read them back.
+class JobBackend {
+ public:
+  virtual ~JobBackend() = default;
+  // Checks `spec` (limits, memory, names: RequestError 4xx), then queues it; 503 when full.
+  virtual std::string submit(GenerationSpec spec) = 0;
+  // Queues a switch to checkpoint `name` (404 when there is none such).
+  virtual std::string switch_checkpoint(const std::string& name) = 0;
+  virtual std::optional<JobView> view(const std::string& id) const = 0;
+  // Waits until the job changes past `version` or `timeout` passes; nothing for an unknown id.
+  virtual std::optional<JobView> wait(const std::string& id, uint64_t version, std::chrono::milliseconds timeout) const = 0;
+  // Cancels a queued or running job; false for an unknown or finished one.
+  virtual bool cancel(const std::string& id) = 0;
+  // AUTOMATIC1111's interrupt (stop the running job) and skip (stop its current repeat).
+  virtual void interrupt() = 0;
+  virtual void skip() = 0;
+  virtual std::optional<JobView> running() const = 0;
+  virtual size_t queued() const = 0;
+  // Whether a request may name checkpoint `name` (a name or AUTOMATIC1111's "name [hash]").
+  virtual bool has_checkpoint(const std::string& name) const = 0;
+};
+
+}  // namespace sdxl::server
