@@ -17,6 +17,7 @@ packages=(
   clang libclang-rt-14-dev libomp-14-dev   # fuzzing (libFuzzer)
   dpkg-dev file               # cpack -G DEB: dpkg-shlibdeps finds the runtime packages
   chromium                    # the browser test of sdxl serve's web page
+  redis-server libhiredis-dev # sdxl serve --queue and sdxl worker (Redis Streams), and their tests
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -2,6 +2,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/model_options.h"
 #include "sdxl/sdxl.hpp"
 #include "server/http_server.h"
 
@@ -39,29 +40,29 @@ Command add_serve_command(CLI::App& app) {
       "Serve the model over HTTP, loaded once and kept warm: AUTOMATIC1111's /sdapi/v1 API (Open WebUI,\n"
       "SillyTavern, scripts), the OpenAI Images API (/v1/images/generations), sdxl's jobs API (/v1/jobs:\n"
       "progress, Server-Sent Events, cancel) and a web page at /. One generation runs at a time; the\n"
-      "others wait in a queue. Listens on 127.0.0.1 unless told otherwise. See docs/SERVER.md.");
+      "others wait in a queue; with --queue, front ends hand jobs to `sdxl worker`s on any number of\n"
+      "machines. Listens on 127.0.0.1 unless told otherwise. See docs/SERVER.md and docs/SCALING.md.");
   auto& s = o->server;
-  cmd->add_option("-m,--model", s.model, "The checkpoint to load: a diffusers folder or a single .safetensors file")->required();
-  cmd->add_option("--config", s.config, "A single-file model's architecture (a diffusers folder)");
-  cmd->add_option("--refiner", s.refiner, "An SDXL refiner (AUTOMATIC1111's refiner_checkpoint names it)");
+  add_model_options(*cmd, s);
   cmd->add_option("--models-dir", s.models_dir, "Further checkpoints (folders and .safetensors) requests may select")
       ->check(CLI::ExistingDirectory);
-  cmd->add_option("--lora-dir", s.lora_dir, "LoRAs for <lora:NAME:WEIGHT> tags and the LoRA lists")->check(CLI::ExistingDirectory);
-  cmd->add_option("--embedding-dir", s.embedding_dir, "Textual-inversion embeddings (AUTOMATIC1111 prompt syntax)")
-      ->check(CLI::ExistingDirectory);
-  cmd->add_option("--vae", s.vae, "A VAE instead of the model's (folder or single file)");
-  cmd->add_option("--taesd", s.taesd, "A tiny autoencoder for previews (and the final decode)");
+  cmd->add_option("--queue", s.queue_url,
+                  "Generate nothing here: hand jobs to `sdxl worker`s through Redis Streams at\n"
+                  "redis://[:PASSWORD@]HOST:PORT[/STREAM] (see docs/SCALING.md)");
+  cmd->add_option("--result-ttl", s.result_ttl_s, "With --queue: seconds Redis keeps a finished job's result")
+      ->check(CLI::Range(10, 7 * 24 * 3600))
+      ->capture_default_str();
   cmd->add_option("--listen", o->listen, "Address to listen on, HOST:PORT (PORT 0: any free port)")->capture_default_str();
   cmd->add_option("--api-auth", o->api_auth, "Require HTTP Basic auth: user:password[,user2:password2]");
   cmd->add_option("--api-key", s.api_key, "Require this Bearer token (OpenAI clients' API key)");
   cmd->add_option("--cors-origin", s.cors_origin, "Allow browsers on this origin to call the APIs (CORS is off without it)");
   cmd->add_option("--queue-size", s.queue_size, "Requests that may wait; more get 503")->check(CLI::Range(1, 10000))->capture_default_str();
   cmd->add_option("--max-body-mb", o->max_body_mb, "Largest request body accepted, MiB")->check(CLI::Range(1.0, 4096.0))->capture_default_str();
-  cmd->add_option("--precision", s.precision, "fp32, or bf16 (about twice as fast)")
-      ->check(CLI::IsMember({"fp32", "bf16"}))
-      ->capture_default_str();
   return [cmd, o]() -> int {
     if (!cmd->parsed()) return -1;
+    if (o->server.queue_url.empty() && o->server.model.empty())
+      throw CLI::RequiredError("--model (or --queue, to hand the jobs to workers)");
+    if (!o->server.queue_url.empty()) parse_queue_url(o->server.queue_url);
     parse_listen(o->listen, o->server);
     o->server.max_body_bytes = static_cast<size_t>(o->max_body_mb * 1024 * 1024);
     size_t start = 0;

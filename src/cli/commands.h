@@ -14,5 +14,6 @@ Command add_tokenize_command(CLI::App& app);
 Command add_generate_command(CLI::App& app);
 Command add_convert_command(CLI::App& app);
 Command add_serve_command(CLI::App& app);
+Command add_worker_command(CLI::App& app);
 
 }  // namespace sdxl::cli

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   commands.push_back(sdxl::cli::add_tokenize_command(app));
   commands.push_back(sdxl::cli::add_convert_command(app));
   commands.push_back(sdxl::cli::add_serve_command(app));
+  commands.push_back(sdxl::cli::add_worker_command(app));
 
   try {
     app.parse(argc, argv);

@@ -1,11 +1,13 @@
 #include "server/http_server.h"
 
 #include <csignal>
+#include <memory>
 #include <cstdio>
 #include <thread>
 
 #include "server/base64.h"
 #include "server/http_common.h"
+#include "server/redis_job_backend.h"
 #include "server/routes.h"
 
 namespace sdxl::server {
@@ -52,8 +54,13 @@ int run_server(const ServerOptions& options) {
     std::fprintf(stderr, "sdxl: warning: listening on %s without --api-auth or --api-key: anyone who can reach this "
                          "machine can use it\n", options.host.c_str());
   ModelCatalog catalog(options);
-  JobQueue queue(catalog, options.queue_size, options.kept_results);
-  const ServerContext ctx{options, catalog, queue};
+  std::unique_ptr<JobBackend> queue;
+  if (options.queue_url.empty())
+    queue = std::make_unique<JobQueue>(catalog, options.queue_size, options.kept_results);
+  else
+    queue = std::make_unique<RedisJobBackend>(parse_redis_url(options.queue_url),
+                                              RedisQueueOptions{options.queue_size, options.result_ttl_s, options.lora_dir});
+  const ServerContext ctx{options, catalog, *queue};
 
   httplib::Server server;
   server.set_payload_max_length(options.max_body_bytes);

@@ -21,7 +21,7 @@ std::string lowercase_extension(const fs::path& p) {
 ModelCatalog::ModelCatalog(ServerOptions options) : options_(std::move(options)) {
   refresh_checkpoints();
   refresh_loras();
-  load(checkpoints_.front());
+  if (options_.queue_url.empty()) load(checkpoints_.front());  // a queue's front end generates nothing
 }
 
 ModelCatalog::~ModelCatalog() { sdxl_engine_free(engine_); }
@@ -30,8 +30,9 @@ void ModelCatalog::refresh_checkpoints() {
   std::vector<Checkpoint> list;
   std::error_code ec;
   const fs::path first = options_.model;
-  list.push_back({first.filename().empty() ? first.parent_path().filename().string() : (fs::is_regular_file(first, ec) ? first.stem() : first.filename()).string(),
-                  first, fs::is_regular_file(first, ec)});
+  if (!first.empty())
+    list.push_back({first.filename().empty() ? first.parent_path().filename().string() : (fs::is_regular_file(first, ec) ? first.stem() : first.filename()).string(),
+                    first, fs::is_regular_file(first, ec)});
   if (!options_.models_dir.empty()) {
     std::vector<Checkpoint> found;
     for (const auto& entry : fs::directory_iterator(options_.models_dir, ec)) {

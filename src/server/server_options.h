@@ -9,7 +9,7 @@
 namespace sdxl::server {
 
 struct ServerOptions {
-  std::string model;       // the checkpoint loaded at start (folder or single file)
+  std::string model;       // the checkpoint loaded at start (folder or single file); optional with a queue
   std::string config;      // a single-file model's architecture folder
   std::string refiner;     // optional
   std::string models_dir;  // further checkpoints a request may select
@@ -23,6 +23,8 @@ struct ServerOptions {
   size_t queue_size = 16;                                     // queued jobs at most (the running one aside)
   size_t max_body_bytes = 64u << 20;
   size_t kept_results = 64;  // finished jobs kept for their results, oldest dropped first
+  std::string queue_url;     // redis://...: hand jobs to `sdxl worker`s instead of generating
+  int result_ttl_s = 3600;   // with a queue: how long Redis keeps a finished job's result
 };
 
 }  // namespace sdxl::server

@@ -1,0 +1,28 @@
+#include "cli/model_options.h"
+
+namespace sdxl::cli {
+
+CLI::Option* add_model_options(CLI::App& cmd, server::ServerOptions& s) {
+  CLI::Option* model = cmd.add_option("-m,--model", s.model, "The checkpoint to load: a diffusers folder or a single .safetensors file");
+  cmd.add_option("--config", s.config, "A single-file model's architecture (a diffusers folder)");
+  cmd.add_option("--refiner", s.refiner, "An SDXL refiner (AUTOMATIC1111's refiner_checkpoint names it)");
+  cmd.add_option("--lora-dir", s.lora_dir, "LoRAs for <lora:NAME:WEIGHT> tags and the LoRA lists")->check(CLI::ExistingDirectory);
+  cmd.add_option("--embedding-dir", s.embedding_dir, "Textual-inversion embeddings (AUTOMATIC1111 prompt syntax)")
+      ->check(CLI::ExistingDirectory);
+  cmd.add_option("--vae", s.vae, "A VAE instead of the model's (folder or single file)");
+  cmd.add_option("--taesd", s.taesd, "A tiny autoencoder for previews (and the final decode)");
+  cmd.add_option("--precision", s.precision, "fp32, or bf16 (about twice as fast)")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->capture_default_str();
+  return model;
+}
+
+server::RedisAddress parse_queue_url(const std::string& url) {
+  try {
+    return server::parse_redis_url(url);
+  } catch (const std::invalid_argument& e) {
+    throw CLI::ValidationError("--queue", e.what());
+  }
+}
+
+}  // namespace sdxl::cli

@@ -1,0 +1,18 @@
+// What `sdxl serve` and `sdxl worker` share: the model options and the queue's address.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "server/redis_client.h"
+#include "server/server_options.h"
+
+namespace sdxl::cli {
+
+// -m (returned: serve makes it optional with --queue), --config, --refiner, --vae, --taesd,
+// --lora-dir, --embedding-dir, --precision.
+CLI::Option* add_model_options(CLI::App& cmd, server::ServerOptions& s);
+
+// --queue's redis://... URL, or a CLI::ValidationError saying what is wrong with it.
+server::RedisAddress parse_queue_url(const std::string& url);
+
+}  // namespace sdxl::cli

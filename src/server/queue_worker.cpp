@@ -1,0 +1,297 @@
+#include "server/queue_worker.h"
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "server/job_codec.h"
+#include "server/job_runner.h"
+#include "server/model_catalog.h"
+#include "server/redis_job_store.h"
+#include "server/request_fields.h"
+
+namespace sdxl::server {
+namespace {
+
+using std::chrono::milliseconds;
+
+struct Entry {
+  std::string stream, id, job, spec;
+};
+
+// [[id, [field, value, ...]], ...] as entries of `stream` (entries deleted meanwhile come as nil).
+void take_entries(const std::string& stream, const RedisReply& list, std::vector<Entry>& out) {
+  for (const RedisReply& e : list.items) {
+    if (e.items.size() < 2 || e.items[1].nil()) continue;
+    const std::string *job = e.items[1].field("job"), *spec = e.items[1].field("spec");
+    out.push_back({stream, e.items[0].text, job ? *job : "", spec ? *spec : ""});
+  }
+}
+
+std::string default_consumer_name() {
+  char host[256] = "worker";
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + ":" + std::to_string(getpid());
+}
+
+class Worker;
+
+// A running job's progress into its hash; the cancel and skip flags back (one round trip a step).
+class RedisObserver final : public JobObserver {
+ public:
+  RedisObserver(RedisConnection& redis, std::string key) : redis_(redis), key_(std::move(key)) {}
+  void repeat_started(int repeat) override {
+    write({{"HSET", key_, "repeat", std::to_string(repeat), "step", "0"}});
+  }
+  void progressed(const sdxl_progress& p, std::string preview_png) override {
+    std::vector<std::string> set = {"HSET", key_, "stage", p.stage ? p.stage : ""};
+    if (p.total_steps > 0) set.insert(set.end(), {"step", std::to_string(p.step), "total", std::to_string(p.total_steps)});
+    if (!preview_png.empty()) set.insert(set.end(), {"preview", std::move(preview_png)});
+    write({set});
+  }
+  StopRequest stop_request() override { return cancel_ ? StopRequest::Cancel : skip_ ? StopRequest::SkipRepeat : StopRequest::None; }
+  void skip_done() override {
+    skip_ = false;
+    write({{"HSET", key_, "skip", "0"}});
+  }
+
+ private:
+  // Progress is worth losing, a job is not: while Redis is away the job runs on unreported.
+  void write(std::vector<std::vector<std::string>> commands) {
+    commands.push_back({"HINCRBY", key_, "version", "1"});
+    commands.push_back({"HMGET", key_, "cancel", "skip"});
+    try {
+      const auto replies = redis_.pipeline(commands);
+      const RedisReply& flags = replies.back();
+      cancel_ = flags.items.size() == 2 && flags.items[0].text == "1";
+      skip_ = flags.items.size() == 2 && flags.items[1].text == "1";
+    } catch (const RedisError&) {
+    }
+  }
+  RedisConnection& redis_;
+  const std::string key_;
+  bool cancel_ = false, skip_ = false;
+};
+
+class Worker {
+ public:
+  Worker(const WorkerOptions& o, ModelCatalog& catalog, std::atomic<bool>& stopping)
+      : o_(o),
+        catalog_(catalog),
+        stopping_(stopping),
+        keys_{o.address.stream},
+        consumer_(o.name.empty() ? default_consumer_name() : o.name),
+        model_(catalog.current()),
+        streams_{keys_.jobs_for(""), keys_.jobs_for(model_)},
+        redis_(o.address),
+        claim_idle_(static_cast<long long>(o.claim_idle_s * 1000)),
+        heartbeat_every_(std::clamp<long long>(claim_idle_.count() / 4, 50, 10000)) {}
+
+  int run() {
+    std::thread heartbeat([this] { beat(); });
+    std::printf("sdxl: worker %s ready (model %s, streams %s and %s)\n", consumer_.c_str(), model_.c_str(), streams_[0].c_str(),
+                streams_[1].c_str());
+    std::fflush(stdout);
+    bool was_down = false;
+    while (!stopping_) {
+      try {
+        for (const auto& s : streams_) ensure_group(redis_, s);
+        if (was_down) std::fprintf(stderr, "sdxl: worker %s: Redis is back\n", consumer_.c_str());
+        was_down = false;
+        while (!stopping_) {
+          std::optional<Entry> entry = next();
+          if (entry) handle(*entry);
+        }
+      } catch (const RedisUnavailable& e) {
+        if (!was_down) std::fprintf(stderr, "sdxl: worker %s: %s; retrying\n", consumer_.c_str(), e.what());
+        was_down = true;
+        std::this_thread::sleep_for(milliseconds(500));
+      } catch (const RedisError& e) {  // NOGROUP after Redis lost its data, ...: make the groups again
+        std::fprintf(stderr, "sdxl: worker %s: %s\n", consumer_.c_str(), e.what());
+        std::this_thread::sleep_for(milliseconds(200));
+      }
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      beating_ = false;
+    }
+    beat_changed_.notify_all();
+    heartbeat.join();
+    return 0;
+  }
+
+ private:
+  // A pending job idle past claim_idle (its worker died) first, else a new one (waits up to 1 s).
+  std::optional<Entry> next() {
+    std::vector<Entry> found;
+    for (const auto& s : streams_) {
+      const RedisReply r = redis_.command(
+          {"XAUTOCLAIM", s, QueueKeys::kGroup, consumer_, std::to_string(claim_idle_.count()), "0-0", "COUNT", "1"});
+      if (r.items.size() >= 2) take_entries(s, r.items[1], found);
+      if (!found.empty()) return found.front();
+    }
+    const RedisReply r = redis_.command({"XREADGROUP", "GROUP", QueueKeys::kGroup, consumer_, "COUNT", "1", "BLOCK", "1000",
+                                         "STREAMS", streams_[0], streams_[1], ">", ">"});
+    for (const RedisReply& stream : r.items)
+      if (stream.items.size() == 2) take_entries(stream.items[0].text, stream.items[1], found);
+    if (found.empty()) return std::nullopt;
+    return found.front();
+  }
+
+  long long deliveries(const Entry& e) {
+    const RedisReply r = redis_.command({"XPENDING", e.stream, QueueKeys::kGroup, e.id, e.id, "1"});
+    return !r.items.empty() && r.items[0].items.size() == 4 ? r.items[0].items[3].integer : 1;
+  }
+
+  void acknowledge(const Entry& e) { redis_.pipeline({{"XACK", e.stream, QueueKeys::kGroup, e.id}, {"XDEL", e.stream, e.id}}); }
+
+  void handle(const Entry& e) {
+    const std::string key = keys_.job(e.job);
+    const long long delivered = deliveries(e);
+    if (delivered > o_.max_deliveries) return bury(e, delivered);
+    const RedisReply state = redis_.command({"EVAL", kStartScript, "2", key, keys_.running(), consumer_, std::to_string(now_ms()),
+                                             std::to_string(delivered), e.job});
+    if (state.text != "running") return acknowledge(e);  // cancelled while queued, finished already, or gone
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      current_ = e;
+    }
+    beat_changed_.notify_all();
+    JobOutcome outcome;
+    try {
+      GenerationSpec spec = decode_job(e.spec, o_.model.lora_dir);
+      spec.embedding_dir = o_.model.embedding_dir;
+      RedisObserver observer(redis_, key);
+      outcome = run_job(catalog_.engine(), spec, observer);
+    } catch (const RequestError& error) {
+      outcome = {JobState::Failed, {}, {}, error.what(), error.status()};
+    } catch (const std::exception& error) {
+      outcome = {JobState::Failed, {}, {}, error.what(), 500};
+    }
+    store(e, outcome);
+    std::lock_guard<std::mutex> lock(mutex_);
+    current_.reset();
+  }
+
+  // The result, then the acknowledgement, in one transaction; retried while Redis is away (the
+  // entry stays pending meanwhile, so a worker that gives up here loses nothing).
+  void store(const Entry& e, const JobOutcome& outcome) {
+    const std::string key = keys_.job(e.job);
+    std::vector<std::string> set = {"HSET", key, "state", state_name(outcome.state), "error", outcome.error,
+                                    "error_status", std::to_string(outcome.error_status), "finished_ms", std::to_string(now_ms()),
+                                    "checkpoint", model_, "images", std::to_string(outcome.images.size()), "preview", ""};
+    std::string seeds;
+    for (uint64_t s : outcome.seeds) seeds += (seeds.empty() ? "" : ",") + std::to_string(s);
+    set.insert(set.end(), {"seeds", seeds});
+    for (size_t i = 0; i < outcome.images.size(); ++i)
+      set.insert(set.end(), {"image:" + std::to_string(i), outcome.images[i].png, "infotext:" + std::to_string(i), outcome.images[i].infotext});
+    for (;;) {
+      try {
+        const RedisReply ttl = redis_.command({"HGET", key, "ttl"});
+        redis_.pipeline({{"MULTI"}, set, {"HINCRBY", key, "version", "1"}, {"SREM", keys_.running(), e.job},
+                         {"EXPIRE", key, ttl.nil() ? "3600" : ttl.text}, {"XACK", e.stream, QueueKeys::kGroup, e.id},
+                         {"XDEL", e.stream, e.id}, {"EXEC"}});
+        return;
+      } catch (const RedisUnavailable&) {
+        if (stopping_) return;
+        std::this_thread::sleep_for(milliseconds(500));
+      }
+    }
+  }
+
+  // A job whose workers keep dying: to the dead-letter stream, failed, never retried again.
+  void bury(const Entry& e, long long delivered) {
+    const std::string key = keys_.job(e.job);
+    const std::string why = "the job was delivered " + std::to_string(delivered) + " times and its worker stopped each time; it is in " +
+                            keys_.dead() + " and will not be retried";
+    const RedisReply ttl = redis_.command({"HGET", key, "ttl"});
+    redis_.pipeline({{"MULTI"},
+                     {"XADD", keys_.dead(), "*", "job", e.job, "spec", e.spec, "stream", e.stream, "deliveries", std::to_string(delivered)},
+                     {"HSET", key, "state", "failed", "error", why, "error_status", "500", "finished_ms", std::to_string(now_ms())},
+                     {"HINCRBY", key, "version", "1"},
+                     {"SREM", keys_.running(), e.job},
+                     {"EXPIRE", key, ttl.nil() ? "3600" : ttl.text},
+                     {"XACK", e.stream, QueueKeys::kGroup, e.id},
+                     {"XDEL", e.stream, e.id},
+                     {"EXEC"}});
+    std::fprintf(stderr, "sdxl: worker %s: job %s: %s\n", consumer_.c_str(), e.job.c_str(), why.c_str());
+  }
+
+  // Keeps the running job's entry from looking idle (XCLAIM by its owner resets the idle time)
+  // and says that this model has a live worker.
+  void beat() {
+    RedisConnection redis(o_.address, milliseconds(2000));
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (beating_) {
+      const std::optional<Entry> running = current_;
+      lock.unlock();
+      try {
+        std::vector<std::vector<std::string>> commands = {
+            {"SET", keys_.alive(model_), consumer_, "PX", std::to_string(std::max<long long>(3 * heartbeat_every_, 5000))}};
+        if (running) {
+          commands.push_back({"XCLAIM", running->stream, QueueKeys::kGroup, consumer_, "0", running->id, "JUSTID"});
+          commands.push_back({"HSET", keys_.job(running->job), "heartbeat_ms", std::to_string(now_ms())});
+        }
+        redis.pipeline(commands);
+      } catch (const RedisError&) {
+      }
+      lock.lock();
+      beat_changed_.wait_for(lock, milliseconds(heartbeat_every_), [&] { return !beating_ || current_.has_value() != running.has_value(); });
+    }
+  }
+
+  const WorkerOptions& o_;
+  ModelCatalog& catalog_;
+  std::atomic<bool>& stopping_;
+  const QueueKeys keys_;
+  const std::string consumer_, model_;
+  const std::vector<std::string> streams_;
+  RedisConnection redis_;
+  const milliseconds claim_idle_;
+  const long long heartbeat_every_;
+  std::mutex mutex_;
+  std::condition_variable beat_changed_;
+  std::optional<Entry> current_;
+  bool beating_ = true;
+};
+
+}  // namespace
+
+int run_worker(const WorkerOptions& options) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  std::atomic<bool> stopping{false};
+  std::thread stopper([&stopping, signals] {
+    int received = 0;
+    sigwait(&signals, &received);
+    stopping = true;
+  });
+  const auto stop_waiting = [&] {
+    if (!stopping) pthread_kill(stopper.native_handle(), SIGTERM);
+    stopper.join();
+  };
+  try {
+    ModelCatalog catalog(options.model);  // a model that cannot load ends the worker with its error
+    Worker worker(options, catalog, stopping);
+    const int code = worker.run();
+    stop_waiting();
+    return code;
+  } catch (...) {
+    stop_waiting();
+    throw;
+  }
+}
+
+}  // namespace sdxl::server

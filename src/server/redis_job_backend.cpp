@@ -1,0 +1,159 @@
+#include "server/redis_job_backend.h"
+
+#include <random>
+#include <thread>
+
+#include "server/job_codec.h"
+#include "server/request_fields.h"
+
+namespace sdxl::server {
+
+namespace {
+
+std::string new_job_id() {
+  static std::mt19937_64 generator{std::random_device{}()};
+  static std::mutex mutex;
+  std::lock_guard<std::mutex> lock(mutex);
+  char text[33];
+  std::snprintf(text, sizeof text, "%016llx%016llx", static_cast<unsigned long long>(generator()),
+                static_cast<unsigned long long>(generator()));
+  return text;
+}
+
+// Redis trouble as the HTTP answer it deserves: unreachable is 503 (try again), anything else 500.
+template <typename Body>
+auto answering(Body body) {
+  try {
+    return body();
+  } catch (const RedisUnavailable& e) {
+    throw RequestError(503, "", std::string("the job queue is unreachable, try again shortly: ") + e.what());
+  } catch (const RedisError& e) {
+    throw RequestError(500, "", e.what());
+  }
+}
+
+}  // namespace
+
+RedisJobBackend::RedisJobBackend(RedisAddress address, RedisQueueOptions options)
+    : pool_(address), keys_{address.stream}, options_(std::move(options)) {}
+
+std::string RedisJobBackend::submit(GenerationSpec spec) {
+  return answering([&] {
+    if (spec.checkpoint.empty())
+      spec.checkpoint = pool_.with([&](RedisConnection& r) { return r.command({"GET", keys_.default_checkpoint()}).text; });
+    spec.checkpoint = plain_checkpoint_name(spec.checkpoint);
+    if (!spec.checkpoint.empty() && !has_checkpoint(spec.checkpoint))
+      throw RequestError(404, "checkpoint", "no worker serves checkpoint '" + spec.checkpoint + "'");
+    const std::string stream = keys_.jobs_for(spec.checkpoint);
+    const std::string payload = encode_job(spec, options_.lora_dir);
+    const std::string id = new_job_id();
+    pool_.with([&](RedisConnection& r) {
+      ensure_group(r, stream);  // a Redis that restarted without its data has lost the group
+      const auto waiting = r.pipeline({{"XLEN", stream}, {"XPENDING", stream, QueueKeys::kGroup}});
+      const long long pending = waiting[1].items.empty() ? 0 : waiting[1].items[0].integer;
+      if (waiting[0].integer - pending >= static_cast<long long>(options_.capacity))
+        throw RequestError(503, "", "the queue is full (" + std::to_string(options_.capacity) + " jobs waiting); try again shortly");
+      // The job's hash and its stream entry in one transaction: a job is either queued whole or not at all.
+      r.pipeline({{"MULTI"},
+                  {"HSET", keys_.job(id), "state", "queued", "version", "1", "repeats", std::to_string(spec.repeats),
+                   "submitted_ms", std::to_string(now_ms()), "ttl", std::to_string(options_.result_ttl_s), "stream", stream,
+                   "checkpoint", spec.checkpoint},
+                  {"XADD", stream, "*", "job", id, "spec", payload},
+                  {"EXEC"}});
+      return 0;
+    });
+    return id;
+  });
+}
+
+std::string RedisJobBackend::switch_checkpoint(const std::string& name) {
+  return answering([&] {
+    const std::string plain = plain_checkpoint_name(name);
+    if (!has_checkpoint(plain)) throw RequestError(404, "sd_model_checkpoint", "no worker serves checkpoint '" + name + "'");
+    const std::string id = new_job_id();
+    // Nothing to load here: jobs that name no checkpoint go to `plain`'s workers from now on.
+    pool_.with([&](RedisConnection& r) {
+      return r.pipeline({{"SET", keys_.default_checkpoint(), plain},
+                         {"HSET", keys_.job(id), "state", "succeeded", "version", "1", "checkpoint", plain},
+                         {"EXPIRE", keys_.job(id), std::to_string(options_.result_ttl_s)}});
+    });
+    return id;
+  });
+}
+
+std::optional<JobView> RedisJobBackend::view(const std::string& id) const {
+  return answering([&] {
+    return pool_.with([&](RedisConnection& r) { return job_view_of(id, r.command({"HGETALL", keys_.job(id)})); });
+  });
+}
+
+std::optional<JobView> RedisJobBackend::wait(const std::string& id, uint64_t version, std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    try {
+      const RedisReply now = pool_.with([&](RedisConnection& r) { return r.command({"HMGET", keys_.job(id), "version", "state"}); });
+      if (now.items.size() == 2 && now.items[0].nil()) return std::nullopt;  // no such job (or expired)
+      const bool ended = now.items[1].text != "queued" && now.items[1].text != "running";
+      if (std::strtoull(now.items[0].text.c_str(), nullptr, 10) > version || ended || std::chrono::steady_clock::now() >= deadline)
+        return view(id);
+    } catch (const RedisError&) {
+      // Redis is away (restarting): the job is not lost; report no change until it is back.
+      if (std::chrono::steady_clock::now() >= deadline) {
+        JobView unchanged;
+        unchanged.id = id;
+        unchanged.version = version;
+        unchanged.stage = "waiting for the job queue";
+        return unchanged;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+bool RedisJobBackend::cancel(const std::string& id) {
+  return answering([&] {
+    const RedisReply state = pool_.with([&](RedisConnection& r) {
+      return r.command({"EVAL", kCancelScript, "2", keys_.job(id), keys_.running(), std::to_string(now_ms()),
+                        std::to_string(options_.result_ttl_s)});
+    });
+    return state.text == "cancelled" || state.text == "running";
+  });
+}
+
+void RedisJobBackend::flag_running(const char* flag) {
+  answering([&] {
+    return pool_.with([&](RedisConnection& r) {
+      for (const RedisReply& id : r.command({"SMEMBERS", keys_.running()}).items) r.command({"HSET", keys_.job(id.text), flag, "1"});
+      return 0;
+    });
+  });
+}
+
+void RedisJobBackend::interrupt() { flag_running("cancel"); }
+void RedisJobBackend::skip() { flag_running("skip"); }
+
+std::optional<JobView> RedisJobBackend::running() const {
+  return answering([&]() -> std::optional<JobView> {
+    const RedisReply ids = pool_.with([&](RedisConnection& r) { return r.command({"SMEMBERS", keys_.running()}); });
+    for (const RedisReply& id : ids.items)
+      if (auto v = view(id.text); v && v->state == JobState::Running) return v;
+    return std::nullopt;
+  });
+}
+
+size_t RedisJobBackend::queued() const {
+  return answering([&] {
+    return pool_.with([&](RedisConnection& r) -> size_t {
+      const auto replies = r.pipeline({{"XLEN", keys_.stream}, {"SCARD", keys_.running()}});
+      return static_cast<size_t>(std::max(0LL, replies[0].integer - replies[1].integer));
+    });
+  });
+}
+
+bool RedisJobBackend::has_checkpoint(const std::string& name) const {
+  return answering([&] {
+    return pool_.with([&](RedisConnection& r) { return r.command({"EXISTS", keys_.alive(plain_checkpoint_name(name))}).integer > 0; });
+  });
+}
+
+}  // namespace sdxl::server

@@ -1,0 +1,43 @@
+// The front end's side of the Redis Streams queue (`sdxl serve --queue redis://...`): requests
+// become stream entries, job state is read from Redis, and nothing about a job is kept in the
+// process, so any number of front ends can serve the same jobs behind a load balancer. Redis
+// being unreachable is a 503; the next request tries again.
+#pragma once
+
+#include <string>
+
+#include "server/job_backend.h"
+#include "server/redis_client.h"
+#include "server/redis_job_store.h"
+
+namespace sdxl::server {
+
+struct RedisQueueOptions {
+  size_t capacity = 16;       // jobs waiting in the stream at most; more get 503
+  int result_ttl_s = 3600;    // how long a finished job's result stays in Redis
+  std::string lora_dir;       // where the parsers' LoRA paths lie (see job_codec.h)
+};
+
+class RedisJobBackend final : public JobBackend {
+ public:
+  RedisJobBackend(RedisAddress address, RedisQueueOptions options);
+
+  std::string submit(GenerationSpec spec) override;
+  std::string switch_checkpoint(const std::string& name) override;
+  std::optional<JobView> view(const std::string& id) const override;
+  std::optional<JobView> wait(const std::string& id, uint64_t version, std::chrono::milliseconds timeout) const override;
+  bool cancel(const std::string& id) override;
+  void interrupt() override;
+  void skip() override;
+  std::optional<JobView> running() const override;
+  size_t queued() const override;
+  bool has_checkpoint(const std::string& name) const override;
+
+ private:
+  void flag_running(const char* flag);
+  mutable RedisPool pool_;
+  const QueueKeys keys_;
+  const RedisQueueOptions options_;
+};
+
+}  // namespace sdxl::server

@@ -1,0 +1,52 @@
+// How jobs live in Redis, shared by the front ends (RedisJobBackend) and the workers: the key
+// names, a job's hash read back as a JobView, and the state changes that must be atomic (Lua
+// scripts: a cancel racing a worker's start, a start racing a finish).
+//
+//   STREAM                     jobs for any worker (entries: job, spec)
+//   STREAM:model:NAME          jobs that name checkpoint NAME (only its workers read it)
+//   STREAM:model:NAME:alive    set by NAME's workers while they live (expires)
+//   STREAM:dead                jobs whose workers died max-deliveries times
+//   STREAM:job:ID              the job: state, progress, preview, result (expires after it ends)
+//   STREAM:running             ids of jobs running now (interrupt, progress)
+//   STREAM:default-checkpoint  what AUTOMATIC1111's options set: jobs naming none go there
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/job_backend.h"
+#include "server/redis_client.h"
+
+namespace sdxl::server {
+
+struct QueueKeys {
+  std::string stream;
+  static constexpr const char* kGroup = "sdxl-workers";
+  std::string jobs_for(const std::string& checkpoint) const {
+    return checkpoint.empty() ? stream : stream + ":model:" + checkpoint;
+  }
+  std::string alive(const std::string& checkpoint) const { return stream + ":model:" + checkpoint + ":alive"; }
+  std::string dead() const { return stream + ":dead"; }
+  std::string job(const std::string& id) const { return stream + ":job:" + id; }
+  std::string running() const { return stream + ":running"; }
+  std::string default_checkpoint() const { return stream + ":default-checkpoint"; }
+};
+
+// "name [0123456789]" (AUTOMATIC1111's title) -> "name"; anything else as it is.
+std::string plain_checkpoint_name(const std::string& name);
+
+// Creates the consumer group on `stream` (and the stream) from its first entry; a group that
+// exists already is left as it is.
+void ensure_group(RedisConnection& redis, const std::string& stream);
+
+// The job's hash (HGETALL) as a JobView; nothing when the hash is gone.
+std::optional<JobView> job_view_of(const std::string& id, const RedisReply& hash);
+
+// Scripts (EVAL KEYS ARGV). Each returns the job's state after it ran, or "" when there is no job.
+// start: KEYS job running; ARGV worker now_ms deliveries id -> "running" when the worker may run it
+extern const char* const kStartScript;
+// cancel: KEYS job running; ARGV now_ms ttl_s -> the state after (queued jobs end at once)
+extern const char* const kCancelScript;
+
+}  // namespace sdxl::server

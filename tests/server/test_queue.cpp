@@ -1,0 +1,276 @@
+// The Redis Streams queue as it is deployed: a redis-server of the test's own, `sdxl serve
+// --queue` front ends and `sdxl worker`s as separate processes on the tiny model. Jobs submitted
+// through any front end finish exactly once with the CLI's image, through a worker killed with
+// SIGKILL mid-job, a job whose workers keep dying, a Redis killed and restarted, and cancels.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "cli/cli_runner.h"
+#include "io/png.h"
+#include "server/redis_process.h"
+#include "server/server_process.h"
+#include "test_support.h"
+
+namespace sdxl {
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+using test::ChildProcess;
+using test::RedisProcess;
+using test::ServerProcess;
+
+fs::path tiny() { return test::reference_dir() / "models/tiny-sdxl-base"; }
+
+class WorkerProcess {
+ public:
+  WorkerProcess(const RedisProcess& redis, const std::string& name, const fs::path& log, std::vector<std::string> extra = {}) : name_(name) {
+    std::vector<std::string> args = {SDXL_CLI_PATH, "worker", "--queue", redis.url(), "-m", tiny().string(), "--name", name,
+                                     "--claim-idle", "1", "--threads", "1"};  // several to a machine: one core each
+    args.insert(args.end(), extra.begin(), extra.end());
+    process_ = std::make_unique<ChildProcess>(args, log.string());
+    ready_ = !process_->wait_for_line([](const std::string& l) { return l.find("ready") != std::string::npos; }).empty();
+  }
+  bool ready() const { return ready_; }
+  const std::string& name() const { return name_; }
+  void kill_hard() { process_->stop(SIGKILL); }
+
+ private:
+  std::string name_;
+  std::unique_ptr<ChildProcess> process_;
+  bool ready_ = false;
+};
+
+struct Reply {
+  int status = 0;  // 0: no answer
+  json body;
+};
+
+Reply call(const ServerProcess& s, const std::string& method, const std::string& path, const json& body = json()) {
+  auto c = s.client(30);
+  httplib::Result r = method == "GET"      ? c.Get(path.c_str())
+                      : method == "DELETE" ? c.Delete(path.c_str())
+                                           : c.Post(path.c_str(), body.dump(), "application/json");
+  if (!r) return {};
+  return {r->status, json::parse(r->body, nullptr, false)};
+}
+
+// Submits through `s`, trying again while the queue is unreachable (503), as clients do.
+std::string submit(const ServerProcess& s, const json& job, int* unavailable = nullptr) {
+  for (int i = 0; i < 400; ++i) {
+    const Reply r = call(s, "POST", "/v1/jobs", job);
+    if (r.status == 202) return r.body["id"];
+    if (r.status != 503 && r.status != 0) {
+      ADD_FAILURE() << "refused: " << r.status << " " << r.body.dump();
+      return "";
+    }
+    if (unavailable && r.status == 503) ++*unavailable;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  ADD_FAILURE() << "never accepted: " << job.dump();
+  return "";
+}
+
+// The job's view once it has ended, asking the front ends in turn (as a load balancer would).
+json wait_done(const std::vector<const ServerProcess*>& fronts, const std::string& id, int seconds = 120) {
+  json view;
+  for (int i = 0; i < seconds * 20; ++i) {
+    const Reply r = call(*fronts[i % fronts.size()], "GET", "/v1/jobs/" + id);
+    if (r.status == 200) {
+      view = r.body;
+      const std::string status = view["status"];
+      if (status != "queued" && status != "running") return view;
+    }
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  ADD_FAILURE() << "job " << id << " did not end: " << view.dump();
+  return view;
+}
+
+std::string job_field(server::RedisConnection& redis, const std::string& id, const std::string& field) {
+  return redis.command({"HGET", "sdxl:job:" + id, field}).text;
+}
+
+// Waits until the job runs (on `worker`, when given); returns the worker's name.
+std::string wait_running(server::RedisConnection& redis, const std::string& id, const std::string& worker = "") {
+  for (int i = 0; i < 400; ++i) {
+    if (job_field(redis, id, "state") == "running" && std::atoi(job_field(redis, id, "step").c_str()) > 0 &&
+        (worker.empty() || job_field(redis, id, "worker") == worker))
+      return job_field(redis, id, "worker");
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  ADD_FAILURE() << "job " << id << " never ran" << (worker.empty() ? "" : " on " + worker);
+  return "";
+}
+
+std::vector<uint8_t> image_pixels(const ServerProcess& s, const std::string& id) {
+  auto r = s.client().Get(("/v1/jobs/" + id + "/images/0").c_str());
+  if (!r || r->status != 200) return {};
+  return io::decode_png(std::vector<uint8_t>(r->body.begin(), r->body.end()), "reply").pixels;
+}
+
+std::vector<uint8_t> cli_pixels(const fs::path& dir, const std::string& prompt, int steps, uint64_t seed) {
+  const fs::path out = dir / ("cli-" + std::to_string(seed) + "-" + std::to_string(steps) + ".png");
+  // One thread, as the workers here: a GEMM's summation order, and so the last bits, follow the
+  // thread count.
+  auto cli = run_sdxl("--threads 1 generate -m " + quoted(tiny()) + " -p '" + prompt + "' --steps " + std::to_string(steps) +
+                      " -W 64 -H 64 --seed " + std::to_string(seed) + " -o " + quoted(out));
+  EXPECT_EQ(cli.exit_code, 0) << cli.output;
+  return io::read_png(out).pixels;
+}
+
+json job(const std::string& prompt, int steps, uint64_t seed) {
+  return {{"prompt", prompt}, {"width", 64}, {"height", 64}, {"num_inference_steps", steps}, {"seed", seed}};
+}
+
+long long stream_length(server::RedisConnection& redis, const std::string& stream) { return redis.command({"XLEN", stream}).integer; }
+
+// 2 front ends, 3 workers, 30 jobs and a long one whose worker is killed (SIGKILL) mid-job: every
+// job succeeds once, with the CLI's image; the long one is taken over by another worker.
+TEST(RedisQueue, FrontEndsAndWorkersSurviveAKilledWorker) {
+  SDXL_REQUIRE_REFERENCE();
+  test::TempDir dir;
+  RedisProcess redis(dir.path());
+  std::vector<std::unique_ptr<WorkerProcess>> workers;
+  for (int i = 0; i < 3; ++i) {
+    workers.push_back(std::make_unique<WorkerProcess>(redis, "w" + std::to_string(i), dir / "workers.log"));
+    ASSERT_TRUE(workers.back()->ready()) << test::read_file(dir / "workers.log");
+  }
+  ServerProcess a({"--queue", redis.url()}), b({"--queue", redis.url()});
+  ASSERT_GT(a.port(), 0);
+  ASSERT_GT(b.port(), 0);
+  const std::vector<const ServerProcess*> fronts = {&a, &b};
+  server::RedisConnection r(redis.address());
+
+  const std::string long_job = submit(a, job("a long night", 300, 9));
+  const std::string victim = wait_running(r, long_job);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 30; ++i) ids.push_back(submit(*fronts[i % 2], job("a lighthouse", 5, 100 + i % 3)));
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), 30u);
+  for (auto& w : workers)
+    if (w->name() == victim) w->kill_hard();
+
+  std::map<uint64_t, std::vector<uint8_t>> expected;
+  for (uint64_t seed : {100, 101, 102}) expected[seed] = cli_pixels(dir.path(), "a lighthouse", 5, seed);
+  for (int i = 0; i < 30; ++i) {
+    const json view = wait_done(fronts, ids[static_cast<size_t>(i)]);
+    ASSERT_EQ(view["status"], "succeeded") << view.dump();
+    EXPECT_EQ(view["images"].size(), 1u);
+    EXPECT_EQ(view["seeds"][0], 100 + i % 3);
+    EXPECT_TRUE(image_pixels(*fronts[(i + 1) % 2], ids[static_cast<size_t>(i)]) == expected[100 + i % 3]) << "job " << i;
+  }
+  const json long_view = wait_done(fronts, long_job, 300);
+  ASSERT_EQ(long_view["status"], "succeeded") << long_view.dump();
+  EXPECT_EQ(job_field(r, long_job, "deliveries"), "2");
+  EXPECT_NE(job_field(r, long_job, "worker"), victim);
+  EXPECT_TRUE(image_pixels(b, long_job) == cli_pixels(dir.path(), "a long night", 300, 9));
+  // Nothing left behind: every entry acknowledged and removed, none dead.
+  EXPECT_EQ(stream_length(r, "sdxl"), 0);
+  EXPECT_EQ(stream_length(r, "sdxl:dead"), 0);
+  EXPECT_EQ(r.command({"XPENDING", "sdxl", "sdxl-workers"}).items[0].integer, 0);
+  // AUTOMATIC1111's synchronous call through a front end.
+  const Reply sync = call(b, "POST", "/sdapi/v1/txt2img", {{"prompt", "a cat"}, {"steps", 3}, {"width", 64}, {"height", 64}});
+  EXPECT_EQ(sync.status, 200);
+  EXPECT_EQ(sync.body["images"].size(), 1u);
+}
+
+// A job whose worker dies at every delivery goes to the dead-letter stream and is reported
+// failed, and the queue goes on.
+TEST(RedisQueue, AJobThatKeepsKillingWorkersIsDeadLettered) {
+  SDXL_REQUIRE_REFERENCE();
+  test::TempDir dir;
+  RedisProcess redis(dir.path());
+  ServerProcess front({"--queue", redis.url()});
+  ASSERT_GT(front.port(), 0);
+  server::RedisConnection r(redis.address());
+  const std::vector<std::string> limit = {"--max-deliveries", "2"};
+  auto first = std::make_unique<WorkerProcess>(redis, "first", dir / "workers.log", limit);
+  ASSERT_TRUE(first->ready());
+  const std::string id = submit(front, job("a poisoned job", 400, 3));
+  wait_running(r, id, "first");
+  first->kill_hard();
+  auto second = std::make_unique<WorkerProcess>(redis, "second", dir / "workers.log", limit);
+  ASSERT_TRUE(second->ready());
+  wait_running(r, id, "second");
+  second->kill_hard();
+  WorkerProcess third(redis, "third", dir / "workers.log", limit);
+  ASSERT_TRUE(third.ready());
+  const json view = wait_done({&front}, id);
+  EXPECT_EQ(view["status"], "failed") << view.dump();
+  EXPECT_NE(view.dump().find("sdxl:dead"), std::string::npos) << view.dump();
+  EXPECT_EQ(stream_length(r, "sdxl:dead"), 1);
+  EXPECT_EQ(r.command({"XPENDING", "sdxl", "sdxl-workers"}).items[0].integer, 0);
+  EXPECT_EQ(wait_done({&front}, submit(front, job("next", 3, 4)))["status"], "succeeded");
+}
+
+// Redis killed (SIGKILL) and restarted mid-run: the front end answers 503 meanwhile and recovers
+// by itself; no job it had accepted is lost.
+TEST(RedisQueue, ARedisRestartLosesNoAcceptedJob) {
+  SDXL_REQUIRE_REFERENCE();
+  test::TempDir dir;
+  RedisProcess redis(dir.path());
+  WorkerProcess w1(redis, "w1", dir / "workers.log"), w2(redis, "w2", dir / "workers.log");
+  ASSERT_TRUE(w1.ready() && w2.ready());
+  ServerProcess front({"--queue", redis.url()});
+  ASSERT_GT(front.port(), 0);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) ids.push_back(submit(front, job("before", 60, 200 + i)));
+  redis.kill_hard();
+  const Reply down = call(front, "POST", "/v1/jobs", job("while down", 5, 1));
+  EXPECT_EQ(down.status, 503) << down.body.dump();
+  EXPECT_NE(down.body.dump().find("unreachable"), std::string::npos) << down.body.dump();
+  std::this_thread::sleep_for(milliseconds(700));
+  redis.start();
+  for (int i = 0; i < 4; ++i) ids.push_back(submit(front, job("after", 5, 300 + i)));
+  for (const auto& id : ids) EXPECT_EQ(wait_done({&front}, id)["status"], "succeeded") << id;
+  EXPECT_TRUE(image_pixels(front, ids[0]) == cli_pixels(dir.path(), "before", 60, 200));
+}
+
+// Cancels reach the worker running the job; a queued job cancelled never runs; jobs that name a
+// checkpoint go to its workers, and one no worker serves is refused.
+TEST(RedisQueue, CancelsAndRoutingByCheckpoint) {
+  SDXL_REQUIRE_REFERENCE();
+  test::TempDir dir;
+  RedisProcess redis(dir.path());
+  WorkerProcess worker(redis, "only", dir / "workers.log");
+  ASSERT_TRUE(worker.ready());
+  ServerProcess a({"--queue", redis.url()}), b({"--queue", redis.url()});
+  server::RedisConnection r(redis.address());
+  const std::string running = submit(a, job("a long night", 1000, 5));
+  wait_running(r, running);
+  const std::string queued = submit(a, job("never", 5, 6));
+  EXPECT_EQ(call(b, "DELETE", "/v1/jobs/" + queued).status, 200);
+  EXPECT_EQ(call(b, "DELETE", "/v1/jobs/" + running).status, 200);
+  EXPECT_EQ(wait_done({&a, &b}, running, 30)["status"], "cancelled");
+  EXPECT_EQ(wait_done({&a, &b}, queued, 30)["status"], "cancelled");
+  EXPECT_EQ(job_field(r, queued, "started_ms"), "");  // it never ran
+
+  json named = job("routed", 3, 7);
+  named["model"] = "tiny-sdxl-base";
+  const std::string routed = submit(b, named);
+  EXPECT_EQ(job_field(r, routed, "stream"), "sdxl:model:tiny-sdxl-base");
+  EXPECT_EQ(wait_done({&a}, routed)["status"], "succeeded");
+  // Progress and the end as Server-Sent Events through the other front end.
+  std::string events;
+  auto c = a.client();
+  ASSERT_TRUE(c.Get(("/v1/jobs/" + routed + "/events").c_str(), [&](const char* data, size_t n) {
+    events.append(data, n);
+    return true;
+  }));
+  EXPECT_NE(events.find("event: done"), std::string::npos) << events;
+  // What only the worker can check (its LoRA folder) fails the job with the 4xx it deserves.
+  const json missing = wait_done({&b}, submit(a, {{"prompt", "x <lora:nowhere:1>"}, {"prompt_syntax", "a1111"}, {"width", 64},
+                                                  {"height", 64}, {"num_inference_steps", 2}}));
+  EXPECT_EQ(missing["status"], "failed") << missing.dump();
+  EXPECT_NE(missing.dump().find("nowhere"), std::string::npos) << missing.dump();
+  named["model"] = "no-such-model";
+  const Reply refused = call(a, "POST", "/v1/jobs", named);
+  EXPECT_EQ(refused.status, 404) << refused.body.dump();
+}
+
+}  // namespace
+}  // namespace sdxl
