@@ -48,7 +48,8 @@ Command add_serve_command(CLI::App& app) {
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--queue", s.queue_url,
                   "Generate nothing here: hand jobs to `sdxl worker`s through Redis Streams at\n"
-                  "redis://[:PASSWORD@]HOST:PORT[/STREAM] (see docs/SCALING.md)");
+                  "redis://[[USER]:PASSWORD@]HOST:PORT[/STREAM] (or $SDXL_QUEUE; see docs/SCALING.md)")
+      ->envname("SDXL_QUEUE");
   cmd->add_option("--result-ttl", s.result_ttl_s, "With --queue: seconds Redis keeps a finished job's result")
       ->check(CLI::Range(10, 7 * 24 * 3600))
       ->capture_default_str();

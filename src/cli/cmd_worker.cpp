@@ -17,7 +17,11 @@ Command add_worker_command(CLI::App& app) {
       "only then. A job whose worker died is taken over after --claim-idle seconds. Run any number,\n"
       "on any number of machines; SIGINT/SIGTERM stop a worker after its current job. See docs/SCALING.md.");
   add_model_options(*cmd, o->model)->required();
-  cmd->add_option("--queue", *url, "The queue: redis://[:PASSWORD@]HOST:PORT[/STREAM], as the front ends were given")->required();
+  cmd->add_option("--queue", *url,
+                  "The queue: redis://[[USER]:PASSWORD@]HOST:PORT[/STREAM], as the front ends were given\n"
+                  "(or $SDXL_QUEUE: a password there stays out of the process list)")
+      ->envname("SDXL_QUEUE")
+      ->required();
   cmd->add_option("--name", o->name, "This worker's consumer name (default HOSTNAME:PID; must be unique)");
   cmd->add_option("--claim-idle", o->claim_idle_s,
                   "Seconds a job may go without its worker's heartbeat before another worker takes it over")

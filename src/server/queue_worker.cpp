@@ -47,7 +47,8 @@ class Worker;
 // A running job's progress into its hash; the cancel and skip flags back (one round trip a step).
 class RedisObserver final : public JobObserver {
  public:
-  RedisObserver(RedisConnection& redis, std::string key) : redis_(redis), key_(std::move(key)) {}
+  RedisObserver(RedisConnection& redis, const QueueKeys& keys, std::string id)
+      : redis_(redis), key_(keys.job(id)), changes_(keys.changes()), id_(std::move(id)) {}
   void repeat_started(int repeat) override {
     write({{"HSET", key_, "repeat", std::to_string(repeat), "step", "0"}});
   }
@@ -67,6 +68,7 @@ class RedisObserver final : public JobObserver {
   // Progress is worth losing, a job is not: while Redis is away the job runs on unreported.
   void write(std::vector<std::vector<std::string>> commands) {
     commands.push_back({"HINCRBY", key_, "version", "1"});
+    commands.push_back({"PUBLISH", changes_, id_});
     commands.push_back({"HMGET", key_, "cancel", "skip"});
     try {
       const auto replies = redis_.pipeline(commands);
@@ -77,7 +79,7 @@ class RedisObserver final : public JobObserver {
     }
   }
   RedisConnection& redis_;
-  const std::string key_;
+  const std::string key_, changes_, id_;
   bool cancel_ = false, skip_ = false;
 };
 
@@ -157,8 +159,8 @@ class Worker {
     const std::string key = keys_.job(e.job);
     const long long delivered = deliveries(e);
     if (delivered > o_.max_deliveries) return bury(e, delivered);
-    const RedisReply state = redis_.command({"EVAL", kStartScript, "2", key, keys_.running(), consumer_, std::to_string(now_ms()),
-                                             std::to_string(delivered), e.job});
+    const RedisReply state = redis_.command({"EVAL", kStartScript, "3", key, keys_.running(), keys_.changes(), consumer_,
+                                             std::to_string(now_ms()), std::to_string(delivered), e.job});
     if (state.text != "running") return acknowledge(e);  // cancelled while queued, finished already, or gone
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -169,7 +171,7 @@ class Worker {
     try {
       GenerationSpec spec = decode_job(e.spec, o_.model.lora_dir);
       spec.embedding_dir = o_.model.embedding_dir;
-      RedisObserver observer(redis_, key);
+      RedisObserver observer(redis_, keys_, e.job);
       outcome = run_job(catalog_.engine(), spec, observer);
     } catch (const RequestError& error) {
       outcome = {JobState::Failed, {}, {}, error.what(), error.status()};
@@ -198,7 +200,7 @@ class Worker {
         const RedisReply ttl = redis_.command({"HGET", key, "ttl"});
         redis_.pipeline({{"MULTI"}, set, {"HINCRBY", key, "version", "1"}, {"SREM", keys_.running(), e.job},
                          {"EXPIRE", key, ttl.nil() ? "3600" : ttl.text}, {"XACK", e.stream, QueueKeys::kGroup, e.id},
-                         {"XDEL", e.stream, e.id}, {"EXEC"}});
+                         {"XDEL", e.stream, e.id}, {"PUBLISH", keys_.changes(), e.job}, {"EXEC"}});
         return;
       } catch (const RedisUnavailable&) {
         if (stopping_) return;
@@ -221,6 +223,7 @@ class Worker {
                      {"EXPIRE", key, ttl.nil() ? "3600" : ttl.text},
                      {"XACK", e.stream, QueueKeys::kGroup, e.id},
                      {"XDEL", e.stream, e.id},
+                     {"PUBLISH", keys_.changes(), e.job},
                      {"EXEC"}});
     std::fprintf(stderr, "sdxl: worker %s: job %s: %s\n", consumer_.c_str(), e.job.c_str(), why.c_str());
   }

@@ -1,6 +1,7 @@
 #include "server/redis_client.h"
 
 #include <hiredis/hiredis.h>
+#include <poll.h>
 
 #include <cctype>
 #include <cstdlib>
@@ -148,6 +149,36 @@ std::vector<RedisReply> RedisConnection::pipeline(const std::vector<std::vector<
 }
 
 RedisReply RedisConnection::command(const std::vector<std::string>& args) { return std::move(pipeline({args}).front()); }
+
+RedisSubscription::RedisSubscription(const RedisAddress& address, const std::string& channel) {
+  RedisConnection connection(address);  // connects and authenticates, then hands its context over
+  connection.command({"SUBSCRIBE", channel});
+  std::swap(context_, connection.context_);
+}
+
+RedisSubscription::~RedisSubscription() {
+  if (context_) redisFree(context_);
+}
+
+std::optional<std::string> RedisSubscription::next(std::chrono::milliseconds timeout) {
+  const auto lost = [&] { return RedisUnavailable(std::string("Redis subscription lost (") + context_->errstr + ")"); };
+  void* raw = nullptr;
+  // Replies already read into hiredis's buffer first; else wait for the socket, then read.
+  if (redisReaderGetReply(context_->reader, &raw) != REDIS_OK) throw lost();
+  if (!raw) {
+    pollfd fd{context_->fd, POLLIN, 0};
+    const int ready = poll(&fd, 1, static_cast<int>(timeout.count()));
+    if (ready == 0) return std::nullopt;
+    if (ready < 0 || redisBufferRead(context_) != REDIS_OK || redisReaderGetReply(context_->reader, &raw) != REDIS_OK) throw lost();
+    if (!raw) return std::nullopt;  // part of a reply so far
+  }
+  std::string error;
+  const RedisReply reply = convert(static_cast<redisReply*>(raw), error);
+  freeReplyObject(raw);
+  // ["message", channel, payload]
+  if (reply.items.size() == 3 && reply.items[0].text == "message") return reply.items[2].text;
+  return std::nullopt;
+}
 
 std::unique_ptr<RedisConnection> RedisPool::take() {
   {

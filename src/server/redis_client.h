@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -58,10 +59,26 @@ class RedisConnection {
   const RedisAddress& address() const { return address_; }
 
  private:
+  friend class RedisSubscription;
   void connect();
   void drop();
   RedisAddress address_;
   std::chrono::milliseconds timeout_;
+  redisContext* context_ = nullptr;
+};
+
+// A connection subscribed to one channel (SUBSCRIBE), read with a timeout.
+class RedisSubscription {
+ public:
+  RedisSubscription(const RedisAddress& address, const std::string& channel);
+  ~RedisSubscription();
+  RedisSubscription(const RedisSubscription&) = delete;
+  RedisSubscription& operator=(const RedisSubscription&) = delete;
+  // The next message's payload; nothing when none came within `timeout`. RedisUnavailable when
+  // the connection is lost (make a new subscription).
+  std::optional<std::string> next(std::chrono::milliseconds timeout);
+
+ private:
   redisContext* context_ = nullptr;
 };
 

@@ -1,5 +1,6 @@
 #include "server/redis_job_backend.h"
 
+#include <algorithm>
 #include <random>
 #include <thread>
 
@@ -35,7 +36,7 @@ auto answering(Body body) {
 }  // namespace
 
 RedisJobBackend::RedisJobBackend(RedisAddress address, RedisQueueOptions options)
-    : pool_(address), keys_{address.stream}, options_(std::move(options)) {}
+    : pool_(address), keys_{address.stream}, options_(std::move(options)), listener_(address, keys_.changes()) {}
 
 std::string RedisJobBackend::submit(GenerationSpec spec) {
   return answering([&] {
@@ -89,6 +90,7 @@ std::optional<JobView> RedisJobBackend::view(const std::string& id) const {
 
 std::optional<JobView> RedisJobBackend::wait(const std::string& id, uint64_t version, std::chrono::milliseconds timeout) const {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  JobChangeListener::Watch watch(listener_, id);  // before the first look: no change slips between
   for (;;) {
     try {
       const RedisReply now = pool_.with([&](RedisConnection& r) { return r.command({"HMGET", keys_.job(id), "version", "state"}); });
@@ -106,15 +108,17 @@ std::optional<JobView> RedisJobBackend::wait(const std::string& id, uint64_t ver
         return unchanged;
       }
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // Woken by the job's change message; the fallback check covers messages lost to a Redis restart.
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    watch.wait(std::clamp(left, std::chrono::milliseconds(1), std::chrono::milliseconds(250)));
   }
 }
 
 bool RedisJobBackend::cancel(const std::string& id) {
   return answering([&] {
     const RedisReply state = pool_.with([&](RedisConnection& r) {
-      return r.command({"EVAL", kCancelScript, "2", keys_.job(id), keys_.running(), std::to_string(now_ms()),
-                        std::to_string(options_.result_ttl_s)});
+      return r.command({"EVAL", kCancelScript, "3", keys_.job(id), keys_.running(), keys_.changes(), std::to_string(now_ms()),
+                        std::to_string(options_.result_ttl_s), id});
     });
     return state.text == "cancelled" || state.text == "running";
   });

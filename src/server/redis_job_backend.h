@@ -7,6 +7,7 @@
 #include <string>
 
 #include "server/job_backend.h"
+#include "server/job_change_listener.h"
 #include "server/redis_client.h"
 #include "server/redis_job_store.h"
 
@@ -38,6 +39,7 @@ class RedisJobBackend final : public JobBackend {
   mutable RedisPool pool_;
   const QueueKeys keys_;
   const RedisQueueOptions options_;
+  mutable JobChangeListener listener_;
 };
 
 }  // namespace sdxl::server

@@ -80,12 +80,14 @@ if redis.call('HGET', KEYS[1], 'cancel') == '1' then
   redis.call('HINCRBY', KEYS[1], 'version', 1)
   redis.call('SREM', KEYS[2], ARGV[4])
   redis.call('EXPIRE', KEYS[1], tonumber(redis.call('HGET', KEYS[1], 'ttl') or '3600'))
+  redis.call('PUBLISH', KEYS[3], ARGV[4])
   return 'cancelled'
 end
 redis.call('HSET', KEYS[1], 'state', 'running', 'worker', ARGV[1], 'started_ms', ARGV[2], 'deliveries', ARGV[3],
            'stage', 'starting', 'step', '0', 'total', '0', 'repeat', '0', 'skip', '0')
 redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('SADD', KEYS[2], ARGV[4])
+redis.call('PUBLISH', KEYS[3], ARGV[4])
 return 'running'
 )lua";
 
@@ -97,6 +99,7 @@ if state == 'queued' then
              'finished_ms', ARGV[1])
   redis.call('HINCRBY', KEYS[1], 'version', 1)
   redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+  redis.call('PUBLISH', KEYS[3], ARGV[3])
   return 'cancelled'
 end
 if state == 'running' then redis.call('HSET', KEYS[1], 'cancel', '1') end

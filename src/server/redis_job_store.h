@@ -9,6 +9,7 @@
 //   STREAM:job:ID              the job: state, progress, preview, result (expires after it ends)
 //   STREAM:running             ids of jobs running now (interrupt, progress)
 //   STREAM:default-checkpoint  what AUTOMATIC1111's options set: jobs naming none go there
+//   STREAM:changes             a channel: the id of every job whose hash changed
 #pragma once
 
 #include <optional>
@@ -31,6 +32,7 @@ struct QueueKeys {
   std::string job(const std::string& id) const { return stream + ":job:" + id; }
   std::string running() const { return stream + ":running"; }
   std::string default_checkpoint() const { return stream + ":default-checkpoint"; }
+  std::string changes() const { return stream + ":changes"; }
 };
 
 // "name [0123456789]" (AUTOMATIC1111's title) -> "name"; anything else as it is.
@@ -44,9 +46,9 @@ void ensure_group(RedisConnection& redis, const std::string& stream);
 std::optional<JobView> job_view_of(const std::string& id, const RedisReply& hash);
 
 // Scripts (EVAL KEYS ARGV). Each returns the job's state after it ran, or "" when there is no job.
-// start: KEYS job running; ARGV worker now_ms deliveries id -> "running" when the worker may run it
+// start: KEYS job running changes; ARGV worker now_ms deliveries id -> "running" when the worker may run it
 extern const char* const kStartScript;
-// cancel: KEYS job running; ARGV now_ms ttl_s -> the state after (queued jobs end at once)
+// cancel: KEYS job running changes; ARGV now_ms ttl_s id -> the state after (queued jobs end at once)
 extern const char* const kCancelScript;
 
 }  // namespace sdxl::server

@@ -267,6 +267,10 @@ TEST(RedisQueue, CancelsAndRoutingByCheckpoint) {
                                                   {"height", 64}, {"num_inference_steps", 2}}));
   EXPECT_EQ(missing["status"], "failed") << missing.dump();
   EXPECT_NE(missing.dump().find("nowhere"), std::string::npos) << missing.dump();
+  // AUTOMATIC1111's options set the checkpoint of jobs that name none, for every front end.
+  EXPECT_EQ(call(a, "POST", "/sdapi/v1/options", {{"sd_model_checkpoint", "tiny-sdxl-base"}}).status, 200);
+  EXPECT_EQ(job_field(r, submit(b, job("default", 2, 8)), "stream"), "sdxl:model:tiny-sdxl-base");
+  EXPECT_EQ(call(b, "POST", "/sdapi/v1/options", {{"sd_model_checkpoint", "no-such-model"}}).status, 404);
   named["model"] = "no-such-model";
   const Reply refused = call(a, "POST", "/v1/jobs", named);
   EXPECT_EQ(refused.status, 404) << refused.body.dump();
