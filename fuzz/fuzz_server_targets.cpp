@@ -5,6 +5,7 @@
 #include <string>
 
 #include "server/base64.h"
+#include "server/job_codec.h"
 #include "server/request_fields.h"
 #include "server/request_parsers.h"
 
@@ -44,6 +45,12 @@ int server_request_bytes(const uint8_t* data, size_t size) {
       std::string format;
       server::parse_openai_request(j, names, format);
     });
+  });
+  // The same bytes as a job a worker reads off the Redis stream (anyone with Redis access can
+  // write one): a clean refusal, and no LoRA path outside the worker's folder.
+  clean([&] {
+    const auto s = server::decode_job(body, "/nonexistent-lora-folder");
+    if (!s.loras.empty()) std::abort();  // no file exists there
   });
   const auto decoded = server::base64_decode(body);
   if (decoded && server::base64_encode(*decoded).size() > body.size() + 4 && body.find_first_of(" \n\r\t=") == std::string::npos &&

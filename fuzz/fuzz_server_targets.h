@@ -7,6 +7,6 @@
 
 namespace sdxl::fuzz {
 
-int server_request_bytes(const uint8_t* data, size_t size);  // a request body through every API's parser
+int server_request_bytes(const uint8_t* data, size_t size);  // a request body through every API's parser, and a queued job
 
 }  // namespace sdxl::fuzz
