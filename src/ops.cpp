@@ -138,6 +138,23 @@ Conv2dWeights pack_conv2d(const Tensor& weight, const Tensor& bias, const Conv2d
   return out;
 }
 
+UnpackedWeights unpack_linear(const LinearWeights& w) {
+  SDXL_CHECK(!w.empty(), InvalidArgument, "[linear] unpack of an empty layer");
+  UnpackedWeights out{Tensor::empty(Shape{w.out_features(), w.in_features()}, DType::F32),
+                      Tensor::empty(Shape{w.out_features()}, DType::F32)};
+  if (!w.cpu_->unpack(out.weight.data<float>(), out.bias.data<float>())) out.bias = Tensor();
+  return out;
+}
+
+UnpackedWeights unpack_conv2d(const Conv2dWeights& w) {
+  SDXL_CHECK(!w.empty(), InvalidArgument, "[conv2d] unpack of an empty convolution");
+  const Conv2dGeometry& g = w.geometry();
+  UnpackedWeights out{Tensor::empty(Shape{g.out_channels, g.in_channels, g.kernel, g.kernel}, DType::F32),
+                      Tensor::empty(Shape{g.out_channels}, DType::F32)};
+  if (!w.cpu_->unpack(out.weight.data<float>(), out.bias.data<float>())) out.bias = Tensor();
+  return out;
+}
+
 Tensor linear(Arena& arena, const Tensor& x, const LinearWeights& w) {
   const OpTimer timer(OpFamily::Linear);
   require_f32("linear", x, "input");

@@ -31,6 +31,8 @@ using Precision = sdxl::Precision;  // F32, or BF16 inputs and weights with F32 
 using Conv2dGeometry = sdxl::Conv2dGeometry;
 
 // Weights packed for the backend that runs them; model code holds them without knowing which.
+struct UnpackedWeights;
+
 class LinearWeights {
  public:
   LinearWeights();
@@ -43,6 +45,7 @@ class LinearWeights {
 
  private:
   friend LinearWeights pack_linear(const Tensor&, const Tensor&, Precision, int64_t);
+  friend UnpackedWeights unpack_linear(const LinearWeights&);
   friend Tensor linear(Arena&, const Tensor&, const LinearWeights&);
   friend void linear_accumulate(const Tensor&, const LinearWeights&, Tensor&);
   std::unique_ptr<cpu::PackedLinear> cpu_;
@@ -59,6 +62,7 @@ class Conv2dWeights {
 
  private:
   friend Conv2dWeights pack_conv2d(const Tensor&, const Tensor&, const Conv2dGeometry&, Precision);
+  friend UnpackedWeights unpack_conv2d(const Conv2dWeights&);
   friend Tensor conv2d(Arena&, const Tensor&, const Conv2dWeights&, const Tensor*);
   friend void conv2d_accumulate(const Tensor&, const Conv2dWeights&, Tensor&);
   std::unique_ptr<cpu::PackedConv2d> cpu_;
@@ -72,6 +76,15 @@ Conv2dWeights pack_conv2d(const Tensor& weight, const Tensor& bias, int64_t stri
                           Precision precision = Precision::F32);
 Conv2dWeights pack_conv2d(const Tensor& weight, const Tensor& bias, const Conv2dGeometry& geometry,
                           Precision precision = Precision::F32);
+
+// Packed weights back as owned f32 tensors: weight [N, K] / [O, I, k, k], and the bias, undefined
+// when there is none. Exact: packing again gives the same layer (bf16 layers give their bf16
+// values). What changing a loaded layer's weights (a LoRA swap) starts from.
+struct UnpackedWeights {
+  Tensor weight, bias;
+};
+UnpackedWeights unpack_linear(const LinearWeights& w);
+UnpackedWeights unpack_conv2d(const Conv2dWeights& w);
 
 // x [..., K] -> [..., N]
 Tensor linear(Arena& arena, const Tensor& x, const LinearWeights& w);

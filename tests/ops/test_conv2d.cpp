@@ -82,6 +82,26 @@ TEST(Conv2d, ReusesPackedWeightsAcrossInputSizes) {
 namespace sdxl::cpu {
 namespace {
 
+// As for linears: the packed weights come back exactly (bf16: rounded), the bias when there is one.
+TEST(Conv2d, UnpackGivesBackThePackedWeights) {
+  const int64_t ci = 20, co = 24;
+  auto g = Conv2dGeometry::symmetric(co, ci, 3, 1, 1);
+  auto wt = random_floats(static_cast<size_t>(co * ci * 9), 21);
+  auto b = random_floats(static_cast<size_t>(co), 22);
+  for (bool bias : {false, true}) {
+    auto conv = PackedConv2d::pack(wt.data(), bias ? b.data() : nullptr, g, 16, 16);
+    std::vector<float> w2(wt.size(), -1.0f), b2(b.size(), -1.0f);
+    EXPECT_EQ(conv.unpack(w2.data(), b2.data()), bias);
+    EXPECT_EQ(w2, wt);
+    if (bias) EXPECT_EQ(b2, b);
+  }
+  auto conv = PackedConv2d::pack(wt.data(), b.data(), g, 16, 16, MatmulPrecision::BF16);
+  std::vector<float> w3(wt.size()), b3(b.size());
+  conv.unpack(w3.data(), b3.data());
+  for (size_t i = 0; i < wt.size(); ++i) ASSERT_EQ(w3[i], bf16_to_f32(f32_to_bf16(wt[i]))) << i;
+  EXPECT_EQ(b3, b);
+}
+
 TEST(Conv2dBf16, MatchesReferenceOnBf16RoundedOperands) {
   auto round = [](std::vector<float> v) {
     for (auto& x : v) x = bf16_to_f32(f32_to_bf16(x));

@@ -64,6 +64,34 @@ TEST(Linear, OneDnnHandlesRowCountsOtherThanThePackedOne) {
   }
 }
 
+// Unpacking gives back exactly what was packed: f32 bit for bit with either library, bf16 as
+// its rounded values, the bias only when there was one; and packing that again computes the same.
+TEST(Linear, UnpackGivesBackThePackedWeights) {
+  const int64_t n = 48, k = 40;
+  auto w = random_floats(static_cast<size_t>(n * k), 11);
+  auto b = random_floats(static_cast<size_t>(n), 12);
+  for (GemmLibrary library : {GemmLibrary::OpenBlas, GemmLibrary::OneDnn})
+    for (bool bias : {false, true}) {
+      auto layer = PackedLinear::pack(w.data(), bias ? b.data() : nullptr, n, k, library, 64);
+      std::vector<float> w2(w.size(), -1.0f), b2(b.size(), -1.0f);
+      EXPECT_EQ(layer.unpack(w2.data(), b2.data()), bias);
+      EXPECT_EQ(w2, w) << static_cast<int>(library);
+      if (bias) EXPECT_EQ(b2, b);
+      else EXPECT_EQ(b2, std::vector<float>(b.size(), -1.0f));  // untouched
+    }
+  auto bf16 = PackedLinear::pack(w.data(), b.data(), n, k, GemmLibrary::OneDnn, 64, MatmulPrecision::BF16);
+  std::vector<float> w3(w.size()), b3(b.size());
+  bf16.unpack(w3.data(), b3.data());
+  for (size_t i = 0; i < w.size(); ++i) ASSERT_EQ(w3[i], bf16_to_f32(f32_to_bf16(w[i]))) << i;
+  EXPECT_EQ(b3, b);  // biases stay f32
+  auto again = PackedLinear::pack(w3.data(), b3.data(), n, k, GemmLibrary::OneDnn, 64, MatmulPrecision::BF16);
+  auto x = random_floats(static_cast<size_t>(5 * k), 13);
+  std::vector<float> y1(static_cast<size_t>(5 * n)), y2(y1.size());
+  bf16.forward(x.data(), 5, y1.data());
+  again.forward(x.data(), 5, y2.data());
+  EXPECT_EQ(y1, y2);
+}
+
 TEST(Linear, BorrowedWeightsMatchPacked) {
   auto w = random_floats(24 * 10, 7);
   auto x = random_floats(5 * 10, 8);

@@ -1,5 +1,7 @@
 #include "backends/cpu/conv2d.h"
 
+#include <algorithm>
+
 #include "backends/cpu/dnnl_context.h"
 #include "backends/cpu/scratch.h"
 #include "core/convert.h"
@@ -72,6 +74,7 @@ PackedConv2d PackedConv2d::pack(const float* weight, const float* bias, const Co
              "[conv2d] invalid geometry");
   PackedConv2d conv;
   conv.geometry_ = geometry;
+  conv.has_bias_ = bias != nullptr;
   auto state = std::make_unique<State>();
   state->precision = precision;
   auto pd = State::make_pd(g, 1, typical_height, typical_width, false, precision);
@@ -87,6 +90,21 @@ PackedConv2d PackedConv2d::pack(const float* weight, const float* bias, const Co
   dnnl_stream().wait();
   conv.state_ = std::move(state);
   return conv;
+}
+
+bool PackedConv2d::unpack(float* weight, float* bias) const {
+  SDXL_CHECK(state_ != nullptr, Internal, "[conv2d] unpack of an empty convolution");
+  const Conv2dGeometry& g = geometry_;
+  memory::desc plain({g.out_channels, g.in_channels, g.kernel, g.kernel}, memory::data_type::f32, memory::format_tag::oihw);
+  memory target(plain, dnnl_engine(), weight);
+  memory& packed = state_->weights.front().second;  // the layout made at pack time
+  dnnl::reorder(packed, target).execute(dnnl_stream(), packed, target);
+  dnnl_stream().wait();
+  if (has_bias_) {
+    const float* b = static_cast<const float*>(state_->bias.get_data_handle());
+    std::copy(b, b + g.out_channels, bias);
+  }
+  return has_bias_;
 }
 
 void PackedConv2d::forward(const float* in, int64_t batch, int64_t height, int64_t width, float* out,

@@ -25,6 +25,10 @@ class PackedConv2d {
                            int64_t typical_height = 64, int64_t typical_width = 64,
                            MatmulPrecision precision = MatmulPrecision::F32);
 
+  // The weight [O, I, k, k] and bias [O] back in f32, as packed (bf16: their bf16 values).
+  // Returns whether the convolution has a bias (`bias` is left alone when it has none).
+  bool unpack(float* weight, float* bias) const;
+
   // out [N, OH, OW, O] = conv(in [N, H, W, I]) + bias; with `accumulate`, out += ... (residual).
   void forward(const float* in, int64_t batch, int64_t height, int64_t width, float* out,
                bool accumulate = false) const;
@@ -34,6 +38,7 @@ class PackedConv2d {
  private:
   struct State;
   Conv2dGeometry geometry_;
+  bool has_bias_ = false;
   std::unique_ptr<State> state_;
 };
 

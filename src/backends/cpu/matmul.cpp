@@ -3,6 +3,7 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -109,6 +110,7 @@ PackedLinear PackedLinear::borrow(const float* weight, const float* bias, int64_
   layer.library_ = GemmLibrary::OpenBlas;
   layer.weight_ = weight;
   layer.bias_ = bias;
+  layer.has_bias_ = bias != nullptr;
   return layer;
 }
 
@@ -122,6 +124,7 @@ PackedLinear PackedLinear::pack(const float* weight, const float* bias, int64_t 
   layer.in_features_ = in_features;
   layer.library_ = library;
   layer.precision_ = precision;
+  layer.has_bias_ = bias != nullptr;
   const size_t count = static_cast<size_t>(out_features * in_features);
   if (library == GemmLibrary::OpenBlas) {
     layer.owned_weight_.assign(weight, weight + count);
@@ -149,6 +152,26 @@ PackedLinear PackedLinear::pack(const float* weight, const float* bias, int64_t 
   dnnl_stream().wait();
   layer.onednn_ = std::move(state);
   return layer;
+}
+
+bool PackedLinear::unpack(float* weight, float* bias) const {
+  SDXL_CHECK(!empty(), Internal, "[linear] unpack of an empty layer");
+  const int64_t n = out_features_, k = in_features_;
+  if (library_ == GemmLibrary::OpenBlas) {
+    std::copy(weight_, weight_ + n * k, weight);
+    if (has_bias_) std::copy(bias_, bias_ + n, bias);
+    return has_bias_;
+  }
+  // The packing reorder, backwards: oneDNN's blocked [K, N] (f32 or bf16) into our [N, K] f32.
+  memory::desc plain({k, n}, memory::data_type::f32, memory::format_tag::ba);
+  memory target(plain, dnnl_engine(), weight);
+  dnnl::reorder(onednn_->weights, target).execute(dnnl_stream(), onednn_->weights, target);
+  dnnl_stream().wait();
+  if (has_bias_) {
+    const float* b = static_cast<const float*>(onednn_->bias.get_data_handle());
+    std::copy(b, b + n, bias);
+  }
+  return has_bias_;
 }
 
 void PackedLinear::forward(const float* x, int64_t rows, float* y, bool accumulate) const {

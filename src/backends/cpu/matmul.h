@@ -39,6 +39,10 @@ class PackedLinear {
   // fp32 checkpoints are not held twice in memory.
   static PackedLinear borrow(const float* weight, const float* bias, int64_t out_features, int64_t in_features);
 
+  // The weight [N, K] and bias [N] back in f32, as packed (bf16 layers: their bf16 values).
+  // Returns whether the layer has a bias (`bias` is left alone when it has none).
+  bool unpack(float* weight, float* bias) const;
+
   // y [rows, N] = x [rows, K] W^T + b; with `accumulate`, y += x W^T + b (fused residual).
   void forward(const float* x, int64_t rows, float* y, bool accumulate = false) const;
 
@@ -54,6 +58,7 @@ class PackedLinear {
   int64_t in_features_ = 0;
   GemmLibrary library_ = GemmLibrary::OpenBlas;
   MatmulPrecision precision_ = MatmulPrecision::F32;
+  bool has_bias_ = false;
   const float* weight_ = nullptr;  // OpenBLAS: [N, K] row-major, in owned_weight_ or borrowed
   const float* bias_ = nullptr;
   std::vector<float> owned_weight_;
