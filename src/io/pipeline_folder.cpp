@@ -1,5 +1,7 @@
 #include "io/pipeline_folder.h"
 
+#include <atomic>
+
 #include <algorithm>
 #include <cstring>
 #include <set>
@@ -45,7 +47,14 @@ WeightSet WeightSet::patched(std::shared_ptr<const TensorPatch> patch) const {
   return set;
 }
 
+namespace {
+std::atomic<uint64_t> g_tensors_read{0};
+}  // namespace
+
+uint64_t tensors_read() { return g_tensors_read.load(); }
+
 Tensor WeightSet::get(const std::string& name) const {
+  ++g_tensors_read;
   Tensor t = transposed(name);
   if (!t.defined()) {
     auto it = index_.find(name);
@@ -56,6 +65,7 @@ Tensor WeightSet::get(const std::string& name) const {
 }
 
 Tensor WeightSet::get_transient(const std::string& name) const {
+  ++g_tensors_read;
   Tensor t = transposed(name);
   if (!t.defined()) {
     auto it = index_.find(name);

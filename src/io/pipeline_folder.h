@@ -48,6 +48,7 @@ class TensorPatch {
   virtual ~TensorPatch() = default;
   virtual bool touches(const std::string& name) const = 0;
   virtual Tensor apply(const std::string& name, const Tensor& stored) const = 0;
+  virtual std::vector<std::string> names() const = 0;  // every tensor it touches
 };
 
 // The tensors of one model component, across all its shard files, looked up by name.
@@ -56,6 +57,7 @@ class WeightSet {
   // The same tensors, those `patch` touches changed by it when read (get, get_transient).
   WeightSet patched(std::shared_ptr<const TensorPatch> patch) const;
   bool is_patched() const { return patch_ != nullptr; }
+  const std::shared_ptr<const TensorPatch>& patch() const { return patch_; }
   const std::vector<std::shared_ptr<SafetensorsFile>>& files() const { return files_; }
   bool has(const std::string& name) const { return index_.count(name) > 0; }
   Tensor get(const std::string& name) const;  // throws naming the component and tensor if absent
@@ -82,6 +84,10 @@ class WeightSet {
   std::map<std::string, const TensorRecord*> stored_transposed_;
   std::shared_ptr<const TensorPatch> patch_;
 };
+
+// Tensors handed out by every WeightSet so far (get, get_transient): how the tests see that a
+// LoRA swap reads nothing of the checkpoint.
+uint64_t tensors_read();
 
 // A weight set over part of an open file, its tensors under other names: what a single-file
 // checkpoint gives each component (its "model.diffusion_model.x" stored as the UNet's "x").

@@ -19,6 +19,11 @@ class ComponentPatch final : public io::TensorPatch {
   std::map<std::string, std::vector<Change>> changes;
 
   bool touches(const std::string& name) const override { return changes.count(name) > 0; }
+  std::vector<std::string> names() const override {
+    std::vector<std::string> out;
+    for (const auto& [name, list] : changes) out.push_back(name);
+    return out;
+  }
   Tensor apply(const std::string& name, const Tensor& stored) const override {
     Tensor merged = stored.to(DType::F32);
     const bool bias = name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0;

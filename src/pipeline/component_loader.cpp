@@ -10,10 +10,13 @@ namespace {
 // Binds a model's weights from a component's files, then checks nothing is left unexplained.
 template <typename Model, typename Config>
 Model bind_component(const ModelSource& source, const std::string& component, const Config& config,
-                     ops::Precision precision, const std::vector<std::string>& ignored = {}) {
+                     ops::Precision precision, const std::vector<std::string>& ignored = {},
+                     models::AdaptableLayers* adaptable = nullptr) {
   io::WeightSet weights = source.weights(component);
   models::FileWeights binder(weights);
   binder.set_precision(precision);
+  if (adaptable) adaptable->clear();
+  binder.set_adaptable(adaptable);
   Model model = Model::load(config, binder);
   binder.finish(ignored);
   return_free_memory_to_system();  // the conversion and packing temporaries
@@ -23,18 +26,18 @@ Model bind_component(const ModelSource& source, const std::string& component, co
 }  // namespace
 
 models::ClipTextModel load_text_encoder(const ModelSource& source, const std::string& component,
-                                        ops::Precision precision) {
+                                        ops::Precision precision, models::AdaptableLayers* adaptable) {
   io::ClipTextConfig config = io::parse_clip_text_config(source.config(component), source.config_origin(component));
   auto model = bind_component<models::ClipTextModel>(source, component, config, precision,
-                                                     models::ClipTextModel::ignored_tensors());
+                                                     models::ClipTextModel::ignored_tensors(), adaptable);
   log_info("[model] loaded ", component, " (", config.architecture, ", ", config.num_hidden_layers, " layers)");
   return model;
 }
 
 models::UNet2DConditionModel load_unet(const ModelSource& source, const std::string& component,
-                                       ops::Precision precision) {
+                                       ops::Precision precision, models::AdaptableLayers* adaptable) {
   io::UNetConfig config = io::parse_unet_config(source.config(component), source.config_origin(component));
-  auto model = bind_component<models::UNet2DConditionModel>(source, component, config, precision);
+  auto model = bind_component<models::UNet2DConditionModel>(source, component, config, precision, {}, adaptable);
   log_info("[model] loaded ", component, " (", config.levels(), " levels)");
   return model;
 }

@@ -6,6 +6,7 @@
 
 #include "pipeline/model_source.h"
 #include "models/clip/clip_text_model.h"
+#include "models/common/adaptable_layers.h"
 #include "models/taesd/autoencoder_tiny.h"
 #include "models/unet/unet.h"
 #include "models/vae/autoencoder_kl.h"
@@ -14,8 +15,10 @@ namespace sdxl::pipeline {
 
 // `precision`: the arithmetic of linears and convolutions (BF16: bf16 inputs and weights, f32
 // accumulation). The VAE keeps F32 when its config says force_upcast, as diffusers does.
+// `adaptable`: where the bound layers are recorded for later LoRA changes (emptied first).
 models::ClipTextModel load_text_encoder(const ModelSource& source, const std::string& component,
-                                        ops::Precision precision = ops::Precision::F32);
+                                        ops::Precision precision = ops::Precision::F32,
+                                        models::AdaptableLayers* adaptable = nullptr);
 // The arithmetic the VAE runs in: F32 under its config's force_upcast, as diffusers does.
 ops::Precision vae_precision(const io::VaeConfig& config, ops::Precision precision);
 models::AutoencoderKL load_vae(const ModelSource& source, const std::string& component = "vae",
@@ -24,6 +27,7 @@ models::AutoencoderKL load_vae(const ModelSource& source, const std::string& com
 // as madebyollin/taesdxl: refused with a clear message when it is something else.
 models::AutoencoderTiny load_tiny_autoencoder(const std::filesystem::path& dir, ops::Precision precision = ops::Precision::F32);
 models::UNet2DConditionModel load_unet(const ModelSource& source, const std::string& component = "unet",
-                                       ops::Precision precision = ops::Precision::F32);
+                                       ops::Precision precision = ops::Precision::F32,
+                                       models::AdaptableLayers* adaptable = nullptr);
 
 }  // namespace sdxl::pipeline

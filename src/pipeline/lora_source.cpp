@@ -18,6 +18,9 @@ class LoraSource final : public ModelSource {
     auto patch = loras_->patch(component);
     return patch ? weights.patched(std::move(patch)) : weights;
   }
+  std::shared_ptr<const io::TensorPatch> patch(const std::string& component) const override {
+    return loras_->patch(component);
+  }
   std::filesystem::path tokenizer_dir(const std::string& component) const override {
     return base_->tokenizer_dir(component);
   }

@@ -31,6 +31,8 @@ class ModelSource {
   virtual std::string config_origin(const std::string& component) const = 0;
   // A model component's tensors, by the names its diffusers model uses.
   virtual io::WeightSet weights(const std::string& component) const = 0;
+  // What weights(component) changes in its tensors as they are read (merged LoRAs); null: nothing.
+  virtual std::shared_ptr<const io::TensorPatch> patch(const std::string&) const { return nullptr; }
   // A tokenizer component's folder (tokenizer_config.json; vocab.json and merges.txt too, unless
   // tokenizer_vocab_dir says where they are).
   virtual std::filesystem::path tokenizer_dir(const std::string& component) const = 0;

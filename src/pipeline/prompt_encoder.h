@@ -2,6 +2,7 @@
 // the refiner (text_encoder_2 only).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -10,6 +11,7 @@
 #include "pipeline/model_source.h"
 #include "pipeline/textual_inversion.h"
 #include "models/clip/clip_text_model.h"
+#include "models/common/adaptable_layers.h"
 #include "tokenizer/clip_tokenizer.h"
 
 namespace sdxl::pipeline {
@@ -66,7 +68,9 @@ PromptEmbeddings repeat_per_image(PromptEmbeddings embeddings, int64_t n);
 class PromptEncoder {
  public:
   // Loads tokenizer(_2) and text_encoder(_2) as the folder has them (the refiner has only _2).
-  static PromptEncoder load(const ModelSource& source, ops::Precision precision = ops::Precision::F32);
+  // `adaptable`: where each text encoder's layers are recorded for later LoRA changes, by component.
+  static PromptEncoder load(const ModelSource& source, ops::Precision precision = ops::Precision::F32,
+                            std::map<std::string, models::AdaptableLayers>* adaptable = nullptr);
   PromptEmbeddings encode(const PromptRequest& request) const;
 
   bool has_first_encoder() const { return first_ != nullptr; }

@@ -64,7 +64,7 @@ SdxlPipeline SdxlPipeline::load(std::shared_ptr<const ModelSource> source, ops::
   for (const char* needed : {"unet", "vae", "scheduler", "text_encoder_2"})
     SDXL_CHECK(s.has(needed), Format, "[model] ", s.location().string(), ": model_index.json has no ", needed);
   // One-shot: the text encoders load at the first prompt (with that call's LoRAs merged in).
-  if (!one_shot) p.prompt_encoder_ = std::make_shared<PromptEncoder>(PromptEncoder::load(s, precision));
+  if (!one_shot) p.prompt_encoder_ = std::make_shared<PromptEncoder>(PromptEncoder::load(s, precision, &p.adaptable_));
   p.release_text_encoders_ = one_shot;
   p.unet_config_ = io::parse_unet_config(s.config("unet"), s.config_origin("unet"));
   p.vae_config_ = io::parse_vae_config(s.config("vae"), s.config_origin("vae"));
@@ -83,7 +83,9 @@ const LatentCodec& SdxlPipeline::codec() {
 }
 
 models::UNet2DConditionModel& SdxlPipeline::unet() {
-  if (!unet_) unet_ = std::make_shared<models::UNet2DConditionModel>(load_unet(*source_, "unet", precision_));
+  if (!unet_)
+    unet_ = std::make_shared<models::UNet2DConditionModel>(
+        load_unet(*source_, "unet", precision_, release_text_encoders_ ? nullptr : &adaptable_["unet"]));
   return *unet_;
 }
 
@@ -109,9 +111,33 @@ ModelFootprint SdxlPipeline::footprint() const {
 
 void SdxlPipeline::use_source(std::shared_ptr<const ModelSource> source) {
   source_ = std::move(source);
+  if (adapt_in_place()) return;
   unet_.reset();
   prompt_encoder_.reset();
+  adaptable_.clear();
   return_free_memory_to_system();
+}
+
+bool SdxlPipeline::adapt_in_place() {
+  // The loaded components, each with what the new source changes in it.
+  std::vector<std::pair<models::AdaptableLayers*, std::shared_ptr<const io::TensorPatch>>> changes;
+  for (const char* component : {"unet", "text_encoder", "text_encoder_2"}) {
+    const bool loaded = std::string(component) == "unet" ? unet_ != nullptr : prompt_encoder_ != nullptr;
+    if (!loaded || !source_->has(component)) continue;
+    const auto layers = adaptable_.find(component);
+    if (layers == adaptable_.end()) return false;
+    std::shared_ptr<const io::TensorPatch> patch = source_->patch(component);
+    if (!layers->second.can_adapt(patch.get())) return false;
+    changes.emplace_back(&layers->second, std::move(patch));
+  }
+  size_t changed = 0;
+  for (auto& [layers, patch] : changes) {
+    layers->adapt(patch.get());
+    changed += layers->changed();
+  }
+  log_info("[lora] layers changed in place: ", changed, " (the rest as loaded; nothing read from the checkpoint)");
+  return_free_memory_to_system();
+  return true;
 }
 
 void SdxlPipeline::release_activation_memory() {
@@ -136,7 +162,9 @@ PromptEmbeddings SdxlPipeline::encode_prompt(const GenerateRequest& r) {
       (r.prompts.negative_prompt.truthy() || r.prompts.negative_prompt_2.truthy()))
     log_warn("[pipeline] this UNet is guidance-distilled (LCM): the guidance scale is an input, without "
              "classifier-free guidance, so the negative prompt is not used");
-  if (!prompt_encoder_) prompt_encoder_ = std::make_shared<PromptEncoder>(PromptEncoder::load(*source_, precision_));
+  if (!prompt_encoder_)
+    prompt_encoder_ = std::make_shared<PromptEncoder>(
+        PromptEncoder::load(*source_, precision_, release_text_encoders_ ? nullptr : &adaptable_));
   PromptEmbeddings emb = prompt_encoder_->encode(prompt_request);
   if (release_text_encoders_) {
     prompt_encoder_.reset();

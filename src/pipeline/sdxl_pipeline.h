@@ -4,10 +4,12 @@
 // denoising_start / denoising_end), prepare the latents, prepare the mask latents, denoise, decode.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "models/common/adaptable_layers.h"
 #include "models/unet/unet.h"
 #include "pipeline/generate_request.h"
 #include "pipeline/latent_codec.h"
@@ -41,8 +43,10 @@ class SdxlPipeline {
   // a folder not loaded (from its configs and weight headers).
   ModelFootprint footprint() const;
   static ModelFootprint footprint(const ModelSource& source, ops::Precision precision);
-  // Another source of the same model (the same one with other LoRAs): the UNet and text
-  // encoders are bound from it when next used; the VAE stays.
+  // Another source of the same model (the same one with other LoRAs). Loaded layers the old or
+  // the new LoRAs touch are packed again in place, from their originals kept in memory; when
+  // that cannot be (a model loaded with LoRAs merged, a LoRA touching other tensors), the UNet
+  // and text encoders are bound from the new source when next used. The VAE stays.
   void use_source(std::shared_ptr<const ModelSource> source);
   // Gives back the activation memory kept from the largest request so far.
   void release_activation_memory();
@@ -62,6 +66,7 @@ class SdxlPipeline {
     Tensor noise;          // inpaint: the noise the known region is re-noised with
   };
 
+  bool adapt_in_place();
   PromptEmbeddings encode_prompt(const GenerateRequest& r);
   GuidanceSettings effective_guidance(const GenerateRequest& r) const;
   Schedule get_timesteps(const GenerateRequest& r, bool img2img) const;
@@ -79,6 +84,8 @@ class SdxlPipeline {
   models::UNet2DConditionModel& unet();
 
   std::shared_ptr<models::UNet2DConditionModel> unet_;
+  // Long-lived pipelines: the layers of the UNet and text encoders a LoRA change packs again.
+  std::map<std::string, models::AdaptableLayers> adaptable_;
   std::shared_ptr<const LatentCodec> codec_;
   std::shared_ptr<const LatentCodec> decoder_, encoder_;  // overrides of codec_ (TAESD)
   io::UNetConfig unet_config_;

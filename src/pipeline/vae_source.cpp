@@ -39,6 +39,9 @@ class VaeSource final : public ModelSource {
     return original_layout_weights("vae", file_, prefix_, [levels](const std::string& k) { return io::map_vae_key(k, levels); },
                                    "not the model's VAE architecture");
   }
+  std::shared_ptr<const io::TensorPatch> patch(const std::string& c) const override {
+    return c == "vae" ? nullptr : base_->patch(c);
+  }
   fs::path tokenizer_dir(const std::string& c) const override { return base_->tokenizer_dir(c); }
   fs::path tokenizer_vocab_dir(const std::string& c) const override { return base_->tokenizer_vocab_dir(c); }
 

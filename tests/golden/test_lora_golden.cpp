@@ -7,6 +7,7 @@
 
 #include "golden/golden_requests.h"
 #include "golden_cases.h"
+#include "io/pipeline_folder.h"
 #include "pipeline/engine.h"
 #include "pipeline/lora_source.h"
 #include "pipeline/prompt_encoder.h"
@@ -83,8 +84,9 @@ bool identical(const Tensor& a, const Tensor& b) {
   return a.shape() == b.shape() && a.dtype() == b.dtype() && std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
 }
 
-// One engine: plain, LoRA A (the golden image), LoRA B, A again, then none: the plain image bit
-// for bit; and a <lora:NAME:W> tag in the prompt is the same request as the explicit LoRA.
+// One engine: plain, LoRA A (the golden image), LoRA B, then none: the plain image bit for bit,
+// all without reading the checkpoint again; and a <lora:NAME:W> tag in the prompt is the same
+// request as the explicit LoRA.
 TEST(LoraGolden, SwapInALongLivedEngineRestoresTheWeightsExactly) {
   SDXL_REQUIRE_REFERENCE();
   const auto cases = test::cases_of_kind("lora");
@@ -98,6 +100,7 @@ TEST(LoraGolden, SwapInALongLivedEngineRestoresTheWeightsExactly) {
   pipeline::EngineRequest request;
   request.generate = base_request(a["params"]);
   const Tensor plain = engine->generate(request).final.images;
+  const uint64_t reads = io::tensors_read();
   request.loras = loras_of(a["params"]);
   const Tensor with_a = engine->generate(request).final.images;
   EXPECT_TRUE(test::matches(with_a, test::CaseFile(a)["image"], a, "image"));
@@ -106,6 +109,8 @@ TEST(LoraGolden, SwapInALongLivedEngineRestoresTheWeightsExactly) {
   EXPECT_FALSE(identical(engine->generate(request).final.images, with_a));
   request.loras.clear();
   EXPECT_TRUE(identical(engine->generate(request).final.images, plain));
+  // Every change was made in memory, from the loaded layers: no tensor of the checkpoint was read.
+  EXPECT_EQ(io::tensors_read(), reads);
 
   // The same LoRA as a prompt tag (removed from the text before encoding).
   const lora::LoraSpec spec = loras_of(a["params"]).at(0);

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "models/common/adaptable_layers.h"
 
 namespace sdxl::models {
 
@@ -18,13 +19,19 @@ Conv2d Conv2d::bind(WeightBinder& w, const std::string& prefix, const Conv2dGeom
   const int64_t k = geometry.kernel;
   Tensor weight = w.take(prefix + ".weight", Shape{geometry.out_channels, geometry.in_channels, k, k});
   Tensor bias = bias_present ? w.take(prefix + ".bias", Shape{geometry.out_channels}) : Tensor();
-  if (w.has_data()) conv.packed_ = ops::pack_conv2d(weight, bias, geometry, w.precision());
+  if (!w.has_data()) return conv;
+  *conv.packed_ = ops::pack_conv2d(weight, bias, geometry, w.precision());
+  if (AdaptableLayers* adaptable = w.adaptable()) {
+    const std::string bias_name = bias_present ? prefix + ".bias" : "";
+    const bool merged = w.patched(prefix + ".weight") || (bias_present && w.patched(bias_name));
+    adaptable->add_conv2d({prefix + ".weight", bias_name, geometry.out_channels}, conv.packed_, w.precision(), merged);
+  }
   return conv;
 }
 
-Tensor Conv2d::operator()(Arena& arena, const Tensor& x) const { return ops::conv2d(arena, x, packed_); }
+Tensor Conv2d::operator()(Arena& arena, const Tensor& x) const { return ops::conv2d(arena, x, *packed_); }
 
-void Conv2d::accumulate(const Tensor& x, Tensor& out) const { ops::conv2d_accumulate(x, packed_, out); }
+void Conv2d::accumulate(const Tensor& x, Tensor& out) const { ops::conv2d_accumulate(x, *packed_, out); }
 
 Tensor Conv2d::rows(Arena& arena, const Tensor& band, RowRange band_range, int64_t height, RowRange wanted) const {
   const auto& g = geometry_;

@@ -1,6 +1,7 @@
 // Convolution-side building blocks: Conv2d, GroupNorm and diffusers' ResnetBlock2D.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "models/common/layers.h"
@@ -26,7 +27,8 @@ class Conv2d {
 
  private:
   Conv2dGeometry geometry_;
-  ops::Conv2dWeights packed_;
+  // Shared with the model's AdaptableLayers, which may pack it again (a LoRA swap).
+  std::shared_ptr<ops::Conv2dWeights> packed_ = std::make_shared<ops::Conv2dWeights>();
 };
 
 class GroupNorm {

@@ -3,6 +3,7 @@
 // once at load; activations come from the caller's Arena.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,8 @@ class Linear {
 
  private:
   int64_t in_ = 0, out_ = 0;
-  ops::LinearWeights packed_;
+  // Shared with the model's AdaptableLayers, which may pack it again (a LoRA swap).
+  std::shared_ptr<ops::LinearWeights> packed_ = std::make_shared<ops::LinearWeights>();
 };
 
 class LayerNorm {

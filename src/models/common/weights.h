@@ -16,6 +16,8 @@
 
 namespace sdxl::models {
 
+class AdaptableLayers;
+
 class WeightBinder {
  public:
   virtual ~WeightBinder() = default;
@@ -26,9 +28,15 @@ class WeightBinder {
   // The arithmetic the bound layers are packed for (linears and convolutions).
   ops::Precision precision() const { return precision_; }
   void set_precision(ops::Precision precision) { precision_ = precision; }
+  // Where bound linears and convolutions record themselves for later LoRA changes (none: not kept).
+  AdaptableLayers* adaptable() const { return adaptable_; }
+  void set_adaptable(AdaptableLayers* layers) { adaptable_ = layers; }
+  // Whether `name` comes with a change applied (a LoRA merged as it is read).
+  virtual bool patched(const std::string& name) const { return false; }
 
  private:
   ops::Precision precision_ = ops::Precision::F32;
+  AdaptableLayers* adaptable_ = nullptr;
 };
 
 // From a component's safetensors files. finish() reports tensors the model never asked for:
@@ -40,6 +48,7 @@ class FileWeights : public WeightBinder {
   explicit FileWeights(const io::WeightSet& weights) : weights_(weights) {}
   Tensor take(const std::string& name, const Shape& shape) override;
   bool has_data() const override { return true; }
+  bool patched(const std::string& name) const override { return weights_.patch() && weights_.patch()->touches(name); }
   // Throws Format listing unused tensors, except names matching `ignored` suffixes (buffers
   // such as position_ids that checkpoints carry but models recompute).
   void finish(const std::vector<std::string>& ignored_suffixes = {}) const;

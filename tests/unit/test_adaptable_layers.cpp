@@ -1,0 +1,94 @@
+// A loaded model's layers changed in place by a LoRA patch and restored: fused parts changed
+// row by row, the originals back bit for bit (bf16 too), and the cases that cannot be done in
+// place refused.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "models/common/adaptable_layers.h"
+#include "random_tensor.h"
+
+namespace sdxl::models {
+namespace {
+
+// Adds `amount` to every element of the tensors it names.
+class AddPatch final : public io::TensorPatch {
+ public:
+  explicit AddPatch(std::map<std::string, float> amounts) : amounts_(std::move(amounts)) {}
+  bool touches(const std::string& name) const override { return amounts_.count(name) > 0; }
+  Tensor apply(const std::string& name, const Tensor& stored) const override {
+    Tensor out = stored.to(DType::F32);
+    for (int64_t i = 0; i < out.numel(); ++i) out.data<float>()[i] += amounts_.at(name);
+    return out;
+  }
+  std::vector<std::string> names() const override {
+    std::vector<std::string> n;
+    for (const auto& [name, amount] : amounts_) n.push_back(name);
+    return n;
+  }
+
+ private:
+  std::map<std::string, float> amounts_;
+};
+
+std::vector<float> values(const Tensor& t) { return {t.data<float>(), t.data<float>() + t.numel()}; }
+
+TEST(AdaptableLayers, FusedPartsChangeAndComeBackExactly) {
+  for (ops::Precision precision : {ops::Precision::F32, ops::Precision::BF16}) {
+    const Tensor weight = test::random_tensor(Shape{6, 4}, 1), bias = test::random_tensor(Shape{6}, 2);
+    auto slot = std::make_shared<ops::LinearWeights>(ops::pack_linear(weight, bias, precision));
+    const ops::UnpackedWeights loaded = ops::unpack_linear(*slot);
+    AdaptableLayers layers;
+    layers.add_linear({{"q.weight", "q.bias", 3}, {"k.weight", "k.bias", 3}}, slot, precision, false);
+    const AddPatch k_only({{"k.weight", 0.5f}, {"k.bias", 0.25f}});
+    ASSERT_TRUE(layers.can_adapt(&k_only));
+    layers.adapt(&k_only);
+    EXPECT_EQ(layers.changed(), 1u);
+    const ops::UnpackedWeights changed = ops::unpack_linear(*slot);
+    for (int64_t r = 0; r < 6; ++r)
+      for (int64_t c = 0; c < 4; ++c) {
+        const float before = loaded.weight.data<float>()[r * 4 + c], after = changed.weight.data<float>()[r * 4 + c];
+        if (r < 3) EXPECT_EQ(after, before);                   // q untouched
+        else EXPECT_NEAR(after, before + 0.5f, 0.02f) << r;  // k moved (bf16: rounded again)
+      }
+    EXPECT_EQ(changed.bias.data<float>()[4], loaded.bias.data<float>()[4] + 0.25f);
+    // Another patch starts from the originals, not from the changed weights.
+    const AddPatch q_only({{"q.weight", 1.0f}});
+    layers.adapt(&q_only);
+    const ops::UnpackedWeights other = ops::unpack_linear(*slot);
+    EXPECT_EQ(other.weight.data<float>()[20], loaded.weight.data<float>()[20]);  // k back
+    // No patch: the loaded layer itself, bit for bit.
+    layers.adapt(nullptr);
+    EXPECT_EQ(layers.changed(), 0u);
+    EXPECT_EQ(values(ops::unpack_linear(*slot).weight), values(loaded.weight));
+    EXPECT_EQ(values(ops::unpack_linear(*slot).bias), values(loaded.bias));
+  }
+}
+
+TEST(AdaptableLayers, ConvolutionsToo) {
+  const Tensor weight = test::random_tensor(Shape{4, 3, 3, 3}, 3);
+  auto slot = std::make_shared<ops::Conv2dWeights>(ops::pack_conv2d(weight, Tensor(), 1, 1));
+  AdaptableLayers layers;
+  layers.add_conv2d({"conv.weight", "", 4}, slot, ops::Precision::F32, false);
+  const AddPatch patch({{"conv.weight", 2.0f}});
+  layers.adapt(&patch);
+  EXPECT_EQ(ops::unpack_conv2d(*slot).weight.data<float>()[7], weight.data<float>()[7] + 2.0f);
+  EXPECT_FALSE(ops::unpack_conv2d(*slot).bias.defined());
+  layers.adapt(nullptr);
+  EXPECT_EQ(values(ops::unpack_conv2d(*slot).weight), values(weight));
+}
+
+TEST(AdaptableLayers, RefusesWhatCannotBeDoneInPlace) {
+  auto slot = std::make_shared<ops::LinearWeights>(ops::pack_linear(test::random_tensor(Shape{2, 2}, 4), Tensor()));
+  AdaptableLayers layers;
+  layers.add_linear({{"a.weight", "", 2}}, slot, ops::Precision::F32, false);
+  const AddPatch elsewhere({{"norm.weight", 1.0f}});
+  EXPECT_FALSE(layers.can_adapt(&elsewhere));  // a tensor no recorded layer holds
+  EXPECT_TRUE(layers.can_adapt(nullptr));
+  AdaptableLayers merged;
+  merged.add_linear({{"a.weight", "", 2}}, slot, ops::Precision::F32, true);
+  EXPECT_FALSE(merged.can_adapt(nullptr));  // its plain weights are not in memory
+}
+
+}  // namespace
+}  // namespace sdxl::models
