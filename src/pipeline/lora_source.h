@@ -1,7 +1,7 @@
 // A model source with LoRAs merged into the weights it hands out: the seam through which LoRA
 // reaches the models. Each component's weights come with the LoRA set's patch for it, so the
-// merge happens while the model binds them, and dropping the source gives the plain weights
-// back, read again from the checkpoint.
+// merge happens while the model binds them; a pipeline already loaded takes the same patches
+// (ModelSource::patch) into the layers it has in memory (SdxlPipeline::use_source).
 #pragma once
 
 #include <memory>
