@@ -283,14 +283,23 @@ typedef struct sdxl_convert_params {
 void sdxl_convert_params_init(sdxl_convert_params* params);
 sdxl_status sdxl_convert(const sdxl_convert_params* params);
 
-/* The memory `params` would need beyond what the engine holds already, and the memory the
- * machine has available now (-1 where unknown), GiB: what sdxl_engine_generate checks first. */
 /* Everything sdxl_engine_generate checks before it starts, without running: parameter values,
  * the request limits, the memory estimate, LoRA files and the prompt's <lora:...> names. A server
  * calls it before queueing a request. Safe to call while the engine generates. */
 sdxl_status sdxl_engine_check(const sdxl_engine* engine, const sdxl_generate_params* params);
+/* The memory `params` would need beyond what the engine holds already, and the memory the
+ * machine has available now (-1 where unknown), GiB: what sdxl_engine_generate checks first. */
 sdxl_status sdxl_engine_estimate_memory(const sdxl_engine* engine, const sdxl_generate_params* params,
                                         double* needed_gib, double* available_gib);
+/* What the engine accepts, as JSON another process can check requests against
+ * (sdxl_check_capacity): its refiner, VAE scale, weights, and the memory its machine has
+ * available now. A queue worker publishes it for front ends that load no model. Free with
+ * sdxl_free_string. */
+sdxl_status sdxl_engine_capacity(const sdxl_engine* engine, char** json);
+/* The checks of sdxl_engine_check that need neither the models nor the engine's LoRA folder
+ * (parameter values, refiner settings, the request limits, the memory estimate), against a
+ * capacity from sdxl_engine_capacity, possibly taken on another machine. */
+sdxl_status sdxl_check_capacity(const char* capacity_json, const sdxl_generate_params* params);
 /* Gives back the activation memory the largest request so far left reserved (arenas, scratch),
  * so that one large request does not pin that memory in a long-lived process. BUSY while the
  * engine generates. */

@@ -14,6 +14,7 @@
 #include "io/png.h"
 #include "io/safetensors.h"
 #include "pipeline/engine.h"
+#include "pipeline/engine_capacity.h"
 #include "pipeline/image_processor.h"
 #include "pipeline/infotext.h"
 #include "pipeline/lora_source.h"
@@ -143,7 +144,9 @@ std::vector<sdxl::lora::LoraSpec> loras_of(const sdxl_lora* loras, int count, co
   return out;
 }
 
-sdxl::pipeline::EngineRequest to_request(const sdxl_generate_params& p, const sdxl::pipeline::Engine& engine) {
+// `engine`: for the progress callback's previews; null where nothing runs (a capacity check).
+sdxl::pipeline::EngineRequest to_request(const sdxl_generate_params& p, const sdxl::pipeline::Engine* engine,
+                                         int64_t vae_scale, bool has_refiner) {
   sdxl::pipeline::EngineRequest request;
   sdxl::pipeline::GenerateRequest& r = request.generate;
   set_prompts(p, r.prompts);
@@ -169,7 +172,7 @@ sdxl::pipeline::EngineRequest to_request(const sdxl_generate_params& p, const sd
   r.negative_target_size = size_or_none(p.negative_target_width, p.negative_target_height, "negative target size");
   r.crops_coords_top_left = {p.crop_top, p.crop_left};
   r.negative_crops_coords_top_left = {p.negative_crop_top, p.negative_crop_left};
-  set_images(p, engine.vae_scale(), r);
+  set_images(p, vae_scale, r);
   r.strength = p.strength;
   if (p.init_latents) {
     SDXL_CHECK(p.init_latent_count > 0 && p.init_latent_channels > 0 && p.init_latent_height > 0 &&
@@ -187,11 +190,15 @@ sdxl::pipeline::EngineRequest to_request(const sdxl_generate_params& p, const sd
   r.negative_aesthetic_score = p.negative_aesthetic_score;
   r.decode = p.decode != 0;
   r.vae_tiling = p.vae_tiling != 0;
-  r.on_progress = progress_of(p, engine);
-  request.refiner = refiner_settings(p, engine.has_refiner());
+  if (engine) r.on_progress = progress_of(p, *engine);
+  request.refiner = refiner_settings(p, has_refiner);
   request.loras = loras_of(p.loras, p.lora_count, "loras");
   request.refiner_loras = loras_of(p.refiner_loras, p.refiner_lora_count, "refiner_loras");
   return request;
+}
+
+sdxl::pipeline::EngineRequest to_request(const sdxl_generate_params& p, const sdxl::pipeline::Engine& engine) {
+  return to_request(p, &engine, engine.vae_scale(), engine.has_refiner());
 }
 
 void free_images(sdxl_images* images) {
@@ -370,6 +377,23 @@ sdxl_status sdxl_engine_check(const sdxl_engine* engine, const sdxl_generate_par
   return sdxl::capi::guarded([&] {
     SDXL_CHECK(engine && params, InvalidArgument, "[generate] engine and params must not be NULL");
     engine->engine->check(to_request(*params, *engine->engine));
+  });
+}
+
+sdxl_status sdxl_engine_capacity(const sdxl_engine* engine, char** json) {
+  return sdxl::capi::guarded([&] {
+    SDXL_CHECK(engine && json, InvalidArgument, "[capacity] engine and json must not be NULL");
+    *json = sdxl::capi::copy_string(sdxl::pipeline::to_json(engine->engine->capacity()).dump());
+  });
+}
+
+sdxl_status sdxl_check_capacity(const char* capacity_json, const sdxl_generate_params* params) {
+  return sdxl::capi::guarded([&] {
+    SDXL_CHECK(capacity_json && params, InvalidArgument, "[capacity] capacity_json and params must not be NULL");
+    const auto parsed = nlohmann::json::parse(capacity_json, nullptr, false);
+    SDXL_CHECK(!parsed.is_discarded(), Format, "[capacity] not JSON");
+    const sdxl::pipeline::EngineCapacity capacity = sdxl::pipeline::capacity_from_json(parsed);
+    sdxl::pipeline::check_request(capacity, to_request(*params, nullptr, capacity.vae_scale, capacity.has_refiner));
   });
 }
 

@@ -4,6 +4,7 @@
 #include "core/log.h"
 #include "core/memory.h"
 #include "pipeline/component_loader.h"
+#include "pipeline/engine_capacity.h"
 #include "pipeline/image_processor.h"
 #include "pipeline/latent_preview.h"
 #include "pipeline/lora_source.h"
@@ -79,24 +80,21 @@ void Engine::use_loras(std::optional<SdxlPipeline>& pipeline, const std::shared_
   if (pipeline) pipeline->use_source(adapted.source);
 }
 
-MemoryEstimate Engine::estimate_memory(const EngineRequest& request) const {
-  const GenerateRequest& r = request.generate;
-  const int64_t prompts = std::max<int64_t>(1, static_cast<int64_t>(r.prompts.prompt.is_list() ? r.prompts.prompt.size() : 1));
-  const int64_t images = prompts * r.prompts.num_images_per_prompt;
-  MemoryEstimate base = pipeline::estimate_memory(base_footprint_, r, images, one_shot(options_));
-  if (request.refiner.mode == RefinerMode::None) return base;
-  MemoryEstimate refiner = pipeline::estimate_memory(refiner_footprint_, r, images, one_shot(options_));
-  // One-shot: the two run in turn (the larger phase counts); kept loaded: both sets of weights.
-  if (one_shot(options_)) return refiner.needed_gib() > base.needed_gib() ? refiner : base;
-  base.weights_gib += refiner.weights_gib;
-  base.activations_gib = std::max(base.activations_gib, refiner.activations_gib);
-  return base;
+EngineCapacity Engine::capacity() const {
+  EngineCapacity c;
+  c.model = options_.model.string();
+  c.vae_scale = vae_scale_;
+  c.has_refiner = has_refiner();
+  c.is_refiner = base_is_refiner_;
+  c.one_shot = one_shot(options_);
+  c.base = base_footprint_;
+  c.refiner = refiner_footprint_;
+  c.available_gib = available_memory_gib();
+  return c;
 }
 
-void Engine::check_memory(const EngineRequest& request) const {
-  const MemoryEstimate e = estimate_memory(request);
-  SDXL_CHECK(e.fits(), OutOfMemory, "[memory] this request needs ", e.describe(),
-             ": ask for fewer or smaller images, or use vae tiling or bf16 precision");
+MemoryEstimate Engine::estimate_memory(const EngineRequest& request) const {
+  return pipeline::estimate_memory(capacity(), request);
 }
 
 io::Image8 Engine::preview(const Tensor& latents, int64_t index) const {
@@ -151,19 +149,9 @@ Engine::Checked Engine::check(const EngineRequest& request) const {
     std::error_code ec;
     SDXL_CHECK(std::filesystem::is_regular_file(l.path, ec), Io, "[lora] ", l.path.string(), ": no such file");
   }
-  const bool refine = request.refiner.mode != RefinerMode::None;
-  SDXL_CHECK(!refine || has_refiner(), InvalidArgument, "[engine] a refiner mode was asked for, but no refiner is loaded");
-  SDXL_CHECK(!base_is_refiner_ || r.init_image.defined() || r.init_latents.defined(), InvalidArgument, "[engine] ",
-             options_.model.string(), " is a refiner, which refines an image: give a base model, or an init image");
-  if (refine) {
-    const double frac = request.refiner.high_noise_frac, strength = request.refiner.strength;
-    SDXL_CHECK(request.refiner.mode != RefinerMode::Ensemble || (frac > 0.0 && frac < 1.0), InvalidArgument,
-               "[engine] high_noise_frac must be in (0, 1), got ", frac);
-    SDXL_CHECK(request.refiner.mode != RefinerMode::Img2Img || (strength > 0.0 && strength <= 1.0), InvalidArgument,
-               "[engine] the refiner's strength must be in (0, 1], got ", strength);
-  }
-  check_request(r, vae_scale_);
-  check_memory(request);
+  EngineRequest without_tags = request;
+  without_tags.generate = r;
+  check_request(capacity(), without_tags);
   return c;
 }
 

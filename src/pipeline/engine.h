@@ -15,6 +15,8 @@
 
 namespace sdxl::pipeline {
 
+struct EngineCapacity;
+
 enum class MemoryPolicy {
   KeepLoaded,  // every model stays loaded between calls
   OneShot,     // no two models in memory at once; each call loads what it needs again
@@ -84,8 +86,9 @@ class Engine {
 
   // What `request` would need beyond what is resident, against the memory available now.
   MemoryEstimate estimate_memory(const EngineRequest& request) const;
-  // Throws OutOfMemory with the estimate when the request cannot fit.
-  void check_memory(const EngineRequest& request) const;
+  // The facts another process checks requests against (pipeline/engine_capacity.h), with the
+  // memory available now.
+  EngineCapacity capacity() const;
   // Gives back what the largest request so far left reserved (activation arenas, scratch).
   void release_memory();
   // A preview of image `index` of `latents`: TAESD's decode when the engine has one, else the

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <mutex>
 #include <optional>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "server/job_codec.h"
@@ -127,6 +128,10 @@ class Worker {
     }
     beat_changed_.notify_all();
     heartbeat.join();
+    try {
+      redis_.command({"HDEL", keys_.capacity(), consumer_});
+    } catch (const RedisError&) {
+    }
     return 0;
   }
 
@@ -228,6 +233,16 @@ class Worker {
     std::fprintf(stderr, "sdxl: worker %s: job %s: %s\n", consumer_.c_str(), e.job.c_str(), why.c_str());
   }
 
+  // What front ends check requests against: this engine's capacity (its memory available now),
+  // good until `expires_ms`.
+  std::string capacity_entry(long long expires_ms) const {
+    char* text = nullptr;
+    if (sdxl_engine_capacity(catalog_.engine(), &text) != SDXL_STATUS_OK) return "";
+    const std::string capacity = text;
+    sdxl_free_string(text);
+    return nlohmann::json{{"model", model_}, {"expires_ms", expires_ms}, {"capacity", nlohmann::json::parse(capacity)}}.dump();
+  }
+
   // Keeps the running job's entry from looking idle (XCLAIM by its owner resets the idle time)
   // and says that this model has a live worker.
   void beat() {
@@ -237,8 +252,10 @@ class Worker {
       const std::optional<Entry> running = current_;
       lock.unlock();
       try {
+        const long long lifetime = std::max<long long>(3 * heartbeat_every_, 5000);
         std::vector<std::vector<std::string>> commands = {
-            {"SET", keys_.alive(model_), consumer_, "PX", std::to_string(std::max<long long>(3 * heartbeat_every_, 5000))}};
+            {"SET", keys_.alive(model_), consumer_, "PX", std::to_string(lifetime)},
+            {"HSET", keys_.capacity(), consumer_, capacity_entry(now_ms() + lifetime)}};
         if (running) {
           commands.push_back({"XCLAIM", running->stream, QueueKeys::kGroup, consumer_, "0", running->id, "JUSTID"});
           commands.push_back({"HSET", keys_.job(running->job), "heartbeat_ms", std::to_string(now_ms())});

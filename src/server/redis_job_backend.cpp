@@ -1,10 +1,13 @@
 #include "server/redis_job_backend.h"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <thread>
 
 #include "server/job_codec.h"
+#include "server/job_runner.h"
 #include "server/request_fields.h"
 
 namespace sdxl::server {
@@ -45,6 +48,7 @@ std::string RedisJobBackend::submit(GenerationSpec spec) {
     spec.checkpoint = plain_checkpoint_name(spec.checkpoint);
     if (!spec.checkpoint.empty() && !has_checkpoint(spec.checkpoint))
       throw RequestError(404, "checkpoint", "no worker serves checkpoint '" + spec.checkpoint + "'");
+    check_against_workers(spec);
     const std::string stream = keys_.jobs_for(spec.checkpoint);
     const std::string payload = encode_job(spec, options_.lora_dir);
     const std::string id = new_job_id();
@@ -65,6 +69,23 @@ std::string RedisJobBackend::submit(GenerationSpec spec) {
     });
     return id;
   });
+}
+
+void RedisJobBackend::check_against_workers(const GenerationSpec& spec) const {
+  const RedisReply entries = pool_.with([&](RedisConnection& r) { return r.command({"HGETALL", keys_.capacity()}); });
+  GenerateCall call;
+  make_call(spec, 0, call);
+  std::optional<RequestError> refusal;
+  for (size_t i = 0; i + 1 < entries.items.size(); i += 2) {
+    const auto entry = nlohmann::json::parse(entries.items[i + 1].text, nullptr, false);
+    if (!entry.is_object() || !entry.contains("capacity") || entry.value("expires_ms", 0LL) < now_ms()) continue;  // gone
+    if (!spec.checkpoint.empty() && entry.value("model", "") != spec.checkpoint) continue;
+    const sdxl_status status = sdxl_check_capacity(entry["capacity"].dump().c_str(), &call.params);
+    if (status == SDXL_STATUS_OK) return;  // a worker that can run it
+    if (!refusal) refusal = RequestError(http_status_of(status), "", std::string("no worker can run this request: ") + sdxl_last_error());
+  }
+  // No live worker has said what it accepts: the job waits for one, and that worker checks it.
+  if (refusal) throw *refusal;
 }
 
 std::string RedisJobBackend::switch_checkpoint(const std::string& name) {

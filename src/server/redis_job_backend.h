@@ -36,6 +36,9 @@ class RedisJobBackend final : public JobBackend {
 
  private:
   void flag_running(const char* flag);
+  // What the workers' engines would check first (limits, refiner, memory on their machines),
+  // against the capacities they publish: RequestError when no live worker can run `spec`.
+  void check_against_workers(const GenerationSpec& spec) const;
   mutable RedisPool pool_;
   const QueueKeys keys_;
   const RedisQueueOptions options_;

@@ -10,6 +10,7 @@
 //   STREAM:running             ids of jobs running now (interrupt, progress)
 //   STREAM:default-checkpoint  what AUTOMATIC1111's options set: jobs naming none go there
 //   STREAM:changes             a channel: the id of every job whose hash changed
+//   STREAM:capacity            per worker: its model, what its engine accepts, until when (JSON)
 #pragma once
 
 #include <optional>
@@ -33,6 +34,7 @@ struct QueueKeys {
   std::string running() const { return stream + ":running"; }
   std::string default_checkpoint() const { return stream + ":default-checkpoint"; }
   std::string changes() const { return stream + ":changes"; }
+  std::string capacity() const { return stream + ":capacity"; }
 };
 
 // "name [0123456789]" (AUTOMATIC1111's title) -> "name"; anything else as it is.

@@ -269,6 +269,40 @@ TEST_F(CApi, ARequestThatCannotFitIsRefusedUpFront) {
   EXPECT_LT(needed, available);
 }
 
+// A front end without the model checks requests against the engine's published capacity: the
+// same verdicts as the engine's own check, with the memory of the engine's machine.
+TEST_F(CApi, CapacityChecksAsTheEngineDoes) {
+  char* text = nullptr;
+  ASSERT_EQ(sdxl_engine_capacity(engine_, &text), SDXL_STATUS_OK) << sdxl_last_error();
+  const std::string capacity = text;
+  sdxl_free_string(text);
+  const sdxl_generate_params plain = params();
+  EXPECT_EQ(sdxl_check_capacity(capacity.c_str(), &plain), SDXL_STATUS_OK) << sdxl_last_error();
+  sdxl_generate_params huge = params();
+  huge.width = huge.height = 4096;
+  huge.images_per_prompt = 64;
+  double needed = 0, available = 0;
+  ASSERT_EQ(sdxl_engine_estimate_memory(engine_, &huge, &needed, &available), SDXL_STATUS_OK);
+  if (available >= 0) {
+    EXPECT_EQ(sdxl_check_capacity(capacity.c_str(), &huge), SDXL_STATUS_OUT_OF_MEMORY);
+    EXPECT_NE(std::string(sdxl_last_error()).find("GiB"), std::string::npos) << sdxl_last_error();
+  }
+  sdxl_generate_params odd = params();
+  odd.width = 100;  // not a multiple of 8
+  EXPECT_EQ(sdxl_check_capacity(capacity.c_str(), &odd), sdxl_engine_check(engine_, &odd));
+  sdxl_generate_params refined = params();
+  refined.refiner_mode = "ensemble";  // this engine has no refiner
+  EXPECT_EQ(sdxl_check_capacity(capacity.c_str(), &refined), SDXL_STATUS_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(sdxl_last_error()).find("refiner"), std::string::npos) << sdxl_last_error();
+  // Another machine with more memory takes what this one cannot.
+  std::string roomy = capacity;
+  roomy.replace(roomy.find("\"available_gib\":"), std::string("\"available_gib\":").size(), "\"available_gib\":1e9,\"x\":");
+  EXPECT_EQ(sdxl_check_capacity(roomy.c_str(), &huge), SDXL_STATUS_OK) << sdxl_last_error();
+  EXPECT_EQ(sdxl_check_capacity("{not json", &plain), SDXL_STATUS_FORMAT_ERROR);
+  EXPECT_EQ(sdxl_check_capacity("{}", &plain), SDXL_STATUS_FORMAT_ERROR);
+  EXPECT_EQ(sdxl_check_capacity(nullptr, &plain), SDXL_STATUS_INVALID_ARGUMENT);
+}
+
 // An arena keeps a block of its high-water size for the next request of that size; in a
 // long-lived process one 1024x1024 request would keep it mapped for good. What is mapped
 // (VmSize) shows it whether or not its pages were touched since.

@@ -249,6 +249,23 @@ TEST(RedisQueue, CancelsAndRoutingByCheckpoint) {
   EXPECT_EQ(wait_done({&a, &b}, queued, 30)["status"], "cancelled");
   EXPECT_EQ(job_field(r, queued, "started_ms"), "");  // it never ran
 
+  // What the worker's engine would refuse, the front end refuses at once, from the capacity the
+  // worker publishes (its memory, no refiner): nothing is queued.
+  for (int i = 0; i < 100 && r.command({"HEXISTS", "sdxl:capacity", "only"}).integer == 0; ++i)
+    std::this_thread::sleep_for(milliseconds(50));
+  const long long before = stream_length(r, "sdxl");
+  json huge = job("too much", 1, 1);
+  huge["width"] = huge["height"] = 4096;
+  huge["num_images_per_prompt"] = 64;
+  const Reply too_big = call(a, "POST", "/v1/jobs", huge);
+  EXPECT_EQ(too_big.status, 507) << too_big.body.dump();
+  EXPECT_NE(too_big.body.dump().find("GiB"), std::string::npos) << too_big.body.dump();
+  json refined = job("refined", 2, 1);
+  refined["refiner_mode"] = "ensemble";
+  const Reply no_refiner = call(b, "POST", "/v1/jobs", refined);
+  EXPECT_EQ(no_refiner.status, 422) << no_refiner.body.dump();
+  EXPECT_EQ(stream_length(r, "sdxl"), before);
+
   json named = job("routed", 3, 7);
   named["model"] = "tiny-sdxl-base";
   const std::string routed = submit(b, named);
