@@ -1,14 +1,13 @@
 #include "server/http_server.h"
 
-#include <csignal>
-#include <memory>
 #include <cstdio>
-#include <thread>
+#include <memory>
 
 #include "server/base64.h"
 #include "server/http_common.h"
 #include "server/redis_job_backend.h"
 #include "server/routes.h"
+#include "server/stop_signals.h"
 
 namespace sdxl::server {
 namespace {
@@ -41,13 +40,7 @@ bool same_secret(const std::string& a, const std::string& b) {
 }
 
 int run_server(const ServerOptions& options) {
-  // SIGINT / SIGTERM end the server through a thread of their own (blocked everywhere else).
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  StopSignals stop_signals;
 
   if (options.host != "127.0.0.1" && options.host != "localhost" && options.host != "::1" && options.api_auth.empty() &&
       options.api_key.empty())
@@ -98,17 +91,11 @@ int run_server(const ServerOptions& options) {
                  options.port);
     return 1;
   }
-  std::thread stopper([&server, signals] {
-    int received = 0;
-    sigwait(&signals, &received);
-    server.stop();
-  });
+  stop_signals.on_stop([&server] { server.stop(); });
   std::printf("sdxl: listening on http://%s:%d\n", options.host.c_str(), port);
   std::fflush(stdout);
-  server.listen_after_bind();
-  // listen_after_bind returns after stop(); wake the signal thread if it is still waiting.
-  pthread_kill(stopper.native_handle(), SIGTERM);
-  stopper.join();
+  server.listen_after_bind();  // returns after stop()
+  stop_signals.close();        // before `server` goes: the handler may not run after
   return 0;
 }
 

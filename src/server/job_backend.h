@@ -17,6 +17,9 @@ enum class JobState { Queued, Running, Succeeded, Failed, Cancelled };
 const char* state_name(JobState state);  // "queued", "running", ...
 inline bool finished(JobState s) { return s == JobState::Succeeded || s == JobState::Failed || s == JobState::Cancelled; }
 
+// A random id of `hex_digits` lowercase hex digits (64 random bits per 16).
+std::string new_job_id(int hex_digits);
+
 struct JobImage {
   std::string png;       // with the parameters chunk
   std::string infotext;  // AUTOMATIC1111's parameters text

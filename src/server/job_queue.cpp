@@ -1,8 +1,6 @@
 #include "server/job_queue.h"
 
 #include <algorithm>
-#include <cstdio>
-#include <random>
 
 #include "sdxl/sdxl.hpp"
 #include "server/job_runner.h"
@@ -31,37 +29,6 @@ struct JobQueue::Job {
   JobQueue* queue = nullptr;
 };
 
-namespace {
-
-std::string new_id() {
-  static std::mt19937_64 generator{std::random_device{}()};
-  static std::mutex mutex;
-  std::lock_guard<std::mutex> lock(mutex);
-  char text[17];
-  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(generator()));
-  return text;
-}
-
-}  // namespace
-
-const char* state_name(JobState state) {
-  switch (state) {
-    case JobState::Queued: return "queued";
-    case JobState::Running: return "running";
-    case JobState::Succeeded: return "succeeded";
-    case JobState::Failed: return "failed";
-    case JobState::Cancelled: return "cancelled";
-  }
-  return "unknown";
-}
-
-double JobView::progress() const {
-  if (state == JobState::Succeeded) return 1.0;
-  if (state == JobState::Queued || repeats <= 0) return 0.0;
-  const double within = total > 0 ? static_cast<double>(step) / total : 0.0;
-  return std::min(1.0, (repeat + within) / repeats);
-}
-
 JobQueue::JobQueue(ModelCatalog& catalog, size_t capacity, size_t kept_results)
     : catalog_(catalog), capacity_(capacity), kept_(std::max<size_t>(kept_results, 1)) {
   worker_ = std::thread([this] { work(); });
@@ -88,7 +55,7 @@ std::string JobQueue::submit(GenerationSpec spec) {
   const sdxl_status status = catalog_.with_engine([&](sdxl_engine* e) { return e ? sdxl_engine_check(e, &call.params) : SDXL_STATUS_BUSY; });
   if (status != SDXL_STATUS_OK) throw RequestError(http_status_of(status), "", sdxl_last_error());
   auto job = std::make_shared<Job>();
-  job->id = new_id();
+  job->id = new_job_id(16);
   job->spec = std::move(spec);
   job->queue = this;
   {
@@ -105,7 +72,7 @@ std::string JobQueue::submit(GenerationSpec spec) {
 std::string JobQueue::switch_checkpoint(const std::string& name) {
   if (!catalog_.find_checkpoint(name)) throw RequestError(404, "sd_model_checkpoint", "no checkpoint named '" + name + "'");
   auto job = std::make_shared<Job>();
-  job->id = new_id();
+  job->id = new_job_id(16);
   job->is_switch = true;
   job->switch_to = name;
   job->queue = this;

@@ -1,16 +1,14 @@
 #include "server/queue_worker.h"
 
-#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
-#include <csignal>
 #include <cstdio>
 #include <mutex>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "server/job_codec.h"
@@ -18,6 +16,7 @@
 #include "server/model_catalog.h"
 #include "server/redis_job_store.h"
 #include "server/request_fields.h"
+#include "server/stop_signals.h"
 
 namespace sdxl::server {
 namespace {
@@ -202,10 +201,7 @@ class Worker {
       set.insert(set.end(), {"image:" + std::to_string(i), outcome.images[i].png, "infotext:" + std::to_string(i), outcome.images[i].infotext});
     for (;;) {
       try {
-        const RedisReply ttl = redis_.command({"HGET", key, "ttl"});
-        redis_.pipeline({{"MULTI"}, set, {"HINCRBY", key, "version", "1"}, {"SREM", keys_.running(), e.job},
-                         {"EXPIRE", key, ttl.nil() ? "3600" : ttl.text}, {"XACK", e.stream, QueueKeys::kGroup, e.id},
-                         {"XDEL", e.stream, e.id}, {"PUBLISH", keys_.changes(), e.job}, {"EXEC"}});
+        end_job(e, {set});
         return;
       } catch (const RedisUnavailable&) {
         if (stopping_) return;
@@ -214,22 +210,30 @@ class Worker {
     }
   }
 
+  // `writes` (the job's end state), then in the same transaction what every ended job gets: a new
+  // version, out of the running set, its expiry, the entry acknowledged and deleted, the news
+  // published.
+  void end_job(const Entry& e, std::vector<std::vector<std::string>> writes) {
+    const std::string key = keys_.job(e.job);
+    const RedisReply ttl = redis_.command({"HGET", key, "ttl"});
+    writes.insert(writes.begin(), {"MULTI"});
+    writes.insert(writes.end(), {{"HINCRBY", key, "version", "1"},
+                                 {"SREM", keys_.running(), e.job},
+                                 {"EXPIRE", key, ttl.nil() ? "3600" : ttl.text},
+                                 {"XACK", e.stream, QueueKeys::kGroup, e.id},
+                                 {"XDEL", e.stream, e.id},
+                                 {"PUBLISH", keys_.changes(), e.job},
+                                 {"EXEC"}});
+    redis_.pipeline(writes);
+  }
+
   // A job whose workers keep dying: to the dead-letter stream, failed, never retried again.
   void bury(const Entry& e, long long delivered) {
     const std::string key = keys_.job(e.job);
     const std::string why = "the job was delivered " + std::to_string(delivered) + " times and its worker stopped each time; it is in " +
                             keys_.dead() + " and will not be retried";
-    const RedisReply ttl = redis_.command({"HGET", key, "ttl"});
-    redis_.pipeline({{"MULTI"},
-                     {"XADD", keys_.dead(), "*", "job", e.job, "spec", e.spec, "stream", e.stream, "deliveries", std::to_string(delivered)},
-                     {"HSET", key, "state", "failed", "error", why, "error_status", "500", "finished_ms", std::to_string(now_ms())},
-                     {"HINCRBY", key, "version", "1"},
-                     {"SREM", keys_.running(), e.job},
-                     {"EXPIRE", key, ttl.nil() ? "3600" : ttl.text},
-                     {"XACK", e.stream, QueueKeys::kGroup, e.id},
-                     {"XDEL", e.stream, e.id},
-                     {"PUBLISH", keys_.changes(), e.job},
-                     {"EXEC"}});
+    end_job(e, {{"XADD", keys_.dead(), "*", "job", e.job, "spec", e.spec, "stream", e.stream, "deliveries", std::to_string(delivered)},
+                {"HSET", key, "state", "failed", "error", why, "error_status", "500", "finished_ms", std::to_string(now_ms())}});
     std::fprintf(stderr, "sdxl: worker %s: job %s: %s\n", consumer_.c_str(), e.job.c_str(), why.c_str());
   }
 
@@ -286,32 +290,12 @@ class Worker {
 }  // namespace
 
 int run_worker(const WorkerOptions& options) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  StopSignals stop_signals;
   std::atomic<bool> stopping{false};
-  std::thread stopper([&stopping, signals] {
-    int received = 0;
-    sigwait(&signals, &received);
-    stopping = true;
-  });
-  const auto stop_waiting = [&] {
-    if (!stopping) pthread_kill(stopper.native_handle(), SIGTERM);
-    stopper.join();
-  };
-  try {
-    ModelCatalog catalog(options.model);  // a model that cannot load ends the worker with its error
-    Worker worker(options, catalog, stopping);
-    const int code = worker.run();
-    stop_waiting();
-    return code;
-  } catch (...) {
-    stop_waiting();
-    throw;
-  }
+  stop_signals.on_stop([&stopping] { stopping = true; });
+  ModelCatalog catalog(options.model);  // a model that cannot load ends the worker with its error
+  Worker worker(options, catalog, stopping);
+  return worker.run();
 }
 
 }  // namespace sdxl::server

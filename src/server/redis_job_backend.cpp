@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <random>
 #include <thread>
 
 #include "server/job_codec.h"
@@ -14,15 +13,8 @@ namespace sdxl::server {
 
 namespace {
 
-std::string new_job_id() {
-  static std::mt19937_64 generator{std::random_device{}()};
-  static std::mutex mutex;
-  std::lock_guard<std::mutex> lock(mutex);
-  char text[33];
-  std::snprintf(text, sizeof text, "%016llx%016llx", static_cast<unsigned long long>(generator()),
-                static_cast<unsigned long long>(generator()));
-  return text;
-}
+// Ids are shared by every front end and stand for access to a result: 128 random bits.
+constexpr int kIdDigits = 32;
 
 // Redis trouble as the HTTP answer it deserves: unreachable is 503 (try again), anything else 500.
 template <typename Body>
@@ -51,7 +43,7 @@ std::string RedisJobBackend::submit(GenerationSpec spec) {
     check_against_workers(spec);
     const std::string stream = keys_.jobs_for(spec.checkpoint);
     const std::string payload = encode_job(spec, options_.lora_dir);
-    const std::string id = new_job_id();
+    const std::string id = new_job_id(kIdDigits);
     pool_.with([&](RedisConnection& r) {
       ensure_group(r, stream);  // a Redis that restarted without its data has lost the group
       const auto waiting = r.pipeline({{"XLEN", stream}, {"XPENDING", stream, QueueKeys::kGroup}});
@@ -92,7 +84,7 @@ std::string RedisJobBackend::switch_checkpoint(const std::string& name) {
   return answering([&] {
     const std::string plain = plain_checkpoint_name(name);
     if (!has_checkpoint(plain)) throw RequestError(404, "sd_model_checkpoint", "no worker serves checkpoint '" + name + "'");
-    const std::string id = new_job_id();
+    const std::string id = new_job_id(kIdDigits);
     // Nothing to load here: jobs that name no checkpoint go to `plain`'s workers from now on.
     pool_.with([&](RedisConnection& r) {
       return r.pipeline({{"SET", keys_.default_checkpoint(), plain},
