@@ -68,35 +68,37 @@ void write_rows(Tensor& whole, int64_t first, const Tensor& part) {
 
 }  // namespace
 
-void AdaptableLayers::repack(Entry& e, const io::TensorPatch& patch) {
-  const bool is_linear = !e.linear.expired();
-  ops::UnpackedWeights w;
-  if (is_linear) {
-    auto slot = e.linear.lock();
-    w = ops::unpack_linear(e.original_linear ? *e.original_linear : *slot);
-  } else {
-    auto slot = e.conv.lock();
-    w = ops::unpack_conv2d(e.original_conv ? *e.original_conv : *slot);
-  }
+namespace {
+
+// `unpacked` with `patch` applied to the tensors of `parts` (rows of it, in order).
+void apply_to_rows(ops::UnpackedWeights& unpacked, const std::vector<AdaptableLayers::Part>& parts,
+                   const io::TensorPatch& patch) {
   int64_t first = 0;
-  for (const Part& p : e.parts) {
-    Shape shape = w.weight.shape();
+  for (const AdaptableLayers::Part& p : parts) {
+    Shape shape = unpacked.weight.shape();
     shape[0] = p.rows;
-    if (patch.touches(p.weight)) write_rows(w.weight, first, patch.apply(p.weight, rows_of(w.weight, first, shape)));
+    if (patch.touches(p.weight)) write_rows(unpacked.weight, first, patch.apply(p.weight, rows_of(unpacked.weight, first, shape)));
     if (!p.bias.empty() && patch.touches(p.bias))
-      write_rows(w.bias, first, patch.apply(p.bias, rows_of(w.bias, first, Shape{p.rows})));
+      write_rows(unpacked.bias, first, patch.apply(p.bias, rows_of(unpacked.bias, first, Shape{p.rows})));
     first += p.rows;
   }
-  if (is_linear) {
-    auto slot = e.linear.lock();
+}
+
+}  // namespace
+
+void AdaptableLayers::repack(Entry& e, const io::TensorPatch& patch) {
+  if (auto slot = e.linear.lock()) {
+    ops::UnpackedWeights w = ops::unpack_linear(e.original_linear ? *e.original_linear : *slot);
+    apply_to_rows(w, e.parts, patch);
     ops::LinearWeights merged = ops::pack_linear(w.weight, w.bias, e.precision);
     if (!e.original_linear) e.original_linear = std::move(*slot);
     *slot = std::move(merged);
-  } else {
-    auto slot = e.conv.lock();
-    ops::Conv2dWeights merged = ops::pack_conv2d(w.weight, w.bias, slot->geometry(), e.precision);
-    if (!e.original_conv) e.original_conv = std::move(*slot);
-    *slot = std::move(merged);
+  } else if (auto conv = e.conv.lock()) {
+    ops::UnpackedWeights w = ops::unpack_conv2d(e.original_conv ? *e.original_conv : *conv);
+    apply_to_rows(w, e.parts, patch);
+    ops::Conv2dWeights merged = ops::pack_conv2d(w.weight, w.bias, conv->geometry(), e.precision);
+    if (!e.original_conv) e.original_conv = std::move(*conv);
+    *conv = std::move(merged);
   }
 }
 
