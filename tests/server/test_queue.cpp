@@ -60,7 +60,7 @@ Reply call(const ServerProcess& s, const std::string& method, const std::string&
 }
 
 // Submits through `s`, trying again while the queue is unreachable (503), as clients do.
-std::string submit(const ServerProcess& s, const json& job, int* unavailable = nullptr) {
+std::string submit(const ServerProcess& s, const json& job) {
   for (int i = 0; i < 400; ++i) {
     const Reply r = call(s, "POST", "/v1/jobs", job);
     if (r.status == 202) return r.body["id"];
@@ -68,7 +68,6 @@ std::string submit(const ServerProcess& s, const json& job, int* unavailable = n
       ADD_FAILURE() << "refused: " << r.status << " " << r.body.dump();
       return "";
     }
-    if (unavailable && r.status == 503) ++*unavailable;
     std::this_thread::sleep_for(milliseconds(50));
   }
   ADD_FAILURE() << "never accepted: " << job.dump();
