@@ -30,6 +30,7 @@ int server_request_bytes(const uint8_t* data, size_t size) {
   };
   clean([&] {
     const nlohmann::json j = server::parse_body(body);
+    (void)j.dump();  // replies echo requests: whatever parses must serialize (recursion bounded by depth)
     for (bool img2img : {false, true})
       clean([&] {
         nlohmann::json echo;

@@ -10,7 +10,9 @@ packages=(
   libdnnl-dev                 # oneDNN: convolutions, matmul
   ocl-icd-opencl-dev          # Debian's oneDNN CMake config asks for OpenCL (a Recommends of libdnnl-dev)
   libopenblas-openmp-dev      # OpenBLAS, OpenMP build: GEMM
-  nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
+  nlohmann-json3-dev libcli11-dev
+  libboost-dev                # Boost.Beast/Asio: sdxl serve's event-driven HTTP server (headers only)
+  libcpp-httplib-dev          # the HTTP client of the server tests and benchmarks
   libpng-dev libjpeg-dev libicu-dev
   libssl-dev                  # OpenSSL libcrypto: SHA-256 of model files (PNG infotext hashes)
   libgtest-dev libgmock-dev libbenchmark-dev

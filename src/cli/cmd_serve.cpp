@@ -57,6 +57,13 @@ Command add_serve_command(CLI::App& app) {
   cmd->add_option("--api-auth", o->api_auth, "Require HTTP Basic auth: user:password[,user2:password2]");
   cmd->add_option("--api-key", s.api_key, "Require this Bearer token (OpenAI clients' API key)");
   cmd->add_option("--cors-origin", s.cors_origin, "Allow browsers on this origin to call the APIs (CORS is off without it)");
+  cmd->add_option("--allowed-hosts", s.allowed_hosts,
+                  "Host names clients may reach this server by, besides its address and localhost (behind a proxy;\n"
+                  "'*': any). Checked when listening on loopback or with this option (DNS rebinding)")
+      ->delimiter(',');
+  cmd->add_option("--max-connections", s.max_connections, "Open connections at most; more are answered 503 and closed")
+      ->check(CLI::Range(4, 100000))
+      ->capture_default_str();
   cmd->add_option("--queue-size", s.queue_size, "Requests that may wait; more get 503")->check(CLI::Range(1, 10000))->capture_default_str();
   cmd->add_option("--max-body-mb", o->max_body_mb, "Largest request body accepted, MiB")->check(CLI::Range(1.0, 4096.0))->capture_default_str();
   return [cmd, o]() -> int {
@@ -64,6 +71,8 @@ Command add_serve_command(CLI::App& app) {
     if (o->server.queue_url.empty() && o->server.model.empty())
       throw CLI::RequiredError("--model (or --queue, to hand the jobs to workers)");
     if (!o->server.queue_url.empty()) parse_queue_url(o->server.queue_url);
+    if (cmd->count("--api-key") && o->server.api_key.empty()) throw CLI::ValidationError("--api-key: an empty key would let anyone in");
+    if (cmd->count("--api-auth") && o->api_auth.empty()) throw CLI::ValidationError("--api-auth: expected user:password[,user2:password2]");
     parse_listen(o->listen, o->server);
     o->server.max_body_bytes = static_cast<size_t>(o->max_body_mb * 1024 * 1024);
     size_t start = 0;
@@ -71,8 +80,8 @@ Command add_serve_command(CLI::App& app) {
       const size_t comma = std::min(o->api_auth.find(',', start), o->api_auth.size());
       const std::string pair = o->api_auth.substr(start, comma - start);
       const size_t colon = pair.find(':');
-      if (colon == std::string::npos || colon == 0)
-        throw CLI::ValidationError("--api-auth: expected user:password[,user2:password2]");
+      if (colon == std::string::npos || colon == 0 || colon + 1 == pair.size())
+        throw CLI::ValidationError("--api-auth: expected user:password[,user2:password2] with neither empty");
       o->server.api_auth.emplace_back(pair.substr(0, colon), pair.substr(colon + 1));
       start = comma + 1;
     }

@@ -1,5 +1,7 @@
 #include "io/json_file.h"
 
+#include "io/json_depth.h"
+
 #include <climits>
 #include <cmath>
 #include <fstream>
@@ -14,9 +16,11 @@ json read_json_object(const std::filesystem::path& path, const char* stage) {
   if (!in) fail(ErrorCode::Io, "[", stage, "] ", path.string(), ": cannot open (missing file?)");
   std::stringstream buffer;
   buffer << in.rdbuf();
+  const std::string text = buffer.str();
+  if (json_nesting_depth(text, 64) > 64) fail(ErrorCode::Format, "[", stage, "] ", path.string(), ": nests deeper than 64 levels");
   json value;
   try {
-    value = json::parse(buffer.str());
+    value = json::parse(text);
   } catch (const json::exception& e) {
     fail(ErrorCode::Format, "[", stage, "] ", path.string(), ": invalid JSON: ", e.what());
   }

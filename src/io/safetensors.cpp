@@ -105,6 +105,7 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
   std::set<std::string> seen;
   std::string duplicate;
   auto on_event = [&](int depth, json::parse_event_t event, json& parsed) {
+    if (depth > 8) ctx.bad("the header nests deeper than a safetensors header does");
     if (event == json::parse_event_t::key && depth == 1) {
       std::string key = parsed.get<std::string>();
       if (!seen.insert(key).second && duplicate.empty()) duplicate = key;

@@ -18,7 +18,7 @@ namespace {
 using nlohmann::json;
 
 // The reply: bare base64 PNGs, the request echoed, and `info` as a JSON string.
-void send_images(const ServerContext& ctx, httplib::Response& res, const JobView& job, const GenerationSpec& s, json echo,
+void send_images(const ServerContext& ctx, http::Response& res, const JobView& job, const GenerationSpec& s, json echo,
                  bool send) {
   json images = json::array(), infotexts = json::array(), seeds = json::array(), prompts = json::array(),
        negatives = json::array();
@@ -60,18 +60,18 @@ void send_images(const ServerContext& ctx, httplib::Response& res, const JobView
   send_json(res, 200, {{"images", images}, {"parameters", echo}, {"info", info.dump()}});
 }
 
-void generate(const ServerContext& ctx, const httplib::Request& req, httplib::Response& res, bool img2img) {
+void generate(const ServerContext& ctx, const http::Request& req, http::Response& res, bool img2img) {
   const json body = parse_body(req.body);
   json echo;
   GenerationSpec s = parse_a1111_request(body, img2img, lookup_of(ctx), echo);
   const bool send = Fields(body).boolean("send_images", true);
-  const GenerationSpec kept = s;  // the queue takes its own copy
+  auto kept = std::make_shared<const GenerationSpec>(s);  // the queue takes its own copy
   const std::string id = ctx.queue.submit(std::move(s));
-  const JobView job = wait_for(ctx, id, req);
-  // AUTOMATIC1111 answers an interrupted call with what it has: no images here.
-  if (job.state == JobState::Cancelled) return send_images(ctx, res, job, kept, echo, send);
-  if (job.state != JobState::Succeeded) throw job_error(job);
-  send_images(ctx, res, job, kept, echo, send);
+  answer_when_done(ctx, id, res, [&ctx, kept, echo = std::move(echo), send](const JobView& job, http::Response& res) {
+    // AUTOMATIC1111 answers an interrupted call with what it has: no images here.
+    if (job.state != JobState::Succeeded && job.state != JobState::Cancelled) throw job_error(job);
+    send_images(ctx, res, job, *kept, echo, send);
+  });
 }
 
 json memory_report() {
@@ -90,14 +90,16 @@ json memory_report() {
 
 }  // namespace
 
-void add_a1111_routes(httplib::Server& server, const ServerContext& ctx) {
-  server.Post("/sdapi/v1/txt2img", guarded([&ctx](const httplib::Request& req, httplib::Response& res) { generate(ctx, req, res, false); }));
-  server.Post("/sdapi/v1/img2img", guarded([&ctx](const httplib::Request& req, httplib::Response& res) { generate(ctx, req, res, true); }));
-  server.Get("/sdapi/v1/progress", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
+void add_a1111_routes(Router& server, const ServerContext& ctx) {
+  server.Post("/sdapi/v1/txt2img", guarded([&ctx](const http::Request& req, http::Response& res) { generate(ctx, req, res, false); }));
+  server.Post("/sdapi/v1/img2img", guarded([&ctx](const http::Request& req, http::Response& res) { generate(ctx, req, res, true); }));
+  server.Get("/sdapi/v1/progress", guarded([&ctx](const http::Request& req, http::Response& res) {
     const auto job = ctx.queue.running();
     const bool image = req.get_param_value("skip_current_image") != "true";
+    // A job id is access to its result: shown only where every caller is the same user.
+    const bool one_user = ctx.options.api_auth.size() + (ctx.options.api_key.empty() ? 0 : 1) == 1;
     json state = {{"skipped", false},           {"interrupted", false},        {"stopping_generation", false},
-                  {"job", job ? job->id : ""},  {"job_count", (job ? 1 : 0) + static_cast<int>(ctx.queue.queued())},
+                  {"job", job && one_user ? job->id : ""},  {"job_count", (job ? 1 : 0) + static_cast<int>(ctx.queue.queued())},
                   {"job_timestamp", "0"},       {"job_no", job ? job->repeat : 0},
                   {"sampling_step", job ? job->step : 0}, {"sampling_steps", job ? job->total : 0}};
     const double progress = job ? job->progress() : 0.0;
@@ -109,15 +111,15 @@ void add_a1111_routes(httplib::Server& server, const ServerContext& ctx) {
                {"current_image", job && image && !job->preview_png.empty() ? json(base64_encode(job->preview_png)) : json(nullptr)},
                {"textinfo", job ? json(job->stage) : json(nullptr)}});
   }));
-  server.Post("/sdapi/v1/interrupt", guarded([&ctx](const httplib::Request&, httplib::Response& res) {
+  server.Post("/sdapi/v1/interrupt", guarded([&ctx](const http::Request&, http::Response& res) {
     ctx.queue.interrupt();
     send_json(res, 200, json::object());
   }));
-  server.Post("/sdapi/v1/skip", guarded([&ctx](const httplib::Request&, httplib::Response& res) {
+  server.Post("/sdapi/v1/skip", guarded([&ctx](const http::Request&, http::Response& res) {
     ctx.queue.skip();
     send_json(res, 200, json::object());
   }));
-  server.Get("/sdapi/v1/options", guarded([&ctx](const httplib::Request&, httplib::Response& res) {
+  server.Get("/sdapi/v1/options", guarded([&ctx](const http::Request&, http::Response& res) {
     const auto current = ctx.catalog.find_checkpoint(ctx.catalog.current());
     send_json(res, 200,
               {{"sd_model_checkpoint", current ? ctx.catalog.title(*current) : ctx.catalog.current()},
@@ -126,16 +128,16 @@ void add_a1111_routes(httplib::Server& server, const ServerContext& ctx) {
                {"CLIP_stop_at_last_layers", 1},
                {"samples_format", "png"}});
   }));
-  server.Post("/sdapi/v1/options", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
+  server.Post("/sdapi/v1/options", guarded([&ctx](const http::Request& req, http::Response& res) {
     const json body = parse_body(req.body);
     const Fields f(body);
-    if (f.has("sd_model_checkpoint")) {
-      const JobView job = wait_for(ctx, ctx.queue.switch_checkpoint(f.text("sd_model_checkpoint", "")), req);
+    if (!f.has("sd_model_checkpoint")) return send_json(res, 200, nullptr);
+    answer_when_done(ctx, ctx.queue.switch_checkpoint(f.text("sd_model_checkpoint", "")), res, [](const JobView& job, http::Response& res) {
       if (job.state != JobState::Succeeded) throw job_error(job);
-    }
-    send_json(res, 200, nullptr);
+      send_json(res, 200, nullptr);
+    });
   }));
-  server.Get("/sdapi/v1/sd-models", guarded([&ctx](const httplib::Request&, httplib::Response& res) {
+  server.Get("/sdapi/v1/sd-models", guarded([&ctx](const http::Request&, http::Response& res) {
     json list = json::array();
     for (const auto& c : ctx.catalog.checkpoints()) {
       const std::string sha = ctx.catalog.sha256(c);
@@ -148,7 +150,7 @@ void add_a1111_routes(httplib::Server& server, const ServerContext& ctx) {
     }
     send_json(res, 200, list);
   }));
-  server.Get("/sdapi/v1/samplers", guarded([](const httplib::Request&, httplib::Response& res) {
+  server.Get("/sdapi/v1/samplers", guarded([](const http::Request&, http::Response& res) {
     json list = json::array();
     for (int i = 0; i < sdxl_sampler_count(); ++i) {
       const sdxl_sampler_info* s = sdxl_sampler_at(i);
@@ -156,12 +158,12 @@ void add_a1111_routes(httplib::Server& server, const ServerContext& ctx) {
     }
     send_json(res, 200, list);
   }));
-  server.Get("/sdapi/v1/schedulers", guarded([](const httplib::Request&, httplib::Response& res) {
+  server.Get("/sdapi/v1/schedulers", guarded([](const http::Request&, http::Response& res) {
     send_json(res, 200,
               json::array({{{"name", "automatic"}, {"label", "Automatic"}, {"aliases", nullptr}, {"default_rho", -1}, {"need_inner_model", false}},
                            {{"name", "karras"}, {"label", "Karras"}, {"aliases", nullptr}, {"default_rho", 7.0}, {"need_inner_model", false}}}));
   }));
-  server.Get("/sdapi/v1/loras", guarded([&ctx](const httplib::Request&, httplib::Response& res) {
+  server.Get("/sdapi/v1/loras", guarded([&ctx](const http::Request&, http::Response& res) {
     json list = json::array();
     for (const auto& l : ctx.catalog.loras())
       list.push_back({{"name", l.name}, {"alias", l.name}, {"path", l.path.string()}, {"metadata", json::object()}});
@@ -169,15 +171,15 @@ void add_a1111_routes(httplib::Server& server, const ServerContext& ctx) {
   }));
   for (const char* empty : {"/sdapi/v1/upscalers", "/sdapi/v1/latent-upscale-modes", "/sdapi/v1/prompt-styles",
                             "/sdapi/v1/hypernetworks", "/sdapi/v1/face-restorers"})
-    server.Get(empty, guarded([](const httplib::Request&, httplib::Response& res) { send_json(res, 200, json::array()); }));
-  server.Get("/sdapi/v1/sd-vae", guarded([&ctx](const httplib::Request&, httplib::Response& res) {
+    server.Get(empty, guarded([](const http::Request&, http::Response& res) { send_json(res, 200, json::array()); }));
+  server.Get("/sdapi/v1/sd-vae", guarded([&ctx](const http::Request&, http::Response& res) {
     json list = json::array();
     if (!ctx.options.vae.empty())
       list.push_back({{"model_name", std::filesystem::path(ctx.options.vae).filename().string()}, {"filename", ctx.options.vae}});
     send_json(res, 200, list);
   }));
-  server.Get("/sdapi/v1/memory", guarded([](const httplib::Request&, httplib::Response& res) { send_json(res, 200, memory_report()); }));
-  server.Post("/sdapi/v1/png-info", guarded([](const httplib::Request& req, httplib::Response& res) {
+  server.Get("/sdapi/v1/memory", guarded([](const http::Request&, http::Response& res) { send_json(res, 200, memory_report()); }));
+  server.Post("/sdapi/v1/png-info", guarded([](const http::Request& req, http::Response& res) {
     const json body = parse_body(req.body);
     const Fields f(body);
     const auto bytes = base64_decode(f.text("image", ""));
@@ -188,11 +190,11 @@ void add_a1111_routes(httplib::Server& server, const ServerContext& ctx) {
     const std::string info = api::take_string(text);
     send_json(res, 200, {{"info", info}, {"items", info.empty() ? json::object() : json{{"parameters", info}}}, {"parameters", json::object()}});
   }));
-  server.Post("/sdapi/v1/refresh-checkpoints", guarded([&ctx](const httplib::Request&, httplib::Response& res) {
+  server.Post("/sdapi/v1/refresh-checkpoints", guarded([&ctx](const http::Request&, http::Response& res) {
     ctx.catalog.refresh_checkpoints();
     send_json(res, 200, nullptr);
   }));
-  server.Post("/sdapi/v1/refresh-loras", guarded([&ctx](const httplib::Request&, httplib::Response& res) {
+  server.Post("/sdapi/v1/refresh-loras", guarded([&ctx](const http::Request&, http::Response& res) {
     ctx.catalog.refresh_loras();
     send_json(res, 200, nullptr);
   }));

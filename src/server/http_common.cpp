@@ -1,11 +1,10 @@
 #include "server/http_common.h"
 
-#include "server/connection_watch.h"
 #include "server/request_parsers.h"
 
 namespace sdxl::server {
 
-void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
+void send_json(http::Response& res, int status, const nlohmann::json& body) {
   res.status = status;
   res.set_content(body.dump(), "application/json");
 }
@@ -14,10 +13,14 @@ const char* reason_phrase(int status) {
   switch (status) {
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
     case 409: return "Conflict";
     case 413: return "Payload Too Large";
+    case 421: return "Misdirected Request";
     case 422: return "Unprocessable Entity";
+    case 431: return "Request Header Fields Too Large";
     case 499: return "Client Closed Request";
     case 503: return "Service Unavailable";
     case 507: return "Insufficient Storage";
@@ -25,7 +28,7 @@ const char* reason_phrase(int status) {
   }
 }
 
-void send_error(httplib::Response& res, const RequestError& e) {
+void send_error(http::Response& res, const RequestError& e) {
   nlohmann::json body = {{"error", reason_phrase(e.status())}, {"detail", e.what()}};
   if (!e.field().empty()) body["field"] = e.field();
   if (e.status() == 503) res.set_header("Retry-After", "5");
@@ -44,18 +47,43 @@ NameLookup lookup_of(const ServerContext& ctx) {
   return names;
 }
 
-JobView wait_for(const ServerContext& ctx, const std::string& id, const httplib::Request& req) {
-  uint64_t version = 0;
-  for (;;) {
-    const auto view = ctx.queue.wait(id, version, std::chrono::milliseconds(500));
-    if (!view) throw RequestError(500, "", "the job was dropped");
-    if (view->done()) return *view;
-    version = view->version;
-    if (peer_has_closed(req.local_port, req.remote_addr, req.remote_port)) {
-      ctx.queue.cancel(id);
-      throw RequestError(499, "", "the client went away; its job was cancelled");
+namespace {
+
+class JobWait final : public http::Pending {
+ public:
+  JobWait(const ServerContext& ctx, std::string id, JobAnswer then, ErrorSender send)
+      : ctx_(ctx), id_(std::move(id)), then_(std::move(then)), send_(send) {}
+
+  Poll poll(std::string&) override {
+    auto view = ctx_.queue.view(id_);
+    if (view && !view->done()) return Poll::Waiting;
+    job_ = std::move(view);
+    return Poll::Done;
+  }
+  void complete(http::Response& res) override {
+    try {
+      if (!job_) throw RequestError(500, "", "the job " + id_ + " was dropped before it ended");
+      then_(*job_, res);
+    } catch (const RequestError& e) {
+      send_(res, e);
+    } catch (const std::exception& e) {
+      send_(res, RequestError(500, "", e.what()));
     }
   }
+  void client_gone() override { ctx_.queue.cancel(id_); }
+
+ private:
+  const ServerContext& ctx_;
+  const std::string id_;
+  JobAnswer then_;
+  ErrorSender send_;
+  std::optional<JobView> job_;
+};
+
+}  // namespace
+
+void answer_when_done(const ServerContext& ctx, const std::string& id, http::Response& res, JobAnswer then, ErrorSender send) {
+  res.defer(std::make_shared<JobWait>(ctx, id, std::move(then), send));
 }
 
 RequestError job_error(const JobView& job) {

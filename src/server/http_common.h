@@ -1,12 +1,13 @@
 // What every route shares: the server's parts, JSON replies, errors as JSON with the right
-// status, and the wait of a synchronous call for its job (cancelled when the client goes away).
+// status, and the answer of a synchronous call once its job ends (cancelled when the client
+// goes away first).
 #pragma once
 
-#include <httplib.h>
-
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "server/http_message.h"
 #include "server/job_queue.h"
 #include "server/model_catalog.h"
 #include "server/request_fields.h"
@@ -20,18 +21,18 @@ struct ServerContext {
   JobBackend& queue;
 };
 
-void send_json(httplib::Response& res, int status, const nlohmann::json& body);
+void send_json(http::Response& res, int status, const nlohmann::json& body);
 // "Unprocessable Entity", ...: the reason phrase of a status.
 const char* reason_phrase(int status);
 // {"error": reason, "detail": message, "field": field}
-void send_error(httplib::Response& res, const RequestError& e);
+void send_error(http::Response& res, const RequestError& e);
 
 // Runs `body`, answering RequestError (4xx) and anything else (500) through `send` (an API
 // family's error shape): a request can never take the server down.
-using ErrorSender = void (*)(httplib::Response&, const RequestError&);
+using ErrorSender = void (*)(http::Response&, const RequestError&);
 template <typename Body>
-httplib::Server::Handler guarded(Body body, ErrorSender send = send_error) {
-  return [body, send](const httplib::Request& req, httplib::Response& res) {
+std::function<void(const http::Request&, http::Response&)> guarded(Body body, ErrorSender send = send_error) {
+  return [body, send](const http::Request& req, http::Response& res) {
     try {
       body(req, res);
     } catch (const RequestError& e) {
@@ -46,8 +47,12 @@ httplib::Server::Handler guarded(Body body, ErrorSender send = send_error) {
 struct NameLookup;
 NameLookup lookup_of(const ServerContext& ctx);
 
-// Waits for job `id` to finish; cancels it and throws when the client disconnects first.
-JobView wait_for(const ServerContext& ctx, const std::string& id, const httplib::Request& req);
+// Answers `res` once job `id` has finished: `then` makes the answer from the finished job (on a
+// handler thread; a RequestError it throws is answered through `send`). No thread waits
+// meanwhile; the job is cancelled when the client goes away first.
+using JobAnswer = std::function<void(const JobView& job, http::Response& res)>;
+void answer_when_done(const ServerContext& ctx, const std::string& id, http::Response& res, JobAnswer then,
+                      ErrorSender send = send_error);
 
 // A finished job's failure as the error to answer.
 RequestError job_error(const JobView& job);

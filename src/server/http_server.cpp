@@ -1,29 +1,65 @@
 #include "server/http_server.h"
 
+#include <strings.h>
+
 #include <cstdio>
+#include <cstring>
 #include <memory>
 
 #include "server/base64.h"
 #include "server/http_common.h"
+#include "server/http_listener.h"
 #include "server/redis_job_backend.h"
+#include "server/request_guard.h"
 #include "server/routes.h"
 #include "server/stop_signals.h"
 
 namespace sdxl::server {
 namespace {
 
-bool authorized(const ServerOptions& o, const httplib::Request& req) {
+// "Scheme credentials": the scheme is matched in any case (RFC 7235).
+bool has_scheme(const std::string& header, const char* scheme, std::string& credentials) {
+  const size_t n = std::strlen(scheme);
+  if (header.size() <= n || strncasecmp(header.c_str(), scheme, n) != 0 || header[n] != ' ') return false;
+  credentials = header.substr(header.find_first_not_of(' ', n) == std::string::npos ? header.size() : header.find_first_not_of(' ', n));
+  return true;
+}
+
+bool authorized(const ServerOptions& o, const http::Request& req) {
   if (o.api_auth.empty() && o.api_key.empty()) return true;
   const std::string header = req.get_header_value("Authorization");
-  if (!o.api_key.empty() && header.rfind("Bearer ", 0) == 0) return same_secret(header.substr(7), o.api_key);
-  if (!o.api_auth.empty() && header.rfind("Basic ", 0) == 0) {
-    const auto decoded = base64_decode(header.substr(6));
+  std::string credentials;
+  if (!o.api_key.empty() && has_scheme(header, "Bearer", credentials)) return same_secret(credentials, o.api_key);
+  if (!o.api_auth.empty() && has_scheme(header, "Basic", credentials)) {
+    const auto decoded = base64_decode(credentials);
     if (!decoded) return false;
     bool ok = false;
     for (const auto& [user, password] : o.api_auth) ok = same_secret(*decoded, user + ":" + password) || ok;  // every entry compared
     return ok;
   }
   return false;
+}
+
+// Before a request's body is read: CORS preflight, the Host and Origin checks, authentication.
+bool answered_early(const ServerOptions& options, const RequestGuard& guard, const http::Request& req, http::Response& res) {
+  if (!options.cors_origin.empty()) {
+    res.set_header("Access-Control-Allow-Origin", options.cors_origin);
+    res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+    res.set_header("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
+    res.set_header("Vary", "Origin");
+    if (req.method == "OPTIONS") {
+      res.status = 204;
+      return true;
+    }
+  }
+  if (const auto refusal = guard.refusal(req)) {
+    send_error(res, *refusal);
+    return true;
+  }
+  if (authorized(options, req)) return false;
+  res.set_header("WWW-Authenticate", "Basic realm=\"sdxl\"");
+  send_error(res, RequestError(401, "", "authentication required (--api-auth user:password as HTTP Basic, or --api-key as a Bearer token)"));
+  return true;
 }
 
 }  // namespace
@@ -55,37 +91,21 @@ int run_server(const ServerOptions& options) {
                                               RedisQueueOptions{options.queue_size, options.result_ttl_s, options.lora_dir});
   const ServerContext ctx{options, catalog, *queue};
 
-  httplib::Server server;
-  server.set_payload_max_length(options.max_body_bytes);
-  server.set_read_timeout(60, 0);
-  server.set_pre_routing_handler([&options](const httplib::Request& req, httplib::Response& res) {
-    if (!options.cors_origin.empty()) {
-      res.set_header("Access-Control-Allow-Origin", options.cors_origin);
-      res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
-      res.set_header("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
-      if (req.method == "OPTIONS") {
-        res.status = 204;
-        return httplib::Server::HandlerResponse::Handled;
-      }
-    }
-    if (authorized(options, req)) return httplib::Server::HandlerResponse::Unhandled;
-    res.set_header("WWW-Authenticate", "Basic realm=\"sdxl\"");
-    send_error(res, RequestError(401, "", "authentication required (--api-auth user:password as HTTP Basic, or --api-key as a Bearer token)"));
-    return httplib::Server::HandlerResponse::Handled;
-  });
-  server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    const int status = res.status;
-    send_error(res, RequestError(status, "", status == 413 ? "the request body is larger than the limit (--max-body-mb)"
-                                             : status == 404 ? "no such route"
-                                                             : reason_phrase(status)));
-  });
-  add_web_page(server, ctx);
-  add_a1111_routes(server, ctx);
-  add_openai_routes(server, ctx);
-  add_jobs_routes(server, ctx);
+  http::Limits limits;
+  limits.max_body_bytes = options.max_body_bytes;
+  limits.max_connections = options.max_connections;
+  http::Listener server(
+      limits, [&queue](uint64_t seen, std::chrono::milliseconds timeout) { return queue->wait_any_change(seen, timeout); },
+      [](int status, const std::string& message, http::Response& res) { send_error(res, RequestError(status, "", message)); });
+  const RequestGuard guard(options);
+  server.set_gate([&options, &guard](const http::Request& req, http::Response& res) { return answered_early(options, guard, req, res); });
+  Router router(server);
+  add_web_page(router, ctx);
+  add_a1111_routes(router, ctx);
+  add_openai_routes(router, ctx);
+  add_jobs_routes(router, ctx);
 
-  const int port = options.port == 0 ? server.bind_to_any_port(options.host) : (server.bind_to_port(options.host, options.port) ? options.port : -1);
+  const int port = server.bind(options.host, options.port);
   if (port < 0) {
     std::fprintf(stderr, "sdxl: error: cannot listen on %s:%d (in use, or not an address of this machine)\n", options.host.c_str(),
                  options.port);
@@ -94,8 +114,8 @@ int run_server(const ServerOptions& options) {
   stop_signals.on_stop([&server] { server.stop(); });
   std::printf("sdxl: listening on http://%s:%d\n", options.host.c_str(), port);
   std::fflush(stdout);
-  server.listen_after_bind();  // returns after stop()
-  stop_signals.close();        // before `server` goes: the handler may not run after
+  server.run();  // returns after stop()
+  stop_signals.close();  // before `server` goes: the handler may not run after
   return 0;
 }
 

@@ -2,19 +2,29 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <mutex>
-#include <random>
+#include <sys/random.h>
+
+#include <cerrno>
+#include <stdexcept>
+#include <vector>
 
 namespace sdxl::server {
 
 std::string new_job_id(int hex_digits) {
-  static std::mt19937_64 generator{std::random_device{}()};
-  static std::mutex mutex;
-  std::lock_guard<std::mutex> lock(mutex);
+  // The kernel's CSPRNG: an id stands for access to a job's result, so it must not be guessable
+  // from ids seen before (a seeded std::mt19937_64 is, after 312 of them).
+  std::vector<unsigned char> bytes(static_cast<size_t>(hex_digits + 1) / 2);
+  size_t filled = 0;
+  while (filled < bytes.size()) {
+    const ssize_t n = getrandom(bytes.data() + filled, bytes.size() - filled, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw std::runtime_error("getrandom failed: no random bytes for a job id");
+    filled += static_cast<size_t>(n);
+  }
   std::string id;
-  while (static_cast<int>(id.size()) < hex_digits) {
-    char text[17];
-    std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(generator()));
+  char text[3];
+  for (unsigned char b : bytes) {
+    std::snprintf(text, sizeof text, "%02x", b);
     id += text;
   }
   id.resize(static_cast<size_t>(hex_digits));

@@ -17,7 +17,7 @@ enum class JobState { Queued, Running, Succeeded, Failed, Cancelled };
 const char* state_name(JobState state);  // "queued", "running", ...
 inline bool finished(JobState s) { return s == JobState::Succeeded || s == JobState::Failed || s == JobState::Cancelled; }
 
-// A random id of `hex_digits` lowercase hex digits (64 random bits per 16).
+// A random id of `hex_digits` lowercase hex digits from the OS CSPRNG (4 random bits a digit).
 std::string new_job_id(int hex_digits);
 
 struct JobImage {
@@ -56,6 +56,9 @@ class JobBackend {
   virtual std::optional<JobView> view(const std::string& id) const = 0;
   // Waits until the job changes past `version` or `timeout` passes; nothing for an unknown id.
   virtual std::optional<JobView> wait(const std::string& id, uint64_t version, std::chrono::milliseconds timeout) const = 0;
+  // A count that grows whenever any job changes: waits until it differs from `seen` or
+  // `timeout` passes, and returns it (how one thread follows every waiting client).
+  virtual uint64_t wait_any_change(uint64_t seen, std::chrono::milliseconds timeout) const = 0;
   // Cancels a queued or running job; false for an unknown or finished one.
   virtual bool cancel(const std::string& id) = 0;
   // AUTOMATIC1111's interrupt (stop the running job) and skip (stop its current repeat).

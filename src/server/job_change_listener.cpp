@@ -27,15 +27,21 @@ void JobChangeListener::listen() {
         const std::optional<std::string> id = subscription.next(std::chrono::milliseconds(200));
         if (!id) continue;
         std::lock_guard<std::mutex> lock(mutex_);
-        const auto it = watched_.find(*id);
-        if (it == watched_.end()) continue;
-        ++it->second.changes;
+        ++all_changes_;
         changed_.notify_all();
+        const auto it = watched_.find(*id);
+        if (it != watched_.end()) ++it->second.changes;
       }
     } catch (const RedisError&) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));  // Redis away: waiters fall back to polling
     }
   }
+}
+
+uint64_t JobChangeListener::wait_any(uint64_t seen, std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  changed_.wait_for(lock, timeout, [&] { return all_changes_ != seen || stopping_; });
+  return all_changes_;
 }
 
 JobChangeListener::Watch::Watch(JobChangeListener& listener, std::string id) : listener_(listener), id_(std::move(id)) {

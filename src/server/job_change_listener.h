@@ -22,6 +22,10 @@ class JobChangeListener {
   JobChangeListener(const JobChangeListener&) = delete;
   JobChangeListener& operator=(const JobChangeListener&) = delete;
 
+  // A count of every change message heard: waits until it differs from `seen` or `timeout`
+  // passes, and returns it.
+  uint64_t wait_any(uint64_t seen, std::chrono::milliseconds timeout);
+
   // While a Watch lives, changes to job `id` are counted; wait() returns when the count passes
   // what the watcher has seen, or after `timeout`.
   class Watch {
@@ -49,6 +53,7 @@ class JobChangeListener {
     uint64_t changes = 0;
   };
   std::map<std::string, Watched> watched_;
+  uint64_t all_changes_ = 0;
   bool stopping_ = false;
   std::thread thread_;
 };

@@ -1,5 +1,7 @@
 #include "server/job_codec.h"
 
+#include "io/json_depth.h"
+
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -73,6 +75,8 @@ std::string encode_job(const GenerationSpec& s, const std::string& lora_dir) {
 
 GenerationSpec decode_job(const std::string& text, const std::string& lora_dir) {
   GenerationSpec s;
+  if (io::json_nesting_depth(text, kMaxJsonDepth) > kMaxJsonDepth)
+    throw RequestError(422, "", "the queued job is not one this worker can read: it nests too deep");
   try {
     const json j = json::parse(text);
     s.prompts = j.at("prompts").get<std::vector<std::string>>();

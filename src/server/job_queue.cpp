@@ -26,6 +26,7 @@ struct JobQueue::Job {
   double elapsed = 0;
   uint64_t version = 0;
   std::atomic<bool> cancel{false}, skip{false};
+  bool cancelled_by_id = false;  // DELETE, not AUTOMATIC1111's interrupt (which keeps what is done)
   JobQueue* queue = nullptr;
 };
 
@@ -41,7 +42,7 @@ JobQueue::~JobQueue() {
     for (auto& j : queue_) j->cancel = true;
     if (running_) running_->cancel = true;
   }
-  changed_.notify_all();
+  notify_changed();
   worker_.join();
 }
 
@@ -55,7 +56,7 @@ std::string JobQueue::submit(GenerationSpec spec) {
   const sdxl_status status = catalog_.with_engine([&](sdxl_engine* e) { return e ? sdxl_engine_check(e, &call.params) : SDXL_STATUS_BUSY; });
   if (status != SDXL_STATUS_OK) throw RequestError(http_status_of(status), "", sdxl_last_error());
   auto job = std::make_shared<Job>();
-  job->id = new_job_id(16);
+  job->id = new_job_id(32);
   job->spec = std::move(spec);
   job->queue = this;
   {
@@ -65,14 +66,14 @@ std::string JobQueue::submit(GenerationSpec spec) {
     jobs_[job->id] = job;
     queue_.push_back(job);
   }
-  changed_.notify_all();
+  notify_changed();
   return job->id;
 }
 
 std::string JobQueue::switch_checkpoint(const std::string& name) {
   if (!catalog_.find_checkpoint(name)) throw RequestError(404, "sd_model_checkpoint", "no checkpoint named '" + name + "'");
   auto job = std::make_shared<Job>();
-  job->id = new_job_id(16);
+  job->id = new_job_id(32);
   job->is_switch = true;
   job->switch_to = name;
   job->queue = this;
@@ -82,7 +83,7 @@ std::string JobQueue::switch_checkpoint(const std::string& name) {
     jobs_[job->id] = job;
     queue_.push_back(job);
   }
-  changed_.notify_all();
+  notify_changed();
   return job->id;
 }
 
@@ -118,6 +119,20 @@ std::optional<JobView> JobQueue::view(const std::string& id) const {
   return view_of(*it->second);
 }
 
+void JobQueue::notify_changed() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++changes_;
+  }
+  changed_.notify_all();
+}
+
+uint64_t JobQueue::wait_any_change(uint64_t seen, std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(mutex_);
+  changed_.wait_for(lock, timeout, [&] { return changes_ != seen || stopping_; });
+  return changes_;
+}
+
 std::optional<JobView> JobQueue::wait(const std::string& id, uint64_t version, std::chrono::milliseconds timeout) const {
   std::unique_lock<std::mutex> lock(mutex_);
   auto it = jobs_.find(id);
@@ -135,6 +150,7 @@ bool JobQueue::cancel(const std::string& id) {
     Job& job = *it->second;
     if (job.state == JobState::Running) {
       job.cancel = true;  // the worker's next progress report stops it
+      job.cancelled_by_id = true;
       return true;
     }
     if (job.state != JobState::Queued) return false;
@@ -144,7 +160,7 @@ bool JobQueue::cancel(const std::string& id) {
     ++job.version;
     finished_.push_back(id);
   }
-  changed_.notify_all();
+  notify_changed();
   return true;
 }
 
@@ -172,6 +188,12 @@ size_t JobQueue::queued() const {
 void JobQueue::finish(Job& job, JobState state, std::string error, int status) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (job.cancelled_by_id && state == JobState::Succeeded) {
+      // Cancelled after its last step: the client was told it is cancelled, so it is.
+      state = JobState::Cancelled;
+      error = "cancelled";
+      job.images.clear();
+    }
     job.state = state;
     job.error = std::move(error);
     job.error_status = status;
@@ -184,7 +206,7 @@ void JobQueue::finish(Job& job, JobState state, std::string error, int status) {
       finished_.pop_front();
     }
   }
-  changed_.notify_all();
+  notify_changed();
 }
 
 // The in-process queue's view of a running job: state under the queue's lock, flags as atomics.
@@ -198,7 +220,7 @@ class JobQueue::Observer final : public JobObserver {
       job_.step = 0;
       ++job_.version;
     }
-    queue_.changed_.notify_all();
+    queue_.notify_changed();
   }
   void progressed(const sdxl_progress& progress, std::string preview_png) override {
     {
@@ -211,7 +233,7 @@ class JobQueue::Observer final : public JobObserver {
       if (!preview_png.empty()) job_.preview_png = std::move(preview_png);
       ++job_.version;
     }
-    queue_.changed_.notify_all();
+    queue_.notify_changed();
   }
   StopRequest stop_request() override {
     return job_.cancel ? StopRequest::Cancel : job_.skip ? StopRequest::SkipRepeat : StopRequest::None;
@@ -256,7 +278,7 @@ void JobQueue::work() {
       job->started = std::chrono::steady_clock::now();
       ++job->version;
     }
-    changed_.notify_all();
+    notify_changed();
     try {
       run(*job);
     } catch (const RequestError& e) {

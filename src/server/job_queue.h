@@ -34,6 +34,7 @@ class JobQueue final : public JobBackend {
   std::string switch_checkpoint(const std::string& name) override;
   std::optional<JobView> view(const std::string& id) const override;
   std::optional<JobView> wait(const std::string& id, uint64_t version, std::chrono::milliseconds timeout) const override;
+  uint64_t wait_any_change(uint64_t seen, std::chrono::milliseconds timeout) const override;
   bool cancel(const std::string& id) override;
   void interrupt() override;
   void skip() override;
@@ -44,6 +45,7 @@ class JobQueue final : public JobBackend {
  private:
   struct Job;
   void work();
+  void notify_changed();
   void run(Job& job);
   void finish(Job& job, JobState state, std::string error = "", int status = 500);
   JobView view_of(const Job& job) const;
@@ -57,6 +59,7 @@ class JobQueue final : public JobBackend {
   std::deque<std::shared_ptr<Job>> queue_;
   std::deque<std::string> finished_;  // oldest first
   std::shared_ptr<Job> running_;
+  uint64_t changes_ = 0;  // every change to any job
   bool stopping_ = false;
   std::thread worker_;
 };

@@ -34,52 +34,66 @@ JobView found(const ServerContext& ctx, const std::string& id) {
   return *view;
 }
 
+// GET /v1/jobs/{id}/events: an event per change until the job ends; a comment after a quiet
+// quarter of a minute keeps proxies from closing the stream.
+class JobEvents final : public http::Pending {
+ public:
+  JobEvents(const ServerContext& ctx, std::string id) : ctx_(ctx), id_(std::move(id)) {}
+  std::string stream_type() const override { return "text/event-stream"; }
+
+  Poll poll(std::string& event) override {
+    const auto view = ctx_.queue.view(id_);
+    if (!view) return Poll::Done;
+    const auto now = std::chrono::steady_clock::now();
+    if (sent_ && view->version == version_ && !view->done()) {
+      if (now - last_ < std::chrono::seconds(15)) return Poll::Waiting;
+      last_ = now;
+      event = ": keep-alive\n\n";
+      return Poll::Event;
+    }
+    sent_ = true;
+    version_ = view->version;
+    last_ = now;
+    event = "event: " + std::string(view->done() ? "done" : "progress") + "\ndata: " + describe(*view, true).dump() + "\n\n";
+    return view->done() ? Poll::Done : Poll::Event;
+  }
+
+ private:
+  const ServerContext& ctx_;
+  const std::string id_;
+  bool sent_ = false;
+  uint64_t version_ = 0;
+  std::chrono::steady_clock::time_point last_;
+};
+
 }  // namespace
 
-void add_jobs_routes(httplib::Server& server, const ServerContext& ctx) {
-  server.Post("/v1/jobs", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
+void add_jobs_routes(Router& server, const ServerContext& ctx) {
+  server.Post("/v1/jobs", guarded([&ctx](const http::Request& req, http::Response& res) {
     const std::string id = ctx.queue.submit(parse_job_request(parse_body(req.body), lookup_of(ctx)));
     const JobView job = found(ctx, id);
     send_json(res, 202, {{"id", id}, {"status", state_name(job.state)}, {"queue_position", job.queue_position}});
   }));
-  server.Get(R"(/v1/jobs/([0-9a-f]+))", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
+  server.Get(R"(/v1/jobs/([0-9a-f]+))", guarded([&ctx](const http::Request& req, http::Response& res) {
     send_json(res, 200, describe(found(ctx, req.matches[1]), true));
   }));
-  server.Delete(R"(/v1/jobs/([0-9a-f]+))", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
+  server.Delete(R"(/v1/jobs/([0-9a-f]+))", guarded([&ctx](const http::Request& req, http::Response& res) {
     const std::string id = req.matches[1];
     found(ctx, id);
     if (!ctx.queue.cancel(id)) throw RequestError(409, "id", "job " + id + " has finished already");
     send_json(res, 200, describe(found(ctx, id), false));
   }));
-  server.Get(R"(/v1/jobs/([0-9a-f]+)/images/([0-9]+))", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
+  server.Get(R"(/v1/jobs/([0-9a-f]+)/images/([0-9]+))", guarded([&ctx](const http::Request& req, http::Response& res) {
     const JobView job = found(ctx, req.matches[1]);
     const size_t n = std::stoul(req.matches[2]);
     if (job.state != JobState::Succeeded) throw RequestError(409, "id", "job " + job.id + " is " + state_name(job.state));
     if (n >= job.images.size()) throw RequestError(404, "n", "job " + job.id + " has " + std::to_string(job.images.size()) + " images");
     res.set_content(job.images[n].png, "image/png");
   }));
-  server.Get(R"(/v1/jobs/([0-9a-f]+)/events)", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
+  server.Get(R"(/v1/jobs/([0-9a-f]+)/events)", guarded([&ctx](const http::Request& req, http::Response& res) {
     const std::string id = req.matches[1];
     found(ctx, id);
-    res.set_header("Cache-Control", "no-cache");
-    res.set_chunked_content_provider("text/event-stream", [&ctx, id](size_t, httplib::DataSink& sink) {
-      uint64_t version = 0;
-      for (;;) {
-        const auto view = ctx.queue.wait(id, version, std::chrono::seconds(15));
-        if (!view) break;
-        if (view->version == version && !view->done()) {  // a quiet minute: a comment keeps proxies from closing
-          if (!sink.write(": keep-alive\n\n", 14)) return false;
-          continue;
-        }
-        version = view->version;
-        const std::string event = "event: " + std::string(view->done() ? "done" : "progress") + "\ndata: " +
-                                  describe(*view, true).dump() + "\n\n";
-        if (!sink.write(event.data(), event.size())) return false;  // the client left
-        if (view->done()) break;
-      }
-      sink.done();
-      return true;
-    });
+    res.defer(std::make_shared<JobEvents>(ctx, id));
   }));
 }
 

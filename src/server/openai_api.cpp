@@ -13,7 +13,7 @@ namespace {
 
 using nlohmann::json;
 
-void send_openai_error(httplib::Response& res, const RequestError& e) {
+void send_openai_error(http::Response& res, const RequestError& e) {
   res.status = e.status();
   if (e.status() == 503) res.set_header("Retry-After", "5");
   const char* type = e.status() == 401 ? "authentication_error" : e.status() >= 500 ? "server_error" : "invalid_request_error";
@@ -21,29 +21,30 @@ void send_openai_error(httplib::Response& res, const RequestError& e) {
                   "application/json");
 }
 
-void generations(const ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
+void generations(const ServerContext& ctx, const http::Request& req, http::Response& res) {
   std::string format;
   GenerationSpec s = parse_openai_request(parse_body(req.body), lookup_of(ctx), format);
   const std::string id = ctx.queue.submit(std::move(s));
-  const JobView job = wait_for(ctx, id, req);
-  if (job.state != JobState::Succeeded) throw job_error(job);
-  json data = json::array();
   const std::string host = req.get_header_value("Host");
-  for (size_t i = 0; i < job.images.size(); ++i) {
-    if (format == "b64_json") data.push_back({{"b64_json", base64_encode(job.images[i].png)}});
-    else data.push_back({{"url", "http://" + host + "/v1/jobs/" + id + "/images/" + std::to_string(i)}});
-  }
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  send_json(res, 200, {{"created", now}, {"data", data}});
+  answer_when_done(ctx, id, res, [format, host](const JobView& job, http::Response& res) {
+    if (job.state != JobState::Succeeded) throw job_error(job);
+    json data = json::array();
+    for (size_t i = 0; i < job.images.size(); ++i) {
+      if (format == "b64_json") data.push_back({{"b64_json", base64_encode(job.images[i].png)}});
+      else data.push_back({{"url", "http://" + host + "/v1/jobs/" + job.id + "/images/" + std::to_string(i)}});
+    }
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    send_json(res, 200, {{"created", now}, {"data", data}});
+  }, send_openai_error);
 }
 
 }  // namespace
 
-void add_openai_routes(httplib::Server& server, const ServerContext& ctx) {
+void add_openai_routes(Router& server, const ServerContext& ctx) {
   server.Post("/v1/images/generations",
-              guarded([&ctx](const httplib::Request& req, httplib::Response& res) { generations(ctx, req, res); },
+              guarded([&ctx](const http::Request& req, http::Response& res) { generations(ctx, req, res); },
                       send_openai_error));
-  server.Get("/v1/models", guarded([&ctx](const httplib::Request&, httplib::Response& res) {
+  server.Get("/v1/models", guarded([&ctx](const http::Request&, http::Response& res) {
     json data = json::array();
     for (const auto& c : ctx.catalog.checkpoints())
       data.push_back({{"id", c.name}, {"object", "model"}, {"created", 0}, {"owned_by", "sdxl"}});

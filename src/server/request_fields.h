@@ -24,7 +24,11 @@ class RequestError : public std::runtime_error {
   std::string field_;
 };
 
-// The body as a JSON object; 400 when it is not one.
+// Deeper bodies are refused: AUTOMATIC1111's fields nest a few levels (ControlNet's units four).
+constexpr size_t kMaxJsonDepth = 32;
+
+// The body as a JSON object; 400 when it is not one, nests deeper than kMaxJsonDepth or has a
+// NUL in a string.
 nlohmann::json parse_body(const std::string& body);
 
 class Fields {

@@ -20,6 +20,8 @@ struct ServerOptions {
   std::vector<std::pair<std::string, std::string>> api_auth;  // --api-auth user:pass[,user:pass]
   std::string api_key;                                        // --api-key: OpenAI-style Bearer
   std::string cors_origin;                                    // empty: no CORS headers
+  std::vector<std::string> allowed_hosts;                     // Host names besides this server's own ("*": any)
+  size_t max_connections = 256;                               // open connections at most; more get 503
   size_t queue_size = 16;                                     // queued jobs at most (the running one aside)
   size_t max_body_bytes = 64u << 20;
   size_t kept_results = 64;  // finished jobs kept for their results, oldest dropped first

@@ -156,8 +156,8 @@ fillPickers().catch((e) => showError(String(e)));
 
 }  // namespace
 
-void add_web_page(httplib::Server& server, const ServerContext&) {
-  server.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content(kPage, "text/html; charset=utf-8"); });
+void add_web_page(Router& server, const ServerContext&) {
+  server.Get("/", [](const http::Request&, http::Response& res) { res.set_content(kPage, "text/html; charset=utf-8"); });
 }
 
 }  // namespace sdxl::server

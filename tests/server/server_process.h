@@ -26,6 +26,7 @@ class ServerProcess {
 
   int port() const { return port_; }
   bool alive() const { return process_->alive(); }
+  pid_t pid() const { return process_->pid(); }
   httplib::Client client(int timeout_seconds = 120) const {
     httplib::Client c("127.0.0.1", port_);
     c.set_read_timeout(timeout_seconds, 0);

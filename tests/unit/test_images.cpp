@@ -1,6 +1,11 @@
 // Input images: PNG and JPEG decoding, conversions as PIL does them, clear errors for bad files.
 #include <gtest/gtest.h>
 
+#include <cstdio>  // before jpeglib.h, which uses FILE
+#include <cstdlib>
+
+#include <jpeglib.h>
+
 #include "core/error.h"
 #include "io/image_file.h"
 #include "test_support.h"
@@ -71,6 +76,63 @@ TEST(Images, PngChunkClaimingMoreThanTheFileIsRefusedUnread) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::Format);
     EXPECT_NE(std::string(e.what()).find("claims 2046820351 bytes"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace sdxl::io
+
+namespace sdxl::io {
+namespace {
+
+// A grayscale progressive JPEG of `side` x `side` whose scan script has `bands` one-coefficient
+// AC bands, each sent in three successive-approximation passes: 1 + 3 * bands scans.
+std::vector<uint8_t> progressive_jpeg(int side, int bands) {
+  jpeg_compress_struct info{};
+  jpeg_error_mgr error{};
+  info.err = jpeg_std_error(&error);
+  jpeg_create_compress(&info);
+  unsigned char* out = nullptr;
+  unsigned long size = 0;
+  jpeg_mem_dest(&info, &out, &size);
+  info.image_width = static_cast<JDIMENSION>(side);
+  info.image_height = static_cast<JDIMENSION>(side);
+  info.input_components = 1;
+  info.in_color_space = JCS_GRAYSCALE;
+  jpeg_set_defaults(&info);
+  std::vector<jpeg_scan_info> scans;
+  scans.push_back({1, {0}, 0, 0, 0, 0});  // DC
+  for (int band = 1; band <= bands; ++band) {
+    scans.push_back({1, {0}, band, band, 0, 2});
+    scans.push_back({1, {0}, band, band, 2, 1});
+    scans.push_back({1, {0}, band, band, 1, 0});
+  }
+  info.scan_info = scans.data();
+  info.num_scans = static_cast<int>(scans.size());
+  jpeg_start_compress(&info, TRUE);
+  std::vector<uint8_t> row(static_cast<size_t>(side));
+  for (int y = 0; y < side; ++y) {
+    for (int x = 0; x < side; ++x) row[static_cast<size_t>(x)] = static_cast<uint8_t>((x * 7 + y * 3) & 255);
+    JSAMPROW line = row.data();
+    jpeg_write_scanlines(&info, &line, 1);
+  }
+  jpeg_finish_compress(&info);
+  jpeg_destroy_compress(&info);
+  std::vector<uint8_t> bytes(out, out + size);
+  free(out);
+  return bytes;
+}
+
+// Each scan is a pass over every block: a file of many tiny scans costs seconds of CPU to
+// decode (#23 item 4). More than 64 are refused as soon as the 65th is reached.
+TEST(Images, JpegWithTooManyScansIsRefused) {
+  const Image8 ordinary = decode_jpeg(progressive_jpeg(64, 20), "61 scans");
+  EXPECT_EQ(ordinary.width, 64);
+  try {
+    decode_jpeg(progressive_jpeg(64, 63), "190 scans");
+    FAIL() << "a JPEG of 190 scans decoded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("progressive scans"), std::string::npos) << e.what();
   }
 }
 
