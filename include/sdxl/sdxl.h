@@ -37,7 +37,7 @@ typedef enum sdxl_status {
 #define SDXL_MIN_SIDE 64     /* pixels; sides are multiples of 8 */
 #define SDXL_MAX_SIDE 4096
 #define SDXL_MAX_STEPS 1000
-#define SDXL_MAX_IMAGES 64   /* images per prompt */
+#define SDXL_MAX_IMAGES 64   /* images per call: prompts x images per prompt */
 
 typedef enum sdxl_log_level {
   SDXL_LOG_LEVEL_DEBUG = 0,
@@ -325,6 +325,9 @@ sdxl_status sdxl_encode_image_png(const unsigned char* pixels, int width, int he
                                   size_t* size);
 /* A PNG or JPEG image from bytes in memory (an HTTP upload), as sdxl_read_image. */
 sdxl_status sdxl_decode_image(const unsigned char* bytes, size_t size, sdxl_image** image);
+/* The same, refusing (SDXL_STATUS_INVALID_ARGUMENT) an image of more than `max_pixels` pixels
+ * from its header, before any pixel is decoded (an upload that would decode to gigabytes). */
+sdxl_status sdxl_decode_image_bounded(const unsigned char* bytes, size_t size, long long max_pixels, sdxl_image** image);
 /* A PNG's "parameters" text ("" when it has none; free with sdxl_free_string). */
 sdxl_status sdxl_png_parameters(const unsigned char* bytes, size_t size, char** parameters);
 /* AUTOMATIC1111's "parameters" text for image `index` of `images`, made by `engine` from `params`:

@@ -533,6 +533,15 @@ sdxl_status sdxl_decode_image(const unsigned char* bytes, size_t size, sdxl_imag
   });
 }
 
+sdxl_status sdxl_decode_image_bounded(const unsigned char* bytes, size_t size, long long max_pixels, sdxl_image** image) {
+  return sdxl::capi::guarded([&] {
+    SDXL_CHECK(bytes && image, InvalidArgument, "[image] bytes and image must not be NULL");
+    SDXL_CHECK(max_pixels > 0, InvalidArgument, "[image] max_pixels must be positive, got ", max_pixels);
+    *image = nullptr;
+    *image = to_c_image(sdxl::io::decode_image(std::vector<uint8_t>(bytes, bytes + size), "the image data", max_pixels));
+  });
+}
+
 sdxl_status sdxl_encode_png(const sdxl_images* images, int index, const char* parameters, unsigned char** bytes,
                             size_t* size) {
   return sdxl::capi::guarded([&] {

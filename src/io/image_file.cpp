@@ -46,7 +46,7 @@ void on_jpeg_progress(j_common_ptr info) {
 
 Image8 read_jpeg(const std::filesystem::path& path) { return decode_jpeg(read_file_bytes(path), path.string()); }
 
-Image8 decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& what) {
+Image8 decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& what, int64_t max_pixels) {
   SDXL_CHECK(!bytes.empty(), Format, "[jpeg] ", what, ": empty");
   jpeg_decompress_struct info{};
   JpegError error{};
@@ -69,7 +69,12 @@ Image8 decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& what) {
     fail(ErrorCode::Format, "[jpeg] ", what, ": ", info.image_width, "x", info.image_height,
          " is larger than the limit of ", kMaxImageSide);
   }
-  info.out_color_space = info.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+  if (max_pixels > 0 && static_cast<int64_t>(info.image_width) * info.image_height > max_pixels) {
+    const int64_t w = info.image_width, h = info.image_height;
+    jpeg_destroy_decompress(&info);
+    check_pixel_count(w, h, max_pixels, "[jpeg] " + what);
+  }
+    info.out_color_space = info.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
   jpeg_start_decompress(&info);
   image.width = info.output_width;
   image.height = info.output_height;
@@ -94,9 +99,9 @@ Image8 read_image(const std::filesystem::path& path) {
   return decode_image(read_file_bytes(path), path.string());
 }
 
-Image8 decode_image(std::vector<uint8_t> bytes, const std::string& what) {
-  if (bytes.size() >= 8 && std::memcmp(bytes.data(), "\x89PNG\r\n\x1a\n", 8) == 0) return decode_png(std::move(bytes), what);
-  if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF) return decode_jpeg(bytes, what);
+Image8 decode_image(std::vector<uint8_t> bytes, const std::string& what, int64_t max_pixels) {
+  if (bytes.size() >= 8 && std::memcmp(bytes.data(), "\x89PNG\r\n\x1a\n", 8) == 0) return decode_png(std::move(bytes), what, max_pixels);
+  if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF) return decode_jpeg(bytes, what, max_pixels);
   fail(ErrorCode::Format, "[image] ", what, ": not a PNG or JPEG image");
 }
 

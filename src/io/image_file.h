@@ -11,8 +11,9 @@ Image8 read_jpeg(const std::filesystem::path& path);
 // PNG or JPEG; anything else is a Format error naming the file.
 Image8 read_image(const std::filesystem::path& path);
 // The same from bytes in memory (`what` names them in messages: an HTTP field).
-Image8 decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& what);
-Image8 decode_image(std::vector<uint8_t> bytes, const std::string& what);
+// `max_pixels` > 0: an image of more pixels is refused from its header, before any is decoded.
+Image8 decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& what, int64_t max_pixels = 0);
+Image8 decode_image(std::vector<uint8_t> bytes, const std::string& what, int64_t max_pixels = 0);
 // PIL's convert("RGB") / convert("L") on 8-bit images (alpha dropped, ITU-R 601 luma).
 Image8 to_rgb(const Image8& image);
 Image8 to_gray(const Image8& image);

@@ -186,7 +186,13 @@ std::vector<std::pair<std::string, std::string>> read_png_text(const std::filesy
   return png_text_of(read_file_bytes(path), path.string());
 }
 
-Image8 decode_png(std::vector<uint8_t> bytes, const std::string& what) {
+void check_pixel_count(int64_t width, int64_t height, int64_t max_pixels, const std::string& what) {
+  if (max_pixels <= 0 || width * height <= max_pixels) return;
+  fail(ErrorCode::InvalidArgument, what, ": ", width, "x", height, " is ", width * height / 1000000.0,
+       " megapixels, more than the ", max_pixels / 1000000.0, " this request can use; make it smaller first");
+}
+
+Image8 decode_png(std::vector<uint8_t> bytes, const std::string& what, int64_t max_pixels) {
   Reader r;
   Image8 image;
   std::vector<png_bytep> rows;
@@ -200,6 +206,7 @@ Image8 decode_png(std::vector<uint8_t> bytes, const std::string& what) {
   image.width = png_get_image_width(r.png, r.info);
   image.height = png_get_image_height(r.png, r.info);
   image.channels = png_get_channels(r.png, r.info);
+  check_pixel_count(image.width, image.height, max_pixels, "[png] " + what);
   const size_t stride = png_get_rowbytes(r.png, r.info);
   if (stride != static_cast<size_t>(image.width * image.channels))
     fail(ErrorCode::Format, "[png] ", what, ": unexpected row layout");

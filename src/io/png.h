@@ -19,6 +19,10 @@ struct Image8 {
 // any allocation.
 inline constexpr int64_t kMaxImageSide = 8192;
 
+// Throws InvalidArgument when `max_pixels` > 0 and width x height exceeds it (`what` leads the
+// message): a caller that knows how many pixels it can use refuses more before decoding.
+void check_pixel_count(int64_t width, int64_t height, int64_t max_pixels, const std::string& what);
+
 // Writes to a temporary file beside `path` and renames it: a failure leaves no partial file.
 void write_png(const std::filesystem::path& path, const Image8& image,
                const std::vector<std::pair<std::string, std::string>>& text = {});
@@ -29,7 +33,8 @@ std::vector<std::pair<std::string, std::string>> read_png_text(const std::filesy
 
 // The same in memory (`what` names the data in messages: an HTTP field, a file).
 std::vector<uint8_t> encode_png(const Image8& image, const std::vector<std::pair<std::string, std::string>>& text = {});
-Image8 decode_png(std::vector<uint8_t> bytes, const std::string& what);
+// `max_pixels` > 0: an image of more pixels is refused from its header, before any is decoded.
+Image8 decode_png(std::vector<uint8_t> bytes, const std::string& what, int64_t max_pixels = 0);
 std::vector<std::pair<std::string, std::string>> png_text_of(std::vector<uint8_t> bytes, const std::string& what);
 // A whole file's bytes (at most 2 GiB).
 std::vector<uint8_t> read_file_bytes(const std::filesystem::path& path);

@@ -1,5 +1,8 @@
 #include "pipeline/engine.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "core/error.h"
 #include "core/log.h"
 #include "core/memory.h"
@@ -137,6 +140,36 @@ GenerateRequest Engine::refiner_request(const EngineRequest& request, const Tens
   return r;
 }
 
+namespace {
+
+// A file named twice (two tags, or a tag and the list) is one LoRA whose weights add up: its
+// delta is linear in the weight, so this is what applying it twice would give, loaded once.
+std::vector<lora::LoraSpec> one_per_file(std::vector<lora::LoraSpec> loras) {
+  std::vector<lora::LoraSpec> merged;
+  std::vector<std::filesystem::path> keys;
+  for (auto& l : loras) {
+    std::error_code ec;
+    std::filesystem::path key = std::filesystem::weakly_canonical(l.path, ec);
+    if (ec) key = l.path;
+    const auto at = std::find(keys.begin(), keys.end(), key);
+    if (at != keys.end()) {
+      merged[static_cast<size_t>(at - keys.begin())].weight += l.weight;
+      continue;
+    }
+    keys.push_back(std::move(key));
+    merged.push_back(std::move(l));
+  }
+  SDXL_CHECK(merged.size() <= RequestLimits::kMaxLoras, InvalidArgument, "[lora] ", merged.size(),
+             " LoRAs (the list and the prompt's tags together) are more than ", RequestLimits::kMaxLoras);
+  for (const auto& l : merged)
+    SDXL_CHECK(std::isfinite(l.weight) && std::abs(l.weight) <= RequestLimits::kMaxLoraWeight, InvalidArgument, "[lora] ",
+               l.path.filename().string(), ": the weight ", l.weight, " is outside [-", RequestLimits::kMaxLoraWeight, ", ",
+               RequestLimits::kMaxLoraWeight, "]");
+  return merged;
+}
+
+}  // namespace
+
 Engine::Checked Engine::check(const EngineRequest& request) const {
   Checked c{request.generate, request.loras};
   GenerateRequest& r = c.generate;
@@ -145,13 +178,16 @@ Engine::Checked Engine::check(const EngineRequest& request) const {
   };
   r.prompts.prompt.edit_each(take_tags);
   r.prompts.prompt_2.edit_each(take_tags);
+  c.loras = one_per_file(std::move(c.loras));
+  double lora_gib = 0;
   for (const auto& l : c.loras) {
     std::error_code ec;
     SDXL_CHECK(std::filesystem::is_regular_file(l.path, ec), Io, "[lora] ", l.path.string(), ": no such file");
+    lora_gib += static_cast<double>(std::filesystem::file_size(l.path, ec)) / (1024.0 * 1024.0 * 1024.0);
   }
   EngineRequest without_tags = request;
   without_tags.generate = r;
-  check_request(capacity(), without_tags);
+  check_request(capacity(), without_tags, lora_gib);
   return c;
 }
 

@@ -73,7 +73,7 @@ MemoryEstimate estimate_memory(const EngineCapacity& c, const EngineRequest& req
   return base;
 }
 
-void check_request(const EngineCapacity& c, const EngineRequest& request) {
+void check_request(const EngineCapacity& c, const EngineRequest& request, double lora_gib) {
   const GenerateRequest& r = request.generate;
   const bool refine = request.refiner.mode != RefinerMode::None;
   SDXL_CHECK(!refine || c.has_refiner, InvalidArgument, "[engine] a refiner mode was asked for, but no refiner is loaded");
@@ -87,7 +87,8 @@ void check_request(const EngineCapacity& c, const EngineRequest& request) {
                "[engine] the refiner's strength must be in (0, 1], got ", strength);
   }
   check_request(r, c.vae_scale);
-  const MemoryEstimate e = estimate_memory(c, request);
+  MemoryEstimate e = estimate_memory(c, request);
+  e.weights_gib += lora_gib;
   SDXL_CHECK(e.fits(), OutOfMemory, "[memory] this request needs ", e.describe(),
              ": ask for fewer or smaller images, or use vae tiling or bf16 precision");
 }

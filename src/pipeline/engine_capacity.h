@@ -26,6 +26,7 @@ EngineCapacity capacity_from_json(const nlohmann::json& json);
 MemoryEstimate estimate_memory(const EngineCapacity& capacity, const EngineRequest& request);
 // Every check Engine::check makes that needs neither the models nor the LoRA folder: the refiner
 // settings, the request limits, the memory estimate. Throws the first problem.
-void check_request(const EngineCapacity& capacity, const EngineRequest& request);
+// `lora_gib`: the LoRA files the request names (they are read while they are applied).
+void check_request(const EngineCapacity& capacity, const EngineRequest& request, double lora_gib = 0);
 
 }  // namespace sdxl::pipeline

@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "core/error.h"
+#include "pipeline/request_limits.h"
 
 namespace sdxl::pipeline {
 namespace {
@@ -13,6 +14,8 @@ double parse_weight(const std::string& text, const std::string& tag) {
   const double w = std::strtod(text.c_str(), &end);
   SDXL_CHECK(!text.empty() && end && *end == '\0' && std::isfinite(w), InvalidArgument, "[lora] ", tag,
              ": the weight '", text, "' is not a number");
+  SDXL_CHECK(std::abs(w) <= RequestLimits::kMaxLoraWeight, InvalidArgument, "[lora] ", tag, ": the weight ", text,
+             " is outside [-", RequestLimits::kMaxLoraWeight, ", ", RequestLimits::kMaxLoraWeight, "]");
   return w;
 }
 

@@ -45,6 +45,9 @@ void check_request(const GenerateRequest& r, int64_t scale) {
              L::kMaxSteps, ", got ", r.steps);
   SDXL_CHECK(r.prompts.num_images_per_prompt >= 1 && r.prompts.num_images_per_prompt <= L::kMaxImages, InvalidArgument,
              "[limits] images per prompt must be between 1 and ", L::kMaxImages, ", got ", r.prompts.num_images_per_prompt);
+  const int64_t prompts = r.prompts.prompt.is_list() ? static_cast<int64_t>(r.prompts.prompt.size()) : 1;
+  SDXL_CHECK(prompts * r.prompts.num_images_per_prompt <= L::kMaxImages, InvalidArgument, "[limits] ", prompts,
+             " prompts x ", r.prompts.num_images_per_prompt, " images each is more than ", L::kMaxImages, " images in one call");
   SDXL_CHECK(std::isfinite(r.guidance.scale) && r.guidance.scale >= 0 && r.guidance.scale <= L::kMaxGuidance,
              InvalidArgument, "[limits] guidance scale must be a number between 0 and ", L::kMaxGuidance, ", got ",
              r.guidance.scale);

@@ -14,6 +14,8 @@ struct RequestLimits {
   static constexpr int64_t kMaxSteps = 1000;
   static constexpr int64_t kMaxImages = 64;  // per call: prompts x images per prompt
   static constexpr double kMaxGuidance = 100.0;
+  static constexpr size_t kMaxLoras = 64;        // per call: the list and the prompt's tags, one per file
+  static constexpr double kMaxLoraWeight = 10.0;  // |weight|, in the list and in tags
 };
 
 // Throws InvalidArgument naming the first value out of bounds. `scale`: the VAE's (8).

@@ -1,5 +1,9 @@
 #include "server/generation_spec.h"
 
+#include <malloc.h>
+
+#include <algorithm>
+#include <cstring>
 #include <random>
 
 #include "server/base64.h"
@@ -7,13 +11,33 @@
 
 namespace sdxl::server {
 
-ImageHandle decode_image_field(const std::string& base64, const char* field) {
-  const auto bytes = base64_decode(base64);
+Upload upload_of(const std::string& base64, const char* field) {
+  auto bytes = base64_decode(base64);
   if (!bytes || bytes->empty()) throw RequestError(422, field, std::string(field) + ": not base64 image data");
+  const auto* b = reinterpret_cast<const unsigned char*>(bytes->data());
+  const bool png = bytes->size() >= 8 && std::memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0;
+  const bool jpeg = bytes->size() >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF;
+  if (!png && !jpeg) throw RequestError(422, field, std::string(field) + ": not a PNG or JPEG image");
+  return std::make_shared<const UploadedImage>(UploadedImage{std::move(*bytes), field});
+}
+
+ImageHandle decode_upload(const UploadedImage& upload, int64_t max_pixels) {
   sdxl_image* image = nullptr;
-  if (sdxl_decode_image(reinterpret_cast<const unsigned char*>(bytes->data()), bytes->size(), &image) != SDXL_STATUS_OK)
-    throw RequestError(422, field, std::string(field) + ": " + sdxl_last_error());
+  if (sdxl_decode_image_bounded(reinterpret_cast<const unsigned char*>(upload.bytes.data()), upload.bytes.size(), max_pixels,
+                                &image) != SDXL_STATUS_OK)
+    throw RequestError(422, upload.field, upload.field + ": " + sdxl_last_error());
   return ImageHandle(image, sdxl_image_free);
+}
+
+int64_t max_upload_pixels(const GenerationSpec& spec) {
+  return std::max<int64_t>(int64_t{4096} * 4096, int64_t{4} * spec.width * spec.height);
+}
+
+GenerateCall::~GenerateCall() {
+  if (!init_image && !mask) return;
+  init_image.reset();
+  mask.reset();
+  malloc_trim(0);
 }
 
 void make_call(const GenerationSpec& s, int repeat, GenerateCall& c) {
@@ -40,19 +64,21 @@ void make_call(const GenerationSpec& s, int repeat, GenerateCall& c) {
   p.seed = s.seed + static_cast<uint64_t>(repeat) * static_cast<uint64_t>(s.images_per_prompt * static_cast<int>(s.prompts.size()));
   p.images_per_prompt = s.images_per_prompt;
   p.prompt_syntax = s.prompt_syntax.c_str();
-  if (s.init_image) {
-    p.init_image = s.init_image->pixels;
-    p.init_width = s.init_image->width;
-    p.init_height = s.init_image->height;
-    p.init_channels = s.init_image->channels;
+  if (s.init_image && !c.init_image) c.init_image = decode_upload(*s.init_image, max_upload_pixels(s));
+  if (s.mask && !c.mask) c.mask = decode_upload(*s.mask, max_upload_pixels(s));
+  if (c.init_image) {
+    p.init_image = c.init_image->pixels;
+    p.init_width = c.init_image->width;
+    p.init_height = c.init_image->height;
+    p.init_channels = c.init_image->channels;
     p.fit_to_size = 1;
     p.strength = s.strength;
   }
-  if (s.mask) {
-    p.mask = s.mask->pixels;
-    p.mask_width = s.mask->width;
-    p.mask_height = s.mask->height;
-    p.mask_channels = s.mask->channels;
+  if (c.mask) {
+    p.mask = c.mask->pixels;
+    p.mask_width = c.mask->width;
+    p.mask_height = c.mask->height;
+    p.mask_channels = c.mask->channels;
   }
   p.refiner_mode = s.refiner_mode.c_str();
   p.high_noise_frac = s.high_noise_frac;

@@ -14,8 +14,19 @@
 namespace sdxl::server {
 
 using ImageHandle = std::shared_ptr<sdxl_image>;
-// An uploaded image (base64 PNG or JPEG) decoded; RequestError naming `field` when it is not one.
-ImageHandle decode_image_field(const std::string& base64, const char* field);
+
+// An uploaded image as it came (PNG or JPEG bytes): a job keeps only these while it waits, and
+// decodes them when it is checked and when it runs, bounded by the pixels its size can use.
+struct UploadedImage {
+  std::string bytes;
+  std::string field;  // the request's name for it, for errors
+};
+using Upload = std::shared_ptr<const UploadedImage>;
+// A base64 field's bytes; RequestError naming `field` when it is not base64 or not PNG/JPEG.
+Upload upload_of(const std::string& base64, const char* field);
+// The pixels; RequestError naming the upload's field when they cannot be decoded or are more
+// than `max_pixels`.
+ImageHandle decode_upload(const UploadedImage& upload, int64_t max_pixels);
 
 struct GenerationSpec {
   std::vector<std::string> prompts{""};
@@ -27,7 +38,7 @@ struct GenerationSpec {
   std::string sampler = "euler", scheduler;
   std::string prompt_syntax = "plain";
   int clip_skip = -1;
-  ImageHandle init_image, mask;  // img2img / inpainting
+  Upload init_image, mask;  // img2img / inpainting
   double strength = 0.3;
   std::string refiner_mode = "none";
   double high_noise_frac = 0.8;
@@ -38,13 +49,25 @@ struct GenerationSpec {
   std::string embedding_dir;  // the server's --embedding-dir (AUTOMATIC1111-syntax prompts)
 };
 
-// The C API's view of `spec` for one repeat; pointers into `spec` and the holder.
+// The C API's view of `spec` for one repeat; pointers into `spec` and the holder. The uploads
+// are decoded on the first call and kept for the next repeats.
 struct GenerateCall {
+  GenerateCall() = default;
+  GenerateCall(const GenerateCall&) = delete;
+  GenerateCall& operator=(const GenerateCall&) = delete;
+  // Decoded uploads are megabytes: their memory goes back to the system, not to malloc's free
+  // lists (which would keep it resident for the next large allocation of that thread).
+  ~GenerateCall();
   sdxl_generate_params params;
   std::vector<const char*> prompts, negatives;
   std::vector<sdxl_lora> loras;
+  ImageHandle init_image, mask;
 };
 void make_call(const GenerationSpec& spec, int repeat, GenerateCall& call);
+
+// The most pixels an upload may have for `spec`: 16 megapixels, or four times the size asked
+// for when that is more (an image is resized to the size asked for).
+int64_t max_upload_pixels(const GenerationSpec& spec);
 
 // A seed for "-1" / absent: random, as AUTOMATIC1111 picks one.
 uint64_t random_seed();

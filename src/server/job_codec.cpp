@@ -15,16 +15,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string image_png_base64(const ImageHandle& image) {
-  unsigned char* bytes = nullptr;
-  size_t size = 0;
-  if (sdxl_encode_image_png(image->pixels, image->width, image->height, image->channels, &bytes, &size) != SDXL_STATUS_OK)
-    throw RequestError(500, "", std::string("cannot encode an input image for the queue: ") + sdxl_last_error());
-  std::string text = base64_encode(bytes, size);
-  sdxl_free_bytes(bytes);
-  return text;
-}
-
 // A LoRA's path inside `dir`, as text relative to it.
 std::string inside(const std::string& path, const std::string& dir) {
   if (dir.empty()) throw RequestError(422, "loras", "LoRAs need --lora-dir on the front end");
@@ -65,8 +55,9 @@ std::string encode_job(const GenerationSpec& s, const std::string& lora_dir) {
             {"repeats", s.repeats},
             {"preview_every", s.preview_every}};
   if (s.prompt_2) j["prompt_2"] = *s.prompt_2;
-  if (s.init_image) j["init_image"] = image_png_base64(s.init_image);
-  if (s.mask) j["mask"] = image_png_base64(s.mask);
+  // The uploads as they came (compressed): the worker decodes them when the job runs.
+  if (s.init_image) j["init_image"] = {{"bytes", base64_encode(s.init_image->bytes)}, {"field", s.init_image->field}};
+  if (s.mask) j["mask"] = {{"bytes", base64_encode(s.mask->bytes)}, {"field", s.mask->field}};
   json loras = json::array();
   for (const auto& [path, weight] : s.loras) loras.push_back({{"path", inside(path, lora_dir)}, {"weight", weight}});
   j["loras"] = loras;
@@ -98,8 +89,13 @@ GenerationSpec decode_job(const std::string& text, const std::string& lora_dir) 
     s.checkpoint = j.at("checkpoint").get<std::string>();
     s.repeats = j.at("repeats").get<int>();
     s.preview_every = j.at("preview_every").get<int>();
-    if (j.contains("init_image")) s.init_image = decode_image_field(j.at("init_image").get<std::string>(), "init_image");
-    if (j.contains("mask")) s.mask = decode_image_field(j.at("mask").get<std::string>(), "mask");
+    const auto upload = [&j](const char* key) {
+      const json& u = j.at(key);
+      const std::string field = u.at("field").get<std::string>();
+      return upload_of(u.at("bytes").get<std::string>(), field.c_str());
+    };
+    if (j.contains("init_image")) s.init_image = upload("init_image");
+    if (j.contains("mask")) s.mask = upload("mask");
     for (const auto& l : j.at("loras"))
       s.loras.emplace_back(resolve_inside(l.at("path").get<std::string>(), lora_dir), l.at("weight").get<double>());
   } catch (const json::exception& e) {

@@ -157,6 +157,8 @@ bool JobQueue::cancel(const std::string& id) {
     queue_.erase(std::remove_if(queue_.begin(), queue_.end(), [&](const auto& q) { return q.get() == &job; }), queue_.end());
     job.state = JobState::Cancelled;
     job.error = "cancelled";
+    job.spec.init_image.reset();
+    job.spec.mask.reset();
     ++job.version;
     finished_.push_back(id);
   }
@@ -197,6 +199,8 @@ void JobQueue::finish(Job& job, JobState state, std::string error, int status) {
     job.state = state;
     job.error = std::move(error);
     job.error_status = status;
+    job.spec.init_image.reset();  // a finished job keeps its results, not its uploads
+    job.spec.mask.reset();
     job.elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - job.started).count();
     ++job.version;
     running_.reset();

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "sdxl/sdxl.hpp"
+#include "server/request_fields.h"
 
 namespace sdxl::server {
 
@@ -39,10 +40,14 @@ int on_progress(const sdxl_progress* progress, void* user) {
 
 JobOutcome run_job(sdxl_engine* engine, const GenerationSpec& spec, JobObserver& observer) {
   JobOutcome outcome;
+  GenerateCall call;  // the uploads decoded once, for every repeat
   for (int r = 0; r < spec.repeats; ++r) {
     observer.repeat_started(r);
-    GenerateCall call;
-    make_call(spec, r, call);
+    try {
+      make_call(spec, r, call);
+    } catch (const RequestError& e) {
+      return {JobState::Failed, {}, {}, e.what(), e.status()};
+    }
     call.params.progress = on_progress;
     call.params.progress_user_data = &observer;
     sdxl_images* out = nullptr;

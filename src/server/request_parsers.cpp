@@ -40,6 +40,9 @@ GenerationSpec common_spec(const NameLookup& names, const Fields& f, json& echo)
   s.scheduler = scheduler;
   s.images_per_prompt = static_cast<int>(f.integer("batch_size", 1, 1, SDXL_MAX_IMAGES));
   s.repeats = static_cast<int>(f.integer("n_iter", 1, 1, 100));
+  if (s.repeats * s.images_per_prompt > kMaxImagesPerCall)
+    f.bad("n_iter", "n_iter x batch_size is " + std::to_string(s.repeats * s.images_per_prompt) + " images; at most " +
+                        std::to_string(kMaxImagesPerCall) + " in one call");
   if (f.boolean("enable_hr", false)) f.bad("enable_hr", "hires fix is not supported by sdxl");
   if (f.boolean("restore_faces", false)) f.bad("restore_faces", "face restoration is not supported by sdxl");
   if (f.boolean("tiling", false)) f.bad("tiling", "tiling is not supported by sdxl");
@@ -79,8 +82,8 @@ GenerationSpec parse_a1111_request(const json& body, bool img2img, const NameLoo
     const json& init = f.raw("init_images");
     if (!init.is_array() || init.empty() || !init[0].is_string())
       f.bad("init_images", "must be a list with at least one base64 image");
-    s.init_image = decode_image_field(init[0].get<std::string>(), "init_images");
-    if (f.has("mask")) s.mask = decode_image_field(f.text("mask", ""), "mask");
+    s.init_image = upload_of(init[0].get<std::string>(), "init_images");
+    if (f.has("mask")) s.mask = upload_of(f.text("mask", ""), "mask");
     s.strength = f.number("denoising_strength", 0.75, 0.01, 1.0);
     echo["denoising_strength"] = s.strength;
   }
@@ -105,16 +108,19 @@ GenerationSpec parse_job_request(const json& body, const NameLookup& names) {
   s.sampler = f.text("sampler", "euler");
   s.scheduler = f.text("scheduler", "");
   s.images_per_prompt = static_cast<int>(f.integer("num_images_per_prompt", 1, 1, SDXL_MAX_IMAGES));
+  if (s.prompts.size() * static_cast<size_t>(s.images_per_prompt) > static_cast<size_t>(SDXL_MAX_IMAGES))
+    f.bad("num_images_per_prompt", std::to_string(s.prompts.size()) + " prompts x " + std::to_string(s.images_per_prompt) +
+                                       " images is more than " + std::to_string(SDXL_MAX_IMAGES) + " images in one call");
   s.prompt_syntax = f.text("prompt_syntax", "plain");
   if (s.prompt_syntax != "plain" && s.prompt_syntax != "a1111") f.bad("prompt_syntax", "must be plain or a1111");
   s.clip_skip = static_cast<int>(f.integer("clip_skip", -1, -1, 12));
   if (f.has("image")) {
-    s.init_image = decode_image_field(f.text("image", ""), "image");
+    s.init_image = upload_of(f.text("image", ""), "image");
     s.strength = f.number("strength", 0.3, 0.01, 1.0);
   }
   if (f.has("mask_image")) {
     if (!s.init_image) f.bad("mask_image", "needs image");
-    s.mask = decode_image_field(f.text("mask_image", ""), "mask_image");
+    s.mask = upload_of(f.text("mask_image", ""), "mask_image");
   }
   s.refiner_mode = f.text("refiner_mode", names.refiner.empty() ? "none" : "ensemble");
   s.high_noise_frac = f.number("high_noise_frac", 0.8, 0.01, 0.99);

@@ -13,6 +13,9 @@
 
 namespace sdxl::server {
 
+// AUTOMATIC1111's n_iter x batch_size at most (its own n_iter limit, at batch size 1).
+constexpr int kMaxImagesPerCall = 100;
+
 struct NameLookup {
   std::function<bool(const std::string&)> has_checkpoint;
   std::function<std::optional<std::string>(const std::string&)> lora;  // a LoRA name's file

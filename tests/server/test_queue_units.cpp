@@ -71,7 +71,11 @@ TEST(JobCodec, EverySettingSurvivesTheStream) {
   s.preview_every = 4;
   s.loras = {{(dir / "front/styles/ink.safetensors").string(), 0.8}};
   unsigned char pixels[2 * 3 * 3] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18};
-  s.init_image = ImageHandle(new sdxl_image{3, 2, 3, pixels}, [](sdxl_image* i) { delete i; });
+  unsigned char* png = nullptr;
+  size_t png_size = 0;
+  ASSERT_EQ(sdxl_encode_image_png(pixels, 3, 2, 3, &png, &png_size), SDXL_STATUS_OK);
+  s.init_image = std::make_shared<const UploadedImage>(UploadedImage{std::string(reinterpret_cast<char*>(png), png_size), "image"});
+  sdxl_free_bytes(png);
   const std::string text = encode_job(s, (dir / "front").string());
   const GenerationSpec back = decode_job(text, (dir / "worker").string());
   EXPECT_EQ(back.prompts, s.prompts);
@@ -97,10 +101,13 @@ TEST(JobCodec, EverySettingSurvivesTheStream) {
   EXPECT_EQ(back.loras[0].first, (dir / "worker/styles/ink.safetensors").string());  // the worker's own copy
   EXPECT_EQ(back.loras[0].second, 0.8);
   ASSERT_TRUE(back.init_image);
-  EXPECT_EQ(back.init_image->width, 3);
-  EXPECT_EQ(back.init_image->height, 2);
-  EXPECT_EQ(std::vector<unsigned char>(back.init_image->pixels, back.init_image->pixels + 18),
-            std::vector<unsigned char>(pixels, pixels + 18));  // lossless
+  EXPECT_EQ(back.init_image->bytes, s.init_image->bytes);  // the upload as it came
+  EXPECT_EQ(back.init_image->field, "image");
+  const ImageHandle decoded = decode_upload(*back.init_image, 100);
+  EXPECT_EQ(decoded->width, 3);
+  EXPECT_EQ(decoded->height, 2);
+  EXPECT_EQ(std::vector<unsigned char>(decoded->pixels, decoded->pixels + 18), std::vector<unsigned char>(pixels, pixels + 18));
+  EXPECT_THROW(decode_upload(*back.init_image, 5), RequestError);  // more pixels than allowed
   EXPECT_FALSE(back.mask);
 }
 

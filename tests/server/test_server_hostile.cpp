@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "cli/cli_runner.h"
+#include "io/png.h"
 #include "server/server_process.h"
 #include "test_support.h"
 
@@ -140,7 +141,8 @@ class Hostile : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (!fs::exists(test::reference_dir() / "cases.json")) return;
-    server_ = new ServerProcess({"-m", tiny().string(), "--max-body-mb", "1", "--max-connections", "120"});
+    server_ = new ServerProcess({"-m", tiny().string(), "--lora-dir", (test::reference_dir() / "models/loras").string(),
+                                 "--max-body-mb", "1", "--max-connections", "120"});
   }
   static void TearDownTestSuite() {
     delete server_;
@@ -334,6 +336,111 @@ TEST_F(Hostile, JobIdsAreUnguessableAndPrivate) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   request(port(), post_text("/sdapi/v1/interrupt", "{}"));
+}
+
+std::string base64(const std::string& bytes) {
+  static const char* chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const uint32_t v = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
+    for (int k = 3; k >= 0; --k) out += chars[(v >> (6 * k)) & 63];
+  }
+  if (i < bytes.size()) {
+    uint32_t v = uint8_t(bytes[i]) << 16;
+    if (i + 1 < bytes.size()) v |= uint8_t(bytes[i + 1]) << 8;
+    out += chars[(v >> 18) & 63];
+    out += chars[(v >> 12) & 63];
+    out += i + 1 < bytes.size() ? chars[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+// A gray PNG of side x side, all zeros: tiny on the wire, side^2 bytes decoded.
+std::string zeros_png(int side) {
+  io::Image8 image{side, side, 1, std::vector<uint8_t>(static_cast<size_t>(side) * static_cast<size_t>(side), 0)};
+  const auto bytes = io::encode_png(image);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+// Item 4: an upload of more pixels than the request can use is refused from its header (a
+// 8192x8192 PNG is ~64 KB on the wire, 64 MB decoded), and so is a JPEG of many scans.
+TEST_F(Hostile, DecodingBombsAreRefusedCheaply) {
+  const long rss_before = rss_kib(server_->pid());
+  const std::string big = base64(zeros_png(8192));
+  std::string answer;
+  const auto start = Clock::now();
+  EXPECT_EQ(request(port(), post_text("/sdapi/v1/img2img", json{{"init_images", {big}}, {"width", 64}, {"height", 64}, {"steps", 1}}.dump()),
+                    &answer),
+            422)
+      << answer.substr(0, 400);
+  EXPECT_NE(answer.find("megapixels"), std::string::npos) << answer.substr(0, 400);
+  EXPECT_NE(answer.find("init_images"), std::string::npos) << answer.substr(0, 400);
+  const std::string scans = base64(test::read_file(fs::path(SDXL_SOURCE_DIR) / "fuzz/seeds/image/many_scans_1024.jpg"));
+  EXPECT_EQ(request(port(), post_text("/v1/jobs", json{{"prompt", "x"}, {"image", scans}, {"width", 64}, {"height", 64}}.dump()), &answer), 422)
+      << answer.substr(0, 400);
+  EXPECT_NE(answer.find("progressive scans"), std::string::npos) << answer.substr(0, 400);
+  EXPECT_LT(std::chrono::duration<double>(Clock::now() - start).count(), 2.0);
+  EXPECT_LT(rss_kib(server_->pid()) - rss_before, 48 * 1024);
+  expect_serving();
+}
+
+// Item 4 and 5c: jobs waiting in the queue hold their uploads compressed, and finished ones
+// hold none: ten 16-megapixel uploads queued behind a long job cost megabytes, not 10 x 16 MB.
+TEST_F(Hostile, QueuedJobsKeepUploadsCompressed) {
+  std::string answer;
+  ASSERT_EQ(request(port(), post_text("/v1/jobs", R"({"prompt": "long", "num_inference_steps": 1000, "width": 64, "height": 64})"), &answer), 202);
+  const std::string image = base64(zeros_png(4096));
+  const long rss_before = rss_kib(server_->pid());
+  for (int i = 0; i < 10; ++i)
+    ASSERT_EQ(request(port(), post_text("/v1/jobs", json{{"prompt", "x"}, {"image", image}, {"width", 64}, {"height", 64}, {"num_inference_steps", 1}}.dump()),
+                      &answer),
+              202)
+        << answer.substr(0, 300);
+  const long rss_after = rss_kib(server_->pid());
+  EXPECT_LT(rss_after - rss_before, 64 * 1024) << "RSS grew from " << rss_before << " to " << rss_after << " KiB";
+  request(port(), post_text("/sdapi/v1/interrupt", "{}"));
+}
+
+// Item 5: a tiny request may not ask for gigabytes: repeated <lora:...> tags are one LoRA, tag
+// weights are bounded as the list's are, and images per call are bounded in every API.
+TEST_F(Hostile, TinyRequestsCannotAskForGigabytes) {
+  std::string tags;
+  for (int i = 0; i < 2000; ++i) tags += "<lora:tiny-sdxl-base-kohya-attn:0.001>";
+  std::string answer;
+  const long rss_before = rss_kib(server_->pid());
+  EXPECT_EQ(request(port(), post_text("/sdapi/v1/txt2img", json{{"prompt", "a cat " + tags}, {"steps", 1}, {"width", 64}, {"height", 64}}.dump()),
+                    &answer),
+            200)
+      << answer.substr(0, 400);
+  EXPECT_LT(rss_kib(server_->pid()) - rss_before, 200 * 1024);
+  EXPECT_EQ(request(port(), post_text("/sdapi/v1/txt2img", R"({"prompt": "<lora:tiny-sdxl-base-kohya-attn:11>", "steps": 1})"), &answer), 422);
+  EXPECT_NE(answer.find("outside [-10, 10]"), std::string::npos) << answer;
+  json prompts = json::array();
+  for (int i = 0; i < 64; ++i) prompts.push_back("p");
+  EXPECT_EQ(request(port(), post_text("/v1/jobs", json{{"prompt", prompts}, {"num_images_per_prompt", 64}}.dump()), &answer), 422);
+  EXPECT_NE(answer.find("num_images_per_prompt"), std::string::npos) << answer;
+  EXPECT_EQ(request(port(), post_text("/sdapi/v1/txt2img", R"({"prompt": "x", "n_iter": 100, "batch_size": 64})"), &answer), 422);
+  EXPECT_NE(answer.find("n_iter"), std::string::npos) << answer;
+}
+
+// Item 5a: the tags count into the 64-LoRA cap (one LoRA per file).
+TEST(HostileLoras, TagsCountIntoTheCap) {
+  SDXL_REQUIRE_REFERENCE();
+  test::TempDir dir;
+  for (int i = 0; i < 65; ++i)
+    fs::copy_file(test::reference_dir() / "models/loras/tiny-sdxl-base-kohya-attn.safetensors", dir / ("l" + std::to_string(i) + ".safetensors"));
+  ServerProcess server({"-m", tiny().string(), "--lora-dir", dir.path().string()});
+  ASSERT_GT(server.port(), 0);
+  std::string tags;
+  for (int i = 0; i < 65; ++i) tags += "<lora:l" + std::to_string(i) + ":0.01>";
+  std::string answer;
+  EXPECT_EQ(request(server.port(), post_text("/sdapi/v1/txt2img", json{{"prompt", tags}, {"steps", 1}, {"width", 64}, {"height", 64}}.dump()),
+                    &answer),
+            422)
+      << answer.substr(0, 400);
+  EXPECT_NE(answer.find("more than 64"), std::string::npos) << answer.substr(0, 400);
 }
 
 // Item 11: empty secrets are refused at start; the auth scheme is matched in any case.
