@@ -53,7 +53,9 @@ std::string JobQueue::submit(GenerationSpec spec) {
   // Every check the engine makes before it starts, now: a bad request never waits in the queue.
   GenerateCall call;
   make_call(spec, 0, call);
-  const sdxl_status status = catalog_.with_engine([&](sdxl_engine* e) { return e ? sdxl_engine_check(e, &call.params) : SDXL_STATUS_BUSY; });
+  // Without an engine (a failed switch) the job is queued unchecked: running it loads one again,
+  // and the engine checks it then.
+  const sdxl_status status = catalog_.with_engine([&](sdxl_engine* e) { return e ? sdxl_engine_check(e, &call.params) : SDXL_STATUS_OK; });
   if (status != SDXL_STATUS_OK) throw RequestError(http_status_of(status), "", sdxl_last_error());
   auto job = std::make_shared<Job>();
   job->id = new_job_id(32);

@@ -1,5 +1,7 @@
 #include "server/model_catalog.h"
 
+#include <fstream>
+
 #include <algorithm>
 
 #include "sdxl/sdxl.hpp"
@@ -100,6 +102,32 @@ std::optional<LoraFileEntry> ModelCatalog::find_lora(const std::string& name) co
   return std::nullopt;
 }
 
+namespace {
+
+// Bytes of weights on disk: a file, or a folder's .safetensors / .bin files.
+uintmax_t weight_bytes(const fs::path& path) {
+  std::error_code ec;
+  if (fs::is_regular_file(path, ec)) return fs::file_size(path, ec);
+  uintmax_t total = 0;
+  for (auto it = fs::recursive_directory_iterator(path, fs::directory_options::skip_permission_denied, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    const std::string ext = lowercase_extension(it->path());
+    if ((ext == ".safetensors" || ext == ".bin") && it->is_regular_file(ec)) total += it->file_size(ec);
+  }
+  return total;
+}
+
+uintmax_t available_bytes() {
+  std::ifstream in("/proc/meminfo");
+  std::string key, unit;
+  uintmax_t value = 0;
+  while (in >> key >> value >> unit)
+    if (key == "MemAvailable:") return value * 1024;
+  return 0;
+}
+
+}  // namespace
+
 void ModelCatalog::load(const Checkpoint& c) {
   sdxl_engine_params params;
   sdxl_engine_params_init(&params);
@@ -112,26 +140,46 @@ void ModelCatalog::load(const Checkpoint& c) {
   params.lora_dir = options_.lora_dir.c_str();
   params.vae_path = options_.vae.c_str();
   params.taesd_dir = options_.taesd.c_str();
+  // The new model is loaded beside the old one where memory allows (twice its files: fp16 files
+  // load as fp32), so a failure leaves the old one serving; else the old weights go first.
+  const bool beside = !engine_ || available_bytes() > 2 * weight_bytes(c.path) + (weight_bytes(c.path) / 4);
+  if (!beside) {
+    std::unique_lock<std::shared_mutex> lock(engine_mutex_);
+    sdxl_engine_free(engine_);
+    engine_ = nullptr;
+    current_.clear();
+  }
+  sdxl_engine* fresh = nullptr;
+  api::check(sdxl_engine_load(&params, &fresh));
   std::unique_lock<std::shared_mutex> lock(engine_mutex_);
-  sdxl_engine_free(engine_);  // the old weights go before the new ones come
-  engine_ = nullptr;
-  current_.clear();
-  api::check(sdxl_engine_load(&params, &engine_));
+  sdxl_engine_free(engine_);
+  engine_ = fresh;
   current_ = c.name;
+  last_loaded_ = c.name;
 }
 
 void ModelCatalog::use(const std::string& name) {
-  if (name.empty() || name == current_) return;
-  const auto c = find_checkpoint(name);
-  if (!c) throw RequestError(404, "sd_model_checkpoint", "no checkpoint named '" + name + "'");
-  const auto previous = find_checkpoint(current_);
+  // No engine (a switch failed and so did going back): the next job loads the last good one.
+  const std::string wanted = !name.empty() ? name : engine_ ? current_ : last_loaded_;
+  if (wanted.empty() || (wanted == current_ && engine_)) return;
+  const auto c = find_checkpoint(wanted);
+  if (!c) throw RequestError(404, "sd_model_checkpoint", "no checkpoint named '" + wanted + "'");
+  const auto previous = find_checkpoint(engine_ ? current_ : last_loaded_);
   try {
     load(*c);
   } catch (const api::Failure& e) {
-    // A checkpoint that does not load leaves the server with the one it had.
-    if (previous) load(*previous);
-    throw RequestError(e.status() == SDXL_STATUS_OUT_OF_MEMORY ? 507 : 422, "sd_model_checkpoint",
-                       "checkpoint '" + name + "' does not load: " + e.what());
+    std::string message = "checkpoint '" + wanted + "' does not load: " + e.what();
+    const int status = e.status() == SDXL_STATUS_OUT_OF_MEMORY ? 507 : 422;
+    if (!engine_ && previous && previous->name != wanted) {
+      // The old one was freed for it: load it back (a failure here is retried by the next job).
+      try {
+        load(*previous);
+      } catch (const api::Failure& again) {
+        message += "; and '" + previous->name + "' did not load back either (" + again.what() +
+                   "): no checkpoint is loaded until one does (the next request tries again)";
+      }
+    }
+    throw RequestError(status, "sd_model_checkpoint", message);
   }
 }
 

@@ -1,7 +1,8 @@
 // The checkpoints a server offers (the one it was started with, and those in --models-dir) and
 // the LoRAs in --lora-dir, by name; names resolve only to these entries, never to a path a
-// request makes up. The catalog also owns the loaded engine: switching checkpoints frees the
-// old one and loads the new one (the worker thread does that; HTTP threads only read).
+// request makes up. The catalog also owns the loaded engine: switching checkpoints loads the new
+// one beside the old where memory allows, else frees the old first (the worker thread does
+// that; HTTP threads only read). A server left with none loads the last good one on next use.
 #pragma once
 
 #include <filesystem>
@@ -77,6 +78,7 @@ class ModelCatalog {
   mutable std::shared_mutex engine_mutex_;
   sdxl_engine* engine_ = nullptr;
   std::string current_;
+  std::string last_loaded_;  // the last checkpoint that loaded: what a server without one goes back to
 };
 
 }  // namespace sdxl::server

@@ -443,6 +443,25 @@ TEST(HostileLoras, TagsCountIntoTheCap) {
   EXPECT_NE(answer.find("more than 64"), std::string::npos) << answer.substr(0, 400);
 }
 
+// Item 8: a switch to a checkpoint that does not load leaves the old engine serving, even when
+// the old one's files are gone meanwhile (it used to be freed first and loaded back, and with
+// both failing every request got a 503 with an empty detail).
+TEST(HostileModels, AFailedSwitchKeepsTheEngineItHad) {
+  SDXL_REQUIRE_REFERENCE();
+  test::TempDir dir;
+  fs::copy(tiny(), dir / "base", fs::copy_options::recursive);
+  fs::create_directories(dir / "models");
+  test::write_file(dir / "models/broken.safetensors", "not a safetensors file");
+  ServerProcess server({"-m", (dir / "base").string(), "--models-dir", (dir / "models").string()});
+  ASSERT_GT(server.port(), 0);
+  fs::rename(dir / "base", dir / "gone");  // the loaded checkpoint's files disappear
+  std::string answer;
+  EXPECT_EQ(request(server.port(), post_text("/sdapi/v1/options", R"({"sd_model_checkpoint": "broken"})"), &answer), 422) << answer;
+  EXPECT_NE(answer.find("broken"), std::string::npos) << answer;
+  EXPECT_EQ(request(server.port(), post_text("/sdapi/v1/txt2img", R"({"prompt": "x", "steps": 1, "width": 64, "height": 64})"), &answer), 200)
+      << answer.substr(0, 400);
+}
+
 // Item 11: empty secrets are refused at start; the auth scheme is matched in any case.
 TEST(HostileAuth, EmptySecretsAndSchemeCase) {
   SDXL_REQUIRE_REFERENCE();
