@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -108,7 +110,42 @@ void check_writable(const std::string& path, const char* option) {
   if (!fs::is_directory(dir, ec)) usage_error(std::string(option) + ": folder '" + dir.string() + "' does not exist");
   if (access(dir.c_str(), W_OK) != 0) usage_error(std::string(option) + ": folder '" + dir.string() + "' is not writable");
   if (fs::is_directory(p, ec)) usage_error(std::string(option) + ": '" + path + "' is a folder");
+  const fs::file_status st = fs::symlink_status(p, ec);
+  if (!ec && fs::exists(st) && !fs::is_regular_file(st) && !fs::is_symlink(st))
+    usage_error(std::string(option) + ": '" + path + "' exists and is not a regular file (a FIFO or a device is not replaced)");
 }
+
+// Writes every output or none: each to a temporary beside its target (the library writes it
+// whole, exclusively), renamed over the targets only once all are written.
+class StagedOutputs {
+ public:
+  StagedOutputs() = default;
+  StagedOutputs(const StagedOutputs&) = delete;
+  StagedOutputs& operator=(const StagedOutputs&) = delete;
+  ~StagedOutputs() {
+    for (const auto& [temporary, target] : staged_) std::remove(temporary.c_str());
+  }
+  // A fresh temporary name beside `target`, recorded for commit().
+  std::string stage(const std::string& target) {
+    const fs::path p(target);
+    std::random_device random;
+    char suffix[24];
+    std::snprintf(suffix, sizeof suffix, ".%08x%08x.partial", random(), random());
+    const fs::path temporary = p.parent_path() / ("." + p.filename().string() + suffix + p.extension().string());
+    staged_.emplace_back(temporary.string(), target);
+    return staged_.back().first;
+  }
+  void commit() {
+    for (const auto& [temporary, target] : staged_) check_writable(target, "-o/--output");  // still no FIFO there
+    for (const auto& [temporary, target] : staged_)
+      if (std::rename(temporary.c_str(), target.c_str()) != 0)
+        throw std::runtime_error("cannot write " + target + ": " + std::strerror(errno));
+    staged_.clear();
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> staged_;
+};
 
 // "--sampler" help from the sampler table: each name with AUTOMATIC1111's name for it.
 std::string sampler_help() {
@@ -290,12 +327,11 @@ int run_generate(const GenerateOptions& o) {
   const api::Images& images = *generated;
 
   const int count = images.count();
-  for (int i = 0; i < count; ++i) {
-    const std::string path = output_path(o.output, i, count);
-    images.write_png(path, i, images.infotext(*engine, params, i));
-    std::printf("%s\n", path.c_str());
-  }
-  if (!o.output_latents.empty()) images.write_latents(o.output_latents);
+  StagedOutputs outputs;  // a failure half-way leaves none of them
+  for (int i = 0; i < count; ++i) images.write_png(outputs.stage(output_path(o.output, i, count)), i, images.infotext(*engine, params, i));
+  if (!o.output_latents.empty()) images.write_latents(outputs.stage(o.output_latents));
+  outputs.commit();
+  for (int i = 0; i < count; ++i) std::printf("%s\n", output_path(o.output, i, count).c_str());
   std::fprintf(stderr, "seed %llu\n", static_cast<unsigned long long>(seed));
   return 0;
 }

@@ -1,6 +1,8 @@
 // sdxl: the command-line tool. Usage errors exit with 2, failures with 1, each with one
 // clear message on stderr.
+#include <algorithm>
 #include <cstdio>
+#include <thread>
 #include <vector>
 
 #include "cli/commands.h"
@@ -14,7 +16,11 @@ int main(int argc, char** argv) {
   app.fallthrough();  // global options such as --threads may follow the subcommand
   int threads = 0;
   bool verbose = false;
-  app.add_option("--threads", threads, "Compute threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  // More threads than the machine has CPUs only slow it down (and tens of thousands crash the
+  // thread pool): the bound is the machine's.
+  const int cpus = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  app.add_option("--threads", threads, "Compute threads (default: all cores, at most " + std::to_string(cpus) + " here)")
+      ->check(CLI::Range(0, cpus));
   app.add_flag("-v,--verbose", verbose, "Log progress details to stderr");
 
   std::vector<sdxl::cli::Command> commands;
@@ -41,9 +47,12 @@ int main(int argc, char** argv) {
   } catch (const sdxl::api::Failure& e) {
     std::fprintf(stderr, "sdxl: error: %s\n", e.what());
     return 1;
-  } catch (const CLI::ValidationError& e) {
+  } catch (const CLI::Error& e) {  // a usage error found after parsing
     std::fprintf(stderr, "sdxl: error: %s\n", e.what());
     return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sdxl: error: %s\n", e.what());
+    return 1;
   }
   return 2;
 }

@@ -1,5 +1,7 @@
 #include "io/file_hash.h"
 
+#include "io/input_file.h"
+
 #include <openssl/evp.h>
 #include <unistd.h>
 
@@ -21,7 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string sha256_from(const fs::path& path, uint64_t offset) {
-  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), std::fclose);
+  InputFile file = open_regular_file(path, "[hash]");
   SDXL_CHECK(file, Io, "[hash] cannot open ", path.string());
   SDXL_CHECK(std::fseek(file.get(), static_cast<long>(offset), SEEK_SET) == 0, Io, "[hash] cannot seek in ", path.string());
   std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);

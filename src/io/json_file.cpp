@@ -1,5 +1,6 @@
 #include "io/json_file.h"
 
+#include "io/input_file.h"
 #include "io/json_depth.h"
 
 #include <climits>
@@ -12,11 +13,9 @@ namespace sdxl::io {
 using nlohmann::json;
 
 json read_json_object(const std::filesystem::path& path, const char* stage) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(ErrorCode::Io, "[", stage, "] ", path.string(), ": cannot open (missing file?)");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string text = buffer.str();
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) fail(ErrorCode::Io, "[", stage, "] ", path.string(), ": cannot open (missing file?)");
+  const std::string text = read_regular_file(path, std::string("[") + stage + "]", size_t{64} << 20);
   if (json_nesting_depth(text, 64) > 64) fail(ErrorCode::Format, "[", stage, "] ", path.string(), ": nests deeper than 64 levels");
   json value;
   try {

@@ -1,5 +1,8 @@
 #include "io/png.h"
 
+#include "io/input_file.h"
+#include "io/output_file.h"
+
 #include <png.h>
 
 #include <cerrno>
@@ -84,23 +87,9 @@ std::vector<uint8_t> encode_png(const Image8& image, const std::vector<std::pair
 void write_png(const std::filesystem::path& path, const Image8& image,
                const std::vector<std::pair<std::string, std::string>>& text) {
   const std::vector<uint8_t> bytes = encode_png(image, text);
-  std::filesystem::path tmp = path;
-  tmp += ".tmp";
-  File file(std::fopen(tmp.c_str(), "wb"));
-  if (!file) fail(ErrorCode::Io, "[png] ", path.string(), ": cannot write (", std::strerror(errno), ")");
-  if (std::fwrite(bytes.data(), 1, bytes.size(), file.get()) != bytes.size() || std::fflush(file.get()) != 0 ||
-      std::ferror(file.get())) {
-    file.reset();
-    std::remove(tmp.c_str());
-    fail(ErrorCode::Io, "[png] ", path.string(), ": write failed (disk full?)");
-  }
-  file.reset();
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    fail(ErrorCode::Io, "[png] ", path.string(), ": ", ec.message());
-  }
+  OutputFile out(path, "[png]");
+  out.write(bytes.data(), bytes.size());
+  out.commit();
 }
 
 namespace {
@@ -169,15 +158,8 @@ void open_reader(std::vector<uint8_t> bytes, const std::string& what, Reader& r)
 }  // namespace
 
 std::vector<uint8_t> read_file_bytes(const std::filesystem::path& path) {
-  File file(std::fopen(path.c_str(), "rb"));
-  if (!file) fail(ErrorCode::Io, "[image] ", path.string(), ": cannot open (", std::strerror(errno), ")");
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec || size > kMaxPngBytes) fail(ErrorCode::Format, "[image] ", path.string(), ": file size out of range");
-  std::vector<uint8_t> bytes(static_cast<size_t>(size));
-  if (std::fread(bytes.data(), 1, bytes.size(), file.get()) != bytes.size())
-    fail(ErrorCode::Io, "[image] ", path.string(), ": read failed");
-  return bytes;
+  const std::string bytes = read_regular_file(path, "[image]", kMaxPngBytes);
+  return std::vector<uint8_t>(bytes.begin(), bytes.end());
 }
 
 Image8 read_png(const std::filesystem::path& path) { return decode_png(read_file_bytes(path), path.string()); }

@@ -1,5 +1,7 @@
 #include "io/safetensors.h"
 
+#include "io/output_file.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -208,44 +210,19 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // keeps the data 8-byte aligned
 
-  std::filesystem::path tmp = path;
-  tmp += ".tmp";
-  auto abandon = [&](auto&&... what) {
-    std::remove(tmp.c_str());
-    fail(ErrorCode::Io, "[safetensors] ", path.string(), ": ", what...);
-  };
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) fail(ErrorCode::Io, "[safetensors] ", path.string(), ": cannot write (", std::strerror(errno), ")");
-    uint8_t len[8];
-    uint64_t n = text.size();
-    for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(n >> (8 * i));
-    out.write(reinterpret_cast<const char*>(len), 8);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    for (size_t i = 0; i < layout.size(); ++i) {
-      Tensor t;
-      try {
-        t = produce(i);
-      } catch (...) {
-        out.close();
-        std::remove(tmp.c_str());
-        throw;
-      }
-      if (!t.defined() || t.dtype() != layout[i].dtype || t.shape() != layout[i].shape) {
-        out.close();
-        abandon("tensor '", layout[i].name, "' does not match its declared dtype and shape");
-      }
-      out.write(static_cast<const char*>(t.raw()), static_cast<std::streamsize>(t.nbytes()));
-    }
-    out.flush();
-    if (!out) {
-      out.close();
-      abandon("write failed");
-    }
+  OutputFile out(path, "[safetensors]");
+  uint8_t len[8];
+  const uint64_t n = text.size();
+  for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(n >> (8 * i));
+  out.write(len, 8);
+  out.write(text.data(), text.size());
+  for (size_t i = 0; i < layout.size(); ++i) {
+    const Tensor t = produce(i);  // a throw leaves no file (the temporary goes with `out`)
+    if (!t.defined() || t.dtype() != layout[i].dtype || t.shape() != layout[i].shape)
+      fail(ErrorCode::Io, "[safetensors] ", path.string(), ": tensor '", layout[i].name, "' does not match its declared dtype and shape");
+    out.write(t.raw(), t.nbytes());
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) abandon("cannot rename the finished file: ", ec.message());
+  out.commit();
 }
 
 bool is_pickle_file(const std::filesystem::path& path) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "io/safetensors.h"
 #include "pipeline/tokenizer_loader.h"
 
@@ -16,8 +17,14 @@ std::vector<TextualInversion> load_textual_inversions(const fs::path& dir, const
   std::error_code ec;
   SDXL_CHECK(fs::is_directory(dir, ec), Io, "[embeddings] ", dir.string(), ": not a directory");
   std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(dir, ec))
-    if (entry.is_regular_file() && entry.path().extension() == ".safetensors") files.push_back(entry.path());
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    if (it->path().extension() != ".safetensors") continue;
+    std::error_code entry_ec;
+    const bool regular = it->is_regular_file(entry_ec);
+    // A symlink loop or a dangling link in the folder is one bad entry, not a failed request.
+    if (entry_ec) log_warn("[embeddings] ", it->path().string(), ": skipped (", entry_ec.message(), ")");
+    else if (regular) files.push_back(it->path());
+  }
   std::sort(files.begin(), files.end());
   for (const auto& file : files) {
     const std::string name = file.stem().string();

@@ -1,5 +1,7 @@
 // `sdxl generate` run as a user runs it, compared with diffusers' golden txt2img outputs:
 // the PNG's pixels (8-bit, as diffusers' numpy_to_pil rounds them) and --output-latents.
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -165,6 +167,41 @@ TEST_F(CliGenerateErrors, IncompleteModelFolder) {
   fs::remove(dir_ / "model/unet/diffusion_pytorch_model.safetensors");
   model_ = quoted(dir_ / "model");
   expect_failure("", "unet", 1);
+}
+
+// #23 item 10: outputs and inputs that are not regular files. -o onto a FIFO (or a device) is
+// refused rather than replaced; a planted "<out>.tmp" symlink is never followed; a FIFO given
+// as an input is refused at once instead of blocking forever.
+TEST_F(CliGenerateErrors, SpecialFilesAreRefusedNotReplacedOrWaitedOn) {
+  ASSERT_EQ(mkfifo((dir_ / "fifo.png").c_str(), 0600), 0);
+  auto r = run_sdxl("generate -m " + model_ + " -p cat -W 64 -H 64 --steps 1 -o " + quoted(dir_ / "fifo.png"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("not a regular file"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::is_fifo(dir_ / "fifo.png"));
+  // The input FIFO (a hang here is caught by the test's time limit).
+  r = run_sdxl("generate -m " + model_ + " -p cat -W 64 -H 64 --steps 1 --init-image " + quoted(dir_ / "fifo.png") + " -o " +
+               quoted(dir_ / "x.png"));
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("not a regular file"), std::string::npos) << r.output;
+  test::write_file(dir_ / "victim.txt", "keep me");
+  fs::create_symlink(dir_ / "victim.txt", dir_ / "out.png.tmp");
+  r = run_sdxl("generate -m " + model_ + " -p cat -W 64 -H 64 --steps 1 -o " + quoted(dir_ / "out.png"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(test::read_file(dir_ / "victim.txt"), "keep me");
+  EXPECT_TRUE(fs::is_regular_file(dir_ / "out.png"));
+}
+
+TEST_F(CliGenerateErrors, ThreadsAreBoundedByTheMachine) { expect_failure("--threads 65536", "--threads", 2); }
+
+// #23 item 11: several outputs are written all or none: the second's target being a folder
+// leaves no first image behind.
+TEST_F(CliGenerateErrors, BatchOutputsAreAllOrNone) {
+  fs::create_directories(dir_ / "img-2.png");
+  auto r = run_sdxl("generate -m " + model_ + " -p cat --batch 2 -W 64 -H 64 --steps 1 -o " + quoted(dir_ / "img.png"));
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_FALSE(fs::exists(dir_ / "img-1.png")) << "a partial set of outputs was left";
+  for (const auto& entry : fs::directory_iterator(dir_.path()))
+    EXPECT_EQ(entry.path().filename().string().find("partial"), std::string::npos) << entry.path();
 }
 
 // --vae-tiling decodes with whole-image statistics: the golden image, like the untiled run.
@@ -452,6 +489,26 @@ TEST(CliGenerate, LcmLoraCommand) {
     if (zero) EXPECT_LE(worst, 1);
     else EXPECT_GT(worst, 1);
   }
+}
+
+}  // namespace
+}  // namespace sdxl
+
+namespace sdxl {
+namespace {
+
+// #23 item 10: a symlink loop in --embedding-dir is one skipped entry (with a warning), not a
+// failure of every AUTOMATIC1111-syntax prompt.
+TEST(CliGenerate, ASymlinkLoopInTheEmbeddingFolderIsSkipped) {
+  SDXL_REQUIRE_REFERENCE();
+  test::TempDir dir;
+  fs::create_directories(dir / "embeddings");
+  fs::create_symlink(dir / "embeddings/loop.safetensors", dir / "embeddings/loop.safetensors");
+  auto r = run_sdxl("generate -m " + quoted(test::reference_dir() / "models/tiny-sdxl-base") +
+                    " --prompt-syntax a1111 --embedding-dir " + quoted(dir / "embeddings") +
+                    " -p 'a (cat:1.1)' -W 64 -H 64 --steps 1 -o " + quoted(dir / "x.png"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("loop.safetensors: skipped"), std::string::npos) << r.output;
 }
 
 }  // namespace
