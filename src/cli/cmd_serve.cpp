@@ -50,7 +50,12 @@ Command add_serve_command(CLI::App& app) {
                   "Generate nothing here: hand jobs to `sdxl worker`s through Redis Streams at\n"
                   "redis://[[USER]:PASSWORD@]HOST:PORT[/STREAM] (or $SDXL_QUEUE; see docs/SCALING.md)")
       ->envname("SDXL_QUEUE");
-  cmd->add_option("--result-ttl", s.result_ttl_s, "With --queue: seconds Redis keeps a finished job's result")
+  cmd->add_option("--no-worker-timeout", s.no_worker_timeout_s,
+                  "With --queue: seconds a synchronous call waits for a worker when none is alive for its job,\n"
+                  "then its job is cancelled and it is answered 503")
+      ->check(CLI::Range(1, 24 * 3600))
+      ->capture_default_str();
+  cmd->add_option("--result-ttl", s.result_ttl_s, "With --queue: seconds Redis keeps a finished job's result, and a queued job\nno worker takes")
       ->check(CLI::Range(10, 7 * 24 * 3600))
       ->capture_default_str();
   cmd->add_option("--listen", o->listen, "Address to listen on, HOST:PORT (PORT 0: any free port)")->capture_default_str();

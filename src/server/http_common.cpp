@@ -52,16 +52,24 @@ namespace {
 class JobWait final : public http::Pending {
  public:
   JobWait(const ServerContext& ctx, std::string id, JobAnswer then, ErrorSender send)
-      : ctx_(ctx), id_(std::move(id)), then_(std::move(then)), send_(send) {}
+      : ctx_(ctx), id_(std::move(id)), then_(std::move(then)), send_(send), since_(std::chrono::steady_clock::now()) {}
 
   Poll poll(std::string&) override {
     auto view = ctx_.queue.view(id_);
+    if (view && view->state == JobState::Queued && nobody_will_take(view->checkpoint)) {
+      ctx_.queue.cancel(id_);
+      no_worker_ = true;
+      return Poll::Done;
+    }
     if (view && !view->done()) return Poll::Waiting;
     job_ = std::move(view);
     return Poll::Done;
   }
   void complete(http::Response& res) override {
     try {
+      if (no_worker_)
+        throw RequestError(503, "", "no worker has taken the job in " + std::to_string(ctx_.options.no_worker_timeout_s) +
+                                        " s and none is alive for it; it was cancelled (start an sdxl worker, then try again)");
       if (!job_) throw RequestError(500, "", "the job " + id_ + " was dropped before it ended");
       then_(*job_, res);
     } catch (const RequestError& e) {
@@ -73,11 +81,26 @@ class JobWait final : public http::Pending {
   void client_gone() override { ctx_.queue.cancel(id_); }
 
  private:
+  // Queued past --no-worker-timeout with no live worker that could take it (asked once a second).
+  bool nobody_will_take(const std::string& checkpoint) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - since_ < std::chrono::seconds(ctx_.options.no_worker_timeout_s) || now - last_asked_ < std::chrono::seconds(1)) return false;
+    last_asked_ = now;
+    try {
+      return !ctx_.queue.has_worker_for(checkpoint);
+    } catch (const RequestError&) {
+      return false;  // the queue is unreachable: keep waiting (nothing is lost while it is away)
+    }
+  }
+
   const ServerContext& ctx_;
   const std::string id_;
   JobAnswer then_;
   ErrorSender send_;
   std::optional<JobView> job_;
+  const std::chrono::steady_clock::time_point since_;
+  std::chrono::steady_clock::time_point last_asked_{};
+  bool no_worker_ = false;
 };
 
 }  // namespace

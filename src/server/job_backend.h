@@ -68,6 +68,12 @@ class JobBackend {
   virtual size_t queued() const = 0;
   // Whether a request may name checkpoint `name` (a name or AUTOMATIC1111's "name [hash]").
   virtual bool has_checkpoint(const std::string& name) const = 0;
+  // Whether a live worker could take a job for `checkpoint` ("": any): a synchronous caller
+  // whose job waits past --no-worker-timeout with none is answered 503.
+  virtual bool has_worker_for(const std::string& checkpoint) const {
+    (void)checkpoint;
+    return true;  // in process: the server's own worker
+  }
 };
 
 }  // namespace sdxl::server

@@ -44,43 +44,45 @@ std::string default_consumer_name() {
 
 class Worker;
 
-// A running job's progress into its hash; the cancel and skip flags back (one round trip a step).
+// A running job's progress into its hash, the cancel and skip flags back (one round trip a
+// step), written only while this delivery owns the job: a replaced worker's writes are fenced,
+// and it stops.
 class RedisObserver final : public JobObserver {
  public:
-  RedisObserver(RedisConnection& redis, const QueueKeys& keys, std::string id)
-      : redis_(redis), key_(keys.job(id)), changes_(keys.changes()), id_(std::move(id)) {}
-  void repeat_started(int repeat) override {
-    write({{"HSET", key_, "repeat", std::to_string(repeat), "step", "0"}});
-  }
+  RedisObserver(RedisConnection& redis, const QueueKeys& keys, std::string id, std::string owner)
+      : redis_(redis), key_(keys.job(id)), changes_(keys.changes()), id_(std::move(id)), owner_(std::move(owner)) {}
+  void repeat_started(int repeat) override { write({"repeat", std::to_string(repeat), "step", "0"}); }
   void progressed(const sdxl_progress& p, std::string preview_png) override {
-    std::vector<std::string> set = {"HSET", key_, "stage", p.stage ? p.stage : ""};
+    std::vector<std::string> set = {"stage", p.stage ? p.stage : ""};
     if (p.total_steps > 0) set.insert(set.end(), {"step", std::to_string(p.step), "total", std::to_string(p.total_steps)});
     if (!preview_png.empty()) set.insert(set.end(), {"preview", std::move(preview_png)});
-    write({set});
+    write(std::move(set));
   }
-  StopRequest stop_request() override { return cancel_ ? StopRequest::Cancel : skip_ ? StopRequest::SkipRepeat : StopRequest::None; }
+  StopRequest stop_request() override {
+    return cancel_ || fenced_ ? StopRequest::Cancel : skip_ ? StopRequest::SkipRepeat : StopRequest::None;
+  }
   void skip_done() override {
     skip_ = false;
-    write({{"HSET", key_, "skip", "0"}});
+    write({"skip", "0"});
   }
+  bool fenced() const { return fenced_; }
 
  private:
   // Progress is worth losing, a job is not: while Redis is away the job runs on unreported.
-  void write(std::vector<std::vector<std::string>> commands) {
-    commands.push_back({"HINCRBY", key_, "version", "1"});
-    commands.push_back({"PUBLISH", changes_, id_});
-    commands.push_back({"HMGET", key_, "cancel", "skip"});
+  void write(std::vector<std::string> fields) {
+    std::vector<std::string> command = {"EVAL", kProgressScript, "2", key_, changes_, owner_, id_};
+    command.insert(command.end(), std::make_move_iterator(fields.begin()), std::make_move_iterator(fields.end()));
     try {
-      const auto replies = redis_.pipeline(commands);
-      const RedisReply& flags = replies.back();
+      const RedisReply flags = redis_.command(command);
+      fenced_ = flags.items.size() == 1 && flags.items[0].text == "fenced";
       cancel_ = flags.items.size() == 2 && flags.items[0].text == "1";
       skip_ = flags.items.size() == 2 && flags.items[1].text == "1";
-    } catch (const RedisError&) {
+    } catch (const RedisError&) {  // (called from inside the engine: nothing may escape)
     }
   }
   RedisConnection& redis_;
-  const std::string key_, changes_, id_;
-  bool cancel_ = false, skip_ = false;
+  const std::string key_, changes_, id_, owner_;
+  bool cancel_ = false, skip_ = false, fenced_ = false;
 };
 
 class Worker {
@@ -163,8 +165,10 @@ class Worker {
     const std::string key = keys_.job(e.job);
     const long long delivered = deliveries(e);
     if (delivered > o_.max_deliveries) return bury(e, delivered);
+    // This delivery's owner token: only it may write the job's progress and result from now on.
+    const std::string owner = consumer_ + ":" + std::to_string(delivered) + ":" + new_job_id(16);
     const RedisReply state = redis_.command({"EVAL", kStartScript, "3", key, keys_.running(), keys_.changes(), consumer_,
-                                             std::to_string(now_ms()), std::to_string(delivered), e.job});
+                                             std::to_string(now_ms()), std::to_string(delivered), e.job, owner});
     if (state.text != "running") return acknowledge(e);  // cancelled while queued, finished already, or gone
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -175,23 +179,24 @@ class Worker {
     try {
       GenerationSpec spec = decode_job(e.spec, o_.model.lora_dir);
       spec.embedding_dir = o_.model.embedding_dir;
-      RedisObserver observer(redis_, keys_, e.job);
+      RedisObserver observer(redis_, keys_, e.job, owner);
       outcome = run_job(catalog_.engine(), spec, observer);
+      if (observer.fenced()) outcome.state = JobState::Cancelled;  // the result is dropped below anyway
     } catch (const RequestError& error) {
       outcome = {JobState::Failed, {}, {}, error.what(), error.status()};
     } catch (const std::exception& error) {
       outcome = {JobState::Failed, {}, {}, error.what(), 500};
     }
-    store(e, outcome);
+    store(e, owner, outcome);
     std::lock_guard<std::mutex> lock(mutex_);
     current_.reset();
   }
 
-  // The result, then the acknowledgement, in one transaction; retried while Redis is away (the
-  // entry stays pending meanwhile, so a worker that gives up here loses nothing).
-  void store(const Entry& e, const JobOutcome& outcome) {
-    const std::string key = keys_.job(e.job);
-    std::vector<std::string> set = {"HSET", key, "state", state_name(outcome.state), "error", outcome.error,
+  // The result, then the acknowledgement, in one script; retried while Redis is away (the entry
+  // stays pending meanwhile, so a worker that gives up here loses nothing). A delivery that no
+  // longer owns the job (it was taken over while this worker stalled) writes nothing.
+  void store(const Entry& e, const std::string& owner, const JobOutcome& outcome) {
+    std::vector<std::string> set = {"state", state_name(outcome.state), "error", outcome.error,
                                     "error_status", std::to_string(outcome.error_status), "finished_ms", std::to_string(now_ms()),
                                     "checkpoint", model_, "images", std::to_string(outcome.images.size()), "preview", ""};
     std::string seeds;
@@ -201,7 +206,9 @@ class Worker {
       set.insert(set.end(), {"image:" + std::to_string(i), outcome.images[i].png, "infotext:" + std::to_string(i), outcome.images[i].infotext});
     for (;;) {
       try {
-        end_job(e, {set});
+        if (end_job(e, owner, false, "", set) == "fenced")  // a copy: a retry sends it again
+          std::fprintf(stderr, "sdxl: worker %s: job %s was taken over by another worker while this one stalled; its result is dropped\n",
+                       consumer_.c_str(), e.job.c_str());
         return;
       } catch (const RedisUnavailable&) {
         if (stopping_) return;
@@ -210,30 +217,23 @@ class Worker {
     }
   }
 
-  // `writes` (the job's end state), then in the same transaction what every ended job gets: a new
-  // version, out of the running set, its expiry, the entry acknowledged and deleted, the news
-  // published.
-  void end_job(const Entry& e, std::vector<std::vector<std::string>> writes) {
-    const std::string key = keys_.job(e.job);
-    const RedisReply ttl = redis_.command({"HGET", key, "ttl"});
-    writes.insert(writes.begin(), {"MULTI"});
-    writes.insert(writes.end(), {{"HINCRBY", key, "version", "1"},
-                                 {"SREM", keys_.running(), e.job},
-                                 {"EXPIRE", key, ttl.nil() ? "3600" : ttl.text},
-                                 {"XACK", e.stream, QueueKeys::kGroup, e.id},
-                                 {"XDEL", e.stream, e.id},
-                                 {"PUBLISH", keys_.changes(), e.job},
-                                 {"EXEC"}});
-    redis_.pipeline(writes);
+  // `fields` (the job's end state) and what every ended job gets, in one script: a new version,
+  // out of the running set, its expiry, the entry acknowledged and deleted, the news published;
+  // with `bury`, the entry copied to the dead-letter stream first. "fenced" when `owner` (non-
+  // empty) no longer owns the job.
+  std::string end_job(const Entry& e, const std::string& owner, bool bury, const std::string& deliveries, std::vector<std::string> fields) {
+    std::vector<std::string> command = {"EVAL", kFinishScript, "5", keys_.job(e.job), keys_.running(), keys_.changes(), e.stream,
+                                        keys_.dead(), owner, e.job, e.id, QueueKeys::kGroup, bury ? "1" : "0", e.spec, deliveries};
+    command.insert(command.end(), std::make_move_iterator(fields.begin()), std::make_move_iterator(fields.end()));
+    return redis_.command(command).text;
   }
 
   // A job whose workers keep dying: to the dead-letter stream, failed, never retried again.
   void bury(const Entry& e, long long delivered) {
-    const std::string key = keys_.job(e.job);
     const std::string why = "the job was delivered " + std::to_string(delivered) + " times and its worker stopped each time; it is in " +
                             keys_.dead() + " and will not be retried";
-    end_job(e, {{"XADD", keys_.dead(), "*", "job", e.job, "spec", e.spec, "stream", e.stream, "deliveries", std::to_string(delivered)},
-                {"HSET", key, "state", "failed", "error", why, "error_status", "500", "finished_ms", std::to_string(now_ms())}});
+    end_job(e, "", true, std::to_string(delivered),
+            {"state", "failed", "error", why, "error_status", "500", "finished_ms", std::to_string(now_ms())});
     std::fprintf(stderr, "sdxl: worker %s: job %s: %s\n", consumer_.c_str(), e.job.c_str(), why.c_str());
   }
 

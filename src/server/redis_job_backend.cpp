@@ -55,6 +55,9 @@ std::string RedisJobBackend::submit(GenerationSpec spec) {
                   {"HSET", keys_.job(id), "state", "queued", "version", "1", "repeats", std::to_string(spec.repeats),
                    "submitted_ms", std::to_string(now_ms()), "ttl", std::to_string(options_.result_ttl_s), "stream", stream,
                    "checkpoint", spec.checkpoint},
+                  // A job no worker takes does not stay forever: its hash expires (a worker that
+                  // draws its entry later finds no job and drops it); starting lifts the expiry.
+                  {"EXPIRE", keys_.job(id), std::to_string(options_.result_ttl_s)},
                   {"XADD", stream, "*", "job", id, "spec", payload},
                   {"EXEC"}});
       return 0;
@@ -164,6 +167,18 @@ size_t RedisJobBackend::queued() const {
       const auto replies = r.pipeline({{"XLEN", keys_.stream}, {"SCARD", keys_.running()}});
       return static_cast<size_t>(std::max(0LL, replies[0].integer - replies[1].integer));
     });
+  });
+}
+
+bool RedisJobBackend::has_worker_for(const std::string& checkpoint) const {
+  if (!checkpoint.empty()) return has_checkpoint(checkpoint);
+  return answering([&] {
+    const RedisReply entries = pool_.with([&](RedisConnection& r) { return r.command({"HGETALL", keys_.capacity()}); });
+    for (size_t i = 0; i + 1 < entries.items.size(); i += 2) {
+      const auto entry = nlohmann::json::parse(entries.items[i + 1].text, nullptr, false);
+      if (entry.is_object() && entry.value("expires_ms", 0LL) >= now_ms()) return true;
+    }
+    return false;
   });
 }
 

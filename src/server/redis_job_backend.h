@@ -37,6 +37,7 @@ class RedisJobBackend final : public JobBackend {
   std::optional<JobView> running() const override;
   size_t queued() const override;
   bool has_checkpoint(const std::string& name) const override;
+  bool has_worker_for(const std::string& checkpoint) const override;
 
  private:
   void flag_running(const char* flag);

@@ -84,11 +84,35 @@ if redis.call('HGET', KEYS[1], 'cancel') == '1' then
   return 'cancelled'
 end
 redis.call('HSET', KEYS[1], 'state', 'running', 'worker', ARGV[1], 'started_ms', ARGV[2], 'deliveries', ARGV[3],
-           'stage', 'starting', 'step', '0', 'total', '0', 'repeat', '0', 'skip', '0')
+           'stage', 'starting', 'step', '0', 'total', '0', 'repeat', '0', 'skip', '0', 'owner', ARGV[5])
+redis.call('PERSIST', KEYS[1])
 redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('SADD', KEYS[2], ARGV[4])
 redis.call('PUBLISH', KEYS[3], ARGV[4])
 return 'running'
+)lua";
+
+const char* const kProgressScript = R"lua(
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return {'fenced'} end
+if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+redis.call('PUBLISH', KEYS[2], ARGV[2])
+return redis.call('HMGET', KEYS[1], 'cancel', 'skip')
+)lua";
+
+const char* const kFinishScript = R"lua(
+if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 'fenced' end
+if ARGV[5] == '1' then
+  redis.call('XADD', KEYS[5], '*', 'job', ARGV[2], 'spec', ARGV[6], 'stream', KEYS[4], 'deliveries', ARGV[7])
+end
+if #ARGV >= 8 then redis.call('HSET', KEYS[1], unpack(ARGV, 8)) end
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+redis.call('SREM', KEYS[2], ARGV[2])
+redis.call('EXPIRE', KEYS[1], tonumber(redis.call('HGET', KEYS[1], 'ttl') or '3600'))
+redis.call('XACK', KEYS[4], ARGV[4], ARGV[3])
+redis.call('XDEL', KEYS[4], ARGV[3])
+redis.call('PUBLISH', KEYS[3], ARGV[2])
+return 'ok'
 )lua";
 
 const char* const kCancelScript = R"lua(

@@ -48,8 +48,18 @@ void ensure_group(RedisConnection& redis, const std::string& stream);
 std::optional<JobView> job_view_of(const std::string& id, const RedisReply& hash);
 
 // Scripts (EVAL KEYS ARGV). Each returns the job's state after it ran, or "" when there is no job.
-// start: KEYS job running changes; ARGV worker now_ms deliveries id -> "running" when the worker may run it
+// Each delivery of a job runs under its own owner token: the start script makes it the job's
+// owner, and progress and results are written only by the owner. A worker stalled past the
+// claim time (and so replaced) that wakes up finds its writes refused ("fenced") and drops them.
+// start: KEYS job running changes; ARGV worker now_ms deliveries id owner -> "running" when the
+// worker may run it (its owner now; a queued job's expiry is lifted while it runs)
 extern const char* const kStartScript;
+// progress: KEYS job changes; ARGV owner id [field value ...] -> {cancel, skip}, or {"fenced"}
+extern const char* const kProgressScript;
+// finish: KEYS job running changes stream dead; ARGV owner ("": unfenced, a burial) id entry
+// group bury(0/1) spec deliveries [field value ...] -> "ok" (the entry acknowledged and deleted,
+// the hash given its expiry), or "fenced" (nothing written)
+extern const char* const kFinishScript;
 // cancel: KEYS job running changes; ARGV now_ms ttl_s id -> the state after (queued jobs end at once)
 extern const char* const kCancelScript;
 

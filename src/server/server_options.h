@@ -26,7 +26,8 @@ struct ServerOptions {
   size_t max_body_bytes = 64u << 20;
   size_t kept_results = 64;  // finished jobs kept for their results, oldest dropped first
   std::string queue_url;     // redis://...: hand jobs to `sdxl worker`s instead of generating
-  int result_ttl_s = 3600;   // with a queue: how long Redis keeps a finished job's result
+  int result_ttl_s = 3600;   // with a queue: how long Redis keeps a finished job's result (and an untaken queued job)
+  int no_worker_timeout_s = 30;  // with a queue: a synchronous call whose job no live worker can take ends (503) after this
 };
 
 }  // namespace sdxl::server

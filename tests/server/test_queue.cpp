@@ -38,6 +38,7 @@ class WorkerProcess {
   bool ready() const { return ready_; }
   const std::string& name() const { return name_; }
   void kill_hard() { process_->stop(SIGKILL); }
+  pid_t pid() const { return process_->pid(); }
 
  private:
   std::string name_;
@@ -292,6 +293,69 @@ TEST(RedisQueue, CancelsAndRoutingByCheckpoint) {
   named["model"] = "no-such-model";
   const Reply refused = call(a, "POST", "/v1/jobs", named);
   EXPECT_EQ(refused.status, 404) << refused.body.dump();
+}
+
+// #23 item 9: a worker stalled (SIGSTOP) past --claim-idle is replaced; when it wakes, its
+// progress and its result are refused (fenced by the delivery's owner token): the job's progress
+// is the new owner's alone, and it ends once, with the new owner's image.
+TEST(RedisQueue, AStalledWorkerThatWakesIsFenced) {
+  SDXL_REQUIRE_REFERENCE();
+  test::TempDir dir;
+  RedisProcess redis(dir.path());
+  WorkerProcess first(redis, "first", dir / "workers.log"), second(redis, "second", dir / "workers.log");
+  ASSERT_TRUE(first.ready() && second.ready());
+  ServerProcess front({"--queue", redis.url()});
+  ASSERT_GT(front.port(), 0);
+  server::RedisConnection r(redis.address());
+  const std::string id = submit(front, job("a long night", 400, 11));
+  const std::string stalled = wait_running(r, id);
+  WorkerProcess& sleeper = stalled == "first" ? first : second;
+  const std::string other = stalled == "first" ? "second" : "first";
+  ASSERT_EQ(kill(sleeper.pid(), SIGSTOP), 0);
+  wait_running(r, id, other);  // taken over after --claim-idle
+  const std::string owner = job_field(r, id, "owner");
+  ASSERT_EQ(kill(sleeper.pid(), SIGCONT), 0);
+  // The woken worker was steps ahead: had its writes landed, the step would jump back and forth.
+  int last = 0, backwards = 0;
+  for (int i = 0; i < 60 && job_field(r, id, "state") == "running"; ++i) {
+    if (job_field(r, id, "stage") == "decoding") break;  // its own steps, from 1
+    const int step = std::atoi(job_field(r, id, "step").c_str());
+    if (step < last) ++backwards;
+    last = step;
+    EXPECT_EQ(job_field(r, id, "owner"), owner);
+    std::this_thread::sleep_for(milliseconds(25));
+  }
+  EXPECT_EQ(backwards, 0) << "the stalled worker's progress overwrote the new owner's";
+  const json view = wait_done({&front}, id, 300);
+  ASSERT_EQ(view["status"], "succeeded") << view.dump();
+  EXPECT_EQ(job_field(r, id, "worker"), other);
+  EXPECT_EQ(job_field(r, id, "deliveries"), "2");
+  EXPECT_TRUE(image_pixels(front, id) == cli_pixels(dir.path(), "a long night", 400, 11));
+  for (int i = 0; i < 100 && test::read_file(dir / "workers.log").find("taken over") == std::string::npos; ++i)
+    std::this_thread::sleep_for(milliseconds(50));
+  EXPECT_NE(test::read_file(dir / "workers.log").find("job " + id + " was taken over"), std::string::npos)
+      << test::read_file(dir / "workers.log");
+  EXPECT_EQ(r.command({"XPENDING", "sdxl", "sdxl-workers"}).items[0].integer, 0);
+}
+
+// #23 item 9: with no live worker a synchronous call is answered 503 after --no-worker-timeout
+// (its job cancelled) instead of waiting forever, and a queued job's hash expires.
+TEST(RedisQueue, WithoutWorkersCallsEndAndQueuedJobsExpire) {
+  SDXL_REQUIRE_REFERENCE();
+  test::TempDir dir;
+  RedisProcess redis(dir.path());
+  ServerProcess front({"--queue", redis.url(), "--no-worker-timeout", "2", "--result-ttl", "60"});
+  ASSERT_GT(front.port(), 0);
+  server::RedisConnection r(redis.address());
+  const auto start = std::chrono::steady_clock::now();
+  const Reply sync = call(front, "POST", "/sdapi/v1/txt2img", {{"prompt", "a cat"}, {"steps", 2}, {"width", 64}, {"height", 64}});
+  EXPECT_EQ(sync.status, 503) << sync.body.dump();
+  EXPECT_NE(sync.body.dump().find("no worker"), std::string::npos) << sync.body.dump();
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 10.0);
+  const std::string id = submit(front, job("nobody takes me", 2, 1));
+  const long long ttl = r.command({"TTL", "sdxl:job:" + id}).integer;
+  EXPECT_GT(ttl, 0);
+  EXPECT_LE(ttl, 60);
 }
 
 }  // namespace
