@@ -106,6 +106,10 @@ if ARGV[5] == '1' then
   redis.call('XADD', KEYS[5], '*', 'job', ARGV[2], 'spec', ARGV[6], 'stream', KEYS[4], 'deliveries', ARGV[7])
 end
 if #ARGV >= 8 then redis.call('HSET', KEYS[1], unpack(ARGV, 8)) end
+if redis.call('HGET', KEYS[1], 'cancelled_by_id') == '1' and redis.call('HGET', KEYS[1], 'state') == 'succeeded' then
+  -- cancelled by id (DELETE answered 200) after its last step: it is cancelled, as the client was told
+  redis.call('HSET', KEYS[1], 'state', 'cancelled', 'error', 'cancelled', 'error_status', '409', 'images', '0')
+end
 redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('SREM', KEYS[2], ARGV[2])
 redis.call('EXPIRE', KEYS[1], tonumber(redis.call('HGET', KEYS[1], 'ttl') or '3600'))
@@ -126,7 +130,7 @@ if state == 'queued' then
   redis.call('PUBLISH', KEYS[3], ARGV[3])
   return 'cancelled'
 end
-if state == 'running' then redis.call('HSET', KEYS[1], 'cancel', '1') end
+if state == 'running' then redis.call('HSET', KEYS[1], 'cancel', '1', 'cancelled_by_id', '1') end
 return state
 )lua";
 
