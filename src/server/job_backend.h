@@ -54,8 +54,6 @@ class JobBackend {
   // Queues a switch to checkpoint `name` (404 when there is none such).
   virtual std::string switch_checkpoint(const std::string& name) = 0;
   virtual std::optional<JobView> view(const std::string& id) const = 0;
-  // Waits until the job changes past `version` or `timeout` passes; nothing for an unknown id.
-  virtual std::optional<JobView> wait(const std::string& id, uint64_t version, std::chrono::milliseconds timeout) const = 0;
   // A count that grows whenever any job changes: waits until it differs from `seen` or
   // `timeout` passes, and returns it (how one thread follows every waiting client).
   virtual uint64_t wait_any_change(uint64_t seen, std::chrono::milliseconds timeout) const = 0;

@@ -29,8 +29,6 @@ void JobChangeListener::listen() {
         std::lock_guard<std::mutex> lock(mutex_);
         ++all_changes_;
         changed_.notify_all();
-        const auto it = watched_.find(*id);
-        if (it != watched_.end()) ++it->second.changes;
       }
     } catch (const RedisError&) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));  // Redis away: waiters fall back to polling
@@ -42,25 +40,6 @@ uint64_t JobChangeListener::wait_any(uint64_t seen, std::chrono::milliseconds ti
   std::unique_lock<std::mutex> lock(mutex_);
   changed_.wait_for(lock, timeout, [&] { return all_changes_ != seen || stopping_; });
   return all_changes_;
-}
-
-JobChangeListener::Watch::Watch(JobChangeListener& listener, std::string id) : listener_(listener), id_(std::move(id)) {
-  std::lock_guard<std::mutex> lock(listener_.mutex_);
-  Watched& w = listener_.watched_[id_];
-  ++w.watchers;
-  seen_ = w.changes;
-}
-
-JobChangeListener::Watch::~Watch() {
-  std::lock_guard<std::mutex> lock(listener_.mutex_);
-  const auto it = listener_.watched_.find(id_);
-  if (--it->second.watchers == 0) listener_.watched_.erase(it);
-}
-
-void JobChangeListener::Watch::wait(std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock(listener_.mutex_);
-  listener_.changed_.wait_for(lock, timeout, [&] { return listener_.watched_[id_].changes != seen_; });
-  seen_ = listener_.watched_[id_].changes;
 }
 
 }  // namespace sdxl::server

@@ -135,15 +135,6 @@ uint64_t JobQueue::wait_any_change(uint64_t seen, std::chrono::milliseconds time
   return changes_;
 }
 
-std::optional<JobView> JobQueue::wait(const std::string& id, uint64_t version, std::chrono::milliseconds timeout) const {
-  std::unique_lock<std::mutex> lock(mutex_);
-  auto it = jobs_.find(id);
-  if (it == jobs_.end()) return std::nullopt;
-  const std::shared_ptr<Job> job = it->second;
-  changed_.wait_for(lock, timeout, [&] { return job->version > version || finished(job->state) || stopping_; });
-  return view_of(*job);
-}
-
 bool JobQueue::cancel(const std::string& id) {
   {
     std::lock_guard<std::mutex> lock(mutex_);

@@ -33,7 +33,6 @@ class JobQueue final : public JobBackend {
   std::string submit(GenerationSpec spec) override;
   std::string switch_checkpoint(const std::string& name) override;
   std::optional<JobView> view(const std::string& id) const override;
-  std::optional<JobView> wait(const std::string& id, uint64_t version, std::chrono::milliseconds timeout) const override;
   uint64_t wait_any_change(uint64_t seen, std::chrono::milliseconds timeout) const override;
   bool cancel(const std::string& id) override;
   void interrupt() override;

@@ -104,32 +104,6 @@ std::optional<JobView> RedisJobBackend::view(const std::string& id) const {
   });
 }
 
-std::optional<JobView> RedisJobBackend::wait(const std::string& id, uint64_t version, std::chrono::milliseconds timeout) const {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  JobChangeListener::Watch watch(listener_, id);  // before the first look: no change slips between
-  for (;;) {
-    try {
-      const RedisReply now = pool_.with([&](RedisConnection& r) { return r.command({"HMGET", keys_.job(id), "version", "state"}); });
-      if (now.items.size() == 2 && now.items[0].nil()) return std::nullopt;  // no such job (or expired)
-      const bool ended = now.items[1].text != "queued" && now.items[1].text != "running";
-      if (std::strtoull(now.items[0].text.c_str(), nullptr, 10) > version || ended || std::chrono::steady_clock::now() >= deadline)
-        return view(id);
-    } catch (const RedisError&) {
-      // Redis is away (restarting): the job is not lost; report no change until it is back.
-      if (std::chrono::steady_clock::now() >= deadline) {
-        JobView unchanged;
-        unchanged.id = id;
-        unchanged.version = version;
-        unchanged.stage = "waiting for the job queue";
-        return unchanged;
-      }
-    }
-    // Woken by the job's change message; the fallback check covers messages lost to a Redis restart.
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    watch.wait(std::clamp(left, std::chrono::milliseconds(1), std::chrono::milliseconds(250)));
-  }
-}
-
 bool RedisJobBackend::cancel(const std::string& id) {
   return answering([&] {
     const RedisReply state = pool_.with([&](RedisConnection& r) {

@@ -26,7 +26,6 @@ class RedisJobBackend final : public JobBackend {
   std::string submit(GenerationSpec spec) override;
   std::string switch_checkpoint(const std::string& name) override;
   std::optional<JobView> view(const std::string& id) const override;
-  std::optional<JobView> wait(const std::string& id, uint64_t version, std::chrono::milliseconds timeout) const override;
   // Woken by the workers' change messages; at most 250 ms apart, for messages lost while Redis is away.
   uint64_t wait_any_change(uint64_t seen, std::chrono::milliseconds timeout) const override {
     return listener_.wait_any(seen, std::min(timeout, std::chrono::milliseconds(250)));
