@@ -1,7 +1,6 @@
 #include "io/json_file.h"
 
 #include "io/input_file.h"
-#include "io/json_depth.h"
 
 #include <climits>
 #include <cmath>
@@ -16,10 +15,15 @@ json read_json_object(const std::filesystem::path& path, const char* stage) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) fail(ErrorCode::Io, "[", stage, "] ", path.string(), ": cannot open (missing file?)");
   const std::string text = read_regular_file(path, std::string("[") + stage + "]", size_t{64} << 20);
-  if (json_nesting_depth(text, 64) > 64) fail(ErrorCode::Format, "[", stage, "] ", path.string(), ": nests deeper than 64 levels");
+  // nlohmann parses any depth but dumps, compares and copies recursively: a config nested
+  // thousands deep is refused while it is parsed.
+  const auto bounded = [&](int depth, json::parse_event_t, json&) {
+    if (depth > 64) fail(ErrorCode::Format, "[", stage, "] ", path.string(), ": nests deeper than 64 levels");
+    return true;
+  };
   json value;
   try {
-    value = json::parse(text);
+    value = json::parse(text, bounded);
   } catch (const json::exception& e) {
     fail(ErrorCode::Format, "[", stage, "] ", path.string(), ": invalid JSON: ", e.what());
   }

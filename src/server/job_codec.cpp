@@ -1,11 +1,10 @@
 #include "server/job_codec.h"
 
-#include "io/json_depth.h"
-
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "server/base64.h"
+#include "server/json_depth.h"
 #include "server/request_fields.h"
 
 namespace sdxl::server {
@@ -66,7 +65,7 @@ std::string encode_job(const GenerationSpec& s, const std::string& lora_dir) {
 
 GenerationSpec decode_job(const std::string& text, const std::string& lora_dir) {
   GenerationSpec s;
-  if (io::json_nesting_depth(text, kMaxJsonDepth) > kMaxJsonDepth)
+  if (json_nesting_depth(text, kMaxJsonDepth) > kMaxJsonDepth)
     throw RequestError(422, "", "the queued job is not one this worker can read: it nests too deep");
   try {
     const json j = json::parse(text);

@@ -2,14 +2,14 @@
 
 #include <cmath>
 
-#include "io/json_depth.h"
+#include "server/json_depth.h"
 
 namespace sdxl::server {
 
 nlohmann::json parse_body(const std::string& body) {
-  if (io::json_nesting_depth(body, kMaxJsonDepth) > kMaxJsonDepth)
+  if (json_nesting_depth(body, kMaxJsonDepth) > kMaxJsonDepth)
     throw RequestError(400, "", "the body nests arrays and objects more than " + std::to_string(kMaxJsonDepth) + " deep");
-  if (io::json_has_nul_escape(body)) throw RequestError(400, "", "the body has a NUL character (\\u0000) in a string");
+  if (json_has_nul_escape(body)) throw RequestError(400, "", "the body has a NUL character (\\u0000) in a string");
   nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
   if (j.is_discarded()) throw RequestError(400, "", "the body is not valid JSON");
   if (!j.is_object()) throw RequestError(400, "", "the body must be a JSON object");

@@ -160,3 +160,24 @@ TEST(Configs, HugeNumbersAreRejectedNotConverted) {
 
 }  // namespace
 }  // namespace sdxl::io
+
+namespace sdxl::io {
+namespace {
+
+// A config nested thousands deep would parse (nlohmann's parser is iterative) and then overflow
+// the stack when copied or dumped: it is refused while it is parsed.
+TEST(JsonFiles, DeepNestingIsRefused) {
+  test::TempDir dir;
+  test::write_file(dir / "deep.json", "{\"a\": " + std::string(5000, '[') + std::string(5000, ']') + "}");
+  try {
+    read_json_object(dir / "deep.json", "config");
+    FAIL() << "a config nested 5000 deep was read";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("nests deeper than 64"), std::string::npos) << e.what();
+  }
+  test::write_file(dir / "shallow.json", "{\"a\": [[[1]]], \"b\": {\"c\": {}}}");
+  EXPECT_EQ(read_json_object(dir / "shallow.json", "config")["a"][0][0][0], 1);
+}
+
+}  // namespace
+}  // namespace sdxl::io

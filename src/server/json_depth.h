@@ -1,13 +1,12 @@
 // How deeply JSON text nests, measured without parsing it: nlohmann parses any depth (its parser
 // is iterative) but dump(), comparisons and copies recurse, so a body nested 70,000 deep parses
-// and then overflows the stack. JSON read from outside is measured first. Header-only: the
-// server, which links only the public library, uses it too.
+// and then overflows the stack. Every body and queued job is measured before it is parsed.
 #pragma once
 
 #include <cstddef>
 #include <string_view>
 
-namespace sdxl::io {
+namespace sdxl::server {
 
 // The deepest nesting of arrays and objects in `text` (brackets inside strings not counted);
 // stops counting past `limit` + 1.
@@ -52,4 +51,4 @@ inline bool json_has_nul_escape(std::string_view text) {
   return false;
 }
 
-}  // namespace sdxl::io
+}  // namespace sdxl::server
