@@ -328,6 +328,8 @@ sdxl_status sdxl_decode_image(const unsigned char* bytes, size_t size, sdxl_imag
 /* The same, refusing (SDXL_STATUS_INVALID_ARGUMENT) an image of more than `max_pixels` pixels
  * from its header, before any pixel is decoded (an upload that would decode to gigabytes). */
 sdxl_status sdxl_decode_image_bounded(const unsigned char* bytes, size_t size, long long max_pixels, sdxl_image** image);
+/* A PNG's or JPEG's width and height from its header, without decoding a pixel. */
+sdxl_status sdxl_image_size(const unsigned char* bytes, size_t size, int* width, int* height);
 /* A PNG's "parameters" text ("" when it has none; free with sdxl_free_string). */
 sdxl_status sdxl_png_parameters(const unsigned char* bytes, size_t size, char** parameters);
 /* AUTOMATIC1111's "parameters" text for image `index` of `images`, made by `engine` from `params`:

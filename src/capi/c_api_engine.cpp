@@ -542,6 +542,15 @@ sdxl_status sdxl_decode_image_bounded(const unsigned char* bytes, size_t size, l
   });
 }
 
+sdxl_status sdxl_image_size(const unsigned char* bytes, size_t size, int* width, int* height) {
+  return sdxl::capi::guarded([&] {
+    SDXL_CHECK(bytes && width && height, InvalidArgument, "[image] bytes, width and height must not be NULL");
+    const sdxl::io::Image8 header = sdxl::io::image_header(std::vector<uint8_t>(bytes, bytes + size), "the image data");
+    *width = static_cast<int>(header.width);
+    *height = static_cast<int>(header.height);
+  });
+}
+
 sdxl_status sdxl_encode_png(const sdxl_images* images, int index, const char* parameters, unsigned char** bytes,
                             size_t* size) {
   return sdxl::capi::guarded([&] {

@@ -105,6 +105,30 @@ Image8 decode_image(std::vector<uint8_t> bytes, const std::string& what, int64_t
   fail(ErrorCode::Format, "[image] ", what, ": not a PNG or JPEG image");
 }
 
+Image8 image_header(std::vector<uint8_t> bytes, const std::string& what) {
+  if (bytes.size() >= 8 && std::memcmp(bytes.data(), "\x89PNG\r\n\x1a\n", 8) == 0) return png_header(std::move(bytes), what);
+  if (bytes.size() < 3 || bytes[0] != 0xFF || bytes[1] != 0xD8 || bytes[2] != 0xFF)
+    fail(ErrorCode::Format, "[image] ", what, ": not a PNG or JPEG image");
+  jpeg_decompress_struct info{};
+  JpegError error{};
+  info.err = jpeg_std_error(&error.manager);
+  error.manager.error_exit = on_jpeg_error;
+  error.manager.output_message = on_jpeg_message;
+  if (setjmp(error.jump)) {
+    jpeg_destroy_decompress(&info);
+    fail(ErrorCode::Format, "[jpeg] ", what, ": ", error.message);
+  }
+  jpeg_create_decompress(&info);
+  jpeg_mem_src(&info, bytes.data(), static_cast<unsigned long>(bytes.size()));
+  jpeg_read_header(&info, TRUE);
+  Image8 image;
+  image.width = info.image_width;
+  image.height = info.image_height;
+  image.channels = info.num_components == 1 ? 1 : 3;
+  jpeg_destroy_decompress(&info);
+  return image;
+}
+
 Image8 to_rgb(const Image8& image) {
   if (image.channels == 3) return image;
   Image8 out{image.width, image.height, 3, std::vector<uint8_t>(static_cast<size_t>(image.width * image.height * 3))};

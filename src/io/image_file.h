@@ -14,6 +14,8 @@ Image8 read_image(const std::filesystem::path& path);
 // `max_pixels` > 0: an image of more pixels is refused from its header, before any is decoded.
 Image8 decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& what, int64_t max_pixels = 0);
 Image8 decode_image(std::vector<uint8_t> bytes, const std::string& what, int64_t max_pixels = 0);
+// A PNG's or JPEG's width, height and channels from its header; `pixels` stays empty.
+Image8 image_header(std::vector<uint8_t> bytes, const std::string& what);
 // PIL's convert("RGB") / convert("L") on 8-bit images (alpha dropped, ITU-R 601 luma).
 Image8 to_rgb(const Image8& image);
 Image8 to_gray(const Image8& image);

@@ -205,6 +205,18 @@ Image8 decode_png(std::vector<uint8_t> bytes, const std::string& what, int64_t m
   return image;
 }
 
+Image8 png_header(std::vector<uint8_t> bytes, const std::string& what) {
+  Reader r;
+  Image8 image;
+  open_reader(std::move(bytes), what, r);
+  if (setjmp(png_jmpbuf(r.png))) fail(ErrorCode::Format, "[png] ", what, ": ", r.state.message);
+  png_read_info(r.png, r.info);
+  image.width = png_get_image_width(r.png, r.info);
+  image.height = png_get_image_height(r.png, r.info);
+  image.channels = png_get_channels(r.png, r.info);
+  return image;
+}
+
 std::vector<std::pair<std::string, std::string>> png_text_of(std::vector<uint8_t> bytes, const std::string& what) {
   Reader r;
   std::vector<std::pair<std::string, std::string>> out;

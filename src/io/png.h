@@ -36,6 +36,8 @@ std::vector<uint8_t> encode_png(const Image8& image, const std::vector<std::pair
 // `max_pixels` > 0: an image of more pixels is refused from its header, before any is decoded.
 Image8 decode_png(std::vector<uint8_t> bytes, const std::string& what, int64_t max_pixels = 0);
 std::vector<std::pair<std::string, std::string>> png_text_of(std::vector<uint8_t> bytes, const std::string& what);
+// Width and height from the header (IHDR); no pixel is decoded. `pixels` stays empty.
+Image8 png_header(std::vector<uint8_t> bytes, const std::string& what);
 // A whole file's bytes (at most 2 GiB).
 std::vector<uint8_t> read_file_bytes(const std::filesystem::path& path);
 

@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <random>
 
@@ -10,15 +11,25 @@
 #include "server/request_fields.h"
 
 namespace sdxl::server {
+namespace {
+// The C API's parameters from `s`; the uploads decoded only with `decode`.
+void fill_call(const GenerationSpec& s, int repeat, GenerateCall& c, bool decode);
+}  // namespace
 
-Upload upload_of(const std::string& base64, const char* field) {
+Upload upload_of(const std::string& base64, const std::string& field, int64_t max_pixels) {
   auto bytes = base64_decode(base64);
-  if (!bytes || bytes->empty()) throw RequestError(422, field, std::string(field) + ": not base64 image data");
-  const auto* b = reinterpret_cast<const unsigned char*>(bytes->data());
-  const bool png = bytes->size() >= 8 && std::memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0;
-  const bool jpeg = bytes->size() >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF;
-  if (!png && !jpeg) throw RequestError(422, field, std::string(field) + ": not a PNG or JPEG image");
-  return std::make_shared<const UploadedImage>(UploadedImage{std::move(*bytes), field});
+  if (!bytes || bytes->empty()) throw RequestError(422, field, field + ": not base64 image data");
+  int width = 0, height = 0;
+  if (sdxl_image_size(reinterpret_cast<const unsigned char*>(bytes->data()), bytes->size(), &width, &height) != SDXL_STATUS_OK)
+    throw RequestError(422, field, field + ": " + sdxl_last_error());
+  const int64_t pixels = int64_t{width} * height;
+  if (pixels > max_pixels) {
+    char text[160];
+    std::snprintf(text, sizeof text, ": %dx%d is %.1f megapixels, more than the %.1f this request can use; make it smaller first", width,
+                  height, pixels / 1e6, max_pixels / 1e6);
+    throw RequestError(422, field, field + text);
+  }
+  return std::make_shared<const UploadedImage>(UploadedImage{std::move(*bytes), field, width, height});
 }
 
 ImageHandle decode_upload(const UploadedImage& upload, int64_t max_pixels) {
@@ -34,13 +45,40 @@ int64_t max_upload_pixels(const GenerationSpec& spec) {
 }
 
 GenerateCall::~GenerateCall() {
-  if (!init_image && !mask) return;
+  if (!init_image && !mask && stand_in_image.empty()) return;
   init_image.reset();
   mask.reset();
+  std::vector<unsigned char>().swap(stand_in_image);
+  std::vector<unsigned char>().swap(stand_in_mask);
   malloc_trim(0);
 }
 
-void make_call(const GenerationSpec& s, int repeat, GenerateCall& c) {
+void make_check_call(const GenerationSpec& s, GenerateCall& c) {
+  fill_call(s, 0, c, false);
+  sdxl_generate_params& p = c.params;
+  if (s.init_image) {
+    c.stand_in_image.assign(static_cast<size_t>(s.width) * static_cast<size_t>(s.height) * 3, 0);
+    p.init_image = c.stand_in_image.data();
+    p.init_width = s.width;
+    p.init_height = s.height;
+    p.init_channels = 3;
+    p.fit_to_size = 1;
+    p.strength = s.strength;
+  }
+  if (s.mask) {
+    c.stand_in_mask.assign(static_cast<size_t>(s.width) * static_cast<size_t>(s.height), 0);
+    p.mask = c.stand_in_mask.data();
+    p.mask_width = s.width;
+    p.mask_height = s.height;
+    p.mask_channels = 1;
+  }
+}
+
+void make_call(const GenerationSpec& s, int repeat, GenerateCall& c) { fill_call(s, repeat, c, true); }
+
+namespace {
+
+void fill_call(const GenerationSpec& s, int repeat, GenerateCall& c, bool decode) {
   sdxl_generate_params_init(&c.params);
   c.prompts.clear();
   c.negatives.clear();
@@ -64,8 +102,8 @@ void make_call(const GenerationSpec& s, int repeat, GenerateCall& c) {
   p.seed = s.seed + static_cast<uint64_t>(repeat) * static_cast<uint64_t>(s.images_per_prompt * static_cast<int>(s.prompts.size()));
   p.images_per_prompt = s.images_per_prompt;
   p.prompt_syntax = s.prompt_syntax.c_str();
-  if (s.init_image && !c.init_image) c.init_image = decode_upload(*s.init_image, max_upload_pixels(s));
-  if (s.mask && !c.mask) c.mask = decode_upload(*s.mask, max_upload_pixels(s));
+  if (decode && s.init_image && !c.init_image) c.init_image = decode_upload(*s.init_image, max_upload_pixels(s));
+  if (decode && s.mask && !c.mask) c.mask = decode_upload(*s.mask, max_upload_pixels(s));
   if (c.init_image) {
     p.init_image = c.init_image->pixels;
     p.init_width = c.init_image->width;
@@ -87,6 +125,8 @@ void make_call(const GenerationSpec& s, int repeat, GenerateCall& c) {
   p.preview_every = s.preview_every;
   p.embedding_dir = s.embedding_dir.empty() ? nullptr : s.embedding_dir.c_str();
 }
+
+}  // namespace
 
 uint64_t random_seed() {
   std::random_device device;

@@ -20,10 +20,12 @@ using ImageHandle = std::shared_ptr<sdxl_image>;
 struct UploadedImage {
   std::string bytes;
   std::string field;  // the request's name for it, for errors
+  int width = 0, height = 0;  // from its header
 };
 using Upload = std::shared_ptr<const UploadedImage>;
-// A base64 field's bytes; RequestError naming `field` when it is not base64 or not PNG/JPEG.
-Upload upload_of(const std::string& base64, const char* field);
+// A base64 field's bytes and size (read from the header: nothing is decoded); RequestError
+// naming `field` when it is not base64, not a PNG or JPEG, or has more than `max_pixels`.
+Upload upload_of(const std::string& base64, const std::string& field, int64_t max_pixels);
 // The pixels; RequestError naming the upload's field when they cannot be decoded or are more
 // than `max_pixels`.
 ImageHandle decode_upload(const UploadedImage& upload, int64_t max_pixels);
@@ -62,8 +64,13 @@ struct GenerateCall {
   std::vector<const char*> prompts, negatives;
   std::vector<sdxl_lora> loras;
   ImageHandle init_image, mask;
+  std::vector<unsigned char> stand_in_image, stand_in_mask;
 };
 void make_call(const GenerationSpec& spec, int repeat, GenerateCall& call);
+// The call the engine checks when a job is submitted: the uploads are stood in for by blank
+// images of the size asked for (all the check looks at: an upload is resized to it), so
+// nothing is decoded before the job runs.
+void make_check_call(const GenerationSpec& spec, GenerateCall& call);
 
 // The most pixels an upload may have for `spec`: 16 megapixels, or four times the size asked
 // for when that is more (an image is resized to the size asked for).

@@ -88,10 +88,10 @@ GenerationSpec decode_job(const std::string& text, const std::string& lora_dir) 
     s.checkpoint = j.at("checkpoint").get<std::string>();
     s.repeats = j.at("repeats").get<int>();
     s.preview_every = j.at("preview_every").get<int>();
-    const auto upload = [&j](const char* key) {
+    const auto upload = [&j, &s](const char* key) {
       const json& u = j.at(key);
       const std::string field = u.at("field").get<std::string>();
-      return upload_of(u.at("bytes").get<std::string>(), field.c_str());
+      return upload_of(u.at("bytes").get<std::string>(), field, max_upload_pixels(s));
     };
     if (j.contains("init_image")) s.init_image = upload("init_image");
     if (j.contains("mask")) s.mask = upload("mask");

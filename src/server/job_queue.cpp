@@ -52,7 +52,7 @@ std::string JobQueue::submit(GenerationSpec spec) {
   spec.embedding_dir = catalog_.options().embedding_dir;
   // Every check the engine makes before it starts, now: a bad request never waits in the queue.
   GenerateCall call;
-  make_call(spec, 0, call);
+  make_check_call(spec, call);  // nothing decoded: the uploads are stood in for
   // Without an engine (a failed switch) the job is queued unchecked: running it loads one again,
   // and the engine checks it then.
   const sdxl_status status = catalog_.with_engine([&](sdxl_engine* e) { return e ? sdxl_engine_check(e, &call.params) : SDXL_STATUS_OK; });

@@ -69,7 +69,7 @@ std::string RedisJobBackend::submit(GenerationSpec spec) {
 void RedisJobBackend::check_against_workers(const GenerationSpec& spec) const {
   const RedisReply entries = pool_.with([&](RedisConnection& r) { return r.command({"HGETALL", keys_.capacity()}); });
   GenerateCall call;
-  make_call(spec, 0, call);
+  make_check_call(spec, call);  // nothing decoded: the uploads are stood in for
   std::optional<RequestError> refusal;
   for (size_t i = 0; i + 1 < entries.items.size(); i += 2) {
     const auto entry = nlohmann::json::parse(entries.items[i + 1].text, nullptr, false);

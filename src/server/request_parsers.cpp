@@ -10,6 +10,15 @@ using nlohmann::json;
 
 namespace {
 
+// A mask is the image's size (the engine refuses anything else; said here from the headers).
+void check_mask_size(const GenerationSpec& s) {
+  if (!s.mask || !s.init_image) return;
+  if (s.mask->width != s.init_image->width || s.mask->height != s.init_image->height)
+    throw RequestError(422, s.mask->field,
+                       s.mask->field + ": the mask is " + std::to_string(s.mask->width) + "x" + std::to_string(s.mask->height) +
+                           " but the image is " + std::to_string(s.init_image->width) + "x" + std::to_string(s.init_image->height));
+}
+
 std::string sampler_or_default(const Fields& f) {
   std::string name = f.text("sampler_name", "");
   if (name.empty()) name = f.text("sampler_index", "Euler");
@@ -82,8 +91,9 @@ GenerationSpec parse_a1111_request(const json& body, bool img2img, const NameLoo
     const json& init = f.raw("init_images");
     if (!init.is_array() || init.empty() || !init[0].is_string())
       f.bad("init_images", "must be a list with at least one base64 image");
-    s.init_image = upload_of(init[0].get<std::string>(), "init_images");
-    if (f.has("mask")) s.mask = upload_of(f.text("mask", ""), "mask");
+    s.init_image = upload_of(init[0].get<std::string>(), "init_images", max_upload_pixels(s));
+    if (f.has("mask")) s.mask = upload_of(f.text("mask", ""), "mask", max_upload_pixels(s));
+    check_mask_size(s);
     s.strength = f.number("denoising_strength", 0.75, 0.01, 1.0);
     echo["denoising_strength"] = s.strength;
   }
@@ -115,12 +125,13 @@ GenerationSpec parse_job_request(const json& body, const NameLookup& names) {
   if (s.prompt_syntax != "plain" && s.prompt_syntax != "a1111") f.bad("prompt_syntax", "must be plain or a1111");
   s.clip_skip = static_cast<int>(f.integer("clip_skip", -1, -1, 12));
   if (f.has("image")) {
-    s.init_image = upload_of(f.text("image", ""), "image");
+    s.init_image = upload_of(f.text("image", ""), "image", max_upload_pixels(s));
     s.strength = f.number("strength", 0.3, 0.01, 1.0);
   }
   if (f.has("mask_image")) {
     if (!s.init_image) f.bad("mask_image", "needs image");
-    s.mask = upload_of(f.text("mask_image", ""), "mask_image");
+    s.mask = upload_of(f.text("mask_image", ""), "mask_image", max_upload_pixels(s));
+    check_mask_size(s);
   }
   s.refiner_mode = f.text("refiner_mode", names.refiner.empty() ? "none" : "ensemble");
   s.high_noise_frac = f.number("high_noise_frac", 0.8, 0.01, 0.99);
