@@ -309,9 +309,15 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // While a response waits, a read that ends tells that the client left.
   void watch_peer() {
+    peer_read_pending_ = true;
     socket_.async_read_some(net::buffer(peek_), [self = shared_from_this()](beast::error_code ec, size_t n) {
-      if (!self->pending_) {
+      self->peer_read_pending_ = false;
+      if (!self->pending_) {  // answered meanwhile: what came is the next request's
         if (n) self->buffer_.commit(net::buffer_copy(self->buffer_.prepare(n), net::buffer(self->peek_, n)));
+        if (self->head_after_peer_read_) {
+          self->head_after_peer_read_ = false;
+          self->read_head();
+        }
         return;
       }
       if (ec) {
@@ -390,7 +396,12 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void after_response() {
     if (!keep_alive_) return close();
-    read_head();
+    if (!peer_read_pending_) return read_head();
+    // Two reads may not wait on one socket: the watch's read is cancelled, and its handler
+    // starts the next request's.
+    head_after_peer_read_ = true;
+    beast::error_code ignored;
+    socket_.cancel(ignored);
   }
 
   Listener::Core& core_;
@@ -405,6 +416,7 @@ class Session : public std::enable_shared_from_this<Session> {
   int served_ = 0;
   std::shared_ptr<Pending> pending_;
   bool streaming_ = false, stream_ending_ = false, writing_ = false;
+  bool peer_read_pending_ = false, head_after_peer_read_ = false;
   std::vector<std::string> outbox_;
   std::string outgoing_;
   char peek_[4096];

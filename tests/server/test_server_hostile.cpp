@@ -184,6 +184,25 @@ TEST_F(Hostile, DeepJsonIsRefusedNotEchoed) {
   expect_serving();
 }
 
+// A kept-alive connection carries a synchronous generation and then another request (clients
+// with a session, such as webuiapi's, do): the socket watched while the job ran is read again.
+TEST_F(Hostile, KeepAliveAfterASynchronousCall) {
+  Socket s(port());
+  const std::string body = R"({"prompt": "x", "steps": 1, "width": 64, "height": 64})";
+  ASSERT_TRUE(s.send_all("POST /sdapi/v1/txt2img HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + std::to_string(body.size()) +
+                         "\r\n\r\n" + body));
+  std::string first = s.read(std::chrono::seconds(30), "\r\n\r\n");
+  ASSERT_EQ(status_of(first), 200) << first.substr(0, 200);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(first, m, std::regex("Content-Length: ([0-9]+)")));
+  const size_t want = std::stoul(m[1]) + first.find("\r\n\r\n") + 4;
+  while (first.size() < want && !s.closed()) first += s.read(std::chrono::seconds(10));
+  ASSERT_EQ(first.size(), want);
+  ASSERT_TRUE(s.send_all("GET /sdapi/v1/samplers HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+  const std::string second = s.read(std::chrono::seconds(5), "\r\n\r\n");
+  EXPECT_EQ(status_of(second), 200) << second.substr(0, 200);
+}
+
 // Item 11: a NUL inside a JSON string would cut the prompt short at the C API: refused.
 TEST_F(Hostile, NulInAStringIsRefused) {
   std::string answer;
