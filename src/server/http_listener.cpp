@@ -4,12 +4,9 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <condition_variable>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <regex>
-#include <thread>
 #include <vector>
 
 #include "server/http_pending_watch.h"
@@ -19,7 +16,6 @@ namespace sdxl::server::http {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 using tcp = net::ip::tcp;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
@@ -34,7 +30,7 @@ std::string percent_decoded(const std::string& s) {
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '+') {
       out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() + 0 && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+    } else if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
                std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
       out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
       i += 2;
@@ -66,6 +62,18 @@ std::chrono::milliseconds per_mib(std::chrono::milliseconds base, size_t bytes) 
 std::string status_line(int status) {
   const auto reason = beast::http::obsolete_reason(static_cast<beast::http::status>(status));
   return "HTTP/1.1 " + std::to_string(status) + " " + (reason == "<unknown-status>" ? std::string("Unknown") : std::string(reason)) + "\r\n";
+}
+
+// A whole response: status line, `header_lines`, Content-Length, Connection, body.
+std::string serialized(int status, const std::string& header_lines, const std::string& body, bool close) {
+  return status_line(status) + header_lines + "Content-Length: " + std::to_string(body.size()) + "\r\n" +
+         (close ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n") + body;
+}
+
+std::string lines_of(const std::vector<std::pair<std::string, std::string>>& headers) {
+  std::string lines;
+  for (const auto& [name, value] : headers) lines += name + ": " + value + "\r\n";
+  return lines;
 }
 
 // A socket error (the peer left, the deadline closed it) rather than a malformed request.
@@ -216,18 +224,14 @@ class Session : public std::enable_shared_from_this<Session> {
     request_.path = target.substr(0, question);
     request_.query = question == std::string::npos ? "" : target.substr(question + 1);
     request_.params = query_params(request_.query);
-    size_t fields = 0;
-    for (const auto& field : head) {
-      request_.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-      ++fields;
-    }
+    for (const auto& field : head) request_.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     beast::error_code endpoint_ec;
     const auto remote = socket_.remote_endpoint(endpoint_ec);
     if (!endpoint_ec) request_.remote_addr = remote.address().to_string();
     keep_alive_ = head.keep_alive();
     const bool has_body = !parser_->is_done();
     must_close_ = false;
-    if (fields > core_.limits.max_header_count)
+    if (request_.headers.size() > core_.limits.max_header_count)
       return refuse(431, "the request has more than " + std::to_string(core_.limits.max_header_count) + " header fields");
     const auto length = parser_->content_length();
     if (length && *length > core_.limits.max_body_bytes)
@@ -320,16 +324,22 @@ class Session : public std::enable_shared_from_this<Session> {
         }
         return;
       }
-      if (ec) {
-        auto pending = self->pending_;
-        self->pending_.reset();
-        self->core_.watch.remove(pending);
-        net::post(self->core_.handlers, [pending] { pending->client_gone(); });
-        return self->close();
-      }
+      if (ec) return self->abandon_pending();
       // A pipelined request: kept for later; the peer is not watched any further.
       self->buffer_.commit(net::buffer_copy(self->buffer_.prepare(n), net::buffer(self->peek_, n)));
     });
+  }
+
+  // The client left (or could not be written to) while its answer waited: its job is told, and
+  // the connection closed.
+  void abandon_pending() {
+    if (pending_) {
+      auto pending = std::move(pending_);
+      pending_.reset();
+      core_.watch.remove(pending);
+      net::post(core_.handlers, [pending] { pending->client_gone(); });
+    }
+    close();
   }
 
   static std::string chunk(const std::string& data) {
@@ -347,15 +357,7 @@ class Session : public std::enable_shared_from_this<Session> {
     net::async_write(socket_, net::buffer(outgoing_), [self = shared_from_this()](beast::error_code ec, size_t) {
       self->writing_ = false;
       self->disarm();
-      if (ec) {
-        if (self->pending_) {
-          auto pending = self->pending_;
-          self->pending_.reset();
-          self->core_.watch.remove(pending);
-          net::post(self->core_.handlers, [pending] { pending->client_gone(); });
-        }
-        return self->close();
-      }
+      if (ec) return self->abandon_pending();
       if (!self->outbox_.empty()) return self->flush();
       if (self->stream_ending_) {
         self->stream_ending_ = false;
@@ -367,8 +369,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   std::string header_lines(const Response& res) const {
-    std::string lines;
-    for (const auto& [name, value] : res.headers) lines += name + ": " + value + "\r\n";
+    std::string lines = lines_of(res.headers);
     for (const auto& [name, value] : gate_headers_) {
       bool set = false;
       for (const auto& header : res.headers) set = set || beast::iequals(header.first, name);
@@ -380,11 +381,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void write(const Response& res) {
     ++served_;
     const bool close_after = must_close_ || !keep_alive_ || served_ >= core_.limits.max_requests_per_connection;
-    std::string out = status_line(res.status) + header_lines(res);
-    out += "Content-Length: " + std::to_string(res.body.size()) + "\r\n";
-    out += close_after ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n";
-    out += res.body;
-    outgoing_ = std::move(out);
+    outgoing_ = serialized(res.status, header_lines(res), res.body, close_after);
     arm(per_mib(core_.limits.write_timeout, outgoing_.size()));
     net::async_write(socket_, net::buffer(outgoing_), [self = shared_from_this(), close_after](beast::error_code ec, size_t) {
       self->disarm();
@@ -440,10 +437,8 @@ void Listener::Core::refuse(tcp::socket socket) {
   if (refusing.load() >= 64) return;  // a flood: dropped without a word (the socket closes here)
   Response res;
   error_page(503, "the server has " + std::to_string(limits.max_connections) + " connections open (--max-connections); try again shortly", res);
-  std::string out = status_line(503) + "Retry-After: 5\r\n";
-  for (const auto& [name, value] : res.headers) out += name + ": " + value + "\r\n";
-  out += "Content-Length: " + std::to_string(res.body.size()) + "\r\nConnection: close\r\n\r\n" + res.body;
-  auto state = std::make_shared<std::pair<tcp::socket, std::string>>(std::move(socket), std::move(out));
+  auto state = std::make_shared<std::pair<tcp::socket, std::string>>(std::move(socket),
+                                                                    serialized(503, lines_of(res.headers), res.body, true));
   auto timer = std::make_shared<net::steady_timer>(io, std::chrono::seconds(2));
   ++refusing;
   timer->async_wait([state](beast::error_code ec) {
