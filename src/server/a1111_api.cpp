@@ -4,13 +4,13 @@
 // AUTOMATIC1111's syntax and <lora:...> tags; seeds and samplers are sdxl's, so an image equals
 // the CLI's for the same settings.
 #include <chrono>
-#include <fstream>
 
 #include "sdxl/sdxl.hpp"
 #include "server/base64.h"
 #include "server/http_common.h"
 #include "server/request_parsers.h"
 #include "server/routes.h"
+#include "server/system_memory.h"
 
 namespace sdxl::server {
 namespace {
@@ -75,16 +75,8 @@ void generate(const ServerContext& ctx, const http::Request& req, http::Response
 }
 
 json memory_report() {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  long long value = 0;
-  std::string unit;
-  long long total = 0, available = 0;
-  while (in >> key >> value >> unit) {
-    if (key == "MemTotal:") total = value * 1024;
-    if (key == "MemAvailable:") available = value * 1024;
-  }
-  return {{"ram", {{"free", available}, {"used", total - available}, {"total", total}}},
+  const SystemMemory m = system_memory();
+  return {{"ram", {{"free", m.available_bytes}, {"used", m.total_bytes - m.available_bytes}, {"total", m.total_bytes}}},
           {"cuda", {{"error", "no CUDA device: sdxl runs on the CPU"}}}};
 }
 

@@ -1,11 +1,11 @@
 #include "server/model_catalog.h"
 
-#include <fstream>
 
 #include <algorithm>
 
 #include "sdxl/sdxl.hpp"
 #include "server/request_fields.h"
+#include "server/system_memory.h"
 
 namespace sdxl::server {
 namespace {
@@ -117,15 +117,6 @@ uintmax_t weight_bytes(const fs::path& path) {
   return total;
 }
 
-uintmax_t available_bytes() {
-  std::ifstream in("/proc/meminfo");
-  std::string key, unit;
-  uintmax_t value = 0;
-  while (in >> key >> value >> unit)
-    if (key == "MemAvailable:") return value * 1024;
-  return 0;
-}
-
 }  // namespace
 
 void ModelCatalog::load(const Checkpoint& c) {
@@ -142,7 +133,8 @@ void ModelCatalog::load(const Checkpoint& c) {
   params.taesd_dir = options_.taesd.c_str();
   // The new model is loaded beside the old one where memory allows (twice its files: fp16 files
   // load as fp32), so a failure leaves the old one serving; else the old weights go first.
-  const bool beside = !engine_ || available_bytes() > 2 * weight_bytes(c.path) + (weight_bytes(c.path) / 4);
+  const uintmax_t files = weight_bytes(c.path);
+  const bool beside = !engine_ || static_cast<uintmax_t>(system_memory().available_bytes) > 2 * files + files / 4;
   if (!beside) {
     std::unique_lock<std::shared_mutex> lock(engine_mutex_);
     sdxl_engine_free(engine_);

@@ -66,14 +66,21 @@ std::string RedisJobBackend::submit(GenerationSpec spec) {
   });
 }
 
-void RedisJobBackend::check_against_workers(const GenerationSpec& spec) const {
+std::vector<nlohmann::json> RedisJobBackend::live_workers() const {
   const RedisReply entries = pool_.with([&](RedisConnection& r) { return r.command({"HGETALL", keys_.capacity()}); });
+  std::vector<nlohmann::json> live;
+  for (size_t i = 0; i + 1 < entries.items.size(); i += 2) {
+    auto entry = nlohmann::json::parse(entries.items[i + 1].text, nullptr, false);
+    if (entry.is_object() && entry.contains("capacity") && entry.value("expires_ms", 0LL) >= now_ms()) live.push_back(std::move(entry));
+  }
+  return live;
+}
+
+void RedisJobBackend::check_against_workers(const GenerationSpec& spec) const {
   GenerateCall call;
   make_check_call(spec, call);  // nothing decoded: the uploads are stood in for
   std::optional<RequestError> refusal;
-  for (size_t i = 0; i + 1 < entries.items.size(); i += 2) {
-    const auto entry = nlohmann::json::parse(entries.items[i + 1].text, nullptr, false);
-    if (!entry.is_object() || !entry.contains("capacity") || entry.value("expires_ms", 0LL) < now_ms()) continue;  // gone
+  for (const auto& entry : live_workers()) {
     if (!spec.checkpoint.empty() && entry.value("model", "") != spec.checkpoint) continue;
     const sdxl_status status = sdxl_check_capacity(entry["capacity"].dump().c_str(), &call.params);
     if (status == SDXL_STATUS_OK) return;  // a worker that can run it
@@ -146,14 +153,7 @@ size_t RedisJobBackend::queued() const {
 
 bool RedisJobBackend::has_worker_for(const std::string& checkpoint) const {
   if (!checkpoint.empty()) return has_checkpoint(checkpoint);
-  return answering([&] {
-    const RedisReply entries = pool_.with([&](RedisConnection& r) { return r.command({"HGETALL", keys_.capacity()}); });
-    for (size_t i = 0; i + 1 < entries.items.size(); i += 2) {
-      const auto entry = nlohmann::json::parse(entries.items[i + 1].text, nullptr, false);
-      if (entry.is_object() && entry.value("expires_ms", 0LL) >= now_ms()) return true;
-    }
-    return false;
-  });
+  return answering([&] { return !live_workers().empty(); });
 }
 
 bool RedisJobBackend::has_checkpoint(const std::string& name) const {

@@ -4,7 +4,9 @@
 // being unreachable is a 503; the next request tries again.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "server/job_backend.h"
 #include "server/job_change_listener.h"
@@ -42,6 +44,8 @@ class RedisJobBackend final : public JobBackend {
   void flag_running(const char* flag);
   // What the workers' engines would check first (limits, refiner, memory on their machines),
   // against the capacities they publish: RequestError when no live worker can run `spec`.
+  // The capacity entries (JSON: model, capacity, expires_ms) of the workers alive now.
+  std::vector<nlohmann::json> live_workers() const;
   void check_against_workers(const GenerationSpec& spec) const;
   mutable RedisPool pool_;
   const QueueKeys keys_;
