@@ -11,6 +11,7 @@
 #include "cli/cli_runner.h"
 #include "io/png.h"
 #include "server/server_process.h"
+#include "server/shared_server.h"
 #include "test_support.h"
 
 namespace sdxl {
@@ -64,23 +65,12 @@ json get(const ServerProcess& s, const std::string& path, int* status = nullptr)
   return json::parse(r->body, nullptr, false);
 }
 
-class Server : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    if (!fs::exists(test::reference_dir() / "cases.json")) return;
-    server_ = new ServerProcess({"-m", tiny().string(), "--lora-dir", loras().string(), "--max-body-mb", "1"});
+class Server : public test::SharedServer<Server> {
+ public:
+  static std::vector<std::string> server_args() {
+    return {"-m", tiny().string(), "--lora-dir", loras().string(), "--max-body-mb", "1"};
   }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  void SetUp() override {
-    SDXL_REQUIRE_REFERENCE();
-    ASSERT_TRUE(server_ && server_->port() > 0) << "the server did not start";
-  }
-  static ServerProcess* server_;
 };
-ServerProcess* Server::server_ = nullptr;
 
 // AUTOMATIC1111's txt2img gives the CLI's image for the same settings (A1111 syntax, its
 // sampler names, a <lora:...> tag) and its response shape.

@@ -20,6 +20,7 @@
 #include "cli/cli_runner.h"
 #include "io/png.h"
 #include "server/server_process.h"
+#include "server/shared_server.h"
 #include "test_support.h"
 
 namespace sdxl {
@@ -137,30 +138,21 @@ long rss_kib(pid_t pid) {
   return -1;
 }
 
-class Hostile : public ::testing::Test {
+class Hostile : public test::SharedServer<Hostile> {
+ public:
+  static std::vector<std::string> server_args() {
+    return {"-m", tiny().string(), "--lora-dir", (test::reference_dir() / "models/loras").string(),
+            "--max-body-mb", "1", "--max-connections", "120", "--queue-size", "32"};
+  }
+
  protected:
-  static void SetUpTestSuite() {
-    if (!fs::exists(test::reference_dir() / "cases.json")) return;
-    server_ = new ServerProcess({"-m", tiny().string(), "--lora-dir", (test::reference_dir() / "models/loras").string(),
-                                 "--max-body-mb", "1", "--max-connections", "120", "--queue-size", "32"});
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  void SetUp() override {
-    SDXL_REQUIRE_REFERENCE();
-    ASSERT_TRUE(server_ && server_->port() > 0) << "the server did not start";
-  }
   int port() const { return server_->port(); }
   // The server still answers a plain request.
   void expect_serving() const {
     EXPECT_TRUE(server_->alive());
     EXPECT_EQ(request(port(), get_text("/sdapi/v1/samplers")), 200);
   }
-  static ServerProcess* server_;
 };
-ServerProcess* Hostile::server_ = nullptr;
 
 // Item 1: a body nested 70,000 deep (140 KB) used to parse, be echoed and overflow the stack in
 // dump(); it is refused at parse time, on every route that reads JSON.
