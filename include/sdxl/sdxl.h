@@ -13,6 +13,7 @@
 #ifndef SDXL_SDXL_H
 #define SDXL_SDXL_H
 
+#include <stddef.h> /* size_t */
 #include <stdint.h>
 
 #ifdef __cplusplus
