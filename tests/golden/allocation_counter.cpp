@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 #include <execinfo.h>
+#include <omp.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -20,7 +21,13 @@ void __libc_free(void* p);
 namespace {
 
 std::atomic<bool> g_counting{false};
-std::atomic<uint64_t> g_count{0}, g_bytes{0}, g_largest{0}, g_in_onednn{0};
+std::atomic<uint64_t> g_count{0}, g_bytes{0}, g_largest{0}, g_in_onednn{0}, g_other_threads{0};
+// The thread that started counting. Only its allocations and those of the OpenMP team working
+// inside a parallel region count: a thread of another library's pool (OpenBLAS's, the test
+// runner's) doing its own housekeeping on a loaded machine says nothing about our code path.
+thread_local bool g_is_caller = false;
+
+bool counted_thread() { return g_is_caller || omp_in_parallel(); }
 
 // With SDXL_ALLOC_TRACE set, the first allocations' call stacks are printed (debugging aid).
 thread_local bool g_in_trace = false;
@@ -38,6 +45,10 @@ bool called_from_onednn() {
 
 void record(size_t size) {
   if (!g_counting.load(std::memory_order_relaxed)) return;
+  if (!counted_thread()) {
+    g_other_threads.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   if (!g_in_trace) {
     g_in_trace = true;  // backtrace and dladdr may allocate themselves: not counted
     if (called_from_onednn()) g_in_onednn.fetch_add(1, std::memory_order_relaxed);
@@ -102,6 +113,8 @@ void start_counting_allocations() {
   g_bytes = 0;
   g_largest = 0;
   g_in_onednn = 0;
+  g_other_threads = 0;
+  g_is_caller = true;
   void* warm[4];
   backtrace(warm, 4);  // loads the unwinder before counting starts
   g_counting = true;
@@ -109,7 +122,8 @@ void start_counting_allocations() {
 
 AllocationStats stop_counting_allocations() {
   g_counting = false;
-  return {g_count.load(), g_bytes.load(), g_largest.load(), g_in_onednn.load()};
+  g_is_caller = false;
+  return {g_count.load(), g_bytes.load(), g_largest.load(), g_in_onednn.load(), g_other_threads.load()};
 }
 
 }  // namespace sdxl::test

@@ -6,6 +6,9 @@
 // zero allocations anywhere else and none above 4 KiB anywhere.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "allocation_counter.h"
 #include "golden_cases.h"
 #include "pipeline/component_loader.h"
@@ -23,6 +26,37 @@ TEST(Allocations, CountingHookSeesAllocations) {
   EXPECT_GE(stats.count, 1u);
   EXPECT_EQ(stats.in_onednn, 0u);
   EXPECT_GE(stats.largest, 12345u);
+}
+
+// What makes the count immune to a loaded machine: a thread of some other pool allocating while
+// we count is reported apart, not counted; the OpenMP team working for us is counted.
+TEST(Allocations, OnlyTheCallerAndItsOpenMpTeamCount) {
+  void* (*volatile allocate)(size_t) = std::malloc;
+  std::atomic<int> phase{0};
+  std::thread other([&] {
+    while (phase.load() != 1) std::this_thread::yield();
+    std::free(allocate(777));
+    phase = 2;
+  });
+  std::atomic<int> team_allocations{0};
+  const auto team_allocates = [&] {
+#pragma omp parallel num_threads(2)
+    {
+      std::free(allocate(555));
+      team_allocations.fetch_add(1);
+    }
+  };
+  team_allocates();  // libgomp builds the team (and allocates for it) the first time
+  team_allocations = 0;
+  test::start_counting_allocations();
+  phase = 1;
+  while (phase.load() != 2) std::this_thread::yield();
+  team_allocates();
+  auto stats = test::stop_counting_allocations();
+  other.join();
+  EXPECT_GE(stats.other_threads, 1u);
+  EXPECT_GE(stats.count, static_cast<uint64_t>(team_allocations.load()));
+  EXPECT_LT(stats.largest, 777u) << "the other thread's allocation was counted";
 }
 
 TEST(Allocations, SecondUNetForwardAllocatesNothing) {
