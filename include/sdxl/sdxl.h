@@ -56,6 +56,11 @@ const char* sdxl_version(void);
 const char* sdxl_build_info(void);
 const char* sdxl_status_name(sdxl_status status);
 const char* sdxl_last_error(void);
+/* The generation parameter the last error is about, by its sdxl_generate_params member name
+ * ("steps", "width", "init_image", "loras", ...; "prompts" for a prompt's <lora:...> tag), so that
+ * a front end can name its own field for it; "" when the error is not about one parameter. Per
+ * thread, as sdxl_last_error. */
+const char* sdxl_last_error_parameter(void);
 void sdxl_free_string(char* text);
 
 /* Messages at or above `level` go to `callback` (NULL: stderr). Default level: WARN. */
@@ -333,10 +338,12 @@ sdxl_status sdxl_decode_image_bounded(const unsigned char* bytes, size_t size, l
 sdxl_status sdxl_image_size(const unsigned char* bytes, size_t size, int* width, int* height);
 /* A PNG's "parameters" text ("" when it has none; free with sdxl_free_string). */
 sdxl_status sdxl_png_parameters(const unsigned char* bytes, size_t size, char** parameters);
-/* AUTOMATIC1111's "parameters" text for image `index` of `images`, made by `engine` from `params`:
- * the prompt as written (with its <lora:...> tags), the negative prompt, then Steps, Sampler, CFG
- * scale, Seed, Size, Model hash, Model, VAE hash, VAE, Denoising strength, ..., Lora hashes,
- * Version, in the webui's order and quoting (free with sdxl_free_string). */
+/* AUTOMATIC1111's "parameters" text for image `index` of `images` (from sdxl_engine_generate on
+ * `engine`): what that call ran, as the engine took it (the sampler by AUTOMATIC1111's name, the
+ * size made, the LoRAs merged): the prompt as written (with its <lora:...> tags), the negative
+ * prompt, then Steps, Sampler, CFG scale, Seed, Size, Model hash, Model, VAE hash, VAE, Denoising
+ * strength, ..., Lora hashes, Version, in the webui's order and quoting (free with
+ * sdxl_free_string). `params` is checked for NULL only: the text says what ran. */
 sdxl_status sdxl_engine_infotext(const sdxl_engine* engine, const sdxl_generate_params* params, const sdxl_images* images,
                                  int index, char** text);
 /* Writes an 8-bit image (1, 3 or 4 channels, e.g. a progress preview) as a PNG, via a temporary file. */

@@ -33,6 +33,7 @@ const char* sdxl_status_name(sdxl_status status) {
 }
 
 const char* sdxl_last_error(void) { return sdxl::capi::last_error().c_str(); }
+const char* sdxl_last_error_parameter(void) { return sdxl::capi::last_error_parameter().c_str(); }
 
 void sdxl_free_string(char* text) { std::free(text); }
 

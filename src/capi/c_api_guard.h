@@ -34,6 +34,10 @@ inline std::string& last_error() {
   thread_local std::string message;
   return message;
 }
+inline std::string& last_error_parameter() {
+  thread_local std::string parameter;
+  return parameter;
+}
 
 inline sdxl_status status_of(sdxl::ErrorCode code) {
   switch (code) {
@@ -50,12 +54,14 @@ inline sdxl_status status_of(sdxl::ErrorCode code) {
 
 template <typename Body>
 sdxl_status guarded(Body body) {
+  last_error_parameter().clear();
   try {
     body();
     last_error().clear();
     return SDXL_STATUS_OK;
   } catch (const sdxl::Error& e) {
     last_error() = e.what();
+    last_error_parameter() = e.parameter();
     return status_of(e.code());
   } catch (const std::bad_alloc&) {
     last_error() = "out of memory";
@@ -70,7 +76,7 @@ sdxl_status guarded(Body body) {
 inline sdxl::pipeline::PromptSyntax prompt_syntax(const char* name) {
   const std::string s = name ? name : "plain";
   if (s == "plain") return sdxl::pipeline::PromptSyntax::Plain;
-  SDXL_CHECK(s == "a1111", InvalidArgument, "[prompt] prompt syntax '", s, "' is not one of plain, a1111");
+  SDXL_CHECK_PARAM(s == "a1111", InvalidArgument, "prompt_syntax", "[prompt] prompt syntax '", s, "' is not one of plain, a1111");
   return sdxl::pipeline::PromptSyntax::A1111;
 }
 

@@ -159,10 +159,10 @@ std::vector<lora::LoraSpec> one_per_file(std::vector<lora::LoraSpec> loras) {
     keys.push_back(std::move(key));
     merged.push_back(std::move(l));
   }
-  SDXL_CHECK(merged.size() <= RequestLimits::kMaxLoras, InvalidArgument, "[lora] ", merged.size(),
+  SDXL_CHECK_PARAM(merged.size() <= RequestLimits::kMaxLoras, InvalidArgument, "loras", "[lora] ", merged.size(),
              " LoRAs (the list and the prompt's tags together) are more than ", RequestLimits::kMaxLoras);
   for (const auto& l : merged)
-    SDXL_CHECK(std::isfinite(l.weight) && std::abs(l.weight) <= RequestLimits::kMaxLoraWeight, InvalidArgument, "[lora] ",
+    SDXL_CHECK_PARAM(std::isfinite(l.weight) && std::abs(l.weight) <= RequestLimits::kMaxLoraWeight, InvalidArgument, "loras", "[lora] ",
                l.path.filename().string(), ": the weight ", l.weight, " is outside [-", RequestLimits::kMaxLoraWeight, ", ",
                RequestLimits::kMaxLoraWeight, "]");
   return merged;
@@ -182,7 +182,7 @@ Engine::Checked Engine::check(const EngineRequest& request) const {
   double lora_gib = 0;
   for (const auto& l : c.loras) {
     std::error_code ec;
-    SDXL_CHECK(std::filesystem::is_regular_file(l.path, ec), Io, "[lora] ", l.path.string(), ": no such file");
+    SDXL_CHECK_PARAM(std::filesystem::is_regular_file(l.path, ec), Io, "loras", "[lora] ", l.path.string(), ": no such file");
     lora_gib += static_cast<double>(std::filesystem::file_size(l.path, ec)) / (1024.0 * 1024.0 * 1024.0);
   }
   EngineRequest without_tags = request;

@@ -76,16 +76,15 @@ MemoryEstimate estimate_memory(const EngineCapacity& c, const EngineRequest& req
 void check_request(const EngineCapacity& c, const EngineRequest& request, double lora_gib) {
   const GenerateRequest& r = request.generate;
   const bool refine = request.refiner.mode != RefinerMode::None;
-  SDXL_CHECK(!refine || c.has_refiner, InvalidArgument, "[engine] a refiner mode was asked for, but no refiner is loaded");
-  SDXL_CHECK(!c.is_refiner || r.init_image.defined() || r.init_latents.defined(), InvalidArgument, "[engine] ", c.model,
+  SDXL_CHECK_PARAM(!refine || c.has_refiner, InvalidArgument, "refiner_mode", "[engine] a refiner mode was asked for, but no refiner is loaded");
+  SDXL_CHECK_PARAM(!c.is_refiner || r.init_image.defined() || r.init_latents.defined(), InvalidArgument, "init_image", "[engine] ", c.model,
              " is a refiner, which refines an image: give a base model, or an init image");
-  if (refine) {
-    const double frac = request.refiner.high_noise_frac, strength = request.refiner.strength;
-    SDXL_CHECK(request.refiner.mode != RefinerMode::Ensemble || (frac > 0.0 && frac < 1.0), InvalidArgument,
-               "[engine] high_noise_frac must be in (0, 1), got ", frac);
-    SDXL_CHECK(request.refiner.mode != RefinerMode::Img2Img || (strength > 0.0 && strength <= 1.0), InvalidArgument,
-               "[engine] the refiner's strength must be in (0, 1], got ", strength);
-  }
+  // Checked with or without a refiner: a value given out of range is refused, not ignored.
+  const double frac = request.refiner.high_noise_frac, strength = request.refiner.strength;
+  SDXL_CHECK_PARAM(frac > 0.0 && frac < 1.0, InvalidArgument, "high_noise_frac", "[engine] high_noise_frac must be in (0, 1), got ",
+                   frac);
+  SDXL_CHECK_PARAM(strength > 0.0 && strength <= 1.0, InvalidArgument, "refiner_strength",
+                   "[engine] the refiner's strength must be in (0, 1], got ", strength);
   check_request(r, c.vae_scale);
   MemoryEstimate e = estimate_memory(c, request);
   e.weights_gib += lora_gib;

@@ -35,6 +35,7 @@ struct GenerateRequest {
   GuidanceSettings guidance;
   uint64_t seed = 0;
   std::string scheduler;  // a diffusers class name; empty: the model's own
+  std::string sampler_name;  // AUTOMATIC1111's name of what runs ("DPM++ 2M Karras"), for the PNG text
   nlohmann::json scheduler_overrides = nlohmann::json::object();
   std::optional<SizeHW> original_size, target_size, negative_original_size, negative_target_size;
   std::pair<int64_t, int64_t> crops_coords_top_left{0, 0}, negative_crops_coords_top_left{0, 0};

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "io/file_hash.h"
+#include "pipeline/engine.h"
 
 namespace sdxl::pipeline {
 namespace {
@@ -46,6 +47,39 @@ std::string lora_hashes(const std::vector<lora::LoraSpec>& loras) {
 }
 
 }  // namespace
+
+InfotextFields infotext_fields(const EngineRequest& request, const EngineOptions& options,
+                               const std::vector<lora::LoraSpec>& loras, int64_t width, int64_t height, int64_t index) {
+  const GenerateRequest& r = request.generate;
+  const PromptRequest& p = r.prompts;
+  const size_t prompts = p.prompt.is_list() ? p.prompt.size() : 1;
+  const int64_t per_prompt = std::max<int64_t>(1, p.num_images_per_prompt);
+  const size_t prompt = std::min(static_cast<size_t>(index / per_prompt), prompts - 1);
+  InfotextFields f;
+  f.prompt = p.prompt.for_batch(prompts, "prompt")[prompt];
+  if (!p.negative_prompt.is_none()) f.negative_prompt = p.negative_prompt.for_batch(prompts, "negative prompt")[prompt];
+  if (!p.prompt_2.is_none()) f.prompt_2 = p.prompt_2.for_batch(1, "prompt 2")[0];
+  f.steps = r.steps;
+  f.sampler = r.sampler_name;
+  f.guidance = r.guidance.scale;
+  f.guidance_rescale = r.guidance.rescale;
+  f.seed = r.seed;
+  f.width = width;
+  f.height = height;
+  f.model = options.model;
+  f.vae = options.vae;
+  if (r.init_image.defined()) f.denoising_strength = r.strength;
+  f.inpaint = r.mask.defined();
+  if (request.refiner.mode != RefinerMode::None) {
+    f.refiner = options.refiner;
+    if (request.refiner.mode == RefinerMode::Ensemble) f.refiner_switch_at = request.refiner.high_noise_frac;
+    else f.refiner_strength = request.refiner.strength;
+  }
+  if (p.clip_skip) f.clip_skip = static_cast<int>(*p.clip_skip);
+  f.precision = options.precision == ops::Precision::BF16 ? "bf16" : "fp32";
+  f.loras = loras;
+  return f;
+}
 
 std::string infotext_quote(const std::string& text) {
   if (text.find_first_of(",:\n") == std::string::npos) return text;

@@ -13,6 +13,9 @@
 
 namespace sdxl::pipeline {
 
+struct EngineRequest;
+struct EngineOptions;
+
 struct InfotextFields {
   std::string prompt, negative_prompt;
   std::optional<std::string> prompt_2;
@@ -30,6 +33,12 @@ struct InfotextFields {
   std::vector<lora::LoraSpec> loras;
   std::string version;
 };
+
+// What image `index` (of `width` x `height`) of a generation ran with: the request the engine
+// ran (the prompt as written, with its <lora:...> tags), the engine's options and the LoRAs it
+// merged. `version` is left to the caller.
+InfotextFields infotext_fields(const EngineRequest& request, const EngineOptions& options,
+                               const std::vector<lora::LoraSpec>& loras, int64_t width, int64_t height, int64_t index);
 
 // The text; model, VAE and LoRA files are hashed through the hash cache (io/file_hash.h).
 std::string a1111_infotext(const InfotextFields& fields);

@@ -12,9 +12,9 @@ namespace {
 double parse_weight(const std::string& text, const std::string& tag) {
   char* end = nullptr;
   const double w = std::strtod(text.c_str(), &end);
-  SDXL_CHECK(!text.empty() && end && *end == '\0' && std::isfinite(w), InvalidArgument, "[lora] ", tag,
+  SDXL_CHECK_PARAM(!text.empty() && end && *end == '\0' && std::isfinite(w), InvalidArgument, "prompts", "[lora] ", tag,
              ": the weight '", text, "' is not a number");
-  SDXL_CHECK(std::abs(w) <= RequestLimits::kMaxLoraWeight, InvalidArgument, "[lora] ", tag, ": the weight ", text,
+  SDXL_CHECK_PARAM(std::abs(w) <= RequestLimits::kMaxLoraWeight, InvalidArgument, "prompts", "[lora] ", tag, ": the weight ", text,
              " is outside [-", RequestLimits::kMaxLoraWeight, ", ", RequestLimits::kMaxLoraWeight, "]");
   return w;
 }
@@ -46,10 +46,10 @@ std::vector<LoraTag> take_lora_tags(std::string& prompt) {
       if (next == std::string::npos) break;
       at = next + 1;
     }
-    SDXL_CHECK(!args[0].empty(), InvalidArgument, "[lora] ", tag, ": no LoRA name");
+    SDXL_CHECK_PARAM(!args[0].empty(), InvalidArgument, "prompts", "[lora] ", tag, ": no LoRA name");
     LoraTag t{args[0], args.size() > 1 ? parse_weight(args[1], tag) : 1.0};
     // A1111's third number is a separate UNet weight; one weight applies to both here.
-    SDXL_CHECK(args.size() <= 2 || parse_weight(args[2], tag) == t.weight, InvalidArgument, "[lora] ", tag,
+    SDXL_CHECK_PARAM(args.size() <= 2 || parse_weight(args[2], tag) == t.weight, InvalidArgument, "prompts", "[lora] ", tag,
                ": separate text-encoder and UNet weights are not supported; give one weight");
     tags.push_back(std::move(t));
     out += prompt.substr(i, open - i);
@@ -62,17 +62,17 @@ std::vector<LoraTag> take_lora_tags(std::string& prompt) {
 
 std::filesystem::path find_lora_file(const std::filesystem::path& dir, const std::string& name) {
   namespace fs = std::filesystem;
-  SDXL_CHECK(!dir.empty(), InvalidArgument, "[lora] the prompt asks for <lora:", name,
+  SDXL_CHECK_PARAM(!dir.empty(), InvalidArgument, "prompts", "[lora] the prompt asks for <lora:", name,
              ">, but no LoRA folder is set (--lora-dir)");
-  SDXL_CHECK(name.find('/') == std::string::npos && name.find('\\') == std::string::npos && name != "." && name != "..",
-             InvalidArgument, "[lora] <lora:", name, ">: a LoRA is named by its file name, without folders");
+  SDXL_CHECK_PARAM(name.find('/') == std::string::npos && name.find('\\') == std::string::npos && name != "." && name != "..",
+             InvalidArgument, "prompts", "[lora] <lora:", name, ">: a LoRA is named by its file name, without folders");
   std::error_code ec;
   const fs::path direct = dir / (name + ".safetensors");
   if (fs::is_regular_file(direct, ec)) return direct;
   for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
     if (it->is_regular_file(ec) && it->path().filename() == name + ".safetensors") return it->path();
-  fail(ErrorCode::InvalidArgument, "[lora] <lora:", name, ">: no ", name, ".safetensors in ", dir.string(),
+  fail_parameter("prompts", ErrorCode::InvalidArgument, "[lora] <lora:", name, ">: no ", name, ".safetensors in ", dir.string(),
        " or its subfolders");
 }
 

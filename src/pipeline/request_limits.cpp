@@ -9,12 +9,12 @@
 
 namespace sdxl::pipeline {
 
-void check_size(int64_t width, int64_t height, int64_t scale, const char* what) {
+void check_size(int64_t width, int64_t height, int64_t scale, const char* what, const char* parameter) {
   using L = RequestLimits;
-  SDXL_CHECK(width % scale == 0 && height % scale == 0 && width >= L::kMinSide && height >= L::kMinSide &&
-                 width <= L::kMaxSide && height <= L::kMaxSide,
-             InvalidArgument, "[limits] ", what, " must be multiples of ", scale, " between ", L::kMinSide, " and ",
-             L::kMaxSide, ", got ", width, "x", height);
+  const auto fits = [&](int64_t side) { return side % scale == 0 && side >= L::kMinSide && side <= L::kMaxSide; };
+  const char* at = parameter ? parameter : (fits(width) ? "height" : "width");
+  SDXL_CHECK_PARAM(fits(width) && fits(height), InvalidArgument, at, "[limits] ", what, " must be multiples of ", scale,
+                   " between ", L::kMinSide, " and ", L::kMaxSide, ", got ", width, "x", height);
 }
 
 namespace {
@@ -28,39 +28,42 @@ void check_request(const GenerateRequest& r, int64_t scale) {
   const bool img2img = r.init_image.defined() || r.init_latents.defined();
   if (!img2img) check_size(r.width, r.height, scale, "width and height");
   if (r.init_image.defined()) {
-    SDXL_CHECK(r.init_image.rank() == 4 && r.init_image.dim(1) == 3, InvalidArgument,
+    SDXL_CHECK_PARAM(r.init_image.rank() == 4 && r.init_image.dim(1) == 3, InvalidArgument, "init_image",
                "[limits] the init image must be [N, 3, H, W], got ", r.init_image.shape().to_string());
-    check_size(r.init_image.dim(3), r.init_image.dim(2), scale, "the init image's size");
+    check_size(r.init_image.dim(3), r.init_image.dim(2), scale, "the init image's size", "init_image");
   }
   if (r.init_latents.defined())
-    SDXL_CHECK(r.init_latents.rank() == 4, InvalidArgument, "[limits] init latents must be [N, C, h, w], got ",
+    SDXL_CHECK_PARAM(r.init_latents.rank() == 4, InvalidArgument, "init_latents", "[limits] init latents must be [N, C, h, w], got ",
                r.init_latents.shape().to_string());
-  SDXL_CHECK(!r.mask.defined() || r.init_image.defined(), InvalidArgument, "[limits] a mask needs an init image");
+  SDXL_CHECK_PARAM(!r.mask.defined() || r.init_image.defined(), InvalidArgument, "mask", "[limits] a mask needs an init image");
   if (r.mask.defined())
-    SDXL_CHECK(r.mask.rank() == 4 && r.mask.dim(1) == 1 && r.mask.dim(2) == r.init_image.dim(2) &&
+    SDXL_CHECK_PARAM(r.mask.rank() == 4 && r.mask.dim(1) == 1 && r.mask.dim(2) == r.init_image.dim(2) &&
                    r.mask.dim(3) == r.init_image.dim(3),
-               InvalidArgument, "[limits] the mask ", r.mask.shape().to_string(), " does not match the image ",
+               InvalidArgument, "mask", "[limits] the mask ", r.mask.shape().to_string(), " does not match the image ",
                r.init_image.shape().to_string());
-  SDXL_CHECK(r.steps >= 1 && r.steps <= L::kMaxSteps, InvalidArgument, "[limits] steps must be between 1 and ",
+  SDXL_CHECK_PARAM(r.steps >= 1 && r.steps <= L::kMaxSteps, InvalidArgument, "steps", "[limits] steps must be between 1 and ",
              L::kMaxSteps, ", got ", r.steps);
-  SDXL_CHECK(r.prompts.num_images_per_prompt >= 1 && r.prompts.num_images_per_prompt <= L::kMaxImages, InvalidArgument,
+  SDXL_CHECK_PARAM(r.prompts.num_images_per_prompt >= 1 && r.prompts.num_images_per_prompt <= L::kMaxImages, InvalidArgument, "images_per_prompt",
              "[limits] images per prompt must be between 1 and ", L::kMaxImages, ", got ", r.prompts.num_images_per_prompt);
   const int64_t prompts = r.prompts.prompt.is_list() ? static_cast<int64_t>(r.prompts.prompt.size()) : 1;
-  SDXL_CHECK(prompts * r.prompts.num_images_per_prompt <= L::kMaxImages, InvalidArgument, "[limits] ", prompts,
+  SDXL_CHECK_PARAM(prompts * r.prompts.num_images_per_prompt <= L::kMaxImages, InvalidArgument, "images_per_prompt", "[limits] ", prompts,
              " prompts x ", r.prompts.num_images_per_prompt, " images each is more than ", L::kMaxImages, " images in one call");
-  SDXL_CHECK(std::isfinite(r.guidance.scale) && r.guidance.scale >= 0 && r.guidance.scale <= L::kMaxGuidance,
-             InvalidArgument, "[limits] guidance scale must be a number between 0 and ", L::kMaxGuidance, ", got ",
+  SDXL_CHECK_PARAM(std::isfinite(r.guidance.scale) && r.guidance.scale >= 0 && r.guidance.scale <= L::kMaxGuidance,
+             InvalidArgument, "guidance_scale", "[limits] guidance scale must be a number between 0 and ", L::kMaxGuidance, ", got ",
              r.guidance.scale);
-  SDXL_CHECK(std::isfinite(r.guidance.rescale) && r.guidance.rescale >= 0 && r.guidance.rescale <= 1, InvalidArgument,
+  SDXL_CHECK_PARAM(std::isfinite(r.guidance.rescale) && r.guidance.rescale >= 0 && r.guidance.rescale <= 1, InvalidArgument, "guidance_rescale",
              "[limits] guidance rescale must be between 0 and 1, got ", r.guidance.rescale);
   if (img2img && !r.denoising_start)
-    SDXL_CHECK(r.strength > 0.0 && r.strength <= 1.0, InvalidArgument, "[limits] strength must be in (0, 1], got ",
+    SDXL_CHECK_PARAM(r.strength > 0.0 && r.strength <= 1.0, InvalidArgument, "strength", "[limits] strength must be in (0, 1], got ",
                r.strength);
-  SDXL_CHECK(!r.denoising_start || fraction(*r.denoising_start), InvalidArgument,
+  SDXL_CHECK_PARAM(!r.denoising_start || fraction(*r.denoising_start), InvalidArgument, "denoising_start",
              "[limits] denoising_start must be in (0, 1), got ", r.denoising_start.value_or(0));
-  SDXL_CHECK(!r.denoising_end || fraction(*r.denoising_end), InvalidArgument,
+  SDXL_CHECK_PARAM(!r.denoising_end || fraction(*r.denoising_end), InvalidArgument, "denoising_end",
              "[limits] denoising_end must be in (0, 1), got ", r.denoising_end.value_or(0));
-  SDXL_CHECK(std::isfinite(r.aesthetic_score) && std::isfinite(r.negative_aesthetic_score), InvalidArgument,
+  SDXL_CHECK_PARAM(!r.prompts.clip_skip || (*r.prompts.clip_skip >= 0 && *r.prompts.clip_skip <= L::kMaxClipSkip),
+                   InvalidArgument, "clip_skip", "[limits] clip_skip must be between 0 and ", L::kMaxClipSkip, ", got ",
+                   r.prompts.clip_skip.value_or(0));
+  SDXL_CHECK_PARAM(std::isfinite(r.aesthetic_score) && std::isfinite(r.negative_aesthetic_score), InvalidArgument, "aesthetic_score",
              "[limits] aesthetic scores must be finite numbers");
 }
 

@@ -14,12 +14,15 @@ struct RequestLimits {
   static constexpr int64_t kMaxSteps = 1000;
   static constexpr int64_t kMaxImages = 64;  // per call: prompts x images per prompt
   static constexpr double kMaxGuidance = 100.0;
+  static constexpr int64_t kMaxClipSkip = 11;     // CLIP ViT-L has 12 layers: hidden_states[-(clip_skip + 2)]
   static constexpr size_t kMaxLoras = 64;        // per call: the list and the prompt's tags, one per file
   static constexpr double kMaxLoraWeight = 10.0;  // |weight|, in the list and in tags
 };
 
-// Throws InvalidArgument naming the first value out of bounds. `scale`: the VAE's (8).
-void check_size(int64_t width, int64_t height, int64_t scale, const char* what);
+// Throws InvalidArgument naming the first value out of bounds (and, as Error::parameter, the
+// sdxl_generate_params member it came from). `scale`: the VAE's (8). `parameter`: the member the
+// size came from; null: "width" or "height", whichever is out of bounds.
+void check_size(int64_t width, int64_t height, int64_t scale, const char* what, const char* parameter = nullptr);
 void check_request(const GenerateRequest& request, int64_t scale);
 
 // The memory-relevant facts of a loaded (or loadable) model set, from its configs and the sizes

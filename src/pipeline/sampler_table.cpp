@@ -69,12 +69,12 @@ SamplerChoice resolve_sampler(const std::string& name, const std::string& schedu
   }
   for (const auto& e : sampler_table())
     if (names_entry(e, base)) choice.entry = &e;
-  SDXL_CHECK(choice.entry, InvalidArgument, "[sampler] unknown sampler '", name, "' (known: ", known_names(), ")");
+  SDXL_CHECK_PARAM(choice.entry, InvalidArgument, "sampler", "[sampler] unknown sampler '", name, "' (known: ", known_names(), ")");
   const std::string s = lower(schedule);
-  SDXL_CHECK(s.empty() || s == "automatic" || s == "karras", InvalidArgument, "[sampler] unknown schedule '", schedule,
+  SDXL_CHECK_PARAM(s.empty() || s == "automatic" || s == "karras", InvalidArgument, "scheduler", "[sampler] unknown schedule '", schedule,
              "' (known: Automatic, Karras)");
   choice.karras = karras || s == "karras";
-  SDXL_CHECK(!choice.karras || choice.entry->karras, Unsupported, "[sampler] ", choice.entry->display,
+  SDXL_CHECK_PARAM(!choice.karras || choice.entry->karras, Unsupported, "sampler", "[sampler] ", choice.entry->display,
              " does not take Karras sigmas");
   return choice;
 }

@@ -136,18 +136,24 @@ TEST_F(CApi, BadValuesThenSuccessOnTheSameWarmEngine) {
     const char* what;
     void (*set)(sdxl_generate_params&);
     const char* fragment;
+    const char* parameter;  // sdxl_last_error_parameter: the member at fault
   };
   const Bad bad[] = {
-      {"width", [](sdxl_generate_params& p) { p.width = 100; }, "multiples of 8"},
-      {"huge", [](sdxl_generate_params& p) { p.width = 8192; }, "4096"},
-      {"steps", [](sdxl_generate_params& p) { p.steps = 0; }, "steps"},
-      {"guidance", [](sdxl_generate_params& p) { p.guidance_scale = 0.0 / 0.0; }, "guidance"},
-      {"sampler", [](sdxl_generate_params& p) { p.sampler = "plms"; }, "plms"},
-      {"images", [](sdxl_generate_params& p) { p.images_per_prompt = 65; }, "images per prompt"},
-      {"prompts", [](sdxl_generate_params& p) { p.prompt_count = 0; }, "no prompt"},
-      {"refiner", [](sdxl_generate_params& p) { p.refiner_mode = "ensemble"; }, "no refiner"},
-      {"mode", [](sdxl_generate_params& p) { p.refiner_mode = "sideways"; }, "sideways"},
-      {"strength", [](sdxl_generate_params& p) { p.denoising_end = 1.5; }, "denoising_end"},
+      {"width", [](sdxl_generate_params& p) { p.width = 100; }, "multiples of 8", "width"},
+      {"huge", [](sdxl_generate_params& p) { p.height = 8192; }, "4096", "height"},
+      {"steps", [](sdxl_generate_params& p) { p.steps = 0; }, "steps", "steps"},
+      {"guidance", [](sdxl_generate_params& p) { p.guidance_scale = 0.0 / 0.0; }, "guidance", "guidance_scale"},
+      {"sampler", [](sdxl_generate_params& p) { p.sampler = "plms"; }, "plms", "sampler"},
+      {"schedule", [](sdxl_generate_params& p) { p.scheduler = "exponential"; }, "exponential", "scheduler"},
+      {"images", [](sdxl_generate_params& p) { p.images_per_prompt = 65; }, "images per prompt", "images_per_prompt"},
+      {"prompts", [](sdxl_generate_params& p) { p.prompt_count = 0; }, "no prompt", "prompts"},
+      {"refiner", [](sdxl_generate_params& p) { p.refiner_mode = "ensemble"; }, "no refiner", "refiner_mode"},
+      {"mode", [](sdxl_generate_params& p) { p.refiner_mode = "sideways"; }, "sideways", "refiner_mode"},
+      {"strength", [](sdxl_generate_params& p) { p.denoising_end = 1.5; }, "denoising_end", "denoising_end"},
+      {"switch", [](sdxl_generate_params& p) { p.high_noise_frac = 1.0; }, "high_noise_frac", "high_noise_frac"},
+      {"clip skip", [](sdxl_generate_params& p) { p.clip_skip = 12; }, "clip_skip", "clip_skip"},
+      {"syntax", [](sdxl_generate_params& p) { p.prompt_syntax = "comfy"; }, "comfy", "prompt_syntax"},
+      {"spacing", [](sdxl_generate_params& p) { p.timestep_spacing = "random"; }, "random", "timestep_spacing"},
   };
   for (const auto& b : bad) {
     SCOPED_TRACE(b.what);
@@ -155,9 +161,13 @@ TEST_F(CApi, BadValuesThenSuccessOnTheSameWarmEngine) {
     b.set(p);
     EXPECT_EQ(generate_status(p), SDXL_STATUS_INVALID_ARGUMENT);
     EXPECT_NE(std::string(sdxl_last_error()).find(b.fragment), std::string::npos) << sdxl_last_error();
+    EXPECT_STREQ(sdxl_last_error_parameter(), b.parameter);
+    EXPECT_EQ(sdxl_engine_check(engine_, &p), SDXL_STATUS_INVALID_ARGUMENT);  // the check says the same
+    EXPECT_STREQ(sdxl_last_error_parameter(), b.parameter);
   }
   const auto first = generate(params());
   EXPECT_STREQ(sdxl_last_error(), "");
+  EXPECT_STREQ(sdxl_last_error_parameter(), "");
   ASSERT_EQ(first.size(), 64u * 64u * 3u);
   EXPECT_EQ(generate(params()), first);  // warm and deterministic
 }
