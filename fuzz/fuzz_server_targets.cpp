@@ -11,6 +11,30 @@
 
 namespace sdxl::fuzz {
 
+namespace {
+
+// A small engine's capacity (no model is loaded here): what an accepted request is checked
+// against, as `sdxl serve --queue` checks it against a worker's.
+constexpr const char* kCapacity =
+    R"({"model": "fuzz", "vae_scale": 8, "has_refiner": true, "is_refiner": false, "one_shot": false,
+        "base": {"text_encoders_gib": 0.01, "unet_gib": 0.01, "vae_gib": 0.01, "unet_channels": 32, "vae_channels": 32,
+                 "loaded": true},
+        "refiner": {"text_encoders_gib": 0.01, "unet_gib": 0.01, "vae_gib": 0.01, "unet_channels": 32, "vae_channels": 32,
+                    "loaded": true},
+        "available_gib": -1})";
+
+// The library's check of a parsed request: never a crash, and what it accepts is in bounds.
+void check_accepted(const server::JobRequest& job) {
+  const api::GenerateParams params(job.generation, api::GenerateParams::Images::StandIns);
+  if (sdxl_check_capacity(kCapacity, &params.get()) != SDXL_STATUS_OK) return;
+  const api::Generation& g = job.generation;
+  const bool sized_by_image = g.image && !g.fit_to_size;
+  if (!sized_by_image && (g.width % 8 || g.height % 8 || g.width < SDXL_MIN_SIDE || g.height > SDXL_MAX_SIDE)) std::abort();
+  if (g.steps < 1 || g.steps > SDXL_MAX_STEPS || !(g.guidance_scale >= 0)) std::abort();
+}
+
+}  // namespace
+
 int server_request_bytes(const uint8_t* data, size_t size) {
   const std::string body(reinterpret_cast<const char*>(data), size);
   server::NameLookup names;
@@ -34,24 +58,24 @@ int server_request_bytes(const uint8_t* data, size_t size) {
     for (bool img2img : {false, true})
       clean([&] {
         nlohmann::json echo;
-        const auto s = server::parse_a1111_request(j, img2img, names, echo);
-        if (s.width % 8 || s.height % 8 || s.steps < 1) std::abort();  // accepted values are valid ones
+        check_accepted(server::parse_a1111_request(j, img2img, names, echo));
       });
     clean([&] {
       const auto s = server::parse_job_request(j, names);
-      for (const auto& [path, weight] : s.loras)
-        if (path != "/loras/style.safetensors") std::abort();  // names resolve only to the folder's files
+      for (const auto& l : s.generation.loras)
+        if (l.path != "/loras/style.safetensors") std::abort();  // names resolve only to the folder's files
+      check_accepted(s);
     });
     clean([&] {
       std::string format;
-      server::parse_openai_request(j, names, format);
+      check_accepted(server::parse_openai_request(j, names, format));
     });
   });
   // The same bytes as a job a worker reads off the Redis stream (anyone with Redis access can
   // write one): a clean refusal, and no LoRA path outside the worker's folder.
   clean([&] {
     const auto s = server::decode_job(body, "/nonexistent-lora-folder");
-    if (!s.loras.empty()) std::abort();  // no file exists there
+    if (!s.generation.loras.empty() || !s.generation.refiner_loras.empty()) std::abort();  // no file exists there
   });
   const auto decoded = server::base64_decode(body);
   if (decoded && server::base64_encode(*decoded).size() > body.size() + 4 && body.find_first_of(" \n\r\t=") == std::string::npos &&

@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "sdxl/sdxl.h"
 
@@ -10,15 +11,19 @@ namespace sdxl::api {
 
 class Failure : public std::runtime_error {
  public:
-  Failure(sdxl_status status, const std::string& message) : std::runtime_error(message), status_(status) {}
+  Failure(sdxl_status status, const std::string& message, std::string parameter = "")
+      : std::runtime_error(message), status_(status), parameter_(std::move(parameter)) {}
   sdxl_status status() const { return status_; }
+  // The sdxl_generate_params member at fault (sdxl_last_error_parameter), or "".
+  const std::string& parameter() const { return parameter_; }
 
  private:
   sdxl_status status_;
+  std::string parameter_;
 };
 
 inline void check(sdxl_status status) {
-  if (status != SDXL_STATUS_OK) throw Failure(status, sdxl_last_error());
+  if (status != SDXL_STATUS_OK) throw Failure(status, sdxl_last_error(), sdxl_last_error_parameter());
 }
 
 // Owns a string allocated by the library.
@@ -59,28 +64,38 @@ inline std::string file_hash(const std::string& path, sdxl_hash_kind kind = SDXL
   return take_string(hex);
 }
 
-// Owns a loaded engine: a base model and an optional refiner.
+// What an engine loads (sdxl_engine_params, owned): a base model and an optional refiner, with
+// the defaults of sdxl_engine_params_init.
+struct EngineOptions {
+  std::string model_dir, refiner_dir, variant;
+  std::string precision = "fp32";
+  sdxl_memory_policy memory = SDXL_MEMORY_KEEP_LOADED;
+  std::string taesd_dir;
+  bool taesd_encode = false;
+  std::string config_dir, refiner_config_dir;  // single-file checkpoints' architectures
+  std::string vae_path, lora_dir;
+};
+
+// Owns a loaded engine.
 class Engine {
  public:
-  explicit Engine(const std::string& model_dir, const std::string& refiner_dir = "", const std::string& variant = "",
-                  const std::string& precision = "fp32", sdxl_memory_policy memory = SDXL_MEMORY_KEEP_LOADED,
-                  const std::string& taesd_dir = "", bool taesd_encode = false, const std::string& config_dir = "",
-                  const std::string& refiner_config_dir = "", const std::string& lora_dir = "", const std::string& vae_path = "") {
+  explicit Engine(const EngineOptions& options) {
     sdxl_engine_params params;
     sdxl_engine_params_init(&params);
-    params.model_dir = model_dir.c_str();
-    params.refiner_dir = refiner_dir.c_str();
-    params.variant = variant.c_str();
-    params.precision = precision.c_str();
-    params.memory_policy = memory;
-    params.taesd_dir = taesd_dir.c_str();
-    params.taesd_encode = taesd_encode ? 1 : 0;
-    params.config_dir = config_dir.c_str();
-    params.refiner_config_dir = refiner_config_dir.c_str();
-    params.lora_dir = lora_dir.c_str();
-    params.vae_path = vae_path.c_str();
+    params.model_dir = options.model_dir.c_str();
+    params.refiner_dir = options.refiner_dir.c_str();
+    params.variant = options.variant.c_str();
+    params.precision = options.precision.c_str();
+    params.memory_policy = options.memory;
+    params.taesd_dir = options.taesd_dir.c_str();
+    params.taesd_encode = options.taesd_encode ? 1 : 0;
+    params.config_dir = options.config_dir.c_str();
+    params.refiner_config_dir = options.refiner_config_dir.c_str();
+    params.lora_dir = options.lora_dir.c_str();
+    params.vae_path = options.vae_path.c_str();
     check(sdxl_engine_load(&params, &engine_));
   }
+  explicit Engine(const std::string& model_dir) : Engine(with_model(model_dir)) {}
   ~Engine() { sdxl_engine_free(engine_); }
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -90,6 +105,11 @@ class Engine {
   void release_memory() const { check(sdxl_engine_release_memory(engine_)); }
 
  private:
+  static EngineOptions with_model(const std::string& model_dir) {
+    EngineOptions options;
+    options.model_dir = model_dir;
+    return options;
+  }
   sdxl_engine* engine_ = nullptr;
 };
 

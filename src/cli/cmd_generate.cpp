@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -18,7 +19,7 @@
 #include "cli/commands.h"
 #include "cli/lora_arg.h"
 #include "cli/progress_bar.h"
-#include "sdxl/sdxl.hpp"
+#include "sdxl/generation.hpp"
 
 namespace sdxl::cli {
 
@@ -26,60 +27,34 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Size {
-  int width = 0, height = 0;
-};
-struct Crop {
-  int top = 0, left = 0;
-};
-
+// What the command line says: the generation itself (options bound to its members) and what
+// only the CLI has: the models, the outputs, and options given as text (sizes, LoRA lists).
 struct GenerateOptions {
-  std::string model, variant = "";
+  api::Generation generation;
+  std::string model, variant, precision = "fp32";
   std::vector<std::string> prompts, negatives;
-  std::optional<std::string> prompt_2, negative_prompt_2;
-  int width = 1024, height = 1024, steps = 30;
-  double guidance = 5.0, guidance_rescale = 0.0;
   std::optional<int> clip_skip;
-  std::string sampler = "euler";
   bool karras = false;
   std::optional<uint64_t> seed;
-  int batch = 1;
   std::string original_size, target_size, crop, negative_original_size, negative_target_size, negative_crop;
-  std::string precision = "fp32";
   std::string output, output_latents;
-  // img2img, inpainting, refiner
   std::string init_image, mask, refiner, refiner_mode = "ensemble";
-  double strength = 0.3, high_noise_frac = 0.8, refiner_strength = 0.3;
-  double aesthetic_score = 6.0, negative_aesthetic_score = 2.5;
-  std::optional<uint64_t> refiner_seed;
   bool low_memory = false;
-  bool vae_tiling = false;
-  std::string prompt_syntax = "plain", embedding_dir;
-  std::string timestep_spacing;  // empty: the model's
-  std::string preview;           // a PNG rewritten during sampling
+  std::string preview;  // a PNG rewritten during sampling
   int preview_every = 1;
-  std::string taesd;             // a tiny autoencoder folder
+  std::string taesd;  // a tiny autoencoder folder
   bool taesd_encode = false;
-  std::string config, refiner_config;  // single files: the folders of their architecture
+  std::string config, refiner_config;             // single files: the folders of their architecture
   std::vector<std::string> loras, refiner_loras;  // FILE[:WEIGHT]
-  std::string vae;  // a VAE to use instead of the model's
+  std::string vae;                                // a VAE to use instead of the model's
   std::string lora_dir;
   bool width_given = false, height_given = false;  // -W, -H on the command line
 };
 
-// Owns an image read through the C API.
-struct InputImage {
-  sdxl_image* image = nullptr;
-  explicit InputImage(const std::string& path) { api::check(sdxl_read_image(path.c_str(), &image)); }
-  ~InputImage() { sdxl_image_free(image); }
-  InputImage(const InputImage&) = delete;
-  InputImage& operator=(const InputImage&) = delete;
-};
-
 [[noreturn]] void usage_error(const std::string& message) { throw CLI::ValidationError(message); }
 
-Size parse_size(const std::string& text, const char* option) {
-  Size s;
+api::SizeWH parse_size(const std::string& text, const char* option) {
+  api::SizeWH s;
   char x = 0, extra = 0;
   if (std::sscanf(text.c_str(), "%d%c%d%c", &s.width, &x, &s.height, &extra) != 3 || (x != 'x' && x != 'X') ||
       s.width <= 0 || s.height <= 0)
@@ -87,8 +62,8 @@ Size parse_size(const std::string& text, const char* option) {
   return s;
 }
 
-Crop parse_crop(const std::string& text, const char* option) {
-  Crop c;
+api::TopLeft parse_crop(const std::string& text, const char* option) {
+  api::TopLeft c;
   char comma = 0, extra = 0;
   if (std::sscanf(text.c_str(), "%d%c%d%c", &c.top, &comma, &c.left, &extra) != 3 || comma != ',' || c.top < 0 || c.left < 0)
     usage_error(std::string(option) + ": expected TOP,LEFT (e.g. 0,0), got '" + text + "'");
@@ -187,142 +162,116 @@ struct StageProgress {
   }
 };
 
-int run_generate(const GenerateOptions& o) {
-  if (!(o.strength > 0 && o.strength <= 1)) usage_error("--strength must be in (0, 1]");
-  if (!(o.high_noise_frac > 0 && o.high_noise_frac < 1)) usage_error("--high-noise-frac must be in (0, 1)");
-  if (!(o.refiner_strength > 0 && o.refiner_strength <= 1)) usage_error("--refiner-strength must be in (0, 1]");
-  if (!std::isfinite(o.aesthetic_score) || !std::isfinite(o.negative_aesthetic_score))
-    usage_error("--aesthetic-score and --negative-aesthetic-score must be finite numbers");
-  if (!o.mask.empty() && o.init_image.empty()) usage_error("--mask needs --init-image");
-  if (o.width % 8 != 0 || o.height % 8 != 0 || o.width < SDXL_MIN_SIDE || o.height < SDXL_MIN_SIDE ||
-      o.width > SDXL_MAX_SIDE || o.height > SDXL_MAX_SIDE)
-    usage_error("--width/--height must be multiples of 8 between " + std::to_string(SDXL_MIN_SIDE) + " and " +
-                std::to_string(SDXL_MAX_SIDE) + ", got " + std::to_string(o.width) + "x" + std::to_string(o.height));
-  if (o.steps < 1 || o.steps > SDXL_MAX_STEPS)
-    usage_error("--steps must be between 1 and " + std::to_string(SDXL_MAX_STEPS) + ", got " + std::to_string(o.steps));
-  if (!std::isfinite(o.guidance) || o.guidance < 0) usage_error("--guidance must be a finite number >= 0");
-  if (!std::isfinite(o.guidance_rescale) || o.guidance_rescale < 0 || o.guidance_rescale > 1)
-    usage_error("--guidance-rescale must be between 0 and 1");
-  if (!o.negatives.empty() && o.negatives.size() != 1 && o.negatives.size() != o.prompts.size())
-    usage_error("-n/--negative: give one negative prompt for all prompts or one per prompt (" +
-                std::to_string(o.prompts.size()) + ")");
-  check_writable(o.output, "-o/--output");
-  if (!o.output_latents.empty()) check_writable(o.output_latents, "--output-latents");
+// The option that sets a library parameter (sdxl_last_error_parameter), for its errors.
+std::string option_of(const std::string& parameter) {
+  static const std::map<std::string, std::string> options = {
+      {"prompts", "-p/--prompt"},
+      {"negative_prompts", "-n/--negative"},
+      {"prompt_syntax", "--prompt-syntax"},
+      {"width", "-W/--width"},
+      {"height", "-H/--height"},
+      {"steps", "--steps"},
+      {"guidance_scale", "--guidance"},
+      {"guidance_rescale", "--guidance-rescale"},
+      {"clip_skip", "--clip-skip"},
+      {"sampler", "--sampler"},
+      {"scheduler", "--karras"},
+      {"timestep_spacing", "--timestep-spacing"},
+      {"images_per_prompt", "--batch"},
+      {"original_width", "--original-size"},
+      {"target_width", "--target-size"},
+      {"negative_original_width", "--negative-original-size"},
+      {"negative_target_width", "--negative-target-size"},
+      {"init_image", "--init-image"},
+      {"mask", "--mask"},
+      {"strength", "--strength"},
+      {"refiner_mode", "--refiner-mode"},
+      {"high_noise_frac", "--high-noise-frac"},
+      {"refiner_strength", "--refiner-strength"},
+      {"aesthetic_score", "--aesthetic-score"},
+      {"loras", "--lora"},
+      {"refiner_loras", "--refiner-lora"}};
+  const auto it = options.find(parameter);
+  return it == options.end() ? parameter : it->second;
+}
 
-  std::vector<const char*> prompts, negatives;
-  for (const auto& p : o.prompts) prompts.push_back(p.c_str());
-  for (const auto& n : o.negatives) negatives.push_back(n.c_str());
-  const uint64_t seed = o.seed ? *o.seed : (static_cast<uint64_t>(std::random_device{}()) << 32 | std::random_device{}()) >> 11;
-
-  sdxl_generate_params params;
-  sdxl_generate_params_init(&params);
-  params.prompts = prompts.data();
-  params.prompt_count = static_cast<int>(prompts.size());
-  params.negative_prompts = negatives.data();
-  params.negative_prompt_count = static_cast<int>(negatives.size());
-  params.prompt_2 = o.prompt_2 ? o.prompt_2->c_str() : nullptr;
-  params.negative_prompt_2 = o.negative_prompt_2 ? o.negative_prompt_2->c_str() : nullptr;
-  params.width = o.width;
-  params.height = o.height;
-  params.steps = o.steps;
-  params.guidance_scale = o.guidance;
-  params.guidance_rescale = o.guidance_rescale;
-  params.clip_skip = o.clip_skip ? *o.clip_skip : -1;
-  params.sampler = o.sampler.c_str();
-  params.karras = o.karras ? 1 : 0;
-  params.seed = seed;
-  params.vae_tiling = o.vae_tiling ? 1 : 0;
-  params.images_per_prompt = o.batch;
-  params.prompt_syntax = o.prompt_syntax.c_str();
-  params.embedding_dir = o.embedding_dir.empty() ? nullptr : o.embedding_dir.c_str();
-  // Micro-conditioning: WxH sizes and TOP,LEFT crops, each optional.
-  auto size_option = [](const std::string& text, const char* option, int& width, int& height) {
-    if (text.empty()) return;
-    const Size s = parse_size(text, option);
-    width = s.width;
-    height = s.height;
-  };
-  auto crop_option = [](const std::string& text, const char* option, int& top, int& left) {
-    if (text.empty()) return;
-    const Crop c = parse_crop(text, option);
-    top = c.top;
-    left = c.left;
-  };
-  size_option(o.original_size, "--original-size", params.original_width, params.original_height);
-  size_option(o.target_size, "--target-size", params.target_width, params.target_height);
-  crop_option(o.crop, "--crop-top-left", params.crop_top, params.crop_left);
-  size_option(o.negative_original_size, "--negative-original-size", params.negative_original_width,
-              params.negative_original_height);
-  size_option(o.negative_target_size, "--negative-target-size", params.negative_target_width,
-              params.negative_target_height);
-  crop_option(o.negative_crop, "--negative-crop-top-left", params.negative_crop_top, params.negative_crop_left);
-  std::unique_ptr<InputImage> init, mask;
+// The generation the options ask for: their text parsed, the files they name read.
+api::Generation generation_of(const GenerateOptions& o) {
+  api::Generation g = o.generation;
+  g.prompts = o.prompts;
+  g.negative_prompts = o.negatives;
+  if (o.clip_skip) g.clip_skip = *o.clip_skip;
+  if (o.karras) g.scheduler = "karras";
+  g.seed = o.seed ? *o.seed : (static_cast<uint64_t>(std::random_device{}()) << 32 | std::random_device{}()) >> 11;
+  if (!o.original_size.empty()) g.original_size = parse_size(o.original_size, "--original-size");
+  if (!o.target_size.empty()) g.target_size = parse_size(o.target_size, "--target-size");
+  if (!o.negative_original_size.empty()) g.negative_original_size = parse_size(o.negative_original_size, "--negative-original-size");
+  if (!o.negative_target_size.empty()) g.negative_target_size = parse_size(o.negative_target_size, "--negative-target-size");
+  if (!o.crop.empty()) g.crops_coords_top_left = parse_crop(o.crop, "--crop-top-left");
+  if (!o.negative_crop.empty()) g.negative_crops_coords_top_left = parse_crop(o.negative_crop, "--negative-crop-top-left");
   if (!o.init_image.empty()) {
-    init = std::make_unique<InputImage>(o.init_image);
-    const sdxl_image& im = *init->image;
-    params.init_image = im.pixels;
+    g.image = api::InputImage::read_file(o.init_image);
     // -W/-H resize the image (a missing one keeps its side); else its own size, rounded down to
     // a multiple of 8.
-    params.fit_to_size = o.width_given || o.height_given ? 1 : 0;
-    if (!o.width_given) params.width = im.width;
-    if (!o.height_given) params.height = im.height;
-    params.init_width = im.width;
-    params.init_height = im.height;
-    params.init_channels = im.channels;
-    params.strength = o.strength;
+    g.fit_to_size = o.width_given || o.height_given;
+    if (!o.width_given) g.width = g.image->width;
+    if (!o.height_given) g.height = g.image->height;
   }
-  if (!o.mask.empty()) {
-    mask = std::make_unique<InputImage>(o.mask);
-    const sdxl_image& m = *mask->image;
-    if (m.width != params.init_width || m.height != params.init_height)
-      usage_error("--mask is " + std::to_string(m.width) + "x" + std::to_string(m.height) + " but --init-image is " +
-                  std::to_string(params.init_width) + "x" + std::to_string(params.init_height));
-    params.mask = m.pixels;
-    params.mask_width = m.width;
-    params.mask_height = m.height;
-    params.mask_channels = m.channels;
+  if (!o.mask.empty()) g.mask_image = api::InputImage::read_file(o.mask);
+  g.refiner_mode = o.refiner.empty() ? "none" : o.refiner_mode;
+  if (!o.preview.empty()) g.preview_every = o.preview_every;
+  for (const auto& l : o.loras) {
+    const LoraArg arg = parse_lora_arg(l, "--lora");
+    g.loras.push_back({arg.path, arg.weight});
   }
-  params.aesthetic_score = o.aesthetic_score;
-  params.negative_aesthetic_score = o.negative_aesthetic_score;
-  params.refiner_mode = o.refiner.empty() ? "none" : o.refiner_mode.c_str();
-  params.high_noise_frac = o.high_noise_frac;
-  params.refiner_strength = o.refiner_strength;
-  params.has_refiner_seed = o.refiner_seed ? 1 : 0;
-  params.refiner_seed = o.refiner_seed.value_or(0);
-  params.timestep_spacing = o.timestep_spacing.empty() ? nullptr : o.timestep_spacing.c_str();
+  for (const auto& l : o.refiner_loras) {
+    const LoraArg arg = parse_lora_arg(l, "--refiner-lora");
+    g.refiner_loras.push_back({arg.path, arg.weight});
+  }
+  return g;
+}
+
+int run_generate(const GenerateOptions& o) {
   if (o.taesd_encode && o.taesd.empty()) usage_error("--taesd-encode needs --taesd");
+  if (!o.refiner_loras.empty() && o.refiner.empty()) usage_error("--refiner-lora needs --refiner");
+  check_writable(o.output, "-o/--output");
+  if (!o.output_latents.empty()) check_writable(o.output_latents, "--output-latents");
   if (!o.preview.empty()) {
     check_writable(o.preview, "--preview");
     if (o.preview_every < 1) usage_error("--preview-every must be at least 1");
-    params.preview_every = o.preview_every;
   }
-  std::vector<LoraArg> lora_args, refiner_lora_args;
-  for (const auto& l : o.loras) lora_args.push_back(parse_lora_arg(l, "--lora"));
-  for (const auto& l : o.refiner_loras) refiner_lora_args.push_back(parse_lora_arg(l, "--refiner-lora"));
-  if (!refiner_lora_args.empty() && o.refiner.empty()) usage_error("--refiner-lora needs --refiner");
-  std::vector<sdxl_lora> loras, refiner_loras;
-  for (const auto& l : lora_args) loras.push_back({l.path.c_str(), l.weight});
-  for (const auto& l : refiner_lora_args) refiner_loras.push_back({l.path.c_str(), l.weight});
-  params.loras = loras.data();
-  params.lora_count = static_cast<int>(loras.size());
-  params.refiner_loras = refiner_loras.data();
-  params.refiner_lora_count = static_cast<int>(refiner_loras.size());
+  const api::Generation generation = generation_of(o);
+  api::GenerateParams call(generation);
+  sdxl_generate_params& params = call.get();
   StageProgress progress;
   progress.preview_path = o.preview;
   params.progress = StageProgress::callback;
   params.progress_user_data = &progress;
 
-  // One model in memory at a time: the CLI makes one call and exits. A value the library
-  // refuses is a usage error, as the CLI's own checks are.
+  // One model in memory at a time: the CLI makes one call and exits (the library checks the
+  // request before it loads any weights). A value the library refuses is a usage error naming
+  // the option that set it.
   std::unique_ptr<api::Engine> engine;
   std::unique_ptr<api::Images> generated;
   try {
-    engine = std::make_unique<api::Engine>(o.model, o.refiner, o.variant, o.precision, SDXL_MEMORY_ONE_SHOT, o.taesd,
-                                           o.taesd_encode, o.config, o.refiner_config, o.lora_dir, o.vae);
+    api::EngineOptions options;
+    options.model_dir = o.model;
+    options.refiner_dir = o.refiner;
+    options.variant = o.variant;
+    options.precision = o.precision;
+    options.memory = SDXL_MEMORY_ONE_SHOT;
+    options.taesd_dir = o.taesd;
+    options.taesd_encode = o.taesd_encode;
+    options.config_dir = o.config;
+    options.refiner_config_dir = o.refiner_config;
+    options.lora_dir = o.lora_dir;
+    options.vae_path = o.vae;
+    engine = std::make_unique<api::Engine>(options);
     generated = std::make_unique<api::Images>(*engine, params);
   } catch (const api::Failure& e) {
-    if (e.status() == SDXL_STATUS_INVALID_ARGUMENT) usage_error(e.what());
-    throw;
+    const std::string message = e.parameter().empty() ? e.what() : option_of(e.parameter()) + ": " + e.what();
+    if (e.status() == SDXL_STATUS_INVALID_ARGUMENT) usage_error(message);
+    throw std::runtime_error(message);
   }
   const api::Images& images = *generated;
 
@@ -332,7 +281,7 @@ int run_generate(const GenerateOptions& o) {
   if (!o.output_latents.empty()) images.write_latents(outputs.stage(o.output_latents));
   outputs.commit();
   for (int i = 0; i < count; ++i) std::printf("%s\n", output_path(o.output, i, count).c_str());
-  std::fprintf(stderr, "seed %llu\n", static_cast<unsigned long long>(seed));
+  std::fprintf(stderr, "seed %llu\n", static_cast<unsigned long long>(generation.seed));
   return 0;
 }
 
@@ -371,33 +320,25 @@ Command add_generate_command(CLI::App& app) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("-n,--negative", o->negatives, "Negative prompt: once for all prompts, or once per prompt")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  cmd->add_option("--prompt-syntax", o->prompt_syntax,
+  cmd->add_option("--prompt-syntax", o->generation.prompt_syntax,
                   "plain: diffusers' (77 tokens, brackets are text); a1111: AUTOMATIC1111's (emphasis:1.2), [less],\n"
                   "BREAK, prompts of any length in 75-token chunks, textual-inversion embeddings by name")
       ->check(CLI::IsMember({"plain", "a1111"}))
       ->capture_default_str();
-  cmd->add_option("--embedding-dir", o->embedding_dir,
+  cmd->add_option("--embedding-dir", o->generation.embedding_dir,
                   "a1111: a folder of SDXL textual-inversion embeddings (NAME.safetensors with clip_l and clip_g),\n"
                   "each used where NAME is written in the prompt or negative prompt");
-  cmd->add_option("--prompt-2", o->prompt_2, "Prompt for the second text encoder (default: the prompt)");
-  cmd->add_option("--negative-prompt-2", o->negative_prompt_2, "Negative prompt for the second text encoder");
-  auto* width_option = cmd->add_option("-W,--width", o->width, "Image width in pixels, a multiple of 8")->capture_default_str();
-  auto* height_option = cmd->add_option("-H,--height", o->height, "Image height in pixels, a multiple of 8")->capture_default_str();
-  cmd->add_option("--steps", o->steps, "Denoising steps")->capture_default_str();
-  cmd->add_option("--guidance", o->guidance, "Classifier-free guidance scale; 1 disables it")->capture_default_str();
-  cmd->add_option("--guidance-rescale", o->guidance_rescale, "Guidance rescale factor (0..1)")->capture_default_str();
+  cmd->add_option("--prompt-2", o->generation.prompt_2, "Prompt for the second text encoder (default: the prompt)");
+  cmd->add_option("--negative-prompt-2", o->generation.negative_prompt_2, "Negative prompt for the second text encoder");
+  auto* width_option = cmd->add_option("-W,--width", o->generation.width, "Image width in pixels, a multiple of 8")->capture_default_str();
+  auto* height_option = cmd->add_option("-H,--height", o->generation.height, "Image height in pixels, a multiple of 8")->capture_default_str();
+  cmd->add_option("--steps", o->generation.steps, "Denoising steps")->capture_default_str();
+  cmd->add_option("--guidance", o->generation.guidance_scale, "Classifier-free guidance scale; 1 disables it")->capture_default_str();
+  cmd->add_option("--guidance-rescale", o->generation.guidance_rescale, "Guidance rescale factor (0..1)")->capture_default_str();
   cmd->add_option("--clip-skip", o->clip_skip, "Take the prompt embeddings N layers earlier")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--sampler", o->sampler, sampler_help())
-      ->check(CLI::Validator(
-          [](std::string& name) -> std::string {
-            const sdxl_sampler_info* info = nullptr;
-            return sdxl_resolve_sampler(name.c_str(), nullptr, 0, &info, nullptr) == SDXL_STATUS_OK ? ""
-                                                                                                    : sdxl_last_error();
-          },
-          "SAMPLER"))
-      ->capture_default_str();
+  cmd->add_option("--sampler", o->generation.sampler, sampler_help())->capture_default_str();
   cmd->add_flag("--karras", o->karras, "Karras sigmas (all samplers but euler_a, ddim and lcm)");
-  cmd->add_option("--timestep-spacing", o->timestep_spacing,
+  cmd->add_option("--timestep-spacing", o->generation.timestep_spacing,
                   "leading, linspace or trailing (default: the model's scheduler config; SDXL-Turbo and -Lightning\n"
                   "use trailing)")
       ->check(CLI::IsMember({"leading", "linspace", "trailing"}));
@@ -410,7 +351,7 @@ Command add_generate_command(CLI::App& app) {
   cmd->add_flag("--taesd-encode", o->taesd_encode, "Also encode the init image with --taesd (img2img, inpainting)");
   cmd->add_option("--preview-every", o->preview_every, "Steps between previews")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Random seed (default: a random one, printed on stderr)");
-  cmd->add_option("--batch", o->batch, "Images per prompt")->check(CLI::Range(1, 64))->capture_default_str();
+  cmd->add_option("--batch", o->generation.images_per_prompt, "Images per prompt")->capture_default_str();
   cmd->add_option("--variant", o->variant, "Weights variant, e.g. fp16 (*.fp16.safetensors)");
   cmd->add_option("--original-size", o->original_size, "Micro-conditioning original size WxH (default: the size)");
   cmd->add_option("--crop-top-left", o->crop, "Micro-conditioning crop TOP,LEFT (default 0,0)");
@@ -424,7 +365,7 @@ Command add_generate_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--init-image", o->init_image, "img2img: start from this PNG or JPEG (the output takes its size, rounded down to a multiple of 8, "
                   "unless -W/-H are given; the image is resized with Lanczos as diffusers does)");
-  cmd->add_option("--strength", o->strength, "img2img: how much of the schedule to run, in (0, 1]")->capture_default_str();
+  cmd->add_option("--strength", o->generation.strength, "img2img: how much of the schedule to run, in (0, 1]")->capture_default_str();
   cmd->add_option("--mask", o->mask, "Inpainting: a PNG or JPEG mask of the init image's size, white = repaint");
   cmd->add_option("--refiner", o->refiner, "An SDXL refiner (folder or single file) to finish the images with");
   cmd->add_option("--refiner-mode", o->refiner_mode,
@@ -432,15 +373,15 @@ Command add_generate_command(CLI::App& app) {
                   "img2img: the base finishes, then the refiner runs img2img on its latents")
       ->check(CLI::IsMember({"ensemble", "img2img"}))
       ->capture_default_str();
-  cmd->add_option("--high-noise-frac", o->high_noise_frac, "Ensemble: the fraction of the schedule the base runs")
+  cmd->add_option("--high-noise-frac", o->generation.high_noise_frac, "Ensemble: the fraction of the schedule the base runs")
       ->capture_default_str();
-  cmd->add_option("--refiner-strength", o->refiner_strength, "img2img refiner mode: its strength")->capture_default_str();
-  cmd->add_option("--refiner-seed", o->refiner_seed, "Seed of the refiner's generator (default: --seed)");
-  cmd->add_option("--aesthetic-score", o->aesthetic_score, "Refiner conditioning")->capture_default_str();
-  cmd->add_option("--negative-aesthetic-score", o->negative_aesthetic_score, "Refiner conditioning")->capture_default_str();
+  cmd->add_option("--refiner-strength", o->generation.refiner_strength, "img2img refiner mode: its strength")->capture_default_str();
+  cmd->add_option("--refiner-seed", o->generation.refiner_seed, "Seed of the refiner's generator (default: --seed)");
+  cmd->add_option("--aesthetic-score", o->generation.aesthetic_score, "Refiner conditioning")->capture_default_str();
+  cmd->add_option("--negative-aesthetic-score", o->generation.negative_aesthetic_score, "Refiner conditioning")->capture_default_str();
   // The CLI always frees the base before loading the refiner now: accepted, hidden, for old scripts.
   cmd->add_flag("--low-memory", o->low_memory, "")->group("");
-  cmd->add_flag("--vae-tiling", o->vae_tiling,
+  cmd->add_flag("--vae-tiling", o->generation.vae_tiling,
                 "Decode the image a band of rows at a time, normalising with whole-image statistics: the\n"
                 "same image (unlike diffusers' tiles) with a quarter of the decoder's memory, for\n"
                 "~1.4x its time (at 1024x1024: 1 GiB instead of 4)");

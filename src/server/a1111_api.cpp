@@ -18,8 +18,8 @@ namespace {
 using nlohmann::json;
 
 // The reply: bare base64 PNGs, the request echoed, and `info` as a JSON string.
-void send_images(const ServerContext& ctx, http::Response& res, const JobView& job, const GenerationSpec& s, json echo,
-                 bool send) {
+void send_images(const ServerContext& ctx, http::Response& res, const JobView& job, const api::Generation& s, json echo,
+                 bool send, bool img2img) {
   json images = json::array(), infotexts = json::array(), seeds = json::array(), prompts = json::array(),
        negatives = json::array();
   for (size_t i = 0; i < job.images.size(); ++i) {
@@ -43,13 +43,13 @@ void send_images(const ServerContext& ctx, http::Response& res, const JobView& j
                      {"width", s.width},
                      {"height", s.height},
                      {"sampler_name", s.sampler},
-                     {"cfg_scale", s.guidance},
+                     {"cfg_scale", s.guidance_scale},
                      {"steps", s.steps},
                      {"batch_size", s.images_per_prompt},
                      {"restore_faces", false},
                      {"sd_model_name", job.checkpoint},
                      {"sd_model_hash", hash.substr(0, std::min<size_t>(10, hash.size()))},
-                     {"denoising_strength", s.init_image ? json(s.strength) : json(nullptr)},
+                     {"denoising_strength", img2img ? json(s.strength) : json(nullptr)},
                      {"extra_generation_params", json::object()},
                      {"index_of_first_image", 0},
                      {"infotexts", infotexts},
@@ -63,14 +63,17 @@ void send_images(const ServerContext& ctx, http::Response& res, const JobView& j
 void generate(const ServerContext& ctx, const http::Request& req, http::Response& res, bool img2img) {
   const json body = parse_body(req.body);
   json echo;
-  GenerationSpec s = parse_a1111_request(body, img2img, lookup_of(ctx), echo);
+  JobRequest request = parse_a1111_request(body, img2img, lookup_of(ctx), echo);
   const bool send = Fields(body).boolean("send_images", true);
-  auto kept = std::make_shared<const GenerationSpec>(s);  // the queue takes its own copy
-  const std::string id = ctx.queue.submit(std::move(s));
-  answer_when_done(ctx, id, res, [&ctx, kept, echo = std::move(echo), send](const JobView& job, http::Response& res) {
+  auto kept = std::make_shared<api::Generation>(request.generation);  // the queue takes its own copy
+  kept->image.reset();  // the reply needs the settings, not the upload
+  kept->mask_image.reset();
+  const bool img2img_reply = request.generation.image != nullptr;
+  const std::string id = ctx.queue.submit(std::move(request));
+  answer_when_done(ctx, id, res, [&ctx, kept, echo = std::move(echo), send, img2img_reply](const JobView& job, http::Response& res) {
     // AUTOMATIC1111 answers an interrupted call with what it has: no images here.
     if (job.state != JobState::Succeeded && job.state != JobState::Cancelled) throw job_error(job);
-    send_images(ctx, res, job, *kept, echo, send);
+    send_images(ctx, res, job, *kept, echo, send, img2img_reply);
   });
 }
 
@@ -83,8 +86,10 @@ json memory_report() {
 }  // namespace
 
 void add_a1111_routes(Router& server, const ServerContext& ctx) {
-  server.Post("/sdapi/v1/txt2img", guarded([&ctx](const http::Request& req, http::Response& res) { generate(ctx, req, res, false); }));
-  server.Post("/sdapi/v1/img2img", guarded([&ctx](const http::Request& req, http::Response& res) { generate(ctx, req, res, true); }));
+  server.Post("/sdapi/v1/txt2img", guarded([&ctx](const http::Request& req, http::Response& res) { generate(ctx, req, res, false); },
+                                          send_error, a1111_field_of));
+  server.Post("/sdapi/v1/img2img", guarded([&ctx](const http::Request& req, http::Response& res) { generate(ctx, req, res, true); },
+                                          send_error, a1111_field_of));
   server.Get("/sdapi/v1/progress", guarded([&ctx](const http::Request& req, http::Response& res) {
     const auto job = ctx.queue.running();
     const bool image = req.get_param_value("skip_current_image") != "true";

@@ -28,15 +28,18 @@ const char* reason_phrase(int status);
 void send_error(http::Response& res, const RequestError& e);
 
 // Runs `body`, answering RequestError (4xx) and anything else (500) through `send` (an API
-// family's error shape): a request can never take the server down.
+// family's error shape), a library parameter named as `field_of` says (the family's own
+// field names): a request can never take the server down.
 using ErrorSender = void (*)(http::Response&, const RequestError&);
+using FieldNamer = std::string (*)(const std::string& parameter);
 template <typename Body>
-std::function<void(const http::Request&, http::Response&)> guarded(Body body, ErrorSender send = send_error) {
-  return [body, send](const http::Request& req, http::Response& res) {
+std::function<void(const http::Request&, http::Response&)> guarded(Body body, ErrorSender send = send_error,
+                                                                    FieldNamer field_of = nullptr) {
+  return [body, send, field_of](const http::Request& req, http::Response& res) {
     try {
       body(req, res);
     } catch (const RequestError& e) {
-      send(res, e);
+      send(res, e.in_terms_of(field_of));
     } catch (const std::exception& e) {
       send(res, RequestError(500, "", e.what()));
     }

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "server/generation_spec.h"
+#include "server/job_request.h"
 
 namespace sdxl::server {
 
@@ -49,8 +49,9 @@ struct JobView {
 class JobBackend {
  public:
   virtual ~JobBackend() = default;
-  // Checks `spec` (limits, memory, names: RequestError 4xx), then queues it; 503 when full.
-  virtual std::string submit(GenerationSpec spec) = 0;
+  // Checks `job` (the library's check: limits, memory, names; RequestError 4xx naming the
+  // library's parameter), then queues it; 503 when full.
+  virtual std::string submit(JobRequest job) = 0;
   // Queues a switch to checkpoint `name` (404 when there is none such).
   virtual std::string switch_checkpoint(const std::string& name) = 0;
   virtual std::optional<JobView> view(const std::string& id) const = 0;

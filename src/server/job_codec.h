@@ -1,18 +1,17 @@
-// A GenerationSpec as the JSON a front end puts on the Redis stream and a worker reads back:
-// images travel as lossless PNG, LoRAs as paths inside the LoRA folder (front ends and workers
-// each resolve them in their own --lora-dir), seeds as fixed at submission.
+// A job as the Redis queue stores it: the generation's JSON form (server/generation_json.h)
+// with the job's checkpoint ("model") and repeats ("n_iter"), LoRAs named by their path inside
+// --lora-dir (front ends and workers each have their own copy of the folder).
 #pragma once
 
 #include <string>
 
-#include "server/generation_spec.h"
+#include "server/job_request.h"
 
 namespace sdxl::server {
 
-// `lora_dir`: the front end's LoRA folder, which spec.loras' paths lie in.
-std::string encode_job(const GenerationSpec& spec, const std::string& lora_dir);
-// `lora_dir`: the worker's LoRA folder; a LoRA missing there, or a path leaving it, is a
-// RequestError (the job fails with 4xx), as is JSON that is not a job.
-GenerationSpec decode_job(const std::string& text, const std::string& lora_dir);
+// RequestError (422, "loras") when a LoRA is not inside `lora_dir`.
+std::string encode_job(const JobRequest& job, const std::string& lora_dir);
+// RequestError when the text is not a job, or a LoRA is not in this worker's `lora_dir`.
+JobRequest decode_job(const std::string& text, const std::string& lora_dir);
 
 }  // namespace sdxl::server

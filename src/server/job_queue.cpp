@@ -12,7 +12,7 @@ struct JobQueue::Job {
   std::string id;
   bool is_switch = false;
   std::string switch_to;
-  GenerationSpec spec;
+  JobRequest request;
   JobState state = JobState::Queued;
   std::string stage;
   int step = 0, total = 0, repeat = 0;
@@ -46,20 +46,19 @@ JobQueue::~JobQueue() {
   worker_.join();
 }
 
-std::string JobQueue::submit(GenerationSpec spec) {
-  if (!spec.checkpoint.empty() && !catalog_.find_checkpoint(spec.checkpoint))
-    throw RequestError(404, "checkpoint", "no checkpoint named '" + spec.checkpoint + "'");
-  spec.embedding_dir = catalog_.options().embedding_dir;
+std::string JobQueue::submit(JobRequest request) {
+  if (!request.checkpoint.empty() && !catalog_.find_checkpoint(request.checkpoint))
+    throw RequestError(404, "checkpoint", "no checkpoint named '" + request.checkpoint + "'");
+  request.generation.embedding_dir = catalog_.options().embedding_dir;
   // Every check the engine makes before it starts, now: a bad request never waits in the queue.
-  GenerateCall call;
-  make_check_call(spec, call);  // nothing decoded: the uploads are stood in for
+  const api::GenerateParams check(request.generation, api::GenerateParams::Images::StandIns);  // nothing decoded
   // Without an engine (a failed switch) the job is queued unchecked: running it loads one again,
   // and the engine checks it then.
-  const sdxl_status status = catalog_.with_engine([&](sdxl_engine* e) { return e ? sdxl_engine_check(e, &call.params) : SDXL_STATUS_OK; });
-  if (status != SDXL_STATUS_OK) throw RequestError(http_status_of(status), "", sdxl_last_error());
+  const sdxl_status status = catalog_.with_engine([&](sdxl_engine* e) { return e ? sdxl_engine_check(e, &check.get()) : SDXL_STATUS_OK; });
+  if (status != SDXL_STATUS_OK) throw RequestError::from_library(http_status_of(status), sdxl_last_error_parameter(), sdxl_last_error());
   auto job = std::make_shared<Job>();
   job->id = new_job_id(32);
-  job->spec = std::move(spec);
+  job->request = std::move(request);
   job->queue = this;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -97,7 +96,7 @@ JobView JobQueue::view_of(const Job& j) const {
   v.step = j.step;
   v.total = j.total;
   v.repeat = j.repeat;
-  v.repeats = j.spec.repeats;
+  v.repeats = j.request.repeats;
   v.preview_png = j.preview_png;
   if (j.state == JobState::Succeeded) v.images = j.images;
   v.seeds = j.seeds;
@@ -150,8 +149,8 @@ bool JobQueue::cancel(const std::string& id) {
     queue_.erase(std::remove_if(queue_.begin(), queue_.end(), [&](const auto& q) { return q.get() == &job; }), queue_.end());
     job.state = JobState::Cancelled;
     job.error = "cancelled";
-    job.spec.init_image.reset();
-    job.spec.mask.reset();
+    job.request.generation.image.reset();
+    job.request.generation.mask_image.reset();
     ++job.version;
     finished_.push_back(id);
   }
@@ -192,8 +191,8 @@ void JobQueue::finish(Job& job, JobState state, std::string error, int status) {
     job.state = state;
     job.error = std::move(error);
     job.error_status = status;
-    job.spec.init_image.reset();  // a finished job keeps its results, not its uploads
-    job.spec.mask.reset();
+    job.request.generation.image.reset();  // a finished job keeps its results, not its uploads
+    job.request.generation.mask_image.reset();
     job.elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - job.started).count();
     ++job.version;
     running_.reset();
@@ -249,10 +248,10 @@ void JobQueue::run(Job& job) {
     finish(job, JobState::Succeeded);
     return;
   }
-  catalog_.use(job.spec.checkpoint);
+  catalog_.use(job.request.checkpoint);
   job.checkpoint = catalog_.current();
   Observer observer(*this, job);
-  JobOutcome outcome = run_job(catalog_.engine(), job.spec, observer);
+  JobOutcome outcome = run_job(catalog_.engine(), job.request, observer);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     job.images = std::move(outcome.images);

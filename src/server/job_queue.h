@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "server/generation_spec.h"
+#include "server/job_request.h"
 #include "server/job_backend.h"
 #include "server/model_catalog.h"
 
@@ -30,7 +30,7 @@ class JobQueue final : public JobBackend {
   JobQueue(const JobQueue&) = delete;
   JobQueue& operator=(const JobQueue&) = delete;
 
-  std::string submit(GenerationSpec spec) override;
+  std::string submit(JobRequest job) override;
   std::string switch_checkpoint(const std::string& name) override;
   std::optional<JobView> view(const std::string& id) const override;
   uint64_t wait_any_change(uint64_t seen, std::chrono::milliseconds timeout) const override;

@@ -1,8 +1,10 @@
 #include "server/job_runner.h"
 
+#include <malloc.h>
+
 #include <memory>
 
-#include "sdxl/sdxl.hpp"
+#include "sdxl/generation.hpp"
 #include "server/request_fields.h"
 
 namespace sdxl::server {
@@ -38,20 +40,24 @@ int on_progress(const sdxl_progress* progress, void* user) {
 
 }  // namespace
 
-JobOutcome run_job(sdxl_engine* engine, const GenerationSpec& spec, JobObserver& observer) {
+namespace {
+
+JobOutcome run_repeats(sdxl_engine* engine, const JobRequest& job, JobObserver& observer) {
   JobOutcome outcome;
-  GenerateCall call;  // the uploads decoded once, for every repeat
-  for (int r = 0; r < spec.repeats; ++r) {
+  std::unique_ptr<api::GenerateParams> call;
+  try {
+    call = std::make_unique<api::GenerateParams>(job.generation);
+  } catch (const api::Failure& e) {
+    return {JobState::Failed, {}, {}, e.what(), http_status_of(e.status())};
+  }
+  sdxl_generate_params& params = call->get();
+  params.progress = on_progress;
+  params.progress_user_data = &observer;
+  for (int r = 0; r < job.repeats; ++r) {
     observer.repeat_started(r);
-    try {
-      make_call(spec, r, call);
-    } catch (const RequestError& e) {
-      return {JobState::Failed, {}, {}, e.what(), e.status()};
-    }
-    call.params.progress = on_progress;
-    call.params.progress_user_data = &observer;
+    params.seed = repeat_seed(job, r);
     sdxl_images* out = nullptr;
-    const sdxl_status status = sdxl_engine_generate(engine, &call.params, &out);
+    const sdxl_status status = sdxl_engine_generate(engine, &params, &out);
     if (status == SDXL_STATUS_CANCELLED && observer.stop_request() == StopRequest::SkipRepeat) {
       observer.skip_done();
       continue;
@@ -61,7 +67,7 @@ JobOutcome run_job(sdxl_engine* engine, const GenerationSpec& spec, JobObserver&
     const std::unique_ptr<sdxl_images, void (*)(sdxl_images*)> owned(out, sdxl_images_free);
     for (int i = 0; i < out->count; ++i) {
       char* text = nullptr;
-      api::check(sdxl_engine_infotext(engine, &call.params, out, i, &text));
+      api::check(sdxl_engine_infotext(engine, &params, out, i, &text));
       const std::string infotext = api::take_string(text);
       unsigned char* bytes = nullptr;
       size_t size = 0;
@@ -69,8 +75,18 @@ JobOutcome run_job(sdxl_engine* engine, const GenerationSpec& spec, JobObserver&
       outcome.images.push_back({std::string(reinterpret_cast<char*>(bytes), size), infotext});
       sdxl_free_bytes(bytes);
     }
-    outcome.seeds.push_back(call.params.seed);
+    outcome.seeds.push_back(params.seed);
   }
+  return outcome;
+}
+
+}  // namespace
+
+JobOutcome run_job(sdxl_engine* engine, const JobRequest& job, JobObserver& observer) {
+  JobOutcome outcome = run_repeats(engine, job, observer);
+  // Decoded uploads are megabytes: their memory goes back to the system, not to malloc's free
+  // lists (which would keep it resident for the next large allocation of this thread).
+  if (job.generation.image || job.generation.mask_image) malloc_trim(0);
   return outcome;
 }
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "sdxl/sdxl.h"
-#include "server/generation_spec.h"
+#include "server/job_request.h"
 #include "server/job_backend.h"
 
 namespace sdxl::server {
@@ -35,7 +35,8 @@ struct JobOutcome {
   int error_status = 500;
 };
 
-JobOutcome run_job(sdxl_engine* engine, const GenerationSpec& spec, JobObserver& observer);
+// The uploads are decoded once, for every repeat, and their memory given back after.
+JobOutcome run_job(sdxl_engine* engine, const JobRequest& job, JobObserver& observer);
 
 // A C API failure as the HTTP status it deserves: the caller's fault is a 4xx.
 int http_status_of(sdxl_status status);

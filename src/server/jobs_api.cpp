@@ -73,7 +73,7 @@ void add_jobs_routes(Router& server, const ServerContext& ctx) {
     const std::string id = ctx.queue.submit(parse_job_request(parse_body(req.body), lookup_of(ctx)));
     const JobView job = found(ctx, id);
     send_json(res, 202, {{"id", id}, {"status", state_name(job.state)}, {"queue_position", job.queue_position}});
-  }));
+  }, send_error, jobs_field_of));
   server.Get(R"(/v1/jobs/([0-9a-f]+))", guarded([&ctx](const http::Request& req, http::Response& res) {
     send_json(res, 200, describe(found(ctx, req.matches[1]), true));
   }));

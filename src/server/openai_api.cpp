@@ -13,8 +13,9 @@ namespace {
 
 using nlohmann::json;
 
+// OpenAI answers every invalid request 400 (never 422).
 void send_openai_error(http::Response& res, const RequestError& e) {
-  res.status = e.status();
+  res.status = e.status() == 422 ? 400 : e.status();
   if (e.status() == 503) res.set_header("Retry-After", "5");
   const char* type = e.status() == 401 ? "authentication_error" : e.status() >= 500 ? "server_error" : "invalid_request_error";
   res.set_content(json{{"error", {{"message", e.what()}, {"type", type}, {"param", e.field().empty() ? json(nullptr) : json(e.field())}, {"code", nullptr}}}}.dump(),
@@ -23,8 +24,7 @@ void send_openai_error(http::Response& res, const RequestError& e) {
 
 void generations(const ServerContext& ctx, const http::Request& req, http::Response& res) {
   std::string format;
-  GenerationSpec s = parse_openai_request(parse_body(req.body), lookup_of(ctx), format);
-  const std::string id = ctx.queue.submit(std::move(s));
+  const std::string id = ctx.queue.submit(parse_openai_request(parse_body(req.body), lookup_of(ctx), format));
   const std::string host = req.get_header_value("Host");
   answer_when_done(ctx, id, res, [format, host](const JobView& job, http::Response& res) {
     if (job.state != JobState::Succeeded) throw job_error(job);
@@ -43,7 +43,7 @@ void generations(const ServerContext& ctx, const http::Request& req, http::Respo
 void add_openai_routes(Router& server, const ServerContext& ctx) {
   server.Post("/v1/images/generations",
               guarded([&ctx](const http::Request& req, http::Response& res) { generations(ctx, req, res); },
-                      send_openai_error));
+                      send_openai_error, openai_field_of));
   server.Get("/v1/models", guarded([&ctx](const http::Request&, http::Response& res) {
     json data = json::array();
     for (const auto& c : ctx.catalog.checkpoints())

@@ -177,10 +177,10 @@ class Worker {
     beat_changed_.notify_all();
     JobOutcome outcome;
     try {
-      GenerationSpec spec = decode_job(e.spec, o_.model.lora_dir);
-      spec.embedding_dir = o_.model.embedding_dir;
+      JobRequest job = decode_job(e.spec, o_.model.lora_dir);
+      job.generation.embedding_dir = o_.model.embedding_dir;
       RedisObserver observer(redis_, keys_, e.job, owner);
-      outcome = run_job(catalog_.engine(), spec, observer);
+      outcome = run_job(catalog_.engine(), job, observer);
       if (observer.fenced()) outcome.state = JobState::Cancelled;  // the result is dropped below anyway
     } catch (const RequestError& error) {
       outcome = {JobState::Failed, {}, {}, error.what(), error.status()};

@@ -33,16 +33,16 @@ auto answering(Body body) {
 RedisJobBackend::RedisJobBackend(RedisAddress address, RedisQueueOptions options)
     : pool_(address), keys_{address.stream}, options_(std::move(options)), listener_(address, keys_.changes()) {}
 
-std::string RedisJobBackend::submit(GenerationSpec spec) {
+std::string RedisJobBackend::submit(JobRequest job) {
   return answering([&] {
-    if (spec.checkpoint.empty())
-      spec.checkpoint = pool_.with([&](RedisConnection& r) { return r.command({"GET", keys_.default_checkpoint()}).text; });
-    spec.checkpoint = plain_checkpoint_name(spec.checkpoint);
-    if (!spec.checkpoint.empty() && !has_checkpoint(spec.checkpoint))
-      throw RequestError(404, "checkpoint", "no worker serves checkpoint '" + spec.checkpoint + "'");
-    check_against_workers(spec);
-    const std::string stream = keys_.jobs_for(spec.checkpoint);
-    const std::string payload = encode_job(spec, options_.lora_dir);
+    if (job.checkpoint.empty())
+      job.checkpoint = pool_.with([&](RedisConnection& r) { return r.command({"GET", keys_.default_checkpoint()}).text; });
+    job.checkpoint = plain_checkpoint_name(job.checkpoint);
+    if (!job.checkpoint.empty() && !has_checkpoint(job.checkpoint))
+      throw RequestError(404, "checkpoint", "no worker serves checkpoint '" + job.checkpoint + "'");
+    check_against_workers(job);
+    const std::string stream = keys_.jobs_for(job.checkpoint);
+    const std::string payload = encode_job(job, options_.lora_dir);
     const std::string id = new_job_id(kIdDigits);
     pool_.with([&](RedisConnection& r) {
       ensure_group(r, stream);  // a Redis that restarted without its data has lost the group
@@ -52,9 +52,9 @@ std::string RedisJobBackend::submit(GenerationSpec spec) {
         throw RequestError(503, "", "the queue is full (" + std::to_string(options_.capacity) + " jobs waiting); try again shortly");
       // The job's hash and its stream entry in one transaction: a job is either queued whole or not at all.
       r.pipeline({{"MULTI"},
-                  {"HSET", keys_.job(id), "state", "queued", "version", "1", "repeats", std::to_string(spec.repeats),
+                  {"HSET", keys_.job(id), "state", "queued", "version", "1", "repeats", std::to_string(job.repeats),
                    "submitted_ms", std::to_string(now_ms()), "ttl", std::to_string(options_.result_ttl_s), "stream", stream,
-                   "checkpoint", spec.checkpoint},
+                   "checkpoint", job.checkpoint},
                   // A job no worker takes does not stay forever: its hash expires (a worker that
                   // draws its entry later finds no job and drops it); starting lifts the expiry.
                   {"EXPIRE", keys_.job(id), std::to_string(options_.result_ttl_s)},
@@ -76,15 +76,16 @@ std::vector<nlohmann::json> RedisJobBackend::live_workers() const {
   return live;
 }
 
-void RedisJobBackend::check_against_workers(const GenerationSpec& spec) const {
-  GenerateCall call;
-  make_check_call(spec, call);  // nothing decoded: the uploads are stood in for
+void RedisJobBackend::check_against_workers(const JobRequest& job) const {
+  const api::GenerateParams check(job.generation, api::GenerateParams::Images::StandIns);  // nothing decoded
   std::optional<RequestError> refusal;
   for (const auto& entry : live_workers()) {
-    if (!spec.checkpoint.empty() && entry.value("model", "") != spec.checkpoint) continue;
-    const sdxl_status status = sdxl_check_capacity(entry["capacity"].dump().c_str(), &call.params);
+    if (!job.checkpoint.empty() && entry.value("model", "") != job.checkpoint) continue;
+    const sdxl_status status = sdxl_check_capacity(entry["capacity"].dump().c_str(), &check.get());
     if (status == SDXL_STATUS_OK) return;  // a worker that can run it
-    if (!refusal) refusal = RequestError(http_status_of(status), "", std::string("no worker can run this request: ") + sdxl_last_error());
+    if (!refusal)
+      refusal = RequestError::from_library(http_status_of(status), sdxl_last_error_parameter(),
+                                           std::string("no worker can run this request: ") + sdxl_last_error());
   }
   // No live worker has said what it accepts: the job waits for one, and that worker checks it.
   if (refusal) throw *refusal;

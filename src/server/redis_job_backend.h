@@ -25,7 +25,7 @@ class RedisJobBackend final : public JobBackend {
  public:
   RedisJobBackend(RedisAddress address, RedisQueueOptions options);
 
-  std::string submit(GenerationSpec spec) override;
+  std::string submit(JobRequest job) override;
   std::string switch_checkpoint(const std::string& name) override;
   std::optional<JobView> view(const std::string& id) const override;
   // Woken by the workers' change messages; at most 250 ms apart, for messages lost while Redis is away.
@@ -46,7 +46,7 @@ class RedisJobBackend final : public JobBackend {
   // against the capacities they publish: RequestError when no live worker can run `spec`.
   // The capacity entries (JSON: model, capacity, expires_ms) of the workers alive now.
   std::vector<nlohmann::json> live_workers() const;
-  void check_against_workers(const GenerationSpec& spec) const;
+  void check_against_workers(const JobRequest& job) const;
   mutable RedisPool pool_;
   const QueueKeys keys_;
   const RedisQueueOptions options_;

@@ -16,12 +16,27 @@ class RequestError : public std::runtime_error {
  public:
   RequestError(int status, std::string field, const std::string& message)
       : std::runtime_error(message), status_(status), field_(std::move(field)) {}
+  // The library's refusal (sdxl_last_error), naming its parameter (sdxl_last_error_parameter),
+  // which each API family renames into its own field (in_terms_of).
+  static RequestError from_library(int status, std::string parameter, const std::string& message) {
+    RequestError e(status, std::move(parameter), message);
+    e.library_parameter_ = true;
+    return e;
+  }
   int status() const { return status_; }
   const std::string& field() const { return field_; }
+  // The same error with a library parameter named as `field_of` says ("steps" -> "cfg_scale"),
+  // the field leading the message; any other error as it is.
+  RequestError in_terms_of(std::string (*field_of)(const std::string& parameter)) const {
+    if (!library_parameter_ || field_.empty() || !field_of) return *this;
+    const std::string field = field_of(field_);
+    return RequestError(status_, field, field + ": " + what());
+  }
 
  private:
   int status_;
   std::string field_;
+  bool library_parameter_ = false;
 };
 
 // Deeper bodies are refused: AUTOMATIC1111's fields nest a few levels (ControlNet's units four).

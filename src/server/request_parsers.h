@@ -1,7 +1,10 @@
-// Each API family's request body as a generation: AUTOMATIC1111's txt2img / img2img fields and
-// defaults, the OpenAI Images API's, and the jobs API's (diffusers' names). Every value is
-// checked (RequestError naming the field); names of checkpoints and LoRAs resolve only through
-// `names`, never to a path the request makes up. No model is needed: the fuzz target runs these.
+// Each API family's request body as a job: AUTOMATIC1111's txt2img / img2img fields and
+// defaults, the OpenAI Images API's, and the jobs API's (the generation's JSON form,
+// server/generation_json.h). Values are checked for their type here; their bounds are the
+// library's, checked when the job is submitted, whose errors name a library parameter that each
+// family's *_field_of turns into its own field's name. Names of checkpoints and LoRAs resolve
+// only through `names`, never to a path the request makes up. No model is needed: the fuzz
+// target runs these.
 #pragma once
 
 #include <functional>
@@ -9,7 +12,7 @@
 #include <optional>
 #include <string>
 
-#include "server/generation_spec.h"
+#include "server/job_request.h"
 
 namespace sdxl::server {
 
@@ -23,9 +26,14 @@ struct NameLookup {
 };
 
 // `echo`: the request with its defaults filled in (the A1111 reply's `parameters`).
-GenerationSpec parse_a1111_request(const nlohmann::json& body, bool img2img, const NameLookup& names, nlohmann::json& echo);
-GenerationSpec parse_job_request(const nlohmann::json& body, const NameLookup& names);
+JobRequest parse_a1111_request(const nlohmann::json& body, bool img2img, const NameLookup& names, nlohmann::json& echo);
+JobRequest parse_job_request(const nlohmann::json& body, const NameLookup& names);
 // `format`: "b64_json" or "url".
-GenerationSpec parse_openai_request(const nlohmann::json& body, const NameLookup& names, std::string& format);
+JobRequest parse_openai_request(const nlohmann::json& body, const NameLookup& names, std::string& format);
+
+// Each family's field for a library parameter (sdxl_last_error_parameter).
+std::string a1111_field_of(const std::string& parameter);
+std::string jobs_field_of(const std::string& parameter);
+std::string openai_field_of(const std::string& parameter);
 
 }  // namespace sdxl::server

@@ -143,9 +143,9 @@ TEST_F(CliGenerateErrors, SizeNotMultipleOf8) { expect_failure("-W 100", "multip
 TEST_F(CliGenerateErrors, SizeOutOfRange) { expect_failure("-W 8192", "between 64 and 4096", 2); }
 TEST_F(CliGenerateErrors, ZeroSteps) { expect_failure("--steps 0", "--steps", 2); }
 TEST_F(CliGenerateErrors, UnknownSampler) { expect_failure("--sampler plms", "plms", 2); }
-TEST_F(CliGenerateErrors, GuidanceNotANumber) { expect_failure("--guidance nan", "finite", 2); }
+TEST_F(CliGenerateErrors, GuidanceNotANumber) { expect_failure("--guidance nan", "--guidance: [limits] guidance scale must be a number", 2); }
 TEST_F(CliGenerateErrors, BadSizeSyntax) { expect_failure("--original-size 1024", "WIDTHxHEIGHT", 2); }
-TEST_F(CliGenerateErrors, NegativeCountMismatch) { expect_failure("-p dog -p bird -n a -n b", "one per prompt", 2); }
+TEST_F(CliGenerateErrors, NegativeCountMismatch) { expect_failure("-p dog -p bird -n a -n b", "-n/--negative: [generate] 2 negative prompts for 3 prompts", 2); }
 TEST_F(CliGenerateErrors, KarrasWithoutKarrasSupport) { expect_failure("--sampler euler_a --karras", "Karras", 1); }
 TEST_F(CliGenerateErrors, UnknownPrecision) { expect_failure("--precision fp8", "fp8", 2); }
 TEST_F(CliGenerateErrors, MissingModel) {

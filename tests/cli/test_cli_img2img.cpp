@@ -183,7 +183,7 @@ class CliImg2ImgErrors : public ::testing::Test {
 TEST_F(CliImg2ImgErrors, NotAnImage) { expect_failure("--init-image " + quoted(dir_ / "notes.txt"), "not a PNG or JPEG", 1); }
 TEST_F(CliImg2ImgErrors, MissingImage) { expect_failure("--init-image " + quoted(dir_ / "none.png"), "none.png", 1); }
 TEST_F(CliImg2ImgErrors, MaskSizeDiffers) {
-  expect_failure("--init-image " + quoted(dir_ / "init.png") + " --mask " + quoted(dir_ / "small.png"), "--mask is 32x32", 2);
+  expect_failure("--init-image " + quoted(dir_ / "init.png") + " --mask " + quoted(dir_ / "small.png"), "--mask: [generate] the mask is 32x32", 2);
 }
 TEST_F(CliImg2ImgErrors, StrengthOutOfRange) {
   expect_failure("--init-image " + quoted(dir_ / "init.png") + " --strength 1.5", "--strength", 2);
@@ -193,7 +193,7 @@ TEST_F(CliImg2ImgErrors, HighNoiseFracOutOfRange) { expect_failure("--high-noise
 TEST_F(CliImg2ImgErrors, RefinerThatIsNotARefiner) {
   expect_failure("-W 64 -H 64 --refiner " + quoted(test::reference_dir() / "models/tiny-sdxl-base"), "is not a refiner", 2);
 }
-TEST_F(CliImg2ImgErrors, MaskWithoutImage) { expect_failure("--mask " + quoted(dir_ / "small.png"), "--mask needs", 2); }
+TEST_F(CliImg2ImgErrors, MaskWithoutImage) { expect_failure("--mask " + quoted(dir_ / "small.png"), "--mask: [generate] a mask needs an init image", 2); }
 
 }  // namespace
 }  // namespace sdxl

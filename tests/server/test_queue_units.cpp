@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/generation_json.h"
 #include "server/job_codec.h"
 #include "server/redis_client.h"
 #include "server/redis_job_store.h"
@@ -45,82 +46,95 @@ TEST(RedisQueueKeys, CheckpointTitlesAndStreams) {
   EXPECT_EQ(keys.job("ab12"), "sdxl:job:ab12");
 }
 
+// Every field of the generation's JSON form, set away from its default, comes back the same.
 TEST(JobCodec, EverySettingSurvivesTheStream) {
   test::TempDir dir;
   test::write_file(dir / "front/styles/ink.safetensors", "x");
   test::write_file(dir / "worker/styles/ink.safetensors", "x");
-  GenerationSpec s;
-  s.prompts = {"a", "b"};
-  s.negative_prompts = {"fog"};
-  s.prompt_2 = "second";
-  s.width = 832;
-  s.height = 1216;
-  s.steps = 7;
-  s.images_per_prompt = 2;
-  s.guidance = 6.5;
-  s.seed = 4294967295u;
-  s.sampler = "dpmpp_2m";
-  s.scheduler = "karras";
-  s.prompt_syntax = "a1111";
-  s.clip_skip = 2;
-  s.strength = 0.55;
-  s.refiner_mode = "ensemble";
-  s.high_noise_frac = 0.7;
-  s.checkpoint = "base";
-  s.repeats = 3;
-  s.preview_every = 4;
-  s.loras = {{(dir / "front/styles/ink.safetensors").string(), 0.8}};
+  test::write_file(dir / "front/refine.safetensors", "x");
+  test::write_file(dir / "worker/refine.safetensors", "x");
+  JobRequest job;
+  api::Generation& g = job.generation;
+  g.prompts = {"a", "b"};
+  g.negative_prompts = {"fog"};
+  g.prompt_2 = "second";
+  g.negative_prompt_2 = "second fog";
+  g.prompt_syntax = "a1111";
+  g.width = 832;
+  g.height = 1216;
+  g.steps = 7;
+  g.guidance_scale = 6.5;
+  g.guidance_rescale = 0.7;
+  g.clip_skip = 2;
+  g.sampler = "dpmpp_2m";
+  g.scheduler = "karras";
+  g.timestep_spacing = "trailing";
+  g.seed = 4294967295u;
+  g.images_per_prompt = 2;
+  g.original_size = {2048, 1536};
+  g.target_size = {1024, 768};
+  g.negative_original_size = {512, 640};
+  g.negative_target_size = {256, 320};
+  g.crops_coords_top_left = {16, 32};
+  g.negative_crops_coords_top_left = {8, 24};
+  g.strength = 0.55;
+  g.refiner_mode = "img2img";
+  g.high_noise_frac = 0.7;
+  g.refiner_strength = 0.25;
+  g.refiner_seed = 99;
+  g.aesthetic_score = 7.5;
+  g.negative_aesthetic_score = 1.5;
+  g.vae_tiling = true;
+  g.preview_every = 4;
+  g.loras = {{(dir / "front/styles/ink.safetensors").string(), 0.8}};
+  g.refiner_loras = {{(dir / "front/refine.safetensors").string(), -0.5}};
+  job.checkpoint = "base";
+  job.repeats = 3;
   unsigned char pixels[2 * 3 * 3] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18};
   unsigned char* png = nullptr;
   size_t png_size = 0;
   ASSERT_EQ(sdxl_encode_image_png(pixels, 3, 2, 3, &png, &png_size), SDXL_STATUS_OK);
-  s.init_image = std::make_shared<const UploadedImage>(UploadedImage{std::string(reinterpret_cast<char*>(png), png_size), "image"});
+  g.image = api::InputImage::from_encoded(std::string(reinterpret_cast<char*>(png), png_size));
+  g.mask_image = g.image;
   sdxl_free_bytes(png);
-  const std::string text = encode_job(s, (dir / "front").string());
-  const GenerationSpec back = decode_job(text, (dir / "worker").string());
-  EXPECT_EQ(back.prompts, s.prompts);
-  EXPECT_EQ(back.negative_prompts, s.negative_prompts);
-  EXPECT_EQ(back.prompt_2, s.prompt_2);
-  EXPECT_EQ(back.width, 832);
-  EXPECT_EQ(back.height, 1216);
-  EXPECT_EQ(back.steps, 7);
-  EXPECT_EQ(back.images_per_prompt, 2);
-  EXPECT_EQ(back.guidance, 6.5);
-  EXPECT_EQ(back.seed, 4294967295u);
-  EXPECT_EQ(back.sampler, "dpmpp_2m");
-  EXPECT_EQ(back.scheduler, "karras");
-  EXPECT_EQ(back.prompt_syntax, "a1111");
-  EXPECT_EQ(back.clip_skip, 2);
-  EXPECT_EQ(back.strength, 0.55);
-  EXPECT_EQ(back.refiner_mode, "ensemble");
-  EXPECT_EQ(back.high_noise_frac, 0.7);
+
+  const std::string text = encode_job(job, (dir / "front").string());
+  const JobRequest back = decode_job(text, (dir / "worker").string());
   EXPECT_EQ(back.checkpoint, "base");
   EXPECT_EQ(back.repeats, 3);
-  EXPECT_EQ(back.preview_every, 4);
-  ASSERT_EQ(back.loras.size(), 1u);
-  EXPECT_EQ(back.loras[0].first, (dir / "worker/styles/ink.safetensors").string());  // the worker's own copy
-  EXPECT_EQ(back.loras[0].second, 0.8);
-  ASSERT_TRUE(back.init_image);
-  EXPECT_EQ(back.init_image->bytes, s.init_image->bytes);  // the upload as it came
-  EXPECT_EQ(back.init_image->field, "image");
-  const ImageHandle decoded = decode_upload(*back.init_image, 100);
-  EXPECT_EQ(decoded->width, 3);
-  EXPECT_EQ(decoded->height, 2);
+  // Each LoRA is the worker's own copy of the same file; everything else is the same value.
+  ASSERT_EQ(back.generation.loras.size(), 1u);
+  EXPECT_EQ(back.generation.loras[0].path, (dir / "worker/styles/ink.safetensors").string());
+  EXPECT_EQ(back.generation.loras[0].weight, 0.8);
+  ASSERT_EQ(back.generation.refiner_loras.size(), 1u);
+  EXPECT_EQ(back.generation.refiner_loras[0].path, (dir / "worker/refine.safetensors").string());
+  const LoraNaming as_written{[](const std::string& name, const char*) { return name; },
+                              [](const std::string& path) { return std::filesystem::path(path).filename().string(); }};
+  const nlohmann::json sent = generation_to_json(g, as_written), received = generation_to_json(back.generation, as_written);
+  EXPECT_EQ(received, sent);
+  const nlohmann::json defaults = generation_to_json(api::Generation{}, as_written);
+  for (const auto& [key, value] : defaults.items())
+    EXPECT_NE(sent[key], value) << key << " is at its default in this test: it would not show a field that is lost";
+
+  ASSERT_TRUE(back.generation.image);
+  EXPECT_EQ(back.generation.image->encoded, g.image->encoded);  // the upload as it came
+  EXPECT_EQ(back.generation.image->width, 3);
+  EXPECT_EQ(back.generation.image->height, 2);
+  const api::ImageHandle decoded = back.generation.image->pixels(100);
   EXPECT_EQ(std::vector<unsigned char>(decoded->pixels, decoded->pixels + 18), std::vector<unsigned char>(pixels, pixels + 18));
-  EXPECT_THROW(decode_upload(*back.init_image, 5), RequestError);  // more pixels than allowed
-  EXPECT_FALSE(back.mask);
+  EXPECT_THROW(back.generation.image->pixels(5), api::Failure);  // more pixels than allowed
 }
 
 TEST(JobCodec, BadJobsAndLorasOutsideTheFolderAreRequestErrors) {
   test::TempDir dir;
-  GenerationSpec s;
-  s.loras = {{"/etc/passwd", 1.0}};
-  EXPECT_THROW(encode_job(s, dir.path().string()), RequestError);
-  s.loras.clear();
-  nlohmann::json j = nlohmann::json::parse(encode_job(s, ""));
-  j["loras"] = {{{"path", "../../etc/passwd"}, {"weight", 1.0}}};
+  JobRequest job;
+  job.generation.loras = {{"/etc/passwd", 1.0}};
+  EXPECT_THROW(encode_job(job, dir.path().string()), RequestError);
+  job.generation.loras.clear();
+  nlohmann::json j = nlohmann::json::parse(encode_job(job, ""));
+  j["loras"] = {{{"name", "../../etc/passwd"}, {"weight", 1.0}}};
   EXPECT_THROW(decode_job(j.dump(), dir.path().string()), RequestError);
-  j["loras"] = {{{"path", "missing.safetensors"}, {"weight", 1.0}}};
+  j["loras"] = {{{"name", "missing.safetensors"}, {"weight", 1.0}}};
   try {
     decode_job(j.dump(), dir.path().string());
     FAIL();
@@ -130,7 +144,11 @@ TEST(JobCodec, BadJobsAndLorasOutsideTheFolderAreRequestErrors) {
   EXPECT_THROW(decode_job("{not json", ""), RequestError);
   EXPECT_THROW(decode_job("{}", ""), RequestError);
   j["loras"] = nlohmann::json::array();
-  j["repeats"] = 0;
+  j["n_iter"] = 0;
+  EXPECT_THROW(decode_job(j.dump(), ""), RequestError);
+  j["n_iter"] = 1;
+  EXPECT_NO_THROW(decode_job(j.dump(), ""));
+  j["unknown"] = 1;
   EXPECT_THROW(decode_job(j.dump(), ""), RequestError);
 }
 

@@ -165,6 +165,12 @@ TEST_F(Server, OpenAiImages) {
   const json bad = post(*server_, "/v1/images/generations", {{"prompt", "a cat"}, {"size", "big"}}, &status);
   EXPECT_EQ(status, 400);
   EXPECT_EQ(bad["error"]["param"], "size");
+  const json too_big = post(*server_, "/v1/images/generations", {{"prompt", "a cat"}, {"size", "64x8192"}}, &status);
+  EXPECT_EQ(status, 400);  // the library's bound, in OpenAI's words
+  EXPECT_EQ(too_big["error"]["param"], "size") << too_big.dump();
+  const json too_many = post(*server_, "/v1/images/generations", {{"prompt", "a cat"}, {"n", 11}}, &status);
+  EXPECT_EQ(status, 400);
+  EXPECT_EQ(too_many["error"]["param"], "n") << too_many.dump();
   EXPECT_EQ(get(*server_, "/v1/models")["data"][0]["id"], "tiny-sdxl-base");
 }
 
@@ -217,6 +223,13 @@ TEST_F(Server, BadRequestsAreClearAndHarmless) {
       {"/v1/jobs", R"({"prompt": "x", "loras": [{"name": "/etc/passwd"}]})", 404, "loras"},
       {"/v1/jobs", R"({"prompt": "x", "image": "%%%"})", 422, "image"},
       {"/v1/jobs", R"({"prompt": 5})", 422, "prompt"},
+      // Bounds are the library's, its parameter named in each API's own words.
+      {"/v1/jobs", R"({"prompt": "x", "num_inference_steps": 0})", 422, "num_inference_steps"},
+      {"/v1/jobs", R"({"prompt": "x", "image": "iVBORw0KGgo=", "strength": 0.5})", 422, "image"},
+      {"/v1/jobs", R"({"prompt": "x", "nonsense": 1})", 422, "nonsense"},
+      {"/sdapi/v1/txt2img", R"({"cfg_scale": 1000, "width": 64, "height": 64})", 422, "cfg_scale"},
+      {"/sdapi/v1/txt2img", R"({"batch_size": 65, "width": 64, "height": 64})", 422, "batch_size"},
+      {"/sdapi/v1/txt2img", R"({"width": 64, "height": 64, "scheduler": "Exponential"})", 422, "scheduler"},
       {"/sdapi/v1/options", R"({"sd_model_checkpoint": "nope"})", 404, "sd_model_checkpoint"},
   };
   for (const auto& k : cases) {

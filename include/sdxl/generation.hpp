@@ -1,0 +1,212 @@
+// What to generate, as one owned C++ value: every front end (the CLI, the server's three API
+// families, the job queue) fills a Generation, and GenerateParams turns it into the C API's
+// sdxl_generate_params: the one conversion between the two. A parameter added here and there
+// reaches every front end that reads or writes a Generation whole (the server's JSON form).
+// Names are diffusers' (StableDiffusionXLPipeline.__call__) where sdxl.h has them too.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sdxl/sdxl.hpp"
+
+namespace sdxl::api {
+
+using ImageHandle = std::shared_ptr<const sdxl_image>;
+
+// An input image (img2img's init image, an inpainting mask): decoded pixels (read from a file
+// now), or a PNG's or JPEG's bytes (an upload) kept compressed until the generation runs.
+struct InputImage {
+  ImageHandle decoded;
+  std::string encoded;
+  int width = 0, height = 0;  // from the header: known before anything is decoded
+
+  static std::shared_ptr<const InputImage> read_file(const std::string& path) {
+    sdxl_image* image = nullptr;
+    check(sdxl_read_image(path.c_str(), &image));
+    auto out = std::make_shared<InputImage>();
+    out->decoded = ImageHandle(image, sdxl_image_free);
+    out->width = image->width;
+    out->height = image->height;
+    return out;
+  }
+  // Reads only the header; Failure when the bytes are not a PNG or JPEG.
+  static std::shared_ptr<const InputImage> from_encoded(std::string bytes) {
+    auto out = std::make_shared<InputImage>();
+    check(sdxl_image_size(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), &out->width, &out->height));
+    out->encoded = std::move(bytes);
+    return out;
+  }
+  // The pixels: decoded now when they came encoded, refusing more than `max_pixels`.
+  ImageHandle pixels(long long max_pixels) const {
+    if (decoded) return decoded;
+    sdxl_image* image = nullptr;
+    check(sdxl_decode_image_bounded(reinterpret_cast<const unsigned char*>(encoded.data()), encoded.size(), max_pixels, &image));
+    return ImageHandle(image, sdxl_image_free);
+  }
+};
+using Image = std::shared_ptr<const InputImage>;
+
+struct Lora {
+  std::string path;
+  double weight = 1.0;
+};
+
+struct SizeWH {
+  int width = 0, height = 0;  // 0 x 0: unset (the default of its parameter)
+};
+struct TopLeft {
+  int top = 0, left = 0;
+};
+
+// The defaults are SDXL's and diffusers' (sdxl_generate_params_init's).
+struct Generation {
+  std::vector<std::string> prompts{""};
+  std::vector<std::string> negative_prompts;  // none, one for all prompts, or one per prompt
+  std::optional<std::string> prompt_2, negative_prompt_2;
+  std::string prompt_syntax = "plain";  // or "a1111"
+  int width = 1024, height = 1024;
+  int steps = 30;
+  double guidance_scale = 5.0, guidance_rescale = 0.0;
+  int clip_skip = -1;  // -1: none
+  std::string sampler = "euler";
+  std::string scheduler;         // "", "automatic" or "karras"
+  std::string timestep_spacing;  // "": the model's; "leading", "linspace", "trailing"
+  uint64_t seed = 0;
+  int images_per_prompt = 1;
+  SizeWH original_size, target_size, negative_original_size, negative_target_size;
+  TopLeft crops_coords_top_left, negative_crops_coords_top_left;
+  Image image, mask_image;  // img2img, inpainting
+  bool fit_to_size = true;  // the image resized to width x height; false: the output takes its size
+  double strength = 0.3;
+  std::string refiner_mode;  // "": the engine's default; "ensemble", "img2img", "none"
+  double high_noise_frac = 0.8, refiner_strength = 0.3;
+  std::optional<uint64_t> refiner_seed;
+  double aesthetic_score = 6.0, negative_aesthetic_score = 2.5;
+  bool vae_tiling = false;
+  int preview_every = 0;
+  std::vector<Lora> loras, refiner_loras;
+  // Paths a front end sets from its own configuration, never from a request.
+  std::string embedding_dir;
+};
+
+// The most pixels an input image may have for `g`: 16 megapixels, or four times the size asked
+// for when that is more (an image is resized to the size asked for).
+inline long long max_input_pixels(const Generation& g) {
+  return std::max(4096LL * 4096LL, 4LL * g.width * g.height);
+}
+
+// The C API's view of a Generation: pointers into `g` (which must outlive it) and into the
+// pixels it decoded. With StandIns, the input images are blank images of their own size (all
+// sdxl_engine_check looks at), so that a request can be checked before anything is decoded.
+class GenerateParams {
+ public:
+  enum class Images { Decode, StandIns };
+
+  explicit GenerateParams(const Generation& g, Images images = Images::Decode) {
+    sdxl_generate_params& p = params_;
+    sdxl_generate_params_init(&p);
+    for (const auto& text : g.prompts) prompts_.push_back(text.c_str());
+    for (const auto& text : g.negative_prompts) negatives_.push_back(text.c_str());
+    for (const auto& l : g.loras) loras_.push_back({l.path.c_str(), l.weight});
+    for (const auto& l : g.refiner_loras) refiner_loras_.push_back({l.path.c_str(), l.weight});
+    p.prompts = prompts_.data();
+    p.prompt_count = static_cast<int>(prompts_.size());
+    p.negative_prompts = negatives_.data();
+    p.negative_prompt_count = static_cast<int>(negatives_.size());
+    p.prompt_2 = g.prompt_2 ? g.prompt_2->c_str() : nullptr;
+    p.negative_prompt_2 = g.negative_prompt_2 ? g.negative_prompt_2->c_str() : nullptr;
+    p.prompt_syntax = g.prompt_syntax.c_str();
+    p.embedding_dir = g.embedding_dir.empty() ? nullptr : g.embedding_dir.c_str();
+    p.width = g.width;
+    p.height = g.height;
+    p.steps = g.steps;
+    p.guidance_scale = g.guidance_scale;
+    p.guidance_rescale = g.guidance_rescale;
+    p.clip_skip = g.clip_skip;
+    p.sampler = g.sampler.c_str();
+    p.scheduler = g.scheduler.empty() ? nullptr : g.scheduler.c_str();
+    p.timestep_spacing = g.timestep_spacing.empty() ? nullptr : g.timestep_spacing.c_str();
+    p.seed = g.seed;
+    p.images_per_prompt = g.images_per_prompt;
+    p.original_width = g.original_size.width;
+    p.original_height = g.original_size.height;
+    p.target_width = g.target_size.width;
+    p.target_height = g.target_size.height;
+    p.negative_original_width = g.negative_original_size.width;
+    p.negative_original_height = g.negative_original_size.height;
+    p.negative_target_width = g.negative_target_size.width;
+    p.negative_target_height = g.negative_target_size.height;
+    p.crop_top = g.crops_coords_top_left.top;
+    p.crop_left = g.crops_coords_top_left.left;
+    p.negative_crop_top = g.negative_crops_coords_top_left.top;
+    p.negative_crop_left = g.negative_crops_coords_top_left.left;
+    p.fit_to_size = g.fit_to_size ? 1 : 0;
+    p.strength = g.strength;
+    if (g.image)
+      set_image(*g.image, "init_image", images == Images::StandIns, 3, g, image_, stand_in_image_, p.init_image, p.init_width,
+                p.init_height, p.init_channels);
+    if (g.mask_image)
+      set_image(*g.mask_image, "mask", images == Images::StandIns, 1, g, mask_, stand_in_mask_, p.mask, p.mask_width,
+                p.mask_height, p.mask_channels);
+    p.refiner_mode = g.refiner_mode.empty() ? nullptr : g.refiner_mode.c_str();
+    p.high_noise_frac = g.high_noise_frac;
+    p.refiner_strength = g.refiner_strength;
+    p.has_refiner_seed = g.refiner_seed ? 1 : 0;
+    p.refiner_seed = g.refiner_seed.value_or(0);
+    p.aesthetic_score = g.aesthetic_score;
+    p.negative_aesthetic_score = g.negative_aesthetic_score;
+    p.vae_tiling = g.vae_tiling ? 1 : 0;
+    p.preview_every = g.preview_every;
+    p.loras = loras_.data();
+    p.lora_count = static_cast<int>(loras_.size());
+    p.refiner_loras = refiner_loras_.data();
+    p.refiner_lora_count = static_cast<int>(refiner_loras_.size());
+  }
+  GenerateParams(const GenerateParams&) = delete;
+  GenerateParams& operator=(const GenerateParams&) = delete;
+
+  sdxl_generate_params& get() { return params_; }
+  const sdxl_generate_params& get() const { return params_; }
+
+ private:
+  // A stand-in has the image's own size (from its header) and no contents: sdxl_engine_check
+  // reads no pixel, and calloc's fresh pages are never touched.
+  static void set_image(const InputImage& in, const char* parameter, bool stand_in, int channels, const Generation& g,
+                        ImageHandle& held, std::unique_ptr<unsigned char, void (*)(void*)>& blank, const unsigned char*& pixels,
+                        int& width, int& height, int& out_channels) {
+    if (stand_in) {
+      width = in.width;
+      height = in.height;
+      blank.reset(static_cast<unsigned char*>(
+          std::calloc(static_cast<size_t>(std::max(width, 1)) * static_cast<size_t>(std::max(height, 1)), channels)));
+      if (!blank) throw Failure(SDXL_STATUS_OUT_OF_MEMORY, "out of memory", parameter);
+      pixels = blank.get();
+      out_channels = channels;
+      return;
+    }
+    try {
+      held = in.pixels(max_input_pixels(g));
+    } catch (const Failure& e) {
+      throw Failure(e.status(), e.what(), parameter);
+    }
+    pixels = held->pixels;
+    width = held->width;
+    height = held->height;
+    out_channels = held->channels;
+  }
+
+  sdxl_generate_params params_;
+  std::vector<const char*> prompts_, negatives_;
+  std::vector<sdxl_lora> loras_, refiner_loras_;
+  ImageHandle image_, mask_;
+  std::unique_ptr<unsigned char, void (*)(void*)> stand_in_image_{nullptr, std::free}, stand_in_mask_{nullptr, std::free};
+};
+
+}  // namespace sdxl::api

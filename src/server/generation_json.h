@@ -1,0 +1,37 @@
+// The JSON form of a generation: the jobs API's request body and the job the Redis queue stores,
+// read and written from one field list (generation_json.cpp), in diffusers' parameter names
+// (num_inference_steps, guidance_scale, image, mask_image, ...). A field added to that list
+// reaches the jobs API and the queue at once. Values are checked for their type here; their
+// bounds are the library's (sdxl_engine_check at submit), whose errors name the library's
+// parameter, which generation_json_field turns back into this form's name.
+#pragma once
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "sdxl/generation.hpp"
+
+namespace sdxl::server {
+
+// How a LoRA file is named in JSON: the file a name stands for (RequestError naming `field`
+// when there is none), and the name written for a file.
+struct LoraNaming {
+  std::function<std::string(const std::string& name, const char* field)> file_of;
+  std::function<std::string(const std::string& path)> name_of;
+};
+
+nlohmann::json generation_to_json(const api::Generation& generation, const LoraNaming& loras);
+
+// The fields of `object` over `defaults`: each one present is type-checked (RequestError naming
+// it). A field this form does not have is refused (RequestError naming it) unless it is one of
+// `also_allowed` (what the caller reads itself: "model", "n_iter").
+api::Generation generation_from_json(const nlohmann::json& object, const LoraNaming& loras, api::Generation defaults,
+                                     const std::vector<std::string>& also_allowed);
+
+// This form's name for a library parameter (sdxl_last_error_parameter): "steps" ->
+// "num_inference_steps", "init_image" -> "image"; the parameter itself when it has no other.
+std::string generation_json_field(const std::string& parameter);
+
+}  // namespace sdxl::server
