@@ -9,10 +9,10 @@
 #include "bench_support.h"
 #include "core/memory.h"
 #include "io/model_configs.h"
-#include "pipeline/model_source.h"
+#include "pipeline/sources/model_source.h"
 #include "models/common/weights.h"
-#include "pipeline/component_loader.h"
-#include "pipeline/prompt_encoder.h"
+#include "pipeline/sources/component_loader.h"
+#include "pipeline/prompts/prompt_encoder.h"
 
 namespace sdxl::bench {
 namespace {

@@ -6,7 +6,7 @@
 #include "bench_support.h"
 #include "ops.h"
 #include "pipeline/engine.h"
-#include "pipeline/sampler_table.h"
+#include "pipeline/request/sampler_table.h"
 
 namespace sdxl::bench {
 

@@ -25,5 +25,5 @@ configure_file(cmake/templates/sdxl.pc.in ${PROJECT_BINARY_DIR}/sdxl.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/sdxl.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
 # sdxl's data: the CLIP vocabulary (with OpenAI's notice) and SDXL 1.0's configs, which
-# pipeline/data_dir.cpp finds at <prefix>/share/sdxl.
+# pipeline/sources/data_dir.cpp finds at <prefix>/share/sdxl.
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/data/ DESTINATION ${CMAKE_INSTALL_DATADIR}/sdxl)

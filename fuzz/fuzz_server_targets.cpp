@@ -4,10 +4,10 @@
 #include <cstdlib>
 #include <string>
 
-#include "server/base64.h"
-#include "server/job_codec.h"
-#include "server/request_fields.h"
-#include "server/request_parsers.h"
+#include "server/http/base64.h"
+#include "server/queue/job_codec.h"
+#include "server/http/request_fields.h"
+#include "server/api/request_parsers.h"
 
 namespace sdxl::fuzz {
 

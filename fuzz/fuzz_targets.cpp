@@ -14,13 +14,13 @@
 #include "io/model_configs.h"
 #include "io/original_layout.h"
 #include "lora/lora_set.h"
-#include "pipeline/lora_tags.h"
+#include "pipeline/prompts/lora_tags.h"
 #include "io/pipeline_folder.h"
 #include "io/safetensors.h"
 #include "io/json_file.h"
-#include "pipeline/scheduler_spec.h"
-#include "pipeline/prompt_chunks.h"
-#include "pipeline/tokenizer_loader.h"
+#include "pipeline/request/scheduler_spec.h"
+#include "pipeline/prompts/prompt_chunks.h"
+#include "pipeline/prompts/tokenizer_loader.h"
 #include "tokenizer/prompt_attention.h"
 
 namespace sdxl::fuzz {

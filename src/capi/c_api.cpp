@@ -9,8 +9,8 @@
 #include "core/threads.h"
 #include "io/file_hash.h"
 #include "capi/c_api_guard.h"
-#include "pipeline/model_info.h"
-#include "pipeline/tokenize_report.h"
+#include "pipeline/sources/model_info.h"
+#include "pipeline/prompts/tokenize_report.h"
 #include "sdxl/sdxl.h"
 
 extern "C" {

@@ -5,8 +5,8 @@
 #include "capi/c_api_guard.h"
 #include "capi/c_api_request.h"
 #include "core/error.h"
-#include "pipeline/lora_source.h"
-#include "pipeline/model_convert.h"
+#include "pipeline/sources/lora_source.h"
+#include "pipeline/sources/model_convert.h"
 #include "sdxl/sdxl.h"
 
 using sdxl::capi::loras_of;

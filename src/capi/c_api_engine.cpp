@@ -10,8 +10,8 @@
 #include "core/error.h"
 #include "core/memory.h"
 #include "pipeline/engine.h"
-#include "pipeline/engine_capacity.h"
-#include "pipeline/infotext.h"
+#include "pipeline/request/engine_capacity.h"
+#include "pipeline/request/infotext.h"
 #include "sdxl/sdxl.h"
 
 struct sdxl_engine {

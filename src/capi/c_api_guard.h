@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "core/error.h"
-#include "pipeline/prompt_encoder.h"
+#include "pipeline/prompts/prompt_encoder.h"
 #include "sdxl/sdxl.h"
 
 namespace sdxl::capi {

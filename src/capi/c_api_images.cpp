@@ -10,7 +10,7 @@
 #include "core/error.h"
 #include "io/png.h"
 #include "io/safetensors.h"
-#include "pipeline/image_processor.h"
+#include "pipeline/stages/image_processor.h"
 
 namespace sdxl::capi {
 

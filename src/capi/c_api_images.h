@@ -4,7 +4,7 @@
 
 #include "io/image_file.h"
 #include "pipeline/engine.h"
-#include "pipeline/infotext.h"
+#include "pipeline/request/infotext.h"
 #include "sdxl/sdxl.h"
 
 namespace sdxl::capi {

@@ -6,9 +6,9 @@
 #include "capi/c_api_guard.h"
 #include "capi/c_api_images.h"
 #include "core/error.h"
-#include "pipeline/image_processor.h"
-#include "pipeline/request_limits.h"
-#include "pipeline/sampler_table.h"
+#include "pipeline/stages/image_processor.h"
+#include "pipeline/request/request_limits.h"
+#include "pipeline/request/sampler_table.h"
 
 namespace sdxl::capi {
 

@@ -3,7 +3,7 @@
 #include <vector>
 
 #include "capi/c_api_guard.h"
-#include "pipeline/sampler_table.h"
+#include "pipeline/request/sampler_table.h"
 #include "sdxl/sdxl.h"
 
 namespace {

@@ -3,7 +3,7 @@
 
 #include "cli/commands.h"
 #include "cli/model_options.h"
-#include "server/queue_worker.h"
+#include "server/queue/queue_worker.h"
 
 namespace sdxl::cli {
 

@@ -3,7 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "server/redis_client.h"
+#include "server/queue/redis_client.h"
 #include "server/server_options.h"
 
 namespace sdxl::cli {

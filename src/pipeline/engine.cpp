@@ -6,13 +6,13 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/memory.h"
-#include "pipeline/component_loader.h"
-#include "pipeline/engine_capacity.h"
-#include "pipeline/image_processor.h"
-#include "pipeline/latent_preview.h"
-#include "pipeline/lora_source.h"
-#include "pipeline/lora_tags.h"
-#include "pipeline/vae_source.h"
+#include "pipeline/sources/component_loader.h"
+#include "pipeline/request/engine_capacity.h"
+#include "pipeline/stages/image_processor.h"
+#include "pipeline/stages/latent_preview.h"
+#include "pipeline/sources/lora_source.h"
+#include "pipeline/prompts/lora_tags.h"
+#include "pipeline/sources/vae_source.h"
 
 namespace sdxl::pipeline {
 namespace {

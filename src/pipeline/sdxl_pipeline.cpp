@@ -8,9 +8,9 @@
 #include "core/log.h"
 #include "core/memory.h"
 #include "io/json_file.h"
-#include "pipeline/component_loader.h"
-#include "pipeline/conditioning.h"
-#include "pipeline/scheduler_spec.h"
+#include "pipeline/sources/component_loader.h"
+#include "pipeline/stages/conditioning.h"
+#include "pipeline/request/scheduler_spec.h"
 
 namespace sdxl::pipeline {
 namespace {

@@ -11,11 +11,11 @@
 
 #include "models/common/adaptable_layers.h"
 #include "models/unet/unet.h"
-#include "pipeline/generate_request.h"
-#include "pipeline/latent_codec.h"
-#include "pipeline/model_source.h"
-#include "pipeline/prompt_encoder.h"
-#include "pipeline/request_limits.h"
+#include "pipeline/request/generate_request.h"
+#include "pipeline/stages/latent_codec.h"
+#include "pipeline/sources/model_source.h"
+#include "pipeline/prompts/prompt_encoder.h"
+#include "pipeline/request/request_limits.h"
 #include "rng/torch_generator.h"
 
 namespace sdxl::pipeline {

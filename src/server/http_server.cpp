@@ -6,12 +6,12 @@
 #include <cstring>
 #include <memory>
 
-#include "server/base64.h"
-#include "server/http_common.h"
-#include "server/http_listener.h"
-#include "server/redis_job_backend.h"
-#include "server/request_guard.h"
-#include "server/routes.h"
+#include "server/http/base64.h"
+#include "server/http/http_common.h"
+#include "server/http/http_listener.h"
+#include "server/queue/redis_job_backend.h"
+#include "server/http/request_guard.h"
+#include "server/http/routes.h"
 #include "server/stop_signals.h"
 
 namespace sdxl::server {

@@ -8,11 +8,11 @@
 #include "core/error.h"
 #include "golden_cases.h"
 #include "io/safetensors.h"
-#include "pipeline/prompt_chunks.h"
-#include "pipeline/image_processor.h"
-#include "pipeline/prompt_encoder.h"
+#include "pipeline/prompts/prompt_chunks.h"
+#include "pipeline/stages/image_processor.h"
+#include "pipeline/prompts/prompt_encoder.h"
 #include "pipeline/sdxl_pipeline.h"
-#include "pipeline/tokenizer_loader.h"
+#include "pipeline/prompts/tokenizer_loader.h"
 
 namespace sdxl {
 namespace {

@@ -11,7 +11,7 @@
 
 #include "allocation_counter.h"
 #include "golden_cases.h"
-#include "pipeline/component_loader.h"
+#include "pipeline/sources/component_loader.h"
 
 namespace sdxl {
 namespace {

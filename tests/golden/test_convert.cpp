@@ -9,9 +9,9 @@
 #include "cli/cli_runner.h"
 #include "golden_cases.h"
 #include "io/safetensors.h"
-#include "pipeline/lora_source.h"
-#include "pipeline/model_convert.h"
-#include "pipeline/model_source.h"
+#include "pipeline/sources/lora_source.h"
+#include "pipeline/sources/model_convert.h"
+#include "pipeline/sources/model_source.h"
 
 namespace sdxl {
 namespace {

@@ -3,7 +3,7 @@
 
 #include "core/error.h"
 #include "golden_cases.h"
-#include "pipeline/prompt_encoder.h"
+#include "pipeline/prompts/prompt_encoder.h"
 
 namespace sdxl {
 namespace {

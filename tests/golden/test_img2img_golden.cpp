@@ -202,9 +202,9 @@ TEST(PipelineGolden, SingleFileErrors) {
 }  // namespace
 }  // namespace sdxl
 
-#include "pipeline/data_dir.h"
-#include "pipeline/single_file_source.h"
-#include "pipeline/tokenizer_loader.h"
+#include "pipeline/sources/data_dir.h"
+#include "pipeline/sources/single_file_source.h"
+#include "pipeline/prompts/tokenizer_loader.h"
 
 namespace sdxl {
 namespace {

@@ -9,8 +9,8 @@
 #include "golden_cases.h"
 #include "io/pipeline_folder.h"
 #include "pipeline/engine.h"
-#include "pipeline/lora_source.h"
-#include "pipeline/prompt_encoder.h"
+#include "pipeline/sources/lora_source.h"
+#include "pipeline/prompts/prompt_encoder.h"
 #include "random_tensor.h"
 
 namespace sdxl {

@@ -5,7 +5,7 @@
 #include <fstream>
 
 #include "golden_cases.h"
-#include "pipeline/scheduler_spec.h"
+#include "pipeline/request/scheduler_spec.h"
 #include "rng/torch_generator.h"
 #include "samplers/lcm.h"
 

@@ -4,7 +4,7 @@
 
 #include "core/error.h"
 #include "golden_cases.h"
-#include "pipeline/component_loader.h"
+#include "pipeline/sources/component_loader.h"
 
 namespace sdxl {
 namespace {

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "golden_cases.h"
-#include "pipeline/tokenizer_loader.h"
+#include "pipeline/prompts/tokenizer_loader.h"
 
 namespace sdxl {
 namespace {

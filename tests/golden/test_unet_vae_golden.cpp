@@ -3,8 +3,8 @@
 
 #include "golden_cases.h"
 #include "core/error.h"
-#include "pipeline/component_loader.h"
-#include "pipeline/denoiser.h"
+#include "pipeline/sources/component_loader.h"
+#include "pipeline/stages/denoiser.h"
 
 namespace sdxl {
 namespace {

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "server/child_process.h"
-#include "server/redis_client.h"
+#include "server/queue/redis_client.h"
 
 namespace sdxl::test {
 

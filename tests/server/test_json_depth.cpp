@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "server/json_depth.h"
+#include "server/http/json_depth.h"
 
 namespace sdxl::server {
 namespace {

@@ -4,11 +4,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "server/generation_json.h"
-#include "server/job_codec.h"
-#include "server/redis_client.h"
-#include "server/redis_job_store.h"
-#include "server/request_fields.h"
+#include "server/jobs/generation_json.h"
+#include "server/queue/job_codec.h"
+#include "server/queue/redis_client.h"
+#include "server/queue/redis_job_store.h"
+#include "server/http/request_fields.h"
 #include "test_support.h"
 
 namespace sdxl::server {

@@ -5,7 +5,7 @@
 #include "core/error.h"
 #include "io/json_file.h"
 #include "io/model_configs.h"
-#include "pipeline/scheduler_spec.h"
+#include "pipeline/request/scheduler_spec.h"
 #include "test_support.h"
 
 namespace sdxl::io {

@@ -10,7 +10,7 @@
 #include "lora/lora_delta.h"
 #include "lora/lora_file.h"
 #include "lora/lora_names.h"
-#include "pipeline/lora_tags.h"
+#include "pipeline/prompts/lora_tags.h"
 #include "random_tensor.h"
 #include "test_support.h"
 

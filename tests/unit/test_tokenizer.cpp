@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
-#include "pipeline/tokenizer_loader.h"
+#include "pipeline/prompts/tokenizer_loader.h"
 #include "test_support.h"
 #include "tokenizer/tokenizer_error.h"
 #include "tokenizer/unicode_text.h"

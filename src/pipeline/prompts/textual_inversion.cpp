@@ -1,0 +1,62 @@
+#include "pipeline/prompts/textual_inversion.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "io/safetensors.h"
+#include "pipeline/prompts/tokenizer_loader.h"
+
+namespace sdxl::pipeline {
+
+namespace fs = std::filesystem;
+
+std::vector<TextualInversion> load_textual_inversions(const fs::path& dir, const std::vector<std::string>& texts) {
+  std::vector<TextualInversion> out;
+  if (dir.empty()) return out;
+  std::error_code ec;
+  SDXL_CHECK(fs::is_directory(dir, ec), Io, "[embeddings] ", dir.string(), ": not a directory");
+  std::vector<fs::path> files;
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    if (it->path().extension() != ".safetensors") continue;
+    std::error_code entry_ec;
+    const bool regular = it->is_regular_file(entry_ec);
+    // A symlink loop or a dangling link in the folder is one bad entry, not a failed request.
+    if (entry_ec) log_warn("[embeddings] ", it->path().string(), ": skipped (", entry_ec.message(), ")");
+    else if (regular) files.push_back(it->path());
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& file : files) {
+    const std::string name = file.stem().string();
+    const bool used = std::any_of(texts.begin(), texts.end(), [&](const std::string& t) { return t.find(name) != std::string::npos; });
+    if (name.empty() || !used) continue;
+    auto st = io::SafetensorsFile::open(file);
+    for (const char* key : {"clip_l", "clip_g"})
+      SDXL_CHECK(st->find(key), Format, "[embeddings] ", file.string(), ": no '", key,
+                 "' tensor (an SDXL embedding has clip_l and clip_g)");
+    TextualInversion ti{name, st->tensor("clip_l").to(DType::F32).clone(), st->tensor("clip_g").to(DType::F32).clone()};
+    SDXL_CHECK(ti.clip_l.rank() == 2 && ti.clip_g.rank() == 2 && ti.clip_l.dim(0) == ti.clip_g.dim(0), Format,
+               "[embeddings] ", file.string(), ": clip_l ", ti.clip_l.shape().to_string(), " and clip_g ",
+               ti.clip_g.shape().to_string(), " must be [n, width] with the same n");
+    SDXL_CHECK(ti.clip_l.dim(0) >= 1 && ti.clip_l.dim(0) <= kChunkTokens, Format, "[embeddings] ", file.string(), ": ",
+               ti.clip_l.dim(0), " vectors; an embedding has 1 to ", kChunkTokens);
+    out.push_back(std::move(ti));
+  }
+  return out;
+}
+
+std::vector<TokenEmbedding> token_embeddings(const std::vector<TextualInversion>& embeddings,
+                                             const tokenizer::ClipTokenizer& tokenizer, bool second_encoder,
+                                             int64_t hidden_size) {
+  std::vector<TokenEmbedding> out;
+  for (const auto& e : embeddings) {
+    const Tensor& vectors = second_encoder ? e.clip_g : e.clip_l;
+    SDXL_CHECK(vectors.dim(1) == hidden_size, InvalidArgument, "[embeddings] ", e.name, ": ",
+               second_encoder ? "clip_g" : "clip_l", " vectors are ", vectors.dim(1), " wide but the ",
+               second_encoder ? "second" : "first", " text encoder's are ", hidden_size);
+    out.push_back({e.name, with_tokenizer_errors([&] { return tokenizer.token_ids(e.name); }), vectors});
+  }
+  return out;
+}
+
+}  // namespace sdxl::pipeline

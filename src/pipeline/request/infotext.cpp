@@ -1,0 +1,119 @@
+#include "pipeline/request/infotext.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include "io/file_hash.h"
+#include "pipeline/engine.h"
+
+namespace sdxl::pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string number(double v) {
+  std::ostringstream out;
+  out << v;
+  std::string s = out.str();
+  if (s.find('.') == std::string::npos && s.find('e') == std::string::npos) s += ".0";
+  return s;
+}
+
+// A single file by its stem and the first 10 digits of its SHA-256 ("AutoV2"); a folder by its
+// name, without a hash.
+void write_model(std::ostream& out, const fs::path& path, const char* hash_field, const char* name_field) {
+  std::error_code ec;
+  if (fs::is_regular_file(path, ec)) {
+    out << ", " << hash_field << ": "
+        << io::file_sha256(path, io::FileHashKind::WholeFile, io::default_hash_cache()).substr(0, 10) << ", " << name_field
+        << ": " << infotext_quote(path.stem().string());
+  } else {
+    const fs::path name = path.filename().empty() ? path.parent_path().filename() : path.filename();
+    out << ", " << name_field << ": " << infotext_quote(name.string());
+  }
+}
+
+// "name: hash, ..." with A1111's alias rule (no ':' or ',' in names) and its LoRA hash: the
+// first 12 digits of the data's SHA-256.
+std::string lora_hashes(const std::vector<lora::LoraSpec>& loras) {
+  std::string out;
+  for (const auto& l : loras) {
+    std::string name = l.path.stem().string();
+    name.erase(std::remove_if(name.begin(), name.end(), [](char c) { return c == ':' || c == ','; }), name.end());
+    out += (out.empty() ? "" : ", ") + name + ": " +
+           io::file_sha256(l.path, io::FileHashKind::SafetensorsData, io::default_hash_cache()).substr(0, 12);
+  }
+  return out;
+}
+
+}  // namespace
+
+InfotextFields infotext_fields(const EngineRequest& request, const EngineOptions& options,
+                               const std::vector<lora::LoraSpec>& loras, int64_t width, int64_t height, int64_t index) {
+  const GenerateRequest& r = request.generate;
+  const PromptRequest& p = r.prompts;
+  const size_t prompts = p.prompt.is_list() ? p.prompt.size() : 1;
+  const int64_t per_prompt = std::max<int64_t>(1, p.num_images_per_prompt);
+  const size_t prompt = std::min(static_cast<size_t>(index / per_prompt), prompts - 1);
+  InfotextFields f;
+  f.prompt = p.prompt.for_batch(prompts, "prompt")[prompt];
+  if (!p.negative_prompt.is_none()) f.negative_prompt = p.negative_prompt.for_batch(prompts, "negative prompt")[prompt];
+  if (!p.prompt_2.is_none()) f.prompt_2 = p.prompt_2.for_batch(1, "prompt 2")[0];
+  f.steps = r.steps;
+  f.sampler = r.sampler_name;
+  f.guidance = r.guidance.scale;
+  f.guidance_rescale = r.guidance.rescale;
+  f.seed = r.seed;
+  f.width = width;
+  f.height = height;
+  f.model = options.model;
+  f.vae = options.vae;
+  if (r.init_image.defined()) f.denoising_strength = r.strength;
+  f.inpaint = r.mask.defined();
+  if (request.refiner.mode != RefinerMode::None) {
+    f.refiner = options.refiner;
+    if (request.refiner.mode == RefinerMode::Ensemble) f.refiner_switch_at = request.refiner.high_noise_frac;
+    else f.refiner_strength = request.refiner.strength;
+  }
+  if (p.clip_skip) f.clip_skip = static_cast<int>(*p.clip_skip);
+  f.precision = options.precision == ops::Precision::BF16 ? "bf16" : "fp32";
+  f.loras = loras;
+  return f;
+}
+
+std::string infotext_quote(const std::string& text) {
+  if (text.find_first_of(",:\n") == std::string::npos) return text;
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out + "\"";
+}
+
+std::string a1111_infotext(const InfotextFields& f) {
+  std::ostringstream out;
+  out << f.prompt << "\n";
+  if (!f.negative_prompt.empty()) out << "Negative prompt: " << f.negative_prompt << "\n";
+  out << "Steps: " << f.steps << ", Sampler: " << f.sampler << ", CFG scale: " << number(f.guidance) << ", Seed: " << f.seed
+      << ", Size: " << f.width << "x" << f.height;
+  write_model(out, f.model, "Model hash", "Model");
+  if (!f.vae.empty()) write_model(out, f.vae, "VAE hash", "VAE");
+  if (f.denoising_strength) out << ", Denoising strength: " << number(*f.denoising_strength);
+  if (f.guidance_rescale > 0) out << ", CFG Rescale: " << number(f.guidance_rescale);
+  if (f.inpaint) out << ", Inpaint: true";
+  if (!f.refiner.empty()) {
+    out << ", Refiner: " << infotext_quote(f.refiner.filename().string());
+    if (f.refiner_switch_at) out << ", Refiner switch at: " << number(*f.refiner_switch_at);
+    if (f.refiner_strength) out << ", Refiner strength: " << number(*f.refiner_strength);
+  }
+  if (f.clip_skip) out << ", Clip skip: " << *f.clip_skip;
+  if (f.prompt_2) out << ", Prompt 2: " << infotext_quote(*f.prompt_2);
+  if (f.precision != "fp32") out << ", Precision: " << f.precision;
+  if (!f.loras.empty()) out << ", Lora hashes: " << infotext_quote(lora_hashes(f.loras));
+  out << ", Version: sdxl " << f.version;
+  return out.str();
+}
+
+}  // namespace sdxl::pipeline

@@ -1,0 +1,33 @@
+// Loading model components from a model source: config, weights, binding, and the check
+// that the weights hold exactly what the config implies.
+#pragma once
+
+#include <string>
+
+#include "pipeline/sources/model_source.h"
+#include "models/clip/clip_text_model.h"
+#include "models/common/adaptable_layers.h"
+#include "models/taesd/autoencoder_tiny.h"
+#include "models/unet/unet.h"
+#include "models/vae/autoencoder_kl.h"
+
+namespace sdxl::pipeline {
+
+// `precision`: the arithmetic of linears and convolutions (BF16: bf16 inputs and weights, f32
+// accumulation). The VAE keeps F32 when its config says force_upcast, as diffusers does.
+// `adaptable`: where the bound layers are recorded for later LoRA changes (emptied first).
+models::ClipTextModel load_text_encoder(const ModelSource& source, const std::string& component,
+                                        ops::Precision precision = ops::Precision::F32,
+                                        models::AdaptableLayers* adaptable = nullptr);
+// The arithmetic the VAE runs in: F32 under its config's force_upcast, as diffusers does.
+ops::Precision vae_precision(const io::VaeConfig& config, ops::Precision precision);
+models::AutoencoderKL load_vae(const ModelSource& source, const std::string& component = "vae",
+                               ops::Precision precision = ops::Precision::F32);
+// A diffusers AutoencoderTiny folder (config.json and diffusion_pytorch_model[.fp16].safetensors),
+// as madebyollin/taesdxl: refused with a clear message when it is something else.
+models::AutoencoderTiny load_tiny_autoencoder(const std::filesystem::path& dir, ops::Precision precision = ops::Precision::F32);
+models::UNet2DConditionModel load_unet(const ModelSource& source, const std::string& component = "unet",
+                                       ops::Precision precision = ops::Precision::F32,
+                                       models::AdaptableLayers* adaptable = nullptr);
+
+}  // namespace sdxl::pipeline

@@ -1,0 +1,200 @@
+// AUTOMATIC1111's /sdapi/v1 API: the subset Open WebUI, SillyTavern and scripts written for the
+// webui call, with its field names, defaults (512x512, 50 steps, CFG 7, Euler) and response
+// shapes (images as bare base64 PNGs, `info` a JSON *string*). Prompts are read with
+// AUTOMATIC1111's syntax and <lora:...> tags; seeds and samplers are sdxl's, so an image equals
+// the CLI's for the same settings.
+#include <chrono>
+
+#include "sdxl/sdxl.hpp"
+#include "server/http/base64.h"
+#include "server/http/http_common.h"
+#include "server/api/request_parsers.h"
+#include "server/http/routes.h"
+#include "server/system_memory.h"
+
+namespace sdxl::server {
+namespace {
+
+using nlohmann::json;
+
+// The reply: bare base64 PNGs, the request echoed, and `info` as a JSON string.
+void send_images(const ServerContext& ctx, http::Response& res, const JobView& job, const api::Generation& s, json echo,
+                 bool send, bool img2img) {
+  json images = json::array(), infotexts = json::array(), seeds = json::array(), prompts = json::array(),
+       negatives = json::array();
+  for (size_t i = 0; i < job.images.size(); ++i) {
+    if (send) images.push_back(base64_encode(job.images[i].png));
+    infotexts.push_back(job.images[i].infotext);
+    const size_t per_repeat = static_cast<size_t>(s.images_per_prompt);
+    seeds.push_back(job.seeds.empty() ? s.seed : job.seeds[std::min(i / per_repeat, job.seeds.size() - 1)]);
+    prompts.push_back(s.prompts[0]);
+    negatives.push_back(s.negative_prompts.empty() ? "" : s.negative_prompts[0]);
+  }
+  const auto checkpoint = ctx.catalog.find_checkpoint(job.checkpoint);
+  const std::string hash = checkpoint ? ctx.catalog.sha256(*checkpoint) : "";
+  const json info = {{"prompt", s.prompts[0]},
+                     {"all_prompts", prompts},
+                     {"negative_prompt", s.negative_prompts.empty() ? "" : s.negative_prompts[0]},
+                     {"all_negative_prompts", negatives},
+                     {"seed", s.seed},
+                     {"all_seeds", seeds},
+                     {"subseed", -1},
+                     {"all_subseeds", seeds},
+                     {"width", s.width},
+                     {"height", s.height},
+                     {"sampler_name", s.sampler},
+                     {"cfg_scale", s.guidance_scale},
+                     {"steps", s.steps},
+                     {"batch_size", s.images_per_prompt},
+                     {"restore_faces", false},
+                     {"sd_model_name", job.checkpoint},
+                     {"sd_model_hash", hash.substr(0, std::min<size_t>(10, hash.size()))},
+                     {"denoising_strength", img2img ? json(s.strength) : json(nullptr)},
+                     {"extra_generation_params", json::object()},
+                     {"index_of_first_image", 0},
+                     {"infotexts", infotexts},
+                     {"styles", json::array()},
+                     {"clip_skip", s.clip_skip < 0 ? 1 : s.clip_skip + 1},
+                     {"is_using_inpainting_conditioning", false},
+                     {"version", std::string("sdxl ") + sdxl_version()}};
+  send_json(res, 200, {{"images", images}, {"parameters", echo}, {"info", info.dump()}});
+}
+
+void generate(const ServerContext& ctx, const http::Request& req, http::Response& res, bool img2img) {
+  const json body = parse_body(req.body);
+  json echo;
+  JobRequest request = parse_a1111_request(body, img2img, lookup_of(ctx), echo);
+  const bool send = Fields(body).boolean("send_images", true);
+  auto kept = std::make_shared<api::Generation>(request.generation);  // the queue takes its own copy
+  kept->image.reset();  // the reply needs the settings, not the upload
+  kept->mask_image.reset();
+  const bool img2img_reply = request.generation.image != nullptr;
+  const std::string id = ctx.queue.submit(std::move(request));
+  answer_when_done(ctx, id, res, [&ctx, kept, echo = std::move(echo), send, img2img_reply](const JobView& job, http::Response& res) {
+    // AUTOMATIC1111 answers an interrupted call with what it has: no images here.
+    if (job.state != JobState::Succeeded && job.state != JobState::Cancelled) throw job_error(job);
+    send_images(ctx, res, job, *kept, echo, send, img2img_reply);
+  });
+}
+
+json memory_report() {
+  const SystemMemory m = system_memory();
+  return {{"ram", {{"free", m.available_bytes}, {"used", m.total_bytes - m.available_bytes}, {"total", m.total_bytes}}},
+          {"cuda", {{"error", "no CUDA device: sdxl runs on the CPU"}}}};
+}
+
+}  // namespace
+
+void add_a1111_routes(Router& server, const ServerContext& ctx) {
+  server.Post("/sdapi/v1/txt2img", guarded([&ctx](const http::Request& req, http::Response& res) { generate(ctx, req, res, false); },
+                                          send_error, a1111_field_of));
+  server.Post("/sdapi/v1/img2img", guarded([&ctx](const http::Request& req, http::Response& res) { generate(ctx, req, res, true); },
+                                          send_error, a1111_field_of));
+  server.Get("/sdapi/v1/progress", guarded([&ctx](const http::Request& req, http::Response& res) {
+    const auto job = ctx.queue.running();
+    const bool image = req.get_param_value("skip_current_image") != "true";
+    // A job id is access to its result: shown only where every caller is the same user.
+    const bool one_user = ctx.options.api_auth.size() + (ctx.options.api_key.empty() ? 0 : 1) == 1;
+    json state = {{"skipped", false},           {"interrupted", false},        {"stopping_generation", false},
+                  {"job", job && one_user ? job->id : ""},  {"job_count", (job ? 1 : 0) + static_cast<int>(ctx.queue.queued())},
+                  {"job_timestamp", "0"},       {"job_no", job ? job->repeat : 0},
+                  {"sampling_step", job ? job->step : 0}, {"sampling_steps", job ? job->total : 0}};
+    const double progress = job ? job->progress() : 0.0;
+    const double eta = job && progress > 0 ? job->elapsed_seconds / progress - job->elapsed_seconds : 0.0;
+    send_json(res, 200,
+              {{"progress", progress},
+               {"eta_relative", eta},
+               {"state", state},
+               {"current_image", job && image && !job->preview_png.empty() ? json(base64_encode(job->preview_png)) : json(nullptr)},
+               {"textinfo", job ? json(job->stage) : json(nullptr)}});
+  }));
+  server.Post("/sdapi/v1/interrupt", guarded([&ctx](const http::Request&, http::Response& res) {
+    ctx.queue.interrupt();
+    send_json(res, 200, json::object());
+  }));
+  server.Post("/sdapi/v1/skip", guarded([&ctx](const http::Request&, http::Response& res) {
+    ctx.queue.skip();
+    send_json(res, 200, json::object());
+  }));
+  server.Get("/sdapi/v1/options", guarded([&ctx](const http::Request&, http::Response& res) {
+    const auto current = ctx.catalog.find_checkpoint(ctx.catalog.current());
+    send_json(res, 200,
+              {{"sd_model_checkpoint", current ? ctx.catalog.title(*current) : ctx.catalog.current()},
+               {"sd_checkpoint_hash", current ? ctx.catalog.sha256(*current) : ""},
+               {"sd_vae", ctx.options.vae.empty() ? "Automatic" : std::filesystem::path(ctx.options.vae).filename().string()},
+               {"CLIP_stop_at_last_layers", 1},
+               {"samples_format", "png"}});
+  }));
+  server.Post("/sdapi/v1/options", guarded([&ctx](const http::Request& req, http::Response& res) {
+    const json body = parse_body(req.body);
+    const Fields f(body);
+    if (!f.has("sd_model_checkpoint")) return send_json(res, 200, nullptr);
+    answer_when_done(ctx, ctx.queue.switch_checkpoint(f.text("sd_model_checkpoint", "")), res, [](const JobView& job, http::Response& res) {
+      if (job.state != JobState::Succeeded) throw job_error(job);
+      send_json(res, 200, nullptr);
+    });
+  }));
+  server.Get("/sdapi/v1/sd-models", guarded([&ctx](const http::Request&, http::Response& res) {
+    json list = json::array();
+    for (const auto& c : ctx.catalog.checkpoints()) {
+      const std::string sha = ctx.catalog.sha256(c);
+      list.push_back({{"title", ctx.catalog.title(c)},
+                      {"model_name", c.name},
+                      {"hash", sha.empty() ? json(nullptr) : json(sha.substr(0, 10))},
+                      {"sha256", sha.empty() ? json(nullptr) : json(sha)},
+                      {"filename", c.path.string()},
+                      {"config", nullptr}});
+    }
+    send_json(res, 200, list);
+  }));
+  server.Get("/sdapi/v1/samplers", guarded([](const http::Request&, http::Response& res) {
+    json list = json::array();
+    for (int i = 0; i < sdxl_sampler_count(); ++i) {
+      const sdxl_sampler_info* s = sdxl_sampler_at(i);
+      list.push_back({{"name", s->display_name}, {"aliases", {s->name}}, {"options", json::object()}});
+    }
+    send_json(res, 200, list);
+  }));
+  server.Get("/sdapi/v1/schedulers", guarded([](const http::Request&, http::Response& res) {
+    send_json(res, 200,
+              json::array({{{"name", "automatic"}, {"label", "Automatic"}, {"aliases", nullptr}, {"default_rho", -1}, {"need_inner_model", false}},
+                           {{"name", "karras"}, {"label", "Karras"}, {"aliases", nullptr}, {"default_rho", 7.0}, {"need_inner_model", false}}}));
+  }));
+  server.Get("/sdapi/v1/loras", guarded([&ctx](const http::Request&, http::Response& res) {
+    json list = json::array();
+    for (const auto& l : ctx.catalog.loras())
+      list.push_back({{"name", l.name}, {"alias", l.name}, {"path", l.path.string()}, {"metadata", json::object()}});
+    send_json(res, 200, list);
+  }));
+  for (const char* empty : {"/sdapi/v1/upscalers", "/sdapi/v1/latent-upscale-modes", "/sdapi/v1/prompt-styles",
+                            "/sdapi/v1/hypernetworks", "/sdapi/v1/face-restorers"})
+    server.Get(empty, guarded([](const http::Request&, http::Response& res) { send_json(res, 200, json::array()); }));
+  server.Get("/sdapi/v1/sd-vae", guarded([&ctx](const http::Request&, http::Response& res) {
+    json list = json::array();
+    if (!ctx.options.vae.empty())
+      list.push_back({{"model_name", std::filesystem::path(ctx.options.vae).filename().string()}, {"filename", ctx.options.vae}});
+    send_json(res, 200, list);
+  }));
+  server.Get("/sdapi/v1/memory", guarded([](const http::Request&, http::Response& res) { send_json(res, 200, memory_report()); }));
+  server.Post("/sdapi/v1/png-info", guarded([](const http::Request& req, http::Response& res) {
+    const json body = parse_body(req.body);
+    const Fields f(body);
+    const auto bytes = base64_decode(f.text("image", ""));
+    if (!bytes || bytes->empty()) f.bad("image", "not base64 image data");
+    char* text = nullptr;
+    if (sdxl_png_parameters(reinterpret_cast<const unsigned char*>(bytes->data()), bytes->size(), &text) != SDXL_STATUS_OK)
+      f.bad("image", sdxl_last_error());
+    const std::string info = api::take_string(text);
+    send_json(res, 200, {{"info", info}, {"items", info.empty() ? json::object() : json{{"parameters", info}}}, {"parameters", json::object()}});
+  }));
+  server.Post("/sdapi/v1/refresh-checkpoints", guarded([&ctx](const http::Request&, http::Response& res) {
+    ctx.catalog.refresh_checkpoints();
+    send_json(res, 200, nullptr);
+  }));
+  server.Post("/sdapi/v1/refresh-loras", guarded([&ctx](const http::Request&, http::Response& res) {
+    ctx.catalog.refresh_loras();
+    send_json(res, 200, nullptr);
+  }));
+}
+
+}  // namespace sdxl::server

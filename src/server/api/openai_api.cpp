@@ -1,0 +1,55 @@
+// The OpenAI Images API: POST /v1/images/generations (model, prompt, n, size, response_format
+// b64_json or url; a url is a link to this server's result route) and GET /v1/models. Errors in
+// OpenAI's shape: {"error": {"message", "type", "param", "code"}}.
+#include <chrono>
+
+#include "server/http/base64.h"
+#include "server/http/http_common.h"
+#include "server/api/request_parsers.h"
+#include "server/http/routes.h"
+
+namespace sdxl::server {
+namespace {
+
+using nlohmann::json;
+
+// OpenAI answers every invalid request 400 (never 422).
+void send_openai_error(http::Response& res, const RequestError& e) {
+  res.status = e.status() == 422 ? 400 : e.status();
+  if (e.status() == 503) res.set_header("Retry-After", "5");
+  const char* type = e.status() == 401 ? "authentication_error" : e.status() >= 500 ? "server_error" : "invalid_request_error";
+  res.set_content(json{{"error", {{"message", e.what()}, {"type", type}, {"param", e.field().empty() ? json(nullptr) : json(e.field())}, {"code", nullptr}}}}.dump(),
+                  "application/json");
+}
+
+void generations(const ServerContext& ctx, const http::Request& req, http::Response& res) {
+  std::string format;
+  const std::string id = ctx.queue.submit(parse_openai_request(parse_body(req.body), lookup_of(ctx), format));
+  const std::string host = req.get_header_value("Host");
+  answer_when_done(ctx, id, res, [format, host](const JobView& job, http::Response& res) {
+    if (job.state != JobState::Succeeded) throw job_error(job);
+    json data = json::array();
+    for (size_t i = 0; i < job.images.size(); ++i) {
+      if (format == "b64_json") data.push_back({{"b64_json", base64_encode(job.images[i].png)}});
+      else data.push_back({{"url", "http://" + host + "/v1/jobs/" + job.id + "/images/" + std::to_string(i)}});
+    }
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    send_json(res, 200, {{"created", now}, {"data", data}});
+  }, send_openai_error);
+}
+
+}  // namespace
+
+void add_openai_routes(Router& server, const ServerContext& ctx) {
+  server.Post("/v1/images/generations",
+              guarded([&ctx](const http::Request& req, http::Response& res) { generations(ctx, req, res); },
+                      send_openai_error, openai_field_of));
+  server.Get("/v1/models", guarded([&ctx](const http::Request&, http::Response& res) {
+    json data = json::array();
+    for (const auto& c : ctx.catalog.checkpoints())
+      data.push_back({{"id", c.name}, {"object", "model"}, {"created", 0}, {"owned_by", "sdxl"}});
+    send_json(res, 200, {{"object", "list"}, {"data", data}});
+  }, send_openai_error));
+}
+
+}  // namespace sdxl::server

@@ -1,0 +1,172 @@
+#include "server/api/request_parsers.h"
+
+#include <climits>
+#include <cstdio>
+#include <map>
+
+#include "server/jobs/generation_json.h"
+#include "server/http/request_fields.h"
+
+namespace sdxl::server {
+
+using nlohmann::json;
+
+namespace {
+
+int int_field(const Fields& f, const char* name, int fallback) { return static_cast<int>(f.integer(name, fallback, INT_MIN, INT_MAX)); }
+
+// The fields txt2img and img2img share, mapped onto a generation.
+JobRequest common_request(const NameLookup& names, const Fields& f, json& echo) {
+  JobRequest job;
+  api::Generation& g = job.generation;
+  g.prompt_syntax = "a1111";
+  g.prompts = {f.text("prompt", "")};
+  g.negative_prompts = {f.text("negative_prompt", "")};
+  g.width = int_field(f, "width", 512);
+  g.height = int_field(f, "height", 512);
+  g.steps = int_field(f, "steps", 50);
+  g.guidance_scale = f.number("cfg_scale", 7.0, -1e300, 1e300);
+  const int64_t seed = f.integer("seed", -1, -1, 4294967295ll);
+  g.seed = seed < 0 ? random_seed() : static_cast<uint64_t>(seed);
+  g.sampler = f.text("sampler_name", "");
+  if (g.sampler.empty()) g.sampler = f.text("sampler_index", "Euler");
+  g.scheduler = f.text("scheduler", "");
+  g.images_per_prompt = int_field(f, "batch_size", 1);
+  g.preview_every = 1;
+  job.repeats = static_cast<int>(f.integer("n_iter", 1, 1, kMaxImagesPerCall));
+  if (int64_t{job.repeats} * g.images_per_prompt > kMaxImagesPerCall)
+    f.bad("n_iter", "n_iter x batch_size is " + std::to_string(int64_t{job.repeats} * g.images_per_prompt) +
+                        " images; at most " + std::to_string(kMaxImagesPerCall) + " in one call");
+  if (f.boolean("enable_hr", false)) f.bad("enable_hr", "hires fix is not supported by sdxl");
+  if (f.boolean("restore_faces", false)) f.bad("restore_faces", "face restoration is not supported by sdxl");
+  if (f.boolean("tiling", false)) f.bad("tiling", "tiling is not supported by sdxl");
+  const json& overrides = f.raw("override_settings");
+  if (!overrides.is_null()) {
+    if (!overrides.is_object()) f.bad("override_settings", "must be an object");
+    const Fields o(overrides);
+    job.checkpoint = o.text("sd_model_checkpoint", "");
+    if (!job.checkpoint.empty() && !names.has_checkpoint(job.checkpoint))
+      throw RequestError(404, "override_settings.sd_model_checkpoint", "no checkpoint named '" + job.checkpoint + "'");
+    // AUTOMATIC1111's own setting (its slider's range), counted from 1 where clip_skip counts from 0.
+    g.clip_skip = static_cast<int>(o.integer("CLIP_stop_at_last_layers", 1, 1, 12)) - 1;
+    if (g.clip_skip == 0) g.clip_skip = -1;
+  }
+  const std::string refiner = f.text("refiner_checkpoint", "");
+  g.refiner_mode = "none";
+  if (!refiner.empty() && refiner != "None") {
+    const std::filesystem::path loaded = names.refiner;
+    if (loaded.empty() || (refiner != loaded.filename().string() && refiner != loaded.stem().string()))
+      throw RequestError(422, "refiner_checkpoint",
+                         "refiner_checkpoint: '" + refiner + "' is not the server's refiner (sdxl serve --refiner)");
+    g.refiner_mode = "ensemble";
+    g.high_noise_frac = f.number("refiner_switch_at", 0.8, -1e300, 1e300);
+  }
+  echo = {{"prompt", g.prompts[0]},        {"negative_prompt", g.negative_prompts[0]}, {"seed", g.seed},
+          {"sampler_name", g.sampler},     {"scheduler", g.scheduler},                 {"batch_size", g.images_per_prompt},
+          {"n_iter", job.repeats},         {"steps", g.steps},                         {"cfg_scale", g.guidance_scale},
+          {"width", g.width},              {"height", g.height},                       {"override_settings", overrides},
+          {"refiner_checkpoint", refiner}, {"refiner_switch_at", g.high_noise_frac}};
+  return job;
+}
+
+}  // namespace
+
+JobRequest parse_a1111_request(const json& body, bool img2img, const NameLookup& names, json& echo) {
+  const Fields f(body);
+  JobRequest job = common_request(names, f, echo);
+  api::Generation& g = job.generation;
+  if (img2img) {
+    const json& init = f.raw("init_images");
+    if (!init.is_array() || init.empty() || !init[0].is_string())
+      f.bad("init_images", "must be a list with at least one base64 image");
+    g.image = upload_of(init[0].get<std::string>(), "init_images", api::max_input_pixels(g));
+    if (f.has("mask")) g.mask_image = upload_of(f.text("mask", ""), "mask", api::max_input_pixels(g));
+    g.strength = f.number("denoising_strength", 0.75, -1e300, 1e300);
+    echo["denoising_strength"] = g.strength;
+  }
+  return job;
+}
+
+JobRequest parse_job_request(const json& body, const NameLookup& names) {
+  const Fields f(body);
+  if (!f.has("prompt")) f.bad("prompt", "is required");
+  api::Generation defaults;
+  defaults.refiner_mode = names.refiner.empty() ? "none" : "ensemble";
+  defaults.preview_every = 1;
+  const LoraNaming catalog{[&names](const std::string& name, const char* field) {
+                             const auto file = names.lora(name);
+                             if (!file)
+                               throw RequestError(404, field, std::string(field) + ": no LoRA named '" + name + "' in the LoRA folder");
+                             return *file;
+                           },
+                           [](const std::string& path) { return path; }};
+  JobRequest job;
+  job.generation = generation_from_json(body, catalog, std::move(defaults), {"model", "n_iter"});
+  job.checkpoint = f.text("model", "");
+  if (!job.checkpoint.empty() && !names.has_checkpoint(job.checkpoint))
+    throw RequestError(404, "model", "model: no checkpoint named '" + job.checkpoint + "'");
+  job.repeats = static_cast<int>(f.integer("n_iter", 1, 1, kMaxImagesPerCall));
+  // One call's images are the library's to bound; their repeats are the server's.
+  const int64_t images = int64_t{job.generation.images_per_prompt} * static_cast<int64_t>(job.generation.prompts.size());
+  if (job.repeats > 1 && int64_t{job.repeats} * images > kMaxImagesPerCall)
+    f.bad("n_iter", "n_iter x the images of one call is " + std::to_string(job.repeats * images) + "; at most " +
+                        std::to_string(kMaxImagesPerCall) + " in one job");
+  return job;
+}
+
+JobRequest parse_openai_request(const json& body, const NameLookup& names, std::string& format) {
+  const Fields f(body);
+  JobRequest job;
+  api::Generation& g = job.generation;
+  g.prompts = {f.text("prompt", "")};
+  if (g.prompts[0].empty()) f.bad("prompt", "is required", 400);
+  g.images_per_prompt = static_cast<int>(f.integer("n", 1, 1, 10));  // the OpenAI API's own limit
+  const std::string size = f.text("size", "1024x1024");
+  if (size != "auto") {
+    int w = 0, h = 0;
+    char x = 0, extra = 0;
+    if (std::sscanf(size.c_str(), "%d%c%d%c", &w, &x, &h, &extra) != 3 || x != 'x')
+      f.bad("size", "'" + size + "' is not WIDTHxHEIGHT", 400);
+    g.width = w;
+    g.height = h;
+  }
+  format = f.text("response_format", "b64_json");
+  if (format != "b64_json" && format != "url") f.bad("response_format", "must be b64_json or url", 400);
+  const std::string model = f.text("model", "");
+  if (!model.empty() && model != "sdxl" && !names.has_checkpoint(model))
+    throw RequestError(404, "model", "model: no model named '" + model + "' (GET /v1/models lists them)");
+  if (model != "sdxl") job.checkpoint = model;
+  g.seed = random_seed();
+  g.refiner_mode = "none";
+  g.preview_every = 1;
+  return job;
+}
+
+namespace {
+
+std::string field_in(const std::map<std::string, std::string>& names, const std::string& parameter) {
+  const auto it = names.find(parameter);
+  return it == names.end() ? parameter : it->second;
+}
+
+}  // namespace
+
+std::string a1111_field_of(const std::string& parameter) {
+  static const std::map<std::string, std::string> names = {
+      {"prompts", "prompt"},          {"negative_prompts", "negative_prompt"},
+      {"guidance_scale", "cfg_scale"}, {"sampler", "sampler_name"},
+      {"images_per_prompt", "batch_size"}, {"init_image", "init_images"},
+      {"strength", "denoising_strength"}, {"high_noise_frac", "refiner_switch_at"},
+      {"refiner_mode", "refiner_checkpoint"}, {"clip_skip", "override_settings.CLIP_stop_at_last_layers"}};
+  return field_in(names, parameter);
+}
+
+std::string jobs_field_of(const std::string& parameter) { return generation_json_field(parameter); }
+
+std::string openai_field_of(const std::string& parameter) {
+  static const std::map<std::string, std::string> names = {
+      {"prompts", "prompt"}, {"images_per_prompt", "n"}, {"width", "size"}, {"height", "size"}};
+  return field_in(names, parameter);
+}
+
+}  // namespace sdxl::server

@@ -1,0 +1,39 @@
+// Each API family's request body as a job: AUTOMATIC1111's txt2img / img2img fields and
+// defaults, the OpenAI Images API's, and the jobs API's (the generation's JSON form,
+// server/generation_json.h). Values are checked for their type here; their bounds are the
+// library's, checked when the job is submitted, whose errors name a library parameter that each
+// family's *_field_of turns into its own field's name. Names of checkpoints and LoRAs resolve
+// only through `names`, never to a path the request makes up. No model is needed: the fuzz
+// target runs these.
+#pragma once
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "server/jobs/job_request.h"
+
+namespace sdxl::server {
+
+// AUTOMATIC1111's n_iter x batch_size at most (its own n_iter limit, at batch size 1).
+constexpr int kMaxImagesPerCall = 100;
+
+struct NameLookup {
+  std::function<bool(const std::string&)> has_checkpoint;
+  std::function<std::optional<std::string>(const std::string&)> lora;  // a LoRA name's file
+  std::string refiner;                                                 // the server's refiner, if any
+};
+
+// `echo`: the request with its defaults filled in (the A1111 reply's `parameters`).
+JobRequest parse_a1111_request(const nlohmann::json& body, bool img2img, const NameLookup& names, nlohmann::json& echo);
+JobRequest parse_job_request(const nlohmann::json& body, const NameLookup& names);
+// `format`: "b64_json" or "url".
+JobRequest parse_openai_request(const nlohmann::json& body, const NameLookup& names, std::string& format);
+
+// Each family's field for a library parameter (sdxl_last_error_parameter).
+std::string a1111_field_of(const std::string& parameter);
+std::string jobs_field_of(const std::string& parameter);
+std::string openai_field_of(const std::string& parameter);
+
+}  // namespace sdxl::server

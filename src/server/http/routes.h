@@ -1,0 +1,26 @@
+// Each API family registers its routes on the server.
+#pragma once
+
+#include "server/http/http_common.h"
+#include "server/http/http_listener.h"
+
+namespace sdxl::server {
+
+// Where the API families register their routes (method, path pattern, handler).
+class Router {
+ public:
+  explicit Router(http::Listener& listener) : listener_(listener) {}
+  void Get(const std::string& pattern, http::Handler h) { listener_.route("GET", pattern, std::move(h)); }
+  void Post(const std::string& pattern, http::Handler h) { listener_.route("POST", pattern, std::move(h)); }
+  void Delete(const std::string& pattern, http::Handler h) { listener_.route("DELETE", pattern, std::move(h)); }
+
+ private:
+  http::Listener& listener_;
+};
+
+void add_a1111_routes(Router& server, const ServerContext& ctx);
+void add_openai_routes(Router& server, const ServerContext& ctx);
+void add_jobs_routes(Router& server, const ServerContext& ctx);
+void add_web_page(Router& server, const ServerContext& ctx);
+
+}  // namespace sdxl::server

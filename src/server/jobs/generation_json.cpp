@@ -1,0 +1,233 @@
+#include "server/jobs/generation_json.h"
+
+#include <algorithm>
+#include <climits>
+#include <set>
+
+#include "server/http/base64.h"
+#include "server/jobs/job_request.h"
+#include "server/http/request_fields.h"
+
+namespace sdxl::server {
+
+using nlohmann::json;
+
+namespace {
+
+// A prompt list, written as a list, read from a string or a list of strings.
+struct Texts {
+  std::vector<std::string>& value;
+};
+// A seed: absent or -1 reads as a random one (AUTOMATIC1111's and the web page's "random").
+struct Seed {
+  uint64_t& value;
+};
+// An input image: base64 PNG or JPEG bytes.
+struct Upload {
+  api::Image& value;
+};
+// diffusers' (height, width) tuples, and (top, left).
+struct HeightWidth {
+  api::SizeWH& value;
+};
+
+// The one field list: `visit(json key, library parameter, value)` for each field of the form.
+// Sizes come before the images: an upload's pixel bound depends on the size asked for.
+template <typename Generation, typename Visitor>
+void visit_fields(Generation& g, Visitor& visit) {
+  visit("prompt", "prompts", Texts{g.prompts});
+  visit("negative_prompt", "negative_prompts", Texts{g.negative_prompts});
+  visit("prompt_2", "prompt_2", g.prompt_2);
+  visit("negative_prompt_2", "negative_prompt_2", g.negative_prompt_2);
+  visit("prompt_syntax", "prompt_syntax", g.prompt_syntax);
+  visit("width", "width", g.width);
+  visit("height", "height", g.height);
+  visit("num_inference_steps", "steps", g.steps);
+  visit("guidance_scale", "guidance_scale", g.guidance_scale);
+  visit("guidance_rescale", "guidance_rescale", g.guidance_rescale);
+  visit("clip_skip", "clip_skip", g.clip_skip);
+  visit("sampler", "sampler", g.sampler);
+  visit("scheduler", "scheduler", g.scheduler);
+  visit("timestep_spacing", "timestep_spacing", g.timestep_spacing);
+  visit("seed", "seed", Seed{g.seed});
+  visit("num_images_per_prompt", "images_per_prompt", g.images_per_prompt);
+  visit("original_size", "original_width", HeightWidth{g.original_size});
+  visit("target_size", "target_width", HeightWidth{g.target_size});
+  visit("negative_original_size", "negative_original_width", HeightWidth{g.negative_original_size});
+  visit("negative_target_size", "negative_target_width", HeightWidth{g.negative_target_size});
+  visit("crops_coords_top_left", "crop_top", g.crops_coords_top_left);
+  visit("negative_crops_coords_top_left", "negative_crop_top", g.negative_crops_coords_top_left);
+  visit("image", "init_image", Upload{g.image});
+  visit("mask_image", "mask", Upload{g.mask_image});
+  visit("strength", "strength", g.strength);
+  visit("refiner_mode", "refiner_mode", g.refiner_mode);
+  visit("high_noise_frac", "high_noise_frac", g.high_noise_frac);
+  visit("refiner_strength", "refiner_strength", g.refiner_strength);
+  visit("refiner_seed", "refiner_seed", g.refiner_seed);
+  visit("aesthetic_score", "aesthetic_score", g.aesthetic_score);
+  visit("negative_aesthetic_score", "negative_aesthetic_score", g.negative_aesthetic_score);
+  visit("vae_tiling", "vae_tiling", g.vae_tiling);
+  visit("preview_every", "preview_every", g.preview_every);
+  visit("loras", "loras", g.loras);
+  visit("refiner_loras", "refiner_loras", g.refiner_loras);
+}
+
+class Writer {
+ public:
+  Writer(json& out, const LoraNaming& loras) : out_(out), loras_(loras) {}
+  void operator()(const char* key, const char*, Texts t) { out_[key] = t.value; }
+  void operator()(const char* key, const char*, Seed s) { out_[key] = s.value; }
+  void operator()(const char* key, const char*, Upload u) {
+    if (u.value) out_[key] = base64_encode(u.value->encoded);  // compressed, as it came: decoded where it runs
+  }
+  void operator()(const char* key, const char*, HeightWidth s) {
+    if (s.value.width || s.value.height) out_[key] = {s.value.height, s.value.width};
+  }
+  void operator()(const char* key, const char*, const api::TopLeft& c) { out_[key] = {c.top, c.left}; }
+  void operator()(const char* key, const char*, const std::optional<std::string>& v) {
+    if (v) out_[key] = *v;
+  }
+  void operator()(const char* key, const char*, const std::optional<uint64_t>& v) {
+    if (v) out_[key] = *v;
+  }
+  void operator()(const char* key, const char*, const std::vector<api::Lora>& list) {
+    json entries = json::array();
+    for (const auto& l : list) entries.push_back({{"name", loras_.name_of(l.path)}, {"weight", l.weight}});
+    out_[key] = entries;
+  }
+  template <typename Plain>
+  void operator()(const char* key, const char*, const Plain& v) {
+    out_[key] = v;
+  }
+
+ private:
+  json& out_;
+  const LoraNaming& loras_;
+};
+
+class Reader {
+ public:
+  Reader(const json& object, const LoraNaming& loras, api::Generation& g) : f_(object), loras_(loras), g_(g) {}
+  const std::set<std::string>& keys() const { return keys_; }
+
+  void operator()(const char* key, const char*, Texts t) {
+    keys_.insert(key);
+    if (f_.has(key)) t.value = f_.texts(key);
+  }
+  void operator()(const char* key, const char*, Seed s) {
+    keys_.insert(key);
+    const int64_t seed = f_.integer(key, -1, -1, int64_t{1} << 53);  // 2^53: what a JSON client's double holds exactly
+    s.value = seed < 0 ? random_seed() : static_cast<uint64_t>(seed);
+  }
+  void operator()(const char* key, const char*, Upload u) {
+    keys_.insert(key);
+    if (f_.has(key)) u.value = upload_of(f_.text(key, ""), key, api::max_input_pixels(g_));
+  }
+  void operator()(const char* key, const char*, HeightWidth s) {
+    keys_.insert(key);
+    if (!f_.has(key)) return;
+    const auto pair = int_pair(key);
+    s.value = {pair.second, pair.first};
+  }
+  void operator()(const char* key, const char*, api::TopLeft& c) {
+    keys_.insert(key);
+    if (!f_.has(key)) return;
+    const auto pair = int_pair(key);
+    c = {pair.first, pair.second};
+  }
+  void operator()(const char* key, const char*, std::optional<std::string>& v) {
+    keys_.insert(key);
+    if (f_.has(key)) v = f_.text(key, "");
+  }
+  void operator()(const char* key, const char*, std::optional<uint64_t>& v) {
+    keys_.insert(key);
+    if (f_.has(key)) v = static_cast<uint64_t>(f_.integer(key, 0, 0, int64_t{1} << 53));
+  }
+  void operator()(const char* key, const char*, std::string& v) {
+    keys_.insert(key);
+    v = f_.text(key, v);
+  }
+  void operator()(const char* key, const char*, int& v) {
+    keys_.insert(key);
+    v = static_cast<int>(f_.integer(key, v, INT_MIN, INT_MAX));
+  }
+  void operator()(const char* key, const char*, double& v) {
+    keys_.insert(key);
+    v = f_.number(key, v, -1e300, 1e300);
+  }
+  void operator()(const char* key, const char*, bool& v) {
+    keys_.insert(key);
+    v = f_.boolean(key, v);
+  }
+  void operator()(const char* key, const char*, std::vector<api::Lora>& list) {
+    keys_.insert(key);
+    const json& entries = f_.raw(key);
+    if (entries.is_null()) return;
+    if (!entries.is_array()) f_.bad(key, "must be a list of {name, weight}");
+    list.clear();
+    for (const auto& entry : entries) {
+      if (!entry.is_object() || !entry.contains("name") || !entry["name"].is_string()) f_.bad(key, "each entry needs a name");
+      const Fields lf(entry);
+      list.push_back({loras_.file_of(lf.text("name", ""), key), lf.number("weight", 1.0, -1e300, 1e300)});
+    }
+  }
+
+ private:
+  std::pair<int, int> int_pair(const char* key) const {
+    const json& v = f_.raw(key);
+    if (!v.is_array() || v.size() != 2 || !v[0].is_number_integer() || !v[1].is_number_integer() ||
+        v[0].get<int64_t>() < 0 || v[1].get<int64_t>() < 0 || v[0].get<int64_t>() > INT_MAX || v[1].get<int64_t>() > INT_MAX)
+      f_.bad(key, "must be a list of two non-negative integers");
+    return {static_cast<int>(v[0].get<int64_t>()), static_cast<int>(v[1].get<int64_t>())};
+  }
+
+  const Fields f_;
+  const LoraNaming& loras_;
+  api::Generation& g_;
+  std::set<std::string> keys_;
+};
+
+// Finds the JSON key of a library parameter.
+class FieldOf {
+ public:
+  explicit FieldOf(const std::string& parameter) : parameter_(parameter) {}
+  template <typename Value>
+  void operator()(const char* key, const char* parameter, const Value&) {
+    if (found_.empty() && parameter_ == parameter) found_ = key;
+  }
+  const std::string& found() const { return found_; }
+
+ private:
+  const std::string& parameter_;
+  std::string found_;
+};
+
+}  // namespace
+
+json generation_to_json(const api::Generation& g, const LoraNaming& loras) {
+  json out = json::object();
+  Writer writer(out, loras);
+  visit_fields(const_cast<api::Generation&>(g), writer);  // the writer only reads
+  return out;
+}
+
+api::Generation generation_from_json(const json& object, const LoraNaming& loras, api::Generation defaults,
+                                     const std::vector<std::string>& also_allowed) {
+  api::Generation g = std::move(defaults);
+  Reader reader(object, loras, g);
+  visit_fields(g, reader);
+  for (const auto& [key, value] : object.items()) {
+    if (reader.keys().count(key) || std::find(also_allowed.begin(), also_allowed.end(), key) != also_allowed.end()) continue;
+    throw RequestError(422, key, key + ": not a field of this API (see docs/SERVER.md for the jobs API's fields)");
+  }
+  return g;
+}
+
+std::string generation_json_field(const std::string& parameter) {
+  api::Generation g;
+  FieldOf field_of(parameter);
+  visit_fields(g, field_of);
+  return field_of.found().empty() ? parameter : field_of.found();
+}
+
+}  // namespace sdxl::server

@@ -1,0 +1,52 @@
+#include "server/jobs/job_backend.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <sys/random.h>
+
+#include <cerrno>
+#include <stdexcept>
+#include <vector>
+
+namespace sdxl::server {
+
+std::string new_job_id(int hex_digits) {
+  // The kernel's CSPRNG: an id stands for access to a job's result, so it must not be guessable
+  // from ids seen before (a seeded std::mt19937_64 is, after 312 of them).
+  std::vector<unsigned char> bytes(static_cast<size_t>(hex_digits + 1) / 2);
+  size_t filled = 0;
+  while (filled < bytes.size()) {
+    const ssize_t n = getrandom(bytes.data() + filled, bytes.size() - filled, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw std::runtime_error("getrandom failed: no random bytes for a job id");
+    filled += static_cast<size_t>(n);
+  }
+  std::string id;
+  char text[3];
+  for (unsigned char b : bytes) {
+    std::snprintf(text, sizeof text, "%02x", b);
+    id += text;
+  }
+  id.resize(static_cast<size_t>(hex_digits));
+  return id;
+}
+
+const char* state_name(JobState state) {
+  switch (state) {
+    case JobState::Queued: return "queued";
+    case JobState::Running: return "running";
+    case JobState::Succeeded: return "succeeded";
+    case JobState::Failed: return "failed";
+    case JobState::Cancelled: return "cancelled";
+  }
+  return "unknown";
+}
+
+double JobView::progress() const {
+  if (state == JobState::Succeeded) return 1.0;
+  if (state == JobState::Queued || repeats <= 0) return 0.0;
+  const double within = total > 0 ? static_cast<double>(step) / total : 0.0;
+  return std::min(1.0, (repeat + within) / repeats);
+}
+
+}  // namespace sdxl::server

@@ -1,0 +1,93 @@
+#include "server/jobs/job_runner.h"
+
+#include <malloc.h>
+
+#include <memory>
+
+#include "sdxl/generation.hpp"
+#include "server/http/request_fields.h"
+
+namespace sdxl::server {
+
+int http_status_of(sdxl_status status) {
+  switch (status) {
+    case SDXL_STATUS_INVALID_ARGUMENT: return 422;
+    case SDXL_STATUS_IO_ERROR: return 404;
+    case SDXL_STATUS_FORMAT_ERROR: return 422;
+    case SDXL_STATUS_UNSUPPORTED: return 422;
+    case SDXL_STATUS_OUT_OF_MEMORY: return 507;
+    case SDXL_STATUS_BUSY: return 503;
+    default: return 500;
+  }
+}
+
+namespace {
+
+int on_progress(const sdxl_progress* progress, void* user) {
+  auto& observer = *static_cast<JobObserver*>(user);
+  std::string preview;
+  if (progress->preview) {
+    unsigned char* bytes = nullptr;
+    size_t size = 0;
+    if (sdxl_encode_image_png(progress->preview, progress->preview_width, progress->preview_height, 3, &bytes, &size) ==
+        SDXL_STATUS_OK)
+      preview.assign(reinterpret_cast<char*>(bytes), size);
+    sdxl_free_bytes(bytes);
+  }
+  observer.progressed(*progress, std::move(preview));
+  return observer.stop_request() == StopRequest::None ? 0 : 1;
+}
+
+}  // namespace
+
+namespace {
+
+JobOutcome run_repeats(sdxl_engine* engine, const JobRequest& job, JobObserver& observer) {
+  JobOutcome outcome;
+  std::unique_ptr<api::GenerateParams> call;
+  try {
+    call = std::make_unique<api::GenerateParams>(job.generation);
+  } catch (const api::Failure& e) {
+    return {JobState::Failed, {}, {}, e.what(), http_status_of(e.status())};
+  }
+  sdxl_generate_params& params = call->get();
+  params.progress = on_progress;
+  params.progress_user_data = &observer;
+  for (int r = 0; r < job.repeats; ++r) {
+    observer.repeat_started(r);
+    params.seed = repeat_seed(job, r);
+    sdxl_images* out = nullptr;
+    const sdxl_status status = sdxl_engine_generate(engine, &params, &out);
+    if (status == SDXL_STATUS_CANCELLED && observer.stop_request() == StopRequest::SkipRepeat) {
+      observer.skip_done();
+      continue;
+    }
+    if (status == SDXL_STATUS_CANCELLED) return {JobState::Cancelled, {}, {}, "cancelled", 409};
+    if (status != SDXL_STATUS_OK) return {JobState::Failed, {}, {}, sdxl_last_error(), http_status_of(status)};
+    const std::unique_ptr<sdxl_images, void (*)(sdxl_images*)> owned(out, sdxl_images_free);
+    for (int i = 0; i < out->count; ++i) {
+      char* text = nullptr;
+      api::check(sdxl_engine_infotext(engine, &params, out, i, &text));
+      const std::string infotext = api::take_string(text);
+      unsigned char* bytes = nullptr;
+      size_t size = 0;
+      api::check(sdxl_encode_png(out, i, infotext.c_str(), &bytes, &size));
+      outcome.images.push_back({std::string(reinterpret_cast<char*>(bytes), size), infotext});
+      sdxl_free_bytes(bytes);
+    }
+    outcome.seeds.push_back(params.seed);
+  }
+  return outcome;
+}
+
+}  // namespace
+
+JobOutcome run_job(sdxl_engine* engine, const JobRequest& job, JobObserver& observer) {
+  JobOutcome outcome = run_repeats(engine, job, observer);
+  // Decoded uploads are megabytes: their memory goes back to the system, not to malloc's free
+  // lists (which would keep it resident for the next large allocation of this thread).
+  if (job.generation.image || job.generation.mask_image) malloc_trim(0);
+  return outcome;
+}
+
+}  // namespace sdxl::server

@@ -1,0 +1,44 @@
+// One generation job run on an engine: every repeat, the images encoded as PNG with their
+// parameters text, progress and previews reported, stop requests honoured. The in-process queue
+// and the Redis worker both run jobs through it; they differ only in where state goes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sdxl/sdxl.h"
+#include "server/jobs/job_request.h"
+#include "server/jobs/job_backend.h"
+
+namespace sdxl::server {
+
+enum class StopRequest { None, SkipRepeat, Cancel };
+
+class JobObserver {
+ public:
+  virtual ~JobObserver() = default;
+  virtual void repeat_started(int repeat) = 0;
+  // At every progress report; `preview_png` is empty when the report has no preview.
+  virtual void progressed(const sdxl_progress& progress, std::string preview_png) = 0;
+  // Asked at every progress report: what the job's owner wants now.
+  virtual StopRequest stop_request() = 0;
+  // A skipped repeat has stopped: the skip request is spent.
+  virtual void skip_done() = 0;
+};
+
+struct JobOutcome {
+  JobState state = JobState::Succeeded;
+  std::vector<JobImage> images;
+  std::vector<uint64_t> seeds;  // of the repeats that ran
+  std::string error;
+  int error_status = 500;
+};
+
+// The uploads are decoded once, for every repeat, and their memory given back after.
+JobOutcome run_job(sdxl_engine* engine, const JobRequest& job, JobObserver& observer);
+
+// A C API failure as the HTTP status it deserves: the caller's fault is a 4xx.
+int http_status_of(sdxl_status status);
+
+}  // namespace sdxl::server

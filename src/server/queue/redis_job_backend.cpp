@@ -1,0 +1,166 @@
+#include "server/queue/redis_job_backend.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+
+#include "server/queue/job_codec.h"
+#include "server/jobs/job_runner.h"
+#include "server/http/request_fields.h"
+
+namespace sdxl::server {
+
+namespace {
+
+// Ids are shared by every front end and stand for access to a result: 128 random bits.
+constexpr int kIdDigits = 32;
+
+// Redis trouble as the HTTP answer it deserves: unreachable is 503 (try again), anything else 500.
+template <typename Body>
+auto answering(Body body) {
+  try {
+    return body();
+  } catch (const RedisUnavailable& e) {
+    throw RequestError(503, "", std::string("the job queue is unreachable, try again shortly: ") + e.what());
+  } catch (const RedisError& e) {
+    throw RequestError(500, "", e.what());
+  }
+}
+
+}  // namespace
+
+RedisJobBackend::RedisJobBackend(RedisAddress address, RedisQueueOptions options)
+    : pool_(address), keys_{address.stream}, options_(std::move(options)), listener_(address, keys_.changes()) {}
+
+std::string RedisJobBackend::submit(JobRequest job) {
+  return answering([&] {
+    if (job.checkpoint.empty())
+      job.checkpoint = pool_.with([&](RedisConnection& r) { return r.command({"GET", keys_.default_checkpoint()}).text; });
+    job.checkpoint = plain_checkpoint_name(job.checkpoint);
+    if (!job.checkpoint.empty() && !has_checkpoint(job.checkpoint))
+      throw RequestError(404, "checkpoint", "no worker serves checkpoint '" + job.checkpoint + "'");
+    check_against_workers(job);
+    const std::string stream = keys_.jobs_for(job.checkpoint);
+    const std::string payload = encode_job(job, options_.lora_dir);
+    const std::string id = new_job_id(kIdDigits);
+    pool_.with([&](RedisConnection& r) {
+      ensure_group(r, stream);  // a Redis that restarted without its data has lost the group
+      const auto waiting = r.pipeline({{"XLEN", stream}, {"XPENDING", stream, QueueKeys::kGroup}});
+      const long long pending = waiting[1].items.empty() ? 0 : waiting[1].items[0].integer;
+      if (waiting[0].integer - pending >= static_cast<long long>(options_.capacity))
+        throw RequestError(503, "", "the queue is full (" + std::to_string(options_.capacity) + " jobs waiting); try again shortly");
+      // The job's hash and its stream entry in one transaction: a job is either queued whole or not at all.
+      r.pipeline({{"MULTI"},
+                  {"HSET", keys_.job(id), "state", "queued", "version", "1", "repeats", std::to_string(job.repeats),
+                   "submitted_ms", std::to_string(now_ms()), "ttl", std::to_string(options_.result_ttl_s), "stream", stream,
+                   "checkpoint", job.checkpoint},
+                  // A job no worker takes does not stay forever: its hash expires (a worker that
+                  // draws its entry later finds no job and drops it); starting lifts the expiry.
+                  {"EXPIRE", keys_.job(id), std::to_string(options_.result_ttl_s)},
+                  {"XADD", stream, "*", "job", id, "spec", payload},
+                  {"EXEC"}});
+      return 0;
+    });
+    return id;
+  });
+}
+
+std::vector<nlohmann::json> RedisJobBackend::live_workers() const {
+  const RedisReply entries = pool_.with([&](RedisConnection& r) { return r.command({"HGETALL", keys_.capacity()}); });
+  std::vector<nlohmann::json> live;
+  for (size_t i = 0; i + 1 < entries.items.size(); i += 2) {
+    auto entry = nlohmann::json::parse(entries.items[i + 1].text, nullptr, false);
+    if (entry.is_object() && entry.contains("capacity") && entry.value("expires_ms", 0LL) >= now_ms()) live.push_back(std::move(entry));
+  }
+  return live;
+}
+
+void RedisJobBackend::check_against_workers(const JobRequest& job) const {
+  const api::GenerateParams check(job.generation, api::GenerateParams::Images::StandIns);  // nothing decoded
+  std::optional<RequestError> refusal;
+  for (const auto& entry : live_workers()) {
+    if (!job.checkpoint.empty() && entry.value("model", "") != job.checkpoint) continue;
+    const sdxl_status status = sdxl_check_capacity(entry["capacity"].dump().c_str(), &check.get());
+    if (status == SDXL_STATUS_OK) return;  // a worker that can run it
+    if (!refusal)
+      refusal = RequestError::from_library(http_status_of(status), sdxl_last_error_parameter(),
+                                           std::string("no worker can run this request: ") + sdxl_last_error());
+  }
+  // No live worker has said what it accepts: the job waits for one, and that worker checks it.
+  if (refusal) throw *refusal;
+}
+
+std::string RedisJobBackend::switch_checkpoint(const std::string& name) {
+  return answering([&] {
+    const std::string plain = plain_checkpoint_name(name);
+    if (!has_checkpoint(plain)) throw RequestError(404, "sd_model_checkpoint", "no worker serves checkpoint '" + name + "'");
+    const std::string id = new_job_id(kIdDigits);
+    // Nothing to load here: jobs that name no checkpoint go to `plain`'s workers from now on.
+    pool_.with([&](RedisConnection& r) {
+      return r.pipeline({{"SET", keys_.default_checkpoint(), plain},
+                         {"HSET", keys_.job(id), "state", "succeeded", "version", "1", "checkpoint", plain},
+                         {"EXPIRE", keys_.job(id), std::to_string(options_.result_ttl_s)}});
+    });
+    return id;
+  });
+}
+
+std::optional<JobView> RedisJobBackend::view(const std::string& id) const {
+  return answering([&] {
+    return pool_.with([&](RedisConnection& r) { return job_view_of(id, r.command({"HGETALL", keys_.job(id)})); });
+  });
+}
+
+bool RedisJobBackend::cancel(const std::string& id) {
+  return answering([&] {
+    const RedisReply state = pool_.with([&](RedisConnection& r) {
+      return r.command({"EVAL", kCancelScript, "3", keys_.job(id), keys_.running(), keys_.changes(), std::to_string(now_ms()),
+                        std::to_string(options_.result_ttl_s), id});
+    });
+    return state.text == "cancelled" || state.text == "running";
+  });
+}
+
+void RedisJobBackend::flag_running(const char* flag) {
+  answering([&] {
+    return pool_.with([&](RedisConnection& r) {
+      for (const RedisReply& id : r.command({"SMEMBERS", keys_.running()}).items) r.command({"HSET", keys_.job(id.text), flag, "1"});
+      return 0;
+    });
+  });
+}
+
+void RedisJobBackend::interrupt() { flag_running("cancel"); }
+void RedisJobBackend::skip() { flag_running("skip"); }
+
+std::optional<JobView> RedisJobBackend::running() const {
+  return answering([&]() -> std::optional<JobView> {
+    const RedisReply ids = pool_.with([&](RedisConnection& r) { return r.command({"SMEMBERS", keys_.running()}); });
+    for (const RedisReply& id : ids.items)
+      if (auto v = view(id.text); v && v->state == JobState::Running) return v;
+    return std::nullopt;
+  });
+}
+
+size_t RedisJobBackend::queued() const {
+  return answering([&] {
+    return pool_.with([&](RedisConnection& r) -> size_t {
+      const auto replies = r.pipeline({{"XLEN", keys_.stream}, {"SCARD", keys_.running()}});
+      return static_cast<size_t>(std::max(0LL, replies[0].integer - replies[1].integer));
+    });
+  });
+}
+
+bool RedisJobBackend::has_worker_for(const std::string& checkpoint) const {
+  if (!checkpoint.empty()) return has_checkpoint(checkpoint);
+  return answering([&] { return !live_workers().empty(); });
+}
+
+bool RedisJobBackend::has_checkpoint(const std::string& name) const {
+  return answering([&] {
+    return pool_.with([&](RedisConnection& r) { return r.command({"EXISTS", keys_.alive(plain_checkpoint_name(name))}).integer > 0; });
+  });
+}
+
+}  // namespace sdxl::server
