@@ -1,7 +1,8 @@
 // The op interface model code calls. Each op checks shapes and dtypes (a mismatch is a clear
 // error naming the op), takes its output from the caller's Arena, and routes to a backend.
-// Only the CPU backend exists; a CUDA backend will slot in behind the same signatures: this file
-// names no backend's types (packed weights are opaque handles), and ops.cpp is the one place
+// Only the CPU backend exists; a CUDA backend will slot in behind the same signatures: callers
+// see no backend's types (packed weights hold the CPU backend's behind a pointer to a class
+// only declared here: a second backend adds its own beside it), and ops.cpp is the one place
 // that routes to a backend.
 //
 // Layouts: images are channels-last [N, H, W, C]; token sequences are [B, L, C].

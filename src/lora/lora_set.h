@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "io/pipeline_folder.h"
+#include "io/weight_set.h"
 #include "lora/lora_file.h"
 #include "lora/lora_names.h"
 

@@ -55,8 +55,9 @@ class Engine {
   SdxlPipeline& base();
   SdxlPipeline& refiner();
   GenerateRequest refiner_request(const EngineRequest& request, const Tensor& base_latents) const;
-  // Makes `pipeline` run with exactly `loras`: its UNet and text encoders are bound again, from
-  // the plain checkpoint with the new set merged in, only when the set changes.
+  // Makes `pipeline` run with exactly `loras`, when the set changes: the layers the old or new
+  // set touches are re-packed in memory (ARCHITECTURE, departure 12), or, where that cannot be
+  // done, the UNet and text encoders are bound again from the plain checkpoint with the set merged.
   struct Adapted {
     std::shared_ptr<const ModelSource> source;  // the plain source with `loras` merged in
     std::vector<lora::LoraSpec> loras;

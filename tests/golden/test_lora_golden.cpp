@@ -7,7 +7,7 @@
 
 #include "golden/golden_requests.h"
 #include "golden_cases.h"
-#include "io/pipeline_folder.h"
+#include "io/weight_set.h"
 #include "pipeline/engine.h"
 #include "pipeline/sources/lora_source.h"
 #include "pipeline/prompts/prompt_encoder.h"

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "io/pipeline_folder.h"
+#include "io/weight_set.h"
 #include "ops.h"
 
 namespace sdxl::models {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "core/tensor.h"
-#include "io/pipeline_folder.h"
+#include "io/weight_set.h"
 #include "ops.h"
 
 namespace sdxl::models {

@@ -1,6 +1,8 @@
-// The one set of limits every front end (C API, CLI, server) applies to a generation request,
-// and the estimate of the memory a request needs, so that one that cannot fit is refused up
-// front with a message saying how much it needs instead of failing (or swapping) half-way.
+// The one set of limits on a generation request, applied by the engine to every call whichever
+// front end it came from (front ends do not restate them: sdxl.h publishes them, and an error
+// names the parameter at fault), and the estimate of the memory a request needs, so that one
+// that cannot fit is refused up front with a message saying how much it needs instead of
+// failing (or swapping) half-way.
 #pragma once
 
 #include <string>

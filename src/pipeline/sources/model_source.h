@@ -1,7 +1,8 @@
 // Where a model set comes from: its components, their configs (read once, as JSON objects) and
 // their weights (by the names the models ask for), and the tokenizer files. A diffusers folder
-// implements it today; a single-file checkpoint (configs built in or given, keys renamed from the
-// original layout into a renamed_weight_set) implements it next. Everything above io loads models
+// (FolderSource) and a single-file checkpoint (single_file_source.h: configs built in or given,
+// keys renamed from the original layout) implement it; decorators put another VAE
+// (vae_source.h) or a LoRA set (lora_source.h) in front of one. Everything above io loads models
 // from a ModelSource, never from a folder.
 #pragma once
 

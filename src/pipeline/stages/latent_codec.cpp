@@ -23,13 +23,13 @@ Tensor AutoencoderKlCodec::encode(Arena& arena, const Tensor& image01, rng::Torc
   return latents;
 }
 
-Tensor AutoencoderKlCodec::decode(Arena& arena, const Tensor& latents, bool low_memory,
+Tensor AutoencoderKlCodec::decode(Arena& arena, const Tensor& latents, bool vae_tiling,
                                   const CodecProgress& progress) const {
   Tensor scaled = latents.clone();
   for (int64_t i = 0; i < scaled.numel(); ++i) scaled.data<float>()[i] /= scaling_factor_;
   arena.reset();
   // [N, 3, H, W]; in bands: the same image in about a quarter of the memory
-  const Tensor decoded = low_memory ? vae_.decode_in_bands(arena, scaled, 0, progress) : vae_.decode(arena, scaled, progress);
+  const Tensor decoded = vae_tiling ? vae_.decode_in_bands(arena, scaled, 0, progress) : vae_.decode(arena, scaled, progress);
   Tensor out = to_unit_range_nhwc(decoded);
   arena.reset();
   return out;

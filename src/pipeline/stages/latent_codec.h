@@ -1,6 +1,6 @@
-// The latent codec: what turns images into the UNet's latents and back. AutoencoderKL (with its
-// scaling factor and posterior sampling) is the one implementation today; the tiny autoencoder
-// (TAESD) slots in as a second, and the pipeline never knows which it holds.
+// The latent codec: what turns images into the UNet's latents and back: AutoencoderKL (with its
+// scaling factor and posterior sampling) or the tiny autoencoder (TAESD, for fast decodes and
+// previews); the pipeline never knows which it holds.
 #pragma once
 
 #include <functional>
@@ -26,9 +26,10 @@ class LatentCodec {
   // a stochastic codec draws its sample from `generator` (where diffusers draws it).
   virtual Tensor encode(Arena& arena, const Tensor& image01, rng::TorchGenerator& generator,
                         const CodecProgress& progress) const = 0;
-  // latents as the UNet sees them -> images [N, H, W, 3] in [0, 1], channels-last. `low_memory`:
-  // decode a band of rows at a time where the codec can (the same image, less memory).
-  virtual Tensor decode(Arena& arena, const Tensor& latents, bool low_memory, const CodecProgress& progress) const = 0;
+  // latents as the UNet sees them -> images [N, H, W, 3] in [0, 1], channels-last. `vae_tiling`
+  // (the request's name): decode a band of rows at a time where the codec can (AutoencoderKL::
+  // decode_in_bands: the same image, less memory).
+  virtual Tensor decode(Arena& arena, const Tensor& latents, bool vae_tiling, const CodecProgress& progress) const = 0;
 };
 
 // diffusers' AutoencoderKL as the pipelines use it: encode samples the posterior and multiplies
@@ -39,7 +40,7 @@ class AutoencoderKlCodec final : public LatentCodec {
   int64_t scale() const override { return vae_.scale(); }
   Tensor encode(Arena& arena, const Tensor& image01, rng::TorchGenerator& generator,
                 const CodecProgress& progress) const override;
-  Tensor decode(Arena& arena, const Tensor& latents, bool low_memory, const CodecProgress& progress) const override;
+  Tensor decode(Arena& arena, const Tensor& latents, bool vae_tiling, const CodecProgress& progress) const override;
 
  private:
   models::AutoencoderKL vae_;
@@ -55,7 +56,7 @@ class TinyAutoencoderCodec final : public LatentCodec {
   int64_t scale() const override { return taesd_.scale(); }
   Tensor encode(Arena& arena, const Tensor& image01, rng::TorchGenerator& generator,
                 const CodecProgress& progress) const override;
-  Tensor decode(Arena& arena, const Tensor& latents, bool low_memory, const CodecProgress& progress) const override;
+  Tensor decode(Arena& arena, const Tensor& latents, bool vae_tiling, const CodecProgress& progress) const override;
 
  private:
   models::AutoencoderTiny taesd_;
