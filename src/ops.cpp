@@ -1,5 +1,6 @@
 #include "ops.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -16,6 +17,7 @@
 #include "backends/cpu/resample.h"
 #include "backends/cpu/scratch.h"
 #include "backends/cpu/softmax.h"
+#include "backends/cpu/timestep_embedding.h"
 #include "core/convert.h"
 #include "core/error.h"
 
@@ -523,6 +525,100 @@ Tensor concat_channels(Arena& arena, const Tensor& a, const Tensor& b) {
   Tensor y = Tensor::in_arena(arena, with_last(a.shape(), a.dim(-1) + b.dim(-1)), DType::F32);
   cpu::concat_last(a.data<float>(), a.dim(-1), b.data<float>(), b.dim(-1), y.data<float>(), a.numel() / a.dim(-1));
   return y;
+}
+
+void add_to_each_inplace(Tensor& x, const Tensor& t) {
+  const OpTimer timer(OpFamily::Elementwise);
+  require_f32("add_to_each", x, "x");
+  require_f32("add_to_each", t, "t");
+  SDXL_CHECK(x.rank() == t.rank() + 1 && x.numel() == x.dim(0) * t.numel(), InvalidArgument, "[add_to_each] ",
+             t.shape().to_string(), " is not one item of ", x.shape().to_string());
+  for (int axis = 0; axis < t.rank(); ++axis)
+    SDXL_CHECK(t.dim(axis) == x.dim(axis + 1), InvalidArgument, "[add_to_each] ", t.shape().to_string(),
+               " is not one item of ", x.shape().to_string());
+  cpu::add_broadcast(x.data<float>(), t.data<float>(), x.data<float>(), 1, x.dim(0), t.numel());
+}
+
+void copy_into(const Tensor& src, Tensor& dst) {
+  const OpTimer timer(OpFamily::Elementwise);
+  require_f32("copy_into", src, "src");
+  require_f32("copy_into", dst, "dst");
+  SDXL_CHECK(src.numel() == dst.numel(), InvalidArgument, "[copy_into] ", src.shape().to_string(), " into ",
+             dst.shape().to_string());
+  cpu::copy_rows(src.data<float>(), src.numel(), dst.data<float>(), dst.numel(), 1, src.numel());
+}
+
+void write_rows(Tensor& x, int64_t first, const Tensor& rows) {
+  const OpTimer timer(OpFamily::Elementwise);
+  require_f32("write_rows", x, "x");
+  require_f32("write_rows", rows, "rows");
+  SDXL_CHECK(x.rank() >= 1 && rows.rank() == x.rank() && first >= 0 && first + rows.dim(0) <= x.dim(0) &&
+                 rows.numel() == rows.dim(0) * (x.numel() / std::max<int64_t>(1, x.dim(0))),
+             InvalidArgument, "[write_rows] ", rows.shape().to_string(), " at row ", first, " does not fit in ",
+             x.shape().to_string());
+  const int64_t width = rows.dim(0) > 0 ? rows.numel() / rows.dim(0) : 0;
+  cpu::copy_rows(rows.data<float>(), width, x.data<float>() + first * width, width, rows.dim(0), width);
+}
+
+void write_band(Tensor& image, int64_t n, int64_t first_row, const Tensor& band) {
+  const OpTimer timer(OpFamily::Elementwise);
+  require_f32("write_band", image, "image");
+  require_f32("write_band", band, "band");
+  SDXL_CHECK(image.rank() == 4 && band.rank() == 3 && band.dim(0) == image.dim(1) && band.dim(2) == image.dim(3) &&
+                 n >= 0 && n < image.dim(0) && first_row >= 0 && first_row + band.dim(1) <= image.dim(2),
+             InvalidArgument, "[write_band] band ", band.shape().to_string(), " at item ", n, ", row ", first_row,
+             " does not fit in ", image.shape().to_string());
+  const int64_t channels = image.dim(1), height = image.dim(2), width = image.dim(3), rows = band.dim(1);
+  for (int64_t c = 0; c < channels; ++c)
+    cpu::copy_rows(band.data<float>() + c * rows * width, width,
+                   image.data<float>() + ((n * channels + c) * height + first_row) * width, width, rows, width);
+}
+
+Tensor timestep_embedding(Arena& arena, const Tensor& values, int64_t dim, bool flip_sin_to_cos, float freq_shift) {
+  const OpTimer timer(OpFamily::Elementwise);
+  require_f32("timestep_embedding", values, "values");
+  SDXL_CHECK(values.rank() == 1 && dim > 0, InvalidArgument, "[timestep_embedding] values must be [n], got ",
+             values.shape().to_string());
+  Tensor y = Tensor::in_arena(arena, Shape{values.dim(0), dim}, DType::F32);
+  cpu::timestep_embedding(values.data<float>(), values.dim(0), dim, flip_sin_to_cos, freq_shift, y.data<float>());
+  return y;
+}
+
+Tensor full(Arena& arena, const Shape& shape, float value) {
+  Tensor y = Tensor::in_arena(arena, shape, DType::F32);
+  cpu::fill(y.data<float>(), value, y.numel());
+  return y;
+}
+
+void scale_shift(const Tensor& x, float scale, float shift, Tensor& out) {
+  const OpTimer timer(OpFamily::Elementwise);
+  require_f32("scale_shift", x, "x");
+  require_f32("scale_shift", out, "out");
+  require_shape("scale_shift", out, x.shape(), "out");
+  cpu::scale_shift(x.data<float>(), scale, shift, out.data<float>(), x.numel());
+}
+
+void soft_clamp_inplace(Tensor& x, float limit) {
+  const OpTimer timer(OpFamily::Elementwise);
+  require_f32("soft_clamp", x, "x");
+  SDXL_CHECK(limit > 0, InvalidArgument, "[soft_clamp] limit must be positive, got ", limit);
+  cpu::soft_clamp(x.data<float>(), limit, x.data<float>(), x.numel());
+}
+
+void diagonal_gaussian(const Tensor& moments, Tensor& mean, Tensor& logvar, Tensor& std) {
+  const OpTimer timer(OpFamily::Elementwise);
+  require_f32("diagonal_gaussian", moments, "moments");
+  SDXL_CHECK(moments.rank() >= 2 && moments.dim(1) % 2 == 0, InvalidArgument,
+             "[diagonal_gaussian] moments must be [N, 2C, ...], got ", moments.shape().to_string());
+  Shape half = moments.shape();
+  half[1] = moments.dim(1) / 2;
+  for (Tensor* t : {&mean, &logvar, &std}) {
+    require_f32("diagonal_gaussian", *t, "output");
+    require_shape("diagonal_gaussian", *t, half, "output");
+  }
+  const int64_t batch = moments.dim(0);
+  cpu::diagonal_gaussian(moments.data<float>(), batch, half.numel() / std::max<int64_t>(1, batch), mean.data<float>(),
+                         logvar.data<float>(), std.data<float>());
 }
 
 std::string backend_facts() { return cpu::backend_facts(); }

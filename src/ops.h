@@ -162,6 +162,31 @@ void add_broadcast_inplace(Tensor& a, const Tensor& b);
 // a [..., Ca] ++ b [..., Cb] -> [..., Ca + Cb] (channel concat of NHWC, the UNet skips)
 Tensor concat_channels(Arena& arena, const Tensor& a, const Tensor& b);
 
+// ---- the models' small arithmetic (what a forward pass does between layers) -------------------
+// x [N, ...] += t [...]: the same table added to each item of a batch (position embeddings).
+void add_to_each_inplace(Tensor& x, const Tensor& t);
+// dst = src, element for element (same number of elements; dst's shape may differ).
+void copy_into(const Tensor& src, Tensor& dst);
+// x's first-axis rows from `first` on replaced by `rows` [count, ...] (x's other axes): tokens
+// written over their embeddings (textual inversion).
+void write_rows(Tensor& x, int64_t first, const Tensor& rows);
+// image [N, C, H, W]: rows [first_row, first_row + R) of item n set from band [C, R, W] (an
+// image decoded a band at a time).
+void write_band(Tensor& image, int64_t n, int64_t first_row, const Tensor& band);
+// diffusers' get_timestep_embedding: values [n] (timesteps, time ids) -> [n, dim] sinusoidal
+// features, [sin | cos] or [cos | sin], computed in torch's float32 order.
+Tensor timestep_embedding(Arena& arena, const Tensor& values, int64_t dim, bool flip_sin_to_cos, float freq_shift);
+// A tensor of `shape` filled with `value`.
+Tensor full(Arena& arena, const Shape& shape, float value);
+// out = x * scale + shift (out may be x).
+void scale_shift(const Tensor& x, float scale, float shift, Tensor& out);
+// x = tanh(x / limit) * limit.
+void soft_clamp_inplace(Tensor& x, float limit);
+// diffusers' DiagonalGaussianDistribution of moments [N, 2C, ...] (means, then log-variances,
+// along the second axis) into mean, logvar (clamped to [-30, 20]) and std = exp(logvar / 2),
+// each [N, C, ...].
+void diagonal_gaussian(const Tensor& moments, Tensor& mean, Tensor& logvar, Tensor& std);
+
 // ---- the backend -----------------------------------------------------------------------------
 // Lines "name: value" a bug report needs: ISA, library versions, threads.
 std::string backend_facts();

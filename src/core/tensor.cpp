@@ -68,6 +68,16 @@ Tensor Tensor::reshape(const Shape& shape) const {
   return t;
 }
 
+Tensor Tensor::slice_rows(int64_t first, int64_t count) const {
+  SDXL_CHECK(rank() >= 1 && first >= 0 && count >= 0 && first + count <= shape_[0], InvalidArgument, "[tensor] rows ", first,
+             "..", first + count, " of ", shape_.to_string());
+  Tensor t = *this;
+  t.shape_[0] = count;
+  const size_t row_bytes = shape_[0] > 0 ? nbytes() / static_cast<size_t>(shape_[0]) : 0;
+  t.data_ = static_cast<uint8_t*>(data_) + static_cast<size_t>(first) * row_bytes;
+  return t;
+}
+
 Tensor Tensor::to(DType dtype) const {
   SDXL_CHECK(defined(), InvalidArgument, "[tensor] conversion of an undefined tensor");
   Tensor out = empty(shape_, dtype);

@@ -41,6 +41,8 @@ class Tensor {
 
   // Same storage, another shape with the same number of elements.
   Tensor reshape(const Shape& shape) const;
+  // Rows [first, first + count) of the first axis: a view of the same storage (no copy).
+  Tensor slice_rows(int64_t first, int64_t count) const;
   // An owned copy converted to `dtype` (float <-> float conversions only).
   Tensor to(DType dtype) const;
   Tensor clone() const { return to(dtype_); }

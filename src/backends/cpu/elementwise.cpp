@@ -1,5 +1,7 @@
 #include "backends/cpu/elementwise.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "backends/cpu/simd_math.h"
@@ -82,6 +84,41 @@ void nchw_to_nhwc(const float* in, float* out, int64_t batch, int64_t channels, 
 
 void nhwc_to_nchw(const float* in, float* out, int64_t batch, int64_t channels, int64_t pixels) {
   transpose_batched(in, out, batch, pixels, channels);
+}
+
+void fill(float* out, float value, int64_t n) { std::fill(out, out + n, value); }
+
+void scale_shift(const float* in, float alpha, float beta, float* out, int64_t n) {
+  parallel_for((n + 4095) / 4096, n >= kParallelThreshold, [&](int64_t blk) {
+    const int64_t end = std::min(n, (blk + 1) * 4096);
+#pragma omp simd
+    for (int64_t i = blk * 4096; i < end; ++i) out[i] = in[i] * alpha + beta;
+  });
+}
+
+void soft_clamp(const float* in, float limit, float* out, int64_t n) {
+  parallel_for((n + 4095) / 4096, n >= kParallelThreshold, [&](int64_t blk) {
+    const int64_t end = std::min(n, (blk + 1) * 4096);
+    for (int64_t i = blk * 4096; i < end; ++i) out[i] = std::tanh(in[i] / limit) * limit;
+  });
+}
+
+void diagonal_gaussian(const float* moments, int64_t batch, int64_t plane, float* mean, float* logvar, float* std) {
+  parallel_for(batch, batch * plane >= kParallelThreshold, [&](int64_t n) {
+    const float* m = moments + n * 2 * plane;
+    for (int64_t i = 0; i < plane; ++i) {
+      const float v = std::clamp(m[plane + i], -30.0f, 20.0f);
+      mean[n * plane + i] = m[i];
+      logvar[n * plane + i] = v;
+      std[n * plane + i] = std::exp(0.5f * v);
+    }
+  });
+}
+
+void copy_rows(const float* in, int64_t in_stride, float* out, int64_t out_stride, int64_t rows, int64_t width) {
+  parallel_for(rows, rows * width >= kParallelThreshold, [&](int64_t r) {
+    std::memcpy(out + r * out_stride, in + r * in_stride, static_cast<size_t>(width) * sizeof(float));
+  });
 }
 
 }  // namespace sdxl::cpu

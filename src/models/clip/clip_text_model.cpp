@@ -77,27 +77,22 @@ ClipTextOutput ClipTextModel::forward(Arena& arena, const std::vector<int32_t>& 
   ClipTextOutput out;
   Tensor x = ops::gather_rows(arena, token_embedding_, ids.data(), static_cast<int64_t>(ids.size()))
                  .reshape(Shape{batch, length, h});
+  Tensor tokens = x.reshape(Shape{batch * length, h});
   for (const TokenOverride& o : overrides) {
     SDXL_CHECK(o.row >= 0 && o.row < batch && o.position >= 0 && o.position < length && o.vector, InvalidArgument,
                "[clip] token override at ", o.row, ",", o.position, " is outside the ", batch, "x", length, " ids");
-    std::memcpy(x.data<float>() + (o.row * length + o.position) * h, o.vector, static_cast<size_t>(h) * sizeof(float));
+    ops::write_rows(tokens, o.row * length + o.position, Tensor::view(o.vector, Shape{1, h}, DType::F32, nullptr));
   }
-  Tensor positions = position_embedding_.reshape(Shape{config_.max_position_embeddings * h});
-  for (int64_t b = 0; b < batch; ++b) {
-    float* row = x.data<float>() + b * length * h;
-    for (int64_t i = 0; i < length * h; ++i) row[i] += positions.data<float>()[i];
-  }
+  ops::add_to_each_inplace(x, position_embedding_.slice_rows(0, length));
   out.hidden_states.push_back(x);
   for (int64_t i = 0; i < layers; ++i) out.hidden_states.push_back(encoder_layer(arena, layers_[static_cast<size_t>(i)], out.hidden_states.back()));
   if (layers < total_layers) return out;
 
   out.last_hidden_state = final_layer_norm_(arena, out.hidden_states.back());
-  out.pooled = Tensor::in_arena(arena, Shape{batch, h}, DType::F32);
-  for (int64_t b = 0; b < batch; ++b) {
-    const int64_t at = pooled_position(ids.data() + b * length, length);
-    std::memcpy(out.pooled.data<float>() + b * h, out.last_hidden_state.data<float>() + (b * length + at) * h,
-                static_cast<size_t>(h) * sizeof(float));
-  }
+  std::vector<int32_t> pooled_rows(static_cast<size_t>(batch));
+  for (int64_t b = 0; b < batch; ++b)
+    pooled_rows[static_cast<size_t>(b)] = static_cast<int32_t>(b * length + pooled_position(ids.data() + b * length, length));
+  out.pooled = ops::gather_rows(arena, out.last_hidden_state.reshape(Shape{batch * length, h}), pooled_rows.data(), batch);
   if (config_.with_projection()) out.text_embeds = text_projection_(arena, out.pooled);
   return out;
 }

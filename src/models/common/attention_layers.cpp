@@ -57,8 +57,8 @@ void BasicTransformerBlock::operator()(Arena& arena, Tensor& x, const Tensor& co
   for (int64_t first = 0; first < rows; first += feed_forward_rows_) {
     ArenaScope block(arena);
     const int64_t count = std::min(feed_forward_rows_, rows - first);
-    Tensor in = Tensor::view(normed.data<float>() + first * dim, Shape{count, dim}, DType::F32, nullptr);
-    Tensor out = Tensor::view(x.data<float>() + first * dim, Shape{count, dim}, DType::F32, nullptr);
+    const Tensor in = normed.reshape(Shape{rows, dim}).slice_rows(first, count);
+    Tensor out = x.reshape(Shape{rows, dim}).slice_rows(first, count);
     Tensor hidden = ops::geglu(arena, ff_in_(arena, in));  // [count, 4 dim]
     ff_out_.accumulate(hidden, out);
   }

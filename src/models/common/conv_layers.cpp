@@ -141,7 +141,10 @@ void ResnetBlock2D::run_in_bands(Arena& arena, const RowSource& x, int64_t band_
     ArenaScope band_temporaries(arena);
     const Tensor h = hidden_from_x(band);
     gathered.add(h);
-    if (hidden) std::memcpy(rows_of(*hidden, band).raw(), h.raw(), h.nbytes());
+    if (hidden) {
+      Tensor target = rows_of(*hidden, band);
+      ops::copy_into(h, target);
+    }
   }
   const ops::GroupStatistics h_statistics = norm2_.statistics(gathered);
 
@@ -152,7 +155,7 @@ void ResnetBlock2D::run_in_bands(Arena& arena, const RowSource& x, int64_t band_
   const auto flush = [&] {
     if (pending_range.size() > 0) {
       Tensor target = rows_of(out, pending_range);
-      std::memcpy(target.raw(), pending.raw(), target.nbytes());
+      ops::copy_into(rows_of(pending, {0, pending_range.size()}), target);
     }
   };
   for (const RowRange band : bands) {
@@ -164,7 +167,7 @@ void ResnetBlock2D::run_in_bands(Arena& arena, const RowSource& x, int64_t band_
     const Tensor shortcut = has_shortcut_ ? conv_shortcut_(arena, x_rows) : x_rows;
     flush();
     Tensor result = rows_of(pending, {0, band.size()});
-    std::memcpy(result.raw(), shortcut.raw(), shortcut.nbytes());
+    ops::copy_into(shortcut, result);
     ops::add_inplace(result, residual);
     pending_range = band;
   }

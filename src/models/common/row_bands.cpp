@@ -17,10 +17,9 @@ Tensor rows_of(const Tensor& image, RowRange range) {
              "[row bands] expected one image [1, H, W, C], got ", image.shape().to_string());
   SDXL_CHECK(range.first >= 0 && range.first < range.last && range.last <= image.dim(1), InvalidArgument,
              "[row bands] rows [", range.first, ", ", range.last, ") outside an image of ", image.dim(1), " rows");
-  const int64_t row = image.dim(2) * image.dim(3);
-  const int64_t element = static_cast<int64_t>(dtype_size(image.dtype()));
-  const auto* base = static_cast<const char*>(image.raw()) + range.first * row * element;
-  return Tensor::view(base, Shape{1, range.size(), image.dim(2), image.dim(3)}, image.dtype(), nullptr);
+  return image.reshape(Shape{image.dim(1), image.dim(2) * image.dim(3)})
+      .slice_rows(range.first, range.size())
+      .reshape(Shape{1, range.size(), image.dim(2), image.dim(3)});
 }
 
 Tensor rows_within(const Tensor& band, RowRange band_range, RowRange rows) {

@@ -92,7 +92,7 @@ void AutoencoderTiny::run(Arena& arena, const std::vector<Layer>& layers, Tensor
   const Tensor y = chain(x, ops::nhwc_to_nchw);  // in the chain's arenas: copied out before they go
   SDXL_CHECK(y.shape() == out.shape(), Internal, "[taesd] produced ", y.shape().to_string(), ", expected ",
              out.shape().to_string());
-  for (int64_t i = 0; i < y.numel(); ++i) out.data<float>()[i] = y.data<float>()[i] * mul + add;
+  ops::scale_shift(y, mul, add, out);
 }
 
 Tensor AutoencoderTiny::encode(Arena& arena, const Tensor& image) const {
@@ -104,7 +104,7 @@ Tensor AutoencoderTiny::encode(Arena& arena, const Tensor& image) const {
   Tensor out = Tensor::in_arena(arena, out_shape, DType::F32);
   ArenaScope temporaries(arena);
   Tensor x = ops::nchw_to_nhwc(arena, image);
-  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = (x.data<float>()[i] + 1.0f) / 2.0f;
+  ops::scale_shift(x, 0.5f, 0.5f, x);  // [-1, 1] -> [0, 1]
   run(arena, encoder_, x, out, 1.0f, 0.0f);
   return out;
 }
@@ -117,7 +117,7 @@ Tensor AutoencoderTiny::decode(Arena& arena, const Tensor& latents) const {
   Tensor out = Tensor::in_arena(arena, out_shape, DType::F32);
   ArenaScope temporaries(arena);
   Tensor x = ops::nchw_to_nhwc(arena, latents);
-  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::tanh(x.data<float>()[i] / 3.0f) * 3.0f;
+  ops::soft_clamp_inplace(x, 3.0f);
   run(arena, decoder_, x, out, 2.0f, -1.0f);
   return out;
 }

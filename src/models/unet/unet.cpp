@@ -4,7 +4,6 @@
 #include <cstring>
 
 #include "core/error.h"
-#include "models/unet/timestep_embedding.h"
 
 namespace sdxl::models {
 
@@ -101,10 +100,8 @@ Tensor UNet2DConditionModel::embedding(Arena& arena, int64_t batch, float timest
                                        const Tensor& time_ids, const Tensor& timestep_cond) const {
   const auto& c = config_;
   const int64_t c0 = c.block_out_channels[0];
-  Tensor t_features = Tensor::in_arena(arena, Shape{batch, c0}, DType::F32);
-  for (int64_t b = 0; b < batch; ++b)
-    timestep_embedding(&timestep, 1, c0, c.flip_sin_to_cos, static_cast<float>(c.freq_shift),
-                       t_features.data<float>() + b * c0);
+  const float shift = static_cast<float>(c.freq_shift);
+  Tensor t_features = ops::timestep_embedding(arena, ops::full(arena, Shape{batch}, timestep), c0, c.flip_sin_to_cos, shift);
   if (c.time_cond_proj_dim > 0) {
     SDXL_CHECK(timestep_cond.defined() && timestep_cond.rank() == 2 && timestep_cond.dim(0) == batch &&
                    timestep_cond.dim(1) == c.time_cond_proj_dim,
@@ -130,13 +127,9 @@ Tensor UNet2DConditionModel::embedding(Arena& arena, int64_t batch, float timest
              ") + ", k, " time_ids x ", d, " features = ", p + k * d, ", but the UNet expects ",
              c.projection_class_embeddings_input_dim, " (base and refiner take 6 and 5 time ids)");
   // [text_embeds | features of each time id], as diffusers concatenates them.
-  Tensor add_input = Tensor::in_arena(arena, Shape{batch, p + k * d}, DType::F32);
-  for (int64_t b = 0; b < batch; ++b) {
-    float* row = add_input.data<float>() + b * (p + k * d);
-    std::memcpy(row, text_embeds.data<float>() + b * p, static_cast<size_t>(p) * sizeof(float));
-    timestep_embedding(time_ids.data<float>() + b * k, k, d, c.flip_sin_to_cos, static_cast<float>(c.freq_shift),
-                       row + p);
-  }
+  const Tensor time_features =
+      ops::timestep_embedding(arena, time_ids.reshape(Shape{batch * k}), d, c.flip_sin_to_cos, shift).reshape(Shape{batch, k * d});
+  Tensor add_input = ops::concat_channels(arena, text_embeds, time_features);
   Tensor add_hidden = add_linear_1_(arena, add_input);
   ops::activate_inplace(add_hidden, ops::Activation::Silu);
   add_linear_2_.accumulate(add_hidden, emb);
@@ -170,7 +163,7 @@ Tensor UNet2DConditionModel::forward(Arena& arena, const Tensor& sample, float t
     Tensor y = chain(x, [&](Arena& a, const Tensor& in) {
       return ops::nhwc_to_nchw(a, conv_out_(a, norm_out_(a, in, /*fuse_silu=*/true)));
     });
-    std::memcpy(output.raw(), y.raw(), y.nbytes());
+    ops::copy_into(y, output);
   }
   skips.clear();  // drop the arena views before the arena is reused
   up_arena_->reset();  // empty now; after a first pass, one block of its high-water size

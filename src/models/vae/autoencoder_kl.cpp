@@ -124,7 +124,7 @@ Tensor AutoencoderKL::decode(Arena& arena, const Tensor& latents, const BetweenB
   x = chain(x, [&](Arena& a, const Tensor& in) { return dec_norm_out_(a, in, /*fuse_silu=*/true); });
   x = chain(x, dec_conv_out_);
   Tensor y = chain(x, ops::nhwc_to_nchw);
-  std::memcpy(image.raw(), y.raw(), y.nbytes());
+  ops::copy_into(y, image);
   return image;
 }
 
@@ -157,16 +157,7 @@ LatentDistribution AutoencoderKL::encode(Arena& arena, const Tensor& image, cons
   x = chain(x, enc_conv_out_);
   x = chain(x, quant_conv_);
   Tensor moments = chain(x, ops::nhwc_to_nchw);  // [B, 2C, h, w]: mean channels, then logvar
-  const int64_t plane = lc * h * w;
-  for (int64_t n = 0; n < b; ++n) {
-    const float* m = moments.data<float>() + n * 2 * plane;
-    for (int64_t i = 0; i < plane; ++i) {
-      const float logvar = std::clamp(m[plane + i], -30.0f, 20.0f);
-      out.mean.data<float>()[n * plane + i] = m[i];
-      out.logvar.data<float>()[n * plane + i] = logvar;
-      out.std.data<float>()[n * plane + i] = std::exp(0.5f * logvar);
-    }
-  }
+  ops::diagonal_gaussian(moments, out.mean, out.logvar, out.std);
   return out;
 }
 

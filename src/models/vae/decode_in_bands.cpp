@@ -49,7 +49,8 @@ Tensor upsample_in_bands(Arena& arena, Arena& bands, const Conv2d& conv, const T
   for (const RowRange band : split_rows(out.dim(1), band_height(band_rows, out.dim(2), out.dim(3)))) {
     ArenaScope band_temporaries(bands);
     const Tensor y = upsampled.rows(bands, band);
-    std::memcpy(rows_of(out, band).raw(), y.raw(), y.nbytes());
+    Tensor target = rows_of(out, band);
+    ops::copy_into(y, target);
   }
   return out;
 }
@@ -78,7 +79,7 @@ struct Step {
 Tensor AutoencoderKL::decode_in_bands(Arena& arena, const Tensor& latents, int64_t band_rows,
                                       const BetweenBlocks& between_blocks) const {
   check_latents(latents);
-  const int64_t s = scale(), batch = latents.dim(0), lc = config_.latent_channels;
+  const int64_t s = scale(), batch = latents.dim(0);
   const int64_t h = latents.dim(2), w = latents.dim(3), height = h * s, width = w * s;
   const int64_t channels = config_.out_channels;
 
@@ -141,8 +142,7 @@ Tensor AutoencoderKL::decode_in_bands(Arena& arena, const Tensor& latents, int64
   for (int64_t n = 0; n < batch; ++n) {
     ArenaScope temporaries(arena);
     ArenaChain chain(arena);
-    const Tensor one =
-        Tensor::view(latents.data<float>() + n * lc * h * w, Shape{1, lc, h, w}, DType::F32, nullptr);
+    const Tensor one = latents.slice_rows(n, 1);
     // At latent resolution (the mid block's attention sees all pixels) everything is small.
     Tensor x = decoder_input(chain, one);
     for (const Step& step : steps) {
@@ -182,10 +182,7 @@ Tensor AutoencoderKL::decode_in_bands(Arena& arena, const Tensor& latents, int64
       const Tensor y = dec_conv_out_.rows(bands, dec_norm_out_.apply(bands, rows_of(x, input), statistics, true),
                                           input, height, band);
       const Tensor planes = ops::nhwc_to_nchw(bands, y);  // [1, C, rows, W]
-      for (int64_t c = 0; c < channels; ++c)
-        std::memcpy(image.data<float>() + ((n * channels + c) * height + band.first) * width,
-                    planes.data<float>() + c * band.size() * width,
-                    static_cast<size_t>(band.size() * width) * sizeof(float));
+      ops::write_band(image, n, band.first, planes.reshape(Shape{channels, band.size(), width}));
     }
   }
   return image;

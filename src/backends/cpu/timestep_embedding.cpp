@@ -1,8 +1,8 @@
-#include "models/unet/timestep_embedding.h"
+#include "backends/cpu/timestep_embedding.h"
 
 #include <cmath>
 
-namespace sdxl::models {
+namespace sdxl::cpu {
 
 void timestep_embedding(const float* values, int64_t count, int64_t dim, bool flip_sin_to_cos, float freq_shift,
                         float* out) {
@@ -21,4 +21,4 @@ void timestep_embedding(const float* values, int64_t count, int64_t dim, bool fl
   }
 }
 
-}  // namespace sdxl::models
+}  // namespace sdxl::cpu

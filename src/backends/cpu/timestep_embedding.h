@@ -5,10 +5,10 @@
 
 #include <cstdint>
 
-namespace sdxl::models {
+namespace sdxl::cpu {
 
 // values[n] -> out[n * dim .. (n + 1) * dim): [sin | cos], or [cos | sin] with flip_sin_to_cos.
 void timestep_embedding(const float* values, int64_t count, int64_t dim, bool flip_sin_to_cos, float freq_shift,
                         float* out);
 
-}  // namespace sdxl::models
+}  // namespace sdxl::cpu
