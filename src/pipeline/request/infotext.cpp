@@ -112,6 +112,7 @@ std::string a1111_infotext(const InfotextFields& f) {
   if (f.prompt_2) out << ", Prompt 2: " << infotext_quote(*f.prompt_2);
   if (f.precision != "fp32") out << ", Precision: " << f.precision;
   if (!f.loras.empty()) out << ", Lora hashes: " << infotext_quote(lora_hashes(f.loras));
+  for (const auto& [key, value] : f.extra) out << ", " << key << ": " << infotext_quote(value);
   out << ", Version: sdxl " << f.version;
   return out.str();
 }

@@ -31,6 +31,9 @@ struct InfotextFields {
   std::optional<int> clip_skip;
   std::string precision = "fp32";
   std::vector<lora::LoraSpec> loras;
+  // AUTOMATIC1111's extra_generation_params: "Key: value" pairs written in order before Version
+  // (values quoted as the webui quotes them).
+  std::vector<std::pair<std::string, std::string>> extra;
   std::string version;
 };
 
