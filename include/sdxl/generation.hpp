@@ -92,6 +92,7 @@ struct Generation {
   bool vae_tiling = false;
   int preview_every = 0;
   std::vector<Lora> loras, refiner_loras;
+  double eta = 0.0;  // DDIM's eta
   // Paths a front end sets from its own configuration, never from a request.
   std::string embedding_dir;
 };
@@ -168,6 +169,7 @@ class GenerateParams {
     p.lora_count = static_cast<int>(loras_.size());
     p.refiner_loras = refiner_loras_.data();
     p.refiner_lora_count = static_cast<int>(refiner_loras_.size());
+    p.eta = g.eta;
   }
   GenerateParams(const GenerateParams&) = delete;
   GenerateParams& operator=(const GenerateParams&) = delete;

@@ -254,11 +254,16 @@ typedef struct sdxl_generate_params {
   const char* embedding_dir; /* a1111: textual-inversion embeddings, used where their name is written */
   /* LoRAs for this call, in order, merged into the base (loras; the prompt's <lora:...> tags add
      to them) and the refiner (refiner_loras). An engine keeps the last set merged: a call with
-     the same set costs nothing, another set binds the UNet and text encoders again. */
+     the same set costs nothing; another set re-packs, in memory, only the layers the old or the
+     new set touches (a set that changes a tensor no layer holds, such as a norm, binds the UNet
+     and text encoders again from the checkpoint). */
   const sdxl_lora* loras;
   int lora_count;
   const sdxl_lora* refiner_loras;
   int refiner_lora_count;
+  double eta; /* DDIM's eta (diffusers' DDIMScheduler.step): 0 (default) is deterministic DDIM, 1 is
+                 DDPM-like; the noise comes from the call's generator. Other samplers take none: a
+                 non-zero eta with them is refused. */
 } sdxl_generate_params;
 
 typedef struct sdxl_images {

@@ -171,6 +171,12 @@ sdxl::pipeline::EngineRequest to_request(const sdxl_generate_params& p, const sd
   r.scheduler = sampler.entry->scheduler;
   r.sampler_name = sampler.display();
   r.scheduler_overrides = sampler.overrides();
+  SDXL_CHECK_PARAM(std::isfinite(p.eta) && p.eta >= 0, InvalidArgument, "eta", "[generate] eta must be >= 0, got ", p.eta);
+  if (p.eta != 0) {
+    SDXL_CHECK_PARAM(r.scheduler == "DDIMScheduler", InvalidArgument, "eta", "[generate] eta is DDIM's; ", sampler.display(),
+                     " takes none");
+    r.scheduler_overrides["eta"] = p.eta;
+  }
   if (p.timestep_spacing) {
     const std::string spacing = p.timestep_spacing;
     SDXL_CHECK_PARAM(spacing == "leading" || spacing == "linspace" || spacing == "trailing", InvalidArgument,

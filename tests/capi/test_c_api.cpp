@@ -172,6 +172,32 @@ TEST_F(CApi, BadValuesThenSuccessOnTheSameWarmEngine) {
   EXPECT_EQ(generate(params()), first);  // warm and deterministic
 }
 
+// DDIM's eta (diffusers' DDIMScheduler.step): noise from the call's generator, so the same seed
+// gives the same image; the PNG text says it as AUTOMATIC1111 does; samplers without one refuse it.
+TEST_F(CApi, DdimEtaDrawsNoiseFromTheSeedAndOtherSamplersRefuseIt) {
+  sdxl_generate_params p = params();
+  p.sampler = "ddim";
+  const auto deterministic = generate(p);
+  p.eta = 0.5;
+  const auto noisy = generate(p);
+  EXPECT_NE(noisy, deterministic);
+  EXPECT_EQ(generate(p), noisy);
+  sdxl_images* images = nullptr;
+  ASSERT_EQ(sdxl_engine_generate(engine_, &p, &images), SDXL_STATUS_OK) << sdxl_last_error();
+  char* text = nullptr;
+  ASSERT_EQ(sdxl_engine_infotext(engine_, &p, images, 0, &text), SDXL_STATUS_OK) << sdxl_last_error();
+  EXPECT_NE(std::string(text).find(", Eta DDIM: 0.5, "), std::string::npos) << text;
+  sdxl_free_string(text);
+  sdxl_images_free(images);
+  p.sampler = "euler";
+  EXPECT_EQ(generate_status(p), SDXL_STATUS_INVALID_ARGUMENT);
+  EXPECT_STREQ(sdxl_last_error_parameter(), "eta");
+  p.sampler = "ddim";
+  p.eta = -1;
+  EXPECT_EQ(generate_status(p), SDXL_STATUS_INVALID_ARGUMENT);
+  EXPECT_STREQ(sdxl_last_error_parameter(), "eta");
+}
+
 struct CancelAt {
   int at_step = 0;
   std::vector<std::string> stages;

@@ -86,6 +86,7 @@ TEST(JobCodec, EverySettingSurvivesTheStream) {
   g.negative_aesthetic_score = 1.5;
   g.vae_tiling = true;
   g.preview_every = 4;
+  g.eta = 0.5;
   g.loras = {{(dir / "front/styles/ink.safetensors").string(), 0.8}};
   g.refiner_loras = {{(dir / "front/refine.safetensors").string(), -0.5}};
   job.checkpoint = "base";

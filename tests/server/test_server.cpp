@@ -227,6 +227,7 @@ TEST_F(Server, BadRequestsAreClearAndHarmless) {
       {"/v1/jobs", R"({"prompt": "x", "num_inference_steps": 0})", 422, "num_inference_steps"},
       {"/v1/jobs", R"({"prompt": "x", "image": "iVBORw0KGgo=", "strength": 0.5})", 422, "image"},
       {"/v1/jobs", R"({"prompt": "x", "nonsense": 1})", 422, "nonsense"},
+      {"/v1/jobs", R"({"prompt": "x", "eta": 0.5})", 422, "eta"},  // Euler takes no eta
       {"/sdapi/v1/txt2img", R"({"cfg_scale": 1000, "width": 64, "height": 64})", 422, "cfg_scale"},
       {"/sdapi/v1/txt2img", R"({"batch_size": 65, "width": 64, "height": 64})", 422, "batch_size"},
       {"/sdapi/v1/txt2img", R"({"width": 64, "height": 64, "scheduler": "Exponential"})", 422, "scheduler"},

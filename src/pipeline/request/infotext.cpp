@@ -78,6 +78,7 @@ InfotextFields infotext_fields(const EngineRequest& request, const EngineOptions
   if (p.clip_skip) f.clip_skip = static_cast<int>(*p.clip_skip);
   f.precision = options.precision == ops::Precision::BF16 ? "bf16" : "fp32";
   f.loras = loras;
+  if (r.scheduler_overrides.contains("eta")) f.extra.emplace_back("Eta DDIM", number(r.scheduler_overrides["eta"].get<double>()));
   return f;
 }
 

@@ -70,6 +70,7 @@ void visit_fields(Generation& g, Visitor& visit) {
   visit("preview_every", "preview_every", g.preview_every);
   visit("loras", "loras", g.loras);
   visit("refiner_loras", "refiner_loras", g.refiner_loras);
+  visit("eta", "eta", g.eta);
 }
 
 class Writer {
