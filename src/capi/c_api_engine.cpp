@@ -78,24 +78,6 @@ void sdxl_engine_free(sdxl_engine* engine) {
 int sdxl_engine_is_refiner(const sdxl_engine* engine) { return engine && engine->engine->is_refiner() ? 1 : 0; }
 int sdxl_engine_has_refiner(const sdxl_engine* engine) { return engine && engine->engine->has_refiner() ? 1 : 0; }
 
-void sdxl_generate_params_init(sdxl_generate_params* p) {
-  if (!p) return;
-  std::memset(p, 0, sizeof *p);
-  p->width = p->height = 1024;
-  p->steps = 30;
-  p->guidance_scale = 5.0;
-  p->guidance_rescale = 0.0;
-  p->clip_skip = -1;
-  p->sampler = "euler";
-  p->images_per_prompt = 1;
-  p->strength = 0.3;
-  p->aesthetic_score = 6.0;
-  p->negative_aesthetic_score = 2.5;
-  p->high_noise_frac = 0.8;
-  p->refiner_strength = 0.3;
-  p->decode = 1;
-}
-
 sdxl_status sdxl_engine_generate(sdxl_engine* engine, const sdxl_generate_params* params, sdxl_images** images) {
   if (engine && !engine->busy.try_lock()) {
     sdxl::capi::last_error() = "[engine] busy: this engine is running another generation";

@@ -48,6 +48,8 @@ void set_prompts(const sdxl_generate_params& p, sdxl::pipeline::PromptRequest& r
   if (p.prompt_2) r.prompt_2 = PromptArg::text(p.prompt_2);
   if (p.negative_prompt_2) r.negative_prompt_2 = PromptArg::text(p.negative_prompt_2);
   r.num_images_per_prompt = p.images_per_prompt;
+  SDXL_CHECK_PARAM(p.clip_skip >= -1 && p.clip_skip <= Limits::kMaxClipSkip, InvalidArgument, "clip_skip",
+                   "[generate] clip_skip must be between 0 and ", Limits::kMaxClipSkip, " (-1: none), got ", p.clip_skip);
   if (p.clip_skip >= 0) r.clip_skip = p.clip_skip;
   r.syntax = prompt_syntax(p.prompt_syntax);
   if (p.embedding_dir && *p.embedding_dir) r.embedding_dir = p.embedding_dir;
@@ -217,3 +219,21 @@ sdxl::pipeline::EngineRequest to_request(const sdxl_generate_params& p, const sd
 }
 
 }  // namespace sdxl::capi
+
+extern "C" void sdxl_generate_params_init(sdxl_generate_params* p) {
+  if (!p) return;
+  std::memset(p, 0, sizeof *p);
+  p->width = p->height = 1024;
+  p->steps = 30;
+  p->guidance_scale = 5.0;
+  p->guidance_rescale = 0.0;
+  p->clip_skip = -1;
+  p->sampler = "euler";
+  p->images_per_prompt = 1;
+  p->strength = 0.3;
+  p->aesthetic_score = 6.0;
+  p->negative_aesthetic_score = 2.5;
+  p->high_noise_frac = 0.8;
+  p->refiner_strength = 0.3;
+  p->decode = 1;
+}

@@ -77,7 +77,7 @@ PromptEncoder::Encoded PromptEncoder::run(const Encoder& encoder, const std::vec
   const int64_t total_layers = encoder.model.config().num_hidden_layers;
   // hidden_states has total_layers + 1 entries; [-k] is the output of layer total_layers + 1 - k.
   const int64_t index = total_layers + 1 - hidden_from_end;
-  SDXL_CHECK(index >= 0, InvalidArgument, "[prompt] clip_skip ", hidden_from_end - 2, " is more than the encoder's ",
+  SDXL_CHECK(index >= 0, InvalidArgument, "[prompt] skipping ", hidden_from_end - 2, " layers is more than the encoder's ",
              total_layers, " layers allow");
   Arena arena;
   auto out = encoder.model.forward(arena, ids, batch, need_pooled ? total_layers : index);
@@ -102,10 +102,9 @@ PromptEmbeddings PromptEncoder::encode(const PromptRequest& request) const {
   SDXL_CHECK(request.prompt.truthy() || (!request.prompt.is_none() && request.prompt.size() > 0), InvalidArgument,
              "[prompt] no prompt given");
   SDXL_CHECK(request.num_images_per_prompt >= 1, InvalidArgument, "[prompt] num_images_per_prompt must be >= 1");
-  SDXL_CHECK(!request.clip_skip || *request.clip_skip >= 0, InvalidArgument, "[prompt] clip_skip must be >= 0");
   const size_t batch = request.prompt.size();
   const std::vector<std::string> prompts = request.prompt.for_batch(batch, "prompt");
-  const int positive_from_end = request.clip_skip ? *request.clip_skip + 2 : 2;
+  const int positive_from_end = request.layers_from_end();
 
   // diffusers zips [prompt, prompt_2] with the encoders present: with text_encoder_2 alone (the
   // refiner) that pairs it with `prompt`, and prompt_2 goes unused.
@@ -125,7 +124,7 @@ PromptEmbeddings PromptEncoder::encode(const PromptRequest& request) const {
     } else {
       const PromptArg negative = request.negative_prompt.truthy() ? request.negative_prompt : PromptArg::text("");
       const PromptArg negative_2 = request.negative_prompt_2.truthy() ? request.negative_prompt_2 : negative;
-      // Negative embeddings always come from the penultimate layer: diffusers ignores clip_skip here.
+      // Negative embeddings always come from the penultimate layer (PromptRequest::layers_from_end).
       Tensor neg_hidden;
       if (first_) neg_hidden = run(*first_, negative.for_batch(batch, "negative_prompt"), 2, false).hidden;
       const PromptArg& neg_second = first_ ? negative_2 : negative;

@@ -10,6 +10,7 @@
 
 #include "pipeline/sources/model_source.h"
 #include "pipeline/prompts/textual_inversion.h"
+#include "core/error.h"
 #include "models/clip/clip_text_model.h"
 #include "models/common/adaptable_layers.h"
 #include "tokenizer/clip_tokenizer.h"
@@ -52,6 +53,14 @@ struct PromptRequest {
   int64_t num_images_per_prompt = 1;
   bool classifier_free_guidance = true;
   std::optional<int> clip_skip;
+
+  // The hidden state, counted from the end, the prompt's embeddings come from: diffusers'
+  // hidden_states[-(clip_skip + 2)], the penultimate layer without clip_skip (the negative
+  // prompt's always come from the penultimate: diffusers skips no layer for it).
+  int layers_from_end() const {
+    SDXL_CHECK(!clip_skip || *clip_skip >= 0, InvalidArgument, "[prompt] clip_skip must be >= 0, got ", *clip_skip);
+    return clip_skip ? *clip_skip + 2 : 2;
+  }
 };
 
 // Owned tensors; the negative ones are undefined without classifier-free guidance.

@@ -52,7 +52,7 @@ PromptEncoder::Encoded PromptEncoder::run_chunks(const Encoder& encoder, bool se
   const int64_t batch = static_cast<int64_t>(texts.size()), length = kChunkTokens + 2;
   const int64_t total_layers = encoder.model.config().num_hidden_layers;
   const int64_t index = total_layers + 1 - hidden_from_end;
-  SDXL_CHECK(index >= 0, InvalidArgument, "[prompt] clip_skip ", hidden_from_end - 2, " is more than the encoder's ",
+  SDXL_CHECK(index >= 0, InvalidArgument, "[prompt] skipping ", hidden_from_end - 2, " layers is more than the encoder's ",
              total_layers, " layers allow");
   const PromptChunk empty = empty_chunk(tok);
 
@@ -96,7 +96,6 @@ PromptEncoder::Encoded PromptEncoder::run_chunks(const Encoder& encoder, bool se
 
 PromptEmbeddings PromptEncoder::encode_a1111(const PromptRequest& request) const {
   SDXL_CHECK(!request.prompt.is_none() && request.prompt.size() > 0, InvalidArgument, "[prompt] no prompt given");
-  SDXL_CHECK(!request.clip_skip || *request.clip_skip >= 0, InvalidArgument, "[prompt] clip_skip must be >= 0");
   const size_t batch = request.prompt.size();
   const auto prompts = request.prompt.for_batch(batch, "prompt");
   const auto prompts_2 = (first_ && request.prompt_2.truthy() ? request.prompt_2 : request.prompt).for_batch(batch, "prompt_2");
@@ -104,7 +103,7 @@ PromptEmbeddings PromptEncoder::encode_a1111(const PromptRequest& request) const
   const auto negatives = negative_arg.for_batch(batch, "negative_prompt");
   const auto negatives_2 =
       (first_ && request.negative_prompt_2.truthy() ? request.negative_prompt_2 : negative_arg).for_batch(batch, "negative_prompt_2");
-  const int from_end = request.clip_skip ? *request.clip_skip + 2 : 2;
+  const int from_end = request.layers_from_end();
 
   std::vector<std::string> all_texts = prompts;
   for (const auto* list : {&prompts_2, &negatives, &negatives_2}) all_texts.insert(all_texts.end(), list->begin(), list->end());

@@ -29,7 +29,7 @@ struct Progress {
 using ProgressFn = std::function<bool(const Progress&)>;
 
 struct GenerateRequest {
-  PromptRequest prompts;  // prompt(s), negatives, num_images_per_prompt, clip_skip
+  PromptRequest prompts;  // prompt(s), negatives, images per prompt, the text encoders' layer
   int64_t width = 1024, height = 1024;
   int64_t steps = 30;
   GuidanceSettings guidance;

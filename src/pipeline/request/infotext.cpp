@@ -75,7 +75,7 @@ InfotextFields infotext_fields(const EngineRequest& request, const EngineOptions
     if (request.refiner.mode == RefinerMode::Ensemble) f.refiner_switch_at = request.refiner.high_noise_frac;
     else f.refiner_strength = request.refiner.strength;
   }
-  if (p.clip_skip) f.clip_skip = static_cast<int>(*p.clip_skip);
+  if (p.clip_skip) f.extra.emplace_back("Clip skip", std::to_string(*p.clip_skip));
   f.precision = options.precision == ops::Precision::BF16 ? "bf16" : "fp32";
   f.loras = loras;
   if (r.scheduler_overrides.contains("eta")) f.extra.emplace_back("Eta DDIM", number(r.scheduler_overrides["eta"].get<double>()));
@@ -109,7 +109,6 @@ std::string a1111_infotext(const InfotextFields& f) {
     if (f.refiner_switch_at) out << ", Refiner switch at: " << number(*f.refiner_switch_at);
     if (f.refiner_strength) out << ", Refiner strength: " << number(*f.refiner_strength);
   }
-  if (f.clip_skip) out << ", Clip skip: " << *f.clip_skip;
   if (f.prompt_2) out << ", Prompt 2: " << infotext_quote(*f.prompt_2);
   if (f.precision != "fp32") out << ", Precision: " << f.precision;
   if (!f.loras.empty()) out << ", Lora hashes: " << infotext_quote(lora_hashes(f.loras));

@@ -28,7 +28,6 @@ struct InfotextFields {
   std::optional<double> denoising_strength;   // img2img / inpainting
   bool inpaint = false;
   std::optional<double> refiner_switch_at, refiner_strength;  // the ensemble's fraction, or img2img's strength
-  std::optional<int> clip_skip;
   std::string precision = "fp32";
   std::vector<lora::LoraSpec> loras;
   // AUTOMATIC1111's extra_generation_params: "Key: value" pairs written in order before Version

@@ -60,9 +60,6 @@ void check_request(const GenerateRequest& r, int64_t scale) {
              "[limits] denoising_start must be in (0, 1), got ", r.denoising_start.value_or(0));
   SDXL_CHECK_PARAM(!r.denoising_end || fraction(*r.denoising_end), InvalidArgument, "denoising_end",
              "[limits] denoising_end must be in (0, 1), got ", r.denoising_end.value_or(0));
-  SDXL_CHECK_PARAM(!r.prompts.clip_skip || (*r.prompts.clip_skip >= 0 && *r.prompts.clip_skip <= L::kMaxClipSkip),
-                   InvalidArgument, "clip_skip", "[limits] clip_skip must be between 0 and ", L::kMaxClipSkip, ", got ",
-                   r.prompts.clip_skip.value_or(0));
   SDXL_CHECK_PARAM(std::isfinite(r.aesthetic_score) && std::isfinite(r.negative_aesthetic_score), InvalidArgument, "aesthetic_score",
              "[limits] aesthetic scores must be finite numbers");
 }

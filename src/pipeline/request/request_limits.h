@@ -16,7 +16,7 @@ struct RequestLimits {
   static constexpr int64_t kMaxSteps = 1000;
   static constexpr int64_t kMaxImages = 64;  // per call: prompts x images per prompt
   static constexpr double kMaxGuidance = 100.0;
-  static constexpr int64_t kMaxClipSkip = 11;     // CLIP ViT-L has 12 layers: hidden_states[-(clip_skip + 2)]
+  static constexpr int64_t kMaxClipSkip = 11;     // layers skipped: CLIP ViT-L has 12, the penultimate is the default
   static constexpr size_t kMaxLoras = 64;        // per call: the list and the prompt's tags, one per file
   static constexpr double kMaxLoraWeight = 10.0;  // |weight|, in the list and in tags
 };
