@@ -28,8 +28,8 @@ void check_accepted(const server::JobRequest& job) {
   const api::GenerateParams params(job.generation, api::GenerateParams::Images::StandIns);
   if (sdxl_check_capacity(kCapacity, &params.get()) != SDXL_STATUS_OK) return;
   const api::Generation& g = job.generation;
-  const bool sized_by_image = g.image && !g.fit_to_size;
-  if (!sized_by_image && (g.width % 8 || g.height % 8 || g.width < SDXL_MIN_SIDE || g.height > SDXL_MAX_SIDE)) std::abort();
+  // txt2img sizes are taken as they are; an image is resized to a size rounded down to 8.
+  if (!g.image && (g.width % 8 || g.height % 8 || g.width < SDXL_MIN_SIDE || g.height > SDXL_MAX_SIDE)) std::abort();
   if (g.steps < 1 || g.steps > SDXL_MAX_STEPS || !(g.guidance_scale >= 0)) std::abort();
 }
 

@@ -103,9 +103,7 @@ MemoryEstimate Engine::estimate_memory(const EngineRequest& request) const {
 io::Image8 Engine::preview(const Tensor& latents, int64_t index) const {
   if (!taesd_) return latent_preview(latents, index);
   SDXL_CHECK(index >= 0 && index < latents.dim(0), InvalidArgument, "[preview] image ", index, " of ", latents.dim(0));
-  const int64_t per = latents.numel() / latents.dim(0);
-  const Tensor one = Tensor::view(const_cast<float*>(latents.data<float>()) + index * per,
-                                  Shape{1, latents.dim(1), latents.dim(2), latents.dim(3)}, DType::F32, nullptr);
+  const Tensor one = latents.slice_rows(index, 1);
   Arena arena;
   const Tensor image = taesd_->decode(arena, one, false, {});  // [1, H, W, 3] in [0, 1]
   return io::Image8{image.dim(2), image.dim(1), 3, to_8bit(image)};

@@ -8,8 +8,11 @@
 #include "core/log.h"
 #include "core/memory.h"
 #include "io/json_file.h"
+#include "ops.h"
 #include "pipeline/sources/component_loader.h"
 #include "pipeline/stages/conditioning.h"
+#include "pipeline/stages/inpainting.h"
+#include "pipeline/stages/tensor_batch.h"
 #include "pipeline/request/scheduler_spec.h"
 
 namespace sdxl::pipeline {
@@ -18,19 +21,6 @@ namespace {
 // diffusers' cut-off timestep for a denoising_start / denoising_end fraction.
 double cutoff_timestep(double fraction, int64_t train_steps) {
   return static_cast<double>(std::llround(static_cast<double>(train_steps) - fraction * static_cast<double>(train_steps)));
-}
-
-// Repeats each [1, ...] entry up to `batch` rows (diffusers' torch.cat([x] * n)).
-Tensor repeat_batch(const Tensor& t, int64_t batch) {
-  if (t.dim(0) == batch) return t;
-  SDXL_CHECK(batch % t.dim(0) == 0, InvalidArgument, "[pipeline] ", t.dim(0), " init images do not divide a batch of ",
-             batch);
-  Shape shape = t.shape();
-  shape[0] = batch;
-  Tensor out = Tensor::empty(shape, t.dtype());
-  for (int64_t b = 0; b < batch / t.dim(0); ++b)
-    std::memcpy(static_cast<uint8_t*>(out.raw()) + static_cast<size_t>(b) * t.nbytes(), t.raw(), t.nbytes());
-  return out;
 }
 
 // Reports to the request's callback; its "stop" becomes the Cancelled error that unwinds the call.
@@ -236,8 +226,7 @@ SdxlPipeline::PreparedLatents SdxlPipeline::prepare_latents(const GenerateReques
   PreparedLatents p;
   auto scaled_noise = [&](const Tensor& noise) {
     Tensor latents = noise.clone();
-    const float init_sigma = static_cast<float>(s.scheduler->init_noise_sigma());
-    for (int64_t i = 0; i < latents.numel(); ++i) latents.data<float>()[i] *= init_sigma;
+    ops::scale_shift(latents, static_cast<float>(s.scheduler->init_noise_sigma()), 0.0f, latents);
     return latents;
   };
   if (!r.init_image.defined() && !r.init_latents.defined()) {
@@ -246,9 +235,9 @@ SdxlPipeline::PreparedLatents SdxlPipeline::prepare_latents(const GenerateReques
   }
   const bool strength_max = r.strength == 1.0;
   if (r.init_latents.defined()) {
-    p.image_latents = repeat_batch(r.init_latents, images);
+    p.image_latents = tile_batch(r.init_latents, images);
   } else if (!inpaint || !strength_max || channels == 4) {
-    p.image_latents = repeat_batch(encode_image(r, r.init_image, generator), images);
+    p.image_latents = tile_batch(encode_image(r, r.init_image, generator), images);
   }
   const Shape shape = p.image_latents.defined()
                           ? p.image_latents.shape()
@@ -267,27 +256,8 @@ SdxlPipeline::PreparedLatents SdxlPipeline::prepare_latents(const GenerateReques
 // image is VAE-encoded as diffusers does (its generator draw keeps the random stream aligned,
 // though a 4-channel UNet ignores the result).
 Tensor SdxlPipeline::prepare_mask_latents(const GenerateRequest& r, const Tensor& latents, rng::TorchGenerator& generator) {
-  const int64_t images = latents.dim(0), H = r.mask.dim(2), W = r.mask.dim(3), h = latents.dim(2), w = latents.dim(3);
-  Tensor mask_latents = Tensor::empty(Shape{images, 1, h, w}, DType::F32);
-  for (int64_t n = 0; n < images; ++n)
-    for (int64_t y = 0; y < h; ++y)
-      for (int64_t x = 0; x < w; ++x) {
-        const int64_t sy = static_cast<int64_t>(static_cast<float>(y) * (static_cast<float>(H) / static_cast<float>(h)));
-        const int64_t sx = static_cast<int64_t>(static_cast<float>(x) * (static_cast<float>(W) / static_cast<float>(w)));
-        const float m = r.mask.data<float>()[(n % r.mask.dim(0)) * H * W + sy * W + sx];
-        mask_latents.data<float>()[(n * h + y) * w + x] = m < 0.5f ? 0.0f : 1.0f;
-      }
-  Tensor masked = r.init_image.clone();
-  const int64_t plane = H * W;
-  for (int64_t n = 0; n < masked.dim(0); ++n)
-    for (int64_t c = 0; c < 3; ++c)
-      for (int64_t i = 0; i < plane; ++i) {
-        const float m = r.mask.data<float>()[(n % r.mask.dim(0)) * plane + i] < 0.5f ? 0.0f : 1.0f;
-        // init_image is normalised to [-1, 1] before masking: (2x - 1) * (mask < 0.5)
-        float& v = masked.data<float>()[(n * 3 + c) * plane + i];
-        v = m < 0.5f ? v : 0.5f;  // 0.5 in [0, 1] is 0 after normalisation
-      }
-  (void)encode_image(r, masked, generator);
+  const Tensor mask_latents = mask_to_latents(r.mask, latents.dim(0), latents.dim(2), latents.dim(3));
+  (void)encode_image(r, masked_image(r.init_image, r.mask), generator);
   return mask_latents;
 }
 
@@ -338,14 +308,7 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
       const Tensor proper = i + 1 < timesteps.size()
                                 ? schedule.scheduler->add_noise(prepared.image_latents, prepared.noise, timesteps[i + 1])
                                 : prepared.image_latents;
-      const int64_t plane = x.dim(2) * x.dim(3), c = x.dim(1);
-      for (int64_t n = 0; n < x.dim(0); ++n)
-        for (int64_t ch = 0; ch < c; ++ch)
-          for (int64_t k = 0; k < plane; ++k) {
-            const float m = mask_latents.data<float>()[n * plane + k];
-            float& v = x.data<float>()[(n * c + ch) * plane + k];
-            v = (1.0f - m) * proper.data<float>()[(n * c + ch) * plane + k] + m * v;
-          }
+      keep_known_region(x, proper, mask_latents);
     }
     report(r, Progress{r.stage, static_cast<int64_t>(i) + 1, static_cast<int64_t>(timesteps.size()), &x});
   };

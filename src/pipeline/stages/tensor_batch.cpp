@@ -48,4 +48,16 @@ Tensor repeat_each(const Tensor& t, int64_t n) {
   return out;
 }
 
+Tensor tile_batch(const Tensor& t, int64_t batch) {
+  if (t.dim(0) == batch) return t;
+  SDXL_CHECK(batch % t.dim(0) == 0, InvalidArgument, "[pipeline] ", t.dim(0), " init images do not divide a batch of ",
+             batch);
+  Shape shape = t.shape();
+  shape[0] = batch;
+  Tensor out = Tensor::empty(shape, t.dtype());
+  for (int64_t b = 0; b < batch / t.dim(0); ++b)
+    std::memcpy(static_cast<uint8_t*>(out.raw()) + static_cast<size_t>(b) * t.nbytes(), t.raw(), t.nbytes());
+  return out;
+}
+
 }  // namespace sdxl::pipeline

@@ -13,5 +13,8 @@ Tensor concat_last(const Tensor& a, const Tensor& b);
 Tensor concat_tokens(const std::vector<Tensor>& parts);
 // Each batch entry repeated n times in a row (diffusers' repeat + view).
 Tensor repeat_each(const Tensor& t, int64_t n);
+// The whole batch repeated up to `batch` rows (diffusers' torch.cat([x] * n)); `batch` must be a
+// multiple of t's.
+Tensor tile_batch(const Tensor& t, int64_t batch);
 
 }  // namespace sdxl::pipeline
