@@ -1,6 +1,7 @@
 // A C++ program built against the *installed* sdxl (find_package(sdxl) -> sdxl::sdxl): the same
-// image as generate.c through the RAII layer of sdxl.hpp; prints the same hash of its pixels.
-#include <sdxl/sdxl.hpp>
+// image as generate.c through the C++ layer (sdxl::api::Generation, its GenerateParams and the
+// RAII types of sdxl.hpp); prints the same hash of its pixels.
+#include <sdxl/generation.hpp>
 
 #include <cstdint>
 #include <cstdio>
@@ -12,16 +13,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    sdxl::api::Engine engine(argv[1]);
-    const char* prompts[] = {"a photo of a cat"};
-    sdxl_generate_params params;
-    sdxl_generate_params_init(&params);
-    params.prompts = prompts;
-    params.prompt_count = 1;
-    params.width = params.height = 64;
-    params.steps = 4;
-    params.seed = 7;
-    sdxl::api::Images images(engine, params);
+    sdxl::api::EngineOptions options;
+    options.model_dir = argv[1];
+    sdxl::api::Engine engine(options);
+    sdxl::api::Generation g;
+    g.prompts = {"a photo of a cat"};
+    g.width = g.height = 64;
+    g.steps = 4;
+    g.seed = 7;
+    sdxl::api::GenerateParams params(g);
+    sdxl::api::Images images(engine, params.get());
     images.write_png(argv[2], 0, "a photo of a cat");
     uint64_t hash = 1469598103934665603ull;
     const sdxl_images& out = *images;
