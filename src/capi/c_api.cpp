@@ -97,10 +97,11 @@ sdxl_status sdxl_tokenize(const sdxl_tokenize_params* params, char** report) {
 sdxl_status sdxl_file_hash(const char* path, sdxl_hash_kind kind, char** hex) {
   return sdxl::capi::guarded([&] {
     SDXL_CHECK(path && *path && hex, InvalidArgument, "[hash] path and hex must not be NULL");
-    SDXL_CHECK(kind == SDXL_HASH_FILE || kind == SDXL_HASH_SAFETENSORS_DATA, InvalidArgument, "[hash] unknown kind ",
-               static_cast<int>(kind));
+    int which = 0;  // as the int a C caller passed: an enum holding another value is undefined in C++
+    std::memcpy(&which, &kind, sizeof which);
+    SDXL_CHECK(which == SDXL_HASH_FILE || which == SDXL_HASH_SAFETENSORS_DATA, InvalidArgument, "[hash] unknown kind ", which);
     *hex = nullptr;
-    const auto k = kind == SDXL_HASH_FILE ? sdxl::io::FileHashKind::WholeFile : sdxl::io::FileHashKind::SafetensorsData;
+    const auto k = which == SDXL_HASH_FILE ? sdxl::io::FileHashKind::WholeFile : sdxl::io::FileHashKind::SafetensorsData;
     *hex = sdxl::capi::copy_string(sdxl::io::file_sha256(path, k, sdxl::io::default_hash_cache()));
   });
 }

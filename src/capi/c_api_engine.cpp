@@ -48,14 +48,18 @@ sdxl_status sdxl_engine_load(const sdxl_engine_params* params, sdxl_engine** eng
     const std::string precision = params->precision ? params->precision : "fp32";
     SDXL_CHECK(precision == "fp32" || precision == "bf16", InvalidArgument, "[load] precision '", precision,
                "' is not one of fp32, bf16");
-    SDXL_CHECK(params->memory_policy == SDXL_MEMORY_KEEP_LOADED || params->memory_policy == SDXL_MEMORY_ONE_SHOT,
-               InvalidArgument, "[load] unknown memory policy ", static_cast<int>(params->memory_policy));
+    // Read as the int a C caller may have stored: in C++ an enum holding another value is undefined.
+    int policy = 0;
+    static_assert(sizeof policy == sizeof params->memory_policy, "a C enum is an int");
+    std::memcpy(&policy, &params->memory_policy, sizeof policy);
+    SDXL_CHECK(policy == SDXL_MEMORY_KEEP_LOADED || policy == SDXL_MEMORY_ONE_SHOT, InvalidArgument,
+               "[load] unknown memory policy ", policy);
     sdxl::pipeline::EngineOptions options;
     options.model = params->model_dir;
     if (params->refiner_dir) options.refiner = params->refiner_dir;
     options.variant = params->variant ? params->variant : "";
     options.precision = precision == "bf16" ? sdxl::ops::Precision::BF16 : sdxl::ops::Precision::F32;
-    options.memory = params->memory_policy == SDXL_MEMORY_ONE_SHOT ? sdxl::pipeline::MemoryPolicy::OneShot
+    options.memory = policy == SDXL_MEMORY_ONE_SHOT ? sdxl::pipeline::MemoryPolicy::OneShot
                                                                    : sdxl::pipeline::MemoryPolicy::KeepLoaded;
     if (params->taesd_dir && *params->taesd_dir) options.taesd = params->taesd_dir;
     SDXL_CHECK(!params->taesd_encode || !options.taesd.empty(), InvalidArgument, "[load] taesd_encode needs taesd_dir");
