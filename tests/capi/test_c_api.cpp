@@ -198,6 +198,26 @@ TEST_F(CApi, DdimEtaDrawsNoiseFromTheSeedAndOtherSamplersRefuseIt) {
   EXPECT_STREQ(sdxl_last_error_parameter(), "eta");
 }
 
+// The PNG text numbers clip skip as AUTOMATIC1111 does (CLIP_stop_at_last_layers): diffusers'
+// clip_skip 1 is its "Clip skip: 2", and 0 (the default layer) is not written.
+TEST_F(CApi, ClipSkipIsWrittenInAutomatic1111sNumbering) {
+  const auto text_of = [&](int clip_skip) {
+    sdxl_generate_params p = params(1);
+    p.clip_skip = clip_skip;
+    sdxl_images* images = nullptr;
+    EXPECT_EQ(sdxl_engine_generate(engine_, &p, &images), SDXL_STATUS_OK) << sdxl_last_error();
+    char* text = nullptr;
+    EXPECT_EQ(sdxl_engine_infotext(engine_, &p, images, 0, &text), SDXL_STATUS_OK) << sdxl_last_error();
+    const std::string out = text ? text : "";
+    sdxl_free_string(text);
+    sdxl_images_free(images);
+    return out;
+  };
+  EXPECT_NE(text_of(1).find(", Clip skip: 2, "), std::string::npos) << text_of(1);
+  EXPECT_EQ(text_of(0).find("Clip skip"), std::string::npos) << text_of(0);
+  EXPECT_EQ(text_of(-1).find("Clip skip"), std::string::npos) << text_of(-1);
+}
+
 struct CancelAt {
   int at_step = 0;
   std::vector<std::string> stages;

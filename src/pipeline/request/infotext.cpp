@@ -75,7 +75,9 @@ InfotextFields infotext_fields(const EngineRequest& request, const EngineOptions
     if (request.refiner.mode == RefinerMode::Ensemble) f.refiner_switch_at = request.refiner.high_noise_frac;
     else f.refiner_strength = request.refiner.strength;
   }
-  if (p.clip_skip) f.extra.emplace_back("Clip skip", std::to_string(*p.clip_skip));
+  // AUTOMATIC1111 counts the layers it stops at (CLIP_stop_at_last_layers, 1 = SDXL's default
+  // penultimate layer): diffusers' clip_skip k is its k + 1, written only when more than 1.
+  if (p.clip_skip && *p.clip_skip > 0) f.extra.emplace_back("Clip skip", std::to_string(*p.clip_skip + 1));
   f.precision = options.precision == ops::Precision::BF16 ? "bf16" : "fp32";
   f.loras = loras;
   if (r.scheduler_overrides.contains("eta")) f.extra.emplace_back("Eta DDIM", number(r.scheduler_overrides["eta"].get<double>()));
