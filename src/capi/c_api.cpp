@@ -97,8 +97,7 @@ sdxl_status sdxl_tokenize(const sdxl_tokenize_params* params, char** report) {
 sdxl_status sdxl_file_hash(const char* path, sdxl_hash_kind kind, char** hex) {
   return sdxl::capi::guarded([&] {
     SDXL_CHECK(path && *path && hex, InvalidArgument, "[hash] path and hex must not be NULL");
-    int which = 0;  // as the int a C caller passed: an enum holding another value is undefined in C++
-    std::memcpy(&which, &kind, sizeof which);
+    const int which = sdxl::capi::c_enum_value(kind);
     SDXL_CHECK(which == SDXL_HASH_FILE || which == SDXL_HASH_SAFETENSORS_DATA, InvalidArgument, "[hash] unknown kind ", which);
     *hex = nullptr;
     const auto k = which == SDXL_HASH_FILE ? sdxl::io::FileHashKind::WholeFile : sdxl::io::FileHashKind::SafetensorsData;

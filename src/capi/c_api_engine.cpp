@@ -48,10 +48,7 @@ sdxl_status sdxl_engine_load(const sdxl_engine_params* params, sdxl_engine** eng
     const std::string precision = params->precision ? params->precision : "fp32";
     SDXL_CHECK(precision == "fp32" || precision == "bf16", InvalidArgument, "[load] precision '", precision,
                "' is not one of fp32, bf16");
-    // Read as the int a C caller may have stored: in C++ an enum holding another value is undefined.
-    int policy = 0;
-    static_assert(sizeof policy == sizeof params->memory_policy, "a C enum is an int");
-    std::memcpy(&policy, &params->memory_policy, sizeof policy);
+    const int policy = sdxl::capi::c_enum_value(params->memory_policy);
     SDXL_CHECK(policy == SDXL_MEMORY_KEEP_LOADED || policy == SDXL_MEMORY_ONE_SHOT, InvalidArgument,
                "[load] unknown memory policy ", policy);
     sdxl::pipeline::EngineOptions options;

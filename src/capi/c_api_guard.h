@@ -72,6 +72,16 @@ sdxl_status guarded(Body body) {
   }
 }
 
+// An enum value a C caller passed, as the int it stored: in C++ an enum object holding a value
+// outside its enumerators is undefined, so it is read as its bytes before it is checked.
+template <typename CEnum>
+int c_enum_value(const CEnum& value) {
+  static_assert(sizeof(CEnum) == sizeof(int), "a C enum is an int");
+  int out = 0;
+  std::memcpy(&out, &value, sizeof out);
+  return out;
+}
+
 // "plain" (or NULL) and "a1111", the prompt syntaxes of sdxl.h.
 inline sdxl::pipeline::PromptSyntax prompt_syntax(const char* name) {
   const std::string s = name ? name : "plain";

@@ -14,12 +14,18 @@
 
 namespace sdxl::capi {
 
-sdxl::io::Image8 image_of(const unsigned char* pixels, int width, int height, int channels, const char* what) {
+sdxl::io::Image8 image_header(int width, int height, int channels, const char* what) {
   SDXL_CHECK(width > 0 && height > 0 && width <= sdxl::io::kMaxImageSide && height <= sdxl::io::kMaxImageSide &&
                  (channels == 1 || channels == 3 || channels == 4),
              InvalidArgument, "[generate] the ", what, " must have 1, 3 or 4 channels and sides between 1 and ",
              sdxl::io::kMaxImageSide, ", got ", width, "x", height, "x", channels);
-  return {width, height, channels, std::vector<uint8_t>(pixels, pixels + static_cast<size_t>(width) * height * channels)};
+  return {width, height, channels, {}};
+}
+
+sdxl::io::Image8 image_of(const unsigned char* pixels, int width, int height, int channels, const char* what) {
+  sdxl::io::Image8 image = image_header(width, height, channels, what);
+  image.pixels.assign(pixels, pixels + static_cast<size_t>(width) * height * channels);
+  return image;
 }
 
 namespace {

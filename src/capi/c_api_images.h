@@ -9,7 +9,9 @@
 
 namespace sdxl::capi {
 
-// Pixels from the caller as an 8-bit image; `what` names it in errors.
+// An image's size and channels from the caller, checked, without its pixels; `what` names it in errors.
+io::Image8 image_header(int width, int height, int channels, const char* what);
+// Pixels from the caller as an 8-bit image (image_header's checks, then a copy).
 io::Image8 image_of(const unsigned char* pixels, int width, int height, int channels, const char* what);
 // The images of `result`, with what each ran with (from `request`, the request the engine ran)
 // kept behind them for its PNG text.

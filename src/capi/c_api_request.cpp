@@ -60,16 +60,8 @@ void set_prompts(const sdxl_generate_params& p, sdxl::pipeline::PromptRequest& r
 sdxl::io::Image8 image_param(const unsigned char* pixels, int width, int height, int channels, const char* what,
                              const char* parameter, Purpose purpose) {
   try {
-    if (purpose == Purpose::Run) return image_of(pixels, width, height, channels, what);
-    const uint8_t one_pixel[4] = {};
-    sdxl::io::Image8 header = image_of(one_pixel, 1, 1, channels, what);  // the channel count checked
-    SDXL_CHECK(width > 0 && height > 0 && width <= sdxl::io::kMaxImageSide && height <= sdxl::io::kMaxImageSide,
-               InvalidArgument, "[generate] the ", what, " must have sides between 1 and ", sdxl::io::kMaxImageSide, ", got ",
-               width, "x", height);
-    header.width = width;
-    header.height = height;
-    header.pixels.clear();
-    return header;
+    return purpose == Purpose::Run ? image_of(pixels, width, height, channels, what)
+                                   : image_header(width, height, channels, what);
   } catch (const Error& e) {
     throw Error(e.code(), e.what(), parameter);
   }

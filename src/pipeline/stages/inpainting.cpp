@@ -29,11 +29,8 @@ Tensor masked_image(const Tensor& image, const Tensor& mask) {
   const int64_t plane = image.dim(2) * image.dim(3);
   for (int64_t n = 0; n < masked.dim(0); ++n)
     for (int64_t c = 0; c < 3; ++c)
-      for (int64_t i = 0; i < plane; ++i) {
-        const float m = mask.data<float>()[(n % mask.dim(0)) * plane + i] < 0.5f ? 0.0f : 1.0f;
-        float& v = masked.data<float>()[(n * 3 + c) * plane + i];
-        v = m < 0.5f ? v : 0.5f;
-      }
+      for (int64_t i = 0; i < plane; ++i)
+        if (mask.data<float>()[(n % mask.dim(0)) * plane + i] >= 0.5f) masked.data<float>()[(n * 3 + c) * plane + i] = 0.5f;
   return masked;
 }
 

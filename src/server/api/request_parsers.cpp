@@ -1,6 +1,5 @@
 #include "server/api/request_parsers.h"
 
-#include <climits>
 #include <cstdio>
 #include <map>
 
@@ -13,8 +12,6 @@ using nlohmann::json;
 
 namespace {
 
-int int_field(const Fields& f, const char* name, int fallback) { return static_cast<int>(f.integer(name, fallback, INT_MIN, INT_MAX)); }
-
 // The fields txt2img and img2img share, mapped onto a generation.
 JobRequest common_request(const NameLookup& names, const Fields& f, json& echo) {
   JobRequest job;
@@ -22,16 +19,16 @@ JobRequest common_request(const NameLookup& names, const Fields& f, json& echo) 
   g.prompt_syntax = "a1111";
   g.prompts = {f.text("prompt", "")};
   g.negative_prompts = {f.text("negative_prompt", "")};
-  g.width = int_field(f, "width", 512);
-  g.height = int_field(f, "height", 512);
-  g.steps = int_field(f, "steps", 50);
-  g.guidance_scale = f.number("cfg_scale", 7.0, -1e300, 1e300);
+  g.width = f.int32("width", 512);
+  g.height = f.int32("height", 512);
+  g.steps = f.int32("steps", 50);
+  g.guidance_scale = f.finite("cfg_scale", 7.0);
   const int64_t seed = f.integer("seed", -1, -1, 4294967295ll);
   g.seed = seed < 0 ? random_seed() : static_cast<uint64_t>(seed);
   g.sampler = f.text("sampler_name", "");
   if (g.sampler.empty()) g.sampler = f.text("sampler_index", "Euler");
   g.scheduler = f.text("scheduler", "");
-  g.images_per_prompt = int_field(f, "batch_size", 1);
+  g.images_per_prompt = f.int32("batch_size", 1);
   g.preview_every = 1;
   job.repeats = static_cast<int>(f.integer("n_iter", 1, 1, kMaxImagesPerCall));
   if (int64_t{job.repeats} * g.images_per_prompt > kMaxImagesPerCall)
@@ -59,7 +56,7 @@ JobRequest common_request(const NameLookup& names, const Fields& f, json& echo) 
       throw RequestError(422, "refiner_checkpoint",
                          "refiner_checkpoint: '" + refiner + "' is not the server's refiner (sdxl serve --refiner)");
     g.refiner_mode = "ensemble";
-    g.high_noise_frac = f.number("refiner_switch_at", 0.8, -1e300, 1e300);
+    g.high_noise_frac = f.finite("refiner_switch_at", 0.8);
   }
   echo = {{"prompt", g.prompts[0]},        {"negative_prompt", g.negative_prompts[0]}, {"seed", g.seed},
           {"sampler_name", g.sampler},     {"scheduler", g.scheduler},                 {"batch_size", g.images_per_prompt},
@@ -81,7 +78,7 @@ JobRequest parse_a1111_request(const json& body, bool img2img, const NameLookup&
       f.bad("init_images", "must be a list with at least one base64 image");
     g.image = upload_of(init[0].get<std::string>(), "init_images", api::max_input_pixels(g));
     if (f.has("mask")) g.mask_image = upload_of(f.text("mask", ""), "mask", api::max_input_pixels(g));
-    g.strength = f.number("denoising_strength", 0.75, -1e300, 1e300);
+    g.strength = f.finite("denoising_strength", 0.75);
     echo["denoising_strength"] = g.strength;
   }
   return job;

@@ -1,6 +1,7 @@
 #include "server/http/request_fields.h"
 
 #include <cmath>
+#include <limits>
 
 #include "server/http/json_depth.h"
 
@@ -66,6 +67,19 @@ double Fields::number(const char* name, double fallback, double min, double max)
   const double out = v.get<double>();
   if (!std::isfinite(out) || out < min || out > max)
     bad(name, "must be between " + nlohmann::json(min).dump() + " and " + nlohmann::json(max).dump());
+  return out;
+}
+
+int Fields::int32(const char* name, int fallback) const {
+  return static_cast<int>(integer(name, fallback, std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
+}
+
+double Fields::finite(const char* name, double fallback) const {
+  if (!has(name)) return fallback;
+  const auto& v = raw(name);
+  if (!v.is_number()) bad(name, "must be a number");
+  const double out = v.get<double>();
+  if (!std::isfinite(out)) bad(name, "must be a finite number");
   return out;
 }
 

@@ -54,6 +54,9 @@ class Fields {
   std::optional<std::string> optional_text(const char* name) const;
   int64_t integer(const char* name, int64_t fallback, int64_t min, int64_t max) const;
   double number(const char* name, double fallback, double min, double max) const;
+  // Any int, any finite number: the type only, where the library checks the value's bounds.
+  int int32(const char* name, int fallback) const;
+  double finite(const char* name, double fallback) const;
   bool boolean(const char* name, bool fallback) const;
   std::vector<std::string> texts(const char* name) const;  // a string or a list of strings
   const nlohmann::json& raw(const char* name) const;       // null when absent

@@ -150,11 +150,11 @@ class Reader {
   }
   void operator()(const char* key, const char*, int& v) {
     keys_.insert(key);
-    v = static_cast<int>(f_.integer(key, v, INT_MIN, INT_MAX));
+    v = f_.int32(key, v);
   }
   void operator()(const char* key, const char*, double& v) {
     keys_.insert(key);
-    v = f_.number(key, v, -1e300, 1e300);
+    v = f_.finite(key, v);
   }
   void operator()(const char* key, const char*, bool& v) {
     keys_.insert(key);
@@ -169,7 +169,7 @@ class Reader {
     for (const auto& entry : entries) {
       if (!entry.is_object() || !entry.contains("name") || !entry["name"].is_string()) f_.bad(key, "each entry needs a name");
       const Fields lf(entry);
-      list.push_back({loras_.file_of(lf.text("name", ""), key), lf.number("weight", 1.0, -1e300, 1e300)});
+      list.push_back({loras_.file_of(lf.text("name", ""), key), lf.finite("weight", 1.0)});
     }
   }
 

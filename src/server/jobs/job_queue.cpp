@@ -55,7 +55,7 @@ std::string JobQueue::submit(JobRequest request) {
   // Without an engine (a failed switch) the job is queued unchecked: running it loads one again,
   // and the engine checks it then.
   const sdxl_status status = catalog_.with_engine([&](sdxl_engine* e) { return e ? sdxl_engine_check(e, &check.get()) : SDXL_STATUS_OK; });
-  if (status != SDXL_STATUS_OK) throw RequestError::from_library(http_status_of(status), sdxl_last_error_parameter(), sdxl_last_error());
+  if (status != SDXL_STATUS_OK) throw library_refusal(status);
   auto job = std::make_shared<Job>();
   job->id = new_job_id(32);
   job->request = std::move(request);

@@ -21,6 +21,10 @@ int http_status_of(sdxl_status status) {
   }
 }
 
+RequestError library_refusal(sdxl_status status, const std::string& preface) {
+  return RequestError::from_library(http_status_of(status), sdxl_last_error_parameter(), preface + sdxl_last_error());
+}
+
 namespace {
 
 int on_progress(const sdxl_progress* progress, void* user) {

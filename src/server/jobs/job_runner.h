@@ -9,6 +9,7 @@
 
 #include "sdxl/sdxl.h"
 #include "server/jobs/job_request.h"
+#include "server/http/request_fields.h"
 #include "server/jobs/job_backend.h"
 
 namespace sdxl::server {
@@ -40,5 +41,8 @@ JobOutcome run_job(sdxl_engine* engine, const JobRequest& job, JobObserver& obse
 
 // A C API failure as the HTTP status it deserves: the caller's fault is a 4xx.
 int http_status_of(sdxl_status status);
+// The library's refusal just returned (`status`), as the RequestError that names its parameter
+// (sdxl_last_error_parameter) for each API family to rename; `preface` leads the message.
+RequestError library_refusal(sdxl_status status, const std::string& preface = "");
 
 }  // namespace sdxl::server

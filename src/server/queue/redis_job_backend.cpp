@@ -84,8 +84,7 @@ void RedisJobBackend::check_against_workers(const JobRequest& job) const {
     const sdxl_status status = sdxl_check_capacity(entry["capacity"].dump().c_str(), &check.get());
     if (status == SDXL_STATUS_OK) return;  // a worker that can run it
     if (!refusal)
-      refusal = RequestError::from_library(http_status_of(status), sdxl_last_error_parameter(),
-                                           std::string("no worker can run this request: ") + sdxl_last_error());
+      refusal = library_refusal(status, "no worker can run this request: ");
   }
   // No live worker has said what it accepts: the job waits for one, and that worker checks it.
   if (refusal) throw *refusal;
