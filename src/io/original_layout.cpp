@@ -8,10 +8,12 @@ namespace {
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
-// "12.rest" -> {12, "rest"}; false if `s` does not start with a number and a dot.
+// "12.rest" -> {12, "rest"}; false if `s` does not start with a number and a dot. No layout has a
+// block index of more than a few digits; longer ones are refused so the arithmetic on them cannot overflow.
 bool split_index(const std::string& s, int64_t& index, std::string& rest) {
+  constexpr size_t kMaxDigits = 6;
   size_t dot = s.find('.');
-  if (dot == 0 || dot == std::string::npos) return false;
+  if (dot == 0 || dot == std::string::npos || dot > kMaxDigits) return false;
   for (size_t i = 0; i < dot; ++i)
     if (s[i] < '0' || s[i] > '9') return false;
   index = std::strtoll(s.substr(0, dot).c_str(), nullptr, 10);

@@ -109,6 +109,9 @@ TEST(OriginalLayout, UNetKeysMapBackToTheOriginalLayout) {
   EXPECT_EQ(unet_original_key("down_blocks.7.resnets.0.conv1.weight", l), "");
   EXPECT_EQ(unet_original_key("mid_block.resnets.0.nothing", l), "");
   EXPECT_EQ(unet_original_key("up_blocks.1.upsamplers.0.conv", l), "output_blocks.5.2.conv");
+  // An index no layout has (here one that would overflow the block arithmetic) maps to nothing.
+  EXPECT_EQ(unet_original_key("down_blocks.1.resnets.99999999999999999999999.conv1.weight", l), "");
+  EXPECT_TRUE(map_unet_key("input_blocks.99999999999999999999.0.in_layers.0.weight", l).empty());
 }
 
 // The VAE's and OpenCLIP's inverse maps on every key of the real manifests (what sdxl convert

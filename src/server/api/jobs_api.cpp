@@ -83,7 +83,7 @@ void add_jobs_routes(Router& server, const ServerContext& ctx) {
     if (!ctx.queue.cancel(id)) throw RequestError(409, "id", "job " + id + " has finished already");
     send_json(res, 200, describe(found(ctx, id), false));
   }));
-  server.Get(R"(/v1/jobs/([0-9a-f]+)/images/([0-9]+))", guarded([&ctx](const http::Request& req, http::Response& res) {
+  server.Get(R"(/v1/jobs/([0-9a-f]+)/images/([0-9]{1,9}))", guarded([&ctx](const http::Request& req, http::Response& res) {
     const JobView job = found(ctx, req.matches[1]);
     const size_t n = std::stoul(req.matches[2]);
     if (job.state != JobState::Succeeded) throw RequestError(409, "id", "job " + job.id + " is " + state_name(job.state));
