@@ -264,6 +264,11 @@ typedef struct sdxl_generate_params {
   double eta; /* DDIM's eta (diffusers' DDIMScheduler.step): 0 (default) is deterministic DDIM, 1 is
                  DDPM-like; the noise comes from the call's generator. Other samplers take none: a
                  non-zero eta with them is refused. */
+  int shared_generator; /* 0 (default): image i of the call draws from its own generator seeded seed + i
+                           (diffusers' generator=[manual_seed(seed + i) ...]), so it is the single
+                           image of seed + i, as AUTOMATIC1111 numbers them; 1: one generator for
+                           the whole batch (diffusers' generator=manual_seed(seed)), image i then
+                           depends on the batch. The refiner's seed follows the same rule. */
 } sdxl_generate_params;
 
 typedef struct sdxl_images {

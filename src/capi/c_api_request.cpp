@@ -160,6 +160,7 @@ sdxl::pipeline::EngineRequest to_request(const sdxl_generate_params& p, const sd
   r.guidance.scale = p.guidance_scale;
   r.guidance.rescale = p.guidance_rescale;
   r.seed = p.seed;
+  r.seeding = p.shared_generator ? sdxl::rng::BatchSeeding::Shared : sdxl::rng::BatchSeeding::PerImage;
   const auto sampler = sdxl::pipeline::resolve_sampler(p.sampler ? p.sampler : "euler", p.scheduler ? p.scheduler : "",
                                                        p.karras != 0);
   r.scheduler = sampler.entry->scheduler;

@@ -104,7 +104,7 @@ class StagedOutputs {
   std::string stage(const std::string& target) {
     const fs::path p(target);
     std::random_device random;
-    char suffix[24];
+    char suffix[32];
     std::snprintf(suffix, sizeof suffix, ".%08x%08x.partial", random(), random());
     const fs::path temporary = p.parent_path() / ("." + p.filename().string() + suffix + p.extension().string());
     staged_.emplace_back(temporary.string(), target);
@@ -178,6 +178,7 @@ std::string option_of(const std::string& parameter) {
       {"scheduler", "--karras"},
       {"timestep_spacing", "--timestep-spacing"},
       {"images_per_prompt", "--batch"},
+      {"shared_generator", "--shared-generator"},
       {"eta", "--eta"},
       {"original_width", "--original-size"},
       {"target_width", "--target-size"},
@@ -353,7 +354,12 @@ Command add_generate_command(CLI::App& app) {
   cmd->add_flag("--taesd-encode", o->taesd_encode, "Also encode the init image with --taesd (img2img, inpainting)");
   cmd->add_option("--preview-every", o->preview_every, "Steps between previews")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Random seed (default: a random one, printed on stderr)");
-  cmd->add_option("--batch", o->generation.images_per_prompt, "Images per prompt")->capture_default_str();
+  cmd->add_option("--batch", o->generation.images_per_prompt,
+                  "Images per prompt; image i takes seed + i and is the single image of that seed")
+      ->capture_default_str();
+  cmd->add_flag("--shared-generator", o->generation.shared_generator,
+                "One random generator for the whole batch, as diffusers with one torch.Generator (image i then\n"
+                "depends on the batch it was made in and its PNG text names the batch's seed)");
   cmd->add_option("--variant", o->variant, "Weights variant, e.g. fp16 (*.fp16.safetensors)");
   cmd->add_option("--original-size", o->original_size, "Micro-conditioning original size WxH (default: the size)");
   cmd->add_option("--crop-top-left", o->crop, "Micro-conditioning crop TOP,LEFT (default 0,0)");

@@ -211,16 +211,17 @@ void SdxlPipeline::use_codecs(std::shared_ptr<const LatentCodec> decoder, std::s
   encoder_ = std::move(encoder);
 }
 
-Tensor SdxlPipeline::encode_image(const GenerateRequest& r, const Tensor& image01, rng::TorchGenerator& generator) {
+Tensor SdxlPipeline::encode_image(const GenerateRequest& r, const Tensor& image01, rng::BatchGenerators& generators) {
   const LatentCodec& c = encoder_ ? *encoder_ : codec();
-  return c.encode(*arena_, image01, generator, reporting(r, "encoding"));
+  return c.encode(*arena_, image01, generators, reporting(r, "encoding"));
 }
 
 // diffusers' prepare_latents: noise scaled by init_noise_sigma (txt2img, or inpainting at full
 // strength), the init image's latents noised to the first timestep (img2img), or the handed-over
 // latents as they are (the refiner of the ensemble).
-SdxlPipeline::PreparedLatents SdxlPipeline::prepare_latents(const GenerateRequest& r, const Schedule& s, int64_t images,
-                                                            rng::TorchGenerator& generator) {
+SdxlPipeline::PreparedLatents SdxlPipeline::prepare_latents(const GenerateRequest& r, const Schedule& s,
+                                                            rng::BatchGenerators& generators) {
+  const int64_t images = generators.images();
   const int64_t scale = vae_config_.scale(), channels = unet_config_.in_channels;
   const bool inpaint = r.mask.defined();
   PreparedLatents p;
@@ -230,24 +231,24 @@ SdxlPipeline::PreparedLatents SdxlPipeline::prepare_latents(const GenerateReques
     return latents;
   };
   if (!r.init_image.defined() && !r.init_latents.defined()) {
-    p.latents = scaled_noise(generator.randn(Shape{images, channels, r.height / scale, r.width / scale}));
+    p.latents = scaled_noise(generators.randn(Shape{images, channels, r.height / scale, r.width / scale}));
     return p;
   }
   const bool strength_max = r.strength == 1.0;
   if (r.init_latents.defined()) {
     p.image_latents = tile_batch(r.init_latents, images);
   } else if (!inpaint || !strength_max || channels == 4) {
-    p.image_latents = tile_batch(encode_image(r, r.init_image, generator), images);
+    p.image_latents = encode_image(r, r.init_image, generators);
   }
   const Shape shape = p.image_latents.defined()
                           ? p.image_latents.shape()
                           : Shape{images, channels, r.init_image.dim(2) / scale, r.init_image.dim(3) / scale};
   if (!r.denoising_start) {
-    p.noise = generator.randn(shape);
+    p.noise = generators.randn(shape);
     p.latents = inpaint && strength_max ? scaled_noise(p.noise) : s.scheduler->add_noise(p.image_latents, p.noise, s.timesteps.front());
   } else {
     p.latents = p.image_latents.clone();
-    if (inpaint) p.noise = generator.randn(shape);
+    if (inpaint) p.noise = generators.randn(shape);
   }
   return p;
 }
@@ -255,9 +256,9 @@ SdxlPipeline::PreparedLatents SdxlPipeline::prepare_latents(const GenerateReques
 // diffusers' prepare_mask_latents: the binarised mask nearest-resized to the latents; the masked
 // image is VAE-encoded as diffusers does (its generator draw keeps the random stream aligned,
 // though a 4-channel UNet ignores the result).
-Tensor SdxlPipeline::prepare_mask_latents(const GenerateRequest& r, const Tensor& latents, rng::TorchGenerator& generator) {
+Tensor SdxlPipeline::prepare_mask_latents(const GenerateRequest& r, const Tensor& latents, rng::BatchGenerators& generators) {
   const Tensor mask_latents = mask_to_latents(r.mask, latents.dim(0), latents.dim(2), latents.dim(3));
-  (void)encode_image(r, masked_image(r.init_image, r.mask), generator);
+  (void)encode_image(r, masked_image(r.init_image, r.mask), generators);
   return mask_latents;
 }
 
@@ -284,10 +285,10 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
   if (unet_config_.time_cond_proj_dim > 0 && scheduler_class != "LCMScheduler")
     log_warn("[pipeline] this UNet is LCM-distilled (time_cond_proj_dim): it is meant for the lcm sampler, not ",
              scheduler_class);
-  rng::TorchGenerator generator(r.seed);
-  PreparedLatents prepared = prepare_latents(r, schedule, images, generator);
+  rng::BatchGenerators generators(r.seed, images, r.seeding);
+  PreparedLatents prepared = prepare_latents(r, schedule, generators);
   Tensor& latents = prepared.latents;
-  const Tensor mask_latents = inpaint ? prepare_mask_latents(r, latents, generator) : Tensor();
+  const Tensor mask_latents = inpaint ? prepare_mask_latents(r, latents, generators) : Tensor();
   const int64_t scale = vae_config_.scale(), height = latents.dim(2) * scale, width = latents.dim(3) * scale;
 
   const TimeIdsLayout layout = img2img ? TimeIdsLayout::Img2Img : TimeIdsLayout::Txt2Img;
@@ -318,7 +319,7 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
     codec_.reset();  // used for the init image; loaded again for the decode
     return_free_memory_to_system();
   }
-  samplers::NoiseFn noise_fn = [&generator](float* out, int64_t n) { generator.randn(out, n); };
+  samplers::NoiseFn noise_fn = [&generators](float* out, int64_t n) { generators.randn(out, n); };
   denoise(unet(), *schedule.scheduler, timesteps, cond, guidance, latents, noise_fn, *arena_, after_step);
   result.seconds.denoise = since(denoise_start);
 

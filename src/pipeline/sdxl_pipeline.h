@@ -16,7 +16,7 @@
 #include "pipeline/sources/model_source.h"
 #include "pipeline/prompts/prompt_encoder.h"
 #include "pipeline/request/request_limits.h"
-#include "rng/torch_generator.h"
+#include "rng/batch_generators.h"
 
 namespace sdxl::pipeline {
 
@@ -70,11 +70,10 @@ class SdxlPipeline {
   PromptEmbeddings encode_prompt(const GenerateRequest& r);
   GuidanceSettings effective_guidance(const GenerateRequest& r) const;
   Schedule get_timesteps(const GenerateRequest& r, bool img2img) const;
-  PreparedLatents prepare_latents(const GenerateRequest& r, const Schedule& s, int64_t images,
-                                  rng::TorchGenerator& generator);
-  Tensor prepare_mask_latents(const GenerateRequest& r, const Tensor& latents, rng::TorchGenerator& generator);
+  PreparedLatents prepare_latents(const GenerateRequest& r, const Schedule& s, rng::BatchGenerators& generators);
+  Tensor prepare_mask_latents(const GenerateRequest& r, const Tensor& latents, rng::BatchGenerators& generators);
   Tensor decode_latents(const GenerateRequest& r, const Tensor& latents);
-  Tensor encode_image(const GenerateRequest& r, const Tensor& image01, rng::TorchGenerator& generator);
+  Tensor encode_image(const GenerateRequest& r, const Tensor& image01, rng::BatchGenerators& generators);
 
   std::shared_ptr<const ModelSource> source_;
   std::shared_ptr<PromptEncoder> prompt_encoder_;

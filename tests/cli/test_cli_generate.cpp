@@ -47,6 +47,7 @@ std::string cli_args(const nlohmann::json& p) {
   a += " --guidance " + std::to_string(p.value("guidance_scale", 5.0));
   if (p.contains("guidance_rescale")) a += " --guidance-rescale " + std::to_string(p["guidance_rescale"].get<double>());
   if (p.contains("num_images_per_prompt")) a += " --batch " + std::to_string(p["num_images_per_prompt"].get<int>());
+  a += " --shared-generator";  // the reference pipelines take one torch.Generator
   const std::string scheduler = p["scheduler"];
   a += std::string(" --sampler ") + (scheduler == "DPMSolverMultistepScheduler"       ? "dpmpp_2m"
                                      : scheduler == "DDIMScheduler"                   ? "ddim"
@@ -232,6 +233,34 @@ TEST(CliGenerate, SeveralImagesAreNumberedPromptMajor) {
   auto text = io::read_png_text(dir / "img-3.png");
   ASSERT_FALSE(text.empty());
   EXPECT_EQ(text[0].second.rfind("dog\n", 0), 0u) << text[0].second;  // images 3-4 belong to the second prompt
+}
+
+// Image i of a batch takes seed + i: its PNG text says so, and `--seed` with that seed alone
+// makes the same pixels (to a rounding flip of the batched GEMMs). --shared-generator keeps
+// diffusers' one generator: every image names the batch's seed.
+TEST(CliGenerate, BatchImagesCarryTheirOwnSeed) {
+  SDXL_REQUIRE_REFERENCE();
+  test::TempDir dir;
+  const std::string model = quoted(test::reference_dir() / "models/tiny-sdxl-base");
+  const std::string common = " -p cat -W 64 -H 64 --steps 3 --sampler euler_a";
+  auto r = run_sdxl("generate -m " + model + common + " --batch 3 --seed 40 -o " + quoted(dir / "batch.png"), false);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_sdxl("generate -m " + model + common + " --seed 42 -o " + quoted(dir / "alone.png"), false);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (int i = 1; i <= 3; ++i) {
+    const auto text = io::read_png_text(dir / ("batch-" + std::to_string(i) + ".png"));
+    ASSERT_FALSE(text.empty());
+    EXPECT_NE(text[0].second.find("Seed: " + std::to_string(39 + i) + ","), std::string::npos) << text[0].second;
+  }
+  const io::Image8 third = io::read_png(dir / "batch-3.png"), alone = io::read_png(dir / "alone.png");
+  ASSERT_EQ(third.pixels.size(), alone.pixels.size());
+  int worst = 0;
+  for (size_t k = 0; k < third.pixels.size(); ++k) worst = std::max(worst, std::abs(int{third.pixels[k]} - int{alone.pixels[k]}));
+  EXPECT_LE(worst, 1);
+
+  r = run_sdxl("generate -m " + model + common + " --batch 2 --seed 40 --shared-generator -o " + quoted(dir / "shared.png"), false);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(io::read_png_text(dir / "shared-2.png").at(0).second.find("Seed: 40,"), std::string::npos);
 }
 
 }  // namespace

@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 
 #include "golden_cases.h"
+#include <algorithm>
+
+#include "rng/batch_generators.h"
 #include "rng/torch_generator.h"
 
 namespace sdxl {
@@ -38,6 +41,40 @@ TEST(RngGolden, EveryDraw) {
                         static_cast<long long>(i % 16), got.data<float>()[i], want.data<float>()[i]);
     }
   }
+}
+
+}  // namespace
+}  // namespace sdxl
+
+namespace sdxl {
+namespace {
+
+bool same(const float* a, const float* b, int64_t n) { return std::equal(a, a + n, b); }
+
+// A batch's streams: per image, image i's values are those its own generator (seed + i) draws,
+// the torch draws of each image's generator in turn; shared, the one generator's draws in order.
+TEST(BatchGenerators, EachImageDrawsFromItsOwnGeneratorOrAllFromOne) {
+  const Shape batch{3, 4, 5, 6}, one{1, 4, 5, 6};
+  const int64_t each = one.numel();
+  rng::BatchGenerators per_image(41, 3, rng::BatchSeeding::PerImage);
+  const Tensor first = per_image.randn(batch);
+  const Tensor second = per_image.randn_for_each(one);
+  for (int64_t i = 0; i < 3; ++i) {
+    rng::TorchGenerator alone(41 + static_cast<uint64_t>(i));
+    const Tensor a = alone.randn(one), b = alone.randn(one);
+    EXPECT_TRUE(same(first.data<float>() + i * each, a.data<float>(), each)) << "image " << i;
+    EXPECT_TRUE(same(second.data<float>() + i * each, b.data<float>(), each)) << "image " << i;
+  }
+  rng::BatchGenerators shared(41, 3, rng::BatchSeeding::Shared);
+  const Tensor all = shared.randn(batch);
+  const Tensor repeated = shared.randn_for_each(one);
+  rng::TorchGenerator alone(41);
+  const Tensor a = alone.randn(batch), b = alone.randn(one);
+  EXPECT_TRUE(same(all.data<float>(), a.data<float>(), batch.numel()));
+  for (int64_t i = 0; i < 3; ++i) EXPECT_TRUE(same(repeated.data<float>() + i * each, b.data<float>(), each)) << "copy " << i;
+  float odd[7];
+  EXPECT_THROW(per_image.randn(odd, 7), Error);  // not a whole number of values per image
+  EXPECT_THROW(per_image.randn(Shape{2, 4}), Error);
 }
 
 }  // namespace

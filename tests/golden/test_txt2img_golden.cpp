@@ -50,6 +50,7 @@ pipeline::GenerateRequest request_from(const nlohmann::json& p) {
   r.guidance.scale = p.value("guidance_scale", 5.0);
   r.guidance.rescale = p.value("guidance_rescale", 0.0);
   r.seed = p["seed"];
+  r.seeding = rng::BatchSeeding::Shared;  // the reference pipelines take one torch.Generator
   r.scheduler = p["scheduler"];
   r.scheduler_overrides = p.value("scheduler_config_overrides", nlohmann::json::object());
   r.original_size = size(p, "original_size");
@@ -125,6 +126,54 @@ TEST(Txt2ImgPipeline, Bf16StaysCloseToTheFp32Result) {
   EXPECT_GT(worst, 0.0) << "bf16 gave the fp32 result bit for bit: was bf16 used?";
   EXPECT_LT(mean, 0.1);  // measured 0.034
   EXPECT_LT(worst, 0.6);  // measured 0.22
+}
+
+}  // namespace
+}  // namespace sdxl
+
+namespace sdxl {
+namespace {
+
+// diffusers' generator=[manual_seed(seed + i) for i in range(n)]: image i of a per-image-seeded
+// batch (here two prompts x two images, an ancestral sampler drawing in every step) is the single
+// image of its prompt and seed + i, to the round-off of the batched GEMMs; a shared generator's
+// batch is not.
+TEST(Txt2ImgPipeline, PerImageSeedsMakeEachImageTheSingleImageOfItsSeed) {
+  SDXL_REQUIRE_REFERENCE();
+  nlohmann::json c;
+  for (const auto& x : test::cases_of_kind("txt2img"))
+    if (x["params"]["prompt"].is_array() && x["params"].value("num_images_per_prompt", 1) > 1) c = x;
+  ASSERT_FALSE(c.is_null()) << "no batched txt2img case";
+  auto pipe = pipeline::SdxlPipeline::load(test::model_dir(c));
+  pipeline::GenerateRequest batch = request_from(c["params"]);
+  batch.scheduler = "EulerAncestralDiscreteScheduler";
+  batch.scheduler_overrides = nlohmann::json::object();
+  batch.seeding = rng::BatchSeeding::PerImage;
+  const auto prompts = c["params"]["prompt"].get<std::vector<std::string>>();
+  const int64_t per_prompt = batch.prompts.num_images_per_prompt;
+  const auto together = pipe.generate(batch);
+  batch.seeding = rng::BatchSeeding::Shared;
+  const auto shared = pipe.generate(batch);
+  const int64_t images = together.latents.dim(0), each = together.latents.numel() / images;
+  ASSERT_EQ(images, static_cast<int64_t>(prompts.size()) * per_prompt);
+  for (int64_t i = 0; i < images; ++i) {
+    pipeline::GenerateRequest one = batch;
+    one.seeding = rng::BatchSeeding::PerImage;
+    one.prompts.prompt = pipeline::PromptArg::text(prompts[static_cast<size_t>(i / per_prompt)]);
+    one.prompts.num_images_per_prompt = 1;
+    if (one.prompts.negative_prompt.is_list())
+      one.prompts.negative_prompt = pipeline::PromptArg::text(one.prompts.negative_prompt.for_batch(prompts.size(), "")[static_cast<size_t>(i / per_prompt)]);
+    one.seed = batch.seed + static_cast<uint64_t>(i);
+    const auto alone = pipe.generate(one);
+    double worst = 0, apart = 0;
+    for (int64_t k = 0; k < each; ++k) {
+      const float v = together.latents.data<float>()[i * each + k];
+      worst = std::max(worst, static_cast<double>(std::fabs(v - alone.latents.data<float>()[k])));
+      apart = std::max(apart, static_cast<double>(std::fabs(shared.latents.data<float>()[i * each + k] - alone.latents.data<float>()[k])));
+    }
+    EXPECT_LT(worst, 1e-4) << "image " << i << " of the batch against seed + " << i << " alone";
+    if (i > 0) EXPECT_GT(apart, 0.05) << "image " << i << ": the shared generator's batch should differ";
+  }
 }
 
 }  // namespace

@@ -103,6 +103,32 @@ TEST_F(Server, A1111Txt2ImgEqualsTheCli) {
   EXPECT_EQ(io::read_png_text(dir / "cli.png").at(0).second, infotext);  // the same parameters text
 }
 
+// AUTOMATIC1111 numbers seeds per image across batch_size and n_iter (seed + i): all_seeds and
+// each infotext say so, and image i is the single image of its seed (webuiapi's "re-use seed").
+TEST_F(Server, A1111BatchImagesCarryTheirOwnSeeds) {
+  const json base = {{"prompt", "a kite"}, {"steps", 3}, {"width", 64}, {"height", 64}, {"sampler_name", "Euler a"}};
+  json request = base;
+  request.update({{"seed", 50}, {"batch_size", 2}, {"n_iter", 2}});
+  int status = 0;
+  const json reply = post(*server_, "/sdapi/v1/txt2img", request, &status);
+  ASSERT_EQ(status, 200) << reply.dump();
+  ASSERT_EQ(reply["images"].size(), 4u);
+  const json info = json::parse(reply["info"].get<std::string>());
+  EXPECT_EQ(info["all_seeds"], json({50, 51, 52, 53}));
+  for (int i = 0; i < 4; ++i)
+    EXPECT_NE(info["infotexts"][i].get<std::string>().find("Seed: " + std::to_string(50 + i) + ","), std::string::npos) << i;
+  json alone = base;
+  alone["seed"] = 53;
+  const json single = post(*server_, "/sdapi/v1/txt2img", alone, &status);
+  ASSERT_EQ(status, 200) << single.dump();
+  const auto batch_pixels = png_of(base64_decode_simple(reply["images"][3])).pixels;
+  const auto single_pixels = png_of(base64_decode_simple(single["images"][0])).pixels;
+  ASSERT_EQ(batch_pixels.size(), single_pixels.size());
+  int worst = 0;
+  for (size_t k = 0; k < batch_pixels.size(); ++k) worst = std::max(worst, std::abs(int{batch_pixels[k]} - int{single_pixels[k]}));
+  EXPECT_LE(worst, 1);
+}
+
 TEST_F(Server, A1111Img2ImgAndPngInfo) {
   const json t2i = post(*server_, "/sdapi/v1/txt2img", {{"prompt", "a boat"}, {"steps", 2}, {"width", 64}, {"height", 64}, {"seed", 3}});
   ASSERT_TRUE(t2i.contains("images")) << t2i.dump();

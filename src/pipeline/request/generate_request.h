@@ -11,6 +11,7 @@
 #include "core/tensor.h"
 #include "pipeline/stages/denoiser.h"
 #include "pipeline/prompts/prompt_encoder.h"
+#include "rng/batch_generators.h"
 
 namespace sdxl::pipeline {
 
@@ -33,7 +34,8 @@ struct GenerateRequest {
   int64_t width = 1024, height = 1024;
   int64_t steps = 30;
   GuidanceSettings guidance;
-  uint64_t seed = 0;
+  uint64_t seed = 0;  // image i's generator takes seed + i, or all share one (seeding)
+  rng::BatchSeeding seeding = rng::BatchSeeding::PerImage;
   std::string scheduler;  // a diffusers class name; empty: the model's own
   std::string sampler_name;  // AUTOMATIC1111's name of what runs ("DPM++ 2M Karras"), for the PNG text
   nlohmann::json scheduler_overrides = nlohmann::json::object();

@@ -63,7 +63,9 @@ InfotextFields infotext_fields(const EngineRequest& request, const EngineOptions
   f.sampler = r.sampler_name;
   f.guidance = r.guidance.scale;
   f.guidance_rescale = r.guidance.rescale;
-  f.seed = r.seed;
+  // Image i of a per-image-seeded call is the single image of seed + i; a shared generator's
+  // images have no seed of their own, and name the call's.
+  f.seed = r.seeding == rng::BatchSeeding::PerImage ? r.seed + static_cast<uint64_t>(index) : r.seed;
   f.width = width;
   f.height = height;
   f.model = options.model;

@@ -2,23 +2,29 @@
 
 #include <algorithm>
 
+#include "core/error.h"
+#include "pipeline/stages/tensor_batch.h"
+
 namespace sdxl::pipeline {
 
 AutoencoderKlCodec::AutoencoderKlCodec(models::AutoencoderKL vae, const io::VaeConfig& config)
     : vae_(std::move(vae)), scaling_factor_(static_cast<float>(config.scaling_factor)) {}
 
-Tensor AutoencoderKlCodec::encode(Arena& arena, const Tensor& image01, rng::TorchGenerator& generator,
+Tensor AutoencoderKlCodec::encode(Arena& arena, const Tensor& image01, rng::BatchGenerators& generators,
                                   const CodecProgress& progress) const {
+  SDXL_CHECK(image01.dim(0) == 1, InvalidArgument, "[vae] encodes one image, not ", image01.dim(0));
   Tensor image = image01.clone();
   for (int64_t i = 0; i < image.numel(); ++i) image.data<float>()[i] = 2.0f * image.data<float>()[i] - 1.0f;
   arena.reset();
   auto posterior = vae_.encode(arena, image, progress);
-  Tensor latents = Tensor::empty(posterior.mean.shape(), DType::F32);
-  generator.randn(latents.data<float>(), latents.numel());
+  Tensor latents = generators.randn_for_each(posterior.mean.shape());
   const float* mean = posterior.mean.data<float>();
   const float* std = posterior.std.data<float>();
-  float* out = latents.data<float>();
-  for (int64_t i = 0; i < latents.numel(); ++i) out[i] = scaling_factor_ * (mean[i] + std[i] * out[i]);
+  const int64_t each = posterior.mean.numel();
+  for (int64_t n = 0; n < latents.dim(0); ++n) {
+    float* out = latents.data<float>() + n * each;
+    for (int64_t i = 0; i < each; ++i) out[i] = scaling_factor_ * (mean[i] + std[i] * out[i]);
+  }
   arena.reset();
   return latents;
 }
@@ -47,8 +53,9 @@ Tensor to_unit_range_nhwc(const Tensor& decoded) {
   return out;
 }
 
-Tensor TinyAutoencoderCodec::encode(Arena& arena, const Tensor& image01, rng::TorchGenerator&,
+Tensor TinyAutoencoderCodec::encode(Arena& arena, const Tensor& image01, rng::BatchGenerators& generators,
                                     const CodecProgress& progress) const {
+  SDXL_CHECK(image01.dim(0) == 1, InvalidArgument, "[taesd] encodes one image, not ", image01.dim(0));
   Tensor image = image01.clone();
   for (int64_t i = 0; i < image.numel(); ++i) image.data<float>()[i] = 2.0f * image.data<float>()[i] - 1.0f;
   if (progress) progress(0, 1);
@@ -57,7 +64,7 @@ Tensor TinyAutoencoderCodec::encode(Arena& arena, const Tensor& image01, rng::To
   arena.reset();
   const float sf = static_cast<float>(taesd_.config().scaling_factor);
   for (int64_t i = 0; i < latents.numel(); ++i) latents.data<float>()[i] *= sf;
-  return latents;
+  return tile_batch(latents, generators.images());
 }
 
 Tensor TinyAutoencoderCodec::decode(Arena& arena, const Tensor& latents, bool, const CodecProgress& progress) const {

@@ -11,7 +11,7 @@
 #include "io/model_configs.h"
 #include "models/taesd/autoencoder_tiny.h"
 #include "models/vae/autoencoder_kl.h"
-#include "rng/torch_generator.h"
+#include "rng/batch_generators.h"
 
 namespace sdxl::pipeline {
 
@@ -22,9 +22,10 @@ class LatentCodec {
  public:
   virtual ~LatentCodec() = default;
   virtual int64_t scale() const = 0;  // image pixels per latent along each side
-  // image [N, 3, H, W] in [0, 1] -> latents [N, C, H / scale, W / scale] as the UNet sees them;
-  // a stochastic codec draws its sample from `generator` (where diffusers draws it).
-  virtual Tensor encode(Arena& arena, const Tensor& image01, rng::TorchGenerator& generator,
+  // image [1, 3, H, W] in [0, 1] -> latents [images, C, H / scale, W / scale] as the UNet sees them,
+  // one per image of the batch `generators` draws for; a stochastic codec samples each image's
+  // latents from its stream (where diffusers draws it), a deterministic one repeats them.
+  virtual Tensor encode(Arena& arena, const Tensor& image01, rng::BatchGenerators& generators,
                         const CodecProgress& progress) const = 0;
   // latents as the UNet sees them -> images [N, H, W, 3] in [0, 1], channels-last. `vae_tiling`
   // (the request's name): decode a band of rows at a time where the codec can (AutoencoderKL::
@@ -38,7 +39,7 @@ class AutoencoderKlCodec final : public LatentCodec {
  public:
   AutoencoderKlCodec(models::AutoencoderKL vae, const io::VaeConfig& config);
   int64_t scale() const override { return vae_.scale(); }
-  Tensor encode(Arena& arena, const Tensor& image01, rng::TorchGenerator& generator,
+  Tensor encode(Arena& arena, const Tensor& image01, rng::BatchGenerators& generators,
                 const CodecProgress& progress) const override;
   Tensor decode(Arena& arena, const Tensor& latents, bool vae_tiling, const CodecProgress& progress) const override;
 
@@ -54,7 +55,7 @@ class TinyAutoencoderCodec final : public LatentCodec {
  public:
   explicit TinyAutoencoderCodec(models::AutoencoderTiny taesd) : taesd_(std::move(taesd)) {}
   int64_t scale() const override { return taesd_.scale(); }
-  Tensor encode(Arena& arena, const Tensor& image01, rng::TorchGenerator& generator,
+  Tensor encode(Arena& arena, const Tensor& image01, rng::BatchGenerators& generators,
                 const CodecProgress& progress) const override;
   Tensor decode(Arena& arena, const Tensor& latents, bool vae_tiling, const CodecProgress& progress) const override;
 

@@ -25,8 +25,7 @@ void send_images(const ServerContext& ctx, http::Response& res, const JobView& j
   for (size_t i = 0; i < job.images.size(); ++i) {
     if (send) images.push_back(base64_encode(job.images[i].png));
     infotexts.push_back(job.images[i].infotext);
-    const size_t per_repeat = static_cast<size_t>(s.images_per_prompt);
-    seeds.push_back(job.seeds.empty() ? s.seed : job.seeds[std::min(i / per_repeat, job.seeds.size() - 1)]);
+    seeds.push_back(i < job.seeds.size() ? job.seeds[i] : s.seed);
     prompts.push_back(s.prompts[0]);
     negatives.push_back(s.negative_prompts.empty() ? "" : s.negative_prompts[0]);
   }

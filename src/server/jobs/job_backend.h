@@ -35,7 +35,7 @@ struct JobView {
   int queue_position = 0;  // 1-based while queued
   std::string preview_png;
   std::vector<JobImage> images;  // when succeeded
-  std::vector<uint64_t> seeds;   // the seed of each repeat
+  std::vector<uint64_t> seeds;   // the seed of each image (seed + i, AUTOMATIC1111's numbering)
   std::string error;             // when failed
   int error_status = 500;
   std::string checkpoint;

@@ -70,6 +70,7 @@ JobOutcome run_repeats(sdxl_engine* engine, const JobRequest& job, JobObserver& 
     if (status != SDXL_STATUS_OK) return {JobState::Failed, {}, {}, sdxl_last_error(), http_status_of(status)};
     const std::unique_ptr<sdxl_images, void (*)(sdxl_images*)> owned(out, sdxl_images_free);
     for (int i = 0; i < out->count; ++i) {
+      outcome.seeds.push_back(params.shared_generator ? params.seed : params.seed + static_cast<uint64_t>(i));
       char* text = nullptr;
       api::check(sdxl_engine_infotext(engine, &params, out, i, &text));
       const std::string infotext = api::take_string(text);
@@ -79,7 +80,6 @@ JobOutcome run_repeats(sdxl_engine* engine, const JobRequest& job, JobObserver& 
       outcome.images.push_back({std::string(reinterpret_cast<char*>(bytes), size), infotext});
       sdxl_free_bytes(bytes);
     }
-    outcome.seeds.push_back(params.seed);
   }
   return outcome;
 }

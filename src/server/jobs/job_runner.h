@@ -31,7 +31,7 @@ class JobObserver {
 struct JobOutcome {
   JobState state = JobState::Succeeded;
   std::vector<JobImage> images;
-  std::vector<uint64_t> seeds;  // of the repeats that ran
+  std::vector<uint64_t> seeds;  // one per image, as images
   std::string error;
   int error_status = 500;
 };
