@@ -46,6 +46,11 @@ Command add_serve_command(CLI::App& app) {
   add_model_options(*cmd, s);
   cmd->add_option("--models-dir", s.models_dir, "Further checkpoints (folders and .safetensors) requests may select")
       ->check(CLI::ExistingDirectory);
+  cmd->add_option("--models-in-memory", s.models_in_memory,
+                  "Checkpoints kept loaded at most, so clients that alternate between them do not reload on every\n"
+                  "request; the least recently used is freed first, and sooner where memory is short")
+      ->check(CLI::Range(1, 16))
+      ->capture_default_str();
   cmd->add_option("--queue", s.queue_url,
                   "Generate nothing here: hand jobs to `sdxl worker`s through Redis Streams at\n"
                   "redis://[[USER]:PASSWORD@]HOST:PORT[/STREAM] (or $SDXL_QUEUE; see docs/SCALING.md)")

@@ -13,6 +13,7 @@ struct ServerOptions {
   std::string config;      // a single-file model's architecture folder
   std::string refiner;     // optional
   std::string models_dir;  // further checkpoints a request may select
+  size_t models_in_memory = 2;  // checkpoints kept loaded at most (fewer where memory is short)
   std::string lora_dir, embedding_dir, vae, taesd;
   std::string precision = "fp32";
   std::string host = "127.0.0.1";

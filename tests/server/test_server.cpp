@@ -421,6 +421,20 @@ TEST(ServerModels, SwitchingCheckpoints) {
                                                    {"override_settings", {{"sd_model_checkpoint", "second"}}}}, &status);
   EXPECT_EQ(status, 200);
   EXPECT_EQ(json::parse(reply["info"].get<std::string>())["sd_model_name"], "second");
+  // The override was that request's (AUTOMATIC1111's override_settings_restore_afterwards: true),
+  // and neither the OpenAI model nor the jobs API's changes the default either.
+  EXPECT_EQ(get(s, "/sdapi/v1/options")["sd_model_checkpoint"], single_title);
+  const json after = post(s, "/sdapi/v1/txt2img", {{"prompt", "x"}, {"steps", 1}, {"width", 64}, {"height", 64}}, &status);
+  EXPECT_EQ(json::parse(after["info"].get<std::string>())["sd_model_name"], "single");
+  post(s, "/v1/images/generations", {{"prompt", "x"}, {"model", "second"}, {"size", "64x64"}}, &status);
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(get(s, "/sdapi/v1/options")["sd_model_checkpoint"], single_title);
+  // Unless the request says to keep it.
+  post(s, "/sdapi/v1/txt2img", {{"prompt", "x"}, {"steps", 1}, {"width", 64}, {"height", 64},
+                                {"override_settings", {{"sd_model_checkpoint", "second"}}},
+                                {"override_settings_restore_afterwards", false}}, &status);
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(get(s, "/sdapi/v1/options")["sd_model_checkpoint"], "second");
   // A checkpoint that does not load: a clear error, and the server keeps the one it had.
   test::write_file(dir / "broken.safetensors", "not a safetensors file");
   post(s, "/sdapi/v1/refresh-checkpoints", json::object());
@@ -428,8 +442,9 @@ TEST(ServerModels, SwitchingCheckpoints) {
   EXPECT_EQ(status, 422) << refused.dump();
   EXPECT_NE(refused["detail"].get<std::string>().find("does not load"), std::string::npos) << refused.dump();
   EXPECT_EQ(get(s, "/sdapi/v1/options")["sd_model_checkpoint"], "second");
-  post(s, "/sdapi/v1/txt2img", {{"prompt", "x"}, {"steps", 1}, {"width", 64}, {"height", 64}}, &status);
+  const json last = post(s, "/sdapi/v1/txt2img", {{"prompt", "x"}, {"steps", 1}, {"width", 64}, {"height", 64}}, &status);
   EXPECT_EQ(status, 200);
+  EXPECT_EQ(json::parse(last["info"].get<std::string>())["sd_model_name"], "second");
 }
 
 }  // namespace

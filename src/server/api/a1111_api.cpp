@@ -68,6 +68,9 @@ void generate(const ServerContext& ctx, const http::Request& req, http::Response
   kept->image.reset();  // the reply needs the settings, not the upload
   kept->mask_image.reset();
   const bool img2img_reply = request.generation.image != nullptr;
+  // Overrides are this request's only, unless it says otherwise: then the checkpoint becomes
+  // the default first (a queued switch, so jobs before this one keep theirs).
+  if (request.checkpoint_becomes_default) ctx.queue.switch_checkpoint(request.checkpoint);
   const std::string id = ctx.queue.submit(std::move(request));
   answer_when_done(ctx, id, res, [&ctx, kept, echo = std::move(echo), send, img2img_reply](const JobView& job, http::Response& res) {
     // AUTOMATIC1111 answers an interrupted call with what it has: no images here.
@@ -116,9 +119,10 @@ void add_a1111_routes(Router& server, const ServerContext& ctx) {
     send_json(res, 200, json::object());
   }));
   server.Get("/sdapi/v1/options", guarded([&ctx](const http::Request&, http::Response& res) {
-    const auto current = ctx.catalog.find_checkpoint(ctx.catalog.current());
+    const std::string current_name = ctx.catalog.default_checkpoint();
+    const auto current = ctx.catalog.find_checkpoint(current_name);
     send_json(res, 200,
-              {{"sd_model_checkpoint", current ? ctx.catalog.title(*current) : ctx.catalog.current()},
+              {{"sd_model_checkpoint", current ? ctx.catalog.title(*current) : current_name},
                {"sd_checkpoint_hash", current ? ctx.catalog.sha256(*current) : ""},
                {"sd_vae", ctx.options.vae.empty() ? "Automatic" : std::filesystem::path(ctx.options.vae).filename().string()},
                {"CLIP_stop_at_last_layers", 1},

@@ -44,6 +44,7 @@ JobRequest common_request(const NameLookup& names, const Fields& f, json& echo) 
     job.checkpoint = o.text("sd_model_checkpoint", "");
     if (!job.checkpoint.empty() && !names.has_checkpoint(job.checkpoint))
       throw RequestError(404, "override_settings.sd_model_checkpoint", "no checkpoint named '" + job.checkpoint + "'");
+    job.checkpoint_becomes_default = !job.checkpoint.empty() && !f.boolean("override_settings_restore_afterwards", true);
     // AUTOMATIC1111's own setting (its slider's range), counted from 1 where clip_skip counts from 0.
     g.clip_skip = static_cast<int>(o.integer("CLIP_stop_at_last_layers", 1, 1, 12)) - 1;
     if (g.clip_skip == 0) g.clip_skip = -1;

@@ -243,7 +243,7 @@ class JobQueue::Observer final : public JobObserver {
 
 void JobQueue::run(Job& job) {
   if (job.is_switch) {
-    catalog_.use(job.switch_to);
+    catalog_.set_default(job.switch_to);
     job.checkpoint = catalog_.current();
     finish(job, JobState::Succeeded);
     return;

@@ -12,8 +12,11 @@ namespace sdxl::server {
 
 struct JobRequest {
   api::Generation generation;
-  std::string checkpoint;  // a catalog name; empty: the loaded one
-  int repeats = 1;         // AUTOMATIC1111's n_iter
+  std::string checkpoint;  // a catalog name for this job only; empty: the server's default
+  // AUTOMATIC1111's override_settings_restore_afterwards = false: the checkpoint stays the
+  // server's default after this job (a switch queued before it).
+  bool checkpoint_becomes_default = false;
+  int repeats = 1;  // AUTOMATIC1111's n_iter
 };
 
 // The seed of repeat `repeat`: AUTOMATIC1111 moves it on by the batch's size each time.

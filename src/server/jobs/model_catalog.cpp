@@ -2,6 +2,7 @@
 
 
 #include <algorithm>
+#include <cstdio>
 
 #include "sdxl/sdxl.hpp"
 #include "server/http/request_fields.h"
@@ -23,10 +24,39 @@ std::string lowercase_extension(const fs::path& p) {
 ModelCatalog::ModelCatalog(ServerOptions options) : options_(std::move(options)) {
   refresh_checkpoints();
   refresh_loras();
-  if (options_.queue_url.empty()) load(checkpoints_.front());  // a queue's front end generates nothing
+  if (options_.queue_url.empty()) {  // a queue's front end generates nothing
+    load(checkpoints_.front());
+    default_ = current_ = checkpoints_.front().name;
+  }
 }
 
-ModelCatalog::~ModelCatalog() { sdxl_engine_free(engine_); }
+ModelCatalog::~ModelCatalog() {
+  for (auto& l : loaded_) sdxl_engine_free(l.engine);
+}
+
+std::string ModelCatalog::default_checkpoint() const {
+  std::shared_lock<std::shared_mutex> lock(engine_mutex_);
+  return default_;
+}
+
+sdxl_engine* ModelCatalog::engine() const {
+  for (const auto& l : loaded_)
+    if (l.name == current_) return l.engine;
+  return nullptr;
+}
+
+std::vector<std::string> ModelCatalog::loaded() const {
+  std::shared_lock<std::shared_mutex> lock(engine_mutex_);
+  std::vector<std::string> names;
+  for (const auto& l : loaded_) names.push_back(l.name);
+  return names;
+}
+
+sdxl_engine* ModelCatalog::checking_engine() const {
+  for (const auto& l : loaded_)
+    if (l.name == default_) return l.engine;
+  return loaded_.empty() ? nullptr : loaded_.back().engine;
+}
 
 void ModelCatalog::refresh_checkpoints() {
   std::vector<Checkpoint> list;
@@ -117,7 +147,29 @@ uintmax_t weight_bytes(const fs::path& path) {
   return total;
 }
 
+// What loading `c` takes: twice its files (fp16 files load as fp32) and a quarter more.
+uintmax_t load_bytes(const Checkpoint& c) {
+  const uintmax_t files = weight_bytes(c.path);
+  return 2 * files + files / 4;
+}
+
 }  // namespace
+
+void ModelCatalog::free_least_recent() {
+  std::unique_lock<std::shared_mutex> lock(engine_mutex_);
+  std::fprintf(stderr, "sdxl: freeing checkpoint '%s' (the least recently used) to make room\n", loaded_.front().name.c_str());
+  sdxl_engine_free(loaded_.front().engine);
+  loaded_.erase(loaded_.begin());
+}
+
+// Frees the least recently used engines until one more fits under --models-in-memory and, by its
+// files, in the memory available; a failed load then leaves the others serving.
+void ModelCatalog::make_room_for(const Checkpoint& c) {
+  const size_t most = std::max<size_t>(1, options_.models_in_memory);
+  while (loaded_.size() >= most) free_least_recent();
+  while (!loaded_.empty() && static_cast<uintmax_t>(std::max<int64_t>(0, system_memory().available_bytes)) < load_bytes(c))
+    free_least_recent();
+}
 
 void ModelCatalog::load(const Checkpoint& c) {
   sdxl_engine_params params;
@@ -131,48 +183,37 @@ void ModelCatalog::load(const Checkpoint& c) {
   params.lora_dir = options_.lora_dir.c_str();
   params.vae_path = options_.vae.c_str();
   params.taesd_dir = options_.taesd.c_str();
-  // The new model is loaded beside the old one where memory allows (twice its files: fp16 files
-  // load as fp32), so a failure leaves the old one serving; else the old weights go first.
-  const uintmax_t files = weight_bytes(c.path);
-  const bool beside = !engine_ || static_cast<uintmax_t>(system_memory().available_bytes) > 2 * files + files / 4;
-  if (!beside) {
-    std::unique_lock<std::shared_mutex> lock(engine_mutex_);
-    sdxl_engine_free(engine_);
-    engine_ = nullptr;
-    current_.clear();
-  }
+  make_room_for(c);
   sdxl_engine* fresh = nullptr;
   api::check(sdxl_engine_load(&params, &fresh));
   std::unique_lock<std::shared_mutex> lock(engine_mutex_);
-  sdxl_engine_free(engine_);
-  engine_ = fresh;
-  current_ = c.name;
-  last_loaded_ = c.name;
+  loaded_.push_back({c.name, fresh});
 }
 
 void ModelCatalog::use(const std::string& name) {
-  // No engine (a switch failed and so did going back): the next job loads the last good one.
-  const std::string wanted = !name.empty() ? name : engine_ ? current_ : last_loaded_;
-  if (wanted.empty() || (wanted == current_ && engine_)) return;
+  const std::string wanted = name.empty() ? default_checkpoint() : name;
+  if (wanted.empty()) return;
   const auto c = find_checkpoint(wanted);
   if (!c) throw RequestError(404, "sd_model_checkpoint", "no checkpoint named '" + wanted + "'");
-  const auto previous = find_checkpoint(engine_ ? current_ : last_loaded_);
-  try {
-    load(*c);
-  } catch (const api::Failure& e) {
-    std::string message = "checkpoint '" + wanted + "' does not load: " + e.what();
-    const int status = e.status() == SDXL_STATUS_OUT_OF_MEMORY ? 507 : 422;
-    if (!engine_ && previous && previous->name != wanted) {
-      // The old one was freed for it: load it back (a failure here is retried by the next job).
-      try {
-        load(*previous);
-      } catch (const api::Failure& again) {
-        message += "; and '" + previous->name + "' did not load back either (" + again.what() +
-                   "): no checkpoint is loaded until one does (the next request tries again)";
-      }
+  const auto it = std::find_if(loaded_.begin(), loaded_.end(), [&](const Loaded& l) { return l.name == c->name; });
+  if (it != loaded_.end()) {
+    std::unique_lock<std::shared_mutex> lock(engine_mutex_);
+    std::rotate(it, it + 1, loaded_.end());  // now the most recently used
+  } else {
+    try {
+      load(*c);
+    } catch (const api::Failure& e) {
+      throw RequestError(e.status() == SDXL_STATUS_OUT_OF_MEMORY ? 507 : 422, "sd_model_checkpoint",
+                         "checkpoint '" + c->name + "' does not load: " + e.what());
     }
-    throw RequestError(status, "sd_model_checkpoint", message);
   }
+  current_ = c->name;
+}
+
+void ModelCatalog::set_default(const std::string& name) {
+  use(name);
+  std::unique_lock<std::shared_mutex> lock(engine_mutex_);
+  default_ = current_;
 }
 
 }  // namespace sdxl::server

@@ -1,8 +1,10 @@
 // The checkpoints a server offers (the one it was started with, and those in --models-dir) and
 // the LoRAs in --lora-dir, by name; names resolve only to these entries, never to a path a
-// request makes up. The catalog also owns the loaded engine: switching checkpoints loads the new
-// one beside the old where memory allows, else frees the old first (the worker thread does
-// that; HTTP threads only read). A server left with none loads the last good one on next use.
+// request makes up. The catalog also owns the loaded engines: the default checkpoint (what a
+// request naming none runs on, and what /options reports) and the others requests named lately,
+// at most --models-in-memory of them and only as many as memory holds, the least recently used
+// freed first. A request naming a checkpoint runs on it without changing the default; only
+// set_default does (POST /options). The worker thread loads and frees; HTTP threads only read.
 #pragma once
 
 #include <filesystem>
@@ -50,20 +52,34 @@ class ModelCatalog {
   std::string sha256(const Checkpoint& c) const;
   std::string title(const Checkpoint& c) const;  // "name [hash]" or "name"
 
-  // The loaded engine and its checkpoint. use() loads `name` unless it is loaded (worker thread).
-  const std::string& current() const { return current_; }
+  // What a request naming no checkpoint runs on (a name; empty with a queue's front end).
+  std::string default_checkpoint() const;
+  // Worker thread: makes `name` ("": the default) the current engine, loading it unless it is
+  // loaded (422 / 507 naming sd_model_checkpoint when it does not load; the others stay).
   void use(const std::string& name);
-  // The engine under a shared lock, for calls that only read it (checks) from HTTP threads.
+  // Worker thread: loads `name` and makes it the default.
+  void set_default(const std::string& name);
+  const std::string& current() const { return current_; }  // worker thread: what use() chose
+  sdxl_engine* engine() const;                              // worker thread: its engine
+  std::vector<std::string> loaded() const;                  // least recently used first
+  // An engine under a shared lock (the default's, else any loaded one, else null), for calls
+  // that only read it (checks) from HTTP threads.
   template <typename Body>
   auto with_engine(Body body) const {
     std::shared_lock<std::shared_mutex> lock(engine_mutex_);
-    return body(engine_);
+    return body(checking_engine());
   }
-  sdxl_engine* engine() const { return engine_; }  // worker thread only
   const ServerOptions& options() const { return options_; }
 
  private:
+  struct Loaded {
+    std::string name;
+    sdxl_engine* engine = nullptr;
+  };
   void load(const Checkpoint& c);
+  void make_room_for(const Checkpoint& c);
+  void free_least_recent();
+  sdxl_engine* checking_engine() const;
   ServerOptions options_;
   mutable std::mutex lists_mutex_;
   std::vector<Checkpoint> checkpoints_;
@@ -75,10 +91,10 @@ class ModelCatalog {
   };
   mutable std::mutex hashes_mutex_;
   mutable std::map<std::filesystem::path, KnownHash> hashes_;
-  mutable std::shared_mutex engine_mutex_;
-  sdxl_engine* engine_ = nullptr;
+  mutable std::shared_mutex engine_mutex_;  // guards loaded_ and default_
+  std::vector<Loaded> loaded_;              // least recently used first
+  std::string default_;
   std::string current_;
-  std::string last_loaded_;  // the last checkpoint that loaded: what a server without one goes back to
 };
 
 }  // namespace sdxl::server
