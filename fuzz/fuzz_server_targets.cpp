@@ -58,7 +58,8 @@ int server_request_bytes(const uint8_t* data, size_t size) {
     for (bool img2img : {false, true})
       clean([&] {
         nlohmann::json echo;
-        check_accepted(server::parse_a1111_request(j, img2img, names, echo));
+        std::vector<std::string> ignored;
+        check_accepted(server::parse_a1111_request(j, img2img, names, echo, ignored));
       });
     clean([&] {
       const auto s = server::parse_job_request(j, names);

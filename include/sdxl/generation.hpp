@@ -94,6 +94,7 @@ struct Generation {
   int preview_every = 0;
   std::vector<Lora> loras, refiner_loras;
   double eta = 0.0;  // DDIM's eta
+  double ancestral_eta = 1.0;  // Euler a's (k-diffusion's eta)
   // Paths a front end sets from its own configuration, never from a request.
   std::string embedding_dir;
 };
@@ -172,6 +173,7 @@ class GenerateParams {
     p.refiner_loras = refiner_loras_.data();
     p.refiner_lora_count = static_cast<int>(refiner_loras_.size());
     p.eta = g.eta;
+    p.ancestral_eta = g.ancestral_eta;
   }
   GenerateParams(const GenerateParams&) = delete;
   GenerateParams& operator=(const GenerateParams&) = delete;

@@ -264,6 +264,10 @@ typedef struct sdxl_generate_params {
   double eta; /* DDIM's eta (diffusers' DDIMScheduler.step): 0 (default) is deterministic DDIM, 1 is
                  DDPM-like; the noise comes from the call's generator. Other samplers take none: a
                  non-zero eta with them is refused. */
+  double ancestral_eta; /* default 1: Euler a's share of fresh noise per step (k-diffusion's and
+                           AUTOMATIC1111's eta for ancestral samplers; 1 is diffusers'
+                           EulerAncestralDiscreteScheduler, 0 makes it deterministic). Other
+                           samplers take none: another value with them is refused. */
   int shared_generator; /* 0 (default): image i of the call draws from its own generator seeded seed + i
                            (diffusers' generator=[manual_seed(seed + i) ...]), so it is the single
                            image of seed + i, as AUTOMATIC1111 numbers them; 1: one generator for

@@ -172,6 +172,13 @@ sdxl::pipeline::EngineRequest to_request(const sdxl_generate_params& p, const sd
                      " takes none");
     r.scheduler_overrides["eta"] = p.eta;
   }
+  SDXL_CHECK_PARAM(std::isfinite(p.ancestral_eta) && p.ancestral_eta >= 0, InvalidArgument, "ancestral_eta",
+                   "[generate] ancestral_eta must be >= 0, got ", p.ancestral_eta);
+  if (p.ancestral_eta != 1) {
+    SDXL_CHECK_PARAM(r.scheduler == "EulerAncestralDiscreteScheduler", InvalidArgument, "ancestral_eta",
+                     "[generate] ancestral_eta is Euler a's; ", sampler.display(), " takes none");
+    r.scheduler_overrides["ancestral_eta"] = p.ancestral_eta;
+  }
   if (p.timestep_spacing) {
     const std::string spacing = p.timestep_spacing;
     SDXL_CHECK_PARAM(spacing == "leading" || spacing == "linspace" || spacing == "trailing", InvalidArgument,
@@ -229,4 +236,5 @@ extern "C" void sdxl_generate_params_init(sdxl_generate_params* p) {
   p->high_noise_frac = 0.8;
   p->refiner_strength = 0.3;
   p->decode = 1;
+  p->ancestral_eta = 1.0;
 }

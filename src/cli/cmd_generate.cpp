@@ -180,6 +180,7 @@ std::string option_of(const std::string& parameter) {
       {"images_per_prompt", "--batch"},
       {"shared_generator", "--shared-generator"},
       {"eta", "--eta"},
+      {"ancestral_eta", "--ancestral-eta"},
       {"original_width", "--original-size"},
       {"target_width", "--target-size"},
       {"negative_original_width", "--negative-original-size"},
@@ -340,6 +341,9 @@ Command add_generate_command(CLI::App& app) {
   cmd->add_option("--clip-skip", o->clip_skip, "Take the prompt embeddings N layers earlier")->check(CLI::NonNegativeNumber);
   cmd->add_option("--sampler", o->generation.sampler, sampler_help())->capture_default_str();
   cmd->add_option("--eta", o->generation.eta, "DDIM's eta: 0 deterministic (default), 1 DDPM-like (--sampler ddim only)");
+  cmd->add_option("--ancestral-eta", o->generation.ancestral_eta,
+                  "Euler a's eta (AUTOMATIC1111's and k-diffusion's): the share of fresh noise per step, 1 (default,\n"
+                  "diffusers') to 0 (deterministic) (--sampler euler_a only)");
   cmd->add_flag("--karras", o->karras, "Karras sigmas (all samplers but euler_a, ddim and lcm)");
   cmd->add_option("--timestep-spacing", o->generation.timestep_spacing,
                   "leading, linspace or trailing (default: the model's scheduler config; SDXL-Turbo and -Lightning\n"

@@ -43,7 +43,9 @@ class EulerScheduler : public SigmaScheduler {
         y[k] = x[k] + derivative * dt;
       }
     } else {
-      const float up = std::sqrt(sigma_next * sigma_next * (sigma * sigma - sigma_next * sigma_next) / (sigma * sigma));
+      float up = std::sqrt(sigma_next * sigma_next * (sigma * sigma - sigma_next * sigma_next) / (sigma * sigma));
+      // k-diffusion's eta scales the fresh noise (never past sigma_next); 1 is diffusers' step.
+      if (spec_.ancestral_eta != 1.0) up = std::min(sigma_next, static_cast<float>(spec_.ancestral_eta) * up);
       const float down = std::sqrt(sigma_next * sigma_next - up * up);
       const float dt = down - sigma;
       std::vector<float> z(static_cast<size_t>(n));

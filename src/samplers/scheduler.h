@@ -43,6 +43,7 @@ struct SchedulerSpec {
   bool clip_sample = true;
   double clip_sample_range = 1.0;
   double eta = 0.0;
+  double ancestral_eta = 1.0;  // Euler a: k-diffusion's get_ancestral_step eta (1: diffusers')
   // LCM
   int64_t original_inference_steps = 50;
   double timestep_scaling = 10.0;

@@ -198,6 +198,43 @@ TEST_F(CApi, DdimEtaDrawsNoiseFromTheSeedAndOtherSamplersRefuseIt) {
   EXPECT_STREQ(sdxl_last_error_parameter(), "eta");
 }
 
+// Euler a's eta (k-diffusion's, as AUTOMATIC1111 passes it): 1 is diffusers' step, 0 leaves no
+// fresh noise, which is plain Euler (the same draws, unused); the PNG text says "Eta" as
+// AUTOMATIC1111 writes it; samplers without one refuse it.
+TEST_F(CApi, AncestralEtaScalesEulerAsFreshNoise) {
+  sdxl_generate_params p = params();
+  p.sampler = "euler_a";
+  const auto diffusers = generate(p);
+  p.ancestral_eta = 1.0;
+  EXPECT_EQ(generate(p), diffusers);
+  p.ancestral_eta = 0.5;
+  const auto half = generate(p);
+  EXPECT_NE(half, diffusers);
+  sdxl_images* images = nullptr;
+  ASSERT_EQ(sdxl_engine_generate(engine_, &p, &images), SDXL_STATUS_OK) << sdxl_last_error();
+  char* text = nullptr;
+  ASSERT_EQ(sdxl_engine_infotext(engine_, &p, images, 0, &text), SDXL_STATUS_OK) << sdxl_last_error();
+  EXPECT_NE(std::string(text).find(", Eta: 0.5, "), std::string::npos) << text;
+  sdxl_free_string(text);
+  sdxl_images_free(images);
+  p.ancestral_eta = 0.0;
+  const auto none = generate(p);
+  p.sampler = "euler";
+  p.ancestral_eta = 1.0;
+  const auto euler = generate(p);
+  ASSERT_EQ(none.size(), euler.size());
+  int worst = 0;
+  for (size_t k = 0; k < none.size(); ++k) worst = std::max(worst, std::abs(int{none[k]} - int{euler[k]}));
+  EXPECT_LE(worst, 1) << "Euler a at eta 0 should be Euler";
+  p.ancestral_eta = 0.5;
+  EXPECT_EQ(generate_status(p), SDXL_STATUS_INVALID_ARGUMENT);
+  EXPECT_STREQ(sdxl_last_error_parameter(), "ancestral_eta");
+  p.sampler = "euler_a";
+  p.ancestral_eta = -0.1;
+  EXPECT_EQ(generate_status(p), SDXL_STATUS_INVALID_ARGUMENT);
+  EXPECT_STREQ(sdxl_last_error_parameter(), "ancestral_eta");
+}
+
 // The PNG text numbers clip skip as AUTOMATIC1111 does (CLIP_stop_at_last_layers): diffusers'
 // clip_skip 1 is its "Clip skip: 2", and 0 (the default layer) is not written.
 TEST_F(CApi, ClipSkipIsWrittenInAutomatic1111sNumbering) {

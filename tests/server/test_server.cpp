@@ -129,6 +129,82 @@ TEST_F(Server, A1111BatchImagesCarryTheirOwnSeeds) {
   EXPECT_LE(worst, 1);
 }
 
+// webuiapi's txt2img body, every field as that client sends it by default: accepted, and the
+// image is the plain request's (eta 1 is Euler a's own); DDIM takes the same eta as DDIM's.
+json webuiapi_txt2img(const std::string& sampler) {
+  return {{"enable_hr", false}, {"hr_scale", 2}, {"hr_upscaler", "Latent"}, {"hr_second_pass_steps", 0}, {"hr_resize_x", 0},
+          {"hr_resize_y", 0}, {"hr_prompt", ""}, {"hr_negative_prompt", ""}, {"denoising_strength", 0.7},
+          {"firstphase_width", 0}, {"firstphase_height", 0}, {"prompt", "a lamp"}, {"styles", json::array()}, {"seed", 21},
+          {"subseed", -1}, {"subseed_strength", 0.0}, {"seed_resize_from_h", 0}, {"seed_resize_from_w", 0},
+          {"sampler_name", sampler}, {"batch_size", 1}, {"n_iter", 1}, {"steps", 3}, {"cfg_scale", 7.0}, {"width", 64},
+          {"height", 64}, {"restore_faces", false}, {"tiling", false}, {"do_not_save_samples", false},
+          {"do_not_save_grid", false}, {"negative_prompt", ""}, {"eta", 1.0}, {"s_churn", 0}, {"s_tmax", 0}, {"s_tmin", 0},
+          {"s_noise", 1}, {"override_settings", json::object()}, {"override_settings_restore_afterwards", true},
+          {"script_args", json::array()}, {"script_name", nullptr}, {"send_images", true}, {"save_images", false},
+          {"alwayson_scripts", json::object()}, {"sampler_index", sampler}};
+}
+
+TEST_F(Server, A1111FieldsAreHonouredOrRefused) {
+  int status = 0;
+  const json full = post(*server_, "/sdapi/v1/txt2img", webuiapi_txt2img("Euler a"), &status);
+  ASSERT_EQ(status, 200) << full.dump();
+  const json plain = post(*server_, "/sdapi/v1/txt2img",
+                          {{"prompt", "a lamp"}, {"seed", 21}, {"sampler_name", "Euler a"}, {"steps", 3}, {"width", 64}, {"height", 64}});
+  EXPECT_EQ(full["images"][0], plain["images"][0]);
+  const json ddim = post(*server_, "/sdapi/v1/txt2img", webuiapi_txt2img("DDIM"), &status);
+  ASSERT_EQ(status, 200) << ddim.dump();
+  const std::string ddim_text = json::parse(ddim["info"].get<std::string>())["infotexts"][0];
+  EXPECT_NE(ddim_text.find("Eta DDIM: 1.0,"), std::string::npos) << ddim_text;
+  json half = webuiapi_txt2img("Euler a");
+  half["eta"] = 0.5;
+  const json halfway = post(*server_, "/sdapi/v1/txt2img", half, &status);
+  ASSERT_EQ(status, 200) << halfway.dump();
+  EXPECT_NE(json::parse(halfway["info"].get<std::string>())["infotexts"][0].get<std::string>().find("Eta: 0.5,"), std::string::npos);
+
+  // What sdxl cannot do is a 422 naming the field, never a silently different image.
+  const std::vector<std::pair<json, std::string>> refused = {
+      {{{"styles", {"cinematic"}}}, "styles"},
+      {{{"subseed_strength", 0.5}}, "subseed_strength"},
+      {{{"seed_resize_from_h", 128}}, "seed_resize_from_h"},
+      {{{"sampler_name", "Euler"}, {"s_churn", 0.5}}, "s_churn"},
+      {{{"s_noise", 0.9}}, "s_noise"},
+      {{{"s_min_uncond", 0.2}}, "s_min_uncond"},
+      {{{"sampler_name", "DPM2 a"}, {"eta", 0.5}}, "eta"},
+      {{{"disable_extra_networks", true}}, "disable_extra_networks"},
+      {{{"script_name", "x/y/z plot"}}, "script_name"},
+      {{{"alwayson_scripts", {{"controlnet", {{"args", json::array()}}}}}}, "alwayson_scripts"},
+      {{{"infotext", "a lamp\nSteps: 3"}}, "infotext"},
+      {{{"override_settings", {{"sd_vae", "other.safetensors"}}}}, "override_settings.sd_vae"},
+      {{{"override_settings", {{"samples_format", "jpg"}}}}, "override_settings.samples_format"},
+      {{{"override_settings", {{"eta_noise_seed_delta", 31337}}}}, "override_settings.eta_noise_seed_delta"},
+      {{{"override_settings", {{"img2img_fix_steps", true}}}}, "override_settings.img2img_fix_steps"}};
+  for (const auto& [change, field] : refused) {
+    json body = webuiapi_txt2img("Euler a");
+    body.update(change);
+    const json answer = post(*server_, "/sdapi/v1/txt2img", body, &status);
+    EXPECT_EQ(status, 422) << field << ": " << answer.dump();
+    EXPECT_EQ(answer.value("field", ""), field) << answer.dump();
+  }
+  // Outside the schema: ignored as AUTOMATIC1111 ignores it, and named.
+  json typo = webuiapi_txt2img("Euler a");
+  typo["cfg_scal"] = 3;
+  auto c = server_->client();
+  auto r = c.Post("/sdapi/v1/txt2img", typo.dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("X-Sdxl-Ignored-Fields"), "cfg_scal");
+  r = c.Post("/sdapi/v1/txt2img", webuiapi_txt2img("Euler a").dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->has_header("X-Sdxl-Ignored-Fields"));
+
+  // POST /options: the server's defaults only as they are; other settings refused.
+  post(*server_, "/sdapi/v1/options", {{"CLIP_stop_at_last_layers", 1}, {"samples_format", "png"}}, &status);
+  EXPECT_EQ(status, 200);
+  const json clip = post(*server_, "/sdapi/v1/options", {{"CLIP_stop_at_last_layers", 2}}, &status);
+  EXPECT_EQ(status, 422);
+  EXPECT_EQ(clip.value("field", ""), "CLIP_stop_at_last_layers") << clip.dump();
+}
+
 TEST_F(Server, A1111Img2ImgAndPngInfo) {
   const json t2i = post(*server_, "/sdapi/v1/txt2img", {{"prompt", "a boat"}, {"steps", 2}, {"width", 64}, {"height", 64}, {"seed", 3}});
   ASSERT_TRUE(t2i.contains("images")) << t2i.dump();
@@ -144,6 +220,18 @@ TEST_F(Server, A1111Img2ImgAndPngInfo) {
   EXPECT_NE(info["info"].get<std::string>().find("a boat at night"), std::string::npos) << info.dump();
   post(*server_, "/sdapi/v1/img2img", {{"prompt", "x"}, {"init_images", {"bm90IGFuIGltYWdl"}}}, &status);
   EXPECT_EQ(status, 422);
+  // A mask with AUTOMATIC1111's default inpainting options (a blur, "fill", only the masked
+  // area), which sdxl does not do, is refused naming them; with the options it does, it runs.
+  json inpaint = {{"prompt", "a boat"}, {"init_images", {t2i["images"][0]}}, {"mask", t2i["images"][0]}, {"steps", 2},
+                  {"width", 64}, {"height", 64}, {"seed", 4}};
+  const json refused = post(*server_, "/sdapi/v1/img2img", inpaint, &status);
+  EXPECT_EQ(status, 422);
+  EXPECT_EQ(refused.value("field", ""), "mask_blur_x") << refused.dump();
+  inpaint.update({{"mask_blur", 0}, {"inpainting_fill", 1}, {"inpaint_full_res", false}});
+  post(*server_, "/sdapi/v1/img2img", inpaint, &status);
+  EXPECT_EQ(status, 200);
+  inpaint["resize_mode"] = 1;
+  EXPECT_EQ(post(*server_, "/sdapi/v1/img2img", inpaint, &status).value("field", ""), "resize_mode");
 }
 
 TEST_F(Server, A1111Lists) {

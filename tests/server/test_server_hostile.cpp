@@ -169,7 +169,7 @@ TEST_F(Hostile, DeepJsonIsRefusedNotEchoed) {
   // A shallow one still works (A1111's fields nest a few levels).
   std::string answer;
   EXPECT_EQ(request(port(), post_text("/sdapi/v1/txt2img",
-                                      R"({"prompt": "x", "steps": 1, "width": 64, "height": 64, "override_settings": {"a": [[{"b": [1]}]]}})"),
+                                      R"({"prompt": "x", "steps": 1, "width": 64, "height": 64, "comments": {"a": [[{"b": [1]}]]}})"),
                     &answer),
             200)
       << answer.substr(0, 300);

@@ -82,6 +82,8 @@ InfotextFields infotext_fields(const EngineRequest& request, const EngineOptions
   if (p.clip_skip && *p.clip_skip > 0) f.extra.emplace_back("Clip skip", std::to_string(*p.clip_skip + 1));
   f.precision = options.precision == ops::Precision::BF16 ? "bf16" : "fp32";
   f.loras = loras;
+  if (r.scheduler_overrides.contains("ancestral_eta"))
+    f.extra.emplace_back("Eta", number(r.scheduler_overrides["ancestral_eta"].get<double>()));
   if (r.scheduler_overrides.contains("eta")) f.extra.emplace_back("Eta DDIM", number(r.scheduler_overrides["eta"].get<double>()));
   return f;
 }

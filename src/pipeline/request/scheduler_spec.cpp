@@ -66,7 +66,8 @@ samplers::SchedulerSpec scheduler_spec(const nlohmann::json& config, const std::
   s.set_alpha_to_one = f.boolean("set_alpha_to_one", true);
   s.clip_sample = f.boolean("clip_sample", ddim);  // only DDIM clips by default
   s.clip_sample_range = f.number("clip_sample_range", 1.0);
-  s.eta = f.number("eta", 0.0);  // a step argument in diffusers: sdxl carries it as a request override
+  s.eta = f.number("eta", 0.0);
+  s.ancestral_eta = f.number("ancestral_eta", 1.0);  // k-diffusion's eta, as AUTOMATIC1111 passes it  // a step argument in diffusers: sdxl carries it as a request override
   s.original_inference_steps = f.integer("original_inference_steps", 50);
   s.timestep_scaling = f.number("timestep_scaling", 10.0);
   if (f.boolean("thresholding", false)) f.unsupported("thresholding", "true", "false");

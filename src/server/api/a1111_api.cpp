@@ -3,11 +3,13 @@
 // shapes (images as bare base64 PNGs, `info` a JSON *string*). Prompts are read with
 // AUTOMATIC1111's syntax and <lora:...> tags; seeds and samplers are sdxl's, so an image equals
 // the CLI's for the same settings.
+#include <cstdio>
 #include <chrono>
 
 #include "sdxl/sdxl.hpp"
 #include "server/http/base64.h"
 #include "server/http/http_common.h"
+#include "server/api/a1111_fields.h"
 #include "server/api/request_parsers.h"
 #include "server/http/routes.h"
 #include "server/system_memory.h"
@@ -62,7 +64,15 @@ void send_images(const ServerContext& ctx, http::Response& res, const JobView& j
 void generate(const ServerContext& ctx, const http::Request& req, http::Response& res, bool img2img) {
   const json body = parse_body(req.body);
   json echo;
-  JobRequest request = parse_a1111_request(body, img2img, lookup_of(ctx), echo);
+  std::vector<std::string> ignored;
+  JobRequest request = parse_a1111_request(body, img2img, lookup_of(ctx), echo, ignored);
+  if (!ignored.empty()) {
+    // AUTOMATIC1111 ignores fields it does not have; a typo should still be visible.
+    std::string names;
+    for (const auto& n : ignored) names += (names.empty() ? "" : ", ") + n;
+    res.set_header("X-Sdxl-Ignored-Fields", names);
+    std::fprintf(stderr, "sdxl: %s ignored fields outside AUTOMATIC1111's schema: %s\n", img2img ? "img2img" : "txt2img", names.c_str());
+  }
   const bool send = Fields(body).boolean("send_images", true);
   auto kept = std::make_shared<api::Generation>(request.generation);  // the queue takes its own copy
   kept->image.reset();  // the reply needs the settings, not the upload
@@ -131,6 +141,7 @@ void add_a1111_routes(Router& server, const ServerContext& ctx) {
   server.Post("/sdapi/v1/options", guarded([&ctx](const http::Request& req, http::Response& res) {
     const json body = parse_body(req.body);
     const Fields f(body);
+    check_a1111_options(body, "", lookup_of(ctx).vae, /*per_request=*/false);
     if (!f.has("sd_model_checkpoint")) return send_json(res, 200, nullptr);
     answer_when_done(ctx, ctx.queue.switch_checkpoint(f.text("sd_model_checkpoint", "")), res, [](const JobView& job, http::Response& res) {
       if (job.state != JobState::Succeeded) throw job_error(job);

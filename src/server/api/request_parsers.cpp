@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <map>
 
+#include "server/api/a1111_fields.h"
 #include "server/jobs/generation_json.h"
 #include "server/http/request_fields.h"
 
@@ -40,6 +41,7 @@ JobRequest common_request(const NameLookup& names, const Fields& f, json& echo) 
   const json& overrides = f.raw("override_settings");
   if (!overrides.is_null()) {
     if (!overrides.is_object()) f.bad("override_settings", "must be an object");
+    check_a1111_options(overrides, "override_settings.", names.vae, /*per_request=*/true);
     const Fields o(overrides);
     job.checkpoint = o.text("sd_model_checkpoint", "");
     if (!job.checkpoint.empty() && !names.has_checkpoint(job.checkpoint))
@@ -69,10 +71,12 @@ JobRequest common_request(const NameLookup& names, const Fields& f, json& echo) 
 
 }  // namespace
 
-JobRequest parse_a1111_request(const json& body, bool img2img, const NameLookup& names, json& echo) {
+JobRequest parse_a1111_request(const json& body, bool img2img, const NameLookup& names, json& echo,
+                               std::vector<std::string>& ignored) {
   const Fields f(body);
   JobRequest job = common_request(names, f, echo);
   api::Generation& g = job.generation;
+  ignored = apply_a1111_fields(body, img2img, g);
   if (img2img) {
     const json& init = f.raw("init_images");
     if (!init.is_array() || init.empty() || !init[0].is_string())

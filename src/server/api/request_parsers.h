@@ -23,10 +23,13 @@ struct NameLookup {
   std::function<bool(const std::string&)> has_checkpoint;
   std::function<std::optional<std::string>(const std::string&)> lora;  // a LoRA name's file
   std::string refiner;                                                 // the server's refiner, if any
+  std::string vae;                                                     // the server's --vae file name, if any
 };
 
-// `echo`: the request with its defaults filled in (the A1111 reply's `parameters`).
-JobRequest parse_a1111_request(const nlohmann::json& body, bool img2img, const NameLookup& names, nlohmann::json& echo);
+// `echo`: the request with its defaults filled in (the A1111 reply's `parameters`); `ignored`:
+// the body's fields outside AUTOMATIC1111's schema (a1111_fields.h).
+JobRequest parse_a1111_request(const nlohmann::json& body, bool img2img, const NameLookup& names, nlohmann::json& echo,
+                               std::vector<std::string>& ignored);
 JobRequest parse_job_request(const nlohmann::json& body, const NameLookup& names);
 // `format`: "b64_json" or "url".
 JobRequest parse_openai_request(const nlohmann::json& body, const NameLookup& names, std::string& format);

@@ -44,6 +44,7 @@ NameLookup lookup_of(const ServerContext& ctx) {
     return entry->path.string();
   };
   names.refiner = ctx.options.refiner;
+  if (!ctx.options.vae.empty()) names.vae = std::filesystem::path(ctx.options.vae).filename().string();
   return names;
 }
 

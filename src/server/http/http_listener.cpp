@@ -147,6 +147,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto pending = pending_;
     net::post(core_.handlers, [self, pending] {
       auto res = std::make_shared<Response>();
+      res->headers = self->deferred_headers_;
       try {
         pending->complete(*res);
       } catch (const std::exception& e) {
@@ -292,6 +293,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void respond(Response& res) {
     if (!res.pending) return write(res);
     pending_ = std::move(res.pending);
+    deferred_headers_ = res.headers;  // set before the handler deferred: kept for the answer
     streaming_ = !pending_->stream_type().empty();
     if (streaming_) {
       ++served_;
@@ -412,6 +414,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool keep_alive_ = true, must_close_ = false;
   int served_ = 0;
   std::shared_ptr<Pending> pending_;
+  std::vector<std::pair<std::string, std::string>> deferred_headers_;
   bool streaming_ = false, stream_ending_ = false, writing_ = false;
   bool peer_read_pending_ = false, head_after_peer_read_ = false;
   std::vector<std::string> outbox_;

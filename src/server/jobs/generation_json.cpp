@@ -72,6 +72,7 @@ void visit_fields(Generation& g, Visitor& visit) {
   visit("loras", "loras", g.loras);
   visit("refiner_loras", "refiner_loras", g.refiner_loras);
   visit("eta", "eta", g.eta);
+  visit("ancestral_eta", "ancestral_eta", g.ancestral_eta);
 }
 
 class Writer {
