@@ -48,7 +48,7 @@ std::string measure_recipe(const Recipe& recipe, const std::filesystem::path& mo
   double first_report = 0, last_report = 0;
   r.on_progress = [&](const pipeline::Progress& p) {
     if (std::string(p.stage) == "denoising") (p.step == 1 ? first_report : last_report) = ops::flop_count();
-    return true;
+    return pipeline::ProgressAnswer::Go;
   };
   ops::reset_flop_count();
   const auto start = std::chrono::steady_clock::now();

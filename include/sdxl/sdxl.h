@@ -192,8 +192,12 @@ typedef struct sdxl_progress {
 } sdxl_progress;
 
 /* Called after each denoising step and between the blocks of long VAE encodes and decodes.
- * Return 0 to go on, non-zero to cancel: the generation stops at once with
- * SDXL_STATUS_CANCELLED and the engine stays usable. */
+ * Return 0 to go on; SDXL_PROGRESS_FINISH to stop denoising after this step and decode the
+ * latents reached (AUTOMATIC1111's interrupt: the call returns SDXL_STATUS_OK with those
+ * images; a refiner's steps are skipped; said during an encode or decode, that stage completes
+ * and the next step stops); any other value to cancel: the generation stops at once with
+ * SDXL_STATUS_CANCELLED. The engine stays usable either way. */
+#define SDXL_PROGRESS_FINISH 2
 typedef int (*sdxl_progress_callback)(const sdxl_progress* progress, void* user_data);
 
 typedef struct sdxl_generate_params {

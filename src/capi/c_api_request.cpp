@@ -131,7 +131,10 @@ sdxl::pipeline::ProgressFn progress_of(const sdxl_generate_params& p, const sdxl
       out.preview_width = static_cast<int>(preview.width);
       out.preview_height = static_cast<int>(preview.height);
     }
-    return callback(&out, user) == 0;
+    const int answer = callback(&out, user);
+    return answer == 0 ? sdxl::pipeline::ProgressAnswer::Go
+           : answer == SDXL_PROGRESS_FINISH ? sdxl::pipeline::ProgressAnswer::Finish
+                                            : sdxl::pipeline::ProgressAnswer::Cancel;
   };
 }
 

@@ -208,6 +208,12 @@ EngineResult Engine::generate(const EngineRequest& request) {
   if (request.refiner.mode == RefinerMode::Ensemble) base_request.denoising_end = request.refiner.high_noise_frac;
   const GenerateResult base_result = base().generate(base_request);
   result.base_latents = base_result.latents;
+  if (base_result.finished_early) {
+    // Told to finish during the base's steps: the refiner's are skipped, the base's latents decoded.
+    result.final = base_result;
+    if (r.decode) result.final.images = base().decode(r, base_result.latents);
+    return result;
+  }
   if (one_shot(options_)) {
     base_.reset();  // never needed again in this call: its weights go before the refiner's load
     return_free_memory_to_system();

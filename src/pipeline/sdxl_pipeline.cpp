@@ -23,15 +23,19 @@ double cutoff_timestep(double fraction, int64_t train_steps) {
   return static_cast<double>(std::llround(static_cast<double>(train_steps) - fraction * static_cast<double>(train_steps)));
 }
 
-// Reports to the request's callback; its "stop" becomes the Cancelled error that unwinds the call.
-void report(const GenerateRequest& r, const Progress& progress) {
-  if (r.on_progress && !r.on_progress(progress))
-    fail(ErrorCode::Cancelled, "[pipeline] cancelled by the caller while ", progress.stage);
+// Reports to the request's callback; its "cancel" becomes the Cancelled error that unwinds the
+// call. True when it asks to finish now.
+bool report(const GenerateRequest& r, const Progress& progress) {
+  if (!r.on_progress) return false;
+  const ProgressAnswer answer = r.on_progress(progress);
+  if (answer == ProgressAnswer::Cancel) fail(ErrorCode::Cancelled, "[pipeline] cancelled by the caller while ", progress.stage);
+  return answer == ProgressAnswer::Finish;
 }
 
+// An encode or decode runs to its end: a "finish" is heard by the next denoising step.
 CodecProgress reporting(const GenerateRequest& r, const char* stage) {
   if (!r.on_progress) return {};
-  return [&r, stage](int64_t done, int64_t total) { report(r, Progress{stage, done, total, nullptr}); };
+  return [&r, stage](int64_t done, int64_t total) { (void)report(r, Progress{stage, done, total, nullptr}); };
 }
 
 double gib(double bytes) { return bytes / (1024.0 * 1024.0 * 1024.0); }
@@ -262,7 +266,7 @@ Tensor SdxlPipeline::prepare_mask_latents(const GenerateRequest& r, const Tensor
   return mask_latents;
 }
 
-Tensor SdxlPipeline::decode_latents(const GenerateRequest& r, const Tensor& latents) {
+Tensor SdxlPipeline::decode(const GenerateRequest& r, const Tensor& latents) {
   const LatentCodec& c = decoder_ ? *decoder_ : codec();
   return c.decode(*arena_, latents, r.vae_tiling, reporting(r, "decoding"));
 }
@@ -311,7 +315,9 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
                                 : prepared.image_latents;
       keep_known_region(x, proper, mask_latents);
     }
-    report(r, Progress{r.stage, static_cast<int64_t>(i) + 1, static_cast<int64_t>(timesteps.size()), &x});
+    const bool finish = report(r, Progress{r.stage, static_cast<int64_t>(i) + 1, static_cast<int64_t>(timesteps.size()), &x});
+    if (finish && i + 1 < timesteps.size()) result.finished_early = true;
+    return !finish;
   };
   log_info("[pipeline] ", images, " image(s) ", width, "x", height, ", ", timesteps.size(), " steps, guidance ",
            r.guidance.scale, ", seed ", r.seed);
@@ -334,7 +340,7 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
 
   result.latents = latents.clone();
   const auto decode_start = Clock::now();
-  if (r.decode) result.images = decode_latents(r, latents);
+  if (r.decode) result.images = decode(r, latents);
   result.seconds.decode = since(decode_start);
   return result;
 }

@@ -35,6 +35,8 @@ class SdxlPipeline {
     return load(open_model_source(model, variant), precision, one_shot);
   }
   GenerateResult generate(const GenerateRequest& request);
+  // Latents as generate() leaves them -> images [N, H, W, 3] in [0, 1] (request: tiling, progress).
+  Tensor decode(const GenerateRequest& request, const Tensor& latents);
 
   const ModelSource& source() const { return *source_; }
   bool is_refiner() const { return source_->is_refiner(); }
@@ -72,7 +74,6 @@ class SdxlPipeline {
   Schedule get_timesteps(const GenerateRequest& r, bool img2img) const;
   PreparedLatents prepare_latents(const GenerateRequest& r, const Schedule& s, rng::BatchGenerators& generators);
   Tensor prepare_mask_latents(const GenerateRequest& r, const Tensor& latents, rng::BatchGenerators& generators);
-  Tensor decode_latents(const GenerateRequest& r, const Tensor& latents);
   Tensor encode_image(const GenerateRequest& r, const Tensor& image01, rng::BatchGenerators& generators);
 
   std::shared_ptr<const ModelSource> source_;

@@ -294,6 +294,37 @@ TEST_F(CApi, CancelStopsPromptlyAndTheEngineStaysUsable) {
   EXPECT_EQ(generate(params(6)), uncancelled);
 }
 
+// SDXL_PROGRESS_FINISH (AUTOMATIC1111's interrupt): no step runs after the answer, the call
+// succeeds with the images decoded from the latents reached: what the step's preview showed.
+TEST_F(CApi, FinishNowDecodesTheLatentsReached) {
+  const auto whole = generate(params(6));
+  struct FinishAt {
+    std::vector<int> steps;
+    std::vector<std::string> stages;
+    static int callback(const sdxl_progress* p, void* user) {
+      auto& self = *static_cast<FinishAt*>(user);
+      self.steps.push_back(p->step);
+      self.stages.emplace_back(p->stage);
+      return std::string(p->stage) == "denoising" && p->step == 2 ? SDXL_PROGRESS_FINISH : 0;
+    }
+  } finish;
+  sdxl_generate_params p = params(6);
+  p.progress = FinishAt::callback;
+  p.progress_user_data = &finish;
+  sdxl_images* images = nullptr;
+  ASSERT_EQ(sdxl_engine_generate(engine_, &p, &images), SDXL_STATUS_OK) << sdxl_last_error();
+  ASSERT_EQ(images->count, 1);
+  const std::vector<unsigned char> partial(images->pixels, images->pixels + 64 * 64 * 3);
+  sdxl_images_free(images);
+  std::vector<int> denoising;
+  for (size_t i = 0; i < finish.stages.size(); ++i)
+    if (finish.stages[i] == "denoising") denoising.push_back(finish.steps[i]);
+  EXPECT_EQ(denoising, (std::vector<int>{1, 2}));  // nothing ran after the answer
+  EXPECT_EQ(finish.stages.back(), "decoding");     // but the decode did
+  EXPECT_NE(partial, whole);
+  EXPECT_EQ(generate(params(6)), whole);  // and the engine is as it was
+}
+
 TEST_F(CApi, ProgressReportsEveryStepAndPreviewsWhenAsked) {
   CancelAt watch;  // never cancels
   sdxl_generate_params p = params(5);

@@ -419,7 +419,20 @@ TEST(ServerQueue, FullCancelAndInterrupt) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_EQ(view["status"], "cancelled");
-  // AUTOMATIC1111's interrupt stops a synchronous call, which answers without images.
+  // AUTOMATIC1111's interrupt stops a synchronous call, which answers with the image its latents
+  // reached, and runs no further n_iter repeat; /progress meanwhile only goes forward.
+  std::atomic<bool> watching{true};
+  std::vector<double> seen;
+  std::thread watcher([&] {
+    while (watching) {
+      const json p = get(s, "/sdapi/v1/progress");
+      if (p["state"]["job_count"].get<int>() > 0) {
+        seen.push_back(p["progress"].get<double>());
+        EXPECT_EQ(p["state"]["job_count"], 2) << "n_iter";
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
   std::thread interrupter([&] {
     for (int i = 0; i < 200; ++i) {
       if (get(s, "/sdapi/v1/progress")["state"]["sampling_step"].get<int>() > 0) break;
@@ -427,10 +440,16 @@ TEST(ServerQueue, FullCancelAndInterrupt) {
     }
     post(s, "/sdapi/v1/interrupt", json::object());
   });
-  const json interrupted = post(s, "/sdapi/v1/txt2img", {{"prompt", "slow"}, {"steps", 1000}, {"width", 256}, {"height", 256}}, &status);
+  const json interrupted = post(s, "/sdapi/v1/txt2img",
+                                 {{"prompt", "slow"}, {"steps", 1000}, {"width", 256}, {"height", 256}, {"n_iter", 2}}, &status);
   interrupter.join();
+  watching = false;
+  watcher.join();
   EXPECT_EQ(status, 200);
-  EXPECT_EQ(interrupted["images"].size(), 0u);
+  ASSERT_EQ(interrupted["images"].size(), 1u) << interrupted.dump().substr(0, 300);
+  EXPECT_EQ(png_of(base64_decode_simple(interrupted["images"][0])).width, 256);
+  EXPECT_FALSE(seen.empty());
+  for (size_t i = 1; i < seen.size(); ++i) EXPECT_GE(seen[i], seen[i - 1]) << "progress went back at " << i;
   // The next job runs.
   post(s, "/sdapi/v1/txt2img", {{"prompt", "fast"}, {"steps", 1}, {"width", 64}, {"height", 64}}, &status);
   EXPECT_EQ(status, 200);

@@ -26,8 +26,12 @@ struct Progress {
   int64_t step = 0, total = 0;
   const Tensor* latents = nullptr;  // the current latents while denoising, else null
 };
-// Returns false to cancel: the generation then stops with an Error of code Cancelled.
-using ProgressFn = std::function<bool(const Progress&)>;
+// What a progress callback answers: go on; cancel (the generation stops with an Error of code
+// Cancelled); or finish now (AUTOMATIC1111's interrupt: denoising stops after this step and
+// the latents reached are decoded and returned; asked during an encode or decode, that stage
+// completes first).
+enum class ProgressAnswer { Go, Cancel, Finish };
+using ProgressFn = std::function<ProgressAnswer(const Progress&)>;
 
 struct GenerateRequest {
   PromptRequest prompts;  // prompt(s), negatives, images per prompt, the text encoders' layer
@@ -70,6 +74,7 @@ struct GenerateResult {
   Tensor latents;  // [N, 4, h, w], before the VAE (not divided by the scaling factor)
   Tensor images;   // [N, H, W, 3] in [0, 1]; undefined when not decoded
   StageSeconds seconds;
+  bool finished_early = false;  // the callback said Finish: fewer steps than the schedule ran
 };
 
 }  // namespace sdxl::pipeline

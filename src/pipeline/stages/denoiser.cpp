@@ -80,7 +80,7 @@ void denoise(const models::UNet2DConditionModel& unet, samplers::Scheduler& sche
       std::memcpy(noise_pred.raw(), out.raw(), noise_pred.nbytes());
     }
     latents = scheduler.step(noise_pred, t, latents, noise);
-    if (after_step) after_step(i, latents);
+    if (after_step && !after_step(i, latents)) return;
   }
 }
 

@@ -27,8 +27,9 @@ struct GuidanceSettings {
 };
 
 // Called after each step with the step index (from 0) and the latents, which it may change
-// (inpainting blends the known region back in here) or report (progress, previews).
-using LatentsHook = std::function<void(size_t, Tensor&)>;
+// (inpainting blends the known region back in here) or report (progress, previews); false
+// stops the loop there (the latents reached are kept).
+using LatentsHook = std::function<bool(size_t, Tensor&)>;
 
 // Runs `timesteps` (a slice of the sampler's schedule) over `latents` [B, C, h, w] in place.
 void denoise(const models::UNet2DConditionModel& unet, samplers::Scheduler& scheduler,

@@ -83,7 +83,9 @@ void generate(const ServerContext& ctx, const http::Request& req, http::Response
   if (request.checkpoint_becomes_default) ctx.queue.switch_checkpoint(request.checkpoint);
   const std::string id = ctx.queue.submit(std::move(request));
   answer_when_done(ctx, id, res, [&ctx, kept, echo = std::move(echo), send, img2img_reply](const JobView& job, http::Response& res) {
-    // AUTOMATIC1111 answers an interrupted call with what it has: no images here.
+    // An interrupted call answers with what it has, as AUTOMATIC1111's: the repeats done and
+    // the one interrupted, decoded from the latents it reached (Succeeded); a cancelled one
+    // (its client gone) has none.
     if (job.state != JobState::Succeeded && job.state != JobState::Cancelled) throw job_error(job);
     send_images(ctx, res, job, *kept, echo, send, img2img_reply);
   });
@@ -108,7 +110,7 @@ void add_a1111_routes(Router& server, const ServerContext& ctx) {
     // A job id is access to its result: shown only where every caller is the same user.
     const bool one_user = ctx.options.api_auth.size() + (ctx.options.api_key.empty() ? 0 : 1) == 1;
     json state = {{"skipped", false},           {"interrupted", false},        {"stopping_generation", false},
-                  {"job", job && one_user ? job->id : ""},  {"job_count", (job ? 1 : 0) + static_cast<int>(ctx.queue.queued())},
+                  {"job", job && one_user ? job->id : ""},  {"job_count", job ? job->repeats : 0},
                   {"job_timestamp", "0"},       {"job_no", job ? job->repeat : 0},
                   {"sampling_step", job ? job->step : 0}, {"sampling_steps", job ? job->total : 0}};
     const double progress = job ? job->progress() : 0.0;

@@ -42,10 +42,20 @@ const char* state_name(JobState state) {
   return "unknown";
 }
 
+// Within one call the stages come in this order, each with its share of the way: the shares
+// are fixed, so the fraction never goes back when a stage starts counting from 0 (a decode after
+// the last step); denoising has most of it, as its steps take most of the time.
 double JobView::progress() const {
   if (state == JobState::Succeeded) return 1.0;
   if (state == JobState::Queued || repeats <= 0) return 0.0;
-  const double within = total > 0 ? static_cast<double>(step) / total : 0.0;
+  struct Share {
+    const char* stage;
+    double from, to;
+  };
+  static const Share shares[] = {{"encoding", 0.0, 0.05}, {"denoising", 0.05, 0.80}, {"refining", 0.80, 0.90}, {"decoding", 0.90, 1.0}};
+  double within = 0.0;
+  for (const auto& s : shares)
+    if (stage == s.stage) within = s.from + (s.to - s.from) * (total > 0 ? std::min(1.0, static_cast<double>(step) / total) : 0.0);
   return std::min(1.0, (repeat + within) / repeats);
 }
 

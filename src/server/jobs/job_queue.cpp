@@ -25,7 +25,7 @@ struct JobQueue::Job {
   std::chrono::steady_clock::time_point started;
   double elapsed = 0;
   uint64_t version = 0;
-  std::atomic<bool> cancel{false}, skip{false};
+  std::atomic<bool> cancel{false}, skip{false}, interrupt{false};
   bool cancelled_by_id = false;  // DELETE, not AUTOMATIC1111's interrupt (which keeps what is done)
   JobQueue* queue = nullptr;
 };
@@ -160,7 +160,7 @@ bool JobQueue::cancel(const std::string& id) {
 
 void JobQueue::interrupt() {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (running_) running_->cancel = true;
+  if (running_) running_->interrupt = true;
 }
 
 void JobQueue::skip() {
@@ -214,6 +214,7 @@ class JobQueue::Observer final : public JobObserver {
       std::lock_guard<std::mutex> lock(queue_.mutex_);
       job_.repeat = repeat;
       job_.step = 0;
+      job_.stage.clear();  // the last repeat's "decoding" would read as this one's end
       ++job_.version;
     }
     queue_.notify_changed();
@@ -232,7 +233,10 @@ class JobQueue::Observer final : public JobObserver {
     queue_.notify_changed();
   }
   StopRequest stop_request() override {
-    return job_.cancel ? StopRequest::Cancel : job_.skip ? StopRequest::SkipRepeat : StopRequest::None;
+    return job_.cancel       ? StopRequest::Cancel
+           : job_.interrupt ? StopRequest::Interrupt
+           : job_.skip      ? StopRequest::SkipRepeat
+                            : StopRequest::None;
   }
   void skip_done() override { job_.skip = false; }
 

@@ -39,7 +39,8 @@ int on_progress(const sdxl_progress* progress, void* user) {
     sdxl_free_bytes(bytes);
   }
   observer.progressed(*progress, std::move(preview));
-  return observer.stop_request() == StopRequest::None ? 0 : 1;
+  const StopRequest stop = observer.stop_request();
+  return stop == StopRequest::None ? 0 : stop == StopRequest::Interrupt ? SDXL_PROGRESS_FINISH : 1;
 }
 
 }  // namespace
@@ -58,6 +59,7 @@ JobOutcome run_repeats(sdxl_engine* engine, const JobRequest& job, JobObserver& 
   params.progress = on_progress;
   params.progress_user_data = &observer;
   for (int r = 0; r < job.repeats; ++r) {
+    if (r > 0 && observer.stop_request() == StopRequest::Interrupt) break;  // interrupted between repeats
     observer.repeat_started(r);
     params.seed = repeat_seed(job, r);
     sdxl_images* out = nullptr;
@@ -80,6 +82,7 @@ JobOutcome run_repeats(sdxl_engine* engine, const JobRequest& job, JobObserver& 
       outcome.images.push_back({std::string(reinterpret_cast<char*>(bytes), size), infotext});
       sdxl_free_bytes(bytes);
     }
+    if (observer.stop_request() == StopRequest::Interrupt) break;  // this repeat's images, then no more
   }
   return outcome;
 }

@@ -14,7 +14,10 @@
 
 namespace sdxl::server {
 
-enum class StopRequest { None, SkipRepeat, Cancel };
+// Skip: end the current repeat without its images; Interrupt (AUTOMATIC1111's): finish the
+// current repeat now with the images its latents have reached, and run no more; Cancel: stop,
+// keeping nothing.
+enum class StopRequest { None, SkipRepeat, Interrupt, Cancel };
 
 class JobObserver {
  public:

@@ -44,14 +44,14 @@ std::string default_consumer_name() {
 
 class Worker;
 
-// A running job's progress into its hash, the cancel and skip flags back (one round trip a
+// A running job's progress into its hash, the cancel, skip and interrupt flags back (one round trip a
 // step), written only while this delivery owns the job: a replaced worker's writes are fenced,
 // and it stops.
 class RedisObserver final : public JobObserver {
  public:
   RedisObserver(RedisConnection& redis, const QueueKeys& keys, std::string id, std::string owner)
       : redis_(redis), key_(keys.job(id)), changes_(keys.changes()), id_(std::move(id)), owner_(std::move(owner)) {}
-  void repeat_started(int repeat) override { write({"repeat", std::to_string(repeat), "step", "0"}); }
+  void repeat_started(int repeat) override { write({"repeat", std::to_string(repeat), "step", "0", "stage", ""}); }
   void progressed(const sdxl_progress& p, std::string preview_png) override {
     std::vector<std::string> set = {"stage", p.stage ? p.stage : ""};
     if (p.total_steps > 0) set.insert(set.end(), {"step", std::to_string(p.step), "total", std::to_string(p.total_steps)});
@@ -59,7 +59,10 @@ class RedisObserver final : public JobObserver {
     write(std::move(set));
   }
   StopRequest stop_request() override {
-    return cancel_ || fenced_ ? StopRequest::Cancel : skip_ ? StopRequest::SkipRepeat : StopRequest::None;
+    return cancel_ || fenced_ ? StopRequest::Cancel
+           : interrupt_       ? StopRequest::Interrupt
+           : skip_            ? StopRequest::SkipRepeat
+                              : StopRequest::None;
   }
   void skip_done() override {
     skip_ = false;
@@ -75,14 +78,15 @@ class RedisObserver final : public JobObserver {
     try {
       const RedisReply flags = redis_.command(command);
       fenced_ = flags.items.size() == 1 && flags.items[0].text == "fenced";
-      cancel_ = flags.items.size() == 2 && flags.items[0].text == "1";
-      skip_ = flags.items.size() == 2 && flags.items[1].text == "1";
+      cancel_ = flags.items.size() == 3 && flags.items[0].text == "1";
+      skip_ = flags.items.size() == 3 && flags.items[1].text == "1";
+      interrupt_ = flags.items.size() == 3 && flags.items[2].text == "1";
     } catch (const RedisError&) {  // (called from inside the engine: nothing may escape)
     }
   }
   RedisConnection& redis_;
   const std::string key_, changes_, id_, owner_;
-  bool cancel_ = false, skip_ = false, fenced_ = false;
+  bool cancel_ = false, skip_ = false, interrupt_ = false, fenced_ = false;
 };
 
 class Worker {

@@ -130,7 +130,7 @@ void RedisJobBackend::flag_running(const char* flag) {
   });
 }
 
-void RedisJobBackend::interrupt() { flag_running("cancel"); }
+void RedisJobBackend::interrupt() { flag_running("interrupt"); }
 void RedisJobBackend::skip() { flag_running("skip"); }
 
 std::optional<JobView> RedisJobBackend::running() const {

@@ -97,7 +97,7 @@ if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return {'fenced'} end
 if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
 redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('PUBLISH', KEYS[2], ARGV[2])
-return redis.call('HMGET', KEYS[1], 'cancel', 'skip')
+return redis.call('HMGET', KEYS[1], 'cancel', 'skip', 'interrupt')
 )lua";
 
 const char* const kFinishScript = R"lua(
