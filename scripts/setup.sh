@@ -25,7 +25,8 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# Node.js and npm drive the browser test (puppeteer-core); any install of them will do.
+# Node.js and npm drive the browser test (puppeteer-core) and the OpenAI client test (openai);
+# any install of them will do (Node 18 or newer).
 command -v npm > /dev/null || missing+=(nodejs npm)
 if ((${#missing[@]})); then
   sudo=""
@@ -35,7 +36,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# puppeteer-core, at the version tests/browser/package-lock.json pins.
+# puppeteer-core and openai, at the versions tests/browser/package-lock.json pins.
 npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error > /dev/null
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" > build-configure.log 2>&1 || {

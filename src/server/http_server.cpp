@@ -53,12 +53,12 @@ bool answered_early(const ServerOptions& options, const RequestGuard& guard, con
     }
   }
   if (const auto refusal = guard.refusal(req)) {
-    send_error(res, *refusal);
+    send_error_for(req.path, res, *refusal);
     return true;
   }
   if (authorized(options, req)) return false;
   res.set_header("WWW-Authenticate", "Basic realm=\"sdxl\"");
-  send_error(res, RequestError(401, "", "authentication required (--api-auth user:password as HTTP Basic, or --api-key as a Bearer token)"));
+  send_error_for(req.path, res, RequestError(401, "", "authentication required (--api-auth user:password as HTTP Basic, or --api-key as a Bearer token)"));
   return true;
 }
 
@@ -96,7 +96,9 @@ int run_server(const ServerOptions& options) {
   limits.max_connections = options.max_connections;
   http::Listener server(
       limits, [&queue](uint64_t seen, std::chrono::milliseconds timeout) { return queue->wait_any_change(seen, timeout); },
-      [](int status, const std::string& message, http::Response& res) { send_error(res, RequestError(status, "", message)); });
+      [](int status, const std::string& message, const std::string& path, http::Response& res) {
+        send_error_for(path, res, RequestError(status, "", message));
+      });
   const RequestGuard guard(options);
   server.set_gate([&options, &guard](const http::Request& req, http::Response& res) { return answered_early(options, guard, req, res); });
   Router router(server);

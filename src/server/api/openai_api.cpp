@@ -13,15 +13,6 @@ namespace {
 
 using nlohmann::json;
 
-// OpenAI answers every invalid request 400 (never 422).
-void send_openai_error(http::Response& res, const RequestError& e) {
-  res.status = e.status() == 422 ? 400 : e.status();
-  if (e.status() == 503) res.set_header("Retry-After", "5");
-  const char* type = e.status() == 401 ? "authentication_error" : e.status() >= 500 ? "server_error" : "invalid_request_error";
-  res.set_content(json{{"error", {{"message", e.what()}, {"type", type}, {"param", e.field().empty() ? json(nullptr) : json(e.field())}, {"code", nullptr}}}}.dump(),
-                  "application/json");
-}
-
 void generations(const ServerContext& ctx, const http::Request& req, http::Response& res) {
   std::string format;
   const std::string id = ctx.queue.submit(parse_openai_request(parse_body(req.body), lookup_of(ctx), format));
@@ -40,6 +31,26 @@ void generations(const ServerContext& ctx, const http::Request& req, http::Respo
 
 }  // namespace
 
+bool is_openai_path(const std::string& path) { return path.rfind("/v1/", 0) == 0 && path.rfind("/v1/jobs", 0) != 0; }
+
+// OpenAI answers every invalid request 400 (never 422); its codes name the kind of failure.
+void send_openai_error(http::Response& res, const RequestError& e) {
+  res.status = e.status() == 422 ? 400 : e.status();
+  if (e.status() == 503) res.set_header("Retry-After", "5");
+  const char* type = e.status() == 401 ? "authentication_error" : e.status() >= 500 ? "server_error" : "invalid_request_error";
+  const json code = e.status() == 401   ? json("invalid_api_key")
+                    : e.status() == 404 ? json(e.field() == "model" ? "model_not_found" : "not_found")
+                    : e.status() == 413 ? json("request_too_large")
+                                        : json(nullptr);
+  res.set_content(json{{"error", {{"message", e.what()}, {"type", type}, {"param", e.field().empty() ? json(nullptr) : json(e.field())}, {"code", code}}}}.dump(),
+                  "application/json");
+}
+
+void send_error_for(const std::string& path, http::Response& res, const RequestError& e) {
+  if (is_openai_path(path)) send_openai_error(res, e);
+  else send_error(res, e);
+}
+
 void add_openai_routes(Router& server, const ServerContext& ctx) {
   server.Post("/v1/images/generations",
               guarded([&ctx](const http::Request& req, http::Response& res) { generations(ctx, req, res); },
@@ -49,6 +60,12 @@ void add_openai_routes(Router& server, const ServerContext& ctx) {
     for (const auto& c : ctx.catalog.checkpoints())
       data.push_back({{"id", c.name}, {"object", "model"}, {"created", 0}, {"owned_by", "sdxl"}});
     send_json(res, 200, {{"object", "list"}, {"data", data}});
+  }, send_openai_error));
+  server.Get(R"(/v1/models/([^/]+))", guarded([&ctx](const http::Request& req, http::Response& res) {
+    const std::string id = req.matches[1];
+    const auto checkpoint = ctx.catalog.find_checkpoint(id);
+    if (!checkpoint) throw RequestError(404, "model", "The model '" + id + "' does not exist");
+    send_json(res, 200, {{"id", checkpoint->name}, {"object", "model"}, {"created", 0}, {"owned_by", "sdxl"}});
   }, send_openai_error));
 }
 

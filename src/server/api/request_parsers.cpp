@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <map>
+#include <set>
 
 #include "server/api/a1111_fields.h"
 #include "server/jobs/generation_json.h"
@@ -118,6 +119,15 @@ JobRequest parse_job_request(const json& body, const NameLookup& names) {
 
 JobRequest parse_openai_request(const json& body, const NameLookup& names, std::string& format) {
   const Fields f(body);
+  // The Images API's fields (generations); it refuses any other, as OpenAI does.
+  static const std::set<std::string> known = {"prompt", "model", "n", "size", "response_format", "quality", "style", "user",
+                                              "background", "moderation", "output_format", "output_compression", "stream",
+                                              "partial_images"};
+  for (const auto& [key, value] : body.items())
+    if (!known.count(key)) throw RequestError(400, key, "Unrecognized request argument supplied: " + key);
+  if (f.boolean("stream", false)) f.bad("stream", "streaming is not supported by sdxl yet; send stream: false", 400);
+  if (f.text("output_format", "png") != "png") f.bad("output_format", "only png is supported by sdxl", 400);
+  if (f.text("background", "auto") == "transparent") f.bad("background", "a transparent background is not supported by sdxl", 400);
   JobRequest job;
   api::Generation& g = job.generation;
   g.prompts = {f.text("prompt", "")};

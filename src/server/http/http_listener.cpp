@@ -152,7 +152,7 @@ class Session : public std::enable_shared_from_this<Session> {
         pending->complete(*res);
       } catch (const std::exception& e) {
         *res = Response();
-        self->core_.error_page(500, e.what(), *res);
+        self->core_.error_page(500, e.what(), self->request_.path, *res);
       }
       net::post(self->core_.io, [self, res] {
         self->pending_.reset();
@@ -205,12 +205,16 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void refuse(int status, const std::string& message) {
     Response res;
-    core_.error_page(status, message, res);
+    core_.error_page(status, message, request_.path, res);
     must_close_ = true;
     write(res);
   }
 
   void on_head(beast::error_code ec) {
+    {  // the path, for a refusal's shape (what the parser has of it: a head past a limit may be partial)
+      const std::string target(parser_->get().target());
+      request_.path = target.substr(0, target.find('?'));
+    }
     if (ec == beast::http::error::body_limit) return refuse(413, "the request body is larger than the limit (--max-body-mb)");
     if (ec == beast::http::error::header_limit) return refuse(431, "the request head is larger than " + std::to_string(core_.limits.max_header_bytes) + " bytes");
     if (connection_lost(ec)) return close();  // gone, or too slow (the deadline closed it)
@@ -248,7 +252,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!route_) {
       must_close_ = has_body;
       Response res;
-      core_.error_page(path_known ? 405 : 404, path_known ? "this route does not take " + request_.method : "no such route", res);
+      core_.error_page(path_known ? 405 : 404, path_known ? "this route does not take " + request_.method : "no such route",
+                       request_.path, res);
       return write(res);
     }
     if (!has_body) return dispatch();
@@ -284,7 +289,7 @@ class Session : public std::enable_shared_from_this<Session> {
         self->route_->handler(self->request_, *res);
       } catch (const std::exception& e) {
         *res = Response();
-        self->core_.error_page(500, e.what(), *res);
+        self->core_.error_page(500, e.what(), self->request_.path, *res);
       }
       net::post(self->core_.io, [self, res] { self->respond(*res); });
     });
@@ -439,7 +444,8 @@ void Listener::Core::accept() {
 void Listener::Core::refuse(tcp::socket socket) {
   if (refusing.load() >= 64) return;  // a flood: dropped without a word (the socket closes here)
   Response res;
-  error_page(503, "the server has " + std::to_string(limits.max_connections) + " connections open (--max-connections); try again shortly", res);
+  error_page(503, "the server has " + std::to_string(limits.max_connections) + " connections open (--max-connections); try again shortly", "",
+             res);
   auto state = std::make_shared<std::pair<tcp::socket, std::string>>(std::move(socket),
                                                                     serialized(503, lines_of(res.headers), res.body, true));
   auto timer = std::make_shared<net::steady_timer>(io, std::chrono::seconds(2));

@@ -37,8 +37,9 @@ using Handler = std::function<void(const Request&, Response&)>;
 // Runs on the network thread once a request's head is in (no body yet): answering `res` and
 // returning true ends the request there, before any of its body is read.
 using Gate = std::function<bool(const Request& head, Response& res)>;
-// Fills in the answer to a refusal the listener makes itself (404, 413, 431, 503, ...).
-using ErrorPage = std::function<void(int status, const std::string& message, Response& res)>;
+// Fills in the answer to a refusal the listener makes itself (404, 413, 431, 503, ...) to a
+// request for `path` ("" when none was read).
+using ErrorPage = std::function<void(int status, const std::string& message, const std::string& path, Response& res)>;
 // Blocks until some job changed after `seen` (or `timeout` passed); returns the new count.
 using ChangeWait = std::function<uint64_t(uint64_t seen, std::chrono::milliseconds timeout)>;
 

@@ -23,4 +23,11 @@ void add_openai_routes(Router& server, const ServerContext& ctx);
 void add_jobs_routes(Router& server, const ServerContext& ctx);
 void add_web_page(Router& server, const ServerContext& ctx);
 
+// OpenAI's routes (/v1/images/..., /v1/models..., and any other /v1 path but the jobs API's)
+// answer errors in OpenAI's shape, {"error": {message, type, param, code}}, with 400 for an
+// invalid request; the others in the server's own ({detail, error, field}).
+bool is_openai_path(const std::string& path);
+void send_openai_error(http::Response& res, const RequestError& e);
+void send_error_for(const std::string& path, http::Response& res, const RequestError& e);
+
 }  // namespace sdxl::server
