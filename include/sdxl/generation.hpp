@@ -86,6 +86,15 @@ struct Generation {
   Image image, mask_image;  // img2img, inpainting
   bool fit_to_size = true;  // the image resized to width x height; false: the output takes its size
   double strength = 0.3;
+  // AUTOMATIC1111's inpainting options (sdxl_generate_params): its image operations around the
+  // repainting; inpaint_fill "" is "original".
+  bool mask_invert = false;
+  int mask_blur_x = 0, mask_blur_y = 0;
+  bool inpaint_only_masked = false;
+  int inpaint_padding = 0;
+  std::string inpaint_fill;
+  double initial_noise_multiplier = 1.0;
+  bool inpaint_overlay = false;
   std::string refiner_mode;  // "": the engine's default; "ensemble", "img2img", "none"
   double high_noise_frac = 0.8, refiner_strength = 0.3;
   std::optional<uint64_t> refiner_seed;
@@ -153,6 +162,14 @@ class GenerateParams {
     p.negative_crop_left = g.negative_crops_coords_top_left.left;
     p.fit_to_size = g.fit_to_size ? 1 : 0;
     p.strength = g.strength;
+    p.mask_invert = g.mask_invert ? 1 : 0;
+    p.mask_blur_x = g.mask_blur_x;
+    p.mask_blur_y = g.mask_blur_y;
+    p.inpaint_only_masked = g.inpaint_only_masked ? 1 : 0;
+    p.inpaint_padding = g.inpaint_padding;
+    p.inpaint_fill = g.inpaint_fill.empty() ? nullptr : g.inpaint_fill.c_str();
+    p.initial_noise_multiplier = g.initial_noise_multiplier;
+    p.inpaint_overlay = g.inpaint_overlay ? 1 : 0;
     if (g.image)
       set_image(*g.image, "init_image", images == Images::StandIns, 3, g, image_, stand_in_image_, p.init_image, p.init_width,
                 p.init_height, p.init_channels);

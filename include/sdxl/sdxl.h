@@ -277,6 +277,22 @@ typedef struct sdxl_generate_params {
                            image of seed + i, as AUTOMATIC1111 numbers them; 1: one generator for
                            the whole batch (diffusers' generator=manual_seed(seed)), image i then
                            depends on the batch. The refiner's seed follows the same rule. */
+  /* AUTOMATIC1111's inpainting, with a mask (its image operations to the byte, Pillow's and
+     OpenCV's; the repainting itself stays diffusers'): mask_invert repaints the black area;
+     mask_blur_x/_y blur the mask (pixels, OpenCV's Gaussian); inpaint_only_masked works on the
+     box around the mask (grown by inpaint_padding pixels, then to the aspect of width x height)
+     at width x height and pastes the result back into the whole image; inpaint_fill is "original"
+     (NULL, the default: the image as it is), "fill" (the masked area pre-filled from its
+     surroundings), "latent_noise" or "latent_nothing" (it starts from noise / zeros);
+     initial_noise_multiplier scales the starting noise (0 means 1); inpaint_overlay puts the
+     original back over the result outside the blurred mask, as AUTOMATIC1111 always does (the
+     images then have the init image's size with only-masked). */
+  int mask_invert;
+  int mask_blur_x, mask_blur_y;
+  int inpaint_only_masked, inpaint_padding;
+  const char* inpaint_fill;
+  double initial_noise_multiplier;
+  int inpaint_overlay;
 } sdxl_generate_params;
 
 typedef struct sdxl_images {

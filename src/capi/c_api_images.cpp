@@ -8,6 +8,7 @@
 
 #include "capi/c_api_guard.h"
 #include "core/error.h"
+#include "imaging/a1111_inpaint.h"
 #include "io/png.h"
 #include "io/safetensors.h"
 #include "pipeline/stages/image_processor.h"
@@ -83,6 +84,22 @@ sdxl_images* to_images(const sdxl::pipeline::EngineResult& engine_result, const 
     out->width = static_cast<int>(img.dim(2));
     out->channels = static_cast<int>(img.dim(3));
     bytes = sdxl::pipeline::to_8bit(img);
+    if (request.inpaint_frame && request.inpaint_overlay) {
+      // AUTOMATIC1111's apply_overlay: each image back into the init image's frame.
+      std::vector<uint8_t> framed;
+      const size_t each = static_cast<size_t>(out->width) * out->height * out->channels;
+      sdxl::io::Image8 done;
+      for (int i = 0; i < out->count; ++i) {
+        sdxl::io::Image8 generated{out->width, out->height, out->channels,
+                                   std::vector<uint8_t>(bytes.begin() + static_cast<std::ptrdiff_t>(i * each),
+                                                        bytes.begin() + static_cast<std::ptrdiff_t>((i + 1) * each))};
+        done = sdxl::imaging::overlay_original(generated, *request.inpaint_frame);
+        framed.insert(framed.end(), done.pixels.begin(), done.pixels.end());
+      }
+      out->width = static_cast<int>(done.width);
+      out->height = static_cast<int>(done.height);
+      bytes = std::move(framed);
+    }
   }
   const sdxl::Tensor& lat = result.latents;
   out->latent_channels = static_cast<int>(lat.dim(1));

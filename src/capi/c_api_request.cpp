@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
+#include <optional>
 
 #include "capi/c_api_guard.h"
 #include "capi/c_api_images.h"
@@ -67,9 +69,44 @@ sdxl::io::Image8 image_param(const unsigned char* pixels, int width, int height,
   }
 }
 
-// The init image and mask through diffusers' VaeImageProcessor (pipeline/image_processor.h).
-// A check takes only their sizes: it resizes nothing.
-void set_images(const sdxl_generate_params& p, int64_t scale, Purpose purpose, sdxl::pipeline::GenerateRequest& r) {
+// AUTOMATIC1111's inpainting options, checked; nullopt when none is asked for (diffusers' inpainting).
+std::optional<sdxl::imaging::InpaintOptions> inpaint_options(const sdxl_generate_params& p) {
+  using sdxl::imaging::MaskedContent;
+  sdxl::imaging::InpaintOptions o;
+  o.invert = p.mask_invert != 0;
+  SDXL_CHECK_PARAM(p.mask_blur_x >= 0 && p.mask_blur_x <= 64 && p.mask_blur_y >= 0 && p.mask_blur_y <= 64, InvalidArgument,
+                   p.mask_blur_x < 0 || p.mask_blur_x > 64 ? "mask_blur_x" : "mask_blur_y", "[generate] a mask blur is 0 to 64 pixels, got ",
+                   p.mask_blur_x, " x ", p.mask_blur_y);
+  o.blur_x = p.mask_blur_x;
+  o.blur_y = p.mask_blur_y;
+  o.only_masked = p.inpaint_only_masked != 0;
+  SDXL_CHECK_PARAM(p.inpaint_padding >= 0 && p.inpaint_padding <= sdxl::io::kMaxImageSide, InvalidArgument, "inpaint_padding",
+                   "[generate] inpaint_padding must be 0 to ", sdxl::io::kMaxImageSide, ", got ", p.inpaint_padding);
+  o.padding = p.inpaint_padding;
+  const std::string fill = p.inpaint_fill ? p.inpaint_fill : "original";
+  if (fill == "original") o.content = MaskedContent::Original;
+  else if (fill == "fill") o.content = MaskedContent::Fill;
+  else if (fill == "latent_noise") o.content = MaskedContent::LatentNoise;
+  else if (fill == "latent_nothing") o.content = MaskedContent::LatentNothing;
+  else SDXL_CHECK_PARAM(false, InvalidArgument, "inpaint_fill", "[generate] inpaint_fill '", fill,
+                        "' is not one of original, fill, latent_noise, latent_nothing");
+  const bool any = o.invert || o.blur_x || o.blur_y || o.only_masked || o.content != MaskedContent::Original || p.inpaint_overlay;
+  if (!any) return std::nullopt;
+  SDXL_CHECK_PARAM(p.mask, InvalidArgument, o.only_masked ? "inpaint_only_masked" : "inpaint_fill",
+                   "[generate] AUTOMATIC1111's inpainting options need a mask");
+  return o;
+}
+
+// The init image and mask through diffusers' VaeImageProcessor (pipeline/image_processor.h),
+// after AUTOMATIC1111's inpainting frame when asked for. A check takes only their sizes: it
+// resizes nothing.
+void set_images(const sdxl_generate_params& p, int64_t scale, Purpose purpose, sdxl::pipeline::EngineRequest& request) {
+  sdxl::pipeline::GenerateRequest& r = request.generate;
+  SDXL_CHECK_PARAM(std::isfinite(p.initial_noise_multiplier) && p.initial_noise_multiplier >= 0 && p.initial_noise_multiplier <= 10,
+                   InvalidArgument, "initial_noise_multiplier", "[generate] initial_noise_multiplier must be 0 to 10, got ",
+                   p.initial_noise_multiplier);
+  if (p.initial_noise_multiplier != 0) r.initial_noise_multiplier = p.initial_noise_multiplier;
+  const auto a1111 = inpaint_options(p);
   if (!p.init_image) {
     SDXL_CHECK_PARAM(!p.mask, InvalidArgument, "mask", "[generate] a mask needs an init image");
     return;
@@ -79,6 +116,24 @@ void set_images(const sdxl_generate_params& p, int64_t scale, Purpose purpose, s
   sdxl::pipeline::check_size(size.width, size.height, scale, "the size to generate (the init image's, rounded down)",
                              p.fit_to_size ? nullptr : "init_image");
   const bool check_only = purpose == Purpose::Check;
+  if (a1111 && !check_only) {
+    SDXL_CHECK_PARAM(p.mask_width == p.init_width && p.mask_height == p.init_height, InvalidArgument, "mask",
+                     "[generate] the mask is ", p.mask_width, "x", p.mask_height, " but the image is ", p.init_width, "x",
+                     p.init_height);
+    const auto mask = image_param(p.mask, p.mask_width, p.mask_height, p.mask_channels, "mask", "mask", purpose);
+    auto frame = std::make_shared<sdxl::imaging::InpaintFrame>(
+        sdxl::imaging::frame_inpainting(image, mask, size.width, size.height, *a1111));
+    r.init_image = sdxl::pipeline::preprocess_image(frame->image, size);
+    r.mask = sdxl::pipeline::preprocess_mask(frame->mask, size);
+    r.masked_content = a1111->content;
+    r.width = size.width;
+    r.height = size.height;
+    request.inpaint_overlay = p.inpaint_overlay != 0 || frame->only_masked;
+    request.inpaint_frame = std::move(frame);
+    request.inpaint_options = a1111;
+    return;
+  }
+  if (a1111) r.masked_content = a1111->content;
   // A check's tensors have the shapes and no contents (never read; the pages are never touched).
   r.init_image = check_only ? Tensor::empty({1, 3, size.height, size.width}, DType::F32)
                             : sdxl::pipeline::preprocess_image(image, size);
@@ -196,7 +251,7 @@ sdxl::pipeline::EngineRequest to_request(const sdxl_generate_params& p, const sd
       size_or_none(p.negative_target_width, p.negative_target_height, "negative target size", "negative_target_width");
   r.crops_coords_top_left = {p.crop_top, p.crop_left};
   r.negative_crops_coords_top_left = {p.negative_crop_top, p.negative_crop_left};
-  set_images(p, vae_scale, purpose, r);
+  set_images(p, vae_scale, purpose, request);
   r.strength = p.strength;
   if (p.init_latents) {
     SDXL_CHECK_PARAM(p.init_latent_count > 0 && p.init_latent_channels > 0 && p.init_latent_height > 0 &&

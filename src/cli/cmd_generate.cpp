@@ -35,6 +35,8 @@ struct GenerateOptions {
   std::vector<std::string> prompts, negatives;
   std::optional<int> clip_skip;
   bool karras = false;
+  std::optional<int> mask_blur;
+  std::string inpaint_fill;  // fill, original, noise, nothing
   std::optional<uint64_t> seed;
   std::string original_size, target_size, crop, negative_original_size, negative_target_size, negative_crop;
   std::string output, output_latents;
@@ -187,6 +189,12 @@ std::string option_of(const std::string& parameter) {
       {"negative_target_width", "--negative-target-size"},
       {"init_image", "--init-image"},
       {"mask", "--mask"},
+      {"mask_blur_x", "--mask-blur"},
+      {"mask_blur_y", "--mask-blur"},
+      {"inpaint_padding", "--inpaint-padding"},
+      {"inpaint_fill", "--inpaint-fill"},
+      {"inpaint_only_masked", "--inpaint-only-masked"},
+      {"initial_noise_multiplier", "--noise-multiplier"},
       {"strength", "--strength"},
       {"refiner_mode", "--refiner-mode"},
       {"high_noise_frac", "--high-noise-frac"},
@@ -205,6 +213,9 @@ api::Generation generation_of(const GenerateOptions& o) {
   g.negative_prompts = o.negatives;
   if (o.clip_skip) g.clip_skip = *o.clip_skip;
   if (o.karras) g.scheduler = "karras";
+  if (o.mask_blur) g.mask_blur_x = g.mask_blur_y = *o.mask_blur;
+  if (!o.inpaint_fill.empty())
+    g.inpaint_fill = o.inpaint_fill == "noise" ? "latent_noise" : o.inpaint_fill == "nothing" ? "latent_nothing" : o.inpaint_fill;
   g.seed = o.seed ? *o.seed : (static_cast<uint64_t>(std::random_device{}()) << 32 | std::random_device{}()) >> 11;
   if (!o.original_size.empty()) g.original_size = parse_size(o.original_size, "--original-size");
   if (!o.target_size.empty()) g.target_size = parse_size(o.target_size, "--target-size");
@@ -379,6 +390,22 @@ Command add_generate_command(CLI::App& app) {
                   "unless -W/-H are given; the image is resized with Lanczos as diffusers does)");
   cmd->add_option("--strength", o->generation.strength, "img2img: how much of the schedule to run, in (0, 1]")->capture_default_str();
   cmd->add_option("--mask", o->mask, "Inpainting: a PNG or JPEG mask of the init image's size, white = repaint");
+  cmd->add_flag("--mask-invert", o->generation.mask_invert, "Inpainting: repaint the black area instead (AUTOMATIC1111's \"inpaint not masked\")");
+  cmd->add_option("--mask-blur", o->mask_blur, "Inpainting: blur the mask by N pixels first (AUTOMATIC1111's mask blur, its default 4)")
+      ->check(CLI::Range(0, 64));
+  cmd->add_flag("--inpaint-only-masked", o->generation.inpaint_only_masked,
+                "Inpainting: work on the box around the mask at -W x -H and paste it back into the whole image\n"
+                "(AUTOMATIC1111's \"only masked\")");
+  cmd->add_option("--inpaint-padding", o->generation.inpaint_padding, "With --inpaint-only-masked: pixels of context around the mask")
+      ->check(CLI::Range(0, 8192));
+  cmd->add_option("--inpaint-fill", o->inpaint_fill,
+                  "Inpainting: what the masked area starts from: original (default), fill (its surroundings' colours),\n"
+                  "noise or nothing (latent noise, latent zeros), as AUTOMATIC1111's \"masked content\"")
+      ->check(CLI::IsMember({"fill", "original", "noise", "nothing"}));
+  cmd->add_option("--noise-multiplier", o->generation.initial_noise_multiplier,
+                  "Inpainting / img2img: scale the starting noise (AUTOMATIC1111's initial noise multiplier)");
+  cmd->add_flag("--inpaint-overlay", o->generation.inpaint_overlay,
+                "Inpainting: put the original back over the result outside the (blurred) mask, as AUTOMATIC1111 does");
   cmd->add_option("--refiner", o->refiner, "An SDXL refiner (folder or single file) to finish the images with");
   cmd->add_option("--refiner-mode", o->refiner_mode,
                   "ensemble: the base denoises the high-noise part and hands over its latents;\n"

@@ -20,6 +20,22 @@ double sinc(double x) {
 
 double lanczos3(double x) { return -3.0 <= x && x < 3.0 ? sinc(x) * sinc(x / 3.0) : 0.0; }
 
+// PIL's bicubic (a = -0.5).
+double bicubic(double x) {
+  constexpr double a = -0.5;
+  if (x < 0.0) x = -x;
+  if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+  if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
+  return 0.0;
+}
+
+struct Kernel {
+  double (*weight)(double);
+  double support;
+};
+
+Kernel kernel_of(ResampleFilter f) { return f == ResampleFilter::Bicubic ? Kernel{bicubic, 2.0} : Kernel{lanczos3, 3.0}; }
+
 // For each output index, the first input index and the fixed-point weights of the taps.
 struct Taps {
   int64_t width = 0;               // taps per output (the widest filter)
@@ -27,10 +43,11 @@ struct Taps {
   std::vector<int32_t> weights;    // [out][width]
 };
 
-Taps compute_taps(int64_t in_size, int64_t out_size) {
-  const double scale = static_cast<double>(in_size) / static_cast<double>(out_size);
+// PIL's precompute_coeffs: output o samples the source span [in0, in1) at in0 + (o + 0.5) * scale.
+Taps compute_taps(int64_t in_size, double in0, double in1, int64_t out_size, Kernel kernel) {
+  const double scale = (in1 - in0) / static_cast<double>(out_size);
   const double filter_scale = std::max(scale, 1.0);  // shrinking widens the filter: anti-aliasing
-  const double support = 3.0 * filter_scale;
+  const double support = kernel.support * filter_scale;
   Taps taps;
   taps.width = static_cast<int64_t>(std::ceil(support)) * 2 + 1;
   taps.first.resize(static_cast<size_t>(out_size));
@@ -38,12 +55,12 @@ Taps compute_taps(int64_t in_size, int64_t out_size) {
   taps.weights.assign(static_cast<size_t>(out_size * taps.width), 0);
   std::vector<double> w(static_cast<size_t>(taps.width));
   for (int64_t o = 0; o < out_size; ++o) {
-    const double center = (static_cast<double>(o) + 0.5) * scale;
+    const double center = in0 + (static_cast<double>(o) + 0.5) * scale;
     const int64_t lo = std::max<int64_t>(static_cast<int64_t>(center - support + 0.5), 0);
     const int64_t hi = std::min<int64_t>(static_cast<int64_t>(center + support + 0.5), in_size);
     double total = 0.0;
     for (int64_t i = lo; i < hi; ++i) {
-      w[static_cast<size_t>(i - lo)] = lanczos3((static_cast<double>(i) - center + 0.5) / filter_scale);
+      w[static_cast<size_t>(i - lo)] = kernel.weight((static_cast<double>(i) - center + 0.5) / filter_scale);
       total += w[static_cast<size_t>(i - lo)];
     }
     for (int64_t i = lo; i < hi; ++i) {
@@ -123,6 +140,12 @@ void unpremultiply(Image8& image) {
 int64_t round_down_to_multiple(int64_t size, int64_t multiple) { return size - size % multiple; }
 
 Image8 resize_lanczos(const Image8& image, int64_t width, int64_t height) {
+  if (width == image.width && height == image.height) return image;
+  return resize_pil(image, width, height, ResampleFilter::Lanczos,
+                    SourceBox{0, 0, static_cast<double>(image.width), static_cast<double>(image.height)});
+}
+
+Image8 resize_pil(const Image8& image, int64_t width, int64_t height, ResampleFilter filter, SourceBox box) {
   SDXL_CHECK(image.channels == 1 || image.channels == 3 || image.channels == 4, InvalidArgument,
              "[image] resizing needs 1, 3 or 4 channels, got ", image.channels);
   SDXL_CHECK(width > 0 && height > 0 && width <= kMaxImageSide && height <= kMaxImageSide, InvalidArgument,
@@ -130,21 +153,29 @@ Image8 resize_lanczos(const Image8& image, int64_t width, int64_t height) {
   SDXL_CHECK(image.width > 0 && image.height > 0 &&
                  image.pixels.size() == static_cast<size_t>(image.width * image.height * image.channels),
              InvalidArgument, "[image] the pixel buffer does not match ", image.width, "x", image.height);
-  if (width == image.width && height == image.height) return image;
+  SDXL_CHECK(box.x0 >= 0 && box.y0 >= 0 && box.x1 >= box.x0 && box.y1 >= box.y0 && box.x1 <= static_cast<double>(image.width) &&
+                 box.y1 <= static_cast<double>(image.height),
+             InvalidArgument, "[image] the source box is not inside the ", image.width, "x", image.height, " image");
+  const bool whole = box.x0 == 0 && box.y0 == 0 && box.x1 == static_cast<double>(image.width) && box.y1 == static_cast<double>(image.height);
+  if (width == image.width && height == image.height && whole) return image;
+  // PIL filters along an axis when the size or the box changes it.
+  const bool horizontal = width != image.width || box.x0 != 0 || box.x1 != static_cast<double>(image.width);
+  const bool vertical = height != image.height || box.y0 != 0 || box.y1 != static_cast<double>(image.height);
+  const Kernel kernel = kernel_of(filter);
   Image8 current = image;
   if (current.channels == 4) premultiply(current);
-  const Taps columns = compute_taps(image.height, height);
+  const Taps columns = compute_taps(image.height, box.y0, box.y1, height, kernel);
   // The horizontal pass only filters the rows the vertical pass will read.
   const int64_t first_row = columns.first.front();
   const int64_t last_row = columns.first.back() + columns.count.back();
   int64_t row_offset = 0;
-  if (width != image.width) {
-    Image8 rows = blank(width, last_row - first_row, current.channels);
-    resample_rows(current, rows, compute_taps(image.width, width), first_row);
+  if (horizontal) {
+    Image8 rows = blank(width, vertical ? last_row - first_row : image.height, current.channels);
+    resample_rows(current, rows, compute_taps(image.width, box.x0, box.x1, width, kernel), vertical ? first_row : 0);
     current = std::move(rows);
-    row_offset = first_row;
+    row_offset = vertical ? first_row : 0;
   }
-  if (height != image.height) {
+  if (vertical) {
     Image8 out = blank(width, height, current.channels);
     resample_columns(current, out, columns, row_offset);
     current = std::move(out);

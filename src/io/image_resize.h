@@ -14,6 +14,15 @@ namespace sdxl::io {
 // returns a copy.
 Image8 resize_lanczos(const Image8& image, int64_t width, int64_t height);
 
+// PIL's Image.resize(size, resample, box) for its Lanczos and bicubic filters (bicubic is
+// resize's default): `box` is the source region (x0, y0, x1, y1), in pixels, possibly fractional
+// or empty (an edge stretched, as AUTOMATIC1111's resize-and-fill does).
+enum class ResampleFilter { Lanczos, Bicubic };
+struct SourceBox {
+  double x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+};
+Image8 resize_pil(const Image8& image, int64_t width, int64_t height, ResampleFilter filter, SourceBox box);
+
 // diffusers' VaeImageProcessor.get_default_height_width: the requested size (or the image's
 // when 0) rounded down to a multiple of `multiple`.
 int64_t round_down_to_multiple(int64_t size, int64_t multiple);

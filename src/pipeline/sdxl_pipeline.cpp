@@ -249,7 +249,21 @@ SdxlPipeline::PreparedLatents SdxlPipeline::prepare_latents(const GenerateReques
                           : Shape{images, channels, r.init_image.dim(2) / scale, r.init_image.dim(3) / scale};
   if (!r.denoising_start) {
     p.noise = generators.randn(shape);
-    p.latents = inpaint && strength_max ? scaled_noise(p.noise) : s.scheduler->add_noise(p.image_latents, p.noise, s.timesteps.front());
+    // AUTOMATIC1111's inpainting knobs touch only the starting point: the noise scaled, and the
+    // area to repaint started from that noise or from nothing instead of the image.
+    Tensor start_noise = p.noise;
+    if (r.initial_noise_multiplier != 1.0) {
+      start_noise = p.noise.clone();
+      ops::scale_shift(start_noise, static_cast<float>(r.initial_noise_multiplier), 0.0f, start_noise);
+    }
+    Tensor start = p.image_latents;
+    if (inpaint && start.defined() && r.masked_content != imaging::MaskedContent::Original &&
+        r.masked_content != imaging::MaskedContent::Fill) {
+      start = p.noise.clone();  // "latent noise": the starting noise itself, as AUTOMATIC1111's draw is
+      if (r.masked_content == imaging::MaskedContent::LatentNothing) ops::scale_shift(start, 0.0f, 0.0f, start);
+      keep_known_region(start, p.image_latents, mask_to_latents(r.mask, images, shape[2], shape[3]));
+    }
+    p.latents = inpaint && strength_max ? scaled_noise(start_noise) : s.scheduler->add_noise(start, start_noise, s.timesteps.front());
   } else {
     p.latents = p.image_latents.clone();
     if (inpaint) p.noise = generators.randn(shape);

@@ -235,6 +235,65 @@ TEST_F(CApi, AncestralEtaScalesEulerAsFreshNoise) {
   EXPECT_STREQ(sdxl_last_error_parameter(), "ancestral_eta");
 }
 
+// AUTOMATIC1111's inpainting options through the C API: each changes the image; unset they are
+// diffusers' inpainting; refused with the parameter named when out of range or without a mask.
+TEST_F(CApi, Automatic1111InpaintingOptions) {
+  std::vector<unsigned char> init(64 * 64 * 3), mask(64 * 64, 0);
+  for (size_t i = 0; i < init.size(); ++i) init[i] = static_cast<unsigned char>((i * 7) % 251);
+  for (int y = 16; y < 40; ++y)
+    for (int x = 20; x < 44; ++x) mask[static_cast<size_t>(y * 64 + x)] = 255;
+  sdxl_generate_params p = params(3);
+  p.init_image = init.data();
+  p.init_width = p.init_height = 64;
+  p.init_channels = 3;
+  p.mask = mask.data();
+  p.mask_width = p.mask_height = 64;
+  p.mask_channels = 1;
+  p.strength = 0.8;
+  const auto diffusers = generate(p);
+  p.inpaint_fill = "original";
+  EXPECT_EQ(generate(p), diffusers);  // named but nothing asked for
+  std::vector<std::vector<unsigned char>> seen = {diffusers};
+  const auto differs = [&](const char* what) {
+    const auto pixels = generate(p);
+    for (const auto& other : seen) EXPECT_NE(pixels, other) << what;
+    seen.push_back(pixels);
+  };
+  p.inpaint_fill = "latent_nothing";
+  differs("latent nothing");
+  p.inpaint_fill = "latent_noise";
+  differs("latent noise");
+  p.inpaint_fill = nullptr;
+  p.initial_noise_multiplier = 0.5;
+  differs("a noise multiplier");
+  p.initial_noise_multiplier = 0;  // 0 means 1
+  p.mask_blur_x = p.mask_blur_y = 4;
+  p.inpaint_overlay = 1;
+  differs("a blur and the overlay");
+  // Outside the blurred mask, the overlay keeps the init image.
+  sdxl_images* images = nullptr;
+  ASSERT_EQ(sdxl_engine_generate(engine_, &p, &images), SDXL_STATUS_OK) << sdxl_last_error();
+  EXPECT_TRUE(std::equal(images->pixels, images->pixels + 64 * 3 * 4, init.begin()));  // the top rows
+  sdxl_images_free(images);
+  const auto refused = [&](sdxl_generate_params q, const char* parameter) {
+    EXPECT_EQ(generate_status(q), SDXL_STATUS_INVALID_ARGUMENT) << parameter;
+    EXPECT_STREQ(sdxl_last_error_parameter(), parameter);
+  };
+  sdxl_generate_params bad = p;
+  bad.inpaint_fill = "paint";
+  refused(bad, "inpaint_fill");
+  bad = p;
+  bad.mask_blur_x = -1;
+  refused(bad, "mask_blur_x");
+  bad = p;
+  bad.initial_noise_multiplier = -1;
+  refused(bad, "initial_noise_multiplier");
+  bad = p;
+  bad.mask = nullptr;
+  bad.inpaint_only_masked = 1;
+  refused(bad, "inpaint_only_masked");
+}
+
 // The PNG text numbers clip skip as AUTOMATIC1111 does (CLIP_stop_at_last_layers): diffusers'
 // clip_skip 1 is its "Clip skip: 2", and 0 (the default layer) is not written.
 TEST_F(CApi, ClipSkipIsWrittenInAutomatic1111sNumbering) {

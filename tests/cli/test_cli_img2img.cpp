@@ -160,6 +160,51 @@ TEST(CliImg2Img, RefinerImg2ImgModeRuns) {
   EXPECT_NE(text.at(0).second.find("Refiner: tiny-sdxl-refiner"), std::string::npos) << text.at(0).second;
 }
 
+// AUTOMATIC1111's inpainting options: only the masked area, worked on at -W x -H, comes back into
+// the whole image; outside the blurred mask the init image's pixels are kept; the masked
+// content options each start the area differently; the PNG text names them as the webui does.
+TEST(CliImg2Img, Automatic1111InpaintingKeepsWhatIsNotMasked) {
+  SDXL_REQUIRE_REFERENCE();
+  test::TempDir dir;
+  const io::Image8 init = io::read_png(fs::path(SDXL_SOURCE_DIR) / "tests/fixtures/a1111_inpaint/whole-in-image.png");
+  io::write_png(dir / "init.png", init);
+  io::Image8 mask{96, 80, 1, std::vector<uint8_t>(96 * 80, 0)};
+  for (int y = 30; y < 50; ++y)
+    for (int x = 40; x < 64; ++x) mask.pixels[static_cast<size_t>(y * 96 + x)] = 255;
+  io::write_png(dir / "mask.png", mask);
+  const std::string base = "generate -m " + quoted(test::reference_dir() / "models/tiny-sdxl-base") + " -p boat --init-image " +
+                           quoted(dir / "init.png") + " --mask " + quoted(dir / "mask.png") +
+                           " -W 64 -H 64 --steps 3 --strength 0.9 --seed 5 --mask-blur 4 --inpaint-only-masked --inpaint-padding 8";
+  std::vector<std::vector<uint8_t>> inside;
+  for (const char* fill : {"fill", "original", "noise", "nothing"}) {
+    SCOPED_TRACE(fill);
+    const fs::path out = dir / (std::string(fill) + ".png");
+    auto r = run_sdxl(base + " --inpaint-fill " + fill + " -o " + quoted(out));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const io::Image8 image = io::read_png(out);
+    ASSERT_EQ(image.width, 96);
+    ASSERT_EQ(image.height, 80);
+    int64_t kept = 0, far = 0;
+    std::vector<uint8_t> masked;
+    for (int y = 0; y < 80; ++y)
+      for (int x = 0; x < 96; ++x) {
+        const auto at = image.pixels.begin() + (y * 96 + x) * 3;
+        if (x >= 40 && x < 64 && y >= 30 && y < 50) masked.insert(masked.end(), at, at + 3);
+        if (x > 25 && x < 79 && y > 15 && y < 65) continue;  // the mask and its blur
+        ++far;
+        kept += std::equal(at, at + 3, init.pixels.begin() + (y * 96 + x) * 3);
+      }
+    EXPECT_EQ(kept, far);
+    inside.push_back(masked);
+    const std::string text = io::read_png_text(out).at(0).second;
+    EXPECT_NE(text.find("Mask blur: 4, Inpaint area: Only masked, Masked area padding: 8"), std::string::npos) << text;
+  }
+  for (size_t i = 1; i < inside.size(); ++i) EXPECT_NE(inside[i], inside[0]) << "masked content " << i << " made no difference";
+  auto r = run_sdxl(base + " --inpaint-fill paint -o " + quoted(dir / "x.png"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("--inpaint-fill"), std::string::npos) << r.output;
+}
+
 class CliImg2ImgErrors : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -87,6 +87,16 @@ TEST(JobCodec, EverySettingSurvivesTheStream) {
   g.vae_tiling = true;
   g.preview_every = 4;
   g.eta = 0.5;
+  g.ancestral_eta = 0.3;
+  g.shared_generator = true;
+  g.mask_invert = true;
+  g.mask_blur_x = 4;
+  g.mask_blur_y = 6;
+  g.inpaint_only_masked = true;
+  g.inpaint_padding = 32;
+  g.inpaint_fill = "latent_noise";
+  g.initial_noise_multiplier = 0.9;
+  g.inpaint_overlay = true;
   g.loras = {{(dir / "front/styles/ink.safetensors").string(), 0.8}};
   g.refiner_loras = {{(dir / "front/refine.safetensors").string(), -0.5}};
   job.checkpoint = "base";

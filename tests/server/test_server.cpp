@@ -38,6 +38,19 @@ std::string base64_decode_simple(const std::string& in) {
   return out;
 }
 
+std::string base64_encode_simple(const std::vector<uint8_t>& in) {
+  static const char* chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (size_t i = 0; i < in.size(); i += 3) {
+    const uint32_t n = (uint32_t{in[i]} << 16) | (i + 1 < in.size() ? uint32_t{in[i + 1]} << 8 : 0) | (i + 2 < in.size() ? in[i + 2] : 0);
+    out += chars[(n >> 18) & 63];
+    out += chars[(n >> 12) & 63];
+    out += i + 1 < in.size() ? chars[(n >> 6) & 63] : '=';
+    out += i + 2 < in.size() ? chars[n & 63] : '=';
+  }
+  return out;
+}
+
 io::Image8 png_of(const std::string& bytes) { return io::decode_png(std::vector<uint8_t>(bytes.begin(), bytes.end()), "reply"); }
 
 fs::path tiny() { return test::reference_dir() / "models/tiny-sdxl-base"; }
@@ -220,16 +233,33 @@ TEST_F(Server, A1111Img2ImgAndPngInfo) {
   EXPECT_NE(info["info"].get<std::string>().find("a boat at night"), std::string::npos) << info.dump();
   post(*server_, "/sdapi/v1/img2img", {{"prompt", "x"}, {"init_images", {"bm90IGFuIGltYWdl"}}}, &status);
   EXPECT_EQ(status, 422);
-  // A mask with AUTOMATIC1111's default inpainting options (a blur, "fill", only the masked
-  // area), which sdxl does not do, is refused naming them; with the options it does, it runs.
-  json inpaint = {{"prompt", "a boat"}, {"init_images", {t2i["images"][0]}}, {"mask", t2i["images"][0]}, {"steps", 2},
-                  {"width", 64}, {"height", 64}, {"seed", 4}};
-  const json refused = post(*server_, "/sdapi/v1/img2img", inpaint, &status);
-  EXPECT_EQ(status, 422);
-  EXPECT_EQ(refused.value("field", ""), "mask_blur_x") << refused.dump();
-  inpaint.update({{"mask_blur", 0}, {"inpainting_fill", 1}, {"inpaint_full_res", false}});
-  post(*server_, "/sdapi/v1/img2img", inpaint, &status);
-  EXPECT_EQ(status, 200);
+  // Inpainting as webuiapi asks for it, AUTOMATIC1111's defaults (a 4-pixel blur, "fill", only
+  // the masked area): the image keeps its size, and outside the blurred mask its pixels.
+  io::Image8 mask{96, 80, 1, std::vector<uint8_t>(96 * 80, 0)};
+  for (int y = 30; y < 50; ++y)
+    for (int x = 40; x < 64; ++x) mask.pixels[static_cast<size_t>(y * 96 + x)] = 255;
+  const io::Image8 source = io::read_png(fs::path(SDXL_SOURCE_DIR) / "tests/fixtures/a1111_inpaint/whole-in-image.png");
+  const auto b64 = [](const io::Image8& image) { return base64_encode_simple(io::encode_png(image)); };
+  json inpaint = {{"prompt", "a boat"}, {"init_images", {b64(source)}}, {"mask", b64(mask)}, {"steps", 2},
+                  {"width", 64}, {"height", 64}, {"seed", 4}, {"mask_blur_x", 4}, {"mask_blur_y", 4}, {"inpainting_fill", 0},
+                  {"inpaint_full_res", true}, {"inpaint_full_res_padding", 0}, {"inpainting_mask_invert", 0},
+                  {"initial_noise_multiplier", 1}, {"denoising_strength", 0.75}};
+  const json painted = post(*server_, "/sdapi/v1/img2img", inpaint, &status);
+  ASSERT_EQ(status, 200) << painted.dump().substr(0, 300);
+  const io::Image8 out = png_of(base64_decode_simple(painted["images"][0]));
+  ASSERT_EQ(out.width, 96);
+  ASSERT_EQ(out.height, 80);
+  int64_t same = 0, far = 0;
+  for (int y = 0; y < 80; ++y)
+    for (int x = 0; x < 96; ++x) {
+      if (x > 25 && x < 79 && y > 15 && y < 65) continue;  // the mask and its blur
+      ++far;
+      same += std::equal(out.pixels.begin() + (y * 96 + x) * 3, out.pixels.begin() + (y * 96 + x) * 3 + 3,
+                         source.pixels.begin() + (y * 96 + x) * 3);
+    }
+  EXPECT_EQ(same, far) << "pixels outside the mask changed";
+  const std::string text = json::parse(painted["info"].get<std::string>())["infotexts"][0];
+  EXPECT_NE(text.find("Mask blur: 4, Inpaint area: Only masked, Masked area padding: 0"), std::string::npos) << text;
   inpaint["resize_mode"] = 1;
   EXPECT_EQ(post(*server_, "/sdapi/v1/img2img", inpaint, &status).value("field", ""), "resize_mode");
 }

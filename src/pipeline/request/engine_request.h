@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,6 +60,11 @@ struct EngineRequest {
   // LoRAs merged into the base's (and the refiner's) UNet and text encoders for this request,
   // in order; the base's also gets those of the prompt's <lora:NAME:WEIGHT> tags.
   std::vector<lora::LoraSpec> loras, refiner_loras;
+  // AUTOMATIC1111's inpainting frame (imaging/a1111_inpaint.h) the images were made in, and
+  // whether the original goes back over them (the caller's step, on the 8-bit images).
+  std::shared_ptr<const imaging::InpaintFrame> inpaint_frame;
+  std::optional<imaging::InpaintOptions> inpaint_options;  // what framed it (the PNG text says)
+  bool inpaint_overlay = false;
 };
 
 struct EngineResult {

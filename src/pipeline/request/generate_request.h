@@ -11,6 +11,7 @@
 #include "core/tensor.h"
 #include "pipeline/stages/denoiser.h"
 #include "pipeline/prompts/prompt_encoder.h"
+#include "imaging/a1111_inpaint.h"
 #include "rng/batch_generators.h"
 
 namespace sdxl::pipeline {
@@ -58,6 +59,11 @@ struct GenerateRequest {
   double strength = 0.3;
   // inpainting: mask [1, 1, H, W] in [0, 1], white (>= 0.5) = repaint; needs init_image.
   Tensor mask;
+  // AUTOMATIC1111's inpainting_fill "latent noise" / "latent nothing" start the area to repaint
+  // from the noise or from zeros ("fill" and "original" work on the image before); its
+  // initial_noise_multiplier scales the starting noise.
+  imaging::MaskedContent masked_content = imaging::MaskedContent::Original;
+  double initial_noise_multiplier = 1.0;
   // The ensemble of experts: the base stops at denoising_end, the refiner starts at
   // denoising_start (fractions of the noise schedule, in (0, 1)).
   std::optional<double> denoising_start, denoising_end;

@@ -82,6 +82,17 @@ InfotextFields infotext_fields(const EngineRequest& request, const EngineOptions
   if (p.clip_skip && *p.clip_skip > 0) f.extra.emplace_back("Clip skip", std::to_string(*p.clip_skip + 1));
   f.precision = options.precision == ops::Precision::BF16 ? "bf16" : "fp32";
   f.loras = loras;
+  // AUTOMATIC1111's img2img extra_generation_params for its inpainting options.
+  if (const auto& o = request.inpaint_options) {
+    if (o->invert) f.extra.emplace_back("Mask mode", "Inpaint not masked");
+    if (o->blur_x > 0 || o->blur_y > 0) f.extra.emplace_back("Mask blur", o->blur_x == o->blur_y ? std::to_string(o->blur_x) : "None");
+    if (request.inpaint_frame && request.inpaint_frame->only_masked) {
+      f.extra.emplace_back("Inpaint area", "Only masked");
+      f.extra.emplace_back("Masked area padding", std::to_string(o->padding));
+    }
+  }
+  if (r.initial_noise_multiplier != 1.0 && r.init_image.defined())
+    f.extra.emplace_back("Noise multiplier", number(r.initial_noise_multiplier));
   if (r.scheduler_overrides.contains("ancestral_eta"))
     f.extra.emplace_back("Eta", number(r.scheduler_overrides["ancestral_eta"].get<double>()));
   if (r.scheduler_overrides.contains("eta")) f.extra.emplace_back("Eta DDIM", number(r.scheduler_overrides["eta"].get<double>()));

@@ -128,17 +128,20 @@ std::vector<std::string> apply_a1111_fields(const json& body, bool img2img, api:
   if (img2img) {
     if (f.integer("resize_mode", 0, 0, 3) != 0) not_supported(f, "resize_mode", "a resize mode other than 0 (just resize)");
     if (f.has("latent_mask")) not_supported(f, "latent_mask", "a separate latent mask");
+    g.initial_noise_multiplier = f.number("initial_noise_multiplier", 1.0, 0.0, 10.0);
     if (f.has("mask")) {
-      // AUTOMATIC1111's defaults: a 4-pixel blur, "fill", only the masked area. sdxl inpaints the
-      // whole image with the mask as given (diffusers' inpainting).
-      const int64_t blur = f.integer("mask_blur", -1, -1, 64);
-      if (f.integer("mask_blur_x", blur >= 0 ? blur : 4, 0, 64) != 0 || f.integer("mask_blur_y", blur >= 0 ? blur : 4, 0, 64) != 0)
-        not_supported(f, f.has("mask_blur_x") || blur < 0 ? "mask_blur_x" : "mask_blur", "a mask blur (send mask_blur: 0)");
-      if (f.integer("inpainting_fill", 0, 0, 3) != 1) not_supported(f, "inpainting_fill", "an inpainting fill other than 1 (original)");
-      if (truthy(f, "inpaint_full_res", true)) not_supported(f, "inpaint_full_res", "inpainting only the masked area (send false)");
-      if (f.integer("inpainting_mask_invert", 0, 0, 1) != 0) not_supported(f, "inpainting_mask_invert", "an inverted mask");
-      if (f.number("initial_noise_multiplier", 1.0, 0.0, 1e9) != 1.0) not_supported(f, "initial_noise_multiplier", "a noise multiplier");
-      (void)truthy(f, "mask_round", true);  // only with a blur
+      // AUTOMATIC1111's inpainting with its API's defaults: a 4-pixel blur (mask_blur sets both
+      // axes), "fill", only the masked area with no padding, the original put back over the result.
+      g.mask_blur_x = static_cast<int>(f.integer("mask_blur_x", 4, 0, 64));
+      g.mask_blur_y = static_cast<int>(f.integer("mask_blur_y", 4, 0, 64));
+      if (f.has("mask_blur")) g.mask_blur_x = g.mask_blur_y = static_cast<int>(f.integer("mask_blur", 4, 0, 64));  // its setter wins
+      static const char* const fills[] = {"fill", "original", "latent_noise", "latent_nothing"};
+      g.inpaint_fill = fills[f.integer("inpainting_fill", 0, 0, 3)];
+      g.inpaint_only_masked = truthy(f, "inpaint_full_res", true);
+      g.inpaint_padding = static_cast<int>(f.integer("inpaint_full_res_padding", 0, 0, 8192));
+      g.mask_invert = f.integer("inpainting_mask_invert", 0, 0, 1) == 1;
+      g.inpaint_overlay = true;
+      if (!truthy(f, "mask_round", true)) not_supported(f, "mask_round", "an unrounded mask (mask_round: false)");
     }
   }
 

@@ -61,6 +61,14 @@ void visit_fields(Generation& g, Visitor& visit) {
   visit("image", "init_image", Upload{g.image});
   visit("mask_image", "mask", Upload{g.mask_image});
   visit("strength", "strength", g.strength);
+  visit("mask_invert", "mask_invert", g.mask_invert);
+  visit("mask_blur_x", "mask_blur_x", g.mask_blur_x);
+  visit("mask_blur_y", "mask_blur_y", g.mask_blur_y);
+  visit("inpaint_only_masked", "inpaint_only_masked", g.inpaint_only_masked);
+  visit("inpaint_padding", "inpaint_padding", g.inpaint_padding);
+  visit("inpaint_fill", "inpaint_fill", g.inpaint_fill);
+  visit("initial_noise_multiplier", "initial_noise_multiplier", g.initial_noise_multiplier);
+  visit("inpaint_overlay", "inpaint_overlay", g.inpaint_overlay);
   visit("refiner_mode", "refiner_mode", g.refiner_mode);
   visit("high_noise_frac", "high_noise_frac", g.high_noise_frac);
   visit("refiner_strength", "refiner_strength", g.refiner_strength);
