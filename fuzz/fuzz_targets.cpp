@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "imaging/a1111_inpaint.h"
 #include "io/image_file.h"
 #include "io/model_configs.h"
 #include "io/original_layout.h"
@@ -133,6 +134,22 @@ int image_bytes(const uint8_t* data, size_t size) {
     io::Image8 image = io::read_image(path);
     if (image.pixels.size() != static_cast<size_t>(image.width * image.height * image.channels)) std::abort();
     io::to_gray(io::to_rgb(image));
+    // The image as its own inpainting mask, through AUTOMATIC1111's frame and back, with options
+    // and a size taken from the bytes (small images only: the fill blurs the whole image).
+    if (image.width * image.height > 128 * 128 || size == 0) return;
+    const uint8_t k = data[size - 1];
+    imaging::InpaintOptions o;
+    o.invert = k & 1;
+    o.blur_x = (k >> 1) & 7;
+    o.blur_y = (k >> 4) & 7;
+    o.only_masked = (k & 0x80) != 0;
+    o.padding = k % 13;
+    o.content = (k & 0x40) ? imaging::MaskedContent::Fill : imaging::MaskedContent::Original;
+    const int64_t w = 8 + static_cast<int64_t>(size % 97), h = 8 + static_cast<int64_t>((size / 7) % 97);
+    const auto frame = imaging::frame_inpainting(image, image, w, h, o);
+    if (frame.image.width != w || frame.image.height != h || frame.mask.width != w || frame.mask.height != h) std::abort();
+    const auto back = imaging::overlay_original(frame.image, frame);
+    if (back.width != (frame.paste_to ? image.width : w)) std::abort();
   });
 }
 
