@@ -80,6 +80,8 @@ struct Generation {
   std::string timestep_spacing;  // "": the model's; "leading", "linspace", "trailing"
   uint64_t seed = 0;  // image i takes seed + i (its own generator), unless shared_generator
   bool shared_generator = false;  // diffusers' one generator for the whole batch
+  uint64_t subseed = 0;           // AUTOMATIC1111's variation seed, at subseed_strength (0: none)
+  double subseed_strength = 0.0;
   int images_per_prompt = 1;
   SizeWH original_size, target_size, negative_original_size, negative_target_size;
   TopLeft crops_coords_top_left, negative_crops_coords_top_left;
@@ -147,6 +149,8 @@ class GenerateParams {
     p.timestep_spacing = g.timestep_spacing.empty() ? nullptr : g.timestep_spacing.c_str();
     p.seed = g.seed;
     p.shared_generator = g.shared_generator ? 1 : 0;
+    p.subseed = g.subseed;
+    p.subseed_strength = g.subseed_strength;
     p.images_per_prompt = g.images_per_prompt;
     p.original_width = g.original_size.width;
     p.original_height = g.original_size.height;

@@ -293,6 +293,11 @@ typedef struct sdxl_generate_params {
   const char* inpaint_fill;
   double initial_noise_multiplier;
   int inpaint_overlay;
+  /* AUTOMATIC1111's variation seed: with subseed_strength in (0, 1], every image takes `seed` and
+     image i's starting noise is moved toward the noise of subseed + i (its spherical
+     interpolation); 0 (default): none. */
+  uint64_t subseed;
+  double subseed_strength;
 } sdxl_generate_params;
 
 typedef struct sdxl_images {

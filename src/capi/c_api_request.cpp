@@ -219,6 +219,10 @@ sdxl::pipeline::EngineRequest to_request(const sdxl_generate_params& p, const sd
   r.guidance.rescale = p.guidance_rescale;
   r.seed = p.seed;
   r.seeding = p.shared_generator ? sdxl::rng::BatchSeeding::Shared : sdxl::rng::BatchSeeding::PerImage;
+  SDXL_CHECK_PARAM(std::isfinite(p.subseed_strength) && p.subseed_strength >= 0 && p.subseed_strength <= 1, InvalidArgument,
+                   "subseed_strength", "[generate] subseed_strength must be in [0, 1], got ", p.subseed_strength);
+  r.subseed = p.subseed;
+  r.subseed_strength = p.subseed_strength;
   const auto sampler = sdxl::pipeline::resolve_sampler(p.sampler ? p.sampler : "euler", p.scheduler ? p.scheduler : "",
                                                        p.karras != 0);
   r.scheduler = sampler.entry->scheduler;

@@ -181,6 +181,8 @@ std::string option_of(const std::string& parameter) {
       {"timestep_spacing", "--timestep-spacing"},
       {"images_per_prompt", "--batch"},
       {"shared_generator", "--shared-generator"},
+      {"subseed", "--subseed"},
+      {"subseed_strength", "--subseed-strength"},
       {"eta", "--eta"},
       {"ancestral_eta", "--ancestral-eta"},
       {"original_width", "--original-size"},
@@ -372,6 +374,11 @@ Command add_generate_command(CLI::App& app) {
   cmd->add_option("--batch", o->generation.images_per_prompt,
                   "Images per prompt; image i takes seed + i and is the single image of that seed")
       ->capture_default_str();
+  cmd->add_option("--subseed", o->generation.subseed, "A variation seed (AUTOMATIC1111's): see --subseed-strength");
+  cmd->add_option("--subseed-strength", o->generation.subseed_strength,
+                  "Move the starting noise toward --subseed's by this much, in [0, 1] (0: none); every image then\n"
+                  "keeps --seed and image i takes variation seed subseed + i")
+      ->check(CLI::Range(0.0, 1.0));
   cmd->add_flag("--shared-generator", o->generation.shared_generator,
                 "One random generator for the whole batch, as diffusers with one torch.Generator (image i then\n"
                 "depends on the batch it was made in and its PNG text names the batch's seed)");

@@ -12,6 +12,7 @@
 #include "pipeline/sources/component_loader.h"
 #include "pipeline/stages/conditioning.h"
 #include "pipeline/stages/inpainting.h"
+#include "pipeline/stages/variation_noise.h"
 #include "pipeline/stages/tensor_batch.h"
 #include "pipeline/request/scheduler_spec.h"
 
@@ -234,8 +235,16 @@ SdxlPipeline::PreparedLatents SdxlPipeline::prepare_latents(const GenerateReques
     ops::scale_shift(latents, static_cast<float>(s.scheduler->init_noise_sigma()), 0.0f, latents);
     return latents;
   };
+  // AUTOMATIC1111's variation seed: the starting noise moved toward its subseed's (image i: subseed + i).
+  const auto varied = [&](Tensor noise) {
+    if (r.subseed_strength > 0) {
+      rng::BatchGenerators sub(r.subseed, images, r.seeding);
+      blend_variation(noise, sub.randn(noise.shape()), r.subseed_strength);
+    }
+    return noise;
+  };
   if (!r.init_image.defined() && !r.init_latents.defined()) {
-    p.latents = scaled_noise(generators.randn(Shape{images, channels, r.height / scale, r.width / scale}));
+    p.latents = scaled_noise(varied(generators.randn(Shape{images, channels, r.height / scale, r.width / scale})));
     return p;
   }
   const bool strength_max = r.strength == 1.0;
@@ -248,7 +257,7 @@ SdxlPipeline::PreparedLatents SdxlPipeline::prepare_latents(const GenerateReques
                           ? p.image_latents.shape()
                           : Shape{images, channels, r.init_image.dim(2) / scale, r.init_image.dim(3) / scale};
   if (!r.denoising_start) {
-    p.noise = generators.randn(shape);
+    p.noise = varied(generators.randn(shape));
     // AUTOMATIC1111's inpainting knobs touch only the starting point: the noise scaled, and the
     // area to repaint started from that noise or from nothing instead of the image.
     Tensor start_noise = p.noise;
@@ -303,7 +312,11 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
   if (unet_config_.time_cond_proj_dim > 0 && scheduler_class != "LCMScheduler")
     log_warn("[pipeline] this UNet is LCM-distilled (time_cond_proj_dim): it is meant for the lcm sampler, not ",
              scheduler_class);
-  rng::BatchGenerators generators(r.seed, images, r.seeding);
+  // Per image, seed + i; with a variation seed every image has the seed, as AUTOMATIC1111 numbers them.
+  std::vector<uint64_t> seeds;
+  for (int64_t i = 0; i < images; ++i) seeds.push_back(r.seed + (r.subseed_strength > 0 ? 0 : static_cast<uint64_t>(i)));
+  rng::BatchGenerators generators = r.seeding == rng::BatchSeeding::Shared ? rng::BatchGenerators(r.seed, images, r.seeding)
+                                                                          : rng::BatchGenerators(seeds);
   PreparedLatents prepared = prepare_latents(r, schedule, generators);
   Tensor& latents = prepared.latents;
   const Tensor mask_latents = inpaint ? prepare_mask_latents(r, latents, generators) : Tensor();

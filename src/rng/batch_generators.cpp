@@ -13,6 +13,13 @@ BatchGenerators::BatchGenerators(uint64_t seed, int64_t images, BatchSeeding see
   for (int64_t i = 0; i < streams; ++i) generators_.emplace_back(seed + static_cast<uint64_t>(i));  // wraps as torch's uint64 does
 }
 
+BatchGenerators::BatchGenerators(const std::vector<uint64_t>& seeds)
+    : images_(static_cast<int64_t>(seeds.size())), seeding_(BatchSeeding::PerImage) {
+  SDXL_CHECK(!seeds.empty(), InvalidArgument, "[rng] a batch of no images");
+  generators_.reserve(seeds.size());
+  for (uint64_t s : seeds) generators_.emplace_back(s);
+}
+
 void BatchGenerators::randn(float* out, int64_t count) {
   if (seeding_ == BatchSeeding::Shared) return generators_.front().randn(out, count);
   SDXL_CHECK(count % images_ == 0, InvalidArgument, "[rng] ", count, " values are not a whole number per image of ", images_);

@@ -21,6 +21,8 @@ enum class BatchSeeding {
 class BatchGenerators {
  public:
   BatchGenerators(uint64_t seed, int64_t images, BatchSeeding seeding);
+  // One generator per image, image i seeded seeds[i].
+  explicit BatchGenerators(const std::vector<uint64_t>& seeds);
 
   int64_t images() const { return images_; }
   BatchSeeding seeding() const { return seeding_; }

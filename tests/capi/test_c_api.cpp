@@ -294,6 +294,45 @@ TEST_F(CApi, Automatic1111InpaintingOptions) {
   refused(bad, "inpaint_only_masked");
 }
 
+// AUTOMATIC1111's variation seed: at strength 1 the starting noise is the subseed's (with a
+// deterministic sampler, the image of that seed), at 0 none; in between something else; every
+// image keeps the seed and image i names variation seed subseed + i.
+TEST_F(CApi, VariationSeedsSlerpTheStartingNoise) {
+  sdxl_generate_params p = params(3);
+  const auto own = generate(p);
+  p.seed = 77;
+  const auto other = generate(p);
+  p.seed = 42;
+  p.subseed = 77;
+  p.subseed_strength = 1.0;
+  const auto full = generate(p);
+  ASSERT_EQ(full.size(), other.size());
+  int worst = 0;
+  for (size_t k = 0; k < full.size(); ++k) worst = std::max(worst, std::abs(int{full[k]} - int{other[k]}));
+  EXPECT_LE(worst, 1) << "strength 1 should start from the subseed's noise";
+  p.subseed_strength = 0.5;
+  const auto half = generate(p);
+  EXPECT_NE(half, own);
+  EXPECT_NE(half, other);
+  p.images_per_prompt = 2;
+  sdxl_images* images = nullptr;
+  ASSERT_EQ(sdxl_engine_generate(engine_, &p, &images), SDXL_STATUS_OK) << sdxl_last_error();
+  for (int i = 0; i < 2; ++i) {
+    char* text = nullptr;
+    ASSERT_EQ(sdxl_engine_infotext(engine_, &p, images, i, &text), SDXL_STATUS_OK) << sdxl_last_error();
+    const std::string t = text;
+    sdxl_free_string(text);
+    EXPECT_NE(t.find("Seed: 42,"), std::string::npos) << t;
+    EXPECT_NE(t.find("Variation seed: " + std::to_string(77 + i) + ", Variation seed strength: 0.5"), std::string::npos) << t;
+  }
+  const std::vector<unsigned char> first(images->pixels, images->pixels + 64 * 64 * 3);
+  sdxl_images_free(images);
+  EXPECT_EQ(first, half);  // image 0 of the batch is the single image
+  p.subseed_strength = 1.5;
+  EXPECT_EQ(generate_status(p), SDXL_STATUS_INVALID_ARGUMENT);
+  EXPECT_STREQ(sdxl_last_error_parameter(), "subseed_strength");
+}
+
 // The PNG text numbers clip skip as AUTOMATIC1111 does (CLIP_stop_at_last_layers): diffusers'
 // clip_skip 1 is its "Clip skip: 2", and 0 (the default layer) is not written.
 TEST_F(CApi, ClipSkipIsWrittenInAutomatic1111sNumbering) {

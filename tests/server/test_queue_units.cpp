@@ -89,6 +89,8 @@ TEST(JobCodec, EverySettingSurvivesTheStream) {
   g.eta = 0.5;
   g.ancestral_eta = 0.3;
   g.shared_generator = true;
+  g.subseed = 12345;
+  g.subseed_strength = 0.4;
   g.mask_invert = true;
   g.mask_blur_x = 4;
   g.mask_blur_y = 6;

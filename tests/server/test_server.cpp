@@ -174,10 +174,19 @@ TEST_F(Server, A1111FieldsAreHonouredOrRefused) {
   ASSERT_EQ(status, 200) << halfway.dump();
   EXPECT_NE(json::parse(halfway["info"].get<std::string>())["infotexts"][0].get<std::string>().find("Eta: 0.5,"), std::string::npos);
 
+  // A variation seed, as AUTOMATIC1111 numbers it.
+  json varied = webuiapi_txt2img("Euler a");
+  varied.update({{"subseed", 900}, {"subseed_strength", 0.3}, {"batch_size", 2}});
+  const json variation = post(*server_, "/sdapi/v1/txt2img", varied, &status);
+  ASSERT_EQ(status, 200) << variation.dump().substr(0, 300);
+  const json vinfo = json::parse(variation["info"].get<std::string>());
+  EXPECT_EQ(vinfo["all_seeds"], json({21, 21}));
+  EXPECT_EQ(vinfo["all_subseeds"], json({900, 901}));
+  EXPECT_NE(vinfo["infotexts"][1].get<std::string>().find("Variation seed: 901, Variation seed strength: 0.3"), std::string::npos);
+
   // What sdxl cannot do is a 422 naming the field, never a silently different image.
   const std::vector<std::pair<json, std::string>> refused = {
       {{{"styles", {"cinematic"}}}, "styles"},
-      {{{"subseed_strength", 0.5}}, "subseed_strength"},
       {{{"seed_resize_from_h", 128}}, "seed_resize_from_h"},
       {{{"sampler_name", "Euler"}, {"s_churn", 0.5}}, "s_churn"},
       {{{"s_noise", 0.9}}, "s_noise"},

@@ -41,6 +41,10 @@ struct GenerateRequest {
   GuidanceSettings guidance;
   uint64_t seed = 0;  // image i's generator takes seed + i, or all share one (seeding)
   rng::BatchSeeding seeding = rng::BatchSeeding::PerImage;
+  // AUTOMATIC1111's variation seed: 0 strength is none; else every image has `seed` and image i's
+  // starting noise is slerped toward the noise of subseed + i.
+  uint64_t subseed = 0;
+  double subseed_strength = 0.0;
   std::string scheduler;  // a diffusers class name; empty: the model's own
   std::string sampler_name;  // AUTOMATIC1111's name of what runs ("DPM++ 2M Karras"), for the PNG text
   nlohmann::json scheduler_overrides = nlohmann::json::object();

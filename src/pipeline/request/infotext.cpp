@@ -65,7 +65,9 @@ InfotextFields infotext_fields(const EngineRequest& request, const EngineOptions
   f.guidance_rescale = r.guidance.rescale;
   // Image i of a per-image-seeded call is the single image of seed + i; a shared generator's
   // images have no seed of their own, and name the call's.
-  f.seed = r.seeding == rng::BatchSeeding::PerImage ? r.seed + static_cast<uint64_t>(index) : r.seed;
+  const bool per_image = r.seeding == rng::BatchSeeding::PerImage;
+  const bool variation = r.subseed_strength > 0;
+  f.seed = per_image && !variation ? r.seed + static_cast<uint64_t>(index) : r.seed;
   f.width = width;
   f.height = height;
   f.model = options.model;
@@ -82,6 +84,10 @@ InfotextFields infotext_fields(const EngineRequest& request, const EngineOptions
   if (p.clip_skip && *p.clip_skip > 0) f.extra.emplace_back("Clip skip", std::to_string(*p.clip_skip + 1));
   f.precision = options.precision == ops::Precision::BF16 ? "bf16" : "fp32";
   f.loras = loras;
+  if (variation) {  // AUTOMATIC1111 numbers the variation seeds per image, the seed stays
+    f.extra.emplace_back("Variation seed", std::to_string(per_image ? r.subseed + static_cast<uint64_t>(index) : r.subseed));
+    f.extra.emplace_back("Variation seed strength", number(r.subseed_strength));
+  }
   // AUTOMATIC1111's img2img extra_generation_params for its inpainting options.
   if (const auto& o = request.inpaint_options) {
     if (o->invert) f.extra.emplace_back("Mask mode", "Inpaint not masked");

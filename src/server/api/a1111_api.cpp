@@ -22,12 +22,13 @@ using nlohmann::json;
 // The reply: bare base64 PNGs, the request echoed, and `info` as a JSON string.
 void send_images(const ServerContext& ctx, http::Response& res, const JobView& job, const api::Generation& s, json echo,
                  bool send, bool img2img) {
-  json images = json::array(), infotexts = json::array(), seeds = json::array(), prompts = json::array(),
+  json images = json::array(), infotexts = json::array(), seeds = json::array(), subseeds = json::array(), prompts = json::array(),
        negatives = json::array();
   for (size_t i = 0; i < job.images.size(); ++i) {
     if (send) images.push_back(base64_encode(job.images[i].png));
     infotexts.push_back(job.images[i].infotext);
     seeds.push_back(i < job.seeds.size() ? job.seeds[i] : s.seed);
+    subseeds.push_back(s.subseed + i);  // AUTOMATIC1111 numbers them per image whatever the strength
     prompts.push_back(s.prompts[0]);
     negatives.push_back(s.negative_prompts.empty() ? "" : s.negative_prompts[0]);
   }
@@ -39,8 +40,8 @@ void send_images(const ServerContext& ctx, http::Response& res, const JobView& j
                      {"all_negative_prompts", negatives},
                      {"seed", s.seed},
                      {"all_seeds", seeds},
-                     {"subseed", -1},
-                     {"all_subseeds", seeds},
+                     {"subseed", s.subseed},
+                     {"all_subseeds", subseeds},
                      {"width", s.width},
                      {"height", s.height},
                      {"sampler_name", s.sampler},

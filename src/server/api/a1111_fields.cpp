@@ -4,6 +4,8 @@
 #include <cmath>
 #include <set>
 
+#include "server/jobs/job_request.h"
+
 namespace sdxl::server {
 
 using nlohmann::json;
@@ -99,7 +101,9 @@ std::vector<std::string> apply_a1111_fields(const json& body, bool img2img, api:
   const SamplerKind k = kind_of(g);
 
   if (!f.texts("styles").empty()) not_supported(f, "styles", "prompt styles");
-  if (f.number("subseed_strength", 0.0, 0.0, 1.0) > 0) not_supported(f, "subseed_strength", "a variation seed");
+  g.subseed_strength = f.number("subseed_strength", 0.0, 0.0, 1.0);
+  const int64_t subseed = f.integer("subseed", -1, -1, 4294967295ll);
+  g.subseed = subseed < 0 ? random_seed() : static_cast<uint64_t>(subseed);
   const int64_t from_h = f.integer("seed_resize_from_h", -1, -1, 1 << 20), from_w = f.integer("seed_resize_from_w", -1, -1, 1 << 20);
   if ((from_h > 0 && from_h != g.height) || (from_w > 0 && from_w != g.width))
     not_supported(f, from_h > 0 && from_h != g.height ? "seed_resize_from_h" : "seed_resize_from_w", "resizing the seed");

@@ -51,6 +51,8 @@ void visit_fields(Generation& g, Visitor& visit) {
   visit("timestep_spacing", "timestep_spacing", g.timestep_spacing);
   visit("seed", "seed", Seed{g.seed});
   visit("shared_generator", "shared_generator", g.shared_generator);
+  visit("subseed", "subseed", Seed{g.subseed});
+  visit("subseed_strength", "subseed_strength", g.subseed_strength);
   visit("num_images_per_prompt", "images_per_prompt", g.images_per_prompt);
   visit("original_size", "original_width", HeightWidth{g.original_size});
   visit("target_size", "target_width", HeightWidth{g.target_size});

@@ -10,7 +10,13 @@ namespace sdxl::server {
 
 uint64_t repeat_seed(const JobRequest& job, int repeat) {
   const api::Generation& g = job.generation;
+  if (g.subseed_strength > 0) return g.seed;  // with a variation seed, the variation seed moves on
   return g.seed + static_cast<uint64_t>(repeat) * static_cast<uint64_t>(g.images_per_prompt) * g.prompts.size();
+}
+
+uint64_t repeat_subseed(const JobRequest& job, int repeat) {
+  const api::Generation& g = job.generation;
+  return g.subseed + static_cast<uint64_t>(repeat) * static_cast<uint64_t>(g.images_per_prompt) * g.prompts.size();
 }
 
 api::Image upload_of(const std::string& base64, const std::string& field, long long max_pixels) {

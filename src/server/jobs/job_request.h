@@ -21,6 +21,8 @@ struct JobRequest {
 
 // The seed of repeat `repeat`: AUTOMATIC1111 moves it on by the batch's size each time.
 uint64_t repeat_seed(const JobRequest& job, int repeat);
+// Its variation seed (AUTOMATIC1111's subseed), moved on the same way.
+uint64_t repeat_subseed(const JobRequest& job, int repeat);
 
 // An upload (base64 PNG or JPEG bytes) as a request's input image: only its header is read.
 // RequestError naming `field` when it is not base64, not a PNG or JPEG, or has more than

@@ -62,6 +62,7 @@ JobOutcome run_repeats(sdxl_engine* engine, const JobRequest& job, JobObserver& 
     if (r > 0 && observer.stop_request() == StopRequest::Interrupt) break;  // interrupted between repeats
     observer.repeat_started(r);
     params.seed = repeat_seed(job, r);
+    params.subseed = repeat_subseed(job, r);
     sdxl_images* out = nullptr;
     const sdxl_status status = sdxl_engine_generate(engine, &params, &out);
     if (status == SDXL_STATUS_CANCELLED && observer.stop_request() == StopRequest::SkipRepeat) {
@@ -72,7 +73,8 @@ JobOutcome run_repeats(sdxl_engine* engine, const JobRequest& job, JobObserver& 
     if (status != SDXL_STATUS_OK) return {JobState::Failed, {}, {}, sdxl_last_error(), http_status_of(status)};
     const std::unique_ptr<sdxl_images, void (*)(sdxl_images*)> owned(out, sdxl_images_free);
     for (int i = 0; i < out->count; ++i) {
-      outcome.seeds.push_back(params.shared_generator ? params.seed : params.seed + static_cast<uint64_t>(i));
+      const bool same_seed = params.shared_generator || params.subseed_strength > 0;
+      outcome.seeds.push_back(same_seed ? params.seed : params.seed + static_cast<uint64_t>(i));
       char* text = nullptr;
       api::check(sdxl_engine_infotext(engine, &params, out, i, &text));
       const std::string infotext = api::take_string(text);
