@@ -238,6 +238,13 @@ TEST_F(Server, A1111Img2ImgAndPngInfo) {
   ASSERT_EQ(status, 200) << i2i.dump();
   EXPECT_NE(json::parse(i2i["info"].get<std::string>())["infotexts"][0].get<std::string>().find("Denoising strength: 0.5"),
             std::string::npos);
+  EXPECT_FALSE(i2i["parameters"].contains("init_images"));  // echoed only with include_init_images
+  const json echoed = post(*server_, "/sdapi/v1/img2img",
+                           {{"prompt", "x"}, {"init_images", {t2i["images"][0]}}, {"steps", 2}, {"width", 64}, {"height", 64},
+                            {"include_init_images", true}},
+                           &status);
+  ASSERT_EQ(status, 200) << echoed.dump();
+  EXPECT_EQ(echoed["parameters"]["init_images"], json({t2i["images"][0]}));
   const json info = post(*server_, "/sdapi/v1/png-info", {{"image", i2i["images"][0]}});
   EXPECT_NE(info["info"].get<std::string>().find("a boat at night"), std::string::npos) << info.dump();
   post(*server_, "/sdapi/v1/img2img", {{"prompt", "x"}, {"init_images", {"bm90IGFuIGltYWdl"}}}, &status);
@@ -288,6 +295,11 @@ TEST_F(Server, A1111Lists) {
   for (const char* empty : {"/sdapi/v1/upscalers", "/sdapi/v1/latent-upscale-modes", "/sdapi/v1/sd-vae"})
     EXPECT_EQ(get(*server_, empty), json::array()) << empty;
   EXPECT_GT(get(*server_, "/sdapi/v1/memory")["ram"]["total"].get<double>(), 0);
+  EXPECT_EQ(get(*server_, "/sdapi/v1/scripts"), json({{"txt2img", json::array()}, {"img2img", json::array()}}));
+  const json flags = get(*server_, "/sdapi/v1/cmd-flags");
+  EXPECT_EQ(flags["api"], true);
+  EXPECT_EQ(flags["listen"], false);
+  EXPECT_EQ(flags["lora_dir"], loras().string());
   const json progress = get(*server_, "/sdapi/v1/progress");
   EXPECT_TRUE(progress.contains("progress") && progress.contains("eta_relative") && progress["state"].contains("sampling_step"));
   int status = 0;

@@ -162,7 +162,27 @@ void add_a1111_routes(Router& server, const ServerContext& ctx) {
                       {"filename", c.path.string()},
                       {"config", nullptr}});
     }
+    // The refiner is a checkpoint in AUTOMATIC1111's list too (refiner_checkpoint names it);
+    // sdxl serves it only as the refiner, so it is not a default one may switch to.
+    if (!ctx.options.refiner.empty()) {
+      const std::filesystem::path refiner = ctx.options.refiner;
+      const std::string name = (refiner.has_extension() ? refiner.stem() : refiner.filename()).string();
+      list.push_back({{"title", name}, {"model_name", name}, {"hash", nullptr}, {"sha256", nullptr},
+                      {"filename", refiner.string()}, {"config", nullptr}});
+    }
     send_json(res, 200, list);
+  }));
+  // AUTOMATIC1111 has scripts (x/y/z plot, ...); sdxl has none to offer.
+  server.Get("/sdapi/v1/scripts", guarded([](const http::Request&, http::Response& res) {
+    send_json(res, 200, {{"txt2img", json::array()}, {"img2img", json::array()}});
+  }));
+  // Its command-line flags, where sdxl serve has one that means the same.
+  server.Get("/sdapi/v1/cmd-flags", guarded([&ctx](const http::Request&, http::Response& res) {
+    const ServerOptions& o = ctx.options;
+    send_json(res, 200, {{"api", true}, {"nowebui", false}, {"listen", o.host != "127.0.0.1" && o.host != "localhost" && o.host != "::1"},
+                         {"port", o.port}, {"api_auth", nullptr}, {"ckpt", o.model}, {"ckpt_dir", o.models_dir},
+                         {"lora_dir", o.lora_dir}, {"embeddings_dir", o.embedding_dir}, {"vae_path", o.vae},
+                         {"cors_allow_origins", o.cors_origin.empty() ? json(nullptr) : json(o.cors_origin)}});
   }));
   server.Get("/sdapi/v1/samplers", guarded([](const http::Request&, http::Response& res) {
     json list = json::array();

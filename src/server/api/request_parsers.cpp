@@ -86,6 +86,11 @@ JobRequest parse_a1111_request(const json& body, bool img2img, const NameLookup&
     if (f.has("mask")) g.mask_image = upload_of(f.text("mask", ""), "mask", api::max_input_pixels(g));
     g.strength = f.finite("denoising_strength", 0.75);
     echo["denoising_strength"] = g.strength;
+    // AUTOMATIC1111 echoes the uploads only when asked to (include_init_images).
+    if (f.boolean("include_init_images", false)) {
+      echo["init_images"] = init;
+      echo["mask"] = f.raw("mask");
+    }
   }
   return job;
 }
