@@ -46,6 +46,9 @@ Command add_serve_command(CLI::App& app) {
   add_model_options(*cmd, s);
   cmd->add_option("--models-dir", s.models_dir, "Further checkpoints (folders and .safetensors) requests may select")
       ->check(CLI::ExistingDirectory);
+  cmd->add_option("--styles-file", s.styles_file,
+                  "AUTOMATIC1111's styles.csv (name, prompt, negative_prompt): the styles requests may name")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--models-in-memory", s.models_in_memory,
                   "Checkpoints kept loaded at most, so clients that alternate between them do not reload on every\n"
                   "request; the least recently used is freed first, and sooner where memory is short")

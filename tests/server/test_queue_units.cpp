@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/api/prompt_styles.h"
 #include "server/jobs/generation_json.h"
 #include "server/queue/job_codec.h"
 #include "server/queue/redis_client.h"
@@ -163,6 +164,32 @@ TEST(JobCodec, BadJobsAndLorasOutsideTheFolderAreRequestErrors) {
   EXPECT_NO_THROW(decode_job(j.dump(), ""));
   j["unknown"] = 1;
   EXPECT_THROW(decode_job(j.dump(), ""), RequestError);
+}
+
+}  // namespace
+}  // namespace sdxl::server
+
+namespace sdxl::server {
+namespace {
+
+// AUTOMATIC1111's styles.csv as Python's csv module reads it, and its merge rules.
+TEST(PromptStyles, ReadAndMergedAsAutomatic1111Does) {
+  const auto styles = PromptStyles::load(std::filesystem::path(SDXL_SOURCE_DIR) / "tests/fixtures/styles.csv");
+  ASSERT_EQ(styles.all().size(), 3u);  // "# hidden" is a comment
+  const PromptStyle* cinematic = styles.find("cinematic");
+  ASSERT_NE(cinematic, nullptr);
+  EXPECT_EQ(cinematic->prompt, "cinematic still of {prompt}, film grain");
+  EXPECT_EQ(cinematic->negative_prompt, "cartoon, drawing");  // skipinitialspace, then the quotes
+  EXPECT_EQ(styles.find("quote")->prompt, "say \"hi\", then\nwave");
+  EXPECT_EQ(styles.find("hidden"), nullptr);
+  const PromptStyle* watercolor = styles.find("watercolor");
+  EXPECT_EQ(styles.apply("a fox", {cinematic, watercolor}, false), "cinematic still of a fox, film grain, watercolor, soft");
+  EXPECT_EQ(styles.apply("blurry", {cinematic, watercolor}, true), "blurry, cartoon, drawing");
+  EXPECT_EQ(merge_prompts("{prompt} and {prompt}", "x"), "x and x");
+  EXPECT_EQ(merge_prompts("style", "  "), "style");
+  EXPECT_EQ(merge_prompts("", " fox "), "fox");  // AUTOMATIC1111 strips when it joins
+  EXPECT_THROW(PromptStyles::parse("name,prompt\n\"open,x\n", "bad.csv"), std::runtime_error);
+  EXPECT_THROW(PromptStyles::parse("title,text2\nx,y\n", "bad.csv"), std::runtime_error);
 }
 
 }  // namespace

@@ -81,7 +81,8 @@ json get(const ServerProcess& s, const std::string& path, int* status = nullptr)
 class Server : public test::SharedServer<Server> {
  public:
   static std::vector<std::string> server_args() {
-    return {"-m", tiny().string(), "--lora-dir", loras().string(), "--max-body-mb", "1"};
+    return {"-m", tiny().string(), "--lora-dir", loras().string(), "--max-body-mb", "1", "--styles-file",
+            (fs::path(SDXL_SOURCE_DIR) / "tests/fixtures/styles.csv").string()};
   }
 };
 
@@ -174,6 +175,21 @@ TEST_F(Server, A1111FieldsAreHonouredOrRefused) {
   ASSERT_EQ(status, 200) << halfway.dump();
   EXPECT_NE(json::parse(halfway["info"].get<std::string>())["infotexts"][0].get<std::string>().find("Eta: 0.5,"), std::string::npos);
 
+  // Styles from --styles-file, merged into both prompts as AUTOMATIC1111 merges them.
+  const json styles = get(*server_, "/sdapi/v1/prompt-styles");
+  ASSERT_EQ(styles.size(), 3u) << styles.dump();
+  EXPECT_EQ(styles[0]["name"], "cinematic");
+  json styled = webuiapi_txt2img("Euler a");
+  styled["styles"] = {"cinematic", "watercolor"};
+  styled["negative_prompt"] = "blurry";
+  const json with_styles = post(*server_, "/sdapi/v1/txt2img", styled, &status);
+  ASSERT_EQ(status, 200) << with_styles.dump().substr(0, 300);
+  const json sinfo = json::parse(with_styles["info"].get<std::string>());
+  EXPECT_EQ(sinfo["prompt"], "cinematic still of a lamp, film grain, watercolor, soft");
+  EXPECT_EQ(sinfo["negative_prompt"], "blurry, cartoon, drawing");
+  EXPECT_EQ(sinfo["styles"], json({"cinematic", "watercolor"}));
+  EXPECT_EQ(sinfo["infotexts"][0].get<std::string>().rfind("cinematic still of a lamp, film grain, watercolor, soft\n", 0), 0u);
+
   // A variation seed, as AUTOMATIC1111 numbers it.
   json varied = webuiapi_txt2img("Euler a");
   varied.update({{"subseed", 900}, {"subseed_strength", 0.3}, {"batch_size", 2}});
@@ -186,7 +202,7 @@ TEST_F(Server, A1111FieldsAreHonouredOrRefused) {
 
   // What sdxl cannot do is a 422 naming the field, never a silently different image.
   const std::vector<std::pair<json, std::string>> refused = {
-      {{{"styles", {"cinematic"}}}, "styles"},
+      {{{"styles", {"no such style"}}}, "styles"},
       {{{"seed_resize_from_h", 128}}, "seed_resize_from_h"},
       {{{"sampler_name", "Euler"}, {"s_churn", 0.5}}, "s_churn"},
       {{{"s_noise", 0.9}}, "s_noise"},

@@ -55,7 +55,7 @@ void send_images(const ServerContext& ctx, http::Response& res, const JobView& j
                      {"extra_generation_params", json::object()},
                      {"index_of_first_image", 0},
                      {"infotexts", infotexts},
-                     {"styles", json::array()},
+                     {"styles", echo.value("styles", json::array())},
                      {"clip_skip", s.clip_skip < 0 ? 1 : s.clip_skip + 1},
                      {"is_using_inpainting_conditioning", false},
                      {"version", std::string("sdxl ") + sdxl_version()}};
@@ -203,8 +203,14 @@ void add_a1111_routes(Router& server, const ServerContext& ctx) {
       list.push_back({{"name", l.name}, {"alias", l.name}, {"path", l.path.string()}, {"metadata", json::object()}});
     send_json(res, 200, list);
   }));
-  for (const char* empty : {"/sdapi/v1/upscalers", "/sdapi/v1/latent-upscale-modes", "/sdapi/v1/prompt-styles",
-                            "/sdapi/v1/hypernetworks", "/sdapi/v1/face-restorers"})
+  server.Get("/sdapi/v1/prompt-styles", guarded([&ctx](const http::Request&, http::Response& res) {
+    json list = json::array();
+    for (const auto& s : ctx.catalog.styles().all())
+      list.push_back({{"name", s.name}, {"prompt", s.prompt}, {"negative_prompt", s.negative_prompt}});
+    send_json(res, 200, list);
+  }));
+  for (const char* empty : {"/sdapi/v1/upscalers", "/sdapi/v1/latent-upscale-modes", "/sdapi/v1/hypernetworks",
+                            "/sdapi/v1/face-restorers"})
     server.Get(empty, guarded([](const http::Request&, http::Response& res) { send_json(res, 200, json::array()); }));
   server.Get("/sdapi/v1/sd-vae", guarded([&ctx](const http::Request&, http::Response& res) {
     json list = json::array();

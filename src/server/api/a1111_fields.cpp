@@ -96,11 +96,23 @@ std::optional<double> optional_number(const Fields& f, const char* name, double 
 
 }  // namespace
 
-std::vector<std::string> apply_a1111_fields(const json& body, bool img2img, api::Generation& g) {
+std::vector<std::string> apply_a1111_fields(const json& body, bool img2img, const PromptStyles* styles, api::Generation& g) {
   const Fields f(body);
   const SamplerKind k = kind_of(g);
 
-  if (!f.texts("styles").empty()) not_supported(f, "styles", "prompt styles");
+  // Styles (styles.csv) merged into both prompts, in order; a name it does not have is refused
+  // (AUTOMATIC1111 would drop it without a word).
+  std::vector<const PromptStyle*> chosen;
+  for (const auto& name : f.texts("styles")) {
+    const PromptStyle* s = styles ? styles->find(name) : nullptr;
+    if (!s) f.bad("styles", "styles: no style named '" + name + "' (GET /sdapi/v1/prompt-styles lists them)");
+    chosen.push_back(s);
+  }
+  if (!chosen.empty()) {
+    g.prompts[0] = styles->apply(g.prompts[0], chosen, false);
+    if (g.negative_prompts.empty()) g.negative_prompts = {""};
+    g.negative_prompts[0] = styles->apply(g.negative_prompts[0], chosen, true);
+  }
   g.subseed_strength = f.number("subseed_strength", 0.0, 0.0, 1.0);
   const int64_t subseed = f.integer("subseed", -1, -1, 4294967295ll);
   g.subseed = subseed < 0 ? random_seed() : static_cast<uint64_t>(subseed);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "sdxl/generation.hpp"
+#include "server/api/prompt_styles.h"
 #include "server/http/request_fields.h"
 
 namespace sdxl::server {
@@ -18,7 +19,7 @@ namespace sdxl::server {
 // Checks the fields common_request does not parse, applies those that change the generation
 // (eta per sampler kind, AUTOMATIC1111's eta options), and returns the body's fields outside
 // the schema. RequestError (422) naming the first field whose value sdxl cannot honour.
-std::vector<std::string> apply_a1111_fields(const nlohmann::json& body, bool img2img, api::Generation& g);
+std::vector<std::string> apply_a1111_fields(const nlohmann::json& body, bool img2img, const PromptStyles* styles, api::Generation& g);
 
 // override_settings (`per_request`, prefix "override_settings.") and POST /options (prefix "")
 // keys: each honoured where it is read, harmless at its value, or refused naming prefix + key.

@@ -66,7 +66,7 @@ JobRequest common_request(const NameLookup& names, const Fields& f, json& echo) 
           {"sampler_name", g.sampler},     {"scheduler", g.scheduler},                 {"batch_size", g.images_per_prompt},
           {"n_iter", job.repeats},         {"steps", g.steps},                         {"cfg_scale", g.guidance_scale},
           {"width", g.width},              {"height", g.height},                       {"override_settings", overrides},
-          {"refiner_checkpoint", refiner}, {"refiner_switch_at", g.high_noise_frac}};
+          {"refiner_checkpoint", refiner}, {"refiner_switch_at", g.high_noise_frac}, {"styles", f.texts("styles")}};
   return job;
 }
 
@@ -77,7 +77,7 @@ JobRequest parse_a1111_request(const json& body, bool img2img, const NameLookup&
   const Fields f(body);
   JobRequest job = common_request(names, f, echo);
   api::Generation& g = job.generation;
-  ignored = apply_a1111_fields(body, img2img, g);
+  ignored = apply_a1111_fields(body, img2img, names.styles, g);
   if (img2img) {
     const json& init = f.raw("init_images");
     if (!init.is_array() || init.empty() || !init[0].is_string())

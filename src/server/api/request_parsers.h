@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "server/api/prompt_styles.h"
 #include "server/jobs/job_request.h"
 
 namespace sdxl::server {
@@ -24,6 +25,7 @@ struct NameLookup {
   std::function<std::optional<std::string>(const std::string&)> lora;  // a LoRA name's file
   std::string refiner;                                                 // the server's refiner, if any
   std::string vae;                                                     // the server's --vae file name, if any
+  const PromptStyles* styles = nullptr;                                // AUTOMATIC1111's styles, if any
 };
 
 // `echo`: the request with its defaults filled in (the A1111 reply's `parameters`); `ignored`:

@@ -45,6 +45,7 @@ NameLookup lookup_of(const ServerContext& ctx) {
   };
   names.refiner = ctx.options.refiner;
   if (!ctx.options.vae.empty()) names.vae = std::filesystem::path(ctx.options.vae).filename().string();
+  names.styles = &ctx.catalog.styles();
   return names;
 }
 

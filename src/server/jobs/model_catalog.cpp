@@ -22,6 +22,7 @@ std::string lowercase_extension(const fs::path& p) {
 }  // namespace
 
 ModelCatalog::ModelCatalog(ServerOptions options) : options_(std::move(options)) {
+  if (!options_.styles_file.empty()) styles_ = PromptStyles::load(options_.styles_file);
   refresh_checkpoints();
   refresh_loras();
   if (options_.queue_url.empty()) {  // a queue's front end generates nothing

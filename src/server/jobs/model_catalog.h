@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "sdxl/sdxl.h"
+#include "server/api/prompt_styles.h"
 #include "server/server_options.h"
 
 namespace sdxl::server {
@@ -40,6 +41,7 @@ class ModelCatalog {
   ModelCatalog& operator=(const ModelCatalog&) = delete;
 
   std::vector<Checkpoint> checkpoints() const;
+  const PromptStyles& styles() const { return styles_; }  // --styles-file, read at start
   std::vector<LoraFileEntry> loras() const;
   void refresh_checkpoints();
   void refresh_loras();
@@ -81,6 +83,7 @@ class ModelCatalog {
   void free_least_recent();
   sdxl_engine* checking_engine() const;
   ServerOptions options_;
+  PromptStyles styles_;
   mutable std::mutex lists_mutex_;
   std::vector<Checkpoint> checkpoints_;
   std::vector<LoraFileEntry> loras_;
