@@ -53,9 +53,13 @@ void check_request(const GenerateRequest& r, int64_t scale) {
              r.guidance.scale);
   SDXL_CHECK_PARAM(std::isfinite(r.guidance.rescale) && r.guidance.rescale >= 0 && r.guidance.rescale <= 1, InvalidArgument, "guidance_rescale",
              "[limits] guidance rescale must be between 0 and 1, got ", r.guidance.rescale);
-  if (img2img && !r.denoising_start)
+  if (img2img && !r.denoising_start) {
     SDXL_CHECK_PARAM(r.strength > 0.0 && r.strength <= 1.0, InvalidArgument, "strength", "[limits] strength must be in (0, 1], got ",
                r.strength);
+    // diffusers runs int(steps * strength) steps: none is no image, refused before it is queued.
+    SDXL_CHECK_PARAM(static_cast<int64_t>(static_cast<double>(r.steps) * r.strength) >= 1, InvalidArgument, "strength", "[limits] strength ",
+                     r.strength, " with ", r.steps, " steps leaves no denoising step; raise the strength or the steps");
+  }
   SDXL_CHECK_PARAM(!r.denoising_start || fraction(*r.denoising_start), InvalidArgument, "denoising_start",
              "[limits] denoising_start must be in (0, 1), got ", r.denoising_start.value_or(0));
   SDXL_CHECK_PARAM(!r.denoising_end || fraction(*r.denoising_end), InvalidArgument, "denoising_end",
