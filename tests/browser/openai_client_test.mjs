@@ -2,8 +2,8 @@
 // models, and every error as the client reads it (its error classes, status, code and param come
 // from OpenAI's {"error": {message, type, param, code}} shape).
 //   node openai_client_test.mjs SDXL_BINARY MODEL_DIR
-import { spawn } from "node:child_process";
 import { join } from "node:path";
+import { startServer } from "./sdxl_serve.mjs";
 import OpenAI from "openai";
 
 const [sdxl, defaultModel] = process.argv.slice(2);
@@ -16,20 +16,6 @@ const failures = [];
 const check = (ok, what) => { if (!ok) failures.push(what); console.log((ok ? "ok   " : "FAIL ") + what); };
 const key = "sk-sdxl-test";
 
-function startServer() {
-  return new Promise((resolve, reject) => {
-    const child = spawn(sdxl, ["serve", "-m", model, "--listen", "127.0.0.1:0", "--api-key", key],
-                        { stdio: ["ignore", "pipe", "inherit"] });
-    let text = "";
-    child.stdout.on("data", (chunk) => {
-      text += chunk;
-      const m = text.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
-      if (m) resolve({ child, port: Number(m[1]) });
-    });
-    child.on("exit", (code) => reject(new Error("sdxl serve exited with " + code)));
-  });
-}
-
 // The client's error for a call that should fail, or null when it did not.
 async function failure(call) {
   try {
@@ -40,7 +26,7 @@ async function failure(call) {
   }
 }
 
-const { child, port } = await startServer();
+const { child, port } = await startServer(sdxl, ["-m", model, "--api-key", key]);
 try {
   const baseURL = `http://127.0.0.1:${port}/v1`;
   const client = new OpenAI({ apiKey: key, baseURL, maxRetries: 0 });

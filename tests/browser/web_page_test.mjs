@@ -3,10 +3,11 @@
 // for the image, checks that its pixels equal the CLI's for the same settings (both drawn on a
 // canvas in the page), cancels a long job from the page, and saves a screenshot as an artifact.
 //   node web_page_test.mjs SDXL_BINARY MODEL_DIR ARTIFACT_DIR
-import { spawn, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { readFileSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startServer } from "./sdxl_serve.mjs";
 import puppeteer from "puppeteer-core";
 
 const [sdxl, defaultModel, artifacts] = process.argv.slice(2);
@@ -20,26 +21,13 @@ const chromium = process.env.CHROMIUM || "/usr/bin/chromium";
 const failures = [];
 const check = (ok, what) => { if (!ok) failures.push(what); console.log((ok ? "ok   " : "FAIL ") + what); };
 
-function startServer() {
-  return new Promise((resolve, reject) => {
-    const child = spawn(sdxl, ["serve", "-m", model, "--listen", "127.0.0.1:0"], { stdio: ["ignore", "pipe", "inherit"] });
-    let text = "";
-    child.stdout.on("data", (chunk) => {
-      text += chunk;
-      const m = text.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
-      if (m) resolve({ child, port: Number(m[1]) });
-    });
-    child.on("exit", (code) => reject(new Error("sdxl serve exited with " + code)));
-  });
-}
-
 const settings = { prompt: "a photo of a cat", width: 64, height: 64, steps: 4, guidance: 5, seed: 42 };
 const dir = mkdtempSync(join(tmpdir(), "sdxl-browser-"));
 execFileSync(sdxl, ["generate", "-m", model, "-p", settings.prompt, "-W", "64", "-H", "64", "--steps", "4",
                     "--guidance", "5", "--seed", "42", "-o", join(dir, "cli.png")], { stdio: "ignore" });
 const cliPng = "data:image/png;base64," + readFileSync(join(dir, "cli.png")).toString("base64");
 
-const { child, port } = await startServer();
+const { child, port } = await startServer(sdxl, ["-m", model]);
 let browser;
 try {
   browser = await puppeteer.launch({ executablePath: chromium, headless: true,
