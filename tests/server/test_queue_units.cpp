@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "server/api/prompt_styles.h"
+#include "server/jobs/prompt_styles.h"
 #include "server/jobs/generation_json.h"
 #include "server/queue/job_codec.h"
 #include "server/queue/redis_client.h"

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "sdxl/generation.hpp"
-#include "server/api/prompt_styles.h"
+#include "server/jobs/prompt_styles.h"
 #include "server/http/request_fields.h"
 
 namespace sdxl::server {

@@ -12,7 +12,7 @@
 #include <optional>
 #include <string>
 
-#include "server/api/prompt_styles.h"
+#include "server/jobs/prompt_styles.h"
 #include "server/jobs/job_request.h"
 
 namespace sdxl::server {

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "sdxl/sdxl.h"
-#include "server/api/prompt_styles.h"
+#include "server/jobs/prompt_styles.h"
 #include "server/server_options.h"
 
 namespace sdxl::server {

@@ -1,4 +1,4 @@
-#include "server/api/prompt_styles.h"
+#include "server/jobs/prompt_styles.h"
 
 #include <fstream>
 #include <sstream>
