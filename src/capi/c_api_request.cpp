@@ -116,36 +116,30 @@ void set_images(const sdxl_generate_params& p, int64_t scale, Purpose purpose, s
   sdxl::pipeline::check_size(size.width, size.height, scale, "the size to generate (the init image's, rounded down)",
                              p.fit_to_size ? nullptr : "init_image");
   const bool check_only = purpose == Purpose::Check;
-  if (a1111 && !check_only) {
+  r.width = size.width;
+  r.height = size.height;
+  if (a1111) r.masked_content = a1111->content;
+  std::optional<sdxl::io::Image8> mask;
+  if (p.mask) {
     SDXL_CHECK_PARAM(p.mask_width == p.init_width && p.mask_height == p.init_height, InvalidArgument, "mask",
                      "[generate] the mask is ", p.mask_width, "x", p.mask_height, " but the image is ", p.init_width, "x",
                      p.init_height);
-    const auto mask = image_param(p.mask, p.mask_width, p.mask_height, p.mask_channels, "mask", "mask", purpose);
+    mask = image_param(p.mask, p.mask_width, p.mask_height, p.mask_channels, "mask", "mask", purpose);
+  }
+  if (a1111 && !check_only) {  // (inpaint_options made sure of a mask)
     auto frame = std::make_shared<sdxl::imaging::InpaintFrame>(
-        sdxl::imaging::frame_inpainting(image, mask, size.width, size.height, *a1111));
+        sdxl::imaging::frame_inpainting(image, *mask, size.width, size.height, *a1111));
     r.init_image = sdxl::pipeline::preprocess_image(frame->image, size);
     r.mask = sdxl::pipeline::preprocess_mask(frame->mask, size);
-    r.masked_content = a1111->content;
-    r.width = size.width;
-    r.height = size.height;
     request.inpaint_overlay = p.inpaint_overlay != 0 || frame->only_masked;
     request.inpaint_frame = std::move(frame);
     request.inpaint_options = a1111;
     return;
   }
-  if (a1111) r.masked_content = a1111->content;
   // A check's tensors have the shapes and no contents (never read; the pages are never touched).
   r.init_image = check_only ? Tensor::empty({1, 3, size.height, size.width}, DType::F32)
                             : sdxl::pipeline::preprocess_image(image, size);
-  r.width = size.width;
-  r.height = size.height;
-  if (p.mask) {
-    SDXL_CHECK_PARAM(p.mask_width == p.init_width && p.mask_height == p.init_height, InvalidArgument, "mask",
-                     "[generate] the mask is ", p.mask_width, "x", p.mask_height, " but the image is ", p.init_width, "x",
-                     p.init_height);
-    const auto mask = image_param(p.mask, p.mask_width, p.mask_height, p.mask_channels, "mask", "mask", purpose);
-    r.mask = check_only ? Tensor::empty({1, 1, size.height, size.width}, DType::F32) : sdxl::pipeline::preprocess_mask(mask, size);
-  }
+  if (mask) r.mask = check_only ? Tensor::empty({1, 1, size.height, size.width}, DType::F32) : sdxl::pipeline::preprocess_mask(*mask, size);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
+#include "io/image_resize.h"
 
 namespace sdxl::imaging {
 namespace {
@@ -25,28 +26,6 @@ uint8_t div255(uint32_t a) {  // PIL's DIV255 / MULDIV255 rounding
 
 Image8 blank_image(int64_t width, int64_t height, int64_t channels) {
   return Image8{width, height, channels, std::vector<uint8_t>(static_cast<size_t>(width * height * channels), 0)};
-}
-
-Image8 to_gray(const Image8& image) {
-  check_image(image, "to gray");
-  if (image.channels == 1) return image;
-  Image8 out = blank_image(image.width, image.height, 1);
-  const int64_t c = image.channels;
-  for (int64_t i = 0; i < image.width * image.height; ++i) {
-    const uint8_t* p = image.pixels.data() + i * c;
-    out.pixels[static_cast<size_t>(i)] = static_cast<uint8_t>((p[0] * 19595u + p[1] * 38470u + p[2] * 7471u + 0x8000u) >> 16);
-  }
-  return out;
-}
-
-Image8 to_rgb(const Image8& image) {
-  check_image(image, "to RGB");
-  if (image.channels == 3) return image;
-  Image8 out = blank_image(image.width, image.height, 3);
-  for (int64_t i = 0; i < image.width * image.height; ++i)
-    for (int64_t ch = 0; ch < 3; ++ch)
-      out.pixels[static_cast<size_t>(i * 3 + ch)] = image.pixels[static_cast<size_t>(i * image.channels + (image.channels == 1 ? 0 : ch))];
-  return out;
 }
 
 Image8 to_rgba(const Image8& image) {
@@ -77,19 +56,14 @@ Image8 invert(const Image8& image) {
 Image8 premultiplied(const Image8& rgba) {
   SDXL_CHECK(rgba.channels == 4, InvalidArgument, "[image] premultiplying needs RGBA");
   Image8 out = rgba;
-  for (size_t i = 0; i < out.pixels.size(); i += 4)
-    for (size_t ch = 0; ch < 3; ++ch) out.pixels[i + ch] = div255(static_cast<uint32_t>(out.pixels[i + ch]) * out.pixels[i + 3]);
+  io::premultiply(out);
   return out;
 }
 
 Image8 unpremultiplied(const Image8& rgba) {
   SDXL_CHECK(rgba.channels == 4, InvalidArgument, "[image] unpremultiplying needs RGBA");
   Image8 out = rgba;
-  for (size_t i = 0; i < out.pixels.size(); i += 4) {
-    const uint32_t alpha = out.pixels[i + 3];
-    if (alpha == 0 || alpha == 255) continue;
-    for (size_t ch = 0; ch < 3; ++ch) out.pixels[i + ch] = static_cast<uint8_t>(std::min(255u, 255u * out.pixels[i + ch] / alpha));
-  }
+  io::unpremultiply(out);
   return out;
 }
 

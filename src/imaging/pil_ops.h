@@ -5,11 +5,14 @@
 
 #include <cstdint>
 
+#include "io/image_file.h"
 #include "io/png.h"
 
 namespace sdxl::imaging {
 
 using io::Image8;
+using io::to_gray;  // convert("L"): ITU-R 601-2 luma, PIL's fixed point
+using io::to_rgb;   // convert("RGB"): gray repeated, alpha dropped
 
 struct Box {  // PIL's (left, upper, right, lower)
   int64_t x0 = 0, y0 = 0, x1 = 0, y1 = 0;
@@ -18,12 +21,10 @@ struct Box {  // PIL's (left, upper, right, lower)
 };
 
 Image8 blank_image(int64_t width, int64_t height, int64_t channels);  // zeros (PIL's Image.new)
-Image8 to_gray(const Image8& image);   // convert("L"): ITU-R 601-2 luma, PIL's fixed point
-Image8 to_rgb(const Image8& image);    // convert("RGB"): gray repeated, alpha dropped
 Image8 to_rgba(const Image8& image);   // convert("RGBA"): alpha 255 where there was none
 Image8 alpha_channel(const Image8& rgba);  // split()[-1]
 Image8 invert(const Image8& image);    // ImageOps.invert: 255 - v
-// RGBA -> "RGBa" (colour times alpha / 255, rounded) and back (colour * 255 / alpha, truncated).
+// RGBA -> "RGBa" and back, as copies (io::premultiply / io::unpremultiply).
 Image8 premultiplied(const Image8& rgba);
 Image8 unpremultiplied(const Image8& rgba);
 

@@ -117,6 +117,8 @@ Image8 blank(int64_t width, int64_t height, int64_t channels) {
   return Image8{width, height, channels, std::vector<uint8_t>(static_cast<size_t>(width * height * channels))};
 }
 
+}  // namespace
+
 // PIL's RGBA -> RGBa: colour times alpha / 255, rounded.
 void premultiply(Image8& image) {
   for (size_t i = 0; i < image.pixels.size(); i += 4)
@@ -134,8 +136,6 @@ void unpremultiply(Image8& image) {
     for (size_t ch = 0; ch < 3; ++ch) image.pixels[i + ch] = static_cast<uint8_t>(std::min(255u, 255u * image.pixels[i + ch] / alpha));
   }
 }
-
-}  // namespace
 
 int64_t round_down_to_multiple(int64_t size, int64_t multiple) { return size - size % multiple; }
 

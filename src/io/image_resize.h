@@ -23,6 +23,11 @@ struct SourceBox {
 };
 Image8 resize_pil(const Image8& image, int64_t width, int64_t height, ResampleFilter filter, SourceBox box);
 
+// PIL's RGBA -> "RGBa" (colour times alpha / 255, rounded) and back (colour * 255 / alpha,
+// truncated and clipped; alpha 0 or 255 left as it is), in place.
+void premultiply(Image8& rgba);
+void unpremultiply(Image8& rgba);
+
 // diffusers' VaeImageProcessor.get_default_height_width: the requested size (or the image's
 // when 0) rounded down to a multiple of `multiple`.
 int64_t round_down_to_multiple(int64_t size, int64_t multiple);

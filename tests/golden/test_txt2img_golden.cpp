@@ -172,7 +172,9 @@ TEST(Txt2ImgPipeline, PerImageSeedsMakeEachImageTheSingleImageOfItsSeed) {
       apart = std::max(apart, static_cast<double>(std::fabs(shared.latents.data<float>()[i * each + k] - alone.latents.data<float>()[k])));
     }
     EXPECT_LT(worst, 1e-4) << "image " << i << " of the batch against seed + " << i << " alone";
-    if (i > 0) EXPECT_GT(apart, 0.05) << "image " << i << ": the shared generator's batch should differ";
+    if (i > 0) {
+      EXPECT_GT(apart, 0.05) << "image " << i << ": the shared generator's batch should differ";
+    }
   }
 }
 
