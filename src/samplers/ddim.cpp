@@ -25,10 +25,9 @@ class DdimScheduler : public Scheduler {
     steps_ = steps;
     const std::string spacing = spec_.timestep_spacing.value_or("leading");
     if (spacing == "linspace") {
+      const std::vector<double> points = numpy_linspace(0.0, static_cast<double>(spec_.num_train_timesteps - 1), steps);
       timesteps_.clear();
-      for (int64_t i = steps - 1; i >= 0; --i)
-        timesteps_.push_back(std::nearbyint(static_cast<double>(spec_.num_train_timesteps - 1) * static_cast<double>(i) /
-                                            static_cast<double>(std::max<int64_t>(steps - 1, 1))));
+      for (auto it = points.rbegin(); it != points.rend(); ++it) timesteps_.push_back(std::nearbyint(*it));
     } else {
       timesteps_ = spaced_timesteps(spacing, spec_.num_train_timesteps, steps, spec_.steps_offset);
     }

@@ -18,9 +18,15 @@ std::unique_ptr<Scheduler> make_scheduler(const SchedulerSpec& spec) {
   if (type == "KDPM2DiscreteScheduler") return make_kdpm2(spec, false);
   if (type == "KDPM2AncestralDiscreteScheduler") return make_kdpm2(spec, true);
   if (type == "LCMScheduler") return make_lcm(spec);
+  if (type == "DPMSolverSinglestepScheduler") return make_dpm_singlestep(spec);
+  if (type == "DEISMultistepScheduler") return make_deis(spec);
+  if (type == "PNDMScheduler") return make_plms(spec);
+  if (type == "DDPMScheduler") return make_ddpm(spec);
   fail(ErrorCode::Unsupported, "[scheduler] ", type,
        " is not supported yet (EulerDiscreteScheduler, EulerAncestralDiscreteScheduler, DPMSolverMultistepScheduler, "
-       "DDIMScheduler, HeunDiscreteScheduler, LMSDiscreteScheduler, UniPCMultistepScheduler, KDPM2DiscreteScheduler, KDPM2AncestralDiscreteScheduler, LCMScheduler are)");
+       "DPMSolverSinglestepScheduler, DEISMultistepScheduler, DDIMScheduler, DDPMScheduler, PNDMScheduler, "
+       "HeunDiscreteScheduler, LMSDiscreteScheduler, UniPCMultistepScheduler, KDPM2DiscreteScheduler, "
+       "KDPM2AncestralDiscreteScheduler, LCMScheduler are)");
 }
 
 }  // namespace sdxl::samplers

@@ -17,8 +17,8 @@ void MultistepScheduler::set_multistep_schedule(int64_t steps) {
   const int64_t train = spec_.num_train_timesteps;  // lambda_min_clipped = -inf clips nothing
   std::vector<double> t;
   if (spacing_ == "linspace") {
-    for (int64_t i = steps; i >= 1; --i)
-      t.push_back(std::nearbyint(static_cast<double>(train - 1) * static_cast<double>(i) / static_cast<double>(steps)));
+    const std::vector<double> points = numpy_linspace(0.0, static_cast<double>(train - 1), steps + 1);
+    for (int64_t i = steps; i >= 1; --i) t.push_back(std::nearbyint(points[static_cast<size_t>(i)]));
   } else if (spacing_ == "leading") {
     const int64_t ratio = train / (steps + 1);
     for (int64_t i = steps; i >= 1; --i) t.push_back(static_cast<double>(i * ratio + spec_.steps_offset));

@@ -76,6 +76,15 @@ std::vector<double> spaced_timesteps(const std::string& spacing, int64_t train_s
   return t;
 }
 
+std::vector<double> numpy_linspace(double start, double stop, int64_t num) {
+  std::vector<double> y;
+  if (num <= 0) return y;
+  const double step = num > 1 ? (stop - start) / static_cast<double>(num - 1) : 0.0;
+  for (int64_t i = 0; i < num; ++i) y.push_back(static_cast<double>(i) * step + start);
+  if (num > 1) y.back() = stop;
+  return y;
+}
+
 double interp(double x, const std::vector<double>& table) {
   if (x <= 0) return table.front();
   const double last = static_cast<double>(table.size() - 1);

@@ -16,6 +16,9 @@ std::vector<double> alphas_cumprod_of(const SchedulerSpec& spec);
 std::vector<double> sigma_table(const std::vector<double>& alphas_cumprod);
 // The float timesteps of 'linspace' / 'leading' / 'trailing' spacing (diffusers' Euler rules).
 std::vector<double> spaced_timesteps(const std::string& spacing, int64_t train_steps, int64_t steps, int64_t offset);
+// numpy.linspace(start, stop, num): start + i * ((stop - start) / (num - 1)), the last exactly stop
+// (the product, not i * (stop - start) / (num - 1), decides which way a .5 rounds).
+std::vector<double> numpy_linspace(double start, double stop, int64_t num);
 // numpy.interp(x, arange(len(table)), table)
 double interp(double x, const std::vector<double>& table);
 // Karras et al. (2022) sigmas from sigma_max down to sigma_min, rho = 7.

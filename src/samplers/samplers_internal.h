@@ -28,5 +28,9 @@ std::unique_ptr<Scheduler> make_lms(const SchedulerSpec& spec);
 std::unique_ptr<Scheduler> make_unipc(const SchedulerSpec& spec);
 std::unique_ptr<Scheduler> make_kdpm2(const SchedulerSpec& spec, bool ancestral);
 std::unique_ptr<Scheduler> make_lcm(const SchedulerSpec& spec);
+std::unique_ptr<Scheduler> make_dpm_singlestep(const SchedulerSpec& spec);
+std::unique_ptr<Scheduler> make_deis(const SchedulerSpec& spec);
+std::unique_ptr<Scheduler> make_plms(const SchedulerSpec& spec);
+std::unique_ptr<Scheduler> make_ddpm(const SchedulerSpec& spec);
 
 }  // namespace sdxl::samplers

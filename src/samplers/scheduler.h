@@ -38,8 +38,10 @@ struct SchedulerSpec {
   std::string solver_type = "midpoint";
   bool lower_order_final = true;
   bool euler_at_final = false;
-  // DDIM
+  // DDIM / PNDM / DDPM
   bool set_alpha_to_one = true;
+  bool skip_prk_steps = false;              // PNDM: true runs PLMS alone
+  std::string variance_type = "fixed_small";  // DDPM
   bool clip_sample = true;
   double clip_sample_range = 1.0;
   double eta = 0.0;

@@ -49,12 +49,18 @@ std::string cli_args(const nlohmann::json& p) {
   if (p.contains("num_images_per_prompt")) a += " --batch " + std::to_string(p["num_images_per_prompt"].get<int>());
   a += " --shared-generator";  // the reference pipelines take one torch.Generator
   const std::string scheduler = p["scheduler"];
-  a += std::string(" --sampler ") + (scheduler == "DPMSolverMultistepScheduler"       ? "dpmpp_2m"
+  const auto overrides = p.value("scheduler_config_overrides", nlohmann::json::object());
+  const bool third_order_sde = overrides.value("solver_order", 2) == 3 && overrides.value("algorithm_type", "") == "sde-dpmsolver++";
+  a += std::string(" --sampler ") + (scheduler == "DPMSolverMultistepScheduler"       ? (third_order_sde ? "dpmpp_3m_sde" : "dpmpp_2m")
+                                     : scheduler == "DPMSolverSinglestepScheduler"    ? "dpmpp_2s"
+                                     : scheduler == "DEISMultistepScheduler"          ? "deis"
+                                     : scheduler == "PNDMScheduler"                   ? "plms"
+                                     : scheduler == "DDPMScheduler"                   ? "ddpm"
                                      : scheduler == "DDIMScheduler"                   ? "ddim"
                                      : scheduler == "EulerAncestralDiscreteScheduler" ? "euler_a"
                                      : scheduler == "LCMScheduler"                    ? "lcm"
                                                                                       : "euler");
-  const auto overrides = p.value("scheduler_config_overrides", nlohmann::json::object());
+  if (overrides.value("use_karras_sigmas", false)) a += " --karras";
   if (overrides.contains("timestep_spacing"))
     a += " --timestep-spacing " + overrides["timestep_spacing"].get<std::string>();
   // diffusers' sizes are (height, width); the CLI's are WxH. Crops are (top, left) in both.
@@ -75,8 +81,8 @@ std::string cli_args(const nlohmann::json& p) {
   return a;
 }
 
-// txt2img and the few-step kinds (LCM, Turbo / Lightning style), run as a user runs them.
-const char* const kKinds[] = {"txt2img", "lcm_txt2img", "fewstep_txt2img"};
+// txt2img (with its later samplers) and the few-step kinds (LCM, Turbo / Lightning style), run as a user runs them.
+const char* const kKinds[] = {"txt2img", "txt2img_more", "lcm_txt2img", "fewstep_txt2img"};
 
 class CliGenerate : public ::testing::TestWithParam<std::string> {};
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(CliGenerate);
@@ -143,7 +149,7 @@ class CliGenerateErrors : public ::testing::Test {
 TEST_F(CliGenerateErrors, SizeNotMultipleOf8) { expect_failure("-W 100", "multiples of 8", 2); }
 TEST_F(CliGenerateErrors, SizeOutOfRange) { expect_failure("-W 8192", "between 64 and 4096", 2); }
 TEST_F(CliGenerateErrors, ZeroSteps) { expect_failure("--steps 0", "--steps", 2); }
-TEST_F(CliGenerateErrors, UnknownSampler) { expect_failure("--sampler plms", "plms", 2); }
+TEST_F(CliGenerateErrors, UnknownSampler) { expect_failure("--sampler dpmpp_sde", "dpmpp_sde", 2); }
 TEST_F(CliGenerateErrors, GuidanceNotANumber) { expect_failure("--guidance nan", "--guidance: [limits] guidance scale must be a number", 2); }
 TEST_F(CliGenerateErrors, BadSizeSyntax) { expect_failure("--original-size 1024", "WIDTHxHEIGHT", 2); }
 TEST_F(CliGenerateErrors, NegativeCountMismatch) { expect_failure("-p dog -p bird -n a -n b", "-n/--negative: [generate] 2 negative prompts for 3 prompts", 2); }

@@ -22,9 +22,9 @@ std::optional<pipeline::SizeHW> size(const nlohmann::json& p, const char* key) {
   return pipeline::SizeHW{p[key][0].get<int64_t>(), p[key][1].get<int64_t>()};
 }
 
-// txt2img, and the few-step kinds: LCM (scheduler and guidance-embedding UNet) and the
+// txt2img (and its later samplers, "txt2img_more"), and the few-step kinds: LCM (scheduler and guidance-embedding UNet) and the
 // Turbo / Lightning style (trailing timesteps, no guidance).
-const char* const kKinds[] = {"txt2img", "lcm_txt2img", "fewstep_txt2img"};
+const char* const kKinds[] = {"txt2img", "txt2img_more", "lcm_txt2img", "fewstep_txt2img"};
 
 std::vector<std::string> case_names() {
   std::vector<std::string> names;

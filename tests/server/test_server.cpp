@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -208,6 +209,11 @@ TEST_F(Server, A1111FieldsAreHonouredOrRefused) {
       {{{"s_noise", 0.9}}, "s_noise"},
       {{{"s_min_uncond", 0.2}}, "s_min_uncond"},
       {{{"sampler_name", "DPM2 a"}, {"eta", 0.5}}, "eta"},
+      {{{"sampler_name", "DDPM"}, {"eta", 0.5}}, "eta"},
+      // AUTOMATIC1111's algorithms of these names are not diffusers': no look-alike under their name.
+      {{{"sampler_name", "DPM++ 3M SDE"}}, "sampler_name"},
+      {{{"sampler_name", "DPM++ 2S a"}}, "sampler_name"},
+      {{{"sampler_name", "DPM++ SDE"}}, "sampler_name"},
       {{{"disable_extra_networks", true}}, "disable_extra_networks"},
       {{{"script_name", "x/y/z plot"}}, "script_name"},
       {{{"alwayson_scripts", {{"controlnet", {{"args", json::array()}}}}}}, "alwayson_scripts"},
@@ -222,6 +228,13 @@ TEST_F(Server, A1111FieldsAreHonouredOrRefused) {
     const json answer = post(*server_, "/sdapi/v1/txt2img", body, &status);
     EXPECT_EQ(status, 422) << field << ": " << answer.dump();
     EXPECT_EQ(answer.value("field", ""), field) << answer.dump();
+  }
+  // diffusers' own samplers run under names of their own; PLMS is AUTOMATIC1111's algorithm too.
+  for (const char* name : {"PLMS", "DPM++ 3M SDE (diffusers) Karras"}) {
+    const json answer = post(*server_, "/sdapi/v1/txt2img", webuiapi_txt2img(name), &status);
+    ASSERT_EQ(status, 200) << name << ": " << answer.dump().substr(0, 300);
+    const std::string text = json::parse(answer["info"].get<std::string>())["infotexts"][0];
+    EXPECT_NE(text.find(std::string("Sampler: ") + name), std::string::npos) << text;
   }
   // Outside the schema: ignored as AUTOMATIC1111 ignores it, and named.
   json typo = webuiapi_txt2img("Euler a");
@@ -300,8 +313,11 @@ TEST_F(Server, A1111Lists) {
   const json samplers = get(*server_, "/sdapi/v1/samplers");
   ASSERT_TRUE(samplers.is_array());
   bool euler_a = false;
-  for (const auto& s : samplers) euler_a = euler_a || s["name"] == "Euler a";
-  EXPECT_TRUE(euler_a);
+  std::set<std::string> names;
+  for (const auto& s : samplers) names.insert(s["name"].get<std::string>());
+  for (const char* listed : {"Euler a", "DPM++ 2M", "PLMS", "DEIS", "DDPM", "DPM++ 3M SDE (diffusers)", "DPM++ 2S (diffusers)"})
+    EXPECT_EQ(names.count(listed), 1u) << listed;
+  EXPECT_EQ(names.count("DPM++ 3M SDE"), 0u) << "k-diffusion's algorithm of that name is not diffusers'";
   const json models = get(*server_, "/sdapi/v1/sd-models");
   ASSERT_EQ(models.size(), 1u);
   EXPECT_EQ(models[0]["model_name"], "tiny-sdxl-base");

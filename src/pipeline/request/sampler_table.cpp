@@ -42,6 +42,14 @@ const std::vector<SamplerEntry>& sampler_table() {
       {"kdpm2", "KDPM2DiscreteScheduler", json::object(), "DPM2", {"k_dpm_2"}, true},
       {"kdpm2_a", "KDPM2AncestralDiscreteScheduler", json::object(), "DPM2 a", {"k_dpm_2_a"}, true},
       {"lcm", "LCMScheduler", json::object(), "LCM", {}, false},
+      // diffusers' samplers without an AUTOMATIC1111 twin carry names of their own: its "DPM++ 3M SDE"
+      // (k-diffusion) and "DPM++ 2S a" are other algorithms, so no client gets one for the other.
+      {"dpmpp_3m_sde", "DPMSolverMultistepScheduler", json{{"solver_order", 3}, {"algorithm_type", "sde-dpmsolver++"}},
+       "DPM++ 3M SDE (diffusers)", {}, true},
+      {"dpmpp_2s", "DPMSolverSinglestepScheduler", json::object(), "DPM++ 2S (diffusers)", {}, true},
+      {"deis", "DEISMultistepScheduler", json::object(), "DEIS", {}, true},
+      {"plms", "PNDMScheduler", json{{"skip_prk_steps", true}}, "PLMS", {}, false},
+      {"ddpm", "DDPMScheduler", json::object(), "DDPM", {}, false},
   };
   return table;
 }

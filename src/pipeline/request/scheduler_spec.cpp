@@ -58,13 +58,16 @@ samplers::SchedulerSpec scheduler_spec(const nlohmann::json& config, const std::
   // Converting between these classes, diffusers maps the other family's solver names to its own
   // default (UniPC: midpoint/heun/logrho -> bh2; DPM-Solver: logrho/bh1/bh2 -> midpoint; deis -> dpmsolver++).
   if (s.type == "UniPCMultistepScheduler" && s.solver_type != "bh1" && s.solver_type != "bh2") s.solver_type = "bh2";
-  if (s.type == "DPMSolverMultistepScheduler" && (s.solver_type == "logrho" || s.solver_type == "bh1" || s.solver_type == "bh2"))
+  const bool dpm_solver = s.type == "DPMSolverMultistepScheduler" || s.type == "DPMSolverSinglestepScheduler";
+  if (dpm_solver && (s.solver_type == "logrho" || s.solver_type == "bh1" || s.solver_type == "bh2"))
     s.solver_type = "midpoint";
   if (s.algorithm_type == "deis") s.algorithm_type = "dpmsolver++";
   s.lower_order_final = f.boolean("lower_order_final", true);
   s.euler_at_final = f.boolean("euler_at_final", false);
-  s.set_alpha_to_one = f.boolean("set_alpha_to_one", true);
-  s.clip_sample = f.boolean("clip_sample", ddim);  // only DDIM clips by default
+  s.set_alpha_to_one = f.boolean("set_alpha_to_one", s.type != "PNDMScheduler");  // each class's own default
+  s.clip_sample = f.boolean("clip_sample", ddim || s.type == "DDPMScheduler");  // only DDIM and DDPM clip by default
+  s.skip_prk_steps = f.boolean("skip_prk_steps", false);
+  s.variance_type = f.string("variance_type", "fixed_small");
   s.clip_sample_range = f.number("clip_sample_range", 1.0);
   s.eta = f.number("eta", 0.0);
   s.ancestral_eta = f.number("ancestral_eta", 1.0);  // k-diffusion's eta, as AUTOMATIC1111 passes it  // a step argument in diffusers: sdxl carries it as a request override

@@ -72,7 +72,8 @@ SamplerKind kind_of(const api::Generation& g) {
   k.name = info->display_name;
   k.ddim = n == "ddim";
   k.euler_ancestral = n == "euler_a";
-  k.other_ancestral = n == "kdpm2_a" || n == "dpmpp_2m_sde";
+  // The stochastic samplers that run with diffusers' fixed noise level (eta 1).
+  k.other_ancestral = n == "kdpm2_a" || n == "dpmpp_2m_sde" || n == "dpmpp_3m_sde" || n == "ddpm";
   k.churn = n == "euler" || n == "heun" || n == "kdpm2";
   return k;
 }
