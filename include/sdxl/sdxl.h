@@ -364,19 +364,27 @@ sdxl_status sdxl_write_png(const char* path, const sdxl_images* images, int inde
 /* The same PNG in memory (free with sdxl_free_bytes): what a server sends. */
 sdxl_status sdxl_encode_png(const sdxl_images* images, int index, const char* parameters, unsigned char** bytes,
                             size_t* size);
+/* Image `index` as `format` "png", "jpeg" (or "jpg") or "webp", with the parameters where
+ * AUTOMATIC1111 puts them (PNG: the "parameters" chunk; JPEG and WebP: EXIF UserComment, as its API
+ * writes samples_format jpg/webp). `quality` 1-100 for JPEG and lossy WebP (0: AUTOMATIC1111's
+ * jpeg_quality, 80); `lossless` for WebP. Free with sdxl_free_bytes. */
+sdxl_status sdxl_encode_image_as(const sdxl_images* images, int index, const char* format, int quality, int lossless,
+                                 const char* parameters, unsigned char** bytes, size_t* size);
 void sdxl_free_bytes(unsigned char* bytes);
 /* Raw 8-bit pixels (a preview) as a PNG in memory. */
 sdxl_status sdxl_encode_image_png(const unsigned char* pixels, int width, int height, int channels, unsigned char** bytes,
                                   size_t* size);
-/* A PNG or JPEG image from bytes in memory (an HTTP upload), as sdxl_read_image. */
+/* A PNG, JPEG or WebP image from bytes in memory (an HTTP upload), as sdxl_read_image. */
 sdxl_status sdxl_decode_image(const unsigned char* bytes, size_t size, sdxl_image** image);
 /* The same, refusing (SDXL_STATUS_INVALID_ARGUMENT) an image of more than `max_pixels` pixels
  * from its header, before any pixel is decoded (an upload that would decode to gigabytes). */
 sdxl_status sdxl_decode_image_bounded(const unsigned char* bytes, size_t size, long long max_pixels, sdxl_image** image);
-/* A PNG's or JPEG's width and height from its header, without decoding a pixel. */
+/* A PNG's, JPEG's or WebP's width and height from its header, without decoding a pixel. */
 sdxl_status sdxl_image_size(const unsigned char* bytes, size_t size, int* width, int* height);
 /* A PNG's "parameters" text ("" when it has none; free with sdxl_free_string). */
 sdxl_status sdxl_png_parameters(const unsigned char* bytes, size_t size, char** parameters);
+/* The same from a PNG, a JPEG or a WebP (EXIF UserComment, as AUTOMATIC1111's png-info reads it). */
+sdxl_status sdxl_image_parameters(const unsigned char* bytes, size_t size, char** parameters);
 /* AUTOMATIC1111's "parameters" text for image `index` of `images` (from sdxl_engine_generate on
  * `engine`): what that call ran, as the engine took it (the sampler by AUTOMATIC1111's name, the
  * size made, the LoRAs merged): the prompt as written (with its <lora:...> tags), the negative

@@ -9,6 +9,8 @@
 #include "capi/c_api_guard.h"
 #include "core/error.h"
 #include "imaging/a1111_inpaint.h"
+#include "io/image_encode.h"
+#include "io/image_file.h"
 #include "io/png.h"
 #include "io/safetensors.h"
 #include "pipeline/stages/image_processor.h"
@@ -241,6 +243,29 @@ sdxl_status sdxl_png_parameters(const unsigned char* bytes, size_t size, char** 
     for (const auto& [key, value] : sdxl::io::png_text_of(std::vector<uint8_t>(bytes, bytes + size), "the PNG data"))
       if (key == "parameters") found = value;
     *parameters = sdxl::capi::copy_string(found);
+  });
+}
+
+sdxl_status sdxl_encode_image_as(const sdxl_images* images, int index, const char* format, int quality, int lossless,
+                                 const char* parameters, unsigned char** bytes, size_t* size) {
+  return sdxl::capi::guarded([&] {
+    SDXL_CHECK(images && format && bytes && size, InvalidArgument, "[image] images, format, bytes and size must not be NULL");
+    *bytes = nullptr;
+    *size = 0;
+    const auto named = sdxl::io::image_format_named(format);
+    SDXL_CHECK_PARAM(named, InvalidArgument, "output_format", "[image] output format '", format, "' is not png, jpeg or webp");
+    SDXL_CHECK_PARAM(quality >= 0 && quality <= 100, InvalidArgument, "output_quality", "[image] quality must be in [1, 100] (0: 80), got ",
+                     quality);
+    const sdxl::io::ImageEncoding encoding{*named, quality == 0 ? 80 : quality, lossless != 0};
+    sdxl::capi::copy_bytes(sdxl::io::encode_image(image_at(images, index), encoding, parameters ? parameters : ""), bytes, size);
+  });
+}
+
+sdxl_status sdxl_image_parameters(const unsigned char* bytes, size_t size, char** parameters) {
+  return sdxl::capi::guarded([&] {
+    SDXL_CHECK(bytes && parameters, InvalidArgument, "[image] bytes and parameters must not be NULL");
+    *parameters = nullptr;
+    *parameters = sdxl::capi::copy_string(sdxl::io::image_parameters(std::vector<uint8_t>(bytes, bytes + size), "the image data"));
   });
 }
 

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "core/error.h"
+#include "io/webp.h"
 
 namespace sdxl::io {
 namespace {
@@ -102,13 +103,15 @@ Image8 read_image(const std::filesystem::path& path) {
 Image8 decode_image(std::vector<uint8_t> bytes, const std::string& what, int64_t max_pixels) {
   if (bytes.size() >= 8 && std::memcmp(bytes.data(), "\x89PNG\r\n\x1a\n", 8) == 0) return decode_png(std::move(bytes), what, max_pixels);
   if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF) return decode_jpeg(bytes, what, max_pixels);
-  fail(ErrorCode::Format, "[image] ", what, ": not a PNG or JPEG image");
+  if (is_webp(bytes)) return decode_webp(bytes, what, max_pixels);
+  fail(ErrorCode::Format, "[image] ", what, ": not a PNG, JPEG or WebP image");
 }
 
 Image8 image_header(std::vector<uint8_t> bytes, const std::string& what) {
   if (bytes.size() >= 8 && std::memcmp(bytes.data(), "\x89PNG\r\n\x1a\n", 8) == 0) return png_header(std::move(bytes), what);
+  if (is_webp(bytes)) return webp_header(bytes, what);
   if (bytes.size() < 3 || bytes[0] != 0xFF || bytes[1] != 0xD8 || bytes[2] != 0xFF)
-    fail(ErrorCode::Format, "[image] ", what, ": not a PNG or JPEG image");
+    fail(ErrorCode::Format, "[image] ", what, ": not a PNG, JPEG or WebP image");
   jpeg_decompress_struct info{};
   JpegError error{};
   info.err = jpeg_std_error(&error.manager);

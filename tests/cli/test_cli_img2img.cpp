@@ -225,7 +225,7 @@ class CliImg2ImgErrors : public ::testing::Test {
   test::TempDir dir_;
 };
 
-TEST_F(CliImg2ImgErrors, NotAnImage) { expect_failure("--init-image " + quoted(dir_ / "notes.txt"), "not a PNG or JPEG", 1); }
+TEST_F(CliImg2ImgErrors, NotAnImage) { expect_failure("--init-image " + quoted(dir_ / "notes.txt"), "not a PNG, JPEG or WebP", 1); }
 TEST_F(CliImg2ImgErrors, MissingImage) { expect_failure("--init-image " + quoted(dir_ / "none.png"), "none.png", 1); }
 TEST_F(CliImg2ImgErrors, MaskSizeDiffers) {
   expect_failure("--init-image " + quoted(dir_ / "init.png") + " --mask " + quoted(dir_ / "small.png"), "--mask: [generate] the mask is 32x32", 2);

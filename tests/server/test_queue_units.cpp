@@ -104,6 +104,7 @@ TEST(JobCodec, EverySettingSurvivesTheStream) {
   g.refiner_loras = {{(dir / "front/refine.safetensors").string(), -0.5}};
   job.checkpoint = "base";
   job.repeats = 3;
+  job.output = {"webp", 55, true};
   unsigned char pixels[2 * 3 * 3] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18};
   unsigned char* png = nullptr;
   size_t png_size = 0;
@@ -116,6 +117,9 @@ TEST(JobCodec, EverySettingSurvivesTheStream) {
   const JobRequest back = decode_job(text, (dir / "worker").string());
   EXPECT_EQ(back.checkpoint, "base");
   EXPECT_EQ(back.repeats, 3);
+  EXPECT_EQ(back.output.format, "webp");
+  EXPECT_EQ(back.output.quality, 55);
+  EXPECT_TRUE(back.output.lossless);
   // Each LoRA is the worker's own copy of the same file; everything else is the same value.
   ASSERT_EQ(back.generation.loras.size(), 1u);
   EXPECT_EQ(back.generation.loras[0].path, (dir / "worker/styles/ink.safetensors").string());

@@ -219,7 +219,8 @@ TEST_F(Server, A1111FieldsAreHonouredOrRefused) {
       {{{"alwayson_scripts", {{"controlnet", {{"args", json::array()}}}}}}, "alwayson_scripts"},
       {{{"infotext", "a lamp\nSteps: 3"}}, "infotext"},
       {{{"override_settings", {{"sd_vae", "other.safetensors"}}}}, "override_settings.sd_vae"},
-      {{{"override_settings", {{"samples_format", "jpg"}}}}, "override_settings.samples_format"},
+      {{{"override_settings", {{"samples_format", "gif"}}}}, "override_settings.samples_format"},
+      {{{"override_settings", {{"jpeg_quality", 0}}}}, "override_settings.jpeg_quality"},
       {{{"override_settings", {{"eta_noise_seed_delta", 31337}}}}, "override_settings.eta_noise_seed_delta"},
       {{{"override_settings", {{"img2img_fix_steps", true}}}}, "override_settings.img2img_fix_steps"}};
   for (const auto& [change, field] : refused) {
@@ -276,6 +277,24 @@ TEST_F(Server, A1111Img2ImgAndPngInfo) {
   EXPECT_EQ(echoed["parameters"]["init_images"], json({t2i["images"][0]}));
   const json info = post(*server_, "/sdapi/v1/png-info", {{"image", i2i["images"][0]}});
   EXPECT_NE(info["info"].get<std::string>().find("a boat at night"), std::string::npos) << info.dump();
+  // samples_format jpg / webp: the images as AUTOMATIC1111's API encodes them (the parameters in
+  // EXIF), which png-info reads back and img2img takes as its input.
+  for (const auto& [format, magic] : {std::pair<std::string, std::string>{"jpg", "\xFF\xD8\xFF"}, {"webp", "RIFF"}}) {
+    const json out = post(*server_, "/sdapi/v1/txt2img",
+                          {{"prompt", "a boat, " + format}, {"steps", 2}, {"width", 64}, {"height", 64}, {"seed", 3},
+                           {"override_settings", {{"samples_format", format}, {"jpeg_quality", 90}}}},
+                          &status);
+    ASSERT_EQ(status, 200) << out.dump().substr(0, 300);
+    const std::string bytes = base64_decode_simple(out["images"][0]);
+    EXPECT_EQ(bytes.compare(0, magic.size(), magic), 0) << format;
+    const json read = post(*server_, "/sdapi/v1/png-info", {{"image", out["images"][0]}});
+    EXPECT_EQ(read["info"], json::parse(out["info"].get<std::string>())["infotexts"][0]) << format;
+    post(*server_, "/sdapi/v1/img2img",
+         {{"prompt", "x"}, {"init_images", {out["images"][0]}}, {"steps", 2}, {"width", 64}, {"height", 64}}, &status);
+    EXPECT_EQ(status, 200) << format << " as an init image";
+  }
+  post(*server_, "/sdapi/v1/options", {{"samples_format", "jpg"}}, &status);
+  EXPECT_EQ(status, 422) << "the server's default format stays png";
   post(*server_, "/sdapi/v1/img2img", {{"prompt", "x"}, {"init_images", {"bm90IGFuIGltYWdl"}}}, &status);
   EXPECT_EQ(status, 422);
   // Inpainting as webuiapi asks for it, AUTOMATIC1111's defaults (a 4-pixel blur, "fill", only
@@ -368,6 +387,17 @@ TEST_F(Server, OpenAiImages) {
   const json too_many = post(*server_, "/v1/images/generations", {{"prompt", "a cat"}, {"n", 11}}, &status);
   EXPECT_EQ(status, 400);
   EXPECT_EQ(too_many["error"]["param"], "n") << too_many.dump();
+  // output_format and output_compression (a JPEG's or WebP's quality)
+  const json jpeg = post(*server_, "/v1/images/generations",
+                         {{"prompt", "a cat"}, {"size", "64x64"}, {"output_format", "jpeg"}, {"output_compression", 40}}, &status);
+  ASSERT_EQ(status, 200) << jpeg.dump();
+  EXPECT_EQ(base64_decode_simple(jpeg["data"][0]["b64_json"]).compare(0, 3, "\xFF\xD8\xFF"), 0);
+  for (const json& wrong : {json{{"prompt", "a cat"}, {"output_format", "gif"}},
+                            json{{"prompt", "a cat"}, {"output_format", "png"}, {"output_compression", 50}}}) {
+    const json answer = post(*server_, "/v1/images/generations", wrong, &status);
+    EXPECT_EQ(status, 400) << wrong.dump();
+    EXPECT_TRUE(answer["error"]["param"] == "output_format" || answer["error"]["param"] == "output_compression") << answer.dump();
+  }
   EXPECT_EQ(get(*server_, "/v1/models")["data"][0]["id"], "tiny-sdxl-base");
 }
 
@@ -398,6 +428,17 @@ TEST_F(Server, JobsApiAndEvents) {
   EXPECT_EQ(png_of(image->body).pixels, io::read_png(dir / "cli.png").pixels);
   get(*server_, "/v1/jobs/ffff0000", &status);
   EXPECT_EQ(status, 404);
+  const json webp = post(*server_, "/v1/jobs",
+                         {{"prompt", "a lighthouse"}, {"width", 64}, {"height", 64}, {"num_inference_steps", 2}, {"output_format", "webp"},
+                          {"output_lossless", true}},
+                         &status);
+  ASSERT_TRUE(status == 200 || status == 202) << webp.dump();
+  const std::string webp_id = webp["id"];
+  for (int i = 0; i < 600 && get(*server_, "/v1/jobs/" + webp_id)["status"] != "succeeded"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  image = c.Get(("/v1/jobs/" + webp_id + "/images/0").c_str());
+  ASSERT_TRUE(image);
+  EXPECT_EQ(image->get_header_value("Content-Type"), "image/webp");
 }
 
 // Bad requests are 4xx naming the field, and the server keeps serving.

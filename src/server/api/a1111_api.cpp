@@ -19,13 +19,14 @@ namespace {
 
 using nlohmann::json;
 
-// The reply: bare base64 PNGs, the request echoed, and `info` as a JSON string.
+// The reply: bare base64 images (PNG, or samples_format's JPEG / WebP), the request echoed, and
+// `info` as a JSON string.
 void send_images(const ServerContext& ctx, http::Response& res, const JobView& job, const api::Generation& s, json echo,
                  bool send, bool img2img) {
   json images = json::array(), infotexts = json::array(), seeds = json::array(), subseeds = json::array(), prompts = json::array(),
        negatives = json::array();
   for (size_t i = 0; i < job.images.size(); ++i) {
-    if (send) images.push_back(base64_encode(job.images[i].png));
+    if (send) images.push_back(base64_encode(job.images[i].bytes));
     infotexts.push_back(job.images[i].infotext);
     seeds.push_back(i < job.seeds.size() ? job.seeds[i] : s.seed);
     subseeds.push_back(s.subseed + i);  // AUTOMATIC1111 numbers them per image whatever the strength
@@ -225,7 +226,7 @@ void add_a1111_routes(Router& server, const ServerContext& ctx) {
     const auto bytes = base64_decode(f.text("image", ""));
     if (!bytes || bytes->empty()) f.bad("image", "not base64 image data");
     char* text = nullptr;
-    if (sdxl_png_parameters(reinterpret_cast<const unsigned char*>(bytes->data()), bytes->size(), &text) != SDXL_STATUS_OK)
+    if (sdxl_image_parameters(reinterpret_cast<const unsigned char*>(bytes->data()), bytes->size(), &text) != SDXL_STATUS_OK)
       f.bad("image", sdxl_last_error());
     const std::string info = api::take_string(text);
     send_json(res, 200, {{"info", info}, {"items", info.empty() ? json::object() : json{{"parameters", info}}}, {"parameters", json::object()}});

@@ -1,6 +1,7 @@
 #include "server/api/a1111_fields.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <set>
 
@@ -185,8 +186,18 @@ void check_a1111_options(const json& settings, const std::string& prefix, const 
       const std::string name = value.is_string() ? value.get<std::string>() : "";
       if (name != "Automatic" && !(vae.empty() ? name == "None" : name == vae))
         refuse("'" + name + "' is not the server's VAE (" + (vae.empty() ? std::string("its checkpoints' own: Automatic or None") : vae) + ")");
-    } else if (key == "samples_format") {
-      if (value != "png") refuse("only png is supported by sdxl");
+    } else if (key == "samples_format" || key == "jpeg_quality" || key == "webp_lossless") {
+      // Read per request (how the images of that request are encoded); the server's default stays.
+      const json fallback = key == "samples_format" ? json("png") : key == "jpeg_quality" ? json(80) : json(false);
+      if (!per_request && value != fallback)
+        refuse("only per request (override_settings) is this supported by sdxl; the server's default stays " + fallback.dump());
+      std::string format = value.is_string() ? value.get<std::string>() : "";
+      std::transform(format.begin(), format.end(), format.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      if (key == "samples_format" && format != "png" && format != "jpg" && format != "jpeg" && format != "webp")
+        refuse("must be png, jpg, jpeg or webp");
+      if (key == "jpeg_quality" && !(value.is_number_integer() && value.get<int64_t>() >= 1 && value.get<int64_t>() <= 100))
+        refuse("must be an integer from 1 to 100");
+      if (key == "webp_lossless" && !value.is_boolean()) refuse("must be true or false");
     } else if (key == "eta_noise_seed_delta") {
       if (!value.is_number_integer() || value.get<int64_t>() != 0) refuse("a seed delta other than 0 is not supported by sdxl");
     } else {

@@ -4,7 +4,7 @@
 //   POST   /v1/jobs                  -> 202 {id, status, queue_position}
 //   GET    /v1/jobs/{id}             -> {id, status, step, total, queue_position, preview, images, error}
 //   GET    /v1/jobs/{id}/events      -> text/event-stream of the same, until the job ends
-//   GET    /v1/jobs/{id}/images/{n}  -> image/png
+//   GET    /v1/jobs/{id}/images/{n}  -> image/png (or jpeg, webp: output_format)
 //   DELETE /v1/jobs/{id}             -> cancels a queued or running job
 #include "server/http/base64.h"
 #include "server/http/http_common.h"
@@ -88,7 +88,7 @@ void add_jobs_routes(Router& server, const ServerContext& ctx) {
     const size_t n = std::stoul(req.matches[2]);
     if (job.state != JobState::Succeeded) throw RequestError(409, "id", "job " + job.id + " is " + state_name(job.state));
     if (n >= job.images.size()) throw RequestError(404, "n", "job " + job.id + " has " + std::to_string(job.images.size()) + " images");
-    res.set_content(job.images[n].png, "image/png");
+    res.set_content(job.images[n].bytes, image_mime_type(job.images[n].bytes));
   }));
   server.Get(R"(/v1/jobs/([0-9a-f]+)/events)", guarded([&ctx](const http::Request& req, http::Response& res) {
     const std::string id = req.matches[1];

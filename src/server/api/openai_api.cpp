@@ -21,7 +21,7 @@ void generations(const ServerContext& ctx, const http::Request& req, http::Respo
     if (job.state != JobState::Succeeded) throw job_error(job);
     json data = json::array();
     for (size_t i = 0; i < job.images.size(); ++i) {
-      if (format == "b64_json") data.push_back({{"b64_json", base64_encode(job.images[i].png)}});
+      if (format == "b64_json") data.push_back({{"b64_json", base64_encode(job.images[i].bytes)}});
       else data.push_back({{"url", "http://" + host + "/v1/jobs/" + job.id + "/images/" + std::to_string(i)}});
     }
     const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();

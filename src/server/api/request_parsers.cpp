@@ -1,5 +1,6 @@
 #include "server/api/request_parsers.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -48,6 +49,9 @@ JobRequest common_request(const NameLookup& names, const Fields& f, json& echo) 
     if (!job.checkpoint.empty() && !names.has_checkpoint(job.checkpoint))
       throw RequestError(404, "override_settings.sd_model_checkpoint", "no checkpoint named '" + job.checkpoint + "'");
     job.checkpoint_becomes_default = !job.checkpoint.empty() && !f.boolean("override_settings_restore_afterwards", true);
+    // samples_format / jpeg_quality / webp_lossless: how its API encodes the images it returns.
+    job.output = image_output_of(o, "samples_format", "jpeg_quality");
+    job.output.lossless = o.boolean("webp_lossless", false);
     // AUTOMATIC1111's own setting (its slider's range), counted from 1 where clip_skip counts from 0.
     g.clip_skip = static_cast<int>(o.integer("CLIP_stop_at_last_layers", 1, 1, 12)) - 1;
     if (g.clip_skip == 0) g.clip_skip = -1;
@@ -109,7 +113,10 @@ JobRequest parse_job_request(const json& body, const NameLookup& names) {
                            },
                            [](const std::string& path) { return path; }};
   JobRequest job;
-  job.generation = generation_from_json(body, catalog, std::move(defaults), {"model", "n_iter"});
+  job.generation = generation_from_json(body, catalog, std::move(defaults),
+                                        {"model", "n_iter", "output_format", "output_quality", "output_lossless"});
+  job.output = image_output_of(f, "output_format", "output_quality");
+  job.output.lossless = f.boolean("output_lossless", false);
   job.checkpoint = f.text("model", "");
   if (!job.checkpoint.empty() && !names.has_checkpoint(job.checkpoint))
     throw RequestError(404, "model", "model: no checkpoint named '" + job.checkpoint + "'");
@@ -131,7 +138,6 @@ JobRequest parse_openai_request(const json& body, const NameLookup& names, std::
   for (const auto& [key, value] : body.items())
     if (!known.count(key)) throw RequestError(400, key, "Unrecognized request argument supplied: " + key);
   if (f.boolean("stream", false)) f.bad("stream", "streaming is not supported by sdxl yet; send stream: false", 400);
-  if (f.text("output_format", "png") != "png") f.bad("output_format", "only png is supported by sdxl", 400);
   if (f.text("background", "auto") == "transparent") f.bad("background", "a transparent background is not supported by sdxl", 400);
   JobRequest job;
   api::Generation& g = job.generation;
@@ -146,6 +152,14 @@ JobRequest parse_openai_request(const json& body, const NameLookup& names, std::
       f.bad("size", "'" + size + "' is not WIDTHxHEIGHT", 400);
     g.width = w;
     g.height = h;
+  }
+  // output_compression (0-100, default 100) is the quality of a JPEG or WebP; a PNG has none.
+  job.output = image_output_of(f, "output_format", "", 400);
+  if (f.has("output_compression")) {
+    if (job.output.format == "png") f.bad("output_compression", "output_compression is only for jpeg and webp output", 400);
+    job.output.quality = std::max<int>(1, static_cast<int>(f.integer("output_compression", 100, 0, 100)));
+  } else if (job.output.format != "png") {
+    job.output.quality = 100;
   }
   format = f.text("response_format", "b64_json");
   if (format != "b64_json" && format != "url") f.bad("response_format", "must be b64_json or url", 400);

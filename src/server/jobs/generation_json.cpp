@@ -1,6 +1,7 @@
 #include "server/jobs/generation_json.h"
 
 #include <algorithm>
+#include <cctype>
 #include <climits>
 #include <set>
 
@@ -241,6 +242,17 @@ std::string generation_json_field(const std::string& parameter) {
   FieldOf field_of(parameter);
   visit_fields(g, field_of);
   return field_of.found().empty() ? parameter : field_of.found();
+}
+
+ImageOutput image_output_of(const Fields& f, const char* format_field, const char* quality_field, int status) {
+  ImageOutput out;
+  std::string format = f.text(format_field, "png");
+  std::transform(format.begin(), format.end(), format.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (format == "png" || format == "webp") out.format = format;
+  else if (format == "jpeg" || format == "jpg") out.format = "jpeg";
+  else f.bad(format_field, std::string(format_field) + ": '" + format + "' is not png, jpeg (jpg) or webp", status);
+  if (*quality_field && f.has(quality_field)) out.quality = static_cast<int>(f.integer(quality_field, 0, 1, 100));
+  return out;
 }
 
 }  // namespace sdxl::server

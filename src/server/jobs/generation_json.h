@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sdxl/generation.hpp"
+#include "server/jobs/job_request.h"
 
 namespace sdxl::server {
 
@@ -33,5 +34,10 @@ api::Generation generation_from_json(const nlohmann::json& object, const LoraNam
 // This form's name for a library parameter (sdxl_last_error_parameter): "steps" ->
 // "num_inference_steps", "init_image" -> "image"; the parameter itself when it has no other.
 std::string generation_json_field(const std::string& parameter);
+
+class Fields;
+// An ImageOutput from a request's format field ("png", "jpeg"/"jpg", "webp"; absent: png) and
+// quality field (1-100; absent: 0, the default), RequestError with `status` naming the field.
+ImageOutput image_output_of(const Fields& f, const char* format_field, const char* quality_field, int status = 422);
 
 }  // namespace sdxl::server

@@ -21,7 +21,7 @@ inline bool finished(JobState s) { return s == JobState::Succeeded || s == JobSt
 std::string new_job_id(int hex_digits);
 
 struct JobImage {
-  std::string png;       // with the parameters chunk
+  std::string bytes;     // PNG, JPEG or WebP (the job's ImageOutput), with the parameters in it
   std::string infotext;  // AUTOMATIC1111's parameters text
 };
 

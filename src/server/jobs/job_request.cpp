@@ -43,4 +43,10 @@ uint64_t random_seed() {
   return ((static_cast<uint64_t>(device()) << 32) | device()) % 4294967296ull;  // A1111's seeds fit 32 bits
 }
 
+const char* image_mime_type(const std::string& bytes) {
+  if (bytes.size() >= 3 && static_cast<unsigned char>(bytes[0]) == 0xFF && static_cast<unsigned char>(bytes[1]) == 0xD8) return "image/jpeg";
+  if (bytes.size() >= 12 && bytes.compare(0, 4, "RIFF") == 0 && bytes.compare(8, 4, "WEBP") == 0) return "image/webp";
+  return "image/png";
+}
+
 }  // namespace sdxl::server

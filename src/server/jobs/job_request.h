@@ -10,8 +10,17 @@
 
 namespace sdxl::server {
 
+// How a job's images are encoded: the format ("png", "jpeg", "webp"), the quality of JPEG and
+// lossy WebP (0: 80, AUTOMATIC1111's jpeg_quality) and WebP's lossless mode.
+struct ImageOutput {
+  std::string format = "png";
+  int quality = 0;
+  bool lossless = false;
+};
+
 struct JobRequest {
   api::Generation generation;
+  ImageOutput output;
   std::string checkpoint;  // a catalog name for this job only; empty: the server's default
   // AUTOMATIC1111's override_settings_restore_afterwards = false: the checkpoint stays the
   // server's default after this job (a switch queued before it).
@@ -25,9 +34,12 @@ uint64_t repeat_seed(const JobRequest& job, int repeat);
 uint64_t repeat_subseed(const JobRequest& job, int repeat);
 
 // An upload (base64 PNG or JPEG bytes) as a request's input image: only its header is read.
-// RequestError naming `field` when it is not base64, not a PNG or JPEG, or has more than
+// RequestError naming `field` when it is not base64, not a PNG, JPEG or WebP, or has more than
 // `max_pixels` pixels.
 api::Image upload_of(const std::string& base64, const std::string& field, long long max_pixels);
+
+// The MIME type of encoded image bytes (PNG, JPEG or WebP), from their first bytes.
+const char* image_mime_type(const std::string& bytes);
 
 // A seed for "-1" / absent: random, as AUTOMATIC1111 picks one.
 uint64_t random_seed();

@@ -80,7 +80,8 @@ JobOutcome run_repeats(sdxl_engine* engine, const JobRequest& job, JobObserver& 
       const std::string infotext = api::take_string(text);
       unsigned char* bytes = nullptr;
       size_t size = 0;
-      api::check(sdxl_encode_png(out, i, infotext.c_str(), &bytes, &size));
+      api::check(sdxl_encode_image_as(out, i, job.output.format.c_str(), job.output.quality, job.output.lossless ? 1 : 0,
+                                      infotext.c_str(), &bytes, &size));
       outcome.images.push_back({std::string(reinterpret_cast<char*>(bytes), size), infotext});
       sdxl_free_bytes(bytes);
     }

@@ -43,6 +43,9 @@ std::string encode_job(const JobRequest& job, const std::string& lora_dir) {
   json j = generation_to_json(job.generation, naming_in(lora_dir));
   j["model"] = job.checkpoint;
   j["n_iter"] = job.repeats;
+  j["output_format"] = job.output.format;
+  if (job.output.quality > 0) j["output_quality"] = job.output.quality;  // 0: the format's default
+  j["output_lossless"] = job.output.lossless;
   return j.dump();
 }
 
@@ -54,10 +57,12 @@ JobRequest decode_job(const std::string& text, const std::string& lora_dir) {
   if (!j.contains("prompt")) throw RequestError(422, "", "the queued job is not one this worker can read: no prompt");
   JobRequest job;
   try {
-    job.generation = generation_from_json(j, naming_in(lora_dir), {}, {"model", "n_iter"});
+    job.generation = generation_from_json(j, naming_in(lora_dir), {}, {"model", "n_iter", "output_format", "output_quality", "output_lossless"});
     const Fields f(j);
     job.checkpoint = f.text("model", "");
     job.repeats = static_cast<int>(f.integer("n_iter", 1, 1, 100));
+    job.output = image_output_of(f, "output_format", "output_quality");
+    job.output.lossless = f.boolean("output_lossless", false);
   } catch (const RequestError& e) {
     if (e.status() == 404) throw;  // a LoRA this worker does not have
     throw RequestError(422, e.field(), std::string("the queued job is not one this worker can read: ") + e.what());

@@ -207,7 +207,7 @@ class Worker {
     for (uint64_t s : outcome.seeds) seeds += (seeds.empty() ? "" : ",") + std::to_string(s);
     set.insert(set.end(), {"seeds", seeds});
     for (size_t i = 0; i < outcome.images.size(); ++i)
-      set.insert(set.end(), {"image:" + std::to_string(i), outcome.images[i].png, "infotext:" + std::to_string(i), outcome.images[i].infotext});
+      set.insert(set.end(), {"image:" + std::to_string(i), outcome.images[i].bytes, "infotext:" + std::to_string(i), outcome.images[i].infotext});
     for (;;) {
       try {
         if (end_job(e, owner, false, "", set) == "fenced")  // a copy: a retry sends it again
