@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "imaging/a1111_inpaint.h"
+#include "io/image_encode.h"
 #include "io/image_file.h"
 #include "io/model_configs.h"
 #include "io/original_layout.h"
@@ -131,6 +132,12 @@ int prompt_bytes(const uint8_t* data, size_t size) {
 int image_bytes(const uint8_t* data, size_t size) {
   const fs::path path = write_scratch("image", data, size);
   return expect_clean([&] {
+    // The parameters first (a PNG's text, a JPEG's or WebP's EXIF): they are read from images the
+    // pixels of which are never decoded (png-info).
+    try {
+      io::image_parameters(std::vector<uint8_t>(data, data + size), "fuzz");
+    } catch (const Error&) {
+    }
     io::Image8 image = io::read_image(path);
     if (image.pixels.size() != static_cast<size_t>(image.width * image.height * image.channels)) std::abort();
     io::to_gray(io::to_rgb(image));

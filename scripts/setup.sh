@@ -14,6 +14,7 @@ packages=(
   libboost-dev                # Boost.Beast/Asio: sdxl serve's event-driven HTTP server (headers only)
   libcpp-httplib-dev          # the HTTP client of the server tests and benchmarks
   libpng-dev libjpeg-dev libicu-dev
+  libwebp-dev                 # WebP output and uploads (libwebp, libwebpmux for the EXIF chunk)
   libopencv-imgproc-dev       # OpenCV's Gaussian blur: AUTOMATIC1111's mask blur, to the byte
   libssl-dev                  # OpenSSL libcrypto: SHA-256 of model files (PNG infotext hashes)
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -129,6 +129,15 @@ class Images {
     check(sdxl_write_png(path.c_str(), images_, index, parameters.c_str()));
   }
   void write_latents(const std::string& path) const { check(sdxl_write_latents(path.c_str(), images_)); }
+  // Image `index` encoded as `format` ("png", "jpeg", "webp"; quality 0: 80), parameters inside.
+  std::string encode(int index, const std::string& format, int quality, const std::string& parameters) const {
+    unsigned char* bytes = nullptr;
+    size_t size = 0;
+    check(sdxl_encode_image_as(images_, index, format.c_str(), quality, 0, parameters.c_str(), &bytes, &size));
+    std::string out(reinterpret_cast<char*>(bytes), size);
+    sdxl_free_bytes(bytes);
+    return out;
+  }
   // AUTOMATIC1111's parameters text of image `index`, as `engine` made it from `params`.
   std::string infotext(const Engine& engine, const sdxl_generate_params& params, int index) const {
     char* text = nullptr;

@@ -1,12 +1,15 @@
 // `sdxl generate`: parses the options, makes one library call (txt2img, img2img, inpainting and
-// the refiner are the library's) and writes the PNGs with AUTOMATIC1111's parameters text.
+// the refiner are the library's) and writes the images (PNG, JPEG, WebP) with AUTOMATIC1111's
+// parameters text.
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -40,6 +43,7 @@ struct GenerateOptions {
   std::optional<uint64_t> seed;
   std::string original_size, target_size, crop, negative_original_size, negative_target_size, negative_crop;
   std::string output, output_latents;
+  int quality = 80;  // JPEG and WebP outputs
   std::string init_image, mask, refiner, refiner_mode = "ensemble";
   bool low_memory = false;
   std::string preview;  // a PNG rewritten during sampling
@@ -77,6 +81,16 @@ std::string output_path(const std::string& base, int index, int count) {
   if (count == 1) return base;
   fs::path p(base);
   return (p.parent_path() / (p.stem().string() + "-" + std::to_string(index + 1) + p.extension().string())).string();
+}
+
+// The output's format from its extension, as AUTOMATIC1111 picks it from samples_format: .jpg /
+// .jpeg and .webp (the parameters in EXIF), PNG otherwise.
+std::string output_format(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (ext == ".jpg" || ext == ".jpeg") return "jpeg";
+  if (ext == ".webp") return "webp";
+  return "png";
 }
 
 // Fails before any work when an output could not be written.
@@ -293,7 +307,19 @@ int run_generate(const GenerateOptions& o) {
 
   const int count = images.count();
   StagedOutputs outputs;  // a failure half-way leaves none of them
-  for (int i = 0; i < count; ++i) images.write_png(outputs.stage(output_path(o.output, i, count)), i, images.infotext(*engine, params, i));
+  const std::string format = output_format(o.output);
+  for (int i = 0; i < count; ++i) {
+    const std::string staged = outputs.stage(output_path(o.output, i, count));
+    const std::string parameters = images.infotext(*engine, params, i);
+    if (format == "png") {
+      images.write_png(staged, i, parameters);
+    } else {
+      std::ofstream out(staged, std::ios::binary);
+      const std::string bytes = images.encode(i, format, o.quality, parameters);
+      out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+      if (!out.flush()) throw std::runtime_error("-o/--output: cannot write " + staged);
+    }
+  }
   if (!o.output_latents.empty()) images.write_latents(outputs.stage(o.output_latents));
   outputs.commit();
   for (int i = 0; i < count; ++i) std::printf("%s\n", output_path(o.output, i, count).c_str());
@@ -431,7 +457,11 @@ Command add_generate_command(CLI::App& app) {
                 "Decode the image a band of rows at a time, normalising with whole-image statistics: the\n"
                 "same image (unlike diffusers' tiles) with a quarter of the decoder's memory, for\n"
                 "~1.4x its time (at 1024x1024: 1 GiB instead of 4)");
-  cmd->add_option("-o,--output", o->output, "Output PNG (several images: out-1.png, out-2.png, ...)")->required();
+  cmd->add_option("-o,--output", o->output,
+                  "Output image (several images: out-1.png, out-2.png, ...): PNG, or JPEG / WebP by a .jpg,\n"
+                  ".jpeg or .webp extension, the parameters in EXIF as AUTOMATIC1111 writes them")->required();
+  cmd->add_option("--quality", o->quality, "JPEG and WebP quality (AUTOMATIC1111's jpeg_quality)")
+      ->check(CLI::Range(1, 100))->default_val(80);
   cmd->add_option("--output-latents", o->output_latents,
                   "Also write the final latents (NCHW f32, before the VAE) as a safetensors tensor \"latents\"");
   return [cmd, o, width_option, height_option]() -> int {

@@ -10,6 +10,8 @@
 
 #include "cli/cli_runner.h"
 #include "golden_cases.h"
+#include "io/image_encode.h"
+#include "io/image_file.h"
 #include "io/png.h"
 #include "io/safetensors.h"
 
@@ -239,6 +241,26 @@ TEST(CliGenerate, SeveralImagesAreNumberedPromptMajor) {
   auto text = io::read_png_text(dir / "img-3.png");
   ASSERT_FALSE(text.empty());
   EXPECT_EQ(text[0].second.rfind("dog\n", 0), 0u) << text[0].second;  // images 3-4 belong to the second prompt
+}
+
+// -o out.jpg / out.webp: the format by the extension, the parameters in EXIF (AUTOMATIC1111's
+// UserComment), the same text as the PNG's: byte for byte the PNG's pixels encoded at --quality.
+TEST(CliGenerate, JpegAndWebpOutputsByExtension) {
+  SDXL_REQUIRE_REFERENCE();
+  test::TempDir dir;
+  const std::string common = "generate -m " + quoted(test::reference_dir() / "models/tiny-sdxl-base") +
+                             " -p 'a red kite' -W 64 -H 64 --steps 3 --seed 5 -o ";
+  ASSERT_EQ(run_sdxl(common + quoted(dir / "k.png")).exit_code, 0);
+  const io::Image8 png = io::read_png(dir / "k.png");
+  const std::string text = io::read_png_text(dir / "k.png").at(0).second;
+  for (const auto& [name, format] : {std::pair<std::string, io::ImageFormat>{"k.jpg", io::ImageFormat::Jpeg}, {"k.webp", io::ImageFormat::Webp}}) {
+    auto r = run_sdxl(common + quoted(dir / name) + " --quality 95");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto bytes = io::read_file_bytes(dir / name);
+    EXPECT_EQ(io::image_parameters(bytes, name), text) << name;
+    EXPECT_EQ(bytes, io::encode_image(png, {format, 95, false}, text)) << name;
+  }
+  EXPECT_NE(run_sdxl(common + quoted(dir / "q.jpg") + " --quality 0").exit_code, 0);
 }
 
 // Image i of a batch takes seed + i: its PNG text says so, and `--seed` with that seed alone
