@@ -4,7 +4,34 @@
 //   node openai_client_test.mjs SDXL_BINARY MODEL_DIR
 import { join } from "node:path";
 import { startServer } from "./sdxl_serve.mjs";
-import OpenAI from "openai";
+import { deflateSync } from "node:zlib";
+import OpenAI, { toFile } from "openai";
+
+// A PNG of 8-bit RGBA pixels (a mask whose transparent pixels are the ones to edit).
+function rgbaPng(width, height, pixel) {
+  const table = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; ++k) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf) => { let c = 0xffffffff; for (const b of buf) c = table[(c ^ b) & 0xff] ^ (c >>> 8); return (c ^ 0xffffffff) >>> 0; };
+  const chunk = (type, data) => {
+    const out = Buffer.alloc(12 + data.length);
+    out.writeUInt32BE(data.length, 0);
+    out.write(type, 4, "ascii");
+    data.copy(out, 8);
+    out.writeUInt32BE(crc(out.subarray(4, 8 + data.length)), 8 + data.length);
+    return out;
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 6, 0, 0, 0], 8);  // 8-bit RGBA
+  const rows = Buffer.alloc(height * (1 + width * 4));
+  for (let y = 0; y < height; ++y)
+    for (let x = 0; x < width; ++x) rows.set(pixel(x, y), y * (1 + width * 4) + 1 + x * 4);
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk("IHDR", header), chunk("IDAT", deflateSync(rows)), chunk("IEND", Buffer.alloc(0))]);
+}
 
 const [sdxl, defaultModel] = process.argv.slice(2);
 const model = process.env.SDXL_REF ? join(process.env.SDXL_REF, "models/tiny-sdxl-base") : defaultModel;
@@ -38,6 +65,30 @@ try {
   const png = Buffer.from(images.data[0].b64_json, "base64");
   check(png.subarray(1, 4).toString() === "PNG", "each a base64 PNG");
   check(typeof images.created === "number", "with `created`");
+
+  const jpeg = await client.images.generate({ prompt: "a cat", size: "64x64", output_format: "jpeg", output_compression: 60 });
+  check(Buffer.from(jpeg.data[0].b64_json, "base64").subarray(0, 3).equals(Buffer.from([0xff, 0xd8, 0xff])),
+        "output_format jpeg gives a JPEG");
+
+  // images.edit: multipart, as the client uploads files. Without a mask an opaque image is
+  // img2img at its own size; a mask's transparent pixels are the ones repainted.
+  const edited = await client.images.edit({ image: await toFile(png, "cat.png", { type: "image/png" }), prompt: "a cat at night",
+                                            response_format: "b64_json" });
+  const editedPng = Buffer.from(edited.data[0].b64_json, "base64");
+  check(editedPng.subarray(1, 4).toString() === "PNG" && editedPng.readUInt32BE(16) === 64, "images.edit gives the image, at its size");
+  const mask = rgbaPng(64, 64, (x, y) => [0, 0, 0, x < 32 && y < 32 ? 0 : 255]);
+  const inpainted = await client.images.edit({ image: await toFile(png, "cat.png", { type: "image/png" }),
+                                               mask: await toFile(mask, "mask.png", { type: "image/png" }),
+                                               prompt: "a hat", n: 2, size: "64x64" });
+  check(inpainted.data.length === 2, "images.edit with a mask: n images");
+  const smallMask = rgbaPng(32, 32, () => [0, 0, 0, 0]);
+  const mismatch = await failure(async () => client.images.edit({ image: await toFile(png, "cat.png", { type: "image/png" }),
+                                                                  mask: await toFile(smallMask, "m.png", { type: "image/png" }),
+                                                                  prompt: "x" }));
+  check(mismatch instanceof OpenAI.BadRequestError && mismatch.param === "mask", `a mask of another size is 400 naming mask (${mismatch && mismatch.message})`);
+  const two = await failure(async () => client.images.edit({ image: [await toFile(png, "a.png", { type: "image/png" }), await toFile(png, "b.png", { type: "image/png" })],
+                                                             prompt: "x" }));
+  check(two instanceof OpenAI.BadRequestError && /one image/.test(two.message), `several images are refused (${two && two.message})`);
 
   const list = await client.models.list();
   check(list.data.some((m) => m.id === name), "models.list names the checkpoint");

@@ -1,5 +1,6 @@
 // The OpenAI Images API: POST /v1/images/generations (model, prompt, n, size, response_format
-// b64_json or url; a url is a link to this server's result route) and GET /v1/models. Errors in
+// b64_json or url; a url is a link to this server's result route), POST /v1/images/edits (the
+// same with an image and a mask, multipart) and GET /v1/models. Errors in
 // OpenAI's shape: {"error": {"message", "type", "param", "code"}}.
 #include <chrono>
 
@@ -13,9 +14,10 @@ namespace {
 
 using nlohmann::json;
 
-void generations(const ServerContext& ctx, const http::Request& req, http::Response& res) {
-  std::string format;
-  const std::string id = ctx.queue.submit(parse_openai_request(parse_body(req.body), lookup_of(ctx), format));
+// Queues `job` and answers when it is done: {created, data: [{b64_json} or {url}]}.
+void answer_images(const ServerContext& ctx, const http::Request& req, http::Response& res, JobRequest job,
+                   const std::string& format) {
+  const std::string id = ctx.queue.submit(std::move(job));
   const std::string host = req.get_header_value("Host");
   answer_when_done(ctx, id, res, [format, host](const JobView& job, http::Response& res) {
     if (job.state != JobState::Succeeded) throw job_error(job);
@@ -27,6 +29,18 @@ void generations(const ServerContext& ctx, const http::Request& req, http::Respo
     const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     send_json(res, 200, {{"created", now}, {"data", data}});
   }, send_openai_error);
+}
+
+void generations(const ServerContext& ctx, const http::Request& req, http::Response& res) {
+  std::string format;
+  JobRequest job = parse_openai_request(parse_body(req.body), lookup_of(ctx), format);
+  answer_images(ctx, req, res, std::move(job), format);
+}
+
+void edits(const ServerContext& ctx, const http::Request& req, http::Response& res) {
+  std::string format;
+  JobRequest job = parse_openai_edit(req.body, req.get_header_value("Content-Type"), lookup_of(ctx), format);
+  answer_images(ctx, req, res, std::move(job), format);
 }
 
 }  // namespace
@@ -55,6 +69,9 @@ void add_openai_routes(Router& server, const ServerContext& ctx) {
   server.Post("/v1/images/generations",
               guarded([&ctx](const http::Request& req, http::Response& res) { generations(ctx, req, res); },
                       send_openai_error, openai_field_of));
+  server.Post("/v1/images/edits",
+              guarded([&ctx](const http::Request& req, http::Response& res) { edits(ctx, req, res); }, send_openai_error,
+                      openai_field_of));
   server.Get("/v1/models", guarded([&ctx](const http::Request&, http::Response& res) {
     json data = json::array();
     for (const auto& c : ctx.catalog.checkpoints())

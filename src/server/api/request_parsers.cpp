@@ -129,14 +129,16 @@ JobRequest parse_job_request(const json& body, const NameLookup& names) {
   return job;
 }
 
-JobRequest parse_openai_request(const json& body, const NameLookup& names, std::string& format) {
+JobRequest parse_openai_request(const json& body, const NameLookup& names, std::string& format, bool edit) {
   const Fields f(body);
-  // The Images API's fields (generations); it refuses any other, as OpenAI does.
+  // The Images API's fields (generations, edits); it refuses any other, as OpenAI does.
   static const std::set<std::string> known = {"prompt", "model", "n", "size", "response_format", "quality", "style", "user",
                                               "background", "moderation", "output_format", "output_compression", "stream",
                                               "partial_images"};
+  static const std::set<std::string> edit_only = {"image", "image[]", "mask", "input_fidelity"};
   for (const auto& [key, value] : body.items())
-    if (!known.count(key)) throw RequestError(400, key, "Unrecognized request argument supplied: " + key);
+    if (!known.count(key) && !(edit && edit_only.count(key)))
+      throw RequestError(400, key, "Unrecognized request argument supplied: " + key);
   if (f.boolean("stream", false)) f.bad("stream", "streaming is not supported by sdxl yet; send stream: false", 400);
   if (f.text("background", "auto") == "transparent") f.bad("background", "a transparent background is not supported by sdxl", 400);
   JobRequest job;
@@ -144,7 +146,8 @@ JobRequest parse_openai_request(const json& body, const NameLookup& names, std::
   g.prompts = {f.text("prompt", "")};
   if (g.prompts[0].empty()) f.bad("prompt", "is required", 400);
   g.images_per_prompt = static_cast<int>(f.integer("n", 1, 1, 10));  // the OpenAI API's own limit
-  const std::string size = f.text("size", "1024x1024");
+  // An edit keeps its image's size unless told otherwise.
+  const std::string size = f.text("size", edit ? "auto" : "1024x1024");
   if (size != "auto") {
     int w = 0, h = 0;
     char x = 0, extra = 0;
@@ -196,7 +199,7 @@ std::string jobs_field_of(const std::string& parameter) { return generation_json
 
 std::string openai_field_of(const std::string& parameter) {
   static const std::map<std::string, std::string> names = {
-      {"prompts", "prompt"}, {"images_per_prompt", "n"}, {"width", "size"}, {"height", "size"}};
+      {"prompts", "prompt"}, {"images_per_prompt", "n"}, {"width", "size"}, {"height", "size"}, {"init_image", "image"}};
   return field_in(names, parameter);
 }
 

@@ -33,8 +33,14 @@ struct NameLookup {
 JobRequest parse_a1111_request(const nlohmann::json& body, bool img2img, const NameLookup& names, nlohmann::json& echo,
                                std::vector<std::string>& ignored);
 JobRequest parse_job_request(const nlohmann::json& body, const NameLookup& names);
-// `format`: "b64_json" or "url".
-JobRequest parse_openai_request(const nlohmann::json& body, const NameLookup& names, std::string& format);
+// `format`: "b64_json" or "url". `edit`: the fields of /v1/images/edits too (its images are the
+// caller's: parse_openai_edit).
+JobRequest parse_openai_request(const nlohmann::json& body, const NameLookup& names, std::string& format, bool edit = false);
+// POST /v1/images/edits: a multipart/form-data body (`content_type` names its boundary) with
+// `image` (or one `image[]`), an optional `mask` (a PNG whose transparent pixels are the ones
+// to repaint; without one, an image's own transparency is its mask), and the generation fields.
+JobRequest parse_openai_edit(const std::string& body, const std::string& content_type, const NameLookup& names,
+                             std::string& format);
 
 // Each family's field for a library parameter (sdxl_last_error_parameter).
 std::string a1111_field_of(const std::string& parameter);
