@@ -68,15 +68,15 @@ int server_request_bytes(const uint8_t* data, size_t size) {
       check_accepted(s);
     });
     clean([&] {
-      std::string format;
-      check_accepted(server::parse_openai_request(j, names, format));
+      server::OpenAiAnswer answer;
+      check_accepted(server::parse_openai_request(j, names, answer));
     });
   });
   // The same bytes as an images.edit upload (multipart/form-data with a boundary the clients'
   // form): whatever parses is an edit request or a clean refusal.
   clean([&] {
-    std::string format;
-    check_accepted(server::parse_openai_edit(body, "multipart/form-data; boundary=----formdata-undici-0123", names, format));
+    server::OpenAiAnswer answer;
+    check_accepted(server::parse_openai_edit(body, "multipart/form-data; boundary=----formdata-undici-0123", names, answer));
   });
   // The same bytes as a job a worker reads off the Redis stream (anyone with Redis access can
   // write one): a clean refusal, and no LoRA path outside the worker's folder.

@@ -113,8 +113,24 @@ try {
   check(tooMany instanceof OpenAI.BadRequestError && tooMany.param === "n", `n out of range is 400 naming n (${tooMany && tooMany.message})`);
   const badSize = await failure(() => client.images.generate({ prompt: "x", size: "big" }));
   check(badSize instanceof OpenAI.BadRequestError && badSize.param === "size", "a bad size is 400 naming size");
-  const streamed = await failure(() => client.images.generate({ prompt: "x", size: "64x64", stream: true }));
-  check(streamed instanceof OpenAI.BadRequestError && streamed.param === "stream", "stream: true is refused naming stream");
+  // stream: true, as the client iterates it: partial images (previews) then the image.
+  const events = [];
+  for await (const e of await client.images.generate({ prompt: "a cat", size: "64x64", stream: true, partial_images: 2 })) events.push(e);
+  const partials = events.filter((e) => e.type === "image_generation.partial_image");
+  const done = events.filter((e) => e.type === "image_generation.completed");
+  check(done.length === 1 && Buffer.from(done[0].b64_json, "base64").subarray(1, 4).toString() === "PNG" && done[0].size === "64x64",
+        `a stream ends with image_generation.completed and the PNG (${events.map((e) => e.type).join(", ")})`);
+  check(partials.length >= 1 && partials.length <= 2 && partials.every((p, i) => p.partial_image_index === i && p.b64_json.length > 0),
+        `with up to partial_images previews, in order (${partials.length})`);
+  check(events.at(-1).type === "image_generation.completed", "the completed event last");
+  const editEvents = [];
+  for await (const e of await client.images.edit({ image: await toFile(png, "cat.png", { type: "image/png" }), prompt: "a dog",
+                                                   stream: true, output_format: "webp" })) editEvents.push(e);
+  check(editEvents.length === 1 && editEvents[0].type === "image_edit.completed" && editEvents[0].output_format === "webp" &&
+        Buffer.from(editEvents[0].b64_json, "base64").subarray(8, 12).toString() === "WEBP",
+        `an edit streams image_edit.completed, in its output_format (${editEvents.map((e) => e.type).join(", ")})`);
+  const urlStream = await failure(() => client.images.generate({ prompt: "x", size: "64x64", stream: true, response_format: "url" }));
+  check(urlStream instanceof OpenAI.BadRequestError && urlStream.param === "response_format", "a stream of links is refused");
   const typo = await failure(() => client.images.generate({ prompt: "x", size: "64x64", sizee: "64x64" }));
   check(typo instanceof OpenAI.BadRequestError && typo.param === "sizee", "an unknown argument is refused naming it");
 

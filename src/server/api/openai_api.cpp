@@ -6,6 +6,7 @@
 
 #include "server/http/base64.h"
 #include "server/http/http_common.h"
+#include "server/api/openai_stream.h"
 #include "server/api/request_parsers.h"
 #include "server/http/routes.h"
 
@@ -14,10 +15,14 @@ namespace {
 
 using nlohmann::json;
 
-// Queues `job` and answers when it is done: {created, data: [{b64_json} or {url}]}.
+// Queues `job` and answers when it is done: {created, data: [{b64_json} or {url}]}, or as a
+// stream of events (stream: true).
 void answer_images(const ServerContext& ctx, const http::Request& req, http::Response& res, JobRequest job,
-                   const std::string& format) {
+                   const OpenAiAnswer& answer, bool edit) {
+  const std::string output_format = job.output.format;
   const std::string id = ctx.queue.submit(std::move(job));
+  if (answer.stream) return res.defer(openai_image_stream(ctx, id, answer, output_format, edit));
+  const std::string format = answer.format;
   const std::string host = req.get_header_value("Host");
   answer_when_done(ctx, id, res, [format, host](const JobView& job, http::Response& res) {
     if (job.state != JobState::Succeeded) throw job_error(job);
@@ -32,15 +37,15 @@ void answer_images(const ServerContext& ctx, const http::Request& req, http::Res
 }
 
 void generations(const ServerContext& ctx, const http::Request& req, http::Response& res) {
-  std::string format;
-  JobRequest job = parse_openai_request(parse_body(req.body), lookup_of(ctx), format);
-  answer_images(ctx, req, res, std::move(job), format);
+  OpenAiAnswer answer;
+  JobRequest job = parse_openai_request(parse_body(req.body), lookup_of(ctx), answer);
+  answer_images(ctx, req, res, std::move(job), answer, false);
 }
 
 void edits(const ServerContext& ctx, const http::Request& req, http::Response& res) {
-  std::string format;
-  JobRequest job = parse_openai_edit(req.body, req.get_header_value("Content-Type"), lookup_of(ctx), format);
-  answer_images(ctx, req, res, std::move(job), format);
+  OpenAiAnswer answer;
+  JobRequest job = parse_openai_edit(req.body, req.get_header_value("Content-Type"), lookup_of(ctx), answer);
+  answer_images(ctx, req, res, std::move(job), answer, true);
 }
 
 }  // namespace

@@ -72,7 +72,7 @@ json fields_of(const std::vector<FormPart>& parts) {
 }  // namespace
 
 JobRequest parse_openai_edit(const std::string& body, const std::string& content_type, const NameLookup& names,
-                             std::string& format) {
+                             OpenAiAnswer& answer) {
   if (!is_multipart_form(content_type))
     throw RequestError(400, "", "POST /v1/images/edits takes multipart/form-data (image, mask and the fields as form parts)");
   const std::vector<FormPart> parts = parse_multipart_form(body, content_type);
@@ -87,10 +87,9 @@ JobRequest parse_openai_edit(const std::string& body, const std::string& content
     }
   }
   if (!image) throw RequestError(400, "image", "image: is required (a PNG, JPEG or WebP file)");
-  JobRequest job = parse_openai_request(fields_of(parts), names, format, /*edit=*/true);
+  JobRequest job = parse_openai_request(fields_of(parts), names, answer, /*edit=*/true);
   api::Generation& g = job.generation;
-  const json fields = fields_of(parts);
-  if (fields.value("size", std::string("auto")) == "auto") g.fit_to_size = false;  // the image's own size
+  if (answer.size == "auto") g.fit_to_size = false;  // the image's own size
 
   const long long max_pixels = api::max_input_pixels(g);
   const PixelsHandle pixels = decode(image->data, image->name, max_pixels);

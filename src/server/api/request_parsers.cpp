@@ -129,7 +129,7 @@ JobRequest parse_job_request(const json& body, const NameLookup& names) {
   return job;
 }
 
-JobRequest parse_openai_request(const json& body, const NameLookup& names, std::string& format, bool edit) {
+JobRequest parse_openai_request(const json& body, const NameLookup& names, OpenAiAnswer& answer, bool edit) {
   const Fields f(body);
   // The Images API's fields (generations, edits); it refuses any other, as OpenAI does.
   static const std::set<std::string> known = {"prompt", "model", "n", "size", "response_format", "quality", "style", "user",
@@ -139,7 +139,8 @@ JobRequest parse_openai_request(const json& body, const NameLookup& names, std::
   for (const auto& [key, value] : body.items())
     if (!known.count(key) && !(edit && edit_only.count(key)))
       throw RequestError(400, key, "Unrecognized request argument supplied: " + key);
-  if (f.boolean("stream", false)) f.bad("stream", "streaming is not supported by sdxl yet; send stream: false", 400);
+  answer.stream = f.boolean("stream", false);
+  answer.partial_images = static_cast<int>(f.integer("partial_images", 0, 0, 3));
   if (f.text("background", "auto") == "transparent") f.bad("background", "a transparent background is not supported by sdxl", 400);
   JobRequest job;
   api::Generation& g = job.generation;
@@ -148,6 +149,7 @@ JobRequest parse_openai_request(const json& body, const NameLookup& names, std::
   g.images_per_prompt = static_cast<int>(f.integer("n", 1, 1, 10));  // the OpenAI API's own limit
   // An edit keeps its image's size unless told otherwise.
   const std::string size = f.text("size", edit ? "auto" : "1024x1024");
+  answer.size = size;
   if (size != "auto") {
     int w = 0, h = 0;
     char x = 0, extra = 0;
@@ -164,8 +166,10 @@ JobRequest parse_openai_request(const json& body, const NameLookup& names, std::
   } else if (job.output.format != "png") {
     job.output.quality = 100;
   }
-  format = f.text("response_format", "b64_json");
-  if (format != "b64_json" && format != "url") f.bad("response_format", "must be b64_json or url", 400);
+  answer.format = f.text("response_format", "b64_json");
+  if (answer.format != "b64_json" && answer.format != "url") f.bad("response_format", "must be b64_json or url", 400);
+  if (answer.stream && answer.format == "url")
+    f.bad("response_format", "a stream carries the images themselves (b64_json), not links", 400);
   const std::string model = f.text("model", "");
   if (!model.empty() && model != "sdxl" && !names.has_checkpoint(model))
     throw RequestError(404, "model", "model: no model named '" + model + "' (GET /v1/models lists them)");

@@ -33,14 +33,21 @@ struct NameLookup {
 JobRequest parse_a1111_request(const nlohmann::json& body, bool img2img, const NameLookup& names, nlohmann::json& echo,
                                std::vector<std::string>& ignored);
 JobRequest parse_job_request(const nlohmann::json& body, const NameLookup& names);
-// `format`: "b64_json" or "url". `edit`: the fields of /v1/images/edits too (its images are the
-// caller's: parse_openai_edit).
-JobRequest parse_openai_request(const nlohmann::json& body, const NameLookup& names, std::string& format, bool edit = false);
+// How an OpenAI Images request wants its answer: `format` "b64_json" or "url"; `stream`: as
+// Server-Sent Events, with up to `partial_images` (0-3) previews before the images.
+struct OpenAiAnswer {
+  std::string format = "b64_json";
+  bool stream = false;
+  int partial_images = 0;
+  std::string size = "1024x1024";  // as the request gave it ("auto" for an edit's own size)
+};
+// `edit`: the fields of /v1/images/edits too (its images are the caller's: parse_openai_edit).
+JobRequest parse_openai_request(const nlohmann::json& body, const NameLookup& names, OpenAiAnswer& answer, bool edit = false);
 // POST /v1/images/edits: a multipart/form-data body (`content_type` names its boundary) with
 // `image` (or one `image[]`), an optional `mask` (a PNG whose transparent pixels are the ones
 // to repaint; without one, an image's own transparency is its mask), and the generation fields.
 JobRequest parse_openai_edit(const std::string& body, const std::string& content_type, const NameLookup& names,
-                             std::string& format);
+                             OpenAiAnswer& answer);
 
 // Each family's field for a library parameter (sdxl_last_error_parameter).
 std::string a1111_field_of(const std::string& parameter);
