@@ -69,6 +69,13 @@ Command add_serve_command(CLI::App& app) {
   cmd->add_option("--listen", o->listen, "Address to listen on, HOST:PORT (PORT 0: any free port)")->capture_default_str();
   cmd->add_option("--api-auth", o->api_auth, "Require HTTP Basic auth: user:password[,user2:password2]");
   cmd->add_option("--api-key", s.api_key, "Require this Bearer token (OpenAI clients' API key)");
+  cmd->add_option("--public-url", s.public_url,
+                  "Where clients reach this server (https://images.example.com behind a proxy or TLS): the start of\n"
+                  "the result links the OpenAI API answers with (default: http:// and the request's Host)");
+  cmd->add_option("--link-secret", s.link_secret,
+                  "Key the result links are signed with (HMAC-SHA256; they work for an hour without the API key).\n"
+                  "Default: random per process; give front ends behind one balancer the same one")
+      ->envname("SDXL_LINK_SECRET");
   cmd->add_option("--cors-origin", s.cors_origin, "Allow browsers on this origin to call the APIs (CORS is off without it)");
   cmd->add_option("--allowed-hosts", s.allowed_hosts,
                   "Host names clients may reach this server by, besides its address and localhost (behind a proxy;\n"

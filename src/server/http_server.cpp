@@ -5,12 +5,14 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <regex>
 
 #include "server/http/base64.h"
 #include "server/http/http_common.h"
 #include "server/http/http_listener.h"
 #include "server/queue/redis_job_backend.h"
 #include "server/http/request_guard.h"
+#include "server/http/signed_links.h"
 #include "server/http/routes.h"
 #include "server/stop_signals.h"
 
@@ -25,8 +27,16 @@ bool has_scheme(const std::string& header, const char* scheme, std::string& cred
   return true;
 }
 
-bool authorized(const ServerOptions& o, const http::Request& req) {
+// A GET of one result image with a valid, unexpired signature (an OpenAI `url` link).
+bool signed_link(const LinkSigner& links, const http::Request& req) {
+  static const std::regex image(R"(/v1/jobs/[0-9a-f]+/images/[0-9]{1,9})");
+  if (req.method != "GET" || !std::regex_match(req.path, image)) return false;
+  return links.valid(req.path, req.get_param_value("expires"), req.get_param_value("sig"), unix_now());
+}
+
+bool authorized(const ServerOptions& o, const LinkSigner& links, const http::Request& req) {
   if (o.api_auth.empty() && o.api_key.empty()) return true;
+  if (signed_link(links, req)) return true;
   const std::string header = req.get_header_value("Authorization");
   std::string credentials;
   if (!o.api_key.empty() && has_scheme(header, "Bearer", credentials)) return same_secret(credentials, o.api_key);
@@ -41,7 +51,8 @@ bool authorized(const ServerOptions& o, const http::Request& req) {
 }
 
 // Before a request's body is read: CORS preflight, the Host and Origin checks, authentication.
-bool answered_early(const ServerOptions& options, const RequestGuard& guard, const http::Request& req, http::Response& res) {
+bool answered_early(const ServerOptions& options, const RequestGuard& guard, const LinkSigner& links, const http::Request& req,
+                    http::Response& res) {
   if (!options.cors_origin.empty()) {
     res.set_header("Access-Control-Allow-Origin", options.cors_origin);
     res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
@@ -56,24 +67,13 @@ bool answered_early(const ServerOptions& options, const RequestGuard& guard, con
     send_error_for(req.path, res, *refusal);
     return true;
   }
-  if (authorized(options, req)) return false;
+  if (authorized(options, links, req)) return false;
   res.set_header("WWW-Authenticate", "Basic realm=\"sdxl\"");
   send_error_for(req.path, res, RequestError(401, "", "authentication required (--api-auth user:password as HTTP Basic, or --api-key as a Bearer token)"));
   return true;
 }
 
 }  // namespace
-
-bool same_secret(const std::string& a, const std::string& b) {
-  unsigned char difference = a.size() == b.size() ? 0 : 1;
-  const size_t n = std::max(a.size(), b.size());
-  for (size_t i = 0; i < n; ++i) {
-    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
-    const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
-    difference |= static_cast<unsigned char>(x ^ y);
-  }
-  return difference == 0;
-}
 
 int run_server(const ServerOptions& options) {
   StopSignals stop_signals;
@@ -89,7 +89,8 @@ int run_server(const ServerOptions& options) {
   else
     queue = std::make_unique<RedisJobBackend>(parse_redis_url(options.queue_url),
                                               RedisQueueOptions{options.queue_size, options.result_ttl_s, options.lora_dir});
-  const ServerContext ctx{options, catalog, *queue};
+  const LinkSigner links(options.link_secret);
+  const ServerContext ctx{options, catalog, *queue, links};
 
   http::Limits limits;
   limits.max_body_bytes = options.max_body_bytes;
@@ -100,7 +101,9 @@ int run_server(const ServerOptions& options) {
         send_error_for(path, res, RequestError(status, "", message));
       });
   const RequestGuard guard(options);
-  server.set_gate([&options, &guard](const http::Request& req, http::Response& res) { return answered_early(options, guard, req, res); });
+  server.set_gate([&options, &guard, &links](const http::Request& req, http::Response& res) {
+    return answered_early(options, guard, links, req, res);
+  });
   Router router(server);
   add_web_page(router, ctx);
   add_a1111_routes(router, ctx);

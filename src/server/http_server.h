@@ -8,7 +8,4 @@ namespace sdxl::server {
 // Returns the process exit code. Prints "sdxl: listening on http://HOST:PORT" once ready.
 int run_server(const ServerOptions& options);
 
-// Constant-time comparison of secrets (no early exit on the first difference).
-bool same_secret(const std::string& a, const std::string& b);
-
 }  // namespace sdxl::server

@@ -22,6 +22,8 @@ struct ServerOptions {
   std::vector<std::pair<std::string, std::string>> api_auth;  // --api-auth user:pass[,user:pass]
   std::string api_key;                                        // --api-key: OpenAI-style Bearer
   std::string cors_origin;                                    // empty: no CORS headers
+  std::string public_url;   // --public-url: the scheme://host[:port][/prefix] links to results start with (behind a proxy)
+  std::string link_secret;  // SDXL_LINK_SECRET: the key result links are signed with (empty: random per process)
   std::vector<std::string> allowed_hosts;                     // Host names besides this server's own ("*": any)
   size_t max_connections = 256;                               // open connections at most; more get 503
   size_t queue_size = 16;                                     // queued jobs at most (the running one aside)

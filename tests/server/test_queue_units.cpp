@@ -2,6 +2,8 @@
 // A1111 checkpoint titles jobs are routed by.
 #include <gtest/gtest.h>
 
+#include "server/http/signed_links.h"
+
 #include <nlohmann/json.hpp>
 
 #include "server/jobs/prompt_styles.h"
@@ -194,6 +196,27 @@ TEST(PromptStyles, ReadAndMergedAsAutomatic1111Does) {
   EXPECT_EQ(merge_prompts("", " fox "), "fox");  // AUTOMATIC1111 strips when it joins
   EXPECT_THROW(PromptStyles::parse("name,prompt\n\"open,x\n", "bad.csv"), std::runtime_error);
   EXPECT_THROW(PromptStyles::parse("title,text2\nx,y\n", "bad.csv"), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace sdxl::server
+
+namespace sdxl::server {
+namespace {
+
+TEST(LinkSigner, SignsOnePathUntilItExpires) {
+  const LinkSigner links("secret");
+  const std::string query = links.query_for("/v1/jobs/ab/images/0", 60);
+  const std::string expires = query.substr(9, query.find('&') - 9), sig = query.substr(query.find("sig=") + 4);
+  const int64_t now = unix_now();
+  EXPECT_TRUE(links.valid("/v1/jobs/ab/images/0", expires, sig, now));
+  EXPECT_FALSE(links.valid("/v1/jobs/ab/images/0", expires, sig, now + 120)) << "expired";
+  EXPECT_FALSE(links.valid("/v1/jobs/ab/images/1", expires, sig, now));
+  EXPECT_FALSE(LinkSigner("other").valid("/v1/jobs/ab/images/0", expires, sig, now));
+  EXPECT_FALSE(links.valid("/v1/jobs/ab/images/0", "", sig, now));
+  EXPECT_FALSE(links.valid("/v1/jobs/ab/images/0", "99999999999999999999", sig, now));
+  EXPECT_FALSE(links.valid("/v1/jobs/ab/images/0", expires, "", now));
+  EXPECT_NE(LinkSigner().query_for("/x"), LinkSigner().query_for("/x")) << "a random secret per signer";
 }
 
 }  // namespace

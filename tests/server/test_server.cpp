@@ -618,6 +618,39 @@ TEST(ServerAuth, BasicAndBearer) {
   EXPECT_EQ(k.Get("/v1/models")->status, 401);
 }
 
+// An OpenAI `url` works without the key (an <img> cannot send one): signed, for that image
+// only, expiring; it starts with --public-url behind a proxy.
+TEST(ServerAuth, ResultLinksAreSignedAndNeedNoKey) {
+  SDXL_REQUIRE_REFERENCE();
+  ServerProcess s({"-m", tiny().string(), "--api-key", "sk-test", "--public-url", "https://images.example/sdxl/"});
+  ASSERT_GT(s.port(), 0);
+  auto k = s.client();
+  k.set_bearer_token_auth("sk-test");
+  auto r = k.Post("/v1/images/generations", json{{"prompt", "a kite"}, {"size", "64x64"}, {"n", 2}, {"response_format", "url"}}.dump(),
+                  "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const std::string link = json::parse(r->body)["data"][1]["url"];
+  EXPECT_EQ(link.rfind("https://images.example/sdxl/v1/jobs/", 0), 0u) << link;
+  const std::string path = link.substr(link.find("/v1/"));
+  auto anyone = s.client();  // no key
+  auto image = anyone.Get(path.c_str());
+  ASSERT_TRUE(image);
+  EXPECT_EQ(image->status, 200);
+  EXPECT_EQ(png_of(image->body).width, 64);
+  std::string other = path;
+  other.replace(other.find("/images/1"), 9, "/images/0");  // the signature is for image 1 only
+  EXPECT_EQ(anyone.Get(other.c_str())->status, 401);
+  std::string tampered = path;
+  tampered.back() = tampered.back() == '0' ? '1' : '0';
+  EXPECT_EQ(anyone.Get(tampered.c_str())->status, 401);
+  EXPECT_EQ(anyone.Get(path.substr(0, path.find('?')).c_str())->status, 401);
+  const size_t at = path.find("expires=") + 8;
+  std::string extended = path;
+  extended.replace(at, 1, "9");  // a later expiry: the signature no longer matches
+  EXPECT_EQ(anyone.Get(extended.c_str())->status, 401);
+}
+
 TEST(ServerCors, OnlyForTheGivenOrigin) {
   SDXL_REQUIRE_REFERENCE();
   ServerProcess s({"-m", tiny().string(), "--cors-origin", "http://app.example"});

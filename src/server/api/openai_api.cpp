@@ -23,13 +23,19 @@ void answer_images(const ServerContext& ctx, const http::Request& req, http::Res
   const std::string id = ctx.queue.submit(std::move(job));
   if (answer.stream) return res.defer(openai_image_stream(ctx, id, answer, output_format, edit));
   const std::string format = answer.format;
-  const std::string host = req.get_header_value("Host");
-  answer_when_done(ctx, id, res, [format, host](const JobView& job, http::Response& res) {
+  // Links start with --public-url behind a proxy, else with the address the client used.
+  std::string base = ctx.options.public_url.empty() ? "http://" + req.get_header_value("Host") : ctx.options.public_url;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  answer_when_done(ctx, id, res, [&ctx, format, base](const JobView& job, http::Response& res) {
     if (job.state != JobState::Succeeded) throw job_error(job);
     json data = json::array();
     for (size_t i = 0; i < job.images.size(); ++i) {
       if (format == "b64_json") data.push_back({{"b64_json", base64_encode(job.images[i].bytes)}});
-      else data.push_back({{"url", "http://" + host + "/v1/jobs/" + job.id + "/images/" + std::to_string(i)}});
+      else {
+        // Signed and expiring in an hour (as OpenAI's links): it works in an <img>, without the key.
+        const std::string path = "/v1/jobs/" + job.id + "/images/" + std::to_string(i);
+        data.push_back({{"url", base + path + ctx.links.query_for(path)}});
+      }
     }
     const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     send_json(res, 200, {{"created", now}, {"data", data}});

@@ -11,6 +11,7 @@
 #include "server/jobs/job_queue.h"
 #include "server/jobs/model_catalog.h"
 #include "server/http/request_fields.h"
+#include "server/http/signed_links.h"
 #include "server/server_options.h"
 
 namespace sdxl::server {
@@ -19,6 +20,7 @@ struct ServerContext {
   const ServerOptions& options;
   ModelCatalog& catalog;
   JobBackend& queue;
+  const LinkSigner& links;  // signs result links that work without the API key
 };
 
 void send_json(http::Response& res, int status, const nlohmann::json& body);
