@@ -111,6 +111,11 @@ sdxl_status sdxl_tokenize(const sdxl_tokenize_params* params, char** report);
 typedef enum sdxl_hash_kind { SDXL_HASH_FILE = 0, SDXL_HASH_SAFETENSORS_DATA = 1 } sdxl_hash_kind;
 sdxl_status sdxl_file_hash(const char* path, sdxl_hash_kind kind, char** hex);
 
+/* The textual-inversion embeddings of folder `dir` (NAME.safetensors), from their headers, as a
+ * JSON array (free with sdxl_free_string): [{"name", "file", "vectors", "clip_l_width",
+ * "clip_g_width", "error"}], "error" null for a usable SDXL embedding, else why not. */
+sdxl_status sdxl_list_embeddings(const char* dir, char** json);
+
 /* ---- samplers ----------------------------------------------------------------------------- */
 /* The sampler table: each sampler's name here, the diffusers scheduler it runs as, and
  * AUTOMATIC1111's name for it. Entries live as long as the library. */

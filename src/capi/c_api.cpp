@@ -2,6 +2,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "core/error.h"
@@ -10,6 +11,7 @@
 #include "io/file_hash.h"
 #include "capi/c_api_guard.h"
 #include "pipeline/sources/model_info.h"
+#include "pipeline/prompts/textual_inversion.h"
 #include "pipeline/prompts/tokenize_report.h"
 #include "sdxl/sdxl.h"
 
@@ -102,6 +104,18 @@ sdxl_status sdxl_file_hash(const char* path, sdxl_hash_kind kind, char** hex) {
     *hex = nullptr;
     const auto k = which == SDXL_HASH_FILE ? sdxl::io::FileHashKind::WholeFile : sdxl::io::FileHashKind::SafetensorsData;
     *hex = sdxl::capi::copy_string(sdxl::io::file_sha256(path, k, sdxl::io::default_hash_cache()));
+  });
+}
+
+sdxl_status sdxl_list_embeddings(const char* dir, char** json) {
+  return sdxl::capi::guarded([&] {
+    SDXL_CHECK(dir && json, InvalidArgument, "[embeddings] dir and json must not be NULL");
+    *json = nullptr;
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& e : sdxl::pipeline::list_textual_inversions(dir))
+      list.push_back({{"name", e.name}, {"file", e.file.string()}, {"vectors", e.vectors}, {"clip_l_width", e.clip_l_width},
+                      {"clip_g_width", e.clip_g_width}, {"error", e.problem.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.problem)}});
+    *json = sdxl::capi::copy_string(list.dump());
   });
 }
 

@@ -11,6 +11,7 @@
 
 #include "cli/cli_runner.h"
 #include "io/png.h"
+#include "io/safetensors.h"
 #include "server/server_process.h"
 #include "server/shared_server.h"
 #include "test_support.h"
@@ -346,6 +347,7 @@ TEST_F(Server, A1111Lists) {
   for (const char* empty : {"/sdapi/v1/upscalers", "/sdapi/v1/latent-upscale-modes", "/sdapi/v1/sd-vae"})
     EXPECT_EQ(get(*server_, empty), json::array()) << empty;
   EXPECT_GT(get(*server_, "/sdapi/v1/memory")["ram"]["total"].get<double>(), 0);
+  EXPECT_EQ(get(*server_, "/sdapi/v1/embeddings"), json({{"loaded", json::object()}, {"skipped", json::object()}}));
   EXPECT_EQ(get(*server_, "/sdapi/v1/scripts"), json({{"txt2img", json::array()}, {"img2img", json::array()}}));
   const json flags = get(*server_, "/sdapi/v1/cmd-flags");
   EXPECT_EQ(flags["api"], true);
@@ -649,6 +651,24 @@ TEST(ServerAuth, ResultLinksAreSignedAndNeedNoKey) {
   std::string extended = path;
   extended.replace(at, 1, "9");  // a later expiry: the signature no longer matches
   EXPECT_EQ(anyone.Get(extended.c_str())->status, 401);
+}
+
+// /sdapi/v1/embeddings lists --embedding-dir as AUTOMATIC1111 does: SDXL embeddings loaded (shape:
+// both encoders' widths), others (an SD 1.x one here) skipped.
+TEST(ServerLists, Embeddings) {
+  SDXL_REQUIRE_REFERENCE();
+  test::TempDir dir;
+  io::write_safetensors(dir / "badhands.safetensors", {{"clip_l", Tensor::zeros(Shape{3, 32}, DType::F32)},
+                                                       {"clip_g", Tensor::zeros(Shape{3, 64}, DType::F32)}});
+  io::write_safetensors(dir / "sd15.safetensors", {{"emb_params", Tensor::zeros(Shape{2, 768}, DType::F32)}});
+  ServerProcess s({"-m", tiny().string(), "--embedding-dir", dir.path().string()});
+  ASSERT_GT(s.port(), 0);
+  const json list = get(s, "/sdapi/v1/embeddings");
+  ASSERT_TRUE(list["loaded"].contains("badhands")) << list.dump();
+  EXPECT_EQ(list["loaded"]["badhands"]["vectors"], 3);
+  EXPECT_EQ(list["loaded"]["badhands"]["shape"], 96);
+  EXPECT_TRUE(list["loaded"]["badhands"]["step"].is_null());
+  EXPECT_TRUE(list["skipped"].contains("sd15")) << list.dump();
 }
 
 TEST(ServerCors, OnlyForTheGivenOrigin) {

@@ -45,6 +45,34 @@ std::vector<TextualInversion> load_textual_inversions(const fs::path& dir, const
   return out;
 }
 
+std::vector<EmbeddingEntry> list_textual_inversions(const fs::path& dir) {
+  std::vector<EmbeddingEntry> out;
+  std::error_code ec;
+  SDXL_CHECK(fs::is_directory(dir, ec), Io, "[embeddings] ", dir.string(), ": not a directory");
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    std::error_code entry_ec;
+    if (it->path().extension() != ".safetensors" || !it->is_regular_file(entry_ec) || entry_ec) continue;
+    EmbeddingEntry e{it->path().stem().string(), it->path()};
+    try {
+      const auto st = io::SafetensorsFile::open(e.file);
+      const io::TensorRecord *l = st->find("clip_l"), *g = st->find("clip_g");
+      if (!l || !g) e.problem = "no clip_l and clip_g tensors (not an SDXL embedding)";
+      else if (l->shape.rank() != 2 || g->shape.rank() != 2 || l->shape[0] != g->shape[0]) e.problem = "clip_l and clip_g must be [n, width] with the same n";
+      else if (l->shape[0] < 1 || l->shape[0] > kChunkTokens) e.problem = "an embedding has 1 to 75 vectors";
+      if (l && g && l->shape.rank() == 2 && g->shape.rank() == 2) {
+        e.vectors = l->shape[0];
+        e.clip_l_width = l->shape[1];
+        e.clip_g_width = g->shape[1];
+      }
+    } catch (const Error& error) {
+      e.problem = error.what();
+    }
+    out.push_back(std::move(e));
+  }
+  std::sort(out.begin(), out.end(), [](const EmbeddingEntry& a, const EmbeddingEntry& b) { return a.name < b.name; });
+  return out;
+}
+
 std::vector<TokenEmbedding> token_embeddings(const std::vector<TextualInversion>& embeddings,
                                              const tokenizer::ClipTokenizer& tokenizer, bool second_encoder,
                                              int64_t hidden_size) {

@@ -23,6 +23,16 @@ struct TextualInversion {
 std::vector<TextualInversion> load_textual_inversions(const std::filesystem::path& dir,
                                                       const std::vector<std::string>& texts);
 
+// What a folder of embeddings offers, from the files' headers (no vector is read): each
+// .safetensors file by name, with its vector count and widths, or why it cannot be used.
+struct EmbeddingEntry {
+  std::string name;
+  std::filesystem::path file;
+  int64_t vectors = 0, clip_l_width = 0, clip_g_width = 0;
+  std::string problem;  // empty: usable
+};
+std::vector<EmbeddingEntry> list_textual_inversions(const std::filesystem::path& dir);
+
 // The embeddings as one encoder places them: names tokenized with its tokenizer, its vectors
 // (clip_l for the first encoder, clip_g for the second), checked against its hidden size.
 std::vector<TokenEmbedding> token_embeddings(const std::vector<TextualInversion>& embeddings,

@@ -219,6 +219,21 @@ void add_a1111_routes(Router& server, const ServerContext& ctx) {
       list.push_back({{"model_name", std::filesystem::path(ctx.options.vae).filename().string()}, {"filename", ctx.options.vae}});
     send_json(res, 200, list);
   }));
+  // The textual-inversion embeddings of --embedding-dir: the SDXL ones "loaded" (usable by name in
+  // a prompt), the rest "skipped", each with AUTOMATIC1111's fields (shape: clip_l + clip_g width).
+  server.Get("/sdapi/v1/embeddings", guarded([&ctx](const http::Request&, http::Response& res) {
+    json loaded = json::object(), skipped = json::object();
+    if (!ctx.options.embedding_dir.empty()) {
+      char* text = nullptr;
+      api::check(sdxl_list_embeddings(ctx.options.embedding_dir.c_str(), &text));
+      for (const auto& e : json::parse(api::take_string(text))) {
+        const json entry = {{"step", nullptr}, {"sd_checkpoint", nullptr}, {"sd_checkpoint_name", nullptr},
+                            {"shape", e["clip_l_width"].get<int64_t>() + e["clip_g_width"].get<int64_t>()}, {"vectors", e["vectors"]}};
+        (e["error"].is_null() ? loaded : skipped)[e["name"].get<std::string>()] = entry;
+      }
+    }
+    send_json(res, 200, {{"loaded", loaded}, {"skipped", skipped}});
+  }));
   server.Get("/sdapi/v1/memory", guarded([](const http::Request&, http::Response& res) { send_json(res, 200, memory_report()); }));
   server.Post("/sdapi/v1/png-info", guarded([](const http::Request& req, http::Response& res) {
     const json body = parse_body(req.body);
