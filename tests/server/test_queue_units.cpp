@@ -221,3 +221,30 @@ TEST(LinkSigner, SignsOnePathUntilItExpires) {
 
 }  // namespace
 }  // namespace sdxl::server
+
+namespace sdxl::server {
+namespace {
+
+// /progress's eta_relative: the steps left (this repeat's and the later repeats') at the measured
+// step time; before one is measured, AUTOMATIC1111's extrapolation of the elapsed time.
+TEST(JobView, EtaFromMeasuredStepTimes) {
+  JobView v;
+  v.state = JobState::Running;
+  v.stage = "denoising";
+  v.step = 10;
+  v.total = 30;
+  v.repeat = 0;
+  v.repeats = 2;
+  v.elapsed_seconds = 12;
+  v.step_seconds = 0.5;
+  EXPECT_DOUBLE_EQ(v.eta_seconds(), (20 + 30) * 0.5);
+  v.repeat = 1;
+  EXPECT_DOUBLE_EQ(v.eta_seconds(), 20 * 0.5);
+  v.step_seconds = 0;
+  EXPECT_NEAR(v.eta_seconds(), 12 / v.progress() - 12, 1e-9);
+  v.state = JobState::Succeeded;
+  EXPECT_EQ(v.eta_seconds(), 0.0);
+}
+
+}  // namespace
+}  // namespace sdxl::server

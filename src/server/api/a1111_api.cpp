@@ -116,7 +116,7 @@ void add_a1111_routes(Router& server, const ServerContext& ctx) {
                   {"job_timestamp", "0"},       {"job_no", job ? job->repeat : 0},
                   {"sampling_step", job ? job->step : 0}, {"sampling_steps", job ? job->total : 0}};
     const double progress = job ? job->progress() : 0.0;
-    const double eta = job && progress > 0 ? job->elapsed_seconds / progress - job->elapsed_seconds : 0.0;
+    const double eta = job ? job->eta_seconds() : 0.0;
     send_json(res, 200,
               {{"progress", progress},
                {"eta_relative", eta},

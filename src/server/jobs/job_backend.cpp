@@ -59,4 +59,14 @@ double JobView::progress() const {
   return std::min(1.0, (repeat + within) / repeats);
 }
 
+double JobView::eta_seconds() const {
+  if (state != JobState::Running) return 0.0;
+  if (step_seconds > 0 && total > 0) {
+    const int64_t left = int64_t{total} - step + int64_t{std::max(0, repeats - repeat - 1)} * total;
+    return static_cast<double>(std::max<int64_t>(left, 0)) * step_seconds;
+  }
+  const double p = progress();
+  return p > 0 ? elapsed_seconds / p - elapsed_seconds : 0.0;
+}
+
 }  // namespace sdxl::server

@@ -40,9 +40,13 @@ struct JobView {
   int error_status = 500;
   std::string checkpoint;
   double elapsed_seconds = 0;
+  double step_seconds = 0;  // the measured time of one step of the current stage (0: not yet known)
   uint64_t version = 0;  // grows with every change
   bool done() const { return finished(state); }
   double progress() const;  // 0..1 across repeats
+  // Seconds left: the steps left (this repeat's and the later repeats') at the measured step
+  // time; before a step time is known, AUTOMATIC1111's extrapolation of the elapsed time.
+  double eta_seconds() const;
 };
 
 // Where the routes send jobs and read them back.

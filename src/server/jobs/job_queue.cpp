@@ -24,6 +24,7 @@ struct JobQueue::Job {
   std::string checkpoint;
   std::chrono::steady_clock::time_point started;
   double elapsed = 0;
+  double step_seconds = 0;
   uint64_t version = 0;
   std::atomic<bool> cancel{false}, skip{false}, interrupt{false};
   bool cancelled_by_id = false;  // DELETE, not AUTOMATIC1111's interrupt (which keeps what is done)
@@ -106,6 +107,7 @@ JobView JobQueue::view_of(const Job& j) const {
   v.elapsed_seconds = j.state == JobState::Running
                           ? std::chrono::duration<double>(std::chrono::steady_clock::now() - j.started).count()
                           : j.elapsed;
+  v.step_seconds = j.state == JobState::Running ? j.step_seconds : 0.0;
   v.version = j.version;
   if (j.state == JobState::Queued)
     for (size_t i = 0; i < queue_.size(); ++i)
@@ -219,10 +221,11 @@ class JobQueue::Observer final : public JobObserver {
     }
     queue_.notify_changed();
   }
-  void progressed(const sdxl_progress& progress, std::string preview_png) override {
+  void progressed(const sdxl_progress& progress, std::string preview_png, double step_seconds) override {
     {
       std::lock_guard<std::mutex> lock(queue_.mutex_);
       job_.stage = progress.stage ? progress.stage : "";
+      if (step_seconds > 0) job_.step_seconds = step_seconds;
       if (progress.total_steps > 0) {
         job_.step = progress.step;
         job_.total = progress.total_steps;

@@ -2,7 +2,9 @@
 
 #include <malloc.h>
 
+#include <chrono>
 #include <memory>
+#include <string>
 
 #include "sdxl/generation.hpp"
 #include "server/http/request_fields.h"
@@ -27,8 +29,37 @@ RequestError library_refusal(sdxl_status status, const std::string& preface) {
 
 namespace {
 
+// The time a step takes, measured over the steps of the current stage (from the first report
+// on: the first step's own time includes the stage's start-up).
+class StepClock {
+ public:
+  double seconds_per_step(const sdxl_progress& p) {
+    const std::string stage = p.stage ? p.stage : "";
+    const auto now = std::chrono::steady_clock::now();
+    if (stage != stage_ || p.total_steps != total_ || p.step < first_step_) {
+      stage_ = stage;
+      total_ = p.total_steps;
+      first_step_ = p.step;
+      first_ = now;
+    }
+    if (p.step <= first_step_) return 0.0;
+    return std::chrono::duration<double>(now - first_).count() / (p.step - first_step_);
+  }
+
+ private:
+  std::string stage_;
+  int total_ = -1, first_step_ = 0;
+  std::chrono::steady_clock::time_point first_;
+};
+
+struct ProgressContext {
+  JobObserver& observer;
+  StepClock clock;
+};
+
 int on_progress(const sdxl_progress* progress, void* user) {
-  auto& observer = *static_cast<JobObserver*>(user);
+  auto& context = *static_cast<ProgressContext*>(user);
+  JobObserver& observer = context.observer;
   std::string preview;
   if (progress->preview) {
     unsigned char* bytes = nullptr;
@@ -38,7 +69,7 @@ int on_progress(const sdxl_progress* progress, void* user) {
       preview.assign(reinterpret_cast<char*>(bytes), size);
     sdxl_free_bytes(bytes);
   }
-  observer.progressed(*progress, std::move(preview));
+  observer.progressed(*progress, std::move(preview), context.clock.seconds_per_step(*progress));
   const StopRequest stop = observer.stop_request();
   return stop == StopRequest::None ? 0 : stop == StopRequest::Interrupt ? SDXL_PROGRESS_FINISH : 1;
 }
@@ -57,7 +88,8 @@ JobOutcome run_repeats(sdxl_engine* engine, const JobRequest& job, JobObserver& 
   }
   sdxl_generate_params& params = call->get();
   params.progress = on_progress;
-  params.progress_user_data = &observer;
+  ProgressContext progress{observer, {}};
+  params.progress_user_data = &progress;
   for (int r = 0; r < job.repeats; ++r) {
     if (r > 0 && observer.stop_request() == StopRequest::Interrupt) break;  // interrupted between repeats
     observer.repeat_started(r);

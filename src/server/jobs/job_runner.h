@@ -23,8 +23,9 @@ class JobObserver {
  public:
   virtual ~JobObserver() = default;
   virtual void repeat_started(int repeat) = 0;
-  // At every progress report; `preview_png` is empty when the report has no preview.
-  virtual void progressed(const sdxl_progress& progress, std::string preview_png) = 0;
+  // At every progress report; `preview_png` is empty when the report has no preview;
+  // `step_seconds`: the measured time of one step of this stage so far (0 until two are seen).
+  virtual void progressed(const sdxl_progress& progress, std::string preview_png, double step_seconds) = 0;
   // Asked at every progress report: what the job's owner wants now.
   virtual StopRequest stop_request() = 0;
   // A skipped repeat has stopped: the skip request is spent.

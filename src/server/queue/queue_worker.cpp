@@ -52,8 +52,9 @@ class RedisObserver final : public JobObserver {
   RedisObserver(RedisConnection& redis, const QueueKeys& keys, std::string id, std::string owner)
       : redis_(redis), key_(keys.job(id)), changes_(keys.changes()), id_(std::move(id)), owner_(std::move(owner)) {}
   void repeat_started(int repeat) override { write({"repeat", std::to_string(repeat), "step", "0", "stage", ""}); }
-  void progressed(const sdxl_progress& p, std::string preview_png) override {
+  void progressed(const sdxl_progress& p, std::string preview_png, double step_seconds) override {
     std::vector<std::string> set = {"stage", p.stage ? p.stage : ""};
+    if (step_seconds > 0) set.insert(set.end(), {"step_ms", std::to_string(static_cast<long long>(step_seconds * 1000.0 + 0.5))});
     if (p.total_steps > 0) set.insert(set.end(), {"step", std::to_string(p.step), "total", std::to_string(p.total_steps)});
     if (!preview_png.empty()) set.insert(set.end(), {"preview", std::move(preview_png)});
     write(std::move(set));

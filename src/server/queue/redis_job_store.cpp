@@ -68,6 +68,7 @@ std::optional<JobView> job_view_of(const std::string& id, const RedisReply& hash
       v.images.push_back({text(("image:" + std::to_string(i)).c_str()), text(("infotext:" + std::to_string(i)).c_str())});
   const long long started = std::atoll(text("started_ms").c_str()), ended = std::atoll(text("finished_ms").c_str());
   if (started > 0) v.elapsed_seconds = static_cast<double>((ended > 0 ? ended : now_ms()) - started) / 1000.0;
+  if (v.state == JobState::Running) v.step_seconds = static_cast<double>(std::atoll(text("step_ms").c_str())) / 1000.0;
   return v;
 }
 
