@@ -125,8 +125,13 @@ TEST(CApiEdges, SamplerTable) {
   ASSERT_EQ(sdxl_resolve_sampler("k_lms", "karras", 0, &info, &karras), SDXL_STATUS_OK);
   EXPECT_STREQ(info->display_name, "LMS");
   EXPECT_EQ(karras, 1);
-  EXPECT_EQ(sdxl_resolve_sampler("plms", nullptr, 0, &info, &karras), SDXL_STATUS_INVALID_ARGUMENT);
-  EXPECT_NE(std::string(sdxl_last_error()).find("plms"), std::string::npos);
+  ASSERT_EQ(sdxl_resolve_sampler("DPM++ 3M SDE (diffusers) Karras", nullptr, 0, &info, &karras), SDXL_STATUS_OK);
+  EXPECT_STREQ(info->name, "dpmpp_3m_sde");
+  EXPECT_EQ(karras, 1);
+  // k-diffusion's DPM++ 3M SDE is another algorithm: its name finds nothing.
+  EXPECT_EQ(sdxl_resolve_sampler("DPM++ 3M SDE", nullptr, 0, &info, &karras), SDXL_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(sdxl_resolve_sampler("dpmpp_sde", nullptr, 0, &info, &karras), SDXL_STATUS_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(sdxl_last_error()).find("dpmpp_sde"), std::string::npos);
   EXPECT_EQ(sdxl_resolve_sampler("euler", "exponential", 0, &info, &karras), SDXL_STATUS_INVALID_ARGUMENT);
   EXPECT_EQ(sdxl_resolve_sampler("ddim", "karras", 0, &info, &karras), SDXL_STATUS_UNSUPPORTED);
 }
@@ -143,7 +148,7 @@ TEST_F(CApi, BadValuesThenSuccessOnTheSameWarmEngine) {
       {"huge", [](sdxl_generate_params& p) { p.height = 8192; }, "4096", "height"},
       {"steps", [](sdxl_generate_params& p) { p.steps = 0; }, "steps", "steps"},
       {"guidance", [](sdxl_generate_params& p) { p.guidance_scale = 0.0 / 0.0; }, "guidance", "guidance_scale"},
-      {"sampler", [](sdxl_generate_params& p) { p.sampler = "plms"; }, "plms", "sampler"},
+      {"sampler", [](sdxl_generate_params& p) { p.sampler = "dpmpp_sde"; }, "dpmpp_sde", "sampler"},
       {"schedule", [](sdxl_generate_params& p) { p.scheduler = "exponential"; }, "exponential", "scheduler"},
       {"images", [](sdxl_generate_params& p) { p.images_per_prompt = 65; }, "images per prompt", "images_per_prompt"},
       {"prompts", [](sdxl_generate_params& p) { p.prompt_count = 0; }, "no prompt", "prompts"},
