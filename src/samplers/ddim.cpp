@@ -75,12 +75,7 @@ class DdimScheduler : public Scheduler {
   }
 
   Tensor add_noise(const Tensor& original, const Tensor& noise, double t) const override {
-    const float a = to_f32(alphas_cumprod_[static_cast<size_t>(t)]);
-    const float sa = std::sqrt(a), s1 = std::sqrt(1.0f - a);
-    Tensor out = Tensor::empty(original.shape(), DType::F32);
-    for (int64_t k = 0; k < original.numel(); ++k)
-      out.data<float>()[k] = sa * original.data<float>()[k] + s1 * noise.data<float>()[k];
-    return out;
+    return noised_at_timestep(alphas_cumprod_, original, noise, t);
   }
 
  private:

@@ -44,15 +44,8 @@ class DeisScheduler : public MultistepScheduler {
 
     // convert_model_output: through the data prediction back to a noise prediction
     const AlphaSigma s0 = alpha_sigma(to_f32(sigmas_[i]));
-    Tensor eps = Tensor::empty(sample.shape(), DType::F32);
-    for (int64_t k = 0; k < n; ++k) {
-      const float x = sample.data<float>()[k], m = model_output.data<float>()[k];
-      float x0;
-      if (spec_.prediction_type == "epsilon") x0 = (x - s0.sigma * m) / s0.alpha;
-      else if (spec_.prediction_type == "v_prediction") x0 = s0.alpha * x - s0.sigma * m;
-      else x0 = m;
-      eps.data<float>()[k] = (x - s0.alpha * x0) / s0.sigma;
-    }
+    Tensor eps = data_prediction(spec_.prediction_type, sample, model_output, s0);
+    for (int64_t k = 0; k < n; ++k) eps.data<float>()[k] = (sample.data<float>()[k] - s0.alpha * eps.data<float>()[k]) / s0.sigma;
     outputs_.push_back(eps);
     if (static_cast<int64_t>(outputs_.size()) > spec_.solver_order) outputs_.pop_front();
 

@@ -36,15 +36,7 @@ class DpmSinglestepScheduler : public MultistepScheduler {
     const size_t i = step_index(t);
     const int64_t n = sample.numel();
     const AlphaSigma s0 = alpha_sigma(to_f32(sigmas_[i]));
-    Tensor x0 = Tensor::empty(sample.shape(), DType::F32);
-    for (int64_t k = 0; k < n; ++k) {
-      const float x = sample.data<float>()[k], m = model_output.data<float>()[k];
-      float v;
-      if (spec_.prediction_type == "epsilon") v = (x - s0.sigma * m) / s0.alpha;
-      else if (spec_.prediction_type == "v_prediction") v = s0.alpha * x - s0.sigma * m;
-      else v = m;
-      x0.data<float>()[k] = v;
-    }
+    Tensor x0 = data_prediction(spec_.prediction_type, sample, model_output, s0);
     outputs_.push_back(x0);
     if (static_cast<int64_t>(outputs_.size()) > spec_.solver_order) outputs_.pop_front();
     // An img2img start may land on a second-order step with one prediction: it runs first order.

@@ -93,15 +93,7 @@ class LcmScheduler : public Scheduler {
 
   // DDPM's forward process: sqrt(a) x0 + sqrt(1 - a) noise.
   Tensor add_noise(const Tensor& original, const Tensor& noise, double t) const override {
-    const int64_t timestep = static_cast<int64_t>(t);
-    SDXL_CHECK(timestep >= 0 && timestep < spec_.num_train_timesteps, InvalidArgument, "[scheduler] timestep ", t,
-               " is out of range");
-    const float a = to_f32(alphas_cumprod_[static_cast<size_t>(timestep)]);
-    const float sqrt_a = std::sqrt(a), sqrt_b = std::sqrt(1.0f - a);
-    Tensor out = Tensor::empty(original.shape(), DType::F32);
-    for (int64_t k = 0; k < original.numel(); ++k)
-      out.data<float>()[k] = sqrt_a * original.data<float>()[k] + sqrt_b * noise.data<float>()[k];
-    return out;
+    return noised_at_timestep(alphas_cumprod_, original, noise, t);
   }
 
  private:

@@ -12,6 +12,22 @@ AlphaSigma alpha_sigma(float sigma) {
   return {alpha, s, std::log(alpha) - std::log(s)};
 }
 
+Tensor data_prediction(const std::string& prediction_type, const Tensor& sample, const Tensor& model_output, const AlphaSigma& s) {
+  Tensor x0 = Tensor::empty(sample.shape(), DType::F32);
+  const float* x = sample.data<float>();
+  const float* m = model_output.data<float>();
+  float* out = x0.data<float>();
+  const int64_t n = sample.numel();
+  if (prediction_type == "epsilon") {
+    for (int64_t k = 0; k < n; ++k) out[k] = (x[k] - s.sigma * m[k]) / s.alpha;
+  } else if (prediction_type == "v_prediction") {
+    for (int64_t k = 0; k < n; ++k) out[k] = s.alpha * x[k] - s.sigma * m[k];
+  } else {
+    for (int64_t k = 0; k < n; ++k) out[k] = m[k];
+  }
+  return x0;
+}
+
 void MultistepScheduler::set_multistep_schedule(int64_t steps) {
   SDXL_CHECK(steps >= 1, InvalidArgument, "[scheduler] steps must be >= 1");
   const int64_t train = spec_.num_train_timesteps;  // lambda_min_clipped = -inf clips nothing

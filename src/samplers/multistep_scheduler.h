@@ -11,6 +11,10 @@ struct AlphaSigma {
 };
 AlphaSigma alpha_sigma(float sigma);
 
+// diffusers' convert_model_output for DPM-Solver++: the data prediction x0 of `model_output` at
+// a sample whose noise level is `s` (epsilon, v_prediction or sample prediction).
+Tensor data_prediction(const std::string& prediction_type, const Tensor& sample, const Tensor& model_output, const AlphaSigma& s);
+
 class MultistepScheduler : public SigmaScheduler {
  public:
   using SigmaScheduler::SigmaScheduler;

@@ -9,6 +9,17 @@ namespace sdxl::samplers {
 
 float to_f32(double v) { return static_cast<float>(v); }
 
+Tensor noised_at_timestep(const std::vector<double>& alphas_cumprod, const Tensor& original, const Tensor& noise, double t) {
+  SDXL_CHECK(t >= 0 && t < static_cast<double>(alphas_cumprod.size()), InvalidArgument, "[scheduler] timestep ", t,
+             " is out of range");
+  const float a = to_f32(alphas_cumprod[static_cast<size_t>(t)]);
+  const float sqrt_a = std::sqrt(a), sqrt_b = std::sqrt(1.0f - a);
+  Tensor out = Tensor::empty(original.shape(), DType::F32);
+  for (int64_t k = 0; k < original.numel(); ++k)
+    out.data<float>()[k] = sqrt_a * original.data<float>()[k] + sqrt_b * noise.data<float>()[k];
+  return out;
+}
+
 std::vector<double> alphas_cumprod_of(const SchedulerSpec& spec) {
   const int64_t n = spec.num_train_timesteps;
   std::vector<float> betas(static_cast<size_t>(n));

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/tensor.h"
 #include "samplers/scheduler.h"
 
 namespace sdxl::samplers {
@@ -26,5 +27,8 @@ std::vector<double> karras_sigmas(double sigma_min, double sigma_max, int64_t st
 // diffusers' _sigma_to_t: the fractional timestep of a sigma, interpolating log sigmas.
 double sigma_to_t(double sigma, const std::vector<double>& log_sigmas);
 float to_f32(double v);
+// sqrt(a) * original + sqrt(1 - a) * noise with a = alphas_cumprod[t]: the add_noise of the
+// schedulers indexed by integer timestep (DDIM, DDPM, PNDM, LCM). Throws for t out of range.
+Tensor noised_at_timestep(const std::vector<double>& alphas_cumprod, const Tensor& original, const Tensor& noise, double t);
 
 }  // namespace sdxl::samplers

@@ -91,14 +91,7 @@ class PlmsScheduler : public Scheduler {
   }
 
   Tensor add_noise(const Tensor& original, const Tensor& noise, double t) const override {
-    SDXL_CHECK(t >= 0 && t < static_cast<double>(alphas_cumprod_.size()), InvalidArgument, "[scheduler] timestep ", t,
-               " is out of range");
-    const float a = to_f32(alphas_cumprod_[static_cast<size_t>(t)]);
-    const float sa = std::sqrt(a), s1 = std::sqrt(1.0f - a);
-    Tensor out = Tensor::empty(original.shape(), DType::F32);
-    for (int64_t j = 0; j < original.numel(); ++j)
-      out.data<float>()[j] = sa * original.data<float>()[j] + s1 * noise.data<float>()[j];
-    return out;
+    return noised_at_timestep(alphas_cumprod_, original, noise, t);
   }
 
  private:
