@@ -460,12 +460,15 @@ Command add_generate_command(CLI::App& app) {
   cmd->add_option("-o,--output", o->output,
                   "Output image (several images: out-1.png, out-2.png, ...): PNG, or JPEG / WebP by a .jpg,\n"
                   ".jpeg or .webp extension, the parameters in EXIF as AUTOMATIC1111 writes them")->required();
-  cmd->add_option("--quality", o->quality, "JPEG and WebP quality (AUTOMATIC1111's jpeg_quality)")
-      ->check(CLI::Range(1, 100))->default_val(80);
+  auto* quality_option = cmd->add_option("--quality", o->quality, "JPEG and WebP quality (AUTOMATIC1111's jpeg_quality)")
+                             ->check(CLI::Range(1, 100))
+                             ->default_val(80);
   cmd->add_option("--output-latents", o->output_latents,
                   "Also write the final latents (NCHW f32, before the VAE) as a safetensors tensor \"latents\"");
-  return [cmd, o, width_option, height_option]() -> int {
+  return [cmd, o, width_option, height_option, quality_option]() -> int {
     if (!cmd->parsed()) return -1;
+    if (quality_option->count() > 0 && output_format(o->output) == "png")
+      throw CLI::ValidationError("--quality: a PNG has no quality; name a .jpg or .webp output (-o) to use it");
     o->width_given = width_option->count() > 0;
     o->height_given = height_option->count() > 0;
     return run_generate(*o);

@@ -261,6 +261,9 @@ TEST(CliGenerate, JpegAndWebpOutputsByExtension) {
     EXPECT_EQ(bytes, io::encode_image(png, {format, 95, false}, text)) << name;
   }
   EXPECT_NE(run_sdxl(common + quoted(dir / "q.jpg") + " --quality 0").exit_code, 0);
+  const auto png_quality = run_sdxl(common + quoted(dir / "q.png") + " --quality 90");
+  EXPECT_EQ(png_quality.exit_code, 2) << png_quality.output;
+  EXPECT_NE(png_quality.output.find("--quality"), std::string::npos) << png_quality.output;
 }
 
 // Image i of a batch takes seed + i: its PNG text says so, and `--seed` with that seed alone
