@@ -82,6 +82,7 @@ struct Generation {
   bool shared_generator = false;  // diffusers' one generator for the whole batch
   uint64_t subseed = 0;           // AUTOMATIC1111's variation seed, at subseed_strength (0: none)
   double subseed_strength = 0.0;
+  SizeWH seed_resize_from;  // AUTOMATIC1111's: the noise drawn at this size, centred (0 x 0: none)
   int images_per_prompt = 1;
   SizeWH original_size, target_size, negative_original_size, negative_target_size;
   TopLeft crops_coords_top_left, negative_crops_coords_top_left;
@@ -151,6 +152,8 @@ class GenerateParams {
     p.shared_generator = g.shared_generator ? 1 : 0;
     p.subseed = g.subseed;
     p.subseed_strength = g.subseed_strength;
+    p.seed_resize_from_width = g.seed_resize_from.width;
+    p.seed_resize_from_height = g.seed_resize_from.height;
     p.images_per_prompt = g.images_per_prompt;
     p.original_width = g.original_size.width;
     p.original_height = g.original_size.height;

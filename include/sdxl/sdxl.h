@@ -303,6 +303,10 @@ typedef struct sdxl_generate_params {
      interpolation); 0 (default): none. */
   uint64_t subseed;
   double subseed_strength;
+  /* AUTOMATIC1111's "resize seed from": the starting noise (and the variation noise) drawn for this
+     size, then placed at the centre of the noise of the size made (cropped where it is larger); 0 x 0
+     (default): none. */
+  int seed_resize_from_width, seed_resize_from_height;
 } sdxl_generate_params;
 
 typedef struct sdxl_images {

@@ -217,6 +217,14 @@ sdxl::pipeline::EngineRequest to_request(const sdxl_generate_params& p, const sd
                    "subseed_strength", "[generate] subseed_strength must be in [0, 1], got ", p.subseed_strength);
   r.subseed = p.subseed;
   r.subseed_strength = p.subseed_strength;
+  const int from_w = p.seed_resize_from_width, from_h = p.seed_resize_from_height;
+  SDXL_CHECK_PARAM((from_w == 0) == (from_h == 0), InvalidArgument, from_w == 0 ? "seed_resize_from_width" : "seed_resize_from_height",
+                   "[generate] seed_resize_from needs both a width and a height (or neither), got ", from_w, "x", from_h);
+  for (const auto& [value, name] : {std::pair<int, const char*>{from_w, "seed_resize_from_width"}, {from_h, "seed_resize_from_height"}})
+    SDXL_CHECK_PARAM(value == 0 || (value >= 8 && value <= SDXL_MAX_SIDE), InvalidArgument, name, "[generate] ", name,
+                     " must be in [8, ", SDXL_MAX_SIDE, "] (0: none), got ", value);
+  r.seed_resize_from_width = from_w;
+  r.seed_resize_from_height = from_h;
   const auto sampler = sdxl::pipeline::resolve_sampler(p.sampler ? p.sampler : "euler", p.scheduler ? p.scheduler : "",
                                                        p.karras != 0);
   r.scheduler = sampler.entry->scheduler;

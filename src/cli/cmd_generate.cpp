@@ -42,6 +42,7 @@ struct GenerateOptions {
   std::string inpaint_fill;  // fill, original, noise, nothing
   std::optional<uint64_t> seed;
   std::string original_size, target_size, crop, negative_original_size, negative_target_size, negative_crop;
+  std::string seed_resize_from;  // WxH
   std::string output, output_latents;
   int quality = 80;  // JPEG and WebP outputs
   std::string init_image, mask, refiner, refiner_mode = "ensemble";
@@ -197,6 +198,8 @@ std::string option_of(const std::string& parameter) {
       {"shared_generator", "--shared-generator"},
       {"subseed", "--subseed"},
       {"subseed_strength", "--subseed-strength"},
+      {"seed_resize_from_width", "--seed-resize-from"},
+      {"seed_resize_from_height", "--seed-resize-from"},
       {"eta", "--eta"},
       {"ancestral_eta", "--ancestral-eta"},
       {"original_width", "--original-size"},
@@ -234,6 +237,7 @@ api::Generation generation_of(const GenerateOptions& o) {
     g.inpaint_fill = o.inpaint_fill == "noise" ? "latent_noise" : o.inpaint_fill == "nothing" ? "latent_nothing" : o.inpaint_fill;
   g.seed = o.seed ? *o.seed : (static_cast<uint64_t>(std::random_device{}()) << 32 | std::random_device{}()) >> 11;
   if (!o.original_size.empty()) g.original_size = parse_size(o.original_size, "--original-size");
+  if (!o.seed_resize_from.empty()) g.seed_resize_from = parse_size(o.seed_resize_from, "--seed-resize-from");
   if (!o.target_size.empty()) g.target_size = parse_size(o.target_size, "--target-size");
   if (!o.negative_original_size.empty()) g.negative_original_size = parse_size(o.negative_original_size, "--negative-original-size");
   if (!o.negative_target_size.empty()) g.negative_target_size = parse_size(o.negative_target_size, "--negative-target-size");
@@ -401,6 +405,9 @@ Command add_generate_command(CLI::App& app) {
                   "Images per prompt; image i takes seed + i and is the single image of that seed")
       ->capture_default_str();
   cmd->add_option("--subseed", o->generation.subseed, "A variation seed (AUTOMATIC1111's): see --subseed-strength");
+  cmd->add_option("--seed-resize-from", o->seed_resize_from,
+                  "AUTOMATIC1111's 'resize seed from' WxH: the noise (and variation noise) of the seed drawn at\n"
+                  "this size and centred in the image's, so an image keeps its composition at another size");
   cmd->add_option("--subseed-strength", o->generation.subseed_strength,
                   "Move the starting noise toward --subseed's by this much, in [0, 1] (0: none); every image then\n"
                   "keeps --seed and image i takes variation seed subseed + i")

@@ -19,6 +19,14 @@
 namespace sdxl::pipeline {
 namespace {
 
+// Each image's seed: seed + i, or the seed itself for all with a variation seed (as AUTOMATIC1111
+// numbers them).
+std::vector<uint64_t> image_seeds(const GenerateRequest& r, int64_t images) {
+  std::vector<uint64_t> seeds;
+  for (int64_t i = 0; i < images; ++i) seeds.push_back(r.seed + (r.subseed_strength > 0 ? 0 : static_cast<uint64_t>(i)));
+  return seeds;
+}
+
 // diffusers' cut-off timestep for a denoising_start / denoising_end fraction.
 double cutoff_timestep(double fraction, int64_t train_steps) {
   return static_cast<double>(std::llround(static_cast<double>(train_steps) - fraction * static_cast<double>(train_steps)));
@@ -235,12 +243,23 @@ SdxlPipeline::PreparedLatents SdxlPipeline::prepare_latents(const GenerateReques
     ops::scale_shift(latents, static_cast<float>(s.scheduler->init_noise_sigma()), 0.0f, latents);
     return latents;
   };
-  // AUTOMATIC1111's variation seed: the starting noise moved toward its subseed's (image i: subseed + i).
+  // AUTOMATIC1111's variation seed: the starting noise moved toward its subseed's (image i:
+  // subseed + i). With a seed resize both are drawn at that size, from fresh generators of the
+  // images' seeds, and put at the centre of the noise drawn at the real size.
   const auto varied = [&](Tensor noise) {
+    const bool resized = r.seed_resize_from_width > 0 && r.seed_resize_from_height > 0 &&
+                         (r.seed_resize_from_width / scale != noise.dim(3) || r.seed_resize_from_height / scale != noise.dim(2));
+    Tensor base = noise;
+    if (resized) {
+      rng::BatchGenerators again = r.seeding == rng::BatchSeeding::Shared ? rng::BatchGenerators(r.seed, images, r.seeding)
+                                                                          : rng::BatchGenerators(image_seeds(r, images));
+      base = again.randn(Shape{images, noise.dim(1), r.seed_resize_from_height / scale, r.seed_resize_from_width / scale});
+    }
     if (r.subseed_strength > 0) {
       rng::BatchGenerators sub(r.subseed, images, r.seeding);
-      blend_variation(noise, sub.randn(noise.shape()), r.subseed_strength);
+      blend_variation(base, sub.randn(base.shape()), r.subseed_strength);
     }
+    if (resized) place_centered(noise, base);
     return noise;
   };
   if (!r.init_image.defined() && !r.init_latents.defined()) {
@@ -312,11 +331,8 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
   if (unet_config_.time_cond_proj_dim > 0 && scheduler_class != "LCMScheduler")
     log_warn("[pipeline] this UNet is LCM-distilled (time_cond_proj_dim): it is meant for the lcm sampler, not ",
              scheduler_class);
-  // Per image, seed + i; with a variation seed every image has the seed, as AUTOMATIC1111 numbers them.
-  std::vector<uint64_t> seeds;
-  for (int64_t i = 0; i < images; ++i) seeds.push_back(r.seed + (r.subseed_strength > 0 ? 0 : static_cast<uint64_t>(i)));
   rng::BatchGenerators generators = r.seeding == rng::BatchSeeding::Shared ? rng::BatchGenerators(r.seed, images, r.seeding)
-                                                                          : rng::BatchGenerators(seeds);
+                                                                          : rng::BatchGenerators(image_seeds(r, images));
   PreparedLatents prepared = prepare_latents(r, schedule, generators);
   Tensor& latents = prepared.latents;
   const Tensor mask_latents = inpaint ? prepare_mask_latents(r, latents, generators) : Tensor();

@@ -266,6 +266,24 @@ TEST(CliGenerate, JpegAndWebpOutputsByExtension) {
   EXPECT_NE(png_quality.output.find("--quality"), std::string::npos) << png_quality.output;
 }
 
+// AUTOMATIC1111's variation seed and seed resize from the CLI: the PNG text names both, a resize
+// from the size made changes nothing, and a half-strength variation changes the image.
+TEST(CliGenerate, VariationSeedAndSeedResize) {
+  SDXL_REQUIRE_REFERENCE();
+  test::TempDir dir;
+  const std::string common = "generate -m " + quoted(test::reference_dir() / "models/tiny-sdxl-base") +
+                             " -p 'a red kite' -W 64 -H 64 --steps 3 --seed 5 --sampler euler_a -o ";
+  ASSERT_EQ(run_sdxl(common + quoted(dir / "plain.png")).exit_code, 0);
+  ASSERT_EQ(run_sdxl(common + quoted(dir / "same.png") + " --seed-resize-from 64x64").exit_code, 0);
+  auto r = run_sdxl(common + quoted(dir / "varied.png") + " --subseed 9 --subseed-strength 0.5 --seed-resize-from 96x48");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(io::read_png(dir / "same.png").pixels, io::read_png(dir / "plain.png").pixels);
+  EXPECT_NE(io::read_png(dir / "varied.png").pixels, io::read_png(dir / "plain.png").pixels);
+  const std::string text = io::read_png_text(dir / "varied.png").at(0).second;
+  EXPECT_NE(text.find("Variation seed: 9, Variation seed strength: 0.5, Seed resize from: 96x48"), std::string::npos) << text;
+  EXPECT_EQ(run_sdxl(common + quoted(dir / "bad.png") + " --seed-resize-from 4x64").exit_code, 2);
+}
+
 // Image i of a batch takes seed + i: its PNG text says so, and `--seed` with that seed alone
 // makes the same pixels (to a rounding flip of the batched GEMMs). --shared-generator keeps
 // diffusers' one generator: every image names the batch's seed.

@@ -94,6 +94,7 @@ TEST(JobCodec, EverySettingSurvivesTheStream) {
   g.shared_generator = true;
   g.subseed = 12345;
   g.subseed_strength = 0.4;
+  g.seed_resize_from = {512, 384};
   g.mask_invert = true;
   g.mask_blur_x = 4;
   g.mask_blur_y = 6;

@@ -201,11 +201,24 @@ TEST_F(Server, A1111FieldsAreHonouredOrRefused) {
   EXPECT_EQ(vinfo["all_seeds"], json({21, 21}));
   EXPECT_EQ(vinfo["all_subseeds"], json({900, 901}));
   EXPECT_NE(vinfo["infotexts"][1].get<std::string>().find("Variation seed: 901, Variation seed strength: 0.3"), std::string::npos);
+  // Resize seed from: at the size made it changes nothing; from another size the noise is that
+  // size's, centred (AUTOMATIC1111 keeps a composition across sizes with it), and the text says so.
+  json same = webuiapi_txt2img("Euler a"), unresized = same, other = same;
+  same.update({{"seed_resize_from_w", 64}, {"seed_resize_from_h", 64}});
+  other.update({{"seed_resize_from_w", 96}, {"seed_resize_from_h", 48}});
+  const json plain_out = post(*server_, "/sdapi/v1/txt2img", unresized, &status), same_out = post(*server_, "/sdapi/v1/txt2img", same, &status),
+             other_out = post(*server_, "/sdapi/v1/txt2img", other, &status);
+  ASSERT_EQ(status, 200) << other_out.dump().substr(0, 300);
+  const auto pixels = [](const json& out) { return png_of(base64_decode_simple(out["images"][0])).pixels; };
+  EXPECT_EQ(pixels(same_out), pixels(plain_out));
+  EXPECT_NE(pixels(other_out), pixels(plain_out));
+  EXPECT_NE(json::parse(other_out["info"].get<std::string>())["infotexts"][0].get<std::string>().find("Seed resize from: 96x48"),
+            std::string::npos);
 
   // What sdxl cannot do is a 422 naming the field, never a silently different image.
   const std::vector<std::pair<json, std::string>> refused = {
       {{{"styles", {"no such style"}}}, "styles"},
-      {{{"seed_resize_from_h", 128}}, "seed_resize_from_h"},
+      {{{"seed_resize_from_h", 4}, {"seed_resize_from_w", 64}}, "seed_resize_from_h"},
       {{{"sampler_name", "Euler"}, {"s_churn", 0.5}}, "s_churn"},
       {{{"s_noise", 0.9}}, "s_noise"},
       {{{"s_min_uncond", 0.2}}, "s_min_uncond"},

@@ -45,6 +45,8 @@ struct GenerateRequest {
   // starting noise is slerped toward the noise of subseed + i.
   uint64_t subseed = 0;
   double subseed_strength = 0.0;
+  // AUTOMATIC1111's seed resize: the noise drawn for this size (pixels), centred in the real one.
+  int64_t seed_resize_from_width = 0, seed_resize_from_height = 0;
   std::string scheduler;  // a diffusers class name; empty: the model's own
   std::string sampler_name;  // AUTOMATIC1111's name of what runs ("DPM++ 2M Karras"), for the PNG text
   nlohmann::json scheduler_overrides = nlohmann::json::object();

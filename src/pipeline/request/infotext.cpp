@@ -88,6 +88,8 @@ InfotextFields infotext_fields(const EngineRequest& request, const EngineOptions
     f.extra.emplace_back("Variation seed", std::to_string(per_image ? r.subseed + static_cast<uint64_t>(index) : r.subseed));
     f.extra.emplace_back("Variation seed strength", number(r.subseed_strength));
   }
+  if (r.seed_resize_from_width > 0 && r.seed_resize_from_height > 0)
+    f.extra.emplace_back("Seed resize from", std::to_string(r.seed_resize_from_width) + "x" + std::to_string(r.seed_resize_from_height));
   // AUTOMATIC1111's img2img extra_generation_params for its inpainting options.
   if (const auto& o = request.inpaint_options) {
     if (o->invert) f.extra.emplace_back("Mask mode", "Inpaint not masked");

@@ -1,5 +1,6 @@
 #include "pipeline/stages/variation_noise.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -46,6 +47,26 @@ void blend_variation(Tensor& noise, const Tensor& subnoise, double strength) {
         }
       }
   }
+}
+
+namespace {
+
+int64_t floor_half(int64_t v) { return v >= 0 ? v / 2 : -((-v + 1) / 2); }
+
+}  // namespace
+
+void place_centered(Tensor& noise, const Tensor& from) {
+  SDXL_CHECK(noise.shape().rank() == 4 && from.shape().rank() == 4 && noise.dim(0) == from.dim(0) && noise.dim(1) == from.dim(1),
+             InvalidArgument, "[variation] noise shapes ", noise.shape().to_string(), " and ", from.shape().to_string());
+  const int64_t n = noise.dim(0), c = noise.dim(1), H = noise.dim(2), W = noise.dim(3), h = from.dim(2), w = from.dim(3);
+  const int64_t dx = floor_half(W - w), dy = floor_half(H - h);
+  const int64_t width = dx >= 0 ? w : w + 2 * dx, height = dy >= 0 ? h : h + 2 * dy;
+  const int64_t tx = std::max<int64_t>(dx, 0), ty = std::max<int64_t>(dy, 0), sx = std::max<int64_t>(-dx, 0),
+                sy = std::max<int64_t>(-dy, 0);
+  for (int64_t i = 0; i < n * c; ++i)
+    for (int64_t y = 0; y < height; ++y)
+      for (int64_t x = 0; x < width; ++x)
+        noise.data<float>()[(i * H + ty + y) * W + tx + x] = from.data<float>()[(i * h + sy + y) * w + sx + x];
 }
 
 }  // namespace sdxl::pipeline

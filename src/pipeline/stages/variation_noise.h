@@ -12,4 +12,9 @@ namespace sdxl::pipeline {
 // noise * strength + subnoise * (1 - strength).
 void blend_variation(Tensor& noise, const Tensor& subnoise, double strength);
 
+// AUTOMATIC1111's seed resize: `from` [N, C, h, w] put at the centre of `noise` [N, C, H, W]
+// (offsets (H - h) // 2 and (W - w) // 2, Python's floor division), its middle cropped where it
+// is the larger, as its ImageRNG does.
+void place_centered(Tensor& noise, const Tensor& from);
+
 }  // namespace sdxl::pipeline

@@ -118,9 +118,9 @@ std::vector<std::string> apply_a1111_fields(const json& body, bool img2img, cons
   g.subseed_strength = f.number("subseed_strength", 0.0, 0.0, 1.0);
   const int64_t subseed = f.integer("subseed", -1, -1, 4294967295ll);
   g.subseed = subseed < 0 ? random_seed() : static_cast<uint64_t>(subseed);
+  // AUTOMATIC1111 resizes the seed only when both are positive; its UI sends 0 (or -1) for none.
   const int64_t from_h = f.integer("seed_resize_from_h", -1, -1, 1 << 20), from_w = f.integer("seed_resize_from_w", -1, -1, 1 << 20);
-  if ((from_h > 0 && from_h != g.height) || (from_w > 0 && from_w != g.width))
-    not_supported(f, from_h > 0 && from_h != g.height ? "seed_resize_from_h" : "seed_resize_from_w", "resizing the seed");
+  if (from_h > 0 && from_w > 0) g.seed_resize_from = {static_cast<int>(from_w), static_cast<int>(from_h)};
   if (f.number("s_min_uncond", 0.0, -1e9, 1e9) != 0) not_supported(f, "s_min_uncond", "skipping the negative prompt late");
   const double churn = f.number("s_churn", 0.0, 0.0, 1e9), s_noise = f.number("s_noise", 1.0, 0.0, 1e9);
   (void)f.number("s_tmin", 0.0, -1e9, 1e9);  // both only bound where s_churn > 0

@@ -195,7 +195,8 @@ std::string a1111_field_of(const std::string& parameter) {
       {"guidance_scale", "cfg_scale"}, {"sampler", "sampler_name"},
       {"images_per_prompt", "batch_size"}, {"init_image", "init_images"},
       {"strength", "denoising_strength"}, {"high_noise_frac", "refiner_switch_at"},
-      {"refiner_mode", "refiner_checkpoint"}, {"clip_skip", "override_settings.CLIP_stop_at_last_layers"}};
+      {"refiner_mode", "refiner_checkpoint"}, {"clip_skip", "override_settings.CLIP_stop_at_last_layers"},
+      {"seed_resize_from_width", "seed_resize_from_w"}, {"seed_resize_from_height", "seed_resize_from_h"}};
   return field_in(names, parameter);
 }
 

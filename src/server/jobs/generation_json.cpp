@@ -54,6 +54,7 @@ void visit_fields(Generation& g, Visitor& visit) {
   visit("shared_generator", "shared_generator", g.shared_generator);
   visit("subseed", "subseed", Seed{g.subseed});
   visit("subseed_strength", "subseed_strength", g.subseed_strength);
+  visit("seed_resize_from", "seed_resize_from_width", HeightWidth{g.seed_resize_from});
   visit("num_images_per_prompt", "images_per_prompt", g.images_per_prompt);
   visit("original_size", "original_width", HeightWidth{g.original_size});
   visit("target_size", "target_width", HeightWidth{g.target_size});
