@@ -7,6 +7,9 @@ import { startServer } from "./sdxl_serve.mjs";
 import { deflateSync } from "node:zlib";
 import OpenAI, { toFile } from "openai";
 
+// Node 18 (Debian 12's) has no global File, which the client's uploads need: its own advice.
+if (!globalThis.File) globalThis.File = (await import("node:buffer")).File;
+
 // A PNG of 8-bit RGBA pixels (a mask whose transparent pixels are the ones to edit).
 function rgbaPng(width, height, pixel) {
   const table = Array.from({ length: 256 }, (_, n) => {
