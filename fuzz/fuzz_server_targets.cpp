@@ -7,6 +7,7 @@
 #include "server/http/base64.h"
 #include "server/queue/job_codec.h"
 #include "server/http/request_fields.h"
+#include "server/api/a1111_infotext.h"
 #include "server/api/request_parsers.h"
 
 namespace sdxl::fuzz {
@@ -78,6 +79,9 @@ int server_request_bytes(const uint8_t* data, size_t size) {
     server::OpenAiAnswer answer;
     check_accepted(server::parse_openai_edit(body, "multipart/form-data; boundary=----formdata-undici-0123", names, answer));
   });
+  // The same bytes as an image's parameters text (png-info parses any upload's): a dict with its
+  // prompt, always.
+  if (!server::parse_generation_parameters(body).contains("Prompt")) std::abort();
   // The same bytes as a job a worker reads off the Redis stream (anyone with Redis access can
   // write one): a clean refusal, and no LoRA path outside the worker's folder.
   clean([&] {

@@ -291,6 +291,26 @@ TEST_F(Server, A1111Img2ImgAndPngInfo) {
   EXPECT_EQ(echoed["parameters"]["init_images"], json({t2i["images"][0]}));
   const json info = post(*server_, "/sdapi/v1/png-info", {{"image", i2i["images"][0]}});
   EXPECT_NE(info["info"].get<std::string>().find("a boat at night"), std::string::npos) << info.dump();
+  // png-info's parameters sent back to txt2img, as a client fills the fields from them, make the
+  // image again (Clip skip in AUTOMATIC1111's numbering, the schedule in the sampler's name).
+  const json made = post(*server_, "/sdapi/v1/txt2img",
+                         {{"prompt", "a boat, (calm:1.2)"}, {"negative_prompt", "fog, rain"}, {"steps", 3}, {"width", 64}, {"height", 64},
+                          {"seed", 11}, {"cfg_scale", 6.5}, {"sampler_name", "DPM++ 2M"}, {"scheduler", "Karras"},
+                          {"override_settings", {{"CLIP_stop_at_last_layers", 2}}}},
+                         &status);
+  ASSERT_EQ(status, 200) << made.dump().substr(0, 300);
+  const json p = post(*server_, "/sdapi/v1/png-info", {{"image", made["images"][0]}})["parameters"];
+  const json again = post(*server_, "/sdapi/v1/txt2img",
+                          {{"prompt", p["Prompt"]}, {"negative_prompt", p["Negative prompt"]},
+                           {"steps", std::stoi(p["Steps"].get<std::string>())}, {"sampler_name", p["Sampler"]},
+                           {"scheduler", p.value("Schedule type", "Automatic")}, {"cfg_scale", std::stod(p["CFG scale"].get<std::string>())},
+                           {"seed", std::stoll(p["Seed"].get<std::string>())}, {"width", std::stoi(p["Size-1"].get<std::string>())},
+                           {"height", std::stoi(p["Size-2"].get<std::string>())},
+                           {"override_settings", {{"CLIP_stop_at_last_layers", std::stoi(p["Clip skip"].get<std::string>())}}}},
+                          &status);
+  ASSERT_EQ(status, 200) << p.dump() << again.dump().substr(0, 300);
+  EXPECT_EQ(png_of(base64_decode_simple(again["images"][0])).pixels, png_of(base64_decode_simple(made["images"][0])).pixels) << p.dump();
+  EXPECT_EQ(p["Clip skip"], "2");
   // samples_format jpg / webp: the images as AUTOMATIC1111's API encodes them (the parameters in
   // EXIF), which png-info reads back and img2img takes as its input.
   for (const auto& [format, magic] : {std::pair<std::string, std::string>{"jpg", "\xFF\xD8\xFF"}, {"webp", "RIFF"}}) {

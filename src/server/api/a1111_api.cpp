@@ -10,6 +10,7 @@
 #include "server/http/base64.h"
 #include "server/http/http_common.h"
 #include "server/api/a1111_fields.h"
+#include "server/api/a1111_infotext.h"
 #include "server/api/request_parsers.h"
 #include "server/http/routes.h"
 #include "server/system_memory.h"
@@ -244,7 +245,9 @@ void add_a1111_routes(Router& server, const ServerContext& ctx) {
     if (sdxl_image_parameters(reinterpret_cast<const unsigned char*>(bytes->data()), bytes->size(), &text) != SDXL_STATUS_OK)
       f.bad("image", sdxl_last_error());
     const std::string info = api::take_string(text);
-    send_json(res, 200, {{"info", info}, {"items", info.empty() ? json::object() : json{{"parameters", info}}}, {"parameters", json::object()}});
+    // Its read_info_from_image takes the parameters out of `items` (and the EXIF, and PIL's file
+    // facts): nothing is left of the images sdxl reads.
+    send_json(res, 200, {{"info", info}, {"items", json::object()}, {"parameters", parse_generation_parameters(info)}});
   }));
   server.Post("/sdapi/v1/refresh-checkpoints", guarded([&ctx](const http::Request&, http::Response& res) {
     ctx.catalog.refresh_checkpoints();
