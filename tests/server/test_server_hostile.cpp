@@ -441,6 +441,34 @@ TEST_F(Hostile, TinyRequestsCannotAskForGigabytes) {
 }
 
 // Item 5a: the tags count into the 64-LoRA cap (one LoRA per file).
+// An OpenAI stream a client walks away from cancels its job, as a synchronous call's does: the
+// next request is not stuck behind a thousand steps nobody will read.
+TEST(HostileStreams, AClosedImageStreamCancelsItsJob) {
+  SDXL_REQUIRE_REFERENCE();
+  ServerProcess s({"-m", tiny().string()});
+  ASSERT_GT(s.port(), 0);
+  {
+    Socket client(s.port());
+    ASSERT_TRUE(client.send_all(post_text("/v1/images/generations",
+                                          json{{"prompt", "slow"}, {"size", "1024x1024"}, {"stream", true}, {"partial_images", 3}}.dump())));
+    const std::string head = client.read(std::chrono::seconds(30), "\r\n\r\n");
+    ASSERT_EQ(status_of(head), 200) << head;
+    EXPECT_NE(head.find("text/event-stream"), std::string::npos) << head;
+    client.read(std::chrono::milliseconds(500));  // the job is running
+  }  // closed mid-stream
+  // AUTOMATIC1111's /progress shows the running job: it goes idle soon, long before 30 steps at
+  // 1024x1024 would end.
+  bool stopped = false;
+  const auto closed = Clock::now();
+  while (!stopped && Clock::now() - closed < std::chrono::seconds(10)) {
+    std::string answer;
+    request(s.port(), "GET /sdapi/v1/progress HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", &answer);
+    stopped = answer.find("\"job_count\":0") != std::string::npos;
+    if (!stopped) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(stopped) << "the abandoned stream's job still runs";
+}
+
 TEST(HostileLoras, TagsCountIntoTheCap) {
   SDXL_REQUIRE_REFERENCE();
   test::TempDir dir;
