@@ -249,6 +249,26 @@ TEST(RedisQueue, CancelsAndRoutingByCheckpoint) {
   EXPECT_EQ(wait_done({&a, &b}, queued, 30)["status"], "cancelled");
   EXPECT_EQ(job_field(r, queued, "started_ms"), "");  // it never ran
 
+  // AUTOMATIC1111's interrupt through another front end: the synchronous call is answered with
+  // the image of the latents reached, and its second repeat never runs.
+  json interrupted;
+  std::thread caller([&] {
+    auto c = a.client(120);
+    auto reply = c.Post("/sdapi/v1/txt2img",
+                        json{{"prompt", "slow"}, {"steps", 1000}, {"width", 64}, {"height", 64}, {"n_iter", 2}}.dump(), "application/json");
+    if (reply && reply->status == 200) interrupted = json::parse(reply->body);
+  });
+  bool sampling = false;
+  for (int i = 0; i < 400 && !sampling; ++i) {
+    sampling = call(b, "GET", "/sdapi/v1/progress").body["state"]["sampling_step"].get<int>() > 2;
+    if (!sampling) std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_TRUE(sampling);
+  EXPECT_EQ(call(b, "POST", "/sdapi/v1/interrupt").status, 200);
+  caller.join();
+  ASSERT_TRUE(interrupted.contains("images")) << "the interrupted call was not answered with its images";
+  EXPECT_EQ(interrupted["images"].size(), 1u);
+
   // What the worker's engine would refuse, the front end refuses at once, from the capacity the
   // worker publishes (its memory, no refiner): nothing is queued.
   for (int i = 0; i < 100 && r.command({"HEXISTS", "sdxl:capacity", "only"}).integer == 0; ++i)
