@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "io/exif.h"
+#include "io/image_file.h"
 #include "io/webp.h"
 
 namespace sdxl::io {
@@ -27,9 +28,6 @@ void on_write_error(j_common_ptr info) {
   std::longjmp(error->jump, 1);
 }
 
-bool is_png(const std::vector<uint8_t>& b) { return b.size() >= 8 && std::memcmp(b.data(), "\x89PNG\r\n\x1a\n", 8) == 0; }
-bool is_jpeg(const std::vector<uint8_t>& b) { return b.size() >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF; }
-
 }  // namespace
 
 std::optional<ImageFormat> image_format_named(const std::string& name) {
@@ -41,14 +39,6 @@ std::optional<ImageFormat> image_format_named(const std::string& name) {
   return std::nullopt;
 }
 
-const char* mime_type_of(ImageFormat format) {
-  switch (format) {
-    case ImageFormat::Jpeg: return "image/jpeg";
-    case ImageFormat::Webp: return "image/webp";
-    default: return "image/png";
-  }
-}
-
 // libjpeg with PIL's settings for quality q: jpeg_set_defaults, jpeg_set_quality(q, baseline),
 // 4:2:0, no optimisation, a JFIF header, then the EXIF block as APP1.
 std::vector<uint8_t> encode_jpeg(const Image8& image, int quality, const std::vector<uint8_t>& exif) {
@@ -56,16 +46,9 @@ std::vector<uint8_t> encode_jpeg(const Image8& image, int quality, const std::ve
              "[jpeg] can write gray, RGB or RGBA images, not ", image.channels, " channels");
   SDXL_CHECK(quality >= 1 && quality <= 100, InvalidArgument, "[jpeg] quality must be in [1, 100], got ", quality);
   SDXL_CHECK(exif.size() <= 65533, InvalidArgument, "[jpeg] the EXIF block is ", exif.size(), " bytes; one APP1 segment holds 65533");
-  std::vector<uint8_t> rgb;
-  const uint8_t* pixels = image.pixels.data();
-  int channels = static_cast<int>(image.channels);
-  if (channels == 4) {
-    rgb.resize(static_cast<size_t>(image.width * image.height * 3));
-    for (size_t i = 0, n = static_cast<size_t>(image.width * image.height); i < n; ++i)
-      std::memcpy(&rgb[i * 3], &image.pixels[i * 4], 3);
-    pixels = rgb.data();
-    channels = 3;
-  }
+  const Image8 rgb = image.channels == 4 ? to_rgb(image) : Image8{};  // alpha dropped, as AUTOMATIC1111 converts it
+  const uint8_t* pixels = image.channels == 4 ? rgb.pixels.data() : image.pixels.data();
+  const int channels = image.channels == 4 ? 3 : static_cast<int>(image.channels);
   jpeg_compress_struct info{};
   JpegWriteError error{};
   info.err = jpeg_std_error(&error.manager);

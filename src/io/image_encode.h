@@ -16,7 +16,6 @@ enum class ImageFormat { Png, Jpeg, Webp };
 
 // "png", "jpeg"/"jpg", "webp" (any case); nullopt for anything else.
 std::optional<ImageFormat> image_format_named(const std::string& name);
-const char* mime_type_of(ImageFormat format);
 
 struct ImageEncoding {
   ImageFormat format = ImageFormat::Png;

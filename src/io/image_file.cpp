@@ -45,6 +45,9 @@ void on_jpeg_progress(j_common_ptr info) {
 
 }  // namespace
 
+bool is_png(const std::vector<uint8_t>& b) { return b.size() >= 8 && std::memcmp(b.data(), "\x89PNG\r\n\x1a\n", 8) == 0; }
+bool is_jpeg(const std::vector<uint8_t>& b) { return b.size() >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF; }
+
 Image8 read_jpeg(const std::filesystem::path& path) { return decode_jpeg(read_file_bytes(path), path.string()); }
 
 Image8 decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& what, int64_t max_pixels) {
@@ -101,16 +104,16 @@ Image8 read_image(const std::filesystem::path& path) {
 }
 
 Image8 decode_image(std::vector<uint8_t> bytes, const std::string& what, int64_t max_pixels) {
-  if (bytes.size() >= 8 && std::memcmp(bytes.data(), "\x89PNG\r\n\x1a\n", 8) == 0) return decode_png(std::move(bytes), what, max_pixels);
-  if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF) return decode_jpeg(bytes, what, max_pixels);
+  if (is_png(bytes)) return decode_png(std::move(bytes), what, max_pixels);
+  if (is_jpeg(bytes)) return decode_jpeg(bytes, what, max_pixels);
   if (is_webp(bytes)) return decode_webp(bytes, what, max_pixels);
   fail(ErrorCode::Format, "[image] ", what, ": not a PNG, JPEG or WebP image");
 }
 
 Image8 image_header(std::vector<uint8_t> bytes, const std::string& what) {
-  if (bytes.size() >= 8 && std::memcmp(bytes.data(), "\x89PNG\r\n\x1a\n", 8) == 0) return png_header(std::move(bytes), what);
+  if (is_png(bytes)) return png_header(std::move(bytes), what);
   if (is_webp(bytes)) return webp_header(bytes, what);
-  if (bytes.size() < 3 || bytes[0] != 0xFF || bytes[1] != 0xD8 || bytes[2] != 0xFF)
+  if (!is_jpeg(bytes))
     fail(ErrorCode::Format, "[image] ", what, ": not a PNG, JPEG or WebP image");
   jpeg_decompress_struct info{};
   JpegError error{};

@@ -7,6 +7,10 @@
 
 namespace sdxl::io {
 
+// The formats by their first bytes (WebP's is io/webp.h's is_webp).
+bool is_png(const std::vector<uint8_t>& bytes);
+bool is_jpeg(const std::vector<uint8_t>& bytes);
+
 Image8 read_jpeg(const std::filesystem::path& path);
 // PNG, JPEG or WebP; anything else is a Format error naming the file.
 Image8 read_image(const std::filesystem::path& path);

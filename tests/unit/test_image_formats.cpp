@@ -57,7 +57,9 @@ TEST(Exif, DamagedBlocksReadAsNoneWithoutReadingOutside) {
   for (size_t n = 0; n < exif.size(); ++n) {
     std::vector<uint8_t> cut(exif.begin(), exif.begin() + static_cast<std::ptrdiff_t>(n));  // its own allocation: ASan sees overreads
     const auto got = io::exif_user_comment(cut.data(), cut.size());
-    if (got) EXPECT_LT(got->size(), parameters().size()) << n;
+    if (got) {
+      EXPECT_LT(got->size(), parameters().size()) << n;
+    }
   }
   exif[6 + 4 + 3] = 0xF0;  // IFD0 offset far outside
   EXPECT_FALSE(io::exif_user_comment(exif.data(), exif.size()));
@@ -77,6 +79,11 @@ TEST(ImageEncode, JpegIsPillowsAtTheSameQuality) {
   const auto [worst, mean] = difference(decoded.pixels, pillows);
   EXPECT_EQ(worst, 0) << "mean " << mean;
   EXPECT_EQ(io::image_header(ours, "ours").width, 48);
+  // RGBA is written as its RGB (alpha dropped, as AUTOMATIC1111 converts it).
+  Image8 rgba{source.width, source.height, 4, {}};
+  for (size_t i = 0; i < source.pixels.size() / 3; ++i)
+    rgba.pixels.insert(rgba.pixels.end(), {source.pixels[i * 3], source.pixels[i * 3 + 1], source.pixels[i * 3 + 2], 7});
+  EXPECT_EQ(io::encode_image(rgba, {io::ImageFormat::Jpeg, 80, false}, parameters()), ours);
 }
 
 TEST(ImageEncode, WebpLossyIsPillowsAndLosslessIsExact) {

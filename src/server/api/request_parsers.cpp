@@ -50,8 +50,7 @@ JobRequest common_request(const NameLookup& names, const Fields& f, json& echo) 
       throw RequestError(404, "override_settings.sd_model_checkpoint", "no checkpoint named '" + job.checkpoint + "'");
     job.checkpoint_becomes_default = !job.checkpoint.empty() && !f.boolean("override_settings_restore_afterwards", true);
     // samples_format / jpeg_quality / webp_lossless: how its API encodes the images it returns.
-    job.output = image_output_of(o, "samples_format", "jpeg_quality");
-    job.output.lossless = o.boolean("webp_lossless", false);
+    job.output = image_output_of(o, "samples_format", "jpeg_quality", "webp_lossless");
     // AUTOMATIC1111's own setting (its slider's range), counted from 1 where clip_skip counts from 0.
     g.clip_skip = static_cast<int>(o.integer("CLIP_stop_at_last_layers", 1, 1, 12)) - 1;
     if (g.clip_skip == 0) g.clip_skip = -1;
@@ -115,8 +114,7 @@ JobRequest parse_job_request(const json& body, const NameLookup& names) {
   JobRequest job;
   job.generation = generation_from_json(body, catalog, std::move(defaults),
                                         {"model", "n_iter", "output_format", "output_quality", "output_lossless"});
-  job.output = image_output_of(f, "output_format", "output_quality");
-  job.output.lossless = f.boolean("output_lossless", false);
+  job.output = image_output_of(f, "output_format", "output_quality", "output_lossless");
   job.checkpoint = f.text("model", "");
   if (!job.checkpoint.empty() && !names.has_checkpoint(job.checkpoint))
     throw RequestError(404, "model", "model: no checkpoint named '" + job.checkpoint + "'");
@@ -159,7 +157,7 @@ JobRequest parse_openai_request(const json& body, const NameLookup& names, OpenA
     g.height = h;
   }
   // output_compression (0-100, default 100) is the quality of a JPEG or WebP; a PNG has none.
-  job.output = image_output_of(f, "output_format", "", 400);
+  job.output = image_output_of(f, "output_format", "", "", 400);
   if (f.has("output_compression")) {
     if (job.output.format == "png") f.bad("output_compression", "output_compression is only for jpeg and webp output", 400);
     job.output.quality = std::max<int>(1, static_cast<int>(f.integer("output_compression", 100, 0, 100)));

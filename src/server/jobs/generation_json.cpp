@@ -245,7 +245,8 @@ std::string generation_json_field(const std::string& parameter) {
   return field_of.found().empty() ? parameter : field_of.found();
 }
 
-ImageOutput image_output_of(const Fields& f, const char* format_field, const char* quality_field, int status) {
+ImageOutput image_output_of(const Fields& f, const char* format_field, const char* quality_field, const char* lossless_field,
+                            int status) {
   ImageOutput out;
   std::string format = f.text(format_field, "png");
   std::transform(format.begin(), format.end(), format.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -253,6 +254,7 @@ ImageOutput image_output_of(const Fields& f, const char* format_field, const cha
   else if (format == "jpeg" || format == "jpg") out.format = "jpeg";
   else f.bad(format_field, std::string(format_field) + ": '" + format + "' is not png, jpeg (jpg) or webp", status);
   if (*quality_field && f.has(quality_field)) out.quality = static_cast<int>(f.integer(quality_field, 0, 1, 100));
+  if (*lossless_field) out.lossless = f.boolean(lossless_field, false);
   return out;
 }
 

@@ -36,8 +36,10 @@ api::Generation generation_from_json(const nlohmann::json& object, const LoraNam
 std::string generation_json_field(const std::string& parameter);
 
 class Fields;
-// An ImageOutput from a request's format field ("png", "jpeg"/"jpg", "webp"; absent: png) and
-// quality field (1-100; absent: 0, the default), RequestError with `status` naming the field.
-ImageOutput image_output_of(const Fields& f, const char* format_field, const char* quality_field, int status = 422);
+// An ImageOutput from a request's format field ("png", "jpeg"/"jpg", "webp"; absent: png),
+// quality field (1-100; absent: 0, the default) and WebP lossless field (absent: false), each
+// name "" where the API has no such field; RequestError with `status` naming the field.
+ImageOutput image_output_of(const Fields& f, const char* format_field, const char* quality_field, const char* lossless_field,
+                            int status = 422);
 
 }  // namespace sdxl::server

@@ -61,8 +61,7 @@ JobRequest decode_job(const std::string& text, const std::string& lora_dir) {
     const Fields f(j);
     job.checkpoint = f.text("model", "");
     job.repeats = static_cast<int>(f.integer("n_iter", 1, 1, 100));
-    job.output = image_output_of(f, "output_format", "output_quality");
-    job.output.lossless = f.boolean("output_lossless", false);
+    job.output = image_output_of(f, "output_format", "output_quality", "output_lossless");
   } catch (const RequestError& e) {
     if (e.status() == 404) throw;  // a LoRA this worker does not have
     throw RequestError(422, e.field(), std::string("the queued job is not one this worker can read: ") + e.what());
