@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -43,6 +44,45 @@ class CaseFile {
 
  private:
   std::shared_ptr<io::SafetensorsFile> file_;
+};
+
+// A case file holding U8 tensors (8-bit image inputs, listed in its u8_inputs), which sdxl's
+// safetensors reader refuses: read here directly. U8 values k come back as the floats k / 255 the
+// pipeline received; F32 tensors as they are.
+class RawCaseFile {
+ public:
+  explicit RawCaseFile(const nlohmann::json& c) : path_(reference_dir() / c["file"].get<std::string>()) {
+    std::ifstream in(path_, std::ios::binary);
+    in.read(reinterpret_cast<char*>(&header_size_), 8);
+    std::string header(header_size_, '\0');
+    in.read(header.data(), static_cast<std::streamsize>(header_size_));
+    header_ = nlohmann::json::parse(header);
+  }
+  Tensor operator[](const std::string& name) const {
+    const auto& entry = header_.at(name);
+    const std::string dtype = entry.at("dtype");
+    if (dtype != "U8" && dtype != "F32") throw std::runtime_error(name + ": " + dtype + " is not U8 or F32");
+    Shape shape;
+    for (int64_t d : entry.at("shape")) shape.push_back(d);
+    const uint64_t begin = entry.at("data_offsets")[0], end = entry.at("data_offsets")[1];
+    std::vector<char> bytes(end - begin);
+    std::ifstream in(path_, std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(8 + header_size_ + begin));
+    in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    Tensor t = Tensor::empty(shape, DType::F32);
+    if (dtype == "F32") {
+      std::memcpy(t.raw(), bytes.data(), bytes.size());
+    } else {
+      for (size_t i = 0; i < bytes.size(); ++i)
+        t.data<float>()[i] = static_cast<float>(static_cast<unsigned char>(bytes[i])) / 255.0f;
+    }
+    return t;
+  }
+
+ private:
+  std::filesystem::path path_;
+  uint64_t header_size_ = 0;
+  nlohmann::json header_;
 };
 
 // Compares with the case's own tolerance; reports the tensor name and the worst element.

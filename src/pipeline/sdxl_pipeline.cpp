@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <optional>
 
 #include "core/log.h"
 #include "core/memory.h"
@@ -308,6 +309,31 @@ Tensor SdxlPipeline::prepare_mask_latents(const GenerateRequest& r, const Tensor
   return mask_latents;
 }
 
+// Each unit's ControlNet must meet this UNet where its residuals go (the same skip connections,
+// channels and latent input), and its image must have the output's size.
+void SdxlPipeline::check_controlnets(const GenerateRequest& r, int64_t height, int64_t width) const {
+  const std::vector<int64_t> skips = models::ControlNetModel::residual_channels(unet_config_);
+  for (size_t u = 0; u < r.controlnets.size(); ++u) {
+    const ControlUnit& unit = r.controlnets[u];
+    const io::UNetConfig& c = unit.model->config().unet;
+    SDXL_CHECK(models::ControlNetModel::residual_channels(c) == skips && c.in_channels == 4 &&
+                   c.cross_attention_dim.back() == unet_config_.cross_attention_dim.back() &&
+                   c.projection_class_embeddings_input_dim == unet_config_.projection_class_embeddings_input_dim,
+               InvalidArgument, "[controlnet] unit ", u, ": the ControlNet does not fit this model (its blocks, channels, ",
+               "text width or added conditioning differ from the UNet's: a ControlNet for another base model?)");
+    SDXL_CHECK(unit.image.defined() && unit.image.rank() == 4 && unit.image.dim(1) == 3 && unit.image.dim(2) == height &&
+                   unit.image.dim(3) == width,
+               InvalidArgument, "[controlnet] unit ", u, ": the control image must be ", width, "x", height,
+               " (the output's size), got ", unit.image.defined() ? unit.image.shape().to_string() : std::string("none"));
+    SDXL_CHECK(unit.model->config().image_scale() == vae_config_.scale(), InvalidArgument, "[controlnet] unit ", u,
+               ": the ControlNet reduces its image ", unit.model->config().image_scale(), "x, the VAE ",
+               vae_config_.scale(), "x");
+    SDXL_CHECK(unit.start >= 0.0 && unit.start < unit.end && unit.end <= 1.0, InvalidArgument, "[controlnet] unit ", u,
+               ": control_guidance_start ", unit.start, " must be below control_guidance_end ", unit.end,
+               ", both in [0, 1]");
+  }
+}
+
 Tensor SdxlPipeline::decode(const GenerateRequest& r, const Tensor& latents) {
   const LatentCodec& c = decoder_ ? *decoder_ : codec();
   return c.decode(*arena_, latents, r.vae_tiling, reporting(r, "decoding"));
@@ -369,7 +395,14 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
     return_free_memory_to_system();
   }
   samplers::NoiseFn noise_fn = [&generators](float* out, int64_t n) { generators.randn(out, n); };
-  denoise(unet(), *schedule.scheduler, timesteps, cond, guidance, latents, noise_fn, *arena_, after_step);
+  ControlFn control;
+  std::optional<ControlSteering> steering;
+  if (!r.controlnets.empty()) {
+    check_controlnets(r, height, width);
+    steering.emplace(r.controlnets, r.guess_mode, cond, guidance.enabled(), images, timesteps.size());
+    control = [&steering](Arena& arena, size_t step, const Tensor& input, float t) { return (*steering)(arena, step, input, t); };
+  }
+  denoise(unet(), *schedule.scheduler, timesteps, cond, guidance, latents, noise_fn, *arena_, after_step, control);
   result.seconds.denoise = since(denoise_start);
 
   if (release_text_encoders_) {

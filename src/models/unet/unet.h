@@ -9,9 +9,17 @@
 #include <vector>
 
 #include "io/model_configs.h"
-#include "models/unet/unet_blocks.h"
+#include "models/unet/unet_encoder.h"
 
 namespace sdxl::models {
+
+// What ControlNets add to a UNet forward (diffusers' down_block_additional_residuals and
+// mid_block_additional_residual), channels-last: one tensor per skip connection, in the order the
+// down path makes them, and one for the mid block's output.
+struct ControlResiduals {
+  std::vector<Tensor> down;  // [B, h, w, C] each
+  Tensor mid;
+};
 
 class UNet2DConditionModel {
  public:
@@ -22,21 +30,18 @@ class UNet2DConditionModel {
   // Returns the prediction [B, out_channels, h, w] NCHW, in `arena`.
   // timestep_cond [B, time_cond_proj_dim]: LCM-distilled UNets' guidance-scale embedding
   // (required exactly when the config has time_cond_proj_dim).
+  // `control`: residuals added to the skip connections and the mid block's output.
   Tensor forward(Arena& arena, const Tensor& sample, float timestep, const Tensor& context, const Tensor& text_embeds,
-                 const Tensor& time_ids, const Tensor& timestep_cond = Tensor()) const;
+                 const Tensor& time_ids, const Tensor& timestep_cond = Tensor(),
+                 const ControlResiduals* control = nullptr) const;
 
   const io::UNetConfig& config() const { return config_; }
   // Gives back the memory the up path's arena kept from the largest forward so far.
   void release_activation_memory() { up_arena_ = std::make_unique<Arena>(); }
 
  private:
-  Tensor embedding(Arena& arena, int64_t batch, float timestep, const Tensor& text_embeds, const Tensor& time_ids,
-                   const Tensor& timestep_cond) const;
-
   io::UNetConfig config_;
-  Linear time_linear_1_, time_linear_2_;
-  Linear cond_proj_;  // time_embedding.cond_proj (no bias), with time_cond_proj_dim
-  Linear add_linear_1_, add_linear_2_;
+  TimeTextEmbedding embedding_;
   Conv2d conv_in_, conv_out_;
   GroupNorm norm_out_;
   std::vector<DownBlock> down_blocks_;

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "core/tensor.h"
+#include "pipeline/stages/control_steering.h"
 #include "pipeline/stages/denoiser.h"
 #include "pipeline/prompts/prompt_encoder.h"
 #include "imaging/a1111_inpaint.h"
@@ -74,6 +75,11 @@ struct GenerateRequest {
   // denoising_start (fractions of the noise schedule, in (0, 1)).
   std::optional<double> denoising_start, denoising_end;
   double aesthetic_score = 6.0, negative_aesthetic_score = 2.5;  // refiner (requires_aesthetics_score)
+  // ControlNets steering the denoising (diffusers' controlnet, image, controlnet_conditioning_scale,
+  // control_guidance_start / _end as lists), and guess_mode: under CFG the nets see only the
+  // prompt, their residuals ramped from 0.1x at the shallowest to 1x at the mid block.
+  std::vector<ControlUnit> controlnets;
+  bool guess_mode = false;
 };
 
 // Where a generation's time went (wall-clock seconds; model loads inside a stage count in it).

@@ -49,7 +49,8 @@ void rescale_noise_cfg(float* cfg, const float* text, int64_t batch, int64_t per
 
 void denoise(const models::UNet2DConditionModel& unet, samplers::Scheduler& scheduler,
              const std::vector<double>& timesteps, const Conditioning& cond, const GuidanceSettings& guidance,
-             Tensor& latents, const samplers::NoiseFn& noise, Arena& arena, const LatentsHook& after_step) {
+             Tensor& latents, const samplers::NoiseFn& noise, Arena& arena, const LatentsHook& after_step,
+             const ControlFn& control) {
   const int64_t batch = latents.dim(0);
   const int64_t per_sample = latents.numel() / batch;
   const bool cfg = guidance.enabled();
@@ -68,8 +69,9 @@ void denoise(const models::UNet2DConditionModel& unet, samplers::Scheduler& sche
     for (int64_t copy = 0; copy < (cfg ? 2 : 1); ++copy)
       std::memcpy(model_input.data<float>() + copy * latents.numel(), scaled.raw(), scaled.nbytes());
     arena.reset();
+    const models::ControlResiduals* residuals = control ? control(arena, i, model_input, static_cast<float>(t)) : nullptr;
     Tensor out = unet.forward(arena, model_input, static_cast<float>(t), cond.context, cond.text_embeds, cond.time_ids,
-                              cond.timestep_cond);
+                              cond.timestep_cond, residuals);
     if (cfg) {
       const float* uncond = out.data<float>();
       const float* text = uncond + latents.numel();

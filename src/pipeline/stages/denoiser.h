@@ -31,10 +31,14 @@ struct GuidanceSettings {
 // stops the loop there (the latents reached are kept).
 using LatentsHook = std::function<bool(size_t, Tensor&)>;
 
+// What ControlNets add to step `step`'s UNet call on `model_input` (null: nothing).
+using ControlFn = std::function<const models::ControlResiduals*(Arena&, size_t step, const Tensor& model_input, float t)>;
+
 // Runs `timesteps` (a slice of the sampler's schedule) over `latents` [B, C, h, w] in place.
 void denoise(const models::UNet2DConditionModel& unet, samplers::Scheduler& scheduler,
              const std::vector<double>& timesteps, const Conditioning& cond, const GuidanceSettings& guidance,
-             Tensor& latents, const samplers::NoiseFn& noise, Arena& arena, const LatentsHook& after_step = {});
+             Tensor& latents, const samplers::NoiseFn& noise, Arena& arena, const LatentsHook& after_step = {},
+             const ControlFn& control = {});
 
 // diffusers' rescale_noise_cfg: rescales each sample of `cfg` to the std of `text` and mixes.
 void rescale_noise_cfg(float* cfg, const float* text, int64_t batch, int64_t per_sample, double rescale);
