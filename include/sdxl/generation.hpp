@@ -58,6 +58,19 @@ struct Lora {
   double weight = 1.0;
 };
 
+// A ControlNet unit (sdxl_controlnet_unit), its image kept as an InputImage.
+struct ControlNet {
+  std::string model, config_dir, name;  // config_dir, name: "" for none
+  Image image;
+  std::string preprocessor = "none";    // "none" or "canny"
+  double threshold_a = 100, threshold_b = 200;
+  int resolution = 0;  // 0: pixel perfect
+  std::string resize_mode = "Crop and Resize";
+  double scale = 1.0, start = 0.0, end = 1.0;
+  std::string control_mode = "Balanced";
+  bool a1111_window = false;
+};
+
 struct SizeWH {
   int width = 0, height = 0;  // 0 x 0: unset (the default of its parameter)
 };
@@ -107,6 +120,8 @@ struct Generation {
   std::vector<Lora> loras, refiner_loras;
   double eta = 0.0;  // DDIM's eta
   double ancestral_eta = 1.0;  // Euler a's (k-diffusion's eta)
+  std::vector<ControlNet> controlnets;
+  bool guess_mode = false;
   // Paths a front end sets from its own configuration, never from a request.
   std::string embedding_dir;
 };
@@ -198,6 +213,36 @@ class GenerateParams {
     p.refiner_lora_count = static_cast<int>(refiner_loras_.size());
     p.eta = g.eta;
     p.ancestral_eta = g.ancestral_eta;
+    control_images_.resize(g.controlnets.size());
+    control_stand_ins_.clear();
+    for (size_t i = 0; i < g.controlnets.size(); ++i) {
+      const ControlNet& c = g.controlnets[i];
+      sdxl_controlnet_unit u;
+      sdxl_controlnet_unit_init(&u);
+      u.model = c.model.c_str();
+      u.config_dir = c.config_dir.empty() ? nullptr : c.config_dir.c_str();
+      u.name = c.name.empty() ? nullptr : c.name.c_str();
+      if (c.image) {
+        control_stand_ins_.emplace_back(nullptr, std::free);
+        const std::string parameter = "controlnets[" + std::to_string(i) + "].image";
+        set_image(*c.image, parameter.c_str(), images == Images::StandIns, 3, g, control_images_[i], control_stand_ins_.back(),
+                  u.image, u.image_width, u.image_height, u.image_channels);
+      }
+      u.preprocessor = c.preprocessor.c_str();
+      u.threshold_a = c.threshold_a;
+      u.threshold_b = c.threshold_b;
+      u.resolution = c.resolution;
+      u.resize_mode = c.resize_mode.c_str();
+      u.scale = c.scale;
+      u.start = c.start;
+      u.end = c.end;
+      u.control_mode = c.control_mode.c_str();
+      u.a1111_window = c.a1111_window ? 1 : 0;
+      controlnets_.push_back(u);
+    }
+    p.controlnets = controlnets_.data();
+    p.controlnet_count = static_cast<int>(controlnets_.size());
+    p.guess_mode = g.guess_mode ? 1 : 0;
   }
   GenerateParams(const GenerateParams&) = delete;
   GenerateParams& operator=(const GenerateParams&) = delete;
@@ -208,7 +253,7 @@ class GenerateParams {
  private:
   // A stand-in has the image's own size (from its header) and no contents: sdxl_engine_check
   // reads no pixel, and calloc's fresh pages are never touched.
-  static void set_image(const InputImage& in, const char* parameter, bool stand_in, int channels, const Generation& g,
+  static void set_image(const InputImage& in, const std::string& parameter, bool stand_in, int channels, const Generation& g,
                         ImageHandle& held, std::unique_ptr<unsigned char, void (*)(void*)>& blank, const unsigned char*& pixels,
                         int& width, int& height, int& out_channels) {
     if (stand_in) {
@@ -237,6 +282,9 @@ class GenerateParams {
   std::vector<sdxl_lora> loras_, refiner_loras_;
   ImageHandle image_, mask_;
   std::unique_ptr<unsigned char, void (*)(void*)> stand_in_image_{nullptr, std::free}, stand_in_mask_{nullptr, std::free};
+  std::vector<sdxl_controlnet_unit> controlnets_;
+  std::vector<ImageHandle> control_images_;
+  std::vector<std::unique_ptr<unsigned char, void (*)(void*)>> control_stand_ins_;
 };
 
 }  // namespace sdxl::api

@@ -205,6 +205,32 @@ typedef struct sdxl_progress {
 #define SDXL_PROGRESS_FINISH 2
 typedef int (*sdxl_progress_callback)(const sdxl_progress* progress, void* user_data);
 
+/* A ControlNet unit (diffusers' ControlNetModel for SDXL; AUTOMATIC1111's ControlNet extension's
+ * unit). Start from sdxl_controlnet_unit_init(). */
+typedef struct sdxl_controlnet_unit {
+  const char* model;      /* a diffusers ControlNet folder or a .safetensors file of its tensors */
+  const char* config_dir; /* NULL: the folder's config.json, one beside the file, or the architecture
+                             read from the tensors (SDXL's head size); else a folder or config.json */
+  const char* name;       /* how the PNG text names it (NULL: the file's name and hash) */
+  /* the control image as given, 8-bit gray, RGB or RGBA (RGBA with a partial alpha: the alpha is a
+     scribble, as the extension takes it) */
+  const unsigned char* image;
+  int image_width, image_height, image_channels;
+  const char* preprocessor; /* NULL or "none" (the image is the map), "canny" */
+  double threshold_a, threshold_b; /* canny's low and high thresholds (default 100, 200) */
+  int resolution; /* the preprocessor's working resolution (short side); 0 (default): pixel perfect */
+  /* how the map is fitted to the output: "Crop and Resize" (NULL, default), "Just Resize",
+     "Resize and Fill" (the extension's names; also 0, 1, 2 as strings and just, crop, fill) */
+  const char* resize_mode;
+  double scale;      /* controlnet_conditioning_scale / the extension's weight, default 1 */
+  double start, end; /* control_guidance_start / _end, default 0 and 1 */
+  /* the extension's control_mode: NULL or "Balanced", "My prompt is more important",
+     "ControlNet is more important" */
+  const char* control_mode;
+  int a1111_window; /* 1: the extension's step window (start <= i/n <= end); 0: diffusers' */
+} sdxl_controlnet_unit;
+void sdxl_controlnet_unit_init(sdxl_controlnet_unit* unit);
+
 typedef struct sdxl_generate_params {
   const char* const* prompts; /* a batch of prompts, as diffusers' prompt list */
   int prompt_count;
@@ -307,6 +333,11 @@ typedef struct sdxl_generate_params {
      size, then placed at the centre of the noise of the size made (cropped where it is larger); 0 x 0
      (default): none. */
   int seed_resize_from_width, seed_resize_from_height;
+  /* ControlNets steering the base model (not a refiner), their residuals summed; guess_mode:
+     diffusers' (the nets see only the prompt under CFG, their residuals ramped 0.1 -> 1). */
+  const sdxl_controlnet_unit* controlnets;
+  int controlnet_count;
+  int guess_mode;
 } sdxl_generate_params;
 
 typedef struct sdxl_images {
@@ -366,6 +397,12 @@ typedef struct sdxl_image {
 } sdxl_image;
 sdxl_status sdxl_read_image(const char* path, sdxl_image** image);
 void sdxl_image_free(sdxl_image* image);
+
+/* A preprocessor's control map of `image` (what the extension's /controlnet/detect answers):
+ * "none" returns the image as RGB, "canny" its edges (thresholds low, high) at `resolution`
+ * (the short side; 0: the image's own). Free with sdxl_image_free. */
+sdxl_status sdxl_control_preprocess(const sdxl_image* image, const char* preprocessor, double threshold_a,
+                                    double threshold_b, int resolution, sdxl_image** map);
 
 /* Writes image `index` as a PNG with an AUTOMATIC1111-style "parameters" text chunk (may be
  * NULL), via a temporary file: a failure leaves no partial file. */

@@ -138,6 +138,8 @@ std::vector<std::pair<std::string, std::string>> parameters_text(const char* par
   return {{"parameters", parameters}};
 }
 
+}  // namespace
+
 sdxl_image* to_c_image(const sdxl::io::Image8& read) {
   auto out = std::make_unique<sdxl_image>();
   out->width = static_cast<int>(read.width);
@@ -149,7 +151,6 @@ sdxl_image* to_c_image(const sdxl::io::Image8& read) {
   return out.release();
 }
 
-}  // namespace
 
 }  // namespace sdxl::capi
 

@@ -12,6 +12,8 @@ namespace sdxl::capi {
 // An image's size and channels from the caller, checked, without its pixels; `what` names it in errors.
 io::Image8 image_header(int width, int height, int channels, const char* what);
 // Pixels from the caller as an 8-bit image (image_header's checks, then a copy).
+// An 8-bit image handed out (sdxl_image_free frees it).
+sdxl_image* to_c_image(const io::Image8& image);
 io::Image8 image_of(const unsigned char* pixels, int width, int height, int channels, const char* what);
 // The images of `result`, with what each ran with (from `request`, the request the engine ran)
 // kept behind them for its PNG text.

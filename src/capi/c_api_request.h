@@ -22,6 +22,10 @@ inline pipeline::EngineRequest to_request(const sdxl_generate_params& p, const p
   return to_request(p, &engine, engine.vae_scale(), engine.has_refiner(), purpose);
 }
 
+// The ControlNet units of `p`; a check takes their images' sizes only. Errors name the unit's
+// member ("controlnets[0].scale").
+std::vector<pipeline::ControlSpec> control_specs(const sdxl_generate_params& p, Purpose purpose);
+
 // The refiner settings of `p` ("ensemble" by default when the engine has a refiner).
 pipeline::RefinerSettings refiner_settings(const sdxl_generate_params& p, bool has_refiner);
 // A C LoRA list; `what` names it in errors ("loras", "refiner_loras").

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/control_args.h"
 #include "cli/lora_arg.h"
 #include "cli/progress_bar.h"
 #include "sdxl/generation.hpp"
@@ -56,6 +57,7 @@ struct GenerateOptions {
   std::string vae;                                // a VAE to use instead of the model's
   std::string lora_dir;
   bool width_given = false, height_given = false;  // -W, -H on the command line
+  ControlOptions control;
 };
 
 [[noreturn]] void usage_error(const std::string& message) { throw CLI::ValidationError(message); }
@@ -221,6 +223,7 @@ std::string option_of(const std::string& parameter) {
       {"aesthetic_score", "--aesthetic-score"},
       {"loras", "--lora"},
       {"refiner_loras", "--refiner-lora"}};
+  if (const auto control = control_option_of(parameter)) return *control;
   const auto it = options.find(parameter);
   return it == options.end() ? parameter : it->second;
 }
@@ -262,6 +265,8 @@ api::Generation generation_of(const GenerateOptions& o) {
     const LoraArg arg = parse_lora_arg(l, "--refiner-lora");
     g.refiner_loras.push_back({arg.path, arg.weight});
   }
+  g.controlnets = control_units(o.control);
+  g.guess_mode = o.control.guess_mode;
   return g;
 }
 
@@ -338,7 +343,8 @@ Command add_generate_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "generate",
       "Generate images as diffusers' SDXL pipelines do: from text (txt2img), from an image (--init-image:\n"
-      "img2img; with --mask: inpainting), optionally finished by a refiner (--refiner). The same seed gives\n"
+      "img2img; with --mask: inpainting), steered by ControlNets (--controlnet with --control-image),\n"
+      "optionally finished by a refiner (--refiner). The same seed gives\n"
       "the same image as torch.Generator(\"cpu\").manual_seed(seed). Writes PNG files with the settings in an\n"
       "AUTOMATIC1111-style \"parameters\" text chunk.");
   // A repeated option takes its last value (a wrapper script's default, then the user's choice).
@@ -464,6 +470,7 @@ Command add_generate_command(CLI::App& app) {
                 "Decode the image a band of rows at a time, normalising with whole-image statistics: the\n"
                 "same image (unlike diffusers' tiles) with a quarter of the decoder's memory, for\n"
                 "~1.4x its time (at 1024x1024: 1 GiB instead of 4)");
+  add_control_options(*cmd, o->control);
   cmd->add_option("-o,--output", o->output,
                   "Output image (several images: out-1.png, out-2.png, ...): PNG, or JPEG / WebP by a .jpg,\n"
                   ".jpeg or .webp extension, the parameters in EXIF as AUTOMATIC1111 writes them")->required();

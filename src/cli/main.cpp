@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   commands.push_back(sdxl::cli::add_convert_command(app));
   commands.push_back(sdxl::cli::add_serve_command(app));
   commands.push_back(sdxl::cli::add_worker_command(app));
+  commands.push_back(sdxl::cli::add_preprocess_command(app));
 
   try {
     app.parse(argc, argv);

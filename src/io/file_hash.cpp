@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -22,7 +23,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string sha256_from(const fs::path& path, uint64_t offset) {
+std::string sha256_from(const fs::path& path, uint64_t offset, uint64_t limit = UINT64_MAX) {
   InputFile file = open_regular_file(path, "[hash]");
   SDXL_CHECK(file, Io, "[hash] cannot open ", path.string());
   SDXL_CHECK(std::fseek(file.get(), static_cast<long>(offset), SEEK_SET) == 0, Io, "[hash] cannot seek in ", path.string());
@@ -30,8 +31,12 @@ std::string sha256_from(const fs::path& path, uint64_t offset) {
   SDXL_CHECK(ctx && EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) == 1, Internal, "[hash] OpenSSL's SHA-256 failed");
   std::vector<unsigned char> buffer(8u << 20);
   size_t got = 0;
-  while ((got = std::fread(buffer.data(), 1, buffer.size(), file.get())) > 0)
+  uint64_t left = limit;
+  while (left > 0 && (got = std::fread(buffer.data(), 1, static_cast<size_t>(std::min<uint64_t>(buffer.size(), left)),
+                                       file.get())) > 0) {
     EVP_DigestUpdate(ctx.get(), buffer.data(), got);
+    left -= got;
+  }
   SDXL_CHECK(!std::ferror(file.get()), Io, "[hash] read error in ", path.string());
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
@@ -66,6 +71,10 @@ fs::path default_hash_cache() {
   if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return fs::path(x) / "sdxl/hashes.json";
   if (const char* h = std::getenv("HOME"); h && *h) return fs::path(h) / ".cache/sdxl/hashes.json";
   return {};
+}
+
+std::string a1111_short_model_hash(const fs::path& path) {
+  return sha256_from(path, 0x100000, 0x10000).substr(0, 8);
 }
 
 std::string file_sha256(const fs::path& path, FileHashKind kind, const fs::path& cache_file) {

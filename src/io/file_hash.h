@@ -17,6 +17,11 @@ enum class FileHashKind { WholeFile, SafetensorsData };
 // read or written is ignored (the hash is still right).
 std::string file_sha256(const std::filesystem::path& path, FileHashKind kind, const std::filesystem::path& cache_file);
 
+// AUTOMATIC1111's old model hash (sd_models.model_hash): the first 8 hex digits of the SHA-256
+// of the 64 KiB at offset 1 MiB (of nothing, for a smaller file). Its ControlNet extension names
+// models "name [hash]" with it.
+std::string a1111_short_model_hash(const std::filesystem::path& path);
+
 // $SDXL_CACHE_DIR, else $XDG_CACHE_HOME/sdxl, else ~/.cache/sdxl: hashes.json there.
 std::filesystem::path default_hash_cache();
 

@@ -127,6 +127,8 @@ GenerateRequest Engine::refiner_request(const EngineRequest& request, const Tens
   r.prompts.negative_prompt_2 = per_image(r.prompts.negative_prompt_2, per_prompt);
   r.init_image = Tensor();
   r.mask = Tensor();
+  r.controlnets.clear();  // the ControlNets steer the base only
+  r.guess_mode = false;
   r.init_latents = base_latents;
   r.denoising_end.reset();
   r.seed = request.refiner.seed.value_or(request.generate.seed);
@@ -186,6 +188,7 @@ Engine::Checked Engine::check(const EngineRequest& request) const {
   EngineRequest without_tags = request;
   without_tags.generate = r;
   check_request(capacity(), without_tags, lora_gib);
+  check_control_specs(request.controlnets, base_is_refiner_);
   return c;
 }
 
@@ -199,11 +202,15 @@ EngineResult Engine::generate(const EngineRequest& request) {
 
   EngineResult result;
   result.loras = loras;
+  GenerateRequest base_request = r;
+  if (!request.controlnets.empty()) {
+    const bool sized = r.init_image.defined();
+    base_request.controlnets = control_units(request, sized ? r.init_image.dim(3) : r.width, sized ? r.init_image.dim(2) : r.height);
+  }
   if (!refine) {
-    result.final = base().generate(r);
+    result.final = base().generate(base_request);
     return result;
   }
-  GenerateRequest base_request = r;
   base_request.decode = false;
   if (request.refiner.mode == RefinerMode::Ensemble) base_request.denoising_end = request.refiner.high_noise_frac;
   const GenerateResult base_result = base().generate(base_request);

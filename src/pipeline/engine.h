@@ -5,6 +5,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -62,6 +63,9 @@ class Engine {
     std::shared_ptr<const ModelSource> source;  // the plain source with `loras` merged in
     std::vector<lora::LoraSpec> loras;
   };
+  // The request's ControlNet units made for an output of width x height: each model loaded (kept
+  // for later requests unless one-shot), each image preprocessed and fitted.
+  std::vector<ControlUnit> control_units(const EngineRequest& request, int64_t width, int64_t height);
   static void use_loras(std::optional<SdxlPipeline>& pipeline, const std::shared_ptr<const ModelSource>& plain,
                         Adapted& adapted, const std::vector<lora::LoraSpec>& wanted);
 
@@ -70,6 +74,8 @@ class Engine {
   Adapted base_adapted_, refiner_adapted_;  // what the pipelines are bound from
   std::optional<SdxlPipeline> base_, refiner_;  // one-shot: loaded per call, freed in turn
   std::shared_ptr<const LatentCodec> taesd_;
+  // Loaded ControlNets by file and config (kept warm, like the pipelines).
+  std::map<std::string, std::shared_ptr<const models::ControlNetModel>> controlnets_;
   ModelFootprint base_footprint_, refiner_footprint_;
   bool base_is_refiner_ = false;
   int64_t vae_scale_ = 8;

@@ -318,7 +318,8 @@ void SdxlPipeline::check_controlnets(const GenerateRequest& r, int64_t height, i
     const io::UNetConfig& c = unit.model->config().unet;
     SDXL_CHECK(models::ControlNetModel::residual_channels(c) == skips && c.in_channels == 4 &&
                    c.cross_attention_dim.back() == unet_config_.cross_attention_dim.back() &&
-                   c.projection_class_embeddings_input_dim == unet_config_.projection_class_embeddings_input_dim,
+                   c.projection_class_embeddings_input_dim == unet_config_.projection_class_embeddings_input_dim &&
+                   c.addition_time_embed_dim == unet_config_.addition_time_embed_dim,
                InvalidArgument, "[controlnet] unit ", u, ": the ControlNet does not fit this model (its blocks, channels, ",
                "text width or added conditioning differ from the UNet's: a ControlNet for another base model?)");
     SDXL_CHECK(unit.image.defined() && unit.image.rank() == 4 && unit.image.dim(1) == 3 && unit.image.dim(2) == height &&

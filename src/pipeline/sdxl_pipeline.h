@@ -41,6 +41,7 @@ class SdxlPipeline {
   const ModelSource& source() const { return *source_; }
   bool is_refiner() const { return source_->is_refiner(); }
   int64_t vae_scale() const { return vae_config_.scale(); }
+  const io::UNetConfig& unet_config() const { return unet_config_; }
   // Weights and channel widths, for the memory estimate of a request: of this pipeline, or of
   // a folder not loaded (from its configs and weight headers).
   ModelFootprint footprint() const;

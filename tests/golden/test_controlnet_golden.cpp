@@ -55,8 +55,8 @@ TEST(ControlNetGolden, Forward) {
     Arena arena;
     const models::ControlResiduals r =
         net->forward(arena, file["sample"], p["timestep"].get<float>(), file["encoder_hidden_states"], file["text_embeds"],
-                     file["time_ids"], file["controlnet_cond"], p["conditioning_scale"].get<float>(),
-                     p["guess_mode"].get<bool>());
+                     file["time_ids"], file["controlnet_cond"],
+                     net->residual_scales(p["conditioning_scale"].get<float>(), p["guess_mode"].get<bool>()));
     ASSERT_EQ(r.down.size(), p["num_down_block_res_samples"].get<size_t>());
     for (size_t i = 0; i < r.down.size(); ++i) {
       const std::string name = "down_block_res_samples." + std::to_string(i);
@@ -92,6 +92,11 @@ TEST(ControlNetGolden, ArchitectureFromTensors) {
   const io::ControlNetConfig b = io::parse_controlnet_config(real, "folder");
   EXPECT_EQ(a.unet.num_attention_heads, b.unet.num_attention_heads);
   EXPECT_EQ(a.conditioning_embedding_out_channels, b.conditioning_embedding_out_channels);
+  // Beside its base model, what the tensors do not show comes from the base's UNet: the folder's.
+  const io::UNetConfig unet = io::load_unet_config(model_path("tiny-sdxl-base") / "unet/config.json");
+  const nlohmann::json from_base = pipeline::controlnet_config_from_tensors(weights, &unet);
+  EXPECT_EQ(from_base["attention_head_dim"], real["attention_head_dim"]);
+  EXPECT_EQ(from_base["addition_time_embed_dim"], real["addition_time_embed_dim"]);
 }
 
 TEST(ControlNetGolden, BadFilesAreRefused) {

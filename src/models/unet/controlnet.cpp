@@ -72,9 +72,18 @@ std::vector<int64_t> ControlNetModel::residual_channels(const io::UNetConfig& c)
   return channels;
 }
 
+std::vector<float> ControlNetModel::residual_scales(float scale, bool guess_mode) const {
+  std::vector<float> scales(residual_count() + 1, scale);
+  if (guess_mode && !config_.global_pool_conditions) {
+    scales = guess_mode_scales(residual_count());
+    for (float& s : scales) s *= scale;
+  }
+  return scales;
+}
+
 ControlResiduals ControlNetModel::forward(Arena& arena, const Tensor& sample, float timestep, const Tensor& context,
                                           const Tensor& text_embeds, const Tensor& time_ids, const Tensor& image,
-                                          float scale, bool guess_mode) const {
+                                          const std::vector<float>& scales) const {
   const io::UNetConfig& c = config_.unet;
   SDXL_CHECK(sample.rank() == 4 && sample.dim(1) == c.in_channels && sample.dtype() == DType::F32, InvalidArgument,
              "[controlnet] sample must be f32 [B, ", c.in_channels, ", h, w], got ", sample.shape().to_string());
@@ -106,11 +115,8 @@ ControlResiduals ControlNetModel::forward(Arena& arena, const Tensor& sample, fl
 
   SDXL_CHECK(skips.size() == controlnet_down_blocks_.size(), Internal, "[controlnet] ", skips.size(),
              " skips for ", controlnet_down_blocks_.size(), " residual convolutions");
-  std::vector<float> scales(skips.size() + 1, scale);
-  if (guess_mode && !config_.global_pool_conditions) {
-    scales = guess_mode_scales(skips.size());
-    for (float& s : scales) s *= scale;
-  }
+  SDXL_CHECK(scales.size() == skips.size() + 1, InvalidArgument, "[controlnet] ", scales.size(),
+             " scales for ", skips.size(), " residuals and the mid block");
   ControlResiduals out;
   for (size_t i = 0; i < skips.size(); ++i) {
     out.down.push_back(controlnet_down_blocks_[i](arena, skips[i]));

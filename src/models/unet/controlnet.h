@@ -35,11 +35,15 @@ class ControlNetModel {
 
   // sample, timestep, context, text_embeds, time_ids: as the UNet's forward (the scaled model
   // input); image [B, 3, H, W] NCHW in [0, 1], H = h * config().image_scale(). Returns residuals
-  // in `arena`, multiplied by `scale` (guess mode: by diffusers' logspace(-1, 0) ramp times
-  // `scale`, the shallowest residual the weakest).
+  // in `arena`, residual i multiplied by scales[i] (the mid block's by the last): one per residual
+  // and one for the mid block (residual_scales).
   ControlResiduals forward(Arena& arena, const Tensor& sample, float timestep, const Tensor& context,
-                           const Tensor& text_embeds, const Tensor& time_ids, const Tensor& image, float scale,
-                           bool guess_mode) const;
+                           const Tensor& text_embeds, const Tensor& time_ids, const Tensor& image,
+                           const std::vector<float>& scales) const;
+  // diffusers' scales: `scale` for every output, or in guess mode its logspace(-1, 0) ramp times
+  // `scale` (the shallowest residual the weakest, the mid block at `scale`).
+  std::vector<float> residual_scales(float scale, bool guess_mode) const;
+  size_t residual_count() const { return controlnet_down_blocks_.size(); }
 
   const io::ControlNetConfig& config() const { return config_; }
   // The channels of a UNet's skip connections, one per residual, in order: what a ControlNet's

@@ -11,6 +11,7 @@
 
 #include "lora/lora_set.h"
 #include "core/op_types.h"
+#include "pipeline/request/control_spec.h"
 #include "pipeline/request/generate_request.h"
 
 namespace sdxl::pipeline {
@@ -65,6 +66,9 @@ struct EngineRequest {
   std::shared_ptr<const imaging::InpaintFrame> inpaint_frame;
   std::optional<imaging::InpaintOptions> inpaint_options;  // what framed it (the PNG text says)
   bool inpaint_overlay = false;
+  // ControlNets steering the base (a refiner gets none, as in diffusers' SDXL ControlNet
+  // pipelines); the request's guess_mode applies to them.
+  std::vector<ControlSpec> controlnets;
 };
 
 struct EngineResult {

@@ -48,6 +48,33 @@ std::string lora_hashes(const std::vector<lora::LoraSpec>& loras) {
 
 }  // namespace
 
+std::string controlnet_model_name(const ControlSpec& spec) {
+  if (!spec.name.empty()) return spec.name;
+  std::error_code ec;
+  fs::path file = spec.model;
+  if (fs::is_directory(file, ec)) {
+    file = spec.model / "diffusion_pytorch_model.safetensors";
+    if (!fs::exists(file, ec)) file = spec.model / "diffusion_pytorch_model.fp16.safetensors";
+  }
+  const fs::path named = spec.model.filename().empty() ? spec.model.parent_path() : spec.model;
+  const std::string stem = fs::is_directory(spec.model, ec) ? named.filename().string() : named.stem().string();
+  return stem + " [" + (fs::is_regular_file(file, ec) ? io::a1111_short_model_hash(file) : std::string("NOFILE")) + "]";
+}
+
+std::string controlnet_unit_text(const ControlSpec& spec, int64_t width, int64_t height) {
+  // The extension's ControlNetUnit.serialize(): its infotext fields, "Key: value" joined by ", ".
+  int64_t resolution = spec.resolution;
+  if (resolution == 0)
+    resolution = spec.preprocessor == "none" ? 512 : imaging::pixel_perfect_resolution(spec.image, width, height, spec.resize_mode);
+  std::ostringstream out;
+  out << "Module: " << spec.preprocessor << ", Model: " << controlnet_model_name(spec) << ", Weight: " << number(spec.scale)
+      << ", Resize Mode: " << imaging::control_resize_mode_name(spec.resize_mode) << ", Processor Res: " << resolution
+      << ", Threshold A: " << number(spec.threshold_a) << ", Threshold B: " << number(spec.threshold_b)
+      << ", Guidance Start: " << number(spec.start) << ", Guidance End: " << number(spec.end)
+      << ", Pixel Perfect: " << (spec.resolution == 0 ? "True" : "False") << ", Control Mode: " << control_mode_name(spec.mode);
+  return out.str();
+}
+
 InfotextFields infotext_fields(const EngineRequest& request, const EngineOptions& options,
                                const std::vector<lora::LoraSpec>& loras, int64_t width, int64_t height, int64_t index) {
   const GenerateRequest& r = request.generate;
@@ -104,6 +131,8 @@ InfotextFields infotext_fields(const EngineRequest& request, const EngineOptions
   if (r.scheduler_overrides.contains("ancestral_eta"))
     f.extra.emplace_back("Eta", number(r.scheduler_overrides["ancestral_eta"].get<double>()));
   if (r.scheduler_overrides.contains("eta")) f.extra.emplace_back("Eta DDIM", number(r.scheduler_overrides["eta"].get<double>()));
+  for (size_t i = 0; i < request.controlnets.size(); ++i)
+    f.extra.emplace_back("ControlNet " + std::to_string(i), controlnet_unit_text(request.controlnets[i], width, height));
   return f;
 }
 

@@ -45,6 +45,14 @@ InfotextFields infotext_fields(const EngineRequest& request, const EngineOptions
 // The text; model, VAE and LoRA files are hashed through the hash cache (io/file_hash.h).
 std::string a1111_infotext(const InfotextFields& fields);
 
+struct ControlSpec;
+// How the ControlNet extension names a model: "stem [old model hash]" (the spec's own name when
+// it has one); a diffusers folder by its name and its weights file's hash.
+std::string controlnet_model_name(const ControlSpec& spec);
+// The extension's "ControlNet N" value for a unit (ControlNetUnit.serialize) for an output of
+// width x height.
+std::string controlnet_unit_text(const ControlSpec& spec, int64_t width, int64_t height);
+
 // AUTOMATIC1111's quoting of a value: as it is, unless a comma, colon or newline would break
 // the list; then a JSON string.
 std::string infotext_quote(const std::string& text);

@@ -29,7 +29,7 @@ int64_t count_prefixed(const io::WeightSet& w, const std::string& prefix, const 
 
 }  // namespace
 
-nlohmann::json controlnet_config_from_tensors(const io::WeightSet& w) {
+nlohmann::json controlnet_config_from_tensors(const io::WeightSet& w, const io::UNetConfig* unet) {
   nlohmann::json c;
   c["_class_name"] = "ControlNetModel";
   const int64_t levels = count_prefixed(w, "down_blocks.", ".resnets.0.conv1.weight");
@@ -56,14 +56,15 @@ nlohmann::json controlnet_config_from_tensors(const io::WeightSet& w) {
   c["down_block_types"] = types;
   c["layers_per_block"] = count_prefixed(w, "down_blocks.0.resnets.", ".conv1.weight");
   c["transformer_layers_per_block"] = depth;
-  c["attention_head_dim"] = heads;
+  const bool like_unet = unet && unet->block_out_channels == channels;
+  c["attention_head_dim"] = like_unet ? unet->num_attention_heads : heads;
   c["cross_attention_dim"] = cross_dim;
   c["use_linear_projection"] = linear_projection;
   c["in_channels"] = dim_of(w, "conv_in.weight", 1);
   c["norm_num_groups"] = 32;
   if (w.has("add_embedding.linear_1.weight")) {
     c["addition_embed_type"] = "text_time";
-    c["addition_time_embed_dim"] = 256;  // SDXL's; the tensors do not show it
+    c["addition_time_embed_dim"] = like_unet ? unet->addition_time_embed_dim : 256;  // SDXL's
     c["projection_class_embeddings_input_dim"] = dim_of(w, "add_embedding.linear_1.weight", 1);
   }
   std::vector<int64_t> embedding{dim_of(w, "controlnet_cond_embedding.conv_in.weight", 0)};
@@ -75,7 +76,7 @@ nlohmann::json controlnet_config_from_tensors(const io::WeightSet& w) {
 }
 
 std::shared_ptr<const models::ControlNetModel> load_controlnet(const fs::path& model, const fs::path& config_dir,
-                                                               ops::Precision precision) {
+                                                               ops::Precision precision, const io::UNetConfig* unet) {
   std::error_code ec;
   SDXL_CHECK(fs::exists(model, ec), Io, "[controlnet] ", model.string(), ": no such file or folder");
   std::vector<fs::path> files;
@@ -106,7 +107,7 @@ std::shared_ptr<const models::ControlNetModel> load_controlnet(const fs::path& m
   if (fs::exists(config_file, ec)) {
     config = io::parse_controlnet_config(io::read_json_object(config_file, "controlnet"), config_file.string());
   } else {
-    config = io::parse_controlnet_config(controlnet_config_from_tensors(weights), model.string() + " (from its tensors)");
+    config = io::parse_controlnet_config(controlnet_config_from_tensors(weights, unet), model.string() + " (from its tensors)");
     log_info("[controlnet] ", model.string(), ": no config.json, the architecture read from the tensors");
   }
   models::FileWeights binder(weights);

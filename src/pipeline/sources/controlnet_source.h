@@ -16,13 +16,17 @@
 
 namespace sdxl::pipeline {
 
+// `unet`: the base model's UNet, whose head counts and added-time width a ControlNet without a
+// config takes (ControlNets are made from their UNet: diffusers' from_unet copies them).
 std::shared_ptr<const models::ControlNetModel> load_controlnet(const std::filesystem::path& model,
                                                                const std::filesystem::path& config_dir = {},
-                                                               ops::Precision precision = ops::Precision::F32);
+                                                               ops::Precision precision = ops::Precision::F32,
+                                                               const io::UNetConfig* unet = nullptr);
 
 // A diffusers ControlNetModel config for SDXL read from the tensors: channels, blocks, layers,
-// transformer depth, text width and the conditioning embedding from their shapes; SDXL's head size
-// (64), added-time width (256) and RGB channel order, which the tensors do not show.
-nlohmann::json controlnet_config_from_tensors(const io::WeightSet& weights);
+// transformer depth, text width and the conditioning embedding from their shapes. What the tensors
+// do not show: head counts and the added-time width from `unet` where its levels have the same
+// channels, else SDXL's (64-wide heads, 256); the channel order RGB.
+nlohmann::json controlnet_config_from_tensors(const io::WeightSet& weights, const io::UNetConfig* unet = nullptr);
 
 }  // namespace sdxl::pipeline

@@ -1,5 +1,6 @@
 #include "pipeline/stages/control_steering.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "core/error.h"
@@ -34,27 +35,36 @@ std::vector<std::vector<double>> controlnet_keep(const std::vector<ControlUnit>&
   const double n = static_cast<double>(steps);
   for (size_t i = 0; i < steps; ++i) {
     std::vector<double> row;
-    for (const auto& unit : units)
-      row.push_back(1.0 - static_cast<double>(static_cast<double>(i) / n < unit.start ||
-                                              static_cast<double>(i + 1) / n > unit.end));
+    const double at = static_cast<double>(i) / n, next = static_cast<double>(i + 1) / n;
+    for (const auto& unit : units) {
+      const bool stopped = unit.window == ControlWindow::Diffusers ? at < unit.start || next > unit.end
+                                                                   : at < unit.start || at > unit.end;
+      row.push_back(1.0 - static_cast<double>(stopped));
+    }
     keep.push_back(std::move(row));
   }
   return keep;
 }
 
+std::vector<float> soft_injection_weights(size_t outputs) {
+  std::vector<float> weights;
+  for (size_t i = 0; i < outputs; ++i) weights.push_back(static_cast<float>(std::pow(0.825, 12.0 - static_cast<double>(i))));
+  return weights;
+}
+
 ControlSteering::ControlSteering(const std::vector<ControlUnit>& units, bool guess_mode, const Conditioning& cond,
                                  bool cfg, int64_t images, size_t steps)
-    : units_(units), guess_mode_(guess_mode && cfg), cfg_(cfg), images_(images), cond_(cond) {
-  if (guess_mode_) {  // the positive half: rows [images, 2 images)
-    cond_.context = cond.context.slice_rows(images, images);
-    cond_.text_embeds = cond.text_embeds.slice_rows(images, images);
-    cond_.time_ids = cond.time_ids.slice_rows(images, images);
+    : units_(units), guess_mode_(guess_mode && cfg), cfg_(cfg), images_(images), cond_(cond), positive_(cond) {
+  if (cfg_) {  // the positive half: rows [images, 2 images)
+    positive_.context = cond.context.slice_rows(images, images);
+    positive_.text_embeds = cond.text_embeds.slice_rows(images, images);
+    positive_.time_ids = cond.time_ids.slice_rows(images, images);
   }
-  const int64_t net_batch = cfg_ && !guess_mode_ ? 2 * images : images;
   for (const auto& unit : units) {
     SDXL_CHECK(unit.model && unit.image.defined() && unit.image.rank() == 4 && unit.image.dim(0) == 1, Internal,
                "[controlnet] a unit needs a model and one image");
-    batched_images_.push_back(repeat_image(unit.image, net_batch));
+    positive_only_.push_back(cfg_ && (guess_mode_ || unit.conditional_only));
+    batched_images_.push_back(repeat_image(unit.image, cfg_ && !positive_only_.back() ? 2 * images : images));
   }
   keep_ = controlnet_keep(units, steps);
 }
@@ -62,14 +72,26 @@ ControlSteering::ControlSteering(const std::vector<ControlUnit>& units, bool gue
 const models::ControlResiduals* ControlSteering::operator()(Arena& arena, size_t step, const Tensor& model_input,
                                                             float timestep) {
   if (units_.empty()) return nullptr;
-  const Tensor input = guess_mode_ ? model_input.slice_rows(images_, images_) : model_input;
   bool any = false;
   for (size_t u = 0; u < units_.size(); ++u) {
     // A unit outside its window adds zeros (diffusers runs it at scale 0): skipped.
     if (keep_.at(step)[u] == 0.0) continue;
-    const float scale = static_cast<float>(units_[u].scale * keep_[step][u]);
-    models::ControlResiduals r = units_[u].model->forward(arena, input, timestep, cond_.context, cond_.text_embeds,
-                                                          cond_.time_ids, batched_images_[u], scale, guess_mode_);
+    const ControlUnit& unit = units_[u];
+    const bool positive = positive_only_[u];
+    const Conditioning& c = positive ? positive_ : cond_;
+    std::vector<float> scales = unit.model->residual_scales(static_cast<float>(unit.scale * keep_[step][u]), guess_mode_);
+    if (!unit.residual_weights.empty()) {
+      SDXL_CHECK(unit.residual_weights.size() == scales.size(), Internal, "[controlnet] unit ", u, ": ",
+                 unit.residual_weights.size(), " weights for ", scales.size(), " outputs");
+      for (size_t i = 0; i < scales.size(); ++i) scales[i] *= unit.residual_weights[i];
+    }
+    const Tensor input = positive ? model_input.slice_rows(images_, images_) : model_input;
+    models::ControlResiduals r = unit.model->forward(arena, input, timestep, c.context, c.text_embeds, c.time_ids,
+                                                     batched_images_[u], scales);
+    if (positive) {
+      for (auto& d : r.down) d = after_zeros(arena, d);
+      r.mid = after_zeros(arena, r.mid);
+    }
     if (!any) {
       sum_ = std::move(r);
       any = true;
@@ -80,12 +102,7 @@ const models::ControlResiduals* ControlSteering::operator()(Arena& arena, size_t
     for (size_t i = 0; i < r.down.size(); ++i) ops::add_inplace(sum_.down[i], r.down[i]);
     ops::add_inplace(sum_.mid, r.mid);
   }
-  if (!any) return nullptr;
-  if (guess_mode_) {
-    for (auto& d : sum_.down) d = after_zeros(arena, d);
-    sum_.mid = after_zeros(arena, sum_.mid);
-  }
-  return &sum_;
+  return any ? &sum_ : nullptr;
 }
 
 }  // namespace sdxl::pipeline

@@ -1,0 +1,29 @@
+// `sdxl generate`'s ControlNet options: --controlnet MODEL and --control-image IMG in pairs, one
+// pair per unit, and the per-unit settings given once for all units or once per unit in order.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sdxl/generation.hpp"
+
+namespace sdxl::cli {
+
+struct ControlOptions {
+  std::vector<std::string> models, images, configs, scales, starts, ends, preprocessors, resize_modes, control_modes;
+  std::string canny_thresholds;  // LOW,HIGH
+  int resolution = 0;            // 0: pixel perfect
+  bool guess_mode = false;
+};
+
+void add_control_options(CLI::App& cmd, ControlOptions& o);
+// The units the options describe, their images read; usage errors name the option.
+std::vector<api::ControlNet> control_units(const ControlOptions& o);
+// The option behind a library parameter "controlnets[i].field", or nullopt.
+std::optional<std::string> control_option_of(const std::string& parameter);
+// "LOW,HIGH" as two thresholds, or a usage error naming `option`.
+std::pair<double, double> parse_thresholds(const std::string& text, const char* option);
+
+}  // namespace sdxl::cli

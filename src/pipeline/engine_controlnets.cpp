@@ -1,0 +1,63 @@
+// Engine::control_units: ControlNet specs made into the units the pipeline runs.
+#include <cstring>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "pipeline/engine.h"
+#include "pipeline/sources/controlnet_source.h"
+#include "pipeline/stages/control_steering.h"
+
+namespace sdxl::pipeline {
+namespace {
+
+// [1, 3, H, W] in [0, 1]: the map's bytes / 255, as the extension's and diffusers' processors give it.
+Tensor map_tensor(const io::Image8& map) {
+  Tensor t = Tensor::empty(Shape{1, 3, map.height, map.width}, DType::F32);
+  float* out = t.data<float>();
+  const int64_t plane = map.height * map.width;
+  for (int64_t i = 0; i < plane; ++i)
+    for (int64_t c = 0; c < 3; ++c)
+      out[c * plane + i] = static_cast<float>(map.pixels[static_cast<size_t>(i * 3 + c)]) / 255.0f;
+  return t;
+}
+
+}  // namespace
+
+std::vector<ControlUnit> Engine::control_units(const EngineRequest& request, int64_t width, int64_t height) {
+  std::vector<ControlUnit> units;
+  const bool keep = options_.memory != MemoryPolicy::OneShot;
+  for (size_t i = 0; i < request.controlnets.size(); ++i) {
+    const ControlSpec& spec = request.controlnets[i];
+    const std::string field = "controlnets[" + std::to_string(i) + "]";
+    std::error_code ec;
+    const std::string key = std::filesystem::weakly_canonical(spec.model, ec).string() + "\n" + spec.config.string();
+    ControlUnit unit;
+    auto loaded = controlnets_.find(key);
+    try {
+      if (loaded != controlnets_.end()) {
+        unit.model = loaded->second;
+      } else {
+        unit.model = load_controlnet(spec.model, spec.config, options_.precision, &base().unet_config());
+        if (keep) controlnets_[key] = unit.model;
+      }
+    } catch (const Error& e) {
+      throw Error(e.code(), std::string("[controlnet] unit ") + std::to_string(i) + ": " + e.what(), field + ".model");
+    }
+    try {
+      unit.image = map_tensor(control_map(spec, width, height));
+    } catch (const Error& e) {
+      throw Error(e.code(), std::string("[controlnet] unit ") + std::to_string(i) + ": " + e.what(), field + ".image");
+    }
+    unit.scale = spec.scale;
+    unit.start = spec.start;
+    unit.end = spec.end;
+    unit.window = spec.a1111_window ? ControlWindow::Automatic1111 : ControlWindow::Diffusers;
+    if (spec.mode != ControlMode::Balanced)
+      unit.residual_weights = soft_injection_weights(unit.model->residual_count() + 1);
+    unit.conditional_only = spec.mode == ControlMode::ControlNetMore;
+    units.push_back(std::move(unit));
+  }
+  return units;
+}
+
+}  // namespace sdxl::pipeline
