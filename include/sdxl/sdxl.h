@@ -107,8 +107,10 @@ sdxl_status sdxl_tokenize(const sdxl_tokenize_params* params, char** report);
  * "Model hash" / "VAE hash", model sites' AutoV2); SDXL_HASH_SAFETENSORS_DATA the data after a
  * safetensors header (the first 12 are the "Lora hashes" entry). Cached in
  * $SDXL_CACHE_DIR/hashes.json (default $XDG_CACHE_HOME/sdxl, ~/.cache/sdxl) by path, size and
- * modification time: a second call does not read the file again. */
-typedef enum sdxl_hash_kind { SDXL_HASH_FILE = 0, SDXL_HASH_SAFETENSORS_DATA = 1 } sdxl_hash_kind;
+ * modification time: a second call does not read the file again. SDXL_HASH_A1111_SHORT: AUTOMATIC1111's
+ * old 8-digit model hash (the SHA-256 of the 64 KiB at 1 MiB; not cached, it reads 64 KiB), with
+ * which its ControlNet extension names models "name [hash]". */
+typedef enum sdxl_hash_kind { SDXL_HASH_FILE = 0, SDXL_HASH_SAFETENSORS_DATA = 1, SDXL_HASH_A1111_SHORT = 2 } sdxl_hash_kind;
 sdxl_status sdxl_file_hash(const char* path, sdxl_hash_kind kind, char** hex);
 
 /* The textual-inversion embeddings of folder `dir` (NAME.safetensors), from their headers, as a

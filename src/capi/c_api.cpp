@@ -100,8 +100,13 @@ sdxl_status sdxl_file_hash(const char* path, sdxl_hash_kind kind, char** hex) {
   return sdxl::capi::guarded([&] {
     SDXL_CHECK(path && *path && hex, InvalidArgument, "[hash] path and hex must not be NULL");
     const int which = sdxl::capi::c_enum_value(kind);
-    SDXL_CHECK(which == SDXL_HASH_FILE || which == SDXL_HASH_SAFETENSORS_DATA, InvalidArgument, "[hash] unknown kind ", which);
+    SDXL_CHECK(which == SDXL_HASH_FILE || which == SDXL_HASH_SAFETENSORS_DATA || which == SDXL_HASH_A1111_SHORT,
+               InvalidArgument, "[hash] unknown kind ", which);
     *hex = nullptr;
+    if (which == SDXL_HASH_A1111_SHORT) {
+      *hex = sdxl::capi::copy_string(sdxl::io::a1111_short_model_hash(path));
+      return;
+    }
     const auto k = which == SDXL_HASH_FILE ? sdxl::io::FileHashKind::WholeFile : sdxl::io::FileHashKind::SafetensorsData;
     *hex = sdxl::capi::copy_string(sdxl::io::file_sha256(path, k, sdxl::io::default_hash_cache()));
   });

@@ -7,6 +7,9 @@ CLI::Option* add_model_options(CLI::App& cmd, server::ServerOptions& s) {
   cmd.add_option("--config", s.config, "A single-file model's architecture (a diffusers folder)");
   cmd.add_option("--refiner", s.refiner, "An SDXL refiner (AUTOMATIC1111's refiner_checkpoint names it)");
   cmd.add_option("--lora-dir", s.lora_dir, "LoRAs for <lora:NAME:WEIGHT> tags and the LoRA lists")->check(CLI::ExistingDirectory);
+  cmd.add_option("--controlnet-dir", s.controlnet_dir,
+                 "ControlNets requests may name: .safetensors files and diffusers folders (the ControlNet extension's models)")
+      ->check(CLI::ExistingDirectory);
   cmd.add_option("--embedding-dir", s.embedding_dir, "Textual-inversion embeddings (AUTOMATIC1111 prompt syntax)")
       ->check(CLI::ExistingDirectory);
   cmd.add_option("--vae", s.vae, "A VAE instead of the model's (folder or single file)");

@@ -107,6 +107,7 @@ int run_server(const ServerOptions& options) {
   Router router(server);
   add_web_page(router, ctx);
   add_a1111_routes(router, ctx);
+  add_controlnet_routes(router, ctx);
   add_openai_routes(router, ctx);
   add_jobs_routes(router, ctx);
 

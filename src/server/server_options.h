@@ -15,6 +15,7 @@ struct ServerOptions {
   std::string models_dir;  // further checkpoints a request may select
   size_t models_in_memory = 2;  // checkpoints kept loaded at most (fewer where memory is short)
   std::string lora_dir, embedding_dir, vae, taesd;
+  std::string controlnet_dir;  // ControlNets requests may name (AUTOMATIC1111's ControlNet extension's models)
   std::string styles_file;  // AUTOMATIC1111's styles.csv: the styles requests may name
   std::string precision = "fp32";
   std::string host = "127.0.0.1";

@@ -129,7 +129,7 @@ TEST(JobCodec, EverySettingSurvivesTheStream) {
   EXPECT_EQ(back.generation.loras[0].weight, 0.8);
   ASSERT_EQ(back.generation.refiner_loras.size(), 1u);
   EXPECT_EQ(back.generation.refiner_loras[0].path, (dir / "worker/refine.safetensors").string());
-  const LoraNaming as_written{[](const std::string& name, const char*) { return name; },
+  const FileNaming as_written{[](const std::string& name, const char*) { return name; },
                               [](const std::string& path) { return std::filesystem::path(path).filename().string(); }};
   const nlohmann::json sent = generation_to_json(g, as_written), received = generation_to_json(back.generation, as_written);
   EXPECT_EQ(received, sent);

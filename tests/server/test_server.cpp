@@ -13,6 +13,7 @@
 #include "io/png.h"
 #include "io/safetensors.h"
 #include "server/server_process.h"
+#include "server/server_requests.h"
 #include "server/shared_server.h"
 #include "test_support.h"
 
@@ -22,63 +23,8 @@ namespace {
 using nlohmann::json;
 using test::ServerProcess;
 
-std::string base64_decode_simple(const std::string& in) {
-  static const std::string chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  int bits = 0;
-  uint32_t buffer = 0;
-  for (char c : in) {
-    const size_t v = chars.find(c);
-    if (v == std::string::npos) continue;
-    buffer = (buffer << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((buffer >> bits) & 0xFF);
-    }
-  }
-  return out;
-}
-
-std::string base64_encode_simple(const std::vector<uint8_t>& in) {
-  static const char* chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  for (size_t i = 0; i < in.size(); i += 3) {
-    const uint32_t n = (uint32_t{in[i]} << 16) | (i + 1 < in.size() ? uint32_t{in[i + 1]} << 8 : 0) | (i + 2 < in.size() ? in[i + 2] : 0);
-    out += chars[(n >> 18) & 63];
-    out += chars[(n >> 12) & 63];
-    out += i + 1 < in.size() ? chars[(n >> 6) & 63] : '=';
-    out += i + 2 < in.size() ? chars[n & 63] : '=';
-  }
-  return out;
-}
-
-io::Image8 png_of(const std::string& bytes) { return io::decode_png(std::vector<uint8_t>(bytes.begin(), bytes.end()), "reply"); }
-
 fs::path tiny() { return test::reference_dir() / "models/tiny-sdxl-base"; }
 fs::path loras() { return test::reference_dir() / "models/loras"; }
-
-json post(const ServerProcess& s, const std::string& path, const json& body, int* status = nullptr) {
-  auto c = s.client();
-  auto r = c.Post(path.c_str(), body.dump(), "application/json");
-  if (!r) {
-    ADD_FAILURE() << path << ": no answer";
-    return json();
-  }
-  if (status) *status = r->status;
-  return json::parse(r->body, nullptr, false);
-}
-
-json get(const ServerProcess& s, const std::string& path, int* status = nullptr) {
-  auto c = s.client();
-  auto r = c.Get(path.c_str());
-  if (!r) {
-    ADD_FAILURE() << path << ": no answer";
-    return json();
-  }
-  if (status) *status = r->status;
-  return json::parse(r->body, nullptr, false);
-}
 
 class Server : public test::SharedServer<Server> {
  public:

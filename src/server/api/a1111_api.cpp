@@ -174,9 +174,10 @@ void add_a1111_routes(Router& server, const ServerContext& ctx) {
     }
     send_json(res, 200, list);
   }));
-  // AUTOMATIC1111 has scripts (x/y/z plot, ...); sdxl has none to offer.
+  // AUTOMATIC1111's scripts (x/y/z plot, ...): sdxl has the ControlNet extension's alwayson script
+  // only (clients look for "controlnet" here).
   server.Get("/sdapi/v1/scripts", guarded([](const http::Request&, http::Response& res) {
-    send_json(res, 200, {{"txt2img", json::array()}, {"img2img", json::array()}});
+    send_json(res, 200, {{"txt2img", json::array({"controlnet"})}, {"img2img", json::array({"controlnet"})}});
   }));
   // Its command-line flags, where sdxl serve has one that means the same.
   server.Get("/sdapi/v1/cmd-flags", guarded([&ctx](const http::Request&, http::Response& res) {

@@ -139,8 +139,14 @@ std::vector<std::string> apply_a1111_fields(const json& body, bool img2img, cons
   if (truthy(f, "disable_extra_networks", false)) not_supported(f, "disable_extra_networks", "ignoring <lora:...> tags");
   if (!f.text("script_name", "").empty()) not_supported(f, "script_name", "a script");
   const json& always_on = f.raw("alwayson_scripts");
-  if (always_on.is_object() && !always_on.empty())
-    f.bad("alwayson_scripts", "alwayson_scripts: '" + always_on.begin().key() + "' is not supported by sdxl");
+  if (!always_on.is_null() && !always_on.is_object()) f.bad("alwayson_scripts", "must be an object");
+  if (always_on.is_object())
+    for (auto it = always_on.begin(); it != always_on.end(); ++it) {
+      std::string key = it.key();
+      std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      if (key != "controlnet")  // ControlNet's units: a1111_controlnet.h
+        f.bad("alwayson_scripts", "alwayson_scripts: '" + it.key() + "' is not supported by sdxl");
+    }
   if (!f.text("infotext", "").empty()) not_supported(f, "infotext", "a request from an infotext");
 
   if (img2img) {

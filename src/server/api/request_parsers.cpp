@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "server/api/a1111_controlnet.h"
 #include "server/api/a1111_fields.h"
 #include "server/jobs/generation_json.h"
 #include "server/http/request_fields.h"
@@ -95,6 +96,7 @@ JobRequest parse_a1111_request(const json& body, bool img2img, const NameLookup&
       echo["mask"] = f.raw("mask");
     }
   }
+  apply_a1111_controlnet(body, img2img, names, g);  // after the init image: units may take it
   return job;
 }
 
@@ -104,10 +106,18 @@ JobRequest parse_job_request(const json& body, const NameLookup& names) {
   api::Generation defaults;
   defaults.refiner_mode = names.refiner.empty() ? "none" : "ensemble";
   defaults.preview_every = 1;
-  const LoraNaming catalog{[&names](const std::string& name, const char* field) {
+  const FileNaming catalog{[&names](const std::string& name, const char* field) {
                              const auto file = names.lora(name);
                              if (!file)
                                throw RequestError(404, field, std::string(field) + ": no LoRA named '" + name + "' in the LoRA folder");
+                             return *file;
+                           },
+                           [](const std::string& path) { return path; },
+                           [&names](const std::string& name, const std::string& field) {
+                             const auto file = names.controlnet ? names.controlnet(name) : std::nullopt;
+                             if (!file)
+                               throw RequestError(422, field, field + ": no ControlNet named '" + name +
+                                                                  "' in the server's --controlnet-dir");
                              return *file;
                            },
                            [](const std::string& path) { return path; }};
@@ -195,6 +205,17 @@ std::string a1111_field_of(const std::string& parameter) {
       {"strength", "denoising_strength"}, {"high_noise_frac", "refiner_switch_at"},
       {"refiner_mode", "refiner_checkpoint"}, {"clip_skip", "override_settings.CLIP_stop_at_last_layers"},
       {"seed_resize_from_width", "seed_resize_from_w"}, {"seed_resize_from_height", "seed_resize_from_h"}};
+  if (parameter.rfind("controlnets[", 0) == 0) {
+    // The library counts the enabled units; the extension's field names.
+    static const std::map<std::string, std::string> unit_names = {
+        {"scale", "weight"}, {"start", "guidance_start"}, {"end", "guidance_end"}, {"preprocessor", "module"}};
+    const size_t close = parameter.find(']');
+    const std::string index = parameter.substr(12, close == std::string::npos ? 0 : close - 12);
+    const std::string member = close != std::string::npos && close + 2 <= parameter.size() ? parameter.substr(close + 2) : "";
+    const auto it = unit_names.find(member);
+    return "alwayson_scripts.controlnet.args (enabled unit " + index + ")" +
+           (member.empty() ? "" : "." + (it == unit_names.end() ? member : it->second));
+  }
   return field_in(names, parameter);
 }
 

@@ -23,6 +23,9 @@ constexpr int kMaxImagesPerCall = 100;
 struct NameLookup {
   std::function<bool(const std::string&)> has_checkpoint;
   std::function<std::optional<std::string>(const std::string&)> lora;  // a LoRA name's file
+  // A ControlNet's file or folder by the extension's name ("name" or "name [hash]"); its name for a path.
+  std::function<std::optional<std::string>(const std::string&)> controlnet;
+  std::function<std::string(const std::string&)> controlnet_name;
   std::string refiner;                                                 // the server's refiner, if any
   std::string vae;                                                     // the server's --vae file name, if any
   const PromptStyles* styles = nullptr;                                // AUTOMATIC1111's styles, if any

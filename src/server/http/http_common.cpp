@@ -43,6 +43,16 @@ NameLookup lookup_of(const ServerContext& ctx) {
     if (!entry) return std::nullopt;
     return entry->path.string();
   };
+  names.controlnet = [&ctx](const std::string& name) -> std::optional<std::string> {
+    const auto entry = ctx.catalog.find_controlnet(name);
+    if (!entry) return std::nullopt;
+    return entry->path.string();
+  };
+  names.controlnet_name = [&ctx](const std::string& path) {
+    for (const auto& c : ctx.catalog.controlnets())
+      if (c.path.string() == path) return c.title;
+    return std::filesystem::path(path).filename().string();
+  };
   names.refiner = ctx.options.refiner;
   if (!ctx.options.vae.empty()) names.vae = std::filesystem::path(ctx.options.vae).filename().string();
   names.styles = &ctx.catalog.styles();

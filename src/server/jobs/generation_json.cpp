@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <climits>
+#include <map>
 #include <set>
 
 #include "server/http/base64.h"
@@ -26,6 +27,10 @@ struct Seed {
 // An input image: base64 PNG or JPEG bytes.
 struct Upload {
   api::Image& value;
+};
+// ControlNet units: [{model, image, controlnet_conditioning_scale, control_guidance_start, ...}].
+struct ControlNets {
+  std::vector<api::ControlNet>& value;
 };
 // diffusers' (height, width) tuples, and (top, left).
 struct HeightWidth {
@@ -85,11 +90,13 @@ void visit_fields(Generation& g, Visitor& visit) {
   visit("refiner_loras", "refiner_loras", g.refiner_loras);
   visit("eta", "eta", g.eta);
   visit("ancestral_eta", "ancestral_eta", g.ancestral_eta);
+  visit("controlnets", "controlnets", ControlNets{g.controlnets});
+  visit("guess_mode", "guess_mode", g.guess_mode);
 }
 
 class Writer {
  public:
-  Writer(json& out, const LoraNaming& loras) : out_(out), loras_(loras) {}
+  Writer(json& out, const FileNaming& loras) : out_(out), loras_(loras) {}
   void operator()(const char* key, const char*, Texts t) { out_[key] = t.value; }
   void operator()(const char* key, const char*, Seed s) { out_[key] = s.value; }
   void operator()(const char* key, const char*, Upload u) {
@@ -110,6 +117,30 @@ class Writer {
     for (const auto& l : list) entries.push_back({{"name", loras_.name_of(l.path)}, {"weight", l.weight}});
     out_[key] = entries;
   }
+  void operator()(const char* key, const char*, ControlNets units) {
+    if (units.value.empty()) return;
+    if (!loras_.controlnet_name_of)
+      throw RequestError(422, "controlnets", "controlnets: ControlNet units do not go through the Redis queue yet (serve without --queue)");
+    json entries = json::array();
+    for (const auto& c : units.value) {
+      if (!c.image || c.image->encoded.empty())
+        throw RequestError(422, "controlnets", "controlnets: a unit's image must be an upload to be passed on");
+      entries.push_back({{"model", loras_.controlnet_name_of(c.model)},
+                         {"image", base64_encode(c.image->encoded)},
+                         {"preprocessor", c.preprocessor},
+                         {"threshold_a", c.threshold_a},
+                         {"threshold_b", c.threshold_b},
+                         {"resolution", c.resolution},
+                         {"resize_mode", c.resize_mode},
+                         {"controlnet_conditioning_scale", c.scale},
+                         {"control_guidance_start", c.start},
+                         {"control_guidance_end", c.end},
+                         {"control_mode", c.control_mode},
+                         {"a1111_window", c.a1111_window}});
+      if (!c.name.empty()) entries.back()["name"] = c.name;
+    }
+    out_[key] = entries;
+  }
   template <typename Plain>
   void operator()(const char* key, const char*, const Plain& v) {
     out_[key] = v;
@@ -117,12 +148,12 @@ class Writer {
 
  private:
   json& out_;
-  const LoraNaming& loras_;
+  const FileNaming& loras_;
 };
 
 class Reader {
  public:
-  Reader(const json& object, const LoraNaming& loras, api::Generation& g) : f_(object), loras_(loras), g_(g) {}
+  Reader(const json& object, const FileNaming& loras, api::Generation& g) : f_(object), loras_(loras), g_(g) {}
   const std::set<std::string>& keys() const { return keys_; }
 
   void operator()(const char* key, const char*, Texts t) {
@@ -174,6 +205,45 @@ class Reader {
     keys_.insert(key);
     v = f_.boolean(key, v);
   }
+  void operator()(const char* key, const char*, ControlNets units) {
+    keys_.insert(key);
+    const json& entries = f_.raw(key);
+    if (entries.is_null()) return;
+    if (!entries.is_array() || entries.size() > 8) f_.bad(key, "must be a list of at most 8 ControlNet units");
+    if (!loras_.controlnet_file_of) f_.bad(key, "ControlNets are not available here (sdxl serve --controlnet-dir)");
+    units.value.clear();
+    for (size_t i = 0; i < entries.size(); ++i) {
+      const std::string unit = std::string(key) + "[" + std::to_string(i) + "]";
+      if (!entries[i].is_object()) throw RequestError(422, unit, unit + ": must be an object");
+      static const std::set<std::string> known{"model", "image", "preprocessor", "threshold_a", "threshold_b", "resolution",
+                                               "resize_mode", "controlnet_conditioning_scale", "control_guidance_start",
+                                               "control_guidance_end", "control_mode", "a1111_window", "name"};
+      for (auto it = entries[i].begin(); it != entries[i].end(); ++it)
+        if (!known.count(it.key())) throw RequestError(422, unit + "." + it.key(), unit + "." + it.key() + ": not a field of a unit");
+      const Fields u(entries[i]);
+      api::ControlNet c;
+      try {
+        c.model = loras_.controlnet_file_of(u.text("model", ""), unit + ".model");
+        if (!u.has("image")) u.bad("image", "is required");
+        c.image = upload_of(u.text("image", ""), unit + ".image", api::max_input_pixels(g_));
+        c.preprocessor = u.text("preprocessor", c.preprocessor);
+        c.threshold_a = u.finite("threshold_a", c.threshold_a);
+        c.threshold_b = u.finite("threshold_b", c.threshold_b);
+        c.resolution = u.int32("resolution", c.resolution);
+        c.resize_mode = u.text("resize_mode", c.resize_mode);
+        c.scale = u.finite("controlnet_conditioning_scale", c.scale);
+        c.start = u.finite("control_guidance_start", c.start);
+        c.end = u.finite("control_guidance_end", c.end);
+        c.control_mode = u.text("control_mode", c.control_mode);
+        c.a1111_window = u.boolean("a1111_window", c.a1111_window);
+        c.name = u.text("name", "");
+      } catch (const RequestError& e) {
+        if (e.field().rfind(unit, 0) == 0) throw;
+        throw RequestError(e.status(), unit + "." + e.field(), unit + "." + e.what());
+      }
+      units.value.push_back(std::move(c));
+    }
+  }
   void operator()(const char* key, const char*, std::vector<api::Lora>& list) {
     keys_.insert(key);
     const json& entries = f_.raw(key);
@@ -197,7 +267,7 @@ class Reader {
   }
 
   const Fields f_;
-  const LoraNaming& loras_;
+  const FileNaming& loras_;
   api::Generation& g_;
   std::set<std::string> keys_;
 };
@@ -219,14 +289,14 @@ class FieldOf {
 
 }  // namespace
 
-json generation_to_json(const api::Generation& g, const LoraNaming& loras) {
+json generation_to_json(const api::Generation& g, const FileNaming& loras) {
   json out = json::object();
   Writer writer(out, loras);
   visit_fields(const_cast<api::Generation&>(g), writer);  // the writer only reads
   return out;
 }
 
-api::Generation generation_from_json(const json& object, const LoraNaming& loras, api::Generation defaults,
+api::Generation generation_from_json(const json& object, const FileNaming& loras, api::Generation defaults,
                                      const std::vector<std::string>& also_allowed) {
   api::Generation g = std::move(defaults);
   Reader reader(object, loras, g);
@@ -239,6 +309,15 @@ api::Generation generation_from_json(const json& object, const LoraNaming& loras
 }
 
 std::string generation_json_field(const std::string& parameter) {
+  if (parameter.rfind("controlnets[", 0) == 0) {  // a unit's member, in this form's names
+    static const std::map<std::string, std::string> names{{"scale", "controlnet_conditioning_scale"},
+                                                          {"start", "control_guidance_start"},
+                                                          {"end", "control_guidance_end"}};
+    const size_t dot = parameter.find("].");
+    if (dot == std::string::npos) return parameter;
+    const auto it = names.find(parameter.substr(dot + 2));
+    return it == names.end() ? parameter : parameter.substr(0, dot + 2) + it->second;
+  }
   api::Generation g;
   FieldOf field_of(parameter);
   visit_fields(g, field_of);

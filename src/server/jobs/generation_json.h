@@ -16,19 +16,22 @@
 
 namespace sdxl::server {
 
-// How a LoRA file is named in JSON: the file a name stands for (RequestError naming `field`
-// when there is none), and the name written for a file.
-struct LoraNaming {
+// How LoRA files (and ControlNets) are named in JSON: the file a name stands for (RequestError
+// naming `field` when there is none), and the name written for a file. Without the ControlNet
+// pair, a generation with ControlNets is refused (422 naming "controlnets").
+struct FileNaming {
   std::function<std::string(const std::string& name, const char* field)> file_of;
   std::function<std::string(const std::string& path)> name_of;
+  std::function<std::string(const std::string& name, const std::string& field)> controlnet_file_of;
+  std::function<std::string(const std::string& path)> controlnet_name_of;
 };
 
-nlohmann::json generation_to_json(const api::Generation& generation, const LoraNaming& loras);
+nlohmann::json generation_to_json(const api::Generation& generation, const FileNaming& loras);
 
 // The fields of `object` over `defaults`: each one present is type-checked (RequestError naming
 // it). A field this form does not have is refused (RequestError naming it) unless it is one of
 // `also_allowed` (what the caller reads itself: "model", "n_iter").
-api::Generation generation_from_json(const nlohmann::json& object, const LoraNaming& loras, api::Generation defaults,
+api::Generation generation_from_json(const nlohmann::json& object, const FileNaming& loras, api::Generation defaults,
                                      const std::vector<std::string>& also_allowed);
 
 // This form's name for a library parameter (sdxl_last_error_parameter): "steps" ->

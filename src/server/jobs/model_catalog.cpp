@@ -25,6 +25,7 @@ ModelCatalog::ModelCatalog(ServerOptions options) : options_(std::move(options))
   if (!options_.styles_file.empty()) styles_ = PromptStyles::load(options_.styles_file);
   refresh_checkpoints();
   refresh_loras();
+  refresh_controlnets();
   if (options_.queue_url.empty()) {  // a queue's front end generates nothing
     load(checkpoints_.front());
     default_ = current_ = checkpoints_.front().name;
@@ -92,6 +93,62 @@ void ModelCatalog::refresh_loras() {
   std::sort(list.begin(), list.end(), [](const LoraFileEntry& a, const LoraFileEntry& b) { return a.name < b.name; });
   std::lock_guard<std::mutex> lock(lists_mutex_);
   loras_ = std::move(list);
+}
+
+namespace {
+
+// The file whose hash names a ControlNet: itself, or a diffusers folder's weights.
+fs::path controlnet_weights(const fs::path& entry) {
+  std::error_code ec;
+  if (!fs::is_directory(entry, ec)) return entry;
+  for (const char* name : {"diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors"})
+    if (fs::is_regular_file(entry / name, ec)) return entry / name;
+  return {};
+}
+
+std::string lowercase(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+}  // namespace
+
+void ModelCatalog::refresh_controlnets() {
+  std::vector<ControlNetEntry> list;
+  std::error_code ec;
+  if (!options_.controlnet_dir.empty())
+    for (auto it = fs::recursive_directory_iterator(options_.controlnet_dir, fs::directory_options::skip_permission_denied, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      const fs::path& p = it->path();
+      const bool folder = it->is_directory(ec) && fs::is_regular_file(p / "config.json", ec) && !controlnet_weights(p).empty();
+      const bool file = it->is_regular_file(ec) && lowercase_extension(p) == ".safetensors" &&
+                        p.filename().string().rfind("diffusion_pytorch_model", 0) != 0;
+      if (!folder && !file) continue;
+      if (folder) it.disable_recursion_pending();
+      ControlNetEntry e{folder ? p.filename().string() : p.stem().string(), "", p};
+      char* hex = nullptr;
+      const std::string weights = controlnet_weights(p).string();
+      e.title = e.name + " [" + (sdxl_file_hash(weights.c_str(), SDXL_HASH_A1111_SHORT, &hex) == SDXL_STATUS_OK ? hex : "NOFILE") + "]";
+      sdxl_free_string(hex);
+      list.push_back(std::move(e));
+    }
+  std::sort(list.begin(), list.end(), [](const ControlNetEntry& a, const ControlNetEntry& b) { return a.name < b.name; });
+  std::lock_guard<std::mutex> lock(lists_mutex_);
+  controlnets_ = std::move(list);
+}
+
+std::vector<ControlNetEntry> ModelCatalog::controlnets() const {
+  std::lock_guard<std::mutex> lock(lists_mutex_);
+  return controlnets_;
+}
+
+std::optional<ControlNetEntry> ModelCatalog::find_controlnet(const std::string& name) const {
+  std::string bare = name;
+  if (const size_t bracket = bare.rfind(" ["); bracket != std::string::npos && !bare.empty() && bare.back() == ']')
+    bare.resize(bracket);
+  for (const auto& c : controlnets())
+    if (c.title == name || lowercase(c.name) == lowercase(bare)) return c;
+  return std::nullopt;
 }
 
 std::vector<Checkpoint> ModelCatalog::checkpoints() const {

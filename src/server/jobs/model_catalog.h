@@ -33,6 +33,12 @@ struct LoraFileEntry {
   std::filesystem::path path;
 };
 
+struct ControlNetEntry {
+  std::string name;   // file stem or folder name
+  std::string title;  // the ControlNet extension's "name [hash]" (AUTOMATIC1111's old 8-digit hash)
+  std::filesystem::path path;
+};
+
 class ModelCatalog {
  public:
   explicit ModelCatalog(ServerOptions options);
@@ -43,11 +49,16 @@ class ModelCatalog {
   std::vector<Checkpoint> checkpoints() const;
   const PromptStyles& styles() const { return styles_; }  // --styles-file, read at start
   std::vector<LoraFileEntry> loras() const;
+  std::vector<ControlNetEntry> controlnets() const;
   void refresh_checkpoints();
   void refresh_loras();
+  void refresh_controlnets();
   // By name, or by AUTOMATIC1111's title "name [hash]"; nothing for any other text.
   std::optional<Checkpoint> find_checkpoint(const std::string& name) const;
   std::optional<LoraFileEntry> find_lora(const std::string& name) const;
+  // As the ControlNet extension matches them: the title, or the name (any case) with or without
+  // a " [hash]" after it.
+  std::optional<ControlNetEntry> find_controlnet(const std::string& name) const;
   // AUTOMATIC1111's short hash (10 hex digits of the file's SHA-256) and the full one; empty for
   // folders. Kept per file (while its size and time match): every request that names a
   // checkpoint asks, and the hash cache is a file to parse.
@@ -87,6 +98,7 @@ class ModelCatalog {
   mutable std::mutex lists_mutex_;
   std::vector<Checkpoint> checkpoints_;
   std::vector<LoraFileEntry> loras_;
+  std::vector<ControlNetEntry> controlnets_;
   struct KnownHash {
     uintmax_t size = 0;
     std::filesystem::file_time_type mtime;

@@ -32,7 +32,7 @@ std::string resolve_inside(const std::string& relative, const std::string& dir) 
   return full.string();
 }
 
-LoraNaming naming_in(const std::string& lora_dir) {
+FileNaming naming_in(const std::string& lora_dir) {
   return {[&lora_dir](const std::string& name, const char*) { return resolve_inside(name, lora_dir); },
           [&lora_dir](const std::string& path) { return inside(path, lora_dir); }};
 }
