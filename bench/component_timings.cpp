@@ -9,6 +9,7 @@
 #include "bench_support.h"
 #include "core/memory.h"
 #include "io/model_configs.h"
+#include "models/unet/controlnet.h"
 #include "pipeline/sources/model_source.h"
 #include "models/common/weights.h"
 #include "pipeline/sources/component_loader.h"
@@ -122,6 +123,52 @@ Run measure_text(const ComponentPlan& plan, const pipeline::FolderSource& folder
   });
 }
 
+// The UNet step (CFG batch) alone, one ControlNet alone, and the step with one and with two nets
+// (residuals summed, as the pipeline does), with the peak RSS of two nets kept loaded.
+void measure_controlnets(const ComponentPlan& plan, const pipeline::FolderSource& folder, Arena& arena, double& load_seconds,
+                         std::ostringstream& out) {
+  const int64_t batch = 2, latent = plan.size / 8;
+  auto unet = timed_load(load_seconds, "the UNet", [&] { return make_unet(plan, folder); });
+  io::ControlNetConfig config;  // diffusers' ControlNetModel.from_unet: the UNet's layout, the default embedding
+  config.unet = unet.config();
+  std::vector<models::ControlNetModel> nets;
+  for (uint64_t k = 0; k < 2; ++k)
+    nets.push_back(timed_load(load_seconds, "a ControlNet",
+                              [&] { return random_model<models::ControlNetModel>(config, 20 + k, plan.precision); }));
+  const auto& c = unet.config();
+  Tensor sample = normal_tensor(Shape{batch, c.in_channels, latent, latent}, 1, 1.0f);
+  Tensor context = normal_tensor(Shape{batch, 77, c.cross_attention_dim[0]}, 2, 1.0f);
+  const int64_t text_embeds_dim = io::load_clip_text_config(folder.folder().config_path("text_encoder_2")).projection_dim;
+  const int64_t time_ids_count = (c.projection_class_embeddings_input_dim - text_embeds_dim) / c.addition_time_embed_dim;
+  Tensor text_embeds = normal_tensor(Shape{batch, text_embeds_dim}, 3, 1.0f);
+  Tensor time_ids = Tensor::empty(Shape{batch, time_ids_count}, DType::F32);
+  for (int64_t i = 0; i < time_ids.numel(); ++i) time_ids.data<float>()[i] = static_cast<float>(plan.size);
+  Tensor image = normal_tensor(Shape{batch, 3, plan.size, plan.size}, 6, 0.3f);
+  const std::vector<float> scales = nets[0].residual_scales(1.0f, false);
+  auto step = [&](size_t count) {
+    models::ControlResiduals sum;
+    for (size_t k = 0; k < count; ++k) {
+      models::ControlResiduals r = nets[k].forward(arena, sample, 500.0f, context, text_embeds, time_ids, image, scales);
+      if (k == 0) {
+        sum = std::move(r);
+        continue;
+      }
+      for (size_t i = 0; i < r.down.size(); ++i) ops::add_inplace(sum.down[i], r.down[i]);
+      ops::add_inplace(sum.mid, r.mid);
+    }
+    unet.forward(arena, sample, 500.0f, context, text_embeds, time_ids, Tensor(), count ? &sum : nullptr);
+  };
+  const Run alone = cold_then_warm(arena, [&] { step(0); });
+  const Run net = cold_then_warm(arena, [&] { nets[0].forward(arena, sample, 500.0f, context, text_embeds, time_ids, image, scales); });
+  const Run one = cold_then_warm(arena, [&] { step(1); });
+  const Run two = cold_then_warm(arena, [&] { step(2); });
+  out << " cn_unet_s=" << alone.seconds << " cn_unet_gflop=" << alone.gflop << " cn_net_s=" << net.seconds
+      << " cn_net_gflop=" << net.gflop << " cn_unet1_s=" << one.seconds << " cn_unet1_gflop=" << one.gflop
+      << " cn_unet2_s=" << two.seconds << " cn_unet2_gflop=" << two.gflop << " cn_peak_gib=" << peak_resident_gib();
+  std::fprintf(stderr, "  UNet step %.2f s; one ControlNet %.2f s; step + 1 net %.2f s, + 2 nets %.2f s; peak RSS %.2f GiB\n",
+               alone.seconds, net.seconds, one.seconds, two.seconds, peak_resident_gib());
+}
+
 }  // namespace
 
 std::string measure_components(const ComponentPlan& plan) {
@@ -186,6 +233,7 @@ std::string measure_components(const ComponentPlan& plan) {
     std::fprintf(stderr, "  VAE decode (%s) %.2f s, resident with the VAE %.2f GiB, peak %.2f GiB\n",
                  banded ? "in bands" : "whole", decode.seconds, loaded, peak_resident_gib());
   }
+  if (plan.controlnet) measure_controlnets(plan, folder, arena, load_seconds, out);
   out << " load_s=" << load_seconds;
   return out.str();
 }

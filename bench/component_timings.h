@@ -22,11 +22,15 @@ struct ComponentPlan {
   // A VAE decode alone, whole or in row bands (--vae-tiling), for its memory: the process's
   // resident size with the VAE loaded and its peak.
   bool whole_decode = false, banded_decode = false;
+  // The UNet step alone and with one and two ControlNets (each the real size SDXL ControlNet
+  // diffusers' from_unet makes of the UNet, random weights in memory), and one net alone.
+  bool controlnet = false;
 };
 
 // Runs the plan and returns one line "RESULT key=value ..." with load_s, text_s, text_gflop,
 // unet_s, unet_cold_s, unet_gflop, vae_decode_s, vae_decode_gflop, vae_encode_s,
-// vae_encode_gflop, and <whole|banded>_decode_{s,gflop,loaded_gib,peak_gib} (those measured).
+// vae_encode_gflop, <whole|banded>_decode_{s,gflop,loaded_gib,peak_gib}, and cn_{unet,net,unet1,unet2}_{s,gflop}
+// with cn_peak_gib (those measured).
 // Components are loaded one at a time and freed after use.
 std::string measure_components(const ComponentPlan& plan);
 

@@ -15,6 +15,8 @@
 // --recipes measures seconds per image instead: the standard recipe and the few-step ones
 // (bench/recipes.h), each in its own process on a loaded engine, with the share of each stage.
 // --single-file compares loading the base from its diffusers folder and from one single file.
+// --controlnet measures one and two ControlNets per denoising step (the real-size SDXL ControlNet
+// diffusers' from_unet makes of the base UNet, random weights in memory) against the plain step.
 #include <unistd.h>
 
 #include <algorithm>
@@ -49,6 +51,7 @@ struct Options {
   fs::path model;
   bool refiner = false, scaling = true, in_memory = false, vae_tiling = false, recipes = false;
   bool single_file = false;
+  bool controlnet = false;  // the cost of ControlNets per denoising step
   fs::path load_only;  // internal: a child that loads this model (folder or file) and exits
   int recipe = -1;  // internal: the recipe a child measures, with this TAESD folder
   fs::path taesd_dir;
@@ -68,7 +71,8 @@ std::vector<std::string> split(const std::string& s) {
 [[noreturn]] void usage(const std::string& problem) {
   std::fprintf(stderr,
                "sdxl-bench: %s\nusage: sdxl-bench [--sizes 512,1024] [--precisions fp32,bf16] [--steps N] [--threads N]\n"
-               "                  [--model DIR | --in-memory] [--refiner] [--vae-tiling] [--no-scaling] [--recipes] [--single-file]\n",
+               "                  [--model DIR | --in-memory] [--refiner] [--vae-tiling] [--no-scaling] [--recipes] [--single-file]\n"
+               "                  [--controlnet]\n",
                problem.c_str());
   std::exit(2);
 }
@@ -95,6 +99,7 @@ Options parse(int argc, char** argv) {
       else if (a == "--vae-tiling") o.vae_tiling = true;
       else if (a == "--recipes") o.recipes = true;
       else if (a == "--single-file") o.single_file = true;
+      else if (a == "--controlnet") o.controlnet = true;
       else if (a == "--load-only") o.load_only = value();
       else if (a == "--taesd-dir") o.taesd_dir = value();
       else if (a == "--recipe") o.recipe = std::stoi(value());
@@ -249,6 +254,7 @@ int child_main(const Options& o) {
   plan.vae = wants("vae");
   plan.whole_decode = wants("whole_decode");
   plan.banded_decode = wants("banded_decode");
+  plan.controlnet = wants("controlnet");
   std::printf("%s\n", bench::measure_components(plan).c_str());
   return 0;
 }
@@ -338,6 +344,34 @@ int recipe_child(const Options& o, const fs::path& taesd) {
   return 0;
 }
 
+// One and two ControlNets per denoising step against the plain UNet step, per size and precision.
+int controlnet_main(const Options& o, double fma_n, int threads) {
+  const fs::path configs = bench::reference_dir() / "real/stable-diffusion-xl-base-1.0";
+  std::printf("\n## sdxl-bench --controlnet\n\nMachine: %d threads, FMA loop %.1f GFLOP/s (the peak below).\n\n"
+              "| image | precision | UNet step s | ControlNet s | step + 1 net s | ratio | step + 2 nets s | ratio "
+              "| ControlNet GFLOP/s | of peak | step + 1 net of peak | peak RSS GiB (UNet + 2 nets) |\n"
+              "|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+              threads, fma_n * 1e-9);
+  for (const auto& precision : o.precisions)
+    for (int64_t size : o.sizes) {
+      std::fprintf(stderr, "%lldx%lld %s: ControlNets\n", static_cast<long long>(size), static_cast<long long>(size),
+                   precision.c_str());
+      Row r{size, precision, {}};
+      absorb(r, run_components(configs, true, size, precision, "controlnet", o.threads).out);
+      const double unet = r.get("cn_unet_s");
+      std::printf("| %lldx%lld | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", static_cast<long long>(size),
+                  static_cast<long long>(size), precision.c_str(), fmt(unet).c_str(), fmt(r.get("cn_net_s")).c_str(),
+                  fmt(r.get("cn_unet1_s")).c_str(), fmt(r.get("cn_unet1_s") / unet).c_str(), fmt(r.get("cn_unet2_s")).c_str(),
+                  fmt(r.get("cn_unet2_s") / unet).c_str(), fmt(r.get("cn_net_gflop") / r.get("cn_net_s"), 1).c_str(),
+                  fmt(r.get("cn_net_gflop") / r.get("cn_net_s") * 1e9 / fma_n).c_str(),
+                  fmt(r.get("cn_unet1_gflop") / r.get("cn_unet1_s") * 1e9 / fma_n).c_str(), fmt(r.get("cn_peak_gib")).c_str());
+      std::fflush(stdout);
+    }
+  std::printf("\nCFG batch of 2, timestep 500; ratio = the step with the nets over the plain step. bf16 rates are against "
+              "the f32 FMA peak.\n");
+  return 0;
+}
+
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
   try {
@@ -353,6 +387,7 @@ int main(int argc, char** argv) {
     const double sgemm_onednn = bench::square_gemm_flops(cpu::GemmLibrary::OneDnn, 4096, 3);
     const double sgemm_openblas = bench::square_gemm_flops(cpu::GemmLibrary::OpenBlas, 4096, 3);
     if (o.recipes) return recipes_main(o, fma_n);
+    if (o.controlnet) return controlnet_main(o, fma_n, threads);
     // In memory: the real configs of sdxl-ref and random weights, no files (and no end to end).
     const fs::path model = !o.model.empty() ? o.model
                            : o.in_memory    ? bench::reference_dir() / "real/stable-diffusion-xl-base-1.0"

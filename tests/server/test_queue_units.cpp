@@ -115,9 +115,31 @@ TEST(JobCodec, EverySettingSurvivesTheStream) {
   g.image = api::InputImage::from_encoded(std::string(reinterpret_cast<char*>(png), png_size));
   g.mask_image = g.image;
   sdxl_free_bytes(png);
+  // A ControlNet unit with every member off its default, its model a diffusers folder in each
+  // end's own --controlnet-dir.
+  api::ControlNet unit;
+  unit.model = (dir / "front-nets/canny-xl").string();
+  unit.name = "canny-xl [0123abcd]";
+  unit.image = g.image;
+  unit.preprocessor = "canny";
+  unit.threshold_a = 50;
+  unit.threshold_b = 150;
+  unit.resolution = 768;
+  unit.resize_mode = "Resize and Fill";
+  unit.scale = 0.6;
+  unit.start = 0.1;
+  unit.end = 0.9;
+  unit.control_mode = "ControlNet is more important";
+  unit.a1111_window = true;
+  g.controlnets = {unit};
+  g.guess_mode = true;
+  std::filesystem::create_directories(dir / "front-nets/canny-xl");
+  std::filesystem::create_directories(dir / "worker-nets/canny-xl");
 
-  const std::string text = encode_job(job, (dir / "front").string());
-  const JobRequest back = decode_job(text, (dir / "worker").string());
+  const std::string text = encode_job(job, (dir / "front").string(), (dir / "front-nets").string());
+  const JobRequest back = decode_job(text, (dir / "worker").string(), (dir / "worker-nets").string());
+  ASSERT_EQ(back.generation.controlnets.size(), 1u);
+  EXPECT_EQ(back.generation.controlnets[0].model, (dir / "worker-nets/canny-xl").string());
   EXPECT_EQ(back.checkpoint, "base");
   EXPECT_EQ(back.repeats, 3);
   EXPECT_EQ(back.output.format, "webp");
@@ -130,6 +152,8 @@ TEST(JobCodec, EverySettingSurvivesTheStream) {
   ASSERT_EQ(back.generation.refiner_loras.size(), 1u);
   EXPECT_EQ(back.generation.refiner_loras[0].path, (dir / "worker/refine.safetensors").string());
   const FileNaming as_written{[](const std::string& name, const char*) { return name; },
+                              [](const std::string& path) { return std::filesystem::path(path).filename().string(); },
+                              [](const std::string& name, const std::string&) { return name; },
                               [](const std::string& path) { return std::filesystem::path(path).filename().string(); }};
   const nlohmann::json sent = generation_to_json(g, as_written), received = generation_to_json(back.generation, as_written);
   EXPECT_EQ(received, sent);

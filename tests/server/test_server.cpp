@@ -176,7 +176,7 @@ TEST_F(Server, A1111FieldsAreHonouredOrRefused) {
       {{{"sampler_name", "DPM++ SDE"}}, "sampler_name"},
       {{{"disable_extra_networks", true}}, "disable_extra_networks"},
       {{{"script_name", "x/y/z plot"}}, "script_name"},
-      {{{"alwayson_scripts", {{"controlnet", {{"args", json::array()}}}}}}, "alwayson_scripts"},
+      {{{"alwayson_scripts", {{"ADetailer", {{"args", json::array()}}}}}}, "alwayson_scripts"},
       {{{"infotext", "a lamp\nSteps: 3"}}, "infotext"},
       {{{"override_settings", {{"sd_vae", "other.safetensors"}}}}, "override_settings.sd_vae"},
       {{{"override_settings", {{"samples_format", "gif"}}}}, "override_settings.samples_format"},
@@ -327,7 +327,7 @@ TEST_F(Server, A1111Lists) {
     EXPECT_EQ(get(*server_, empty), json::array()) << empty;
   EXPECT_GT(get(*server_, "/sdapi/v1/memory")["ram"]["total"].get<double>(), 0);
   EXPECT_EQ(get(*server_, "/sdapi/v1/embeddings"), json({{"loaded", json::object()}, {"skipped", json::object()}}));
-  EXPECT_EQ(get(*server_, "/sdapi/v1/scripts"), json({{"txt2img", json::array()}, {"img2img", json::array()}}));
+  EXPECT_EQ(get(*server_, "/sdapi/v1/scripts"), json({{"txt2img", json::array({"controlnet"})}, {"img2img", json::array({"controlnet"})}}));
   const json flags = get(*server_, "/sdapi/v1/cmd-flags");
   EXPECT_EQ(flags["api"], true);
   EXPECT_EQ(flags["listen"], false);

@@ -120,7 +120,7 @@ class Writer {
   void operator()(const char* key, const char*, ControlNets units) {
     if (units.value.empty()) return;
     if (!loras_.controlnet_name_of)
-      throw RequestError(422, "controlnets", "controlnets: ControlNet units do not go through the Redis queue yet (serve without --queue)");
+      throw RequestError(422, "controlnets", "controlnets: ControlNets cannot be named here");
     json entries = json::array();
     for (const auto& c : units.value) {
       if (!c.image || c.image->encoded.empty())

@@ -14,33 +14,50 @@ using nlohmann::json;
 
 namespace {
 
-// A LoRA's path inside `dir`, as text relative to it.
-std::string inside(const std::string& path, const std::string& dir) {
-  if (dir.empty()) throw RequestError(422, "loras", "LoRAs need --lora-dir on the front end");
-  const fs::path relative = fs::path(path).lexically_relative(dir);
-  if (relative.empty() || *relative.begin() == "..") throw RequestError(422, "loras", path + " is not inside --lora-dir");
+// A folder both ends have their own copy of: its field, option and what it holds, for errors.
+struct SharedFolder {
+  const std::string& dir;
+  const char* field;   // "loras", "controlnets"
+  const char* option;  // "--lora-dir", "--controlnet-dir"
+  const char* what;    // "LoRA", "ControlNet"
+  bool folders_too;    // entries may be folders (diffusers ControlNets)
+};
+
+// A path inside the folder, as text relative to it.
+std::string inside(const std::string& path, const SharedFolder& f) {
+  if (f.dir.empty()) throw RequestError(422, f.field, std::string(f.what) + "s need " + f.option + " on the front end");
+  const fs::path relative = fs::path(path).lexically_relative(f.dir);
+  if (relative.empty() || *relative.begin() == "..")
+    throw RequestError(422, f.field, path + " is not inside " + f.option);
   return relative.generic_string();
 }
 
-std::string resolve_inside(const std::string& relative, const std::string& dir) {
-  if (dir.empty()) throw RequestError(422, "loras", "this worker has no --lora-dir, and the job asks for LoRA " + relative);
+std::string resolve_inside(const std::string& relative, const SharedFolder& f) {
+  if (f.dir.empty())
+    throw RequestError(422, f.field, std::string("this worker has no ") + f.option + ", and the job asks for " + f.what + " " + relative);
   const fs::path p = fs::path(relative).lexically_normal();
-  if (p.is_absolute() || p.empty() || *p.begin() == "..") throw RequestError(422, "loras", "LoRA path '" + relative + "' leaves --lora-dir");
-  const fs::path full = fs::path(dir) / p;
+  if (p.is_absolute() || p.empty() || *p.begin() == "..")
+    throw RequestError(422, f.field, std::string(f.what) + " path '" + relative + "' leaves " + f.option);
+  const fs::path full = fs::path(f.dir) / p;
   std::error_code ec;
-  if (!fs::is_regular_file(full, ec)) throw RequestError(404, "loras", "LoRA " + relative + " is not in this worker's --lora-dir");
+  if (!fs::is_regular_file(full, ec) && !(f.folders_too && fs::is_directory(full, ec)))
+    throw RequestError(404, f.field, std::string(f.what) + " " + relative + " is not in this worker's " + f.option);
   return full.string();
 }
 
-FileNaming naming_in(const std::string& lora_dir) {
-  return {[&lora_dir](const std::string& name, const char*) { return resolve_inside(name, lora_dir); },
-          [&lora_dir](const std::string& path) { return inside(path, lora_dir); }};
+FileNaming naming_in(const std::string& lora_dir, const std::string& controlnet_dir) {
+  const SharedFolder loras{lora_dir, "loras", "--lora-dir", "LoRA", false};
+  const SharedFolder nets{controlnet_dir, "controlnets", "--controlnet-dir", "ControlNet", true};
+  return {[loras](const std::string& name, const char*) { return resolve_inside(name, loras); },
+          [loras](const std::string& path) { return inside(path, loras); },
+          [nets](const std::string& name, const std::string&) { return resolve_inside(name, nets); },
+          [nets](const std::string& path) { return inside(path, nets); }};
 }
 
 }  // namespace
 
-std::string encode_job(const JobRequest& job, const std::string& lora_dir) {
-  json j = generation_to_json(job.generation, naming_in(lora_dir));
+std::string encode_job(const JobRequest& job, const std::string& lora_dir, const std::string& controlnet_dir) {
+  json j = generation_to_json(job.generation, naming_in(lora_dir, controlnet_dir));
   j["model"] = job.checkpoint;
   j["n_iter"] = job.repeats;
   j["output_format"] = job.output.format;
@@ -49,7 +66,7 @@ std::string encode_job(const JobRequest& job, const std::string& lora_dir) {
   return j.dump();
 }
 
-JobRequest decode_job(const std::string& text, const std::string& lora_dir) {
+JobRequest decode_job(const std::string& text, const std::string& lora_dir, const std::string& controlnet_dir) {
   if (json_nesting_depth(text, kMaxJsonDepth) > kMaxJsonDepth)
     throw RequestError(422, "", "the queued job is not one this worker can read: it nests too deep");
   const json j = json::parse(text, nullptr, false);
@@ -57,7 +74,7 @@ JobRequest decode_job(const std::string& text, const std::string& lora_dir) {
   if (!j.contains("prompt")) throw RequestError(422, "", "the queued job is not one this worker can read: no prompt");
   JobRequest job;
   try {
-    job.generation = generation_from_json(j, naming_in(lora_dir), {}, {"model", "n_iter", "output_format", "output_quality", "output_lossless"});
+    job.generation = generation_from_json(j, naming_in(lora_dir, controlnet_dir), {}, {"model", "n_iter", "output_format", "output_quality", "output_lossless"});
     const Fields f(j);
     job.checkpoint = f.text("model", "");
     job.repeats = static_cast<int>(f.integer("n_iter", 1, 1, 100));

@@ -19,6 +19,7 @@ struct RedisQueueOptions {
   size_t capacity = 16;       // jobs waiting in the stream at most; more get 503
   int result_ttl_s = 3600;    // how long a finished job's result stays in Redis
   std::string lora_dir;       // where the parsers' LoRA paths lie (see job_codec.h)
+  std::string controlnet_dir;  // and their ControlNet paths
 };
 
 class RedisJobBackend final : public JobBackend {
