@@ -35,6 +35,23 @@ inline std::filesystem::path model_dir(const nlohmann::json& c) {
   return reference_dir() / cases["model_dirs"][c["model"].get<std::string>()].get<std::string>();
 }
 
+// A model of cases.json's model_dirs by its key.
+inline std::filesystem::path model_path(const std::string& key) {
+  return reference_dir() / load_cases()["model_dirs"][key].get<std::string>();
+}
+
+// A case's models: "tiny-sdxl-base+tiny-sdxl-controlnet+..." -> the base, then the others.
+inline std::vector<std::string> model_keys(const nlohmann::json& c) {
+  std::vector<std::string> keys;
+  const std::string all = c["model"];
+  for (size_t start = 0, plus; start <= all.size(); start = plus + 1) {
+    plus = all.find('+', start);
+    if (plus == std::string::npos) plus = all.size();
+    keys.push_back(all.substr(start, plus - start));
+  }
+  return keys;
+}
+
 class CaseFile {
  public:
   explicit CaseFile(const nlohmann::json& c)

@@ -187,8 +187,8 @@ Engine::Checked Engine::check(const EngineRequest& request) const {
   }
   EngineRequest without_tags = request;
   without_tags.generate = r;
-  check_request(capacity(), without_tags, lora_gib);
   check_control_specs(request.controlnets, base_is_refiner_);
+  check_request(capacity(), without_tags, lora_gib + controlnets_gib(request));
   return c;
 }
 

@@ -66,6 +66,8 @@ class Engine {
   // The request's ControlNet units made for an output of width x height: each model loaded (kept
   // for later requests unless one-shot), each image preprocessed and fitted.
   std::vector<ControlUnit> control_units(const EngineRequest& request, int64_t width, int64_t height);
+  // The memory the request's ControlNets not loaded yet will take.
+  double controlnets_gib(const EngineRequest& request) const;
   static void use_loras(std::optional<SdxlPipeline>& pipeline, const std::shared_ptr<const ModelSource>& plain,
                         Adapted& adapted, const std::vector<lora::LoraSpec>& wanted);
 

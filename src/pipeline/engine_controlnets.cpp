@@ -21,7 +21,28 @@ Tensor map_tensor(const io::Image8& map) {
   return t;
 }
 
+// Loaded ControlNets are kept by their file and architecture.
+std::string controlnet_key(const ControlSpec& spec) {
+  std::error_code ec;
+  return std::filesystem::weakly_canonical(spec.model, ec).string() + "\n" + spec.config.string();
+}
+
 }  // namespace
+
+double Engine::controlnets_gib(const EngineRequest& request) const {
+  double gib = 0;
+  for (size_t i = 0; i < request.controlnets.size(); ++i) {
+    const ControlSpec& spec = request.controlnets[i];
+    if (controlnets_.count(controlnet_key(spec))) continue;
+    try {
+      gib += controlnet_weights_gib(spec.model, options_.precision);
+    } catch (const Error& e) {
+      throw Error(e.code(), std::string("[controlnet] unit ") + std::to_string(i) + ": " + e.what(),
+                  "controlnets[" + std::to_string(i) + "].model");
+    }
+  }
+  return gib;
+}
 
 std::vector<ControlUnit> Engine::control_units(const EngineRequest& request, int64_t width, int64_t height) {
   std::vector<ControlUnit> units;
@@ -29,8 +50,7 @@ std::vector<ControlUnit> Engine::control_units(const EngineRequest& request, int
   for (size_t i = 0; i < request.controlnets.size(); ++i) {
     const ControlSpec& spec = request.controlnets[i];
     const std::string field = "controlnets[" + std::to_string(i) + "]";
-    std::error_code ec;
-    const std::string key = std::filesystem::weakly_canonical(spec.model, ec).string() + "\n" + spec.config.string();
+    const std::string key = controlnet_key(spec);
     ControlUnit unit;
     auto loaded = controlnets_.find(key);
     try {

@@ -8,38 +8,13 @@
 #include "cli/cli_runner.h"
 #include "golden_cases.h"
 #include "io/png.h"
+#include "cli/tensor_png.h"
 
 namespace sdxl {
 namespace {
 
-void write_tensor_png(const fs::path& path, const Tensor& t) {
-  io::Image8 image;
-  image.channels = t.dim(1);
-  image.height = t.dim(2);
-  image.width = t.dim(3);
-  const int64_t plane = image.height * image.width;
-  image.pixels.resize(static_cast<size_t>(plane * image.channels));
-  for (int64_t i = 0; i < plane; ++i)
-    for (int64_t c = 0; c < image.channels; ++c)
-      image.pixels[static_cast<size_t>(i * image.channels + c)] =
-          static_cast<uint8_t>(std::nearbyint(t.data<float>()[c * plane + i] * 255.0f));
-  io::write_png(path, image);
-}
-
-fs::path model_path(const std::string& key) {
-  return test::reference_dir() / test::load_cases()["model_dirs"][key].get<std::string>();
-}
-
-std::vector<std::string> model_keys(const nlohmann::json& c) {
-  std::vector<std::string> keys;
-  std::string all = c["model"];
-  for (size_t start = 0, plus; start <= all.size(); start = plus + 1) {
-    plus = all.find('+', start);
-    if (plus == std::string::npos) plus = all.size();
-    keys.push_back(all.substr(start, plus - start));
-  }
-  return keys;
-}
+using test::model_keys;
+using test::model_path;
 
 std::string sampler_of(const std::string& scheduler) {
   if (scheduler == "EulerDiscreteScheduler") return "euler";

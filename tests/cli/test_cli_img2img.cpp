@@ -9,24 +9,10 @@
 #include "golden_cases.h"
 #include "io/image_resize.h"
 #include "io/png.h"
+#include "cli/tensor_png.h"
 
 namespace sdxl {
 namespace {
-
-// [1, C, H, W] in [0, 1] -> an 8-bit PNG.
-void write_tensor_png(const fs::path& path, const Tensor& t) {
-  io::Image8 image;
-  image.channels = t.dim(1);
-  image.height = t.dim(2);
-  image.width = t.dim(3);
-  const int64_t plane = image.height * image.width;
-  image.pixels.resize(static_cast<size_t>(plane * image.channels));
-  for (int64_t i = 0; i < plane; ++i)
-    for (int64_t c = 0; c < image.channels; ++c)
-      image.pixels[static_cast<size_t>(i * image.channels + c)] =
-          static_cast<uint8_t>(std::nearbyint(t.data<float>()[c * plane + i] * 255.0f));
-  io::write_png(path, image);
-}
 
 void expect_image_close(const fs::path& png, const Tensor& want) {
   io::Image8 image = io::read_png(png);

@@ -10,6 +10,7 @@
 #include "golden_cases.h"
 #include "io/image_file.h"
 #include "io/json_file.h"
+#include "models/common/weights.h"
 #include "pipeline/sdxl_pipeline.h"
 #include "pipeline/sources/controlnet_source.h"
 #include "pipeline/stages/image_processor.h"
@@ -17,22 +18,8 @@
 namespace sdxl {
 namespace {
 
-std::filesystem::path model_path(const std::string& key) {
-  const nlohmann::json cases = test::load_cases();
-  return test::reference_dir() / cases["model_dirs"][key].get<std::string>();
-}
-
-// "tiny-sdxl-base+tiny-sdxl-controlnet+...": the base, then the ControlNets.
-std::vector<std::string> model_keys(const nlohmann::json& c) {
-  std::vector<std::string> keys;
-  std::string all = c["model"];
-  for (size_t start = 0, plus; start <= all.size(); start = plus + 1) {
-    plus = all.find('+', start);
-    if (plus == std::string::npos) plus = all.size();
-    keys.push_back(all.substr(start, plus - start));
-  }
-  return keys;
-}
+using test::model_keys;
+using test::model_path;
 
 Tensor u8(const nlohmann::json& c, const std::string& name) { return test::RawCaseFile(c)[name]; }
 
@@ -179,6 +166,55 @@ void run_pipeline_case(const nlohmann::json& c) {
   int worst = 0;
   for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(int(got[i]) - int(want.pixels[i])));
   EXPECT_LE(worst, 1) << "PNG levels apart";
+}
+
+// bf16 (as the UNet runs it: bf16 linears and convolutions, f32 accumulation): close to the golden
+// residuals, within bf16's rounding.
+TEST(ControlNetGolden, Bf16ForwardIsCloseToF32) {
+  SDXL_REQUIRE_REFERENCE();
+  const auto cases = test::cases_of_kind("controlnet_forward");
+  ASSERT_FALSE(cases.empty());
+  const auto& c = cases.front();
+  const auto& p = c["params"];
+  const auto net = pipeline::load_controlnet(model_path(c["model"]), {}, ops::Precision::BF16);
+  test::RawCaseFile file(c);
+  Arena arena;
+  const models::ControlResiduals r =
+      net->forward(arena, file["sample"], p["timestep"].get<float>(), file["encoder_hidden_states"], file["text_embeds"],
+                   file["time_ids"], file["controlnet_cond"], net->residual_scales(p["conditioning_scale"].get<float>(), false));
+  const Tensor got = nchw(r.mid), want = file["mid_block_res_sample"];
+  double worst = 0, largest = 0;
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    worst = std::max(worst, static_cast<double>(std::abs(got.data<float>()[i] - want.data<float>()[i])));
+    largest = std::max(largest, static_cast<double>(std::abs(want.data<float>()[i])));
+  }
+  EXPECT_LT(worst, 0.03 * largest) << "bf16 mid residual off by " << worst << " of " << largest;
+  EXPECT_GT(worst, 0.0) << "bf16 gave the f32 result exactly: was it run in bf16?";
+}
+
+// A ControlNet made for another UNet (other channels) is refused by name before a step runs.
+TEST(ControlNetGolden, AControlNetOfAnotherModelIsRefused) {
+  SDXL_REQUIRE_REFERENCE();
+  io::ControlNetConfig config = io::parse_controlnet_config(
+      io::read_json_object(model_path("tiny-sdxl-controlnet") / "config.json", "config"), "config");
+  config.unet.block_out_channels = {32, 64, 64};
+  config.unet.num_attention_heads = {2, 2, 2};
+  models::RandomWeights weights(5);
+  pipeline::ControlUnit unit;
+  unit.model = std::make_shared<models::ControlNetModel>(models::ControlNetModel::load(config, weights));
+  unit.image = Tensor::zeros(Shape{1, 3, 64, 64}, DType::F32);
+  auto pipe = pipeline::SdxlPipeline::load(model_path("tiny-sdxl-base"));
+  pipeline::GenerateRequest r;
+  r.prompts.prompt = pipeline::PromptArg::text("a cat");
+  r.width = r.height = 64;
+  r.steps = 2;
+  r.controlnets = {unit};
+  try {
+    pipe.generate(r);
+    FAIL() << "a ControlNet of other channels ran";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("does not fit this model"), std::string::npos) << e.what();
+  }
 }
 
 TEST(ControlNetGolden, Pipelines) {

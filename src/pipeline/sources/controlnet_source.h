@@ -23,6 +23,9 @@ std::shared_ptr<const models::ControlNetModel> load_controlnet(const std::filesy
                                                                ops::Precision precision = ops::Precision::F32,
                                                                const io::UNetConfig* unet = nullptr);
 
+// The memory a ControlNet's weights take once loaded in `precision` (from its files' headers).
+double controlnet_weights_gib(const std::filesystem::path& model, ops::Precision precision);
+
 // A diffusers ControlNetModel config for SDXL read from the tensors: channels, blocks, layers,
 // transformer depth, text width and the conditioning embedding from their shapes. What the tensors
 // do not show: head counts and the added-time width from `unet` where its levels have the same
