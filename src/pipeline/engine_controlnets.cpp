@@ -1,5 +1,6 @@
 // Engine::control_units: ControlNet specs made into the units the pipeline runs.
 #include <cstring>
+#include <map>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -47,6 +48,15 @@ double Engine::controlnets_gib(const EngineRequest& request) const {
 std::vector<ControlUnit> Engine::control_units(const EngineRequest& request, int64_t width, int64_t height) {
   std::vector<ControlUnit> units;
   const bool keep = options_.memory != MemoryPolicy::OneShot;
+  // A warm engine keeps the ControlNets of its last request only: one that switches nets holds
+  // one request's set, not every net it was ever asked for.
+  std::map<std::string, std::shared_ptr<const models::ControlNetModel>> wanted;
+  for (const ControlSpec& spec : request.controlnets) {
+    const auto loaded = controlnets_.find(controlnet_key(spec));
+    if (loaded != controlnets_.end()) wanted.insert(*loaded);
+  }
+  controlnets_.swap(wanted);
+  wanted.clear();
   for (size_t i = 0; i < request.controlnets.size(); ++i) {
     const ControlSpec& spec = request.controlnets[i];
     const std::string field = "controlnets[" + std::to_string(i) + "]";
