@@ -214,6 +214,7 @@ EngineResult Engine::generate(const EngineRequest& request) {
   base_request.decode = false;
   if (request.refiner.mode == RefinerMode::Ensemble) base_request.denoising_end = request.refiner.high_noise_frac;
   const GenerateResult base_result = base().generate(base_request);
+  base_request.controlnets.clear();  // one-shot: the nets (not kept) leave before the refiner loads
   result.base_latents = base_result.latents;
   if (base_result.finished_early) {
     // Told to finish during the base's steps: the refiner's are skipped, the base's latents decoded.
