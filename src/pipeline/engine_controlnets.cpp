@@ -1,5 +1,4 @@
 // Engine::control_units: ControlNet specs made into the units the pipeline runs.
-#include <cstring>
 #include <map>
 
 #include "core/error.h"
@@ -7,20 +6,10 @@
 #include "pipeline/engine.h"
 #include "pipeline/sources/controlnet_source.h"
 #include "pipeline/stages/control_steering.h"
+#include "pipeline/stages/image_processor.h"
 
 namespace sdxl::pipeline {
 namespace {
-
-// [1, 3, H, W] in [0, 1]: the map's bytes / 255, as the extension's and diffusers' processors give it.
-Tensor map_tensor(const io::Image8& map) {
-  Tensor t = Tensor::empty(Shape{1, 3, map.height, map.width}, DType::F32);
-  float* out = t.data<float>();
-  const int64_t plane = map.height * map.width;
-  for (int64_t i = 0; i < plane; ++i)
-    for (int64_t c = 0; c < 3; ++c)
-      out[c * plane + i] = static_cast<float>(map.pixels[static_cast<size_t>(i * 3 + c)]) / 255.0f;
-  return t;
-}
 
 // Loaded ControlNets are kept by their file and architecture.
 std::string controlnet_key(const ControlSpec& spec) {
@@ -74,7 +63,7 @@ std::vector<ControlUnit> Engine::control_units(const EngineRequest& request, int
       throw Error(e.code(), std::string("[controlnet] unit ") + std::to_string(i) + ": " + e.what(), field + ".model");
     }
     try {
-      unit.image = map_tensor(control_map(spec, width, height));
+      unit.image = image_tensor(control_map(spec, width, height));
     } catch (const Error& e) {
       throw Error(e.code(), std::string("[controlnet] unit ") + std::to_string(i) + ": " + e.what(), field + ".image");
     }

@@ -27,7 +27,11 @@ io::Image8 resized(const io::Image8& image, ImageSize size, const char* what) {
 }  // namespace
 
 Tensor preprocess_image(const io::Image8& input, ImageSize size) {
-  const io::Image8 image = io::to_rgb(resized(input, size, "init image"));
+  return image_tensor(io::to_rgb(resized(input, size, "init image")));
+}
+
+Tensor image_tensor(const io::Image8& image) {
+  SDXL_CHECK(image.channels == 3, Internal, "[image] ", image.channels, " channels where RGB was expected");
   Tensor out = Tensor::empty(Shape{1, 3, image.height, image.width}, DType::F32);
   const int64_t plane = image.width * image.height;
   float* dst = out.data<float>();

@@ -14,6 +14,8 @@ struct ImageSize {
 };
 ImageSize processed_size(const io::Image8& image, int64_t width, int64_t height, int64_t multiple);
 
+// An RGB image as [1, 3, H, W] in [0, 1] (values / 255, no resize).
+Tensor image_tensor(const io::Image8& rgb);
 // VaeImageProcessor.preprocess: resized to `size`, RGB, [1, 3, H, W] in [0, 1].
 Tensor preprocess_image(const io::Image8& image, ImageSize size);
 // The mask processor: resized to `size`, gray, [1, 1, H, W] in [0, 1] (binarised later).

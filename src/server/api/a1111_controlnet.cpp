@@ -14,11 +14,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string lowercase(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
 // A unit's fields, their errors naming "alwayson_scripts.controlnet.args[i].field".
 class UnitFields {
  public:
@@ -146,6 +141,8 @@ std::string control_mode_of(const UnitFields& u) {
 
 }  // namespace
 
+bool is_controlnet_script(const std::string& key) { return ascii_lowercase(key) == "controlnet"; }
+
 bool is_extension_module(const std::string& name) {
   // The extension's preprocessors that need networks sdxl does not have (a representative list:
   // any other name is unknown to it too).
@@ -171,7 +168,7 @@ void apply_a1111_controlnet(const json& body, bool img2img, const NameLookup& na
   const json* script = nullptr;
   std::string script_key;
   for (auto it = scripts.begin(); it != scripts.end(); ++it)
-    if (lowercase(it.key()) == "controlnet") {
+    if (is_controlnet_script(it.key())) {
       script = &it.value();
       script_key = it.key();
     }
@@ -189,7 +186,7 @@ void apply_a1111_controlnet(const json& body, bool img2img, const NameLookup& na
                                     "batch_image_files", "animatediff_batch"})
       if (u.has(unsupported)) u.bad(unsupported, "is not supported by sdxl");
     const std::string input_mode = u.text("input_mode", "simple");
-    if (lowercase(input_mode) != "simple") u.bad("input_mode", "only single images (simple) are supported by sdxl");
+    if (ascii_lowercase(input_mode) != "simple") u.bad("input_mode", "only single images (simple) are supported by sdxl");
     api::ControlNet c;
     std::string module = u.text("module", "none");
     if (module == "None") module = "none";

@@ -17,6 +17,9 @@ namespace sdxl::server {
 // `g`; img2img units without an image take the init image.
 void apply_a1111_controlnet(const nlohmann::json& body, bool img2img, const NameLookup& names, api::Generation& g);
 
+// Whether an alwayson_scripts key is the ControlNet extension's (its title, any letter case).
+bool is_controlnet_script(const std::string& key);
+
 // The extension's modules: those sdxl runs ("none", "canny") and the others it knows (refused by name).
 bool is_extension_module(const std::string& name);
 

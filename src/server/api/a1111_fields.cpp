@@ -5,6 +5,7 @@
 #include <cmath>
 #include <set>
 
+#include "server/api/a1111_controlnet.h"
 #include "server/jobs/job_request.h"
 
 namespace sdxl::server {
@@ -141,12 +142,9 @@ std::vector<std::string> apply_a1111_fields(const json& body, bool img2img, cons
   const json& always_on = f.raw("alwayson_scripts");
   if (!always_on.is_null() && !always_on.is_object()) f.bad("alwayson_scripts", "must be an object");
   if (always_on.is_object())
-    for (auto it = always_on.begin(); it != always_on.end(); ++it) {
-      std::string key = it.key();
-      std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      if (key != "controlnet")  // ControlNet's units: a1111_controlnet.h
+    for (auto it = always_on.begin(); it != always_on.end(); ++it)
+      if (!is_controlnet_script(it.key()))  // ControlNet's units: a1111_controlnet.h
         f.bad("alwayson_scripts", "alwayson_scripts: '" + it.key() + "' is not supported by sdxl");
-    }
   if (!f.text("infotext", "").empty()) not_supported(f, "infotext", "a request from an infotext");
 
   if (img2img) {

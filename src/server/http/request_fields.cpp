@@ -1,5 +1,7 @@
 #include "server/http/request_fields.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <limits>
 
@@ -26,6 +28,11 @@ const nlohmann::json& Fields::raw(const char* name) const {
   static const nlohmann::json null;
   auto it = object_.find(name);
   return it == object_.end() ? null : *it;
+}
+
+std::string ascii_lowercase(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
 }
 
 void Fields::bad(const char* name, const std::string& message, int status) const {

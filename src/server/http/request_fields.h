@@ -39,6 +39,9 @@ class RequestError : public std::runtime_error {
   bool library_parameter_ = false;
 };
 
+// ASCII letters lowered (names matched in any case: scripts, model names).
+std::string ascii_lowercase(std::string s);
+
 // Deeper bodies are refused: AUTOMATIC1111's fields nest a few levels (ControlNet's units four).
 constexpr size_t kMaxJsonDepth = 32;
 

@@ -13,11 +13,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string lowercase_extension(const fs::path& p) {
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return ext;
-}
+std::string lowercase_extension(const fs::path& p) { return ascii_lowercase(p.extension().string()); }
 
 }  // namespace
 
@@ -106,11 +102,6 @@ fs::path controlnet_weights(const fs::path& entry) {
   return {};
 }
 
-std::string lowercase(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
 }  // namespace
 
 void ModelCatalog::refresh_controlnets() {
@@ -147,7 +138,7 @@ std::optional<ControlNetEntry> ModelCatalog::find_controlnet(const std::string& 
   if (const size_t bracket = bare.rfind(" ["); bracket != std::string::npos && !bare.empty() && bare.back() == ']')
     bare.resize(bracket);
   for (const auto& c : controlnets())
-    if (c.title == name || lowercase(c.name) == lowercase(bare)) return c;
+    if (c.title == name || ascii_lowercase(c.name) == ascii_lowercase(bare)) return c;
   return std::nullopt;
 }
 
