@@ -468,6 +468,27 @@ Tensor resize_nearest(Arena& arena, const Tensor& x, int64_t out_height, int64_t
   return y;
 }
 
+Tensor pixel_unshuffle(Arena& arena, const Tensor& x, int64_t factor) {
+  const OpTimer timer(OpFamily::Elementwise);
+  require_f32("pixel_unshuffle", x, "input");
+  SDXL_CHECK(x.rank() == 4 && factor > 0 && x.dim(1) % factor == 0 && x.dim(2) % factor == 0, InvalidArgument,
+             "[pixel_unshuffle] input must be [N, H, W, C] with H and W multiples of ", factor, ", got ",
+             x.shape().to_string());
+  Tensor y = Tensor::in_arena(arena, Shape{x.dim(0), x.dim(1) / factor, x.dim(2) / factor, x.dim(3) * factor * factor},
+                              DType::F32);
+  cpu::pixel_unshuffle_nhwc(x.data<float>(), y.data<float>(), x.dim(0), x.dim(1), x.dim(2), x.dim(3), factor);
+  return y;
+}
+
+Tensor avg_pool2x2_ceil(Arena& arena, const Tensor& x) {
+  const OpTimer timer(OpFamily::Elementwise);
+  require_f32("avg_pool", x, "input");
+  SDXL_CHECK(x.rank() == 4, InvalidArgument, "[avg_pool] input must be [N, H, W, C], got ", x.shape().to_string());
+  Tensor y = Tensor::in_arena(arena, Shape{x.dim(0), (x.dim(1) + 1) / 2, (x.dim(2) + 1) / 2, x.dim(3)}, DType::F32);
+  cpu::avg_pool2x2_ceil_nhwc(x.data<float>(), y.data<float>(), x.dim(0), x.dim(1), x.dim(2), x.dim(3));
+  return y;
+}
+
 Tensor add(Arena& arena, const Tensor& a, const Tensor& b) {
   const OpTimer timer(OpFamily::Elementwise);
   require_f32("add", a, "a");

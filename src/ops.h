@@ -153,6 +153,10 @@ Tensor gather_rows(Arena& arena, const Tensor& table, const int32_t* ids, int64_
 Tensor upsample_nearest2x(Arena& arena, const Tensor& x);  // [N, H, W, C] -> [N, 2H, 2W, C]
 // Nearest-neighbour resize to [N, OH, OW, C] as torch's interpolate(mode="nearest") does it.
 Tensor resize_nearest(Arena& arena, const Tensor& x, int64_t out_height, int64_t out_width);
+// [N, H, W, C] -> [N, H/r, W/r, C*r*r], torch's PixelUnshuffle channel order (c*r*r + dy*r + dx).
+Tensor pixel_unshuffle(Arena& arena, const Tensor& x, int64_t factor);
+// [N, H, W, C] -> [N, ceil(H/2), ceil(W/2), C]: AvgPool2d(2, 2, ceil_mode=True).
+Tensor avg_pool2x2_ceil(Arena& arena, const Tensor& x);
 Tensor add(Arena& arena, const Tensor& a, const Tensor& b);  // same shapes
 void add_inplace(Tensor& a, const Tensor& b);
 // c [M, N] += alpha * a [M, K] b [K, N], all f32: low-rank updates merged into weights at load.

@@ -311,6 +311,29 @@ Tensor SdxlPipeline::prepare_mask_latents(const GenerateRequest& r, const Tensor
 
 // Each unit's ControlNet must meet this UNet where its residuals go (the same skip connections,
 // channels and latent input), and its image must have the output's size.
+// A T2I-Adapter's image must be the output's size, its sides multiples of the adapter's
+// reduction; its features must have the channels of the UNet's levels they join.
+void SdxlPipeline::check_adapters(const GenerateRequest& r, int64_t height, int64_t width) const {
+  const auto& levels = unet_config_.block_out_channels;
+  for (size_t u = 0; u < r.adapters.size(); ++u) {
+    const AdapterUnit& unit = r.adapters[u];
+    const io::T2IAdapterConfig& c = unit.model->config();
+    SDXL_CHECK(unit.image.dim(2) == height && unit.image.dim(3) == width, InvalidArgument, "[t2i-adapter] unit ", u,
+               ": the adapter image must be ", width, "x", height, ", got ", unit.image.dim(3), "x", unit.image.dim(2));
+    SDXL_CHECK(unit.image.dim(1) == c.in_channels, InvalidArgument, "[t2i-adapter] unit ", u, ": the adapter takes ",
+               c.in_channels, "-channel images, got ", unit.image.dim(1));
+    SDXL_CHECK(height % c.downscale_factor == 0 && width % c.downscale_factor == 0, InvalidArgument,
+               "[t2i-adapter] unit ", u, ": ", width, "x", height, " is not a multiple of the adapter's ",
+               c.downscale_factor, " (choose a width and height divisible by it)");
+    SDXL_CHECK(c.downscale_factor == 2 * vae_config_.scale() && levels.size() >= 3 && c.channels[0] == levels[0] &&
+                   c.channels[1] == levels[1] && c.channels[2] == levels[2],
+               InvalidArgument, "[t2i-adapter] unit ", u, ": the adapter's channels do not fit this UNet's levels (",
+               "an adapter for another base model?)");
+    SDXL_CHECK(unit.start >= 0.0 && unit.start <= unit.end && unit.end <= 1.0, InvalidArgument, "[t2i-adapter] unit ",
+               u, ": start ", unit.start, " and end (conditioning factor) ", unit.end, " must satisfy 0 <= start <= end <= 1");
+  }
+}
+
 void SdxlPipeline::check_controlnets(const GenerateRequest& r, int64_t height, int64_t width) const {
   const std::vector<int64_t> skips = models::ControlNetModel::residual_channels(unet_config_);
   for (size_t u = 0; u < r.controlnets.size(); ++u) {
@@ -398,11 +421,25 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
   samplers::NoiseFn noise_fn = [&generators](float* out, int64_t n) { generators.randn(out, n); };
   ControlFn control;
   std::optional<ControlSteering> steering;
+  std::optional<AdapterSteering> adapters;
+  models::ControlResiduals both;  // a step's ControlNet residuals with the adapters' features
   if (!r.controlnets.empty()) {
     check_controlnets(r, height, width);
     steering.emplace(r.controlnets, r.guess_mode, cond, guidance.enabled(), images, timesteps.size());
-    control = [&steering](Arena& arena, size_t step, const Tensor& input, float t) { return (*steering)(arena, step, input, t); };
   }
+  if (!r.adapters.empty()) {
+    check_adapters(r, height, width);
+    adapters.emplace(r.adapters, guidance.enabled(), images, timesteps.size());
+  }
+  if (steering || adapters)
+    control = [&](Arena& arena, size_t step, const Tensor& input, float t) -> const models::ControlResiduals* {
+      const models::ControlResiduals* nets = steering ? (*steering)(arena, step, input, t) : nullptr;
+      const std::vector<Tensor>* features = adapters ? (*adapters)(step) : nullptr;
+      if (!features) return nets;
+      both = nets ? *nets : models::ControlResiduals{};
+      both.intrablock = *features;
+      return &both;
+    };
   denoise(unet(), *schedule.scheduler, timesteps, cond, guidance, latents, noise_fn, *arena_, after_step, control);
   result.seconds.denoise = since(denoise_start);
 

@@ -77,6 +77,7 @@ class SdxlPipeline {
   Tensor prepare_mask_latents(const GenerateRequest& r, const Tensor& latents, rng::BatchGenerators& generators);
   Tensor encode_image(const GenerateRequest& r, const Tensor& image01, rng::BatchGenerators& generators);
   void check_controlnets(const GenerateRequest& r, int64_t height, int64_t width) const;
+  void check_adapters(const GenerateRequest& r, int64_t height, int64_t width) const;
 
   std::shared_ptr<const ModelSource> source_;
   std::shared_ptr<PromptEncoder> prompt_encoder_;

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <utility>
+
 #include "backends/cpu/elementwise.h"
 #include "backends/cpu/resample.h"
 #include "test_support.h"
@@ -19,6 +22,41 @@ TEST(Upsample, Nearest2xNhwc) {
       for (int64_t ox = 0; ox < 2 * w; ++ox)
         for (int64_t ch = 0; ch < c; ++ch)
           ASSERT_EQ(y[((b * 2 * h + oy) * 2 * w + ox) * c + ch], x[((b * h + oy / 2) * w + ox / 2) * c + ch]);
+}
+
+TEST(Resample, PixelUnshuffleAsTorch) {
+  const int64_t n = 2, h = 6, w = 9, c = 2, r = 3;
+  auto x = random_floats(static_cast<size_t>(n * h * w * c), 4);
+  std::vector<float> y(x.size());
+  pixel_unshuffle_nhwc(x.data(), y.data(), n, h, w, c, r);
+  const int64_t oh = h / r, ow = w / r, oc = c * r * r;
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t dy = 0; dy < r; ++dy)
+        for (int64_t dx = 0; dx < r; ++dx)
+          for (int64_t oy = 0; oy < oh; ++oy)
+            for (int64_t ox = 0; ox < ow; ++ox)
+              ASSERT_EQ(y[((b * oh + oy) * ow + ox) * oc + ch * r * r + dy * r + dx],
+                        x[((b * h + oy * r + dy) * w + ox * r + dx) * c + ch]);
+}
+
+TEST(Resample, AvgPoolCeilModeDividesByTheWindowInside) {
+  for (auto [h, w] : {std::pair<int64_t, int64_t>{4, 6}, {5, 7}, {1, 1}}) {
+    const int64_t n = 2, c = 3, oh = (h + 1) / 2, ow = (w + 1) / 2;
+    auto x = random_floats(static_cast<size_t>(n * h * w * c), 5);
+    std::vector<float> y(static_cast<size_t>(n * oh * ow * c));
+    avg_pool2x2_ceil_nhwc(x.data(), y.data(), n, h, w, c);
+    for (int64_t b = 0; b < n; ++b)
+      for (int64_t oy = 0; oy < oh; ++oy)
+        for (int64_t ox = 0; ox < ow; ++ox)
+          for (int64_t ch = 0; ch < c; ++ch) {
+            double sum = 0;
+            int count = 0;
+            for (int64_t sy = 2 * oy; sy < std::min(2 * oy + 2, h); ++sy)
+              for (int64_t sx = 2 * ox; sx < std::min(2 * ox + 2, w); ++sx, ++count) sum += x[((b * h + sy) * w + sx) * c + ch];
+            ASSERT_NEAR(y[((b * oh + oy) * ow + ox) * c + ch], sum / count, 1e-6) << h << "x" << w;
+          }
+  }
 }
 
 TEST(Elementwise, AddScale) {

@@ -23,6 +23,16 @@ void add_control(const ControlResiduals* control, std::vector<Tensor>& skips, Te
   ops::add_inplace(mid, control->mid);
 }
 
+// The next T2I-Adapter feature, checked against the tensor it is added to.
+const Tensor* next_feature(const ControlResiduals* control, size_t& used, const Shape& target, const char* where) {
+  if (!control || used >= control->intrablock.size()) return nullptr;
+  const Tensor& f = control->intrablock[used];
+  SDXL_CHECK(f.shape() == target, InvalidArgument, "[unet] T2I-Adapter feature ", used, " is ", f.shape().to_string(),
+             ", but ", where, " is ", target.to_string(), " (an adapter for another model or image size?)");
+  ++used;
+  return &f;
+}
+
 }  // namespace
 
 UNet2DConditionModel UNet2DConditionModel::load(const io::UNetConfig& c, WeightBinder& w) {
@@ -99,9 +109,28 @@ Tensor UNet2DConditionModel::forward(Arena& arena, const Tensor& sample, float t
   std::vector<Tensor>& skips = skips_;  // capacity kept across calls: no allocation per step
   skips.clear();
   skips.push_back(x);
-  for (const auto& block : down_blocks_) x = block(arena, x, emb_silu, context, skips);
-  if (has_mid_block_) x = mid_block_(arena, x, emb_silu, context);
+  size_t features_used = 0;
+  for (const auto& block : down_blocks_) {
+    if (!block.attentions.empty()) {
+      // Its inner output has the block's channels at the input's size.
+      const Shape inner{x.dim(0), x.dim(1), x.dim(2), block.resnets.back().out_channels()};
+      x = block(arena, x, emb_silu, context, skips, next_feature(control, features_used, inner, "a down block"));
+    } else {
+      x = block(arena, x, emb_silu, context, skips);
+      if (const Tensor* f = next_feature(control, features_used, x.shape(), "a down block's output")) ops::add_inplace(x, *f);
+    }
+  }
+  if (has_mid_block_) {
+    x = mid_block_(arena, x, emb_silu, context);
+    if (control && features_used < control->intrablock.size() && control->intrablock[features_used].shape() == x.shape())
+      ops::add_inplace(x, control->intrablock[features_used++]);
+  }
   if (control) {
+    SDXL_CHECK(features_used == control->intrablock.size(), InvalidArgument, "[unet] the T2I-Adapter gives ",
+               control->intrablock.size(), " features, the UNet's down path takes ", features_used,
+               " (an adapter for another model?)");
+  }
+  if (control && !control->down.empty()) {
     SDXL_CHECK(has_mid_block_, InvalidArgument, "[unet] ControlNet residuals need a UNet with a mid block");
     add_control(control, skips, x);
   }

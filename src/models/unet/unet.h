@@ -15,10 +15,15 @@ namespace sdxl::models {
 
 // What ControlNets add to a UNet forward (diffusers' down_block_additional_residuals and
 // mid_block_additional_residual), channels-last: one tensor per skip connection, in the order the
-// down path makes them, and one for the mid block's output.
+// down path makes them, and one for the mid block's output (both empty: no ControlNet).
+// `intrablock`: T2I-Adapter features (down_intrablock_additional_residuals), consumed in order:
+// a cross-attention down block adds the next one after its last (resnet, attention) pair, a
+// block without attention to its output in place (so to its last skip too, as diffusers does),
+// and one left over of the mid block's shape after the mid block. All must be consumed.
 struct ControlResiduals {
   std::vector<Tensor> down;  // [B, h, w, C] each
   Tensor mid;
+  std::vector<Tensor> intrablock;  // [B, h, w, C] each
 };
 
 class UNet2DConditionModel {

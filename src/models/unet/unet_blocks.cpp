@@ -36,11 +36,12 @@ void Transformer2D::operator()(Arena& arena, Tensor& x, const Tensor& context) c
 }
 
 Tensor DownBlock::operator()(Arena& arena, const Tensor& x, const Tensor& temb_silu, const Tensor& context,
-                             std::vector<Tensor>& skips) const {
+                             std::vector<Tensor>& skips, const Tensor* intrablock) const {
   Tensor h = x;
   for (size_t i = 0; i < resnets.size(); ++i) {
     h = resnets[i](arena, h, &temb_silu);
     if (!attentions.empty()) attentions[i](arena, h, context);
+    if (intrablock && i + 1 == resnets.size()) ops::add_inplace(h, *intrablock);
     skips.push_back(h);
   }
   if (has_downsampler) {

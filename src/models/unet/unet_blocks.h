@@ -33,8 +33,9 @@ struct DownBlock {
   bool has_downsampler = false;
   Conv2d downsampler;
   // Appends every output to `skips` (the UNet's skip connections) and returns the last.
+  // `intrablock` (cross-attention blocks only): added after the last (resnet, attention) pair.
   Tensor operator()(Arena& arena, const Tensor& x, const Tensor& temb_silu, const Tensor& context,
-                    std::vector<Tensor>& skips) const;
+                    std::vector<Tensor>& skips, const Tensor* intrablock = nullptr) const;
 };
 
 // UpBlock2D / CrossAttnUpBlock2D: each resnet takes concat(x, the next skip from the end).

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "core/tensor.h"
+#include "pipeline/stages/adapter_steering.h"
 #include "pipeline/stages/control_steering.h"
 #include "pipeline/stages/denoiser.h"
 #include "pipeline/prompts/prompt_encoder.h"
@@ -80,6 +81,8 @@ struct GenerateRequest {
   // prompt, their residuals ramped from 0.1x at the shallowest to 1x at the mid block.
   std::vector<ControlUnit> controlnets;
   bool guess_mode = false;
+  // T2I-Adapters (diffusers' adapter, image, adapter_conditioning_scale, adapter_conditioning_factor).
+  std::vector<AdapterUnit> adapters;
 };
 
 // Where a generation's time went (wall-clock seconds; model loads inside a stage count in it).
