@@ -58,7 +58,7 @@ struct Lora {
   double weight = 1.0;
 };
 
-// A ControlNet unit (sdxl_controlnet_unit), its image kept as an InputImage.
+// A ControlNet or T2I-Adapter unit (sdxl_controlnet_unit), its image kept as an InputImage.
 struct ControlNet {
   std::string model, config_dir, name;  // config_dir, name: "" for none
   Image image;
@@ -69,6 +69,7 @@ struct ControlNet {
   double scale = 1.0, start = 0.0, end = 1.0;
   std::string control_mode = "Balanced";
   bool a1111_window = false;
+  std::string kind = "auto";  // or "controlnet", "t2i_adapter": what the model must be
 };
 
 struct SizeWH {
@@ -238,6 +239,7 @@ class GenerateParams {
       u.end = c.end;
       u.control_mode = c.control_mode.c_str();
       u.a1111_window = c.a1111_window ? 1 : 0;
+      u.kind = c.kind.c_str();
       controlnets_.push_back(u);
     }
     p.controlnets = controlnets_.data();

@@ -207,10 +207,10 @@ typedef struct sdxl_progress {
 #define SDXL_PROGRESS_FINISH 2
 typedef int (*sdxl_progress_callback)(const sdxl_progress* progress, void* user_data);
 
-/* A ControlNet unit (diffusers' ControlNetModel for SDXL; AUTOMATIC1111's ControlNet extension's
- * unit). Start from sdxl_controlnet_unit_init(). */
+/* A ControlNet or T2I-Adapter unit (diffusers' ControlNetModel or T2IAdapter for SDXL; AUTOMATIC1111's
+ * ControlNet extension's unit). Start from sdxl_controlnet_unit_init(). */
 typedef struct sdxl_controlnet_unit {
-  const char* model;      /* a diffusers ControlNet folder or a .safetensors file of its tensors */
+  const char* model;      /* a diffusers ControlNet or T2I-Adapter folder, or a .safetensors file of its tensors */
   const char* config_dir; /* NULL: the folder's config.json, one beside the file, or the architecture
                              read from the tensors (SDXL's head size); else a folder or config.json */
   const char* name;       /* how the PNG text names it (NULL: the file's name and hash) */
@@ -224,12 +224,15 @@ typedef struct sdxl_controlnet_unit {
   /* how the map is fitted to the output: "Crop and Resize" (NULL, default), "Just Resize",
      "Resize and Fill" (the extension's names; also 0, 1, 2 as strings and just, crop, fill) */
   const char* resize_mode;
-  double scale;      /* controlnet_conditioning_scale / the extension's weight, default 1 */
-  double start, end; /* control_guidance_start / _end, default 0 and 1 */
+  double scale;      /* controlnet_conditioning_scale (adapter_conditioning_scale) / the extension's weight, default 1 */
+  double start, end; /* control_guidance_start / _end, default 0 and 1; a T2I-Adapter's end is its
+                        adapter_conditioning_factor (it acts while step i < int(steps * end)) */
   /* the extension's control_mode: NULL or "Balanced", "My prompt is more important",
      "ControlNet is more important" */
   const char* control_mode;
   int a1111_window; /* 1: the extension's step window (start <= i/n <= end); 0: diffusers' */
+  /* what the model must be: NULL or "auto" (what the file is), "controlnet", "t2i_adapter" */
+  const char* kind;
 } sdxl_controlnet_unit;
 void sdxl_controlnet_unit_init(sdxl_controlnet_unit* unit);
 

@@ -51,6 +51,12 @@ std::vector<pipeline::ControlSpec> control_specs(const sdxl_generate_params& p, 
     s.start = u.start;
     s.end = u.end;
     s.a1111_window = u.a1111_window != 0;
+    const std::string kind = u.kind ? u.kind : "auto";
+    SDXL_CHECK_PARAM(kind == "auto" || kind == "controlnet" || kind == "t2i_adapter", InvalidArgument, field("kind").c_str(),
+                     "[generate] ", unit, ": kind '", kind, "' is not auto, controlnet or t2i_adapter");
+    s.kind = kind == "controlnet" ? pipeline::ControlKind::ControlNet
+             : kind == "t2i_adapter" ? pipeline::ControlKind::T2IAdapter
+                                    : pipeline::ControlKind::Any;
     specs.push_back(std::move(s));
   }
   return specs;

@@ -182,7 +182,7 @@ struct StageProgress {
 };
 
 // The option that sets a library parameter (sdxl_last_error_parameter), for its errors.
-std::string option_of(const std::string& parameter) {
+std::string option_of(const std::string& parameter, const ControlOptions& control_options) {
   static const std::map<std::string, std::string> options = {
       {"prompts", "-p/--prompt"},
       {"negative_prompts", "-n/--negative"},
@@ -223,7 +223,7 @@ std::string option_of(const std::string& parameter) {
       {"aesthetic_score", "--aesthetic-score"},
       {"loras", "--lora"},
       {"refiner_loras", "--refiner-lora"}};
-  if (const auto control = control_option_of(parameter)) return *control;
+  if (const auto control = control_option_of(parameter, control_options.models.size())) return *control;
   const auto it = options.find(parameter);
   return it == options.end() ? parameter : it->second;
 }
@@ -308,7 +308,7 @@ int run_generate(const GenerateOptions& o) {
     engine = std::make_unique<api::Engine>(options);
     generated = std::make_unique<api::Images>(*engine, params);
   } catch (const api::Failure& e) {
-    const std::string message = e.parameter().empty() ? e.what() : option_of(e.parameter()) + ": " + e.what();
+    const std::string message = e.parameter().empty() ? e.what() : option_of(e.parameter(), o.control) + ": " + e.what();
     if (e.status() == SDXL_STATUS_INVALID_ARGUMENT) usage_error(message);
     throw std::runtime_error(message);
   }

@@ -16,7 +16,7 @@ std::string per_unit(const std::vector<std::string>& values, size_t i, size_t un
   if (values.size() == 1) return values[0];
   if (values.size() != units)
     usage_error(std::string(option) + ": given " + std::to_string(values.size()) + " times for " + std::to_string(units) +
-                " ControlNets: give it once for all, or once per --controlnet in order");
+                " units: give it once for all, or once per unit in order (--controlnet, then --t2i-adapter)");
   return values[i];
 }
 
@@ -78,33 +78,61 @@ void add_control_options(CLI::App& cmd, ControlOptions& o) {
   cmd.add_flag("--guess-mode", o.guess_mode,
                "diffusers' guess mode: under guidance the ControlNets see only the prompt, their residuals ramped")
       ->group(group);
+  const std::string adapters = "T2I-Adapter (repeat --t2i-adapter and --adapter-image in pairs; --control-preprocessor, "
+                               "--control-resize and --canny-thresholds apply too)";
+  cmd.add_option("--t2i-adapter", o.adapters,
+                 "A T2I-Adapter for SDXL (adapter_type full_adapter_xl): a diffusers folder or one .safetensors file")
+      ->multi_option_policy(all)->group(adapters);
+  cmd.add_option("--adapter-image", o.adapter_images, "The adapter's image (PNG, JPEG, WebP): the map, or an image to preprocess")
+      ->multi_option_policy(all)->group(adapters);
+  cmd.add_option("--adapter-scale", o.adapter_scales, "adapter_conditioning_scale (default 1; once, or once per adapter)")
+      ->multi_option_policy(all)->group(adapters);
+  cmd.add_option("--adapter-factor", o.adapter_factors,
+                 "adapter_conditioning_factor: the fraction of the steps the adapter acts on, from the first (default 1)")
+      ->multi_option_policy(all)->group(adapters);
 }
 
 std::vector<api::ControlNet> control_units(const ControlOptions& o) {
   if (o.models.size() != o.images.size())
     usage_error("--controlnet and --control-image come in pairs: got " + std::to_string(o.models.size()) + " and " +
                 std::to_string(o.images.size()));
-  const size_t n = o.models.size();
+  if (o.adapters.size() != o.adapter_images.size())
+    usage_error("--t2i-adapter and --adapter-image come in pairs: got " + std::to_string(o.adapters.size()) + " and " +
+                std::to_string(o.adapter_images.size()));
+  const size_t nets = o.models.size(), adapters = o.adapters.size(), n = nets + adapters;
+  if (nets == 0 && (!o.configs.empty() || !o.scales.empty() || !o.starts.empty() || !o.ends.empty() || o.guess_mode))
+    usage_error("ControlNet settings given without --controlnet and --control-image");
+  if (adapters == 0 && (!o.adapter_scales.empty() || !o.adapter_factors.empty()))
+    usage_error("--adapter-scale / --adapter-factor given without --t2i-adapter and --adapter-image");
   if (n == 0) {
-    const bool stray = !o.configs.empty() || !o.scales.empty() || !o.starts.empty() || !o.ends.empty() ||
-                       !o.preprocessors.empty() || !o.resize_modes.empty() || !o.control_modes.empty() || o.guess_mode;
-    if (stray) usage_error("ControlNet settings given without --controlnet and --control-image");
+    if (!o.preprocessors.empty() || !o.resize_modes.empty() || !o.control_modes.empty())
+      usage_error("ControlNet settings given without --controlnet and --control-image");
     return {};
   }
   std::pair<double, double> thresholds{100, 200};
   if (!o.canny_thresholds.empty()) thresholds = parse_thresholds(o.canny_thresholds, "--canny-thresholds");
   std::vector<api::ControlNet> units;
   for (size_t i = 0; i < n; ++i) {
+    const bool adapter = i >= nets;
+    const size_t k = adapter ? i - nets : i;  // its index among its kind
     api::ControlNet c;
-    c.model = o.models[i];
-    c.config_dir = per_unit(o.configs, i, n, "--controlnet-config", "");
-    c.image = api::InputImage::read_file(o.images[i]);
-    c.scale = number(per_unit(o.scales, i, n, "--control-scale", "1"), "--control-scale");
-    c.start = number(per_unit(o.starts, i, n, "--control-start", "0"), "--control-start");
-    c.end = number(per_unit(o.ends, i, n, "--control-end", "1"), "--control-end");
-    if (!(c.start >= 0 && c.start < c.end && c.end <= 1))
-      usage_error("--control-start / --control-end: unit " + std::to_string(i) + " needs 0 <= start < end <= 1, got " +
-                  std::to_string(c.start) + " and " + std::to_string(c.end));
+    c.kind = adapter ? "t2i_adapter" : "controlnet";
+    c.model = adapter ? o.adapters[k] : o.models[k];
+    c.image = api::InputImage::read_file(adapter ? o.adapter_images[k] : o.images[k]);
+    if (adapter) {
+      c.scale = number(per_unit(o.adapter_scales, k, adapters, "--adapter-scale", "1"), "--adapter-scale");
+      c.end = number(per_unit(o.adapter_factors, k, adapters, "--adapter-factor", "1"), "--adapter-factor");
+      if (!(c.end > 0 && c.end <= 1))
+        usage_error("--adapter-factor: adapter " + std::to_string(k) + " needs a factor in (0, 1], got " + std::to_string(c.end));
+    } else {
+      c.config_dir = per_unit(o.configs, k, nets, "--controlnet-config", "");
+      c.scale = number(per_unit(o.scales, k, nets, "--control-scale", "1"), "--control-scale");
+      c.start = number(per_unit(o.starts, k, nets, "--control-start", "0"), "--control-start");
+      c.end = number(per_unit(o.ends, k, nets, "--control-end", "1"), "--control-end");
+      if (!(c.start >= 0 && c.start < c.end && c.end <= 1))
+        usage_error("--control-start / --control-end: unit " + std::to_string(k) + " needs 0 <= start < end <= 1, got " +
+                    std::to_string(c.start) + " and " + std::to_string(c.end));
+    }
     c.preprocessor = per_unit(o.preprocessors, i, n, "--control-preprocessor", "none");
     c.resize_mode = per_unit(o.resize_modes, i, n, "--control-resize", "crop");
     const std::string mode = per_unit(o.control_modes, i, n, "--control-mode", "balanced");
@@ -122,7 +150,7 @@ std::vector<api::ControlNet> control_units(const ControlOptions& o) {
   return units;
 }
 
-std::optional<std::string> control_option_of(const std::string& parameter) {
+std::optional<std::string> control_option_of(const std::string& parameter, size_t controlnet_count) {
   if (parameter == "controlnets") return "--controlnet";
   if (parameter.rfind("controlnets[", 0) != 0) return std::nullopt;
   static const std::map<std::string, std::string> options{
@@ -130,9 +158,22 @@ std::optional<std::string> control_option_of(const std::string& parameter) {
       {"start", "--control-start"},  {"end", "--control-end"},             {"preprocessor", "--control-preprocessor"},
       {"resize_mode", "--control-resize"}, {"control_mode", "--control-mode"}, {"threshold_a", "--canny-thresholds"},
       {"resolution", "--control-resolution"}};
+  static const std::map<std::string, std::string> adapter_options{
+      {"model", "--t2i-adapter"}, {"image", "--adapter-image"}, {"scale", "--adapter-scale"}, {"end", "--adapter-factor"}};
   const size_t dot = parameter.find("].");
   const std::string unit = parameter.substr(12, parameter.find(']') - 12);
   const std::string field = dot == std::string::npos ? "" : parameter.substr(dot + 2);
+  size_t index = 0;
+  try {
+    index = std::stoul(unit);
+  } catch (const std::exception&) {
+  }
+  if (index >= controlnet_count) {
+    const auto a = adapter_options.find(field);
+    const auto c = options.find(field);
+    const std::string option = a != adapter_options.end() ? a->second : c != options.end() ? c->second : "--t2i-adapter";
+    return option + " (adapter " + std::to_string(index - controlnet_count) + ")";
+  }
   const auto it = options.find(field);
   return (it == options.end() ? std::string("--controlnet") : it->second) + " (unit " + unit + ")";
 }

@@ -127,7 +127,8 @@ GenerateRequest Engine::refiner_request(const EngineRequest& request, const Tens
   r.prompts.negative_prompt_2 = per_image(r.prompts.negative_prompt_2, per_prompt);
   r.init_image = Tensor();
   r.mask = Tensor();
-  r.controlnets.clear();  // the ControlNets steer the base only
+  r.controlnets.clear();  // the ControlNets and adapters steer the base only
+  r.adapters.clear();
   r.guess_mode = false;
   r.init_latents = base_latents;
   r.denoising_end.reset();
@@ -205,7 +206,7 @@ EngineResult Engine::generate(const EngineRequest& request) {
   GenerateRequest base_request = r;
   if (!request.controlnets.empty()) {
     const bool sized = r.init_image.defined();
-    base_request.controlnets = control_units(request, sized ? r.init_image.dim(3) : r.width, sized ? r.init_image.dim(2) : r.height);
+    control_units(request, sized ? r.init_image.dim(3) : r.width, sized ? r.init_image.dim(2) : r.height, base_request);
   }
   if (!refine) {
     result.final = base().generate(base_request);
@@ -215,6 +216,7 @@ EngineResult Engine::generate(const EngineRequest& request) {
   if (request.refiner.mode == RefinerMode::Ensemble) base_request.denoising_end = request.refiner.high_noise_frac;
   const GenerateResult base_result = base().generate(base_request);
   base_request.controlnets.clear();  // one-shot: the nets (not kept) leave before the refiner loads
+  base_request.adapters.clear();
   result.base_latents = base_result.latents;
   if (base_result.finished_early) {
     // Told to finish during the base's steps: the refiner's are skipped, the base's latents decoded.

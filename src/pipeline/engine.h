@@ -63,9 +63,9 @@ class Engine {
     std::shared_ptr<const ModelSource> source;  // the plain source with `loras` merged in
     std::vector<lora::LoraSpec> loras;
   };
-  // The request's ControlNet units made for an output of width x height: each model loaded (kept
-  // for later requests unless one-shot), each image preprocessed and fitted.
-  std::vector<ControlUnit> control_units(const EngineRequest& request, int64_t width, int64_t height);
+  // The request's ControlNet and T2I-Adapter units made for an output of width x height, into
+  // `r`: each model loaded (kept for later requests unless one-shot), each image preprocessed and fitted.
+  void control_units(const EngineRequest& request, int64_t width, int64_t height, GenerateRequest& r);
   // The memory the request's ControlNets not loaded yet will take.
   double controlnets_gib(const EngineRequest& request) const;
   static void use_loras(std::optional<SdxlPipeline>& pipeline, const std::shared_ptr<const ModelSource>& plain,
@@ -78,6 +78,7 @@ class Engine {
   std::shared_ptr<const LatentCodec> taesd_;
   // Loaded ControlNets by file and config (kept warm, like the pipelines).
   std::map<std::string, std::shared_ptr<const models::ControlNetModel>> controlnets_;
+  std::map<std::string, std::shared_ptr<const models::T2IAdapter>> adapters_;
   ModelFootprint base_footprint_, refiner_footprint_;
   bool base_is_refiner_ = false;
   int64_t vae_scale_ = 8;

@@ -1,9 +1,10 @@
-// Engine::control_units: ControlNet specs made into the units the pipeline runs.
+// Engine::control_units: ControlNet and T2I-Adapter specs made into the units the pipeline runs.
 #include <map>
 
 #include "core/error.h"
 #include "core/log.h"
 #include "pipeline/engine.h"
+#include "pipeline/sources/adapter_source.h"
 #include "pipeline/sources/controlnet_source.h"
 #include "pipeline/stages/control_steering.h"
 #include "pipeline/stages/image_processor.h"
@@ -17,15 +18,26 @@ std::string controlnet_key(const ControlSpec& spec) {
   return std::filesystem::weakly_canonical(spec.model, ec).string() + "\n" + spec.config.string();
 }
 
+bool spec_is_adapter(const ControlSpec& spec, size_t i) {
+  const bool adapter = is_t2i_adapter(spec.model);
+  const char* wanted = spec.kind == ControlKind::T2IAdapter ? "a T2I-Adapter" : "a ControlNet";
+  SDXL_CHECK_PARAM(spec.kind == ControlKind::Any || adapter == (spec.kind == ControlKind::T2IAdapter), InvalidArgument,
+                   ("controlnets[" + std::to_string(i) + "].model").c_str(), "[controlnet] unit ", i, ": ",
+                   spec.model.string(), " is ", adapter ? "a T2I-Adapter" : "not a T2I-Adapter", ", but ", wanted,
+                   " was asked for");
+  return adapter;
+}
+
 }  // namespace
 
 double Engine::controlnets_gib(const EngineRequest& request) const {
   double gib = 0;
   for (size_t i = 0; i < request.controlnets.size(); ++i) {
     const ControlSpec& spec = request.controlnets[i];
-    if (controlnets_.count(controlnet_key(spec))) continue;
+    if (controlnets_.count(controlnet_key(spec)) || adapters_.count(controlnet_key(spec))) continue;
     try {
-      gib += controlnet_weights_gib(spec.model, options_.precision);
+      gib += is_t2i_adapter(spec.model) ? t2i_adapter_weights_gib(spec.model, options_.precision)
+                                        : controlnet_weights_gib(spec.model, options_.precision);
     } catch (const Error& e) {
       throw Error(e.code(), std::string("[controlnet] unit ") + std::to_string(i) + ": " + e.what(),
                   "controlnets[" + std::to_string(i) + "].model");
@@ -34,49 +46,76 @@ double Engine::controlnets_gib(const EngineRequest& request) const {
   return gib;
 }
 
-std::vector<ControlUnit> Engine::control_units(const EngineRequest& request, int64_t width, int64_t height) {
-  std::vector<ControlUnit> units;
-  const bool keep = options_.memory != MemoryPolicy::OneShot;
-  // A warm engine keeps the ControlNets of its last request only: one that switches nets holds
-  // one request's set, not every net it was ever asked for.
-  std::map<std::string, std::shared_ptr<const models::ControlNetModel>> wanted;
-  for (const ControlSpec& spec : request.controlnets) {
-    const auto loaded = controlnets_.find(controlnet_key(spec));
-    if (loaded != controlnets_.end()) wanted.insert(*loaded);
+// A warm engine keeps the models of its last request only: one that switches models holds one
+// request's set, not every model it was ever asked for.
+template <typename Model>
+void keep_wanted(std::map<std::string, std::shared_ptr<const Model>>& loaded, const std::vector<ControlSpec>& specs) {
+  std::map<std::string, std::shared_ptr<const Model>> wanted;
+  for (const ControlSpec& spec : specs) {
+    const auto it = loaded.find(controlnet_key(spec));
+    if (it != loaded.end()) wanted.insert(*it);
   }
-  controlnets_.swap(wanted);
-  wanted.clear();
+  loaded.swap(wanted);
+}
+
+void Engine::control_units(const EngineRequest& request, int64_t width, int64_t height, GenerateRequest& r) {
+  const bool keep = options_.memory != MemoryPolicy::OneShot;
+  keep_wanted(controlnets_, request.controlnets);
+  keep_wanted(adapters_, request.controlnets);
+  r.controlnets.clear();
+  r.adapters.clear();
   for (size_t i = 0; i < request.controlnets.size(); ++i) {
     const ControlSpec& spec = request.controlnets[i];
     const std::string field = "controlnets[" + std::to_string(i) + "]";
     const std::string key = controlnet_key(spec);
-    ControlUnit unit;
-    auto loaded = controlnets_.find(key);
+    bool adapter = false;
     try {
-      if (loaded != controlnets_.end()) {
-        unit.model = loaded->second;
-      } else {
-        unit.model = load_controlnet(spec.model, spec.config, options_.precision, &base().unet_config());
-        if (keep) controlnets_[key] = unit.model;
-      }
+      adapter = spec_is_adapter(spec, i);
     } catch (const Error& e) {
+      if (!e.parameter().empty()) throw;
       throw Error(e.code(), std::string("[controlnet] unit ") + std::to_string(i) + ": " + e.what(), field + ".model");
     }
+    Tensor image;
     try {
-      unit.image = image_tensor(control_map(spec, width, height));
+      image = image_tensor(control_map(spec, width, height));
     } catch (const Error& e) {
       throw Error(e.code(), std::string("[controlnet] unit ") + std::to_string(i) + ": " + e.what(), field + ".image");
     }
-    unit.scale = spec.scale;
-    unit.start = spec.start;
-    unit.end = spec.end;
-    unit.window = spec.a1111_window ? ControlWindow::Automatic1111 : ControlWindow::Diffusers;
-    if (spec.mode != ControlMode::Balanced)
-      unit.residual_weights = soft_injection_weights(unit.model->residual_count() + 1);
-    unit.conditional_only = spec.mode == ControlMode::ControlNetMore;
-    units.push_back(std::move(unit));
+    try {
+      if (adapter) {
+        AdapterUnit unit;
+        auto loaded = adapters_.find(key);
+        unit.model = loaded != adapters_.end() ? loaded->second : load_t2i_adapter(spec.model, options_.precision);
+        if (keep) adapters_[key] = unit.model;
+        unit.image = image;
+        unit.scale = spec.scale;
+        unit.start = spec.start;
+        unit.end = spec.end;
+        unit.window = spec.a1111_window ? ControlWindow::Automatic1111 : ControlWindow::Diffusers;
+        if (spec.mode != ControlMode::Balanced) unit.feature_weights = adapter_soft_injection_weights();
+        unit.conditional_only = spec.mode == ControlMode::ControlNetMore;
+        r.adapters.push_back(std::move(unit));
+        continue;
+      }
+      ControlUnit unit;
+      auto loaded = controlnets_.find(key);
+      unit.model = loaded != controlnets_.end() ? loaded->second
+                                                : load_controlnet(spec.model, spec.config, options_.precision, &base().unet_config());
+      if (keep) controlnets_[key] = unit.model;
+      unit.image = image;
+      unit.scale = spec.scale;
+      unit.start = spec.start;
+      unit.end = spec.end;
+      unit.window = spec.a1111_window ? ControlWindow::Automatic1111 : ControlWindow::Diffusers;
+      if (spec.mode != ControlMode::Balanced)
+        unit.residual_weights = soft_injection_weights(unit.model->residual_count() + 1);
+      unit.conditional_only = spec.mode == ControlMode::ControlNetMore;
+      r.controlnets.push_back(std::move(unit));
+    } catch (const Error& e) {
+      if (!e.parameter().empty()) throw;
+      throw Error(e.code(), std::string("[controlnet] unit ") + std::to_string(i) + ": " + e.what(), field + ".model");
+    }
   }
-  return units;
 }
 
 }  // namespace sdxl::pipeline

@@ -22,8 +22,13 @@ enum class ControlMode {
 ControlMode parse_control_mode(const std::string& name);  // its names and 0, 1, 2
 const char* control_mode_name(ControlMode mode);
 
+// What the unit's model must be: Any takes what the file is (the extension's units name a model,
+// the file says whether it is a ControlNet or a T2I-Adapter).
+enum class ControlKind { Any, ControlNet, T2IAdapter };
+
 struct ControlSpec {
-  std::filesystem::path model;   // a diffusers ControlNet folder or a .safetensors file
+  std::filesystem::path model;   // a diffusers ControlNet or T2I-Adapter folder, or a .safetensors file
+  ControlKind kind = ControlKind::Any;
   std::filesystem::path config;  // optional: the architecture of a single file (folder or config.json)
   std::string name;              // how the PNG text names it ("" -> the file's stem and hash)
   io::Image8 image;              // the control image as given
@@ -31,6 +36,8 @@ struct ControlSpec {
   double threshold_a = 100, threshold_b = 200;  // canny's low and high
   int64_t resolution = 0;        // the preprocessor's working resolution; 0: pixel perfect
   imaging::ControlResizeMode resize_mode = imaging::ControlResizeMode::CropAndResize;
+  // A T2I-Adapter's scale is adapter_conditioning_scale and its end adapter_conditioning_factor
+  // (under diffusers' window it acts while step i < int(steps * end)).
   double scale = 1.0, start = 0.0, end = 1.0;
   ControlMode mode = ControlMode::Balanced;
   bool a1111_window = false;     // the extension's step window (start <= i/n <= end), else diffusers'
