@@ -15,37 +15,13 @@ ClipTextModel ClipTextModel::load(const io::ClipTextConfig& config, WeightBinder
   m.token_embedding_ = w.take(root + "embeddings.token_embedding.weight", Shape{config.vocab_size, h});
   m.position_embedding_ =
       to_f32(w.take(root + "embeddings.position_embedding.weight", Shape{config.max_position_embeddings, h}));
-  for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
-    const std::string p = root + "encoder.layers." + std::to_string(i) + ".";
-    EncoderLayer layer;
-    layer.layer_norm1 = LayerNorm::bind(w, p + "layer_norm1", h, eps);
-    layer.qkv = Linear::bind_fused(w, {p + "self_attn.q_proj", p + "self_attn.k_proj", p + "self_attn.v_proj"}, h, h);
-    layer.out_proj = Linear::bind(w, p + "self_attn.out_proj", h, h);
-    layer.layer_norm2 = LayerNorm::bind(w, p + "layer_norm2", h, eps);
-    layer.fc1 = Linear::bind(w, p + "mlp.fc1", h, ff);
-    layer.fc2 = Linear::bind(w, p + "mlp.fc2", ff, h);
-    m.layers_.push_back(std::move(layer));
-  }
+  for (int64_t i = 0; i < config.num_hidden_layers; ++i)
+    m.layers_.push_back(ClipEncoderLayer::bind(w, root + "encoder.layers." + std::to_string(i), h, ff, eps));
   m.final_layer_norm_ = LayerNorm::bind(w, root + "final_layer_norm", h, eps);
   if (config.with_projection())
     m.text_projection_ = Linear::bind(w, "text_projection", h, config.projection_dim, /*bias=*/false);
-  const std::string& act = config.hidden_act;
-  m.activation_ = act == "quick_gelu" ? ops::Activation::QuickGelu
-                  : act == "gelu"     ? ops::Activation::GeluErf
-                                      : ops::Activation::GeluTanh;  // gelu_new, gelu_pytorch_tanh
+  m.activation_ = clip_activation(config.hidden_act);
   return m;
-}
-
-Tensor ClipTextModel::encoder_layer(Arena& arena, const EncoderLayer& layer, const Tensor& x) const {
-  Tensor y = ops::copy(arena, x);  // [B, L, H]: the layer's output, kept as a hidden state
-  ArenaScope temporaries(arena);
-  Tensor qkv = layer.qkv(arena, layer.layer_norm1(arena, x));  // [B, L, 3H]
-  Tensor attended = ops::attention_fused_qkv(arena, qkv, config_.num_attention_heads, /*causal=*/true);
-  layer.out_proj.accumulate(attended, y);
-  Tensor hidden = layer.fc1(arena, layer.layer_norm2(arena, y));  // [B, L, FF]
-  ops::activate_inplace(hidden, activation_);
-  layer.fc2.accumulate(hidden, y);
-  return y;
 }
 
 // transformers 4.32: with the legacy eos_token_id == 2 the pooled token is at argmax(ids) (the
@@ -85,7 +61,10 @@ ClipTextOutput ClipTextModel::forward(Arena& arena, const std::vector<int32_t>& 
   }
   ops::add_to_each_inplace(x, position_embedding_.slice_rows(0, length));
   out.hidden_states.push_back(x);
-  for (int64_t i = 0; i < layers; ++i) out.hidden_states.push_back(encoder_layer(arena, layers_[static_cast<size_t>(i)], out.hidden_states.back()));
+  for (int64_t i = 0; i < layers; ++i) {
+    const ClipEncoderLayer& layer = layers_[static_cast<size_t>(i)];
+    out.hidden_states.push_back(layer(arena, out.hidden_states.back(), config_.num_attention_heads, /*causal=*/true, activation_));
+  }
   if (layers < total_layers) return out;
 
   out.last_hidden_state = final_layer_norm_(arena, out.hidden_states.back());

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "io/model_configs.h"
+#include "models/clip/clip_encoder_layer.h"
 #include "models/common/layers.h"
 
 namespace sdxl::models {
@@ -43,18 +44,12 @@ class ClipTextModel {
   static std::vector<std::string> ignored_tensors() { return {"position_ids"}; }
 
  private:
-  struct EncoderLayer {
-    LayerNorm layer_norm1, layer_norm2;
-    Linear qkv;  // self_attn.{q,k,v}_proj fused
-    Linear out_proj, fc1, fc2;
-  };
-  Tensor encoder_layer(Arena& arena, const EncoderLayer& layer, const Tensor& x) const;
   int64_t pooled_position(const int32_t* row, int64_t length) const;
 
   io::ClipTextConfig config_;
   Tensor token_embedding_;     // [V, H], any float dtype (rows converted when gathered)
   Tensor position_embedding_;  // [P, H] f32
-  std::vector<EncoderLayer> layers_;
+  std::vector<ClipEncoderLayer> layers_;
   LayerNorm final_layer_norm_;
   Linear text_projection_;
   ops::Activation activation_ = ops::Activation::QuickGelu;
