@@ -548,6 +548,17 @@ Tensor concat_channels(Arena& arena, const Tensor& a, const Tensor& b) {
   return y;
 }
 
+Tensor concat_tokens(Arena& arena, const Tensor& a, const Tensor& b) {
+  const OpTimer timer(OpFamily::Elementwise);
+  require_f32("concat", a, "a");
+  require_f32("concat", b, "b");
+  SDXL_CHECK(a.rank() == 3 && b.rank() == 3 && a.dim(0) == b.dim(0) && a.dim(2) == b.dim(2), InvalidArgument, "[concat] ",
+             a.shape().to_string(), " and ", b.shape().to_string(), " are not [B, L, D] with the same B and D");
+  Tensor y = Tensor::in_arena(arena, Shape{a.dim(0), a.dim(1) + b.dim(1), a.dim(2)}, DType::F32);
+  cpu::concat_last(a.data<float>(), a.dim(1) * a.dim(2), b.data<float>(), b.dim(1) * b.dim(2), y.data<float>(), a.dim(0));
+  return y;
+}
+
 void add_to_each_inplace(Tensor& x, const Tensor& t) {
   const OpTimer timer(OpFamily::Elementwise);
   require_f32("add_to_each", x, "x");

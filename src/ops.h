@@ -165,6 +165,8 @@ void matmul_accumulate(const Tensor& a, const Tensor& b, float alpha, Tensor& c)
 void add_broadcast_inplace(Tensor& a, const Tensor& b);
 // a [..., Ca] ++ b [..., Cb] -> [..., Ca + Cb] (channel concat of NHWC, the UNet skips)
 Tensor concat_channels(Arena& arena, const Tensor& a, const Tensor& b);
+// a [B, La, D], b [B, Lb, D] -> [B, La + Lb, D]: token sequences joined.
+Tensor concat_tokens(Arena& arena, const Tensor& a, const Tensor& b);
 
 // ---- the models' small arithmetic (what a forward pass does between layers) -------------------
 // x [N, ...] += t [...]: the same table added to each item of a batch (position embeddings).

@@ -129,6 +129,7 @@ GenerateRequest Engine::refiner_request(const EngineRequest& request, const Tens
   r.mask = Tensor();
   r.controlnets.clear();  // the ControlNets and adapters steer the base only
   r.adapters.clear();
+  r.ip_adapter.reset();
   r.guess_mode = false;
   r.init_latents = base_latents;
   r.denoising_end.reset();

@@ -422,6 +422,7 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
   ControlFn control;
   std::optional<ControlSteering> steering;
   std::optional<AdapterSteering> adapters;
+  std::optional<ImagePrompt> image_prompt;
   models::ControlResiduals both;  // a step's ControlNet residuals with the adapters' features
   if (!r.controlnets.empty()) {
     check_controlnets(r, height, width);
@@ -431,13 +432,16 @@ GenerateResult SdxlPipeline::generate(const GenerateRequest& r) {
     check_adapters(r, height, width);
     adapters.emplace(r.adapters, guidance.enabled(), images, timesteps.size());
   }
-  if (steering || adapters)
+  if (r.ip_adapter) image_prompt.emplace(*r.ip_adapter, unet_config_, guidance.enabled(), images, timesteps.size());
+  if (steering || adapters || image_prompt)
     control = [&](Arena& arena, size_t step, const Tensor& input, float t) -> const models::ControlResiduals* {
       const models::ControlResiduals* nets = steering ? (*steering)(arena, step, input, t) : nullptr;
       const std::vector<Tensor>* features = adapters ? (*adapters)(step) : nullptr;
-      if (!features) return nets;
+      const std::vector<Tensor>* image_kv = image_prompt ? (*image_prompt)(step) : nullptr;
+      if (!features && !image_kv) return nets;
       both = nets ? *nets : models::ControlResiduals{};
-      both.intrablock = *features;
+      both.intrablock = features ? *features : std::vector<Tensor>{};
+      both.image_prompt = image_kv;
       return &both;
     };
   denoise(unet(), *schedule.scheduler, timesteps, cond, guidance, latents, noise_fn, *arena_, after_step, control);

@@ -11,7 +11,10 @@
 #include "io/image_file.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
+#include "pipeline/sdxl_pipeline.h"
 #include "pipeline/sources/image_encoder_source.h"
+#include "pipeline/sources/ip_adapter_source.h"
+#include "pipeline/stages/image_processor.h"
 
 namespace sdxl {
 namespace {
@@ -142,6 +145,56 @@ TEST(ClipVisionGolden, OtherFilesAreRefusedByName) {
   }
   EXPECT_THROW(pipeline::load_image_encoder(test::reference_dir() / "no-such-encoder"), Error);
   EXPECT_THROW(pipeline::load_image_encoder(model_path("tiny-sdxl-base") / "text_encoder"), Error);
+}
+
+pipeline::IpAdapterUnit ip_unit(const nlohmann::json& c, const io::UNetConfig& unet) {
+  const auto& p = c["params"];
+  pipeline::IpAdapterUnit unit;
+  unit.adapter = pipeline::load_ip_adapter(test::reference_dir() / p["ip_adapter_file"].get<std::string>(), unet);
+  unit.encoder = pipeline::load_image_encoder(test::reference_dir() / p["image_encoder"].get<std::string>());
+  unit.pixel_values =
+      imaging::clip_pixel_values(io::read_image(test::reference_dir() / p["ip_adapter_image"].get<std::string>()));
+  unit.scale = p["ip_adapter_scale"];
+  return unit;
+}
+
+TEST(IpAdapterGolden, Pipelines) {
+  SDXL_REQUIRE_REFERENCE();
+  const auto cases = test::cases_of_kind("ip_adapter_txt2img");
+  ASSERT_GE(cases.size(), 4u);
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c["name"].get<std::string>());
+    const auto& p = c["params"];
+    auto pipe = pipeline::SdxlPipeline::load(model_path(test::model_keys(c)[0]));
+    const io::UNetConfig unet = io::load_unet_config(model_path(test::model_keys(c)[0]) / "unet/config.json");
+    pipeline::GenerateRequest r;
+    r.prompts.prompt = pipeline::PromptArg::text(p["prompt"]);
+    if (p.contains("negative_prompt")) r.prompts.negative_prompt = pipeline::PromptArg::text(p["negative_prompt"]);
+    r.steps = p["num_inference_steps"];
+    r.guidance.scale = p["guidance_scale"];
+    r.scheduler = p["scheduler"];
+    r.seed = p["seed"];
+    r.seeding = rng::BatchSeeding::Shared;
+    r.height = p["height"];
+    r.width = p["width"];
+    r.ip_adapter = ip_unit(c, unet);
+    test::RawCaseFile file(c);
+    // The encoder's embeddings and the adapter's tokens.
+    const pipeline::ImagePromptEmbeds embeds = pipeline::image_prompt_embeds(*r.ip_adapter);
+    EXPECT_TRUE(test::matches(embeds.image_embeds, file["image_embeds"], c, "image_embeds"));
+    EXPECT_TRUE(test::matches(embeds.negative_image_embeds, file["negative_image_embeds"], c, "negative_image_embeds"));
+    EXPECT_TRUE(test::matches(embeds.tokens, file["ip_tokens"], c, "ip_tokens"));
+    EXPECT_EQ(embeds.tokens.dim(1), p["pipeline_did"]["num_image_tokens"].get<int64_t>());
+
+    const pipeline::GenerateResult result = pipe.generate(r);
+    EXPECT_TRUE(test::matches(result.latents, file["latents"], c, "latents"));
+    const io::Image8 want = io::read_image(test::reference_dir() / c["files"]["image"].get<std::string>());
+    const std::vector<uint8_t> got = pipeline::to_8bit(result.images);
+    ASSERT_EQ(got.size(), want.pixels.size());
+    int worst = 0;
+    for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(int(got[i]) - int(want.pixels[i])));
+    EXPECT_LE(worst, 1) << "PNG levels apart";
+  }
 }
 
 }  // namespace

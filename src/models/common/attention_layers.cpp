@@ -20,10 +20,16 @@ Attention Attention::bind(WeightBinder& w, const std::string& prefix, int64_t qu
   return a;
 }
 
-void Attention::accumulate(Arena& arena, const Tensor& x, const Tensor* context, Tensor& residual) const {
+void Attention::accumulate(Arena& arena, const Tensor& x, const Tensor* context, Tensor& residual,
+                           const Tensor* extra_kv) const {
   ArenaScope temporaries(arena);
-  Tensor attended = cross_ ? ops::attention_fused_kv(arena, q_(arena, x), kv_(arena, *context), heads_)
-                           : ops::attention_fused_qkv(arena, qkv_(arena, x), heads_, /*causal=*/false);
+  if (!cross_) {
+    to_out_.accumulate(ops::attention_fused_qkv(arena, qkv_(arena, x), heads_, /*causal=*/false), residual);
+    return;
+  }
+  const Tensor q = q_(arena, x);
+  Tensor attended = ops::attention_fused_kv(arena, q, kv_(arena, *context), heads_);
+  if (extra_kv) ops::add_inplace(attended, ops::attention_fused_kv(arena, q, *extra_kv, heads_));
   to_out_.accumulate(attended, residual);
 }
 
@@ -40,14 +46,14 @@ BasicTransformerBlock BasicTransformerBlock::bind(WeightBinder& w, const std::st
   return b;
 }
 
-void BasicTransformerBlock::operator()(Arena& arena, Tensor& x, const Tensor& context) const {
+void BasicTransformerBlock::operator()(Arena& arena, Tensor& x, const Tensor& context, const Tensor* image_kv) const {
   {
     ArenaScope scope(arena);
     attn1_.accumulate(arena, norm1_(arena, x), nullptr, x);
   }
   {
     ArenaScope scope(arena);
-    attn2_.accumulate(arena, norm2_(arena, x), &context, x);
+    attn2_.accumulate(arena, norm2_(arena, x), &context, x, image_kv);
   }
   // The feed-forward runs on row blocks: its [rows, 8 dim] projection is the largest activation
   // of the UNet (335 MB per block at 1024x1024).

@@ -14,7 +14,11 @@ class Attention {
   static Attention bind(WeightBinder& w, const std::string& prefix, int64_t query_dim, int64_t context_dim /* 0: self */,
                         int64_t heads, int64_t head_dim, bool qkv_bias);
   // residual [B, L, query_dim] += to_out(attention(x, context)); x is the (normalised) input.
-  void accumulate(Arena& arena, const Tensor& x, const Tensor* context, Tensor& residual) const;
+  // `extra_kv` [B, T, 2 inner] (cross-attention only): an IP-Adapter's image keys and values
+  // (already scaled), attended with the same queries and added before to_out (decoupled
+  // cross-attention).
+  void accumulate(Arena& arena, const Tensor& x, const Tensor* context, Tensor& residual,
+                  const Tensor* extra_kv = nullptr) const;
 
  private:
   Linear qkv_;       // self-attention: to_q | to_k | to_v
@@ -31,7 +35,8 @@ class BasicTransformerBlock {
  public:
   static BasicTransformerBlock bind(WeightBinder& w, const std::string& prefix, int64_t dim, int64_t heads,
                                     int64_t head_dim, int64_t context_dim);
-  void operator()(Arena& arena, Tensor& x, const Tensor& context) const;  // x [B, L, dim], in place
+  // x [B, L, dim], in place; image_kv: an IP-Adapter's keys and values for attn2, or null.
+  void operator()(Arena& arena, Tensor& x, const Tensor& context, const Tensor* image_kv = nullptr) const;
 
   // The feed-forward runs on blocks of this many rows (tokens over the batch): its hidden
   // activation is the largest in the UNet. Changeable for the tests of the blocking.

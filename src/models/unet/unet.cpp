@@ -35,6 +35,29 @@ const Tensor* next_feature(const ControlResiduals* control, size_t& used, const 
 
 }  // namespace
 
+std::vector<CrossAttentionLayer> cross_attention_layers(const io::UNetConfig& c) {
+  const size_t levels = c.levels();
+  std::vector<int64_t> down, up, mid;  // channels per layer, in module order
+  for (size_t i = 0; i < levels; ++i)
+    if (c.down_block_types[i] == "CrossAttnDownBlock2D")
+      for (int64_t n = 0; n < c.layers_per_block[i] * c.transformer_layers_per_block[i]; ++n)
+        down.push_back(c.block_out_channels[i]);
+  std::vector<int64_t> reversed_depth = c.reverse_transformer_layers_per_block;
+  if (reversed_depth.empty())
+    reversed_depth.assign(c.transformer_layers_per_block.rbegin(), c.transformer_layers_per_block.rend());
+  for (size_t i = 0; i < levels; ++i)
+    if (c.up_block_types[i] == "CrossAttnUpBlock2D")
+      for (int64_t n = 0; n < (c.layers_per_block[levels - 1 - i] + 1) * reversed_depth[i]; ++n)
+        up.push_back(c.block_out_channels[levels - 1 - i]);
+  if (!c.mid_block_type.empty())
+    for (int64_t n = 0; n < c.transformer_layers_per_block.back(); ++n) mid.push_back(c.block_out_channels.back());
+  std::vector<CrossAttentionLayer> layers;
+  for (size_t i = 0; i < down.size(); ++i) layers.push_back({down[i], i});
+  for (size_t i = 0; i < up.size(); ++i) layers.push_back({up[i], down.size() + mid.size() + i});
+  for (size_t i = 0; i < mid.size(); ++i) layers.push_back({mid[i], down.size() + i});
+  return layers;
+}
+
 UNet2DConditionModel UNet2DConditionModel::load(const io::UNetConfig& c, WeightBinder& w) {
   UNet2DConditionModel m;
   m.config_ = c;
@@ -110,18 +133,20 @@ Tensor UNet2DConditionModel::forward(Arena& arena, const Tensor& sample, float t
   skips.clear();
   skips.push_back(x);
   size_t features_used = 0;
+  ImagePromptCursor image_prompt{control ? control->image_prompt : nullptr};
+  ImagePromptCursor* ip = image_prompt.kv ? &image_prompt : nullptr;
   for (const auto& block : down_blocks_) {
     if (!block.attentions.empty()) {
       // Its inner output has the block's channels at the input's size.
       const Shape inner{x.dim(0), x.dim(1), x.dim(2), block.resnets.back().out_channels()};
-      x = block(arena, x, emb_silu, context, skips, next_feature(control, features_used, inner, "a down block"));
+      x = block(arena, x, emb_silu, context, skips, next_feature(control, features_used, inner, "a down block"), ip);
     } else {
       x = block(arena, x, emb_silu, context, skips);
       if (const Tensor* f = next_feature(control, features_used, x.shape(), "a down block's output")) ops::add_inplace(x, *f);
     }
   }
   if (has_mid_block_) {
-    x = mid_block_(arena, x, emb_silu, context);
+    x = mid_block_(arena, x, emb_silu, context, ip);
     if (control && features_used < control->intrablock.size() && control->intrablock[features_used].shape() == x.shape())
       ops::add_inplace(x, control->intrablock[features_used++]);
   }
@@ -136,12 +161,15 @@ Tensor UNet2DConditionModel::forward(Arena& arena, const Tensor& sample, float t
   }
   {
     ArenaChain chain(arena, *up_arena_);
-    for (const auto& block : up_blocks_) x = block(chain, x, emb_silu, context, skips);
+    for (const auto& block : up_blocks_) x = block(chain, x, emb_silu, context, skips, ip);
     Tensor y = chain(x, [&](Arena& a, const Tensor& in) {
       return ops::nhwc_to_nchw(a, conv_out_(a, norm_out_(a, in, /*fuse_silu=*/true)));
     });
     ops::copy_into(y, output);
   }
+  SDXL_CHECK(!ip || image_prompt.next == image_prompt.kv->size(), InvalidArgument, "[unet] the IP-Adapter has ",
+             ip ? image_prompt.kv->size() : 0, " cross-attention layers, the UNet ", image_prompt.next,
+             " (an IP-Adapter for another model?)");
   skips.clear();  // drop the arena views before the arena is reused
   up_arena_->reset();  // empty now; after a first pass, one block of its high-water size
   return output;

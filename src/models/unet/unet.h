@@ -20,11 +20,23 @@ namespace sdxl::models {
 // a cross-attention down block adds the next one after its last (resnet, attention) pair, a
 // block without attention to its output in place (so to its last skip too, as diffusers does),
 // and one left over of the mid block's shape after the mid block. All must be consumed.
+// `image_prompt`: an IP-Adapter's keys and values, one [B, T, 2C] per cross-attention layer in
+// forward order (down blocks, mid block, up blocks: see cross_attention_layers), or null.
 struct ControlResiduals {
   std::vector<Tensor> down;  // [B, h, w, C] each
   Tensor mid;
   std::vector<Tensor> intrablock;  // [B, h, w, C] each
+  const std::vector<Tensor>* image_prompt = nullptr;
 };
+
+// A cross-attention (attn2) layer as diffusers' attn_processors lists them (down blocks, up
+// blocks, then the mid block, each in module order): its channels, and its place in the order the
+// forward meets them (down, mid, up).
+struct CrossAttentionLayer {
+  int64_t channels = 0;
+  size_t forward_index = 0;
+};
+std::vector<CrossAttentionLayer> cross_attention_layers(const io::UNetConfig& config);
 
 class UNet2DConditionModel {
  public:

@@ -1,6 +1,17 @@
 #include "models/unet/unet_blocks.h"
 
+#include "core/error.h"
+
 namespace sdxl::models {
+
+const Tensor* ImagePromptCursor::take(size_t layers) {
+  if (!kv) return nullptr;
+  SDXL_CHECK(next + layers <= kv->size(), InvalidArgument, "[unet] the IP-Adapter has ", kv->size(),
+             " cross-attention layers, the UNet more (an IP-Adapter for another model?)");
+  const Tensor* first = kv->data() + next;
+  next += layers;
+  return first;
+}
 
 Transformer2D Transformer2D::bind(WeightBinder& w, const std::string& prefix, int64_t channels, int64_t heads,
                                   int64_t layers, int64_t context_dim, int64_t groups, bool linear_projection) {
@@ -25,22 +36,23 @@ Transformer2D Transformer2D::bind(WeightBinder& w, const std::string& prefix, in
   return t;
 }
 
-void Transformer2D::operator()(Arena& arena, Tensor& x, const Tensor& context) const {
+void Transformer2D::operator()(Arena& arena, Tensor& x, const Tensor& context, const Tensor* image_kv) const {
   const Shape image = x.shape();
   const Shape tokens{image[0], image[1] * image[2], image[3]};
   ArenaScope temporaries(arena);
   Tensor h = proj_in_(arena, norm_(arena, x).reshape(tokens));  // [B, HW, C]
-  for (const auto& block : blocks_) block(arena, h, context);
+  for (size_t i = 0; i < blocks_.size(); ++i) blocks_[i](arena, h, context, image_kv ? image_kv + i : nullptr);
   Tensor residual = x.reshape(tokens);
   proj_out_.accumulate(h, residual);
 }
 
 Tensor DownBlock::operator()(Arena& arena, const Tensor& x, const Tensor& temb_silu, const Tensor& context,
-                             std::vector<Tensor>& skips, const Tensor* intrablock) const {
+                             std::vector<Tensor>& skips, const Tensor* intrablock, ImagePromptCursor* image_prompt) const {
   Tensor h = x;
   for (size_t i = 0; i < resnets.size(); ++i) {
     h = resnets[i](arena, h, &temb_silu);
-    if (!attentions.empty()) attentions[i](arena, h, context);
+    if (!attentions.empty())
+      attentions[i](arena, h, context, image_prompt ? image_prompt->take(attentions[i].depth()) : nullptr);
     if (intrablock && i + 1 == resnets.size()) ops::add_inplace(h, *intrablock);
     skips.push_back(h);
   }
@@ -52,13 +64,14 @@ Tensor DownBlock::operator()(Arena& arena, const Tensor& x, const Tensor& temb_s
 }
 
 Tensor UpBlock::operator()(ArenaChain& chain, Tensor x, const Tensor& temb_silu, const Tensor& context,
-                           std::vector<Tensor>& skips) const {
+                           std::vector<Tensor>& skips, ImagePromptCursor* image_prompt) const {
   for (size_t i = 0; i < resnets.size(); ++i) {
     Tensor skip = skips.back();
     skips.pop_back();
     x = chain(x, [&](Arena& arena, const Tensor& in) {
       Tensor h = resnets[i](arena, ops::concat_channels(arena, in, skip), &temb_silu);
-      if (!attentions.empty()) attentions[i](arena, h, context);
+      if (!attentions.empty())
+        attentions[i](arena, h, context, image_prompt ? image_prompt->take(attentions[i].depth()) : nullptr);
       return h;
     });
   }
@@ -72,10 +85,11 @@ Tensor UpBlock::operator()(ArenaChain& chain, Tensor x, const Tensor& temb_silu,
   return x;
 }
 
-Tensor MidBlock::operator()(Arena& arena, const Tensor& x, const Tensor& temb_silu, const Tensor& context) const {
+Tensor MidBlock::operator()(Arena& arena, const Tensor& x, const Tensor& temb_silu, const Tensor& context,
+                            ImagePromptCursor* image_prompt) const {
   Tensor h = resnets[0](arena, x, &temb_silu);
   for (size_t i = 0; i < attentions.size(); ++i) {
-    attentions[i](arena, h, context);
+    attentions[i](arena, h, context, image_prompt ? image_prompt->take(attentions[i].depth()) : nullptr);
     h = resnets[i + 1](arena, h, &temb_silu);
   }
   return h;

@@ -11,6 +11,7 @@
 #include "core/tensor.h"
 #include "pipeline/stages/adapter_steering.h"
 #include "pipeline/stages/control_steering.h"
+#include "pipeline/stages/image_prompt.h"
 #include "pipeline/stages/denoiser.h"
 #include "pipeline/prompts/prompt_encoder.h"
 #include "imaging/a1111_inpaint.h"
@@ -83,6 +84,8 @@ struct GenerateRequest {
   bool guess_mode = false;
   // T2I-Adapters (diffusers' adapter, image, adapter_conditioning_scale, adapter_conditioning_factor).
   std::vector<AdapterUnit> adapters;
+  // An IP-Adapter (diffusers' load_ip_adapter + set_ip_adapter_scale + ip_adapter_image).
+  std::optional<IpAdapterUnit> ip_adapter;
 };
 
 // Where a generation's time went (wall-clock seconds; model loads inside a stage count in it).
