@@ -72,6 +72,13 @@ struct ControlNet {
   std::string kind = "auto";  // or "controlnet", "t2i_adapter": what the model must be
 };
 
+// An IP-Adapter (sdxl_ip_adapter), its image kept as an InputImage.
+struct IpAdapter {
+  std::string model, image_encoder, name;  // name: "" for none
+  Image image;
+  double scale = 1.0, start = 0.0, end = 1.0;
+};
+
 struct SizeWH {
   int width = 0, height = 0;  // 0 x 0: unset (the default of its parameter)
 };
@@ -123,6 +130,7 @@ struct Generation {
   double ancestral_eta = 1.0;  // Euler a's (k-diffusion's eta)
   std::vector<ControlNet> controlnets;
   bool guess_mode = false;
+  std::optional<IpAdapter> ip_adapter;
   // Paths a front end sets from its own configuration, never from a request.
   std::string embedding_dir;
 };
@@ -245,6 +253,20 @@ class GenerateParams {
     p.controlnets = controlnets_.data();
     p.controlnet_count = static_cast<int>(controlnets_.size());
     p.guess_mode = g.guess_mode ? 1 : 0;
+    if (g.ip_adapter) {
+      const IpAdapter& a = *g.ip_adapter;
+      sdxl_ip_adapter_init(&ip_adapter_);
+      ip_adapter_.model = a.model.c_str();
+      ip_adapter_.image_encoder = a.image_encoder.c_str();
+      ip_adapter_.name = a.name.empty() ? nullptr : a.name.c_str();
+      if (a.image)
+        set_image(*a.image, "ip_adapter.image", images == Images::StandIns, 3, g, ip_image_, ip_stand_in_, ip_adapter_.image,
+                  ip_adapter_.image_width, ip_adapter_.image_height, ip_adapter_.image_channels);
+      ip_adapter_.scale = a.scale;
+      ip_adapter_.start = a.start;
+      ip_adapter_.end = a.end;
+      p.ip_adapter = &ip_adapter_;
+    }
   }
   GenerateParams(const GenerateParams&) = delete;
   GenerateParams& operator=(const GenerateParams&) = delete;
@@ -287,6 +309,9 @@ class GenerateParams {
   std::vector<sdxl_controlnet_unit> controlnets_;
   std::vector<ImageHandle> control_images_;
   std::vector<std::unique_ptr<unsigned char, void (*)(void*)>> control_stand_ins_;
+  sdxl_ip_adapter ip_adapter_{};
+  ImageHandle ip_image_;
+  std::unique_ptr<unsigned char, void (*)(void*)> ip_stand_in_{nullptr, std::free};
 };
 
 }  // namespace sdxl::api

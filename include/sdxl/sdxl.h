@@ -236,6 +236,20 @@ typedef struct sdxl_controlnet_unit {
 } sdxl_controlnet_unit;
 void sdxl_controlnet_unit_init(sdxl_controlnet_unit* unit);
 
+/* An IP-Adapter (diffusers' load_ip_adapter + set_ip_adapter_scale + ip_adapter_image): an image as
+ * a prompt. Start from sdxl_ip_adapter_init(). */
+typedef struct sdxl_ip_adapter {
+  const char* model;         /* an IP-Adapter .safetensors (h94/IP-Adapter's ip-adapter[-plus]_sdxl*) */
+  const char* image_encoder; /* its CLIP image encoder: a transformers folder (config.json +
+                                model.safetensors) or one .safetensors in transformers' or open_clip's names */
+  const char* name;          /* how the PNG text names it (NULL: the file's name and hash) */
+  const unsigned char* image; /* the image prompt, 8-bit gray, RGB or RGBA (alpha dropped) */
+  int image_width, image_height, image_channels;
+  double scale;      /* set_ip_adapter_scale, default 1 */
+  double start, end; /* the steps it acts on (the extension's window), default 0 and 1: all */
+} sdxl_ip_adapter;
+void sdxl_ip_adapter_init(sdxl_ip_adapter* adapter);
+
 typedef struct sdxl_generate_params {
   const char* const* prompts; /* a batch of prompts, as diffusers' prompt list */
   int prompt_count;
@@ -343,6 +357,7 @@ typedef struct sdxl_generate_params {
   const sdxl_controlnet_unit* controlnets;
   int controlnet_count;
   int guess_mode;
+  const sdxl_ip_adapter* ip_adapter; /* NULL: none; steers the base model only */
 } sdxl_generate_params;
 
 typedef struct sdxl_images {

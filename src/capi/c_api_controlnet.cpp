@@ -1,4 +1,4 @@
-// The C API's ControlNet units: their defaults, their conversion to the engine's specs, and the
+// The C API's ControlNet, T2I-Adapter and IP-Adapter units: their defaults, their conversion to the engine's specs, and the
 // preprocessors on their own (/controlnet/detect, `sdxl preprocess`).
 #include <cmath>
 #include <cstring>
@@ -62,9 +62,39 @@ std::vector<pipeline::ControlSpec> control_specs(const sdxl_generate_params& p, 
   return specs;
 }
 
+std::optional<pipeline::IpAdapterSpec> ip_adapter_spec(const sdxl_generate_params& p, Purpose purpose) {
+  if (!p.ip_adapter) return std::nullopt;
+  const sdxl_ip_adapter& a = *p.ip_adapter;
+  pipeline::IpAdapterSpec s;
+  SDXL_CHECK_PARAM(a.model && *a.model, InvalidArgument, "ip_adapter.model", "[generate] ip_adapter: no model");
+  SDXL_CHECK_PARAM(a.image_encoder && *a.image_encoder, InvalidArgument, "ip_adapter.image_encoder",
+                   "[generate] ip_adapter: no image encoder (the adapter's CLIP vision model)");
+  s.model = a.model;
+  s.image_encoder = a.image_encoder;
+  if (a.name) s.name = a.name;
+  SDXL_CHECK_PARAM(a.image, InvalidArgument, "ip_adapter.image", "[generate] ip_adapter: no image");
+  try {
+    s.image = purpose == Purpose::Run ? image_of(a.image, a.image_width, a.image_height, a.image_channels, "IP-Adapter image")
+                                      : image_header(a.image_width, a.image_height, a.image_channels, "IP-Adapter image");
+  } catch (const Error& e) {
+    throw Error(e.code(), e.what(), "ip_adapter.image");
+  }
+  s.scale = a.scale;
+  s.start = a.start;
+  s.end = a.end;
+  return s;
+}
+
 }  // namespace sdxl::capi
 
 extern "C" {
+
+void sdxl_ip_adapter_init(sdxl_ip_adapter* adapter) {
+  if (!adapter) return;
+  std::memset(adapter, 0, sizeof *adapter);
+  adapter->scale = 1.0;
+  adapter->end = 1.0;
+}
 
 void sdxl_controlnet_unit_init(sdxl_controlnet_unit* unit) {
   if (!unit) return;

@@ -280,6 +280,7 @@ sdxl::pipeline::EngineRequest to_request(const sdxl_generate_params& p, const sd
   request.loras = loras_of(p.loras, p.lora_count, "loras");
   request.refiner_loras = loras_of(p.refiner_loras, p.refiner_lora_count, "refiner_loras");
   request.controlnets = control_specs(p, purpose);
+  request.ip_adapter = ip_adapter_spec(p, purpose);
   r.guess_mode = p.guess_mode != 0;
   return request;
 }

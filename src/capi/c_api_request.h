@@ -25,6 +25,7 @@ inline pipeline::EngineRequest to_request(const sdxl_generate_params& p, const p
 // The ControlNet units of `p`; a check takes their images' sizes only. Errors name the unit's
 // member ("controlnets[0].scale").
 std::vector<pipeline::ControlSpec> control_specs(const sdxl_generate_params& p, Purpose purpose);
+std::optional<pipeline::IpAdapterSpec> ip_adapter_spec(const sdxl_generate_params& p, Purpose purpose);
 
 // The refiner settings of `p` ("ensemble" by default when the engine has a refiner).
 pipeline::RefinerSettings refiner_settings(const sdxl_generate_params& p, bool has_refiner);

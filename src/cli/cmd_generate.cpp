@@ -266,6 +266,7 @@ api::Generation generation_of(const GenerateOptions& o) {
     g.refiner_loras.push_back({arg.path, arg.weight});
   }
   g.controlnets = control_units(o.control);
+  g.ip_adapter = ip_adapter_of(o.control);
   g.guess_mode = o.control.guess_mode;
   return g;
 }

@@ -90,6 +90,33 @@ void add_control_options(CLI::App& cmd, ControlOptions& o) {
   cmd.add_option("--adapter-factor", o.adapter_factors,
                  "adapter_conditioning_factor: the fraction of the steps the adapter acts on, from the first (default 1)")
       ->multi_option_policy(all)->group(adapters);
+  const std::string image_prompt = "IP-Adapter (an image as a prompt)";
+  cmd.add_option("--ip-adapter", o.ip_adapter,
+                 "An SDXL IP-Adapter .safetensors (h94/IP-Adapter's ip-adapter_sdxl*, ip-adapter-plus_sdxl*)")
+      ->group(image_prompt);
+  cmd.add_option("--image-encoder", o.image_encoder,
+                 "Its CLIP image encoder: a transformers folder (config.json + model.safetensors) or one .safetensors\n"
+                 "(transformers' or open_clip's names, as ComfyUI's clip_vision files)")
+      ->group(image_prompt);
+  cmd.add_option("--ip-adapter-image", o.ip_image, "The image prompt (PNG, JPEG, WebP)")->group(image_prompt);
+  cmd.add_option("--ip-adapter-scale", o.ip_scale, "set_ip_adapter_scale: how strongly the image steers (default 1)")
+      ->check(CLI::Range(-10.0, 10.0))->group(image_prompt);
+}
+
+std::optional<api::IpAdapter> ip_adapter_of(const ControlOptions& o) {
+  if (o.ip_adapter.empty()) {
+    if (!o.image_encoder.empty() || !o.ip_image.empty() || o.ip_scale)
+      usage_error("--image-encoder / --ip-adapter-image / --ip-adapter-scale given without --ip-adapter");
+    return std::nullopt;
+  }
+  if (o.image_encoder.empty()) usage_error("--ip-adapter needs --image-encoder (the adapter's CLIP image encoder)");
+  if (o.ip_image.empty()) usage_error("--ip-adapter needs --ip-adapter-image (the image prompt)");
+  api::IpAdapter a;
+  a.model = o.ip_adapter;
+  a.image_encoder = o.image_encoder;
+  a.image = api::InputImage::read_file(o.ip_image);
+  a.scale = o.ip_scale.value_or(1.0);
+  return a;
 }
 
 std::vector<api::ControlNet> control_units(const ControlOptions& o) {
@@ -152,6 +179,12 @@ std::vector<api::ControlNet> control_units(const ControlOptions& o) {
 
 std::optional<std::string> control_option_of(const std::string& parameter, size_t controlnet_count) {
   if (parameter == "controlnets") return "--controlnet";
+  static const std::map<std::string, std::string> ip_options{{"ip_adapter", "--ip-adapter"},
+                                                             {"ip_adapter.model", "--ip-adapter"},
+                                                             {"ip_adapter.image_encoder", "--image-encoder"},
+                                                             {"ip_adapter.image", "--ip-adapter-image"},
+                                                             {"ip_adapter.scale", "--ip-adapter-scale"}};
+  if (ip_options.count(parameter)) return ip_options.at(parameter);
   if (parameter.rfind("controlnets[", 0) != 0) return std::nullopt;
   static const std::map<std::string, std::string> options{
       {"model", "--controlnet"},     {"image", "--control-image"},         {"scale", "--control-scale"},

@@ -15,6 +15,8 @@ namespace sdxl::cli {
 struct ControlOptions {
   std::vector<std::string> models, images, configs, scales, starts, ends, preprocessors, resize_modes, control_modes;
   std::vector<std::string> adapters, adapter_images, adapter_scales, adapter_factors;
+  std::string ip_adapter, image_encoder, ip_image;  // --ip-adapter, --image-encoder, --ip-adapter-image
+  std::optional<double> ip_scale;
   std::string canny_thresholds;  // LOW,HIGH
   int resolution = 0;            // 0: pixel perfect
   bool guess_mode = false;
@@ -23,6 +25,8 @@ struct ControlOptions {
 void add_control_options(CLI::App& cmd, ControlOptions& o);
 // The units the options describe, their images read; usage errors name the option.
 std::vector<api::ControlNet> control_units(const ControlOptions& o);
+// The IP-Adapter the options describe (its image read), or none; usage errors name the option.
+std::optional<api::IpAdapter> ip_adapter_of(const ControlOptions& o);
 // The option behind a library parameter "controlnets[i].field", or nullopt; units from
 // `controlnet_count` on are the adapters.
 std::optional<std::string> control_option_of(const std::string& parameter, size_t controlnet_count);

@@ -190,6 +190,7 @@ Engine::Checked Engine::check(const EngineRequest& request) const {
   EngineRequest without_tags = request;
   without_tags.generate = r;
   check_control_specs(request.controlnets, base_is_refiner_);
+  if (request.ip_adapter) check_ip_adapter_spec(*request.ip_adapter, base_is_refiner_);
   check_request(capacity(), without_tags, lora_gib + controlnets_gib(request));
   return c;
 }
@@ -209,6 +210,7 @@ EngineResult Engine::generate(const EngineRequest& request) {
     const bool sized = r.init_image.defined();
     control_units(request, sized ? r.init_image.dim(3) : r.width, sized ? r.init_image.dim(2) : r.height, base_request);
   }
+  image_prompt_unit(request, base_request);
   if (!refine) {
     result.final = base().generate(base_request);
     return result;
@@ -218,6 +220,7 @@ EngineResult Engine::generate(const EngineRequest& request) {
   const GenerateResult base_result = base().generate(base_request);
   base_request.controlnets.clear();  // one-shot: the nets (not kept) leave before the refiner loads
   base_request.adapters.clear();
+  base_request.ip_adapter.reset();
   result.base_latents = base_result.latents;
   if (base_result.finished_early) {
     // Told to finish during the base's steps: the refiner's are skipped, the base's latents decoded.

@@ -66,6 +66,9 @@ class Engine {
   // The request's ControlNet and T2I-Adapter units made for an output of width x height, into
   // `r`: each model loaded (kept for later requests unless one-shot), each image preprocessed and fitted.
   void control_units(const EngineRequest& request, int64_t width, int64_t height, GenerateRequest& r);
+  // The request's IP-Adapter made into `r`'s unit: the adapter and its image encoder loaded (kept
+  // like the ControlNets), the image preprocessed.
+  void image_prompt_unit(const EngineRequest& request, GenerateRequest& r);
   // The memory the request's ControlNets not loaded yet will take.
   double controlnets_gib(const EngineRequest& request) const;
   static void use_loras(std::optional<SdxlPipeline>& pipeline, const std::shared_ptr<const ModelSource>& plain,
@@ -79,6 +82,8 @@ class Engine {
   // Loaded ControlNets by file and config (kept warm, like the pipelines).
   std::map<std::string, std::shared_ptr<const models::ControlNetModel>> controlnets_;
   std::map<std::string, std::shared_ptr<const models::T2IAdapter>> adapters_;
+  std::map<std::string, std::shared_ptr<const models::IpAdapter>> ip_adapters_;
+  std::map<std::string, std::shared_ptr<const models::ClipVisionModel>> image_encoders_;
   ModelFootprint base_footprint_, refiner_footprint_;
   bool base_is_refiner_ = false;
   int64_t vae_scale_ = 8;

@@ -6,17 +6,22 @@
 #include "pipeline/engine.h"
 #include "pipeline/sources/adapter_source.h"
 #include "pipeline/sources/controlnet_source.h"
+#include "pipeline/sources/image_encoder_source.h"
+#include "pipeline/sources/ip_adapter_source.h"
+#include "imaging/clip_image.h"
 #include "pipeline/stages/control_steering.h"
 #include "pipeline/stages/image_processor.h"
 
 namespace sdxl::pipeline {
 namespace {
 
-// Loaded ControlNets are kept by their file and architecture.
-std::string controlnet_key(const ControlSpec& spec) {
+std::string file_key(const std::filesystem::path& path) {
   std::error_code ec;
-  return std::filesystem::weakly_canonical(spec.model, ec).string() + "\n" + spec.config.string();
+  return std::filesystem::weakly_canonical(path, ec).string();
 }
+
+// Loaded ControlNets are kept by their file and architecture.
+std::string controlnet_key(const ControlSpec& spec) { return file_key(spec.model) + "\n" + spec.config.string(); }
 
 bool spec_is_adapter(const ControlSpec& spec, size_t i) {
   const bool adapter = is_t2i_adapter(spec.model);
@@ -41,6 +46,20 @@ double Engine::controlnets_gib(const EngineRequest& request) const {
     } catch (const Error& e) {
       throw Error(e.code(), std::string("[controlnet] unit ") + std::to_string(i) + ": " + e.what(),
                   "controlnets[" + std::to_string(i) + "].model");
+    }
+  }
+  if (request.ip_adapter) {
+    const IpAdapterSpec& ip = *request.ip_adapter;
+    try {
+      if (!ip_adapters_.count(file_key(ip.model))) gib += ip_adapter_weights_gib(ip.model, options_.precision);
+    } catch (const Error& e) {
+      throw Error(e.code(), e.what(), "ip_adapter.model");
+    }
+    try {
+      if (!image_encoders_.count(file_key(ip.image_encoder)))
+        gib += image_encoder_weights_gib(ip.image_encoder, options_.precision);
+    } catch (const Error& e) {
+      throw Error(e.code(), e.what(), "ip_adapter.image_encoder");
     }
   }
   return gib;
@@ -116,6 +135,47 @@ void Engine::control_units(const EngineRequest& request, int64_t width, int64_t 
       throw Error(e.code(), std::string("[controlnet] unit ") + std::to_string(i) + ": " + e.what(), field + ".model");
     }
   }
+}
+
+void Engine::image_prompt_unit(const EngineRequest& request, GenerateRequest& r) {
+  const bool keep = options_.memory != MemoryPolicy::OneShot;
+  r.ip_adapter.reset();
+  if (!request.ip_adapter) {
+    ip_adapters_.clear();  // a warm engine keeps the last request's only
+    image_encoders_.clear();
+    return;
+  }
+  const IpAdapterSpec& spec = *request.ip_adapter;
+  const std::string adapter_key = file_key(spec.model), encoder_key = file_key(spec.image_encoder);
+  for (auto it = ip_adapters_.begin(); it != ip_adapters_.end();)
+    it = it->first == adapter_key ? std::next(it) : ip_adapters_.erase(it);
+  for (auto it = image_encoders_.begin(); it != image_encoders_.end();)
+    it = it->first == encoder_key ? std::next(it) : image_encoders_.erase(it);
+  IpAdapterUnit unit;
+  try {
+    const auto loaded = ip_adapters_.find(adapter_key);
+    unit.adapter = loaded != ip_adapters_.end() ? loaded->second
+                                                : load_ip_adapter(spec.model, base().unet_config(), options_.precision);
+    if (keep) ip_adapters_[adapter_key] = unit.adapter;
+  } catch (const Error& e) {
+    throw Error(e.code(), e.what(), "ip_adapter.model");
+  }
+  try {
+    const auto loaded = image_encoders_.find(encoder_key);
+    unit.encoder = loaded != image_encoders_.end() ? loaded->second : load_image_encoder(spec.image_encoder, options_.precision);
+    if (keep) image_encoders_[encoder_key] = unit.encoder;
+  } catch (const Error& e) {
+    throw Error(e.code(), e.what(), "ip_adapter.image_encoder");
+  }
+  try {
+    unit.pixel_values = imaging::clip_pixel_values(spec.image, unit.encoder->config().image_size);
+  } catch (const Error& e) {
+    throw Error(e.code(), e.what(), "ip_adapter.image");
+  }
+  unit.scale = spec.scale;
+  unit.start = spec.start;
+  unit.end = spec.end;
+  r.ip_adapter = std::move(unit);
 }
 
 }  // namespace sdxl::pipeline

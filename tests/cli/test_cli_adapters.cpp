@@ -108,5 +108,61 @@ TEST(CliT2IAdapter, MistakesAreNamed) {
   }
 }
 
+TEST(CliIpAdapter, EveryGoldenCaseMatchesDiffusers) {
+  SDXL_REQUIRE_REFERENCE();
+  const auto cases = test::cases_of_kind("ip_adapter_txt2img");
+  ASSERT_GE(cases.size(), 4u);
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c["name"].get<std::string>());
+    test::TempDir dir;
+    const auto& p = c["params"];
+    const fs::path ref = test::reference_dir();
+    const std::string args = common_args(c) + " --ip-adapter " + quoted(ref / p["ip_adapter_file"].get<std::string>()) +
+                             " --image-encoder " + quoted(ref / p["image_encoder"].get<std::string>()) +
+                             " --ip-adapter-image " + quoted(ref / p["ip_adapter_image"].get<std::string>()) +
+                             " --ip-adapter-scale " + number(p["ip_adapter_scale"].get<double>());
+    expect_case_matches(c, args, dir.path());
+    const std::string text = io::read_png_text(dir.path() / "out.png").at(0).second;
+    EXPECT_NE(text.find("IP-Adapter: \"Model: tiny-ip-adapter"), std::string::npos) << text;
+    EXPECT_NE(text.find("Image Encoder: tiny-clip-vision ["), std::string::npos) << text;
+  }
+}
+
+TEST(CliIpAdapter, MistakesAreNamed) {
+  SDXL_REQUIRE_REFERENCE();
+  test::TempDir dir;
+  const fs::path ref = test::reference_dir();
+  const std::string base = "generate -m " + quoted(model_path("tiny-sdxl-base")) + " -p cat --steps 2 -W 64 -H 64 -o " +
+                           quoted(dir.path() / "out.png");
+  const std::string plain = quoted(ref / "models/ip-adapter/tiny-ip-adapter_sdxl.safetensors");
+  const std::string encoder = quoted(model_path("tiny-clip-vision"));
+  const std::string image = quoted(ref / test::cases_of_kind("ip_adapter_txt2img").front()["params"]["ip_adapter_image"].get<std::string>());
+  struct Case {
+    std::string args, expected;
+  } cases[] = {
+      {" --ip-adapter " + plain + " --ip-adapter-image " + image, "--ip-adapter needs --image-encoder"},
+      {" --ip-adapter " + plain + " --image-encoder " + encoder, "--ip-adapter needs --ip-adapter-image"},
+      {" --ip-adapter-scale 0.5", "given without --ip-adapter"},
+      // An image that does not decode: named.
+      {" --ip-adapter " + plain + " --image-encoder " + encoder + " --ip-adapter-image " + quoted(model_path("tiny-clip-vision") / "config.json"),
+       "config.json"},
+      // A ControlNet as the adapter, a UNet as the encoder: named.
+      {" --ip-adapter " + quoted(model_path("tiny-sdxl-controlnet-single-fp16")) + " --image-encoder " + encoder +
+           " --ip-adapter-image " + image,
+       "--ip-adapter: "},
+      {" --ip-adapter " + plain + " --image-encoder " + quoted(model_path("tiny-sdxl-base") / "unet") + " --ip-adapter-image " + image,
+       "--image-encoder: "},
+      {" --ip-adapter " + quoted(ref / "no-such.safetensors") + " --image-encoder " + encoder + " --ip-adapter-image " + image,
+       "no such file"},
+  };
+  for (const auto& k : cases) {
+    SCOPED_TRACE(k.args);
+    const auto r = run_sdxl(base + k.args);
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.output.find(k.expected), std::string::npos) << r.output;
+    EXPECT_FALSE(fs::exists(dir.path() / "out.png"));
+  }
+}
+
 }  // namespace
 }  // namespace sdxl

@@ -11,6 +11,7 @@
 #include "io/image_file.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
+#include "models/common/weights.h"
 #include "pipeline/sdxl_pipeline.h"
 #include "pipeline/sources/image_encoder_source.h"
 #include "pipeline/sources/ip_adapter_source.h"
@@ -195,6 +196,43 @@ TEST(IpAdapterGolden, Pipelines) {
     for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(int(got[i]) - int(want.pixels[i])));
     EXPECT_LE(worst, 1) << "PNG levels apart";
   }
+}
+
+// An encoder whose width does not fit the adapter, and an adapter made for SD 1.5 (16
+// cross-attention layers of 320..1280 channels), are refused by name.
+TEST(IpAdapterGolden, MisfitsAreNamed) {
+  SDXL_REQUIRE_REFERENCE();
+  const io::UNetConfig unet = io::load_unet_config(model_path("tiny-sdxl-base") / "unet/config.json");
+  const auto c = test::cases_of_kind("ip_adapter_txt2img").front();
+  pipeline::IpAdapterUnit unit = ip_unit(c, unet);
+  io::ClipVisionConfig wide = unit.encoder->config();
+  wide.projection_dim = 48;
+  models::RandomWeights weights(3);
+  unit.encoder = std::make_shared<models::ClipVisionModel>(models::ClipVisionModel::load(wide, weights));
+  try {
+    pipeline::image_prompt_embeds(unit);
+    FAIL() << "an encoder of another width ran";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("the image encoder gives 48-wide image embeddings"), std::string::npos) << e.what();
+  }
+  test::TempDir dir;
+  std::vector<std::pair<std::string, Tensor>> sd15{
+      {"image_proj.proj.weight", Tensor::zeros(Shape{4 * 64, 24}, DType::F32)},
+      {"image_proj.proj.bias", Tensor::zeros(Shape{4 * 64}, DType::F32)},
+      {"image_proj.norm.weight", Tensor::zeros(Shape{64}, DType::F32)},
+      {"image_proj.norm.bias", Tensor::zeros(Shape{64}, DType::F32)}};
+  for (int k = 1; k < 32; k += 2) {
+    sd15.emplace_back("ip_adapter." + std::to_string(k) + ".to_k_ip.weight", Tensor::zeros(Shape{32, 64}, DType::F32));
+    sd15.emplace_back("ip_adapter." + std::to_string(k) + ".to_v_ip.weight", Tensor::zeros(Shape{32, 64}, DType::F32));
+  }
+  io::write_safetensors(dir.path() / "ip-adapter_sd15.safetensors", sd15);
+  try {
+    pipeline::load_ip_adapter(dir.path() / "ip-adapter_sd15.safetensors", unet);
+    FAIL() << "an SD 1.5 IP-Adapter was loaded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("an IP-Adapter for SD 1.5"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(pipeline::load_ip_adapter(model_path("tiny-sdxl-controlnet-single-fp16"), unet), Error);
 }
 
 }  // namespace

@@ -69,6 +69,23 @@ void check_control_specs(const std::vector<ControlSpec>& specs, bool model_is_re
   }
 }
 
+void check_ip_adapter_spec(const IpAdapterSpec& s, bool model_is_refiner) {
+  SDXL_CHECK_PARAM(!model_is_refiner, InvalidArgument, "ip_adapter",
+                   "[ip-adapter] the model is a refiner: SDXL IP-Adapters steer the base model (give the base)");
+  std::error_code ec;
+  SDXL_CHECK_PARAM(!s.model.empty() && std::filesystem::is_regular_file(s.model, ec), Io, "ip_adapter.model",
+                   "[ip-adapter] ", s.model.empty() ? std::string("no IP-Adapter file given") : s.model.string() + ": no such file");
+  SDXL_CHECK_PARAM(!s.image_encoder.empty() && std::filesystem::exists(s.image_encoder, ec), Io, "ip_adapter.image_encoder",
+                   "[ip-adapter] ", s.image_encoder.empty() ? std::string("no image encoder given (the adapter's CLIP vision model)")
+                                                            : s.image_encoder.string() + ": no such file or folder");
+  SDXL_CHECK_PARAM(s.image.width > 0 && s.image.height > 0, InvalidArgument, "ip_adapter.image", "[ip-adapter] no image");
+  SDXL_CHECK_PARAM(std::isfinite(s.scale) && s.scale >= -10 && s.scale <= 10, InvalidArgument, "ip_adapter.scale",
+                   "[ip-adapter] the scale ", s.scale, " is outside [-10, 10]");
+  SDXL_CHECK_PARAM(std::isfinite(s.start) && std::isfinite(s.end) && s.start >= 0 && s.start <= s.end && s.end <= 1,
+                   InvalidArgument, "ip_adapter.end", "[ip-adapter] the window [", s.start, ", ", s.end,
+                   "] must have 0 <= start <= end <= 1");
+}
+
 io::Image8 detect_control_map(const ControlSpec& spec, int64_t width, int64_t height) {
   SDXL_CHECK(is_available_preprocessor(spec.preprocessor), InvalidArgument, "preprocessor '", spec.preprocessor,
              "' is not available: sdxl runs none and canny (depth, pose, lineart and the others need networks of their own)");

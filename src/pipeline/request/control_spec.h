@@ -45,6 +45,18 @@ struct ControlSpec {
 
 inline constexpr size_t kMaxControlUnits = 8;
 
+// An IP-Adapter as a front end asks for it: the adapter file, its CLIP image encoder, the image.
+struct IpAdapterSpec {
+  std::filesystem::path model;          // an IP-Adapter .safetensors (h94/IP-Adapter's layout)
+  std::filesystem::path image_encoder;  // a transformers folder or one .safetensors file
+  std::string name;                     // how the PNG text names it ("" -> the file's stem and hash)
+  io::Image8 image;
+  double scale = 1.0;                   // set_ip_adapter_scale / the extension's weight
+  double start = 0.0, end = 1.0;        // the extension's guidance window (diffusers: all steps)
+};
+// The files, image and numbers, before anything loads; errors name "ip_adapter.<field>".
+void check_ip_adapter_spec(const IpAdapterSpec& spec, bool model_is_refiner);
+
 // What can be checked before anything loads: the count, each unit's model file, image, numbers and
 // preprocessor, and that the main model is not a refiner (its ControlNets do not exist). Errors
 // name the unit and the field ("controlnets[1].end").

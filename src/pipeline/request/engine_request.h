@@ -69,6 +69,7 @@ struct EngineRequest {
   // ControlNets steering the base (a refiner gets none, as in diffusers' SDXL ControlNet
   // pipelines); the request's guess_mode applies to them.
   std::vector<ControlSpec> controlnets;
+  std::optional<IpAdapterSpec> ip_adapter;  // the base's only, as the ControlNets
 };
 
 struct EngineResult {

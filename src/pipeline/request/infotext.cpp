@@ -48,17 +48,23 @@ std::string lora_hashes(const std::vector<lora::LoraSpec>& loras) {
 
 }  // namespace
 
+std::string model_name_with_hash(const fs::path& model, const std::vector<std::string>& folder_files) {
+  std::error_code ec;
+  const bool folder = fs::is_directory(model, ec);
+  fs::path file = model;
+  for (const auto& name : folder ? folder_files : std::vector<std::string>{})
+    if (fs::exists(model / name, ec)) {
+      file = model / name;
+      break;
+    }
+  const fs::path named = model.filename().empty() ? model.parent_path() : model;
+  const std::string stem = folder ? named.filename().string() : named.stem().string();
+  return stem + " [" + (fs::is_regular_file(file, ec) ? io::a1111_short_model_hash(file) : std::string("NOFILE")) + "]";
+}
+
 std::string controlnet_model_name(const ControlSpec& spec) {
   if (!spec.name.empty()) return spec.name;
-  std::error_code ec;
-  fs::path file = spec.model;
-  if (fs::is_directory(file, ec)) {
-    file = spec.model / "diffusion_pytorch_model.safetensors";
-    if (!fs::exists(file, ec)) file = spec.model / "diffusion_pytorch_model.fp16.safetensors";
-  }
-  const fs::path named = spec.model.filename().empty() ? spec.model.parent_path() : spec.model;
-  const std::string stem = fs::is_directory(spec.model, ec) ? named.filename().string() : named.stem().string();
-  return stem + " [" + (fs::is_regular_file(file, ec) ? io::a1111_short_model_hash(file) : std::string("NOFILE")) + "]";
+  return model_name_with_hash(spec.model, {"diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors"});
 }
 
 std::string controlnet_unit_text(const ControlSpec& spec, int64_t width, int64_t height) {
@@ -133,6 +139,14 @@ InfotextFields infotext_fields(const EngineRequest& request, const EngineOptions
   if (r.scheduler_overrides.contains("eta")) f.extra.emplace_back("Eta DDIM", number(r.scheduler_overrides["eta"].get<double>()));
   for (size_t i = 0; i < request.controlnets.size(); ++i)
     f.extra.emplace_back("ControlNet " + std::to_string(i), controlnet_unit_text(request.controlnets[i], width, height));
+  if (request.ip_adapter) {
+    const IpAdapterSpec& ip = *request.ip_adapter;
+    const std::string model = ip.name.empty() ? model_name_with_hash(ip.model, {}) : ip.name;
+    const std::string encoder = model_name_with_hash(ip.image_encoder, {"model.safetensors", "model.fp16.safetensors"});
+    f.extra.emplace_back("IP-Adapter", "Model: " + model + ", Image Encoder: " + encoder +
+                                           ", Weight: " + number(ip.scale) + ", Guidance Start: " + number(ip.start) +
+                                           ", Guidance End: " + number(ip.end));
+  }
   return f;
 }
 

@@ -49,6 +49,9 @@ struct ControlSpec;
 // How the ControlNet extension names a model: "stem [old model hash]" (the spec's own name when
 // it has one); a diffusers folder by its name and its weights file's hash.
 std::string controlnet_model_name(const ControlSpec& spec);
+// "stem [old model hash]" of a model file, or of a folder (its name) by the first of its
+// `folder_files` that exists.
+std::string model_name_with_hash(const std::filesystem::path& model, const std::vector<std::string>& folder_files);
 // The extension's "ControlNet N" value for a unit (ControlNetUnit.serialize) for an output of
 // width x height.
 std::string controlnet_unit_text(const ControlSpec& spec, int64_t width, int64_t height);
