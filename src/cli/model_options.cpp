@@ -10,6 +10,11 @@ CLI::Option* add_model_options(CLI::App& cmd, server::ServerOptions& s) {
   cmd.add_option("--controlnet-dir", s.controlnet_dir,
                  "ControlNets requests may name: .safetensors files and diffusers folders (the ControlNet extension's models)")
       ->check(CLI::ExistingDirectory);
+  cmd.add_option("--image-encoder-dir", s.image_encoder_dir,
+                 "CLIP image encoders for IP-Adapters: transformers folders or .safetensors files; the ControlNet\n"
+                 "extension's ip-adapter_clip_g / _clip_sdxl units use the one named clip_g (ViT-bigG), _clip_h and\n"
+                 "_clip_sdxl_plus_vith the one named clip_h (ViT-H)")
+      ->check(CLI::ExistingDirectory);
   cmd.add_option("--embedding-dir", s.embedding_dir, "Textual-inversion embeddings (AUTOMATIC1111 prompt syntax)")
       ->check(CLI::ExistingDirectory);
   cmd.add_option("--vae", s.vae, "A VAE instead of the model's (folder or single file)");

@@ -16,6 +16,7 @@ struct ServerOptions {
   size_t models_in_memory = 2;  // checkpoints kept loaded at most (fewer where memory is short)
   std::string lora_dir, embedding_dir, vae, taesd;
   std::string controlnet_dir;  // ControlNets requests may name (AUTOMATIC1111's ControlNet extension's models)
+  std::string image_encoder_dir;  // CLIP image encoders IP-Adapters may name (clip_g, clip_h: folders or .safetensors)
   std::string styles_file;  // AUTOMATIC1111's styles.csv: the styles requests may name
   std::string precision = "fp32";
   std::string host = "127.0.0.1";

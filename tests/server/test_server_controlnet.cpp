@@ -69,7 +69,8 @@ TEST_F(ControlNetServer, RoutesListWhatTheServerHas) {
   EXPECT_EQ(models[0].get<std::string>().rfind("tiny-cn-single [", 0), 0u) << models.dump();
   EXPECT_EQ(models[1].get<std::string>().rfind("tiny-sdxl-controlnet [", 0), 0u) << models.dump();
   const json modules = get(*server_, "/controlnet/module_list");
-  EXPECT_EQ(modules["module_list"], json::array({"none", "canny"}));
+  EXPECT_EQ(modules["module_list"], json::array({"none", "canny", "ip-adapter-auto", "ip-adapter_clip_g", "ip-adapter_clip_h",
+                                                 "ip-adapter_clip_sdxl", "ip-adapter_clip_sdxl_plus_vith"}));
   EXPECT_EQ(modules["module_detail"]["canny"]["sliders"][1]["value"], 100);
   EXPECT_EQ(get(*server_, "/controlnet/settings")["control_net_unit_count"], 8);
   EXPECT_EQ(get(*server_, "/sdapi/v1/scripts")["txt2img"], json::array({"controlnet"}));

@@ -73,6 +73,8 @@ void check_ip_adapter_spec(const IpAdapterSpec& s, bool model_is_refiner) {
   SDXL_CHECK_PARAM(!model_is_refiner, InvalidArgument, "ip_adapter",
                    "[ip-adapter] the model is a refiner: SDXL IP-Adapters steer the base model (give the base)");
   std::error_code ec;
+  SDXL_CHECK_PARAM(!std::filesystem::is_directory(s.model, ec), InvalidArgument, "ip_adapter.model", "[ip-adapter] ",
+                   s.model.string(), " is a folder (a ControlNet or T2I-Adapter?): an IP-Adapter is one .safetensors file");
   SDXL_CHECK_PARAM(!s.model.empty() && std::filesystem::is_regular_file(s.model, ec), Io, "ip_adapter.model",
                    "[ip-adapter] ", s.model.empty() ? std::string("no IP-Adapter file given") : s.model.string() + ": no such file");
   SDXL_CHECK_PARAM(!s.image_encoder.empty() && std::filesystem::exists(s.image_encoder, ec), Io, "ip_adapter.image_encoder",

@@ -139,6 +139,52 @@ std::string control_mode_of(const UnitFields& u) {
   u.bad("control_mode", "must be Balanced, My prompt is more important or ControlNet is more important (0, 1, 2)");
 }
 
+// The CLIP image encoder an IP-Adapter module runs (the extension's clip_g / clip_h), or "" for a
+// module that is not an IP-Adapter one sdxl runs. ip-adapter-auto follows its model presets:
+// the ViT-H files (vit-h, plus_composition) take clip_h, the other SDXL ones clip_g.
+std::string image_encoder_of(const std::string& module, const std::string& model) {
+  if (module == "ip-adapter_clip_sdxl" || module == "ip-adapter_clip_g") return "clip_g";
+  if (module == "ip-adapter_clip_sdxl_plus_vith" || module == "ip-adapter_clip_h" || module == "ip-adapter_clip_sd15")
+    return "clip_h";
+  if (module == "ip-adapter-auto") {
+    const std::string m = ascii_lowercase(model);
+    return m.find("vit-h") != std::string::npos || m.find("composition") != std::string::npos ? "clip_h" : "clip_g";
+  }
+  return "";
+}
+
+// An IP-Adapter unit: the model from --controlnet-dir (as the extension keeps them), the encoder
+// its module names from --image-encoder-dir, the unit's image as the image prompt.
+api::IpAdapter ip_adapter_unit(const UnitFields& u, const std::string& module, const NameLookup& names, const api::Generation& g) {
+  const std::string model = u.text("model", "None");
+  if (model.empty() || model == "None") u.bad("model", "an IP-Adapter model is required");
+  const auto file = names.controlnet ? names.controlnet(model) : std::nullopt;
+  if (!file) u.bad("model", "no model named '" + model + "' (see /controlnet/model_list)");
+  const std::string encoder_name = image_encoder_of(module, model);
+  const auto encoder = names.image_encoder ? names.image_encoder(encoder_name) : std::nullopt;
+  if (!encoder)
+    u.bad("module", "'" + module + "' needs the image encoder " + encoder_name +
+                        " in the server's --image-encoder-dir (a transformers folder or .safetensors named " + encoder_name + ")");
+  api::IpAdapter a;
+  a.model = *file;
+  a.image_encoder = *encoder;
+  a.name = names.controlnet_name ? names.controlnet_name(*file) : model;
+  a.scale = u.number("weight", 1.0);
+  if (a.scale < 0 || a.scale > 2) u.bad("weight", "must be in [0, 2]");
+  a.start = u.number("guidance_start", 0.0);
+  a.end = u.number("guidance_end", u.number("guidance", 1.0));
+  if (a.start < 0 || a.start > 1) u.bad("guidance_start", "must be in [0, 1]");
+  if (a.end < 0 || a.end > 1) u.bad("guidance_end", "must be in [0, 1]");
+  if (a.start > a.end) u.bad("guidance_start", "is after guidance_end");
+  if (u.has("mask") || u.has("mask_image")) u.bad(u.has("mask") ? "mask" : "mask_image", "IP-Adapter masks are not supported by sdxl");
+  a.image = unit_image(u, g);
+  if (!a.image) {
+    if (!g.image) u.bad("image", "the unit has no image (the image prompt)");
+    a.image = g.image;  // as ControlNet units, an img2img unit without an image takes the init image
+  }
+  return a;
+}
+
 }  // namespace
 
 bool is_controlnet_script(const std::string& key) { return ascii_lowercase(key) == "controlnet"; }
@@ -190,6 +236,11 @@ void apply_a1111_controlnet(const json& body, bool img2img, const NameLookup& na
     api::ControlNet c;
     std::string module = u.text("module", "none");
     if (module == "None") module = "none";
+    if (!image_encoder_of(module, u.text("model", "")).empty()) {
+      if (g.ip_adapter) u.bad("module", "a second IP-Adapter unit: sdxl runs one IP-Adapter at a time");
+      g.ip_adapter = ip_adapter_unit(u, module, names, g);
+      continue;
+    }
     if (module != "none" && module != "canny") {
       if (is_extension_module(module))
         u.bad("module", "'" + module + "' needs a network of its own that sdxl does not have (it runs none and canny)");

@@ -18,12 +18,25 @@ json slider(const char* name, double value, double min, double max, double step)
   return {{"name", name}, {"value", value}, {"min", min}, {"max", max}, {"step", step}};
 }
 
+// The IP-Adapter modules sdxl runs (their image encoder from --image-encoder-dir).
+const char* const kIpAdapterModules[] = {"ip-adapter-auto", "ip-adapter_clip_g", "ip-adapter_clip_h", "ip-adapter_clip_sdxl",
+                                         "ip-adapter_clip_sdxl_plus_vith"};
+
+json module_list() {
+  json list = json::array({"none", "canny"});
+  for (const char* m : kIpAdapterModules) list.push_back(m);
+  return list;
+}
+
 json module_detail() {
   const json resolution = slider("Resolution", 512, 64, 2048, 8);
-  return {{"none", {{"model_free", false}, {"sliders", json::array({resolution})}}},
-          {"canny",
-           {{"model_free", false},
-            {"sliders", json::array({resolution, slider("Low Threshold", 100, 1, 255, 1), slider("High Threshold", 200, 1, 255, 1)})}}}};
+  json detail = {{"none", {{"model_free", false}, {"sliders", json::array({resolution})}}},
+                 {"canny",
+                  {{"model_free", false},
+                   {"sliders", json::array({resolution, slider("Low Threshold", 100, 1, 255, 1),
+                                            slider("High Threshold", 200, 1, 255, 1)})}}}};
+  for (const char* m : kIpAdapterModules) detail[m] = {{"model_free", false}, {"sliders", json::array()}};
+  return detail;
 }
 
 // The preprocessor's map of one base64 image, as a base64 PNG.
@@ -60,7 +73,7 @@ void add_controlnet_routes(Router& server, const ServerContext& ctx) {
     send_json(res, 200, {{"model_list", list}});
   }));
   server.Get("/controlnet/module_list", guarded([](const http::Request&, http::Response& res) {
-    send_json(res, 200, {{"module_list", json::array({"none", "canny"})}, {"module_detail", module_detail()}});
+    send_json(res, 200, {{"module_list", module_list()}, {"module_detail", module_detail()}});
   }));
   server.Get("/controlnet/settings", guarded([](const http::Request&, http::Response& res) {
     send_json(res, 200, {{"control_net_unit_count", 8}});

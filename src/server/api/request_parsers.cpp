@@ -205,6 +205,13 @@ std::string a1111_field_of(const std::string& parameter) {
       {"strength", "denoising_strength"}, {"high_noise_frac", "refiner_switch_at"},
       {"refiner_mode", "refiner_checkpoint"}, {"clip_skip", "override_settings.CLIP_stop_at_last_layers"},
       {"seed_resize_from_width", "seed_resize_from_w"}, {"seed_resize_from_height", "seed_resize_from_h"}};
+  if (parameter.rfind("ip_adapter", 0) == 0) {
+    static const std::map<std::string, std::string> ip_names = {
+        {"ip_adapter", ""}, {"ip_adapter.model", ".model"}, {"ip_adapter.image_encoder", ".module"},
+        {"ip_adapter.image", ".image"}, {"ip_adapter.scale", ".weight"}, {"ip_adapter.end", ".guidance_end"}};
+    const auto it = ip_names.find(parameter);
+    return "alwayson_scripts.controlnet.args (the IP-Adapter unit)" + (it == ip_names.end() ? "" : it->second);
+  }
   if (parameter.rfind("controlnets[", 0) == 0) {
     // The library counts the enabled units; the extension's field names.
     static const std::map<std::string, std::string> unit_names = {

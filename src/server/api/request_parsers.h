@@ -26,6 +26,8 @@ struct NameLookup {
   // A ControlNet's file or folder by the extension's name ("name" or "name [hash]"); its name for a path.
   std::function<std::optional<std::string>(const std::string&)> controlnet;
   std::function<std::string(const std::string&)> controlnet_name;
+  // An image encoder's file or folder in --image-encoder-dir by its name (clip_g, clip_h, ...).
+  std::function<std::optional<std::string>(const std::string&)> image_encoder;
   std::string refiner;                                                 // the server's refiner, if any
   std::string vae;                                                     // the server's --vae file name, if any
   const PromptStyles* styles = nullptr;                                // AUTOMATIC1111's styles, if any

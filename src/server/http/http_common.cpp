@@ -53,6 +53,11 @@ NameLookup lookup_of(const ServerContext& ctx) {
       if (c.path.string() == path) return c.title;
     return std::filesystem::path(path).filename().string();
   };
+  names.image_encoder = [&ctx](const std::string& name) -> std::optional<std::string> {
+    const auto path = ctx.catalog.find_image_encoder(name);
+    if (!path) return std::nullopt;
+    return path->string();
+  };
   names.refiner = ctx.options.refiner;
   if (!ctx.options.vae.empty()) names.vae = std::filesystem::path(ctx.options.vae).filename().string();
   names.styles = &ctx.catalog.styles();

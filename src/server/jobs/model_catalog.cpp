@@ -142,6 +142,22 @@ std::optional<ControlNetEntry> ModelCatalog::find_controlnet(const std::string& 
   return std::nullopt;
 }
 
+std::optional<fs::path> ModelCatalog::find_image_encoder(const std::string& name) const {
+  if (options_.image_encoder_dir.empty() || name.empty() || name.find_first_of("/\\") != std::string::npos || name == "." ||
+      name == "..")
+    return std::nullopt;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(options_.image_encoder_dir, ec)) {
+    const fs::path& p = entry.path();
+    const bool folder = entry.is_directory(ec) && fs::is_regular_file(p / "config.json", ec);
+    const bool file = entry.is_regular_file(ec) && lowercase_extension(p) == ".safetensors";
+    if ((folder && ascii_lowercase(p.filename().string()) == ascii_lowercase(name)) ||
+        (file && ascii_lowercase(p.stem().string()) == ascii_lowercase(name)))
+      return p;
+  }
+  return std::nullopt;
+}
+
 std::vector<Checkpoint> ModelCatalog::checkpoints() const {
   std::lock_guard<std::mutex> lock(lists_mutex_);
   return checkpoints_;

@@ -59,6 +59,9 @@ class ModelCatalog {
   // As the ControlNet extension matches them: the title, or the name (any case) with or without
   // a " [hash]" after it.
   std::optional<ControlNetEntry> find_controlnet(const std::string& name) const;
+  // An image encoder in --image-encoder-dir by its name (a folder's or a .safetensors file's stem,
+  // any case); nothing for a name with a path in it.
+  std::optional<std::filesystem::path> find_image_encoder(const std::string& name) const;
   // AUTOMATIC1111's short hash (10 hex digits of the file's SHA-256) and the full one; empty for
   // folders. Kept per file (while its size and time match): every request that names a
   // checkpoint asks, and the hash cache is a file to parse.
