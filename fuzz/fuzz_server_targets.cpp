@@ -85,7 +85,7 @@ int server_request_bytes(const uint8_t* data, size_t size) {
   // The same bytes as a job a worker reads off the Redis stream (anyone with Redis access can
   // write one): a clean refusal, and no LoRA path outside the worker's folder.
   clean([&] {
-    const auto s = server::decode_job(body, "/nonexistent-lora-folder");
+    const auto s = server::decode_job(body, {"/nonexistent-lora-folder", "", ""});
     if (!s.generation.loras.empty() || !s.generation.refiner_loras.empty()) std::abort();  // no file exists there
   });
   const auto decoded = server::base64_decode(body);

@@ -2,6 +2,8 @@
 // A1111 checkpoint titles jobs are routed by.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "server/http/signed_links.h"
 
 #include <nlohmann/json.hpp>
@@ -135,9 +137,29 @@ TEST(JobCodec, EverySettingSurvivesTheStream) {
   g.guess_mode = true;
   std::filesystem::create_directories(dir / "front-nets/canny-xl");
   std::filesystem::create_directories(dir / "worker-nets/canny-xl");
+  unit.kind = "controlnet";
+  g.controlnets = {unit};
+  // An IP-Adapter: its file in --controlnet-dir, its encoder in --image-encoder-dir, each end's own.
+  api::IpAdapter ip;
+  ip.model = (dir / "front-nets/ip.safetensors").string();
+  ip.image_encoder = (dir / "front-enc/clip_g").string();
+  ip.image = g.image;
+  ip.scale = 0.4;
+  ip.start = 0.2;
+  ip.end = 0.8;
+  ip.name = "ip [00000000]";
+  g.ip_adapter = ip;
+  for (const char* side : {"front", "worker"}) {
+    std::filesystem::create_directories(dir / (std::string(side) + "-enc/clip_g"));
+    std::ofstream(dir / (std::string(side) + "-nets/ip.safetensors")) << "x";
+  }
 
-  const std::string text = encode_job(job, (dir / "front").string(), (dir / "front-nets").string());
-  const JobRequest back = decode_job(text, (dir / "worker").string(), (dir / "worker-nets").string());
+  const std::string text = encode_job(job, {(dir / "front").string(), (dir / "front-nets").string(), (dir / "front-enc").string()});
+  const JobRequest back =
+      decode_job(text, {(dir / "worker").string(), (dir / "worker-nets").string(), (dir / "worker-enc").string()});
+  ASSERT_TRUE(back.generation.ip_adapter);
+  EXPECT_EQ(back.generation.ip_adapter->model, (dir / "worker-nets/ip.safetensors").string());
+  EXPECT_EQ(back.generation.ip_adapter->image_encoder, (dir / "worker-enc/clip_g").string());
   ASSERT_EQ(back.generation.controlnets.size(), 1u);
   EXPECT_EQ(back.generation.controlnets[0].model, (dir / "worker-nets/canny-xl").string());
   EXPECT_EQ(back.checkpoint, "base");
@@ -152,6 +174,8 @@ TEST(JobCodec, EverySettingSurvivesTheStream) {
   ASSERT_EQ(back.generation.refiner_loras.size(), 1u);
   EXPECT_EQ(back.generation.refiner_loras[0].path, (dir / "worker/refine.safetensors").string());
   const FileNaming as_written{[](const std::string& name, const char*) { return name; },
+                              [](const std::string& path) { return std::filesystem::path(path).filename().string(); },
+                              [](const std::string& name, const std::string&) { return name; },
                               [](const std::string& path) { return std::filesystem::path(path).filename().string(); },
                               [](const std::string& name, const std::string&) { return name; },
                               [](const std::string& path) { return std::filesystem::path(path).filename().string(); }};
@@ -174,27 +198,27 @@ TEST(JobCodec, BadJobsAndLorasOutsideTheFolderAreRequestErrors) {
   test::TempDir dir;
   JobRequest job;
   job.generation.loras = {{"/etc/passwd", 1.0}};
-  EXPECT_THROW(encode_job(job, dir.path().string()), RequestError);
+  EXPECT_THROW(encode_job(job, {dir.path().string(), "", ""}), RequestError);
   job.generation.loras.clear();
-  nlohmann::json j = nlohmann::json::parse(encode_job(job, ""));
+  nlohmann::json j = nlohmann::json::parse(encode_job(job, {}));
   j["loras"] = {{{"name", "../../etc/passwd"}, {"weight", 1.0}}};
-  EXPECT_THROW(decode_job(j.dump(), dir.path().string()), RequestError);
+  EXPECT_THROW(decode_job(j.dump(), {dir.path().string(), "", ""}), RequestError);
   j["loras"] = {{{"name", "missing.safetensors"}, {"weight", 1.0}}};
   try {
-    decode_job(j.dump(), dir.path().string());
+    decode_job(j.dump(), {dir.path().string(), "", ""});
     FAIL();
   } catch (const RequestError& e) {
     EXPECT_EQ(e.status(), 404);
   }
-  EXPECT_THROW(decode_job("{not json", ""), RequestError);
-  EXPECT_THROW(decode_job("{}", ""), RequestError);
+  EXPECT_THROW(decode_job("{not json", {}), RequestError);
+  EXPECT_THROW(decode_job("{}", {}), RequestError);
   j["loras"] = nlohmann::json::array();
   j["n_iter"] = 0;
-  EXPECT_THROW(decode_job(j.dump(), ""), RequestError);
+  EXPECT_THROW(decode_job(j.dump(), {}), RequestError);
   j["n_iter"] = 1;
-  EXPECT_NO_THROW(decode_job(j.dump(), ""));
+  EXPECT_NO_THROW(decode_job(j.dump(), {}));
   j["unknown"] = 1;
-  EXPECT_THROW(decode_job(j.dump(), ""), RequestError);
+  EXPECT_THROW(decode_job(j.dump(), {}), RequestError);
 }
 
 }  // namespace

@@ -139,6 +139,43 @@ TEST_F(AdapterServer, IpAdapterUnitsEqualTheCli) {
   }
 }
 
+// The jobs API: an ip_adapter and a T2I-Adapter unit, named inside the server's folders; the
+// CLI's image for the same settings.
+TEST_F(AdapterServer, JobsApiTakesBoth) {
+  int status = 0;
+  const json created =
+      post(*server_, "/v1/jobs",
+           {{"prompt", "a red house"}, {"width", 64}, {"height", 64}, {"num_inference_steps", 3}, {"seed", 9},
+            {"ip_adapter", {{"model", "tiny-ip-adapter_sdxl"}, {"image_encoder", "clip_g"}, {"image", b64_of(ip_png())}, {"scale", 0.5}}},
+            {"controlnets", {{{"model", "tiny-t2i-adapter-xl"}, {"image", b64_of(adapter_png())}, {"kind", "t2i_adapter"},
+                              {"controlnet_conditioning_scale", 0.9}, {"control_guidance_end", 0.5}}}}},
+           &status);
+  ASSERT_EQ(status, 202) << created.dump();
+  const std::string id = created["id"];
+  json job;
+  for (int i = 0; i < 600 && (job = get(*server_, "/v1/jobs/" + id))["status"] != "succeeded"; ++i) {
+    ASSERT_NE(job["status"], "failed") << job.dump();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  auto image = server_->client().Get(("/v1/jobs/" + id + "/images/0").c_str());
+  ASSERT_TRUE(image);
+  test::TempDir dir;
+  const auto cli = run_sdxl("generate -m " + quoted(tiny()) + " -p 'a red house' --steps 3 -W 64 -H 64 --seed 9 --ip-adapter " +
+                            quoted(model_dirs() / "controlnet/tiny-ip-adapter_sdxl.safetensors") + " --image-encoder " +
+                            quoted(model_dirs() / "encoders/clip_g") + " --ip-adapter-image " + quoted(ip_png()) +
+                            " --ip-adapter-scale 0.5 --t2i-adapter " + quoted(model_dirs() / "controlnet/tiny-t2i-adapter-xl") +
+                            " --adapter-image " + quoted(adapter_png()) + " --adapter-scale 0.9 --adapter-factor 0.5 -o " +
+                            quoted(dir / "cli.png"));
+  ASSERT_EQ(cli.exit_code, 0) << cli.output;
+  EXPECT_EQ(png_of(image->body).pixels, io::read_png(dir / "cli.png").pixels);
+  // Names outside the folders, and an unknown member, are refused by field.
+  post(*server_, "/v1/jobs", {{"prompt", "x"}, {"ip_adapter", {{"model", "tiny-ip-adapter_sdxl"}, {"image_encoder", "../encoders/clip_g"}, {"image", b64_of(ip_png())}}}}, &status);
+  EXPECT_EQ(status, 422);
+  const json bad = post(*server_, "/v1/jobs", {{"prompt", "x"}, {"ip_adapter", {{"model", "tiny-ip-adapter_sdxl"}, {"weight", 1}}}}, &status);
+  EXPECT_EQ(status, 422);
+  EXPECT_EQ(bad["field"], "ip_adapter.weight") << bad.dump();
+}
+
 TEST_F(AdapterServer, BadUnitsNameTheirField) {
   const std::string image = b64_of(ip_png());
   const std::string field = "alwayson_scripts.controlnet.args[0]";

@@ -120,6 +120,14 @@ JobRequest parse_job_request(const json& body, const NameLookup& names) {
                                                                   "' in the server's --controlnet-dir");
                              return *file;
                            },
+                           [](const std::string& path) { return path; },
+                           [&names](const std::string& name, const std::string& field) {
+                             const auto file = names.image_encoder ? names.image_encoder(name) : std::nullopt;
+                             if (!file)
+                               throw RequestError(422, field, field + ": no image encoder named '" + name +
+                                                                  "' in the server's --image-encoder-dir");
+                             return *file;
+                           },
                            [](const std::string& path) { return path; }};
   JobRequest job;
   job.generation = generation_from_json(body, catalog, std::move(defaults),

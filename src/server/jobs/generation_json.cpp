@@ -32,6 +32,10 @@ struct Upload {
 struct ControlNets {
   std::vector<api::ControlNet>& value;
 };
+// An IP-Adapter: {model, image_encoder, image, scale, start, end, name}.
+struct ImagePrompt {
+  std::optional<api::IpAdapter>& value;
+};
 // diffusers' (height, width) tuples, and (top, left).
 struct HeightWidth {
   api::SizeWH& value;
@@ -92,6 +96,7 @@ void visit_fields(Generation& g, Visitor& visit) {
   visit("ancestral_eta", "ancestral_eta", g.ancestral_eta);
   visit("controlnets", "controlnets", ControlNets{g.controlnets});
   visit("guess_mode", "guess_mode", g.guess_mode);
+  visit("ip_adapter", "ip_adapter", ImagePrompt{g.ip_adapter});
 }
 
 class Writer {
@@ -136,10 +141,24 @@ class Writer {
                          {"control_guidance_start", c.start},
                          {"control_guidance_end", c.end},
                          {"control_mode", c.control_mode},
-                         {"a1111_window", c.a1111_window}});
+                         {"a1111_window", c.a1111_window},
+                         {"kind", c.kind}});
       if (!c.name.empty()) entries.back()["name"] = c.name;
     }
     out_[key] = entries;
+  }
+  void operator()(const char* key, const char*, ImagePrompt ip) {
+    if (!ip.value) return;
+    const api::IpAdapter& a = *ip.value;
+    if (!loras_.controlnet_name_of || !loras_.image_encoder_name_of)
+      throw RequestError(422, key, std::string(key) + ": IP-Adapters cannot be named here");
+    if (!a.image || a.image->encoded.empty())
+      throw RequestError(422, key, std::string(key) + ": the image must be an upload to be passed on");
+    json entry = {{"model", loras_.controlnet_name_of(a.model)}, {"image_encoder", loras_.image_encoder_name_of(a.image_encoder)},
+                  {"image", base64_encode(a.image->encoded)},    {"scale", a.scale},
+                  {"start", a.start},                            {"end", a.end}};
+    if (!a.name.empty()) entry["name"] = a.name;
+    out_[key] = entry;
   }
   template <typename Plain>
   void operator()(const char* key, const char*, const Plain& v) {
@@ -217,7 +236,7 @@ class Reader {
       if (!entries[i].is_object()) throw RequestError(422, unit, unit + ": must be an object");
       static const std::set<std::string> known{"model", "image", "preprocessor", "threshold_a", "threshold_b", "resolution",
                                                "resize_mode", "controlnet_conditioning_scale", "control_guidance_start",
-                                               "control_guidance_end", "control_mode", "a1111_window", "name"};
+                                               "control_guidance_end", "control_mode", "a1111_window", "name", "kind"};
       for (auto it = entries[i].begin(); it != entries[i].end(); ++it)
         if (!known.count(it.key())) throw RequestError(422, unit + "." + it.key(), unit + "." + it.key() + ": not a field of a unit");
       const Fields u(entries[i]);
@@ -237,12 +256,42 @@ class Reader {
         c.control_mode = u.text("control_mode", c.control_mode);
         c.a1111_window = u.boolean("a1111_window", c.a1111_window);
         c.name = u.text("name", "");
+        c.kind = u.text("kind", c.kind);
       } catch (const RequestError& e) {
         if (e.field().rfind(unit, 0) == 0) throw;
         throw RequestError(e.status(), unit + "." + e.field(), unit + "." + e.what());
       }
       units.value.push_back(std::move(c));
     }
+  }
+  void operator()(const char* key, const char*, ImagePrompt ip) {
+    keys_.insert(key);
+    const json& entry = f_.raw(key);
+    if (entry.is_null()) return;
+    if (!entry.is_object()) f_.bad(key, "must be an object {model, image_encoder, image, scale}");
+    if (!loras_.controlnet_file_of || !loras_.image_encoder_file_of)
+      f_.bad(key, "IP-Adapters are not available here (sdxl serve --controlnet-dir and --image-encoder-dir)");
+    const std::string prefix = key;
+    static const std::set<std::string> known{"model", "image_encoder", "image", "scale", "start", "end", "name"};
+    for (auto it = entry.begin(); it != entry.end(); ++it)
+      if (!known.count(it.key()))
+        throw RequestError(422, prefix + "." + it.key(), prefix + "." + it.key() + ": not a field of an IP-Adapter");
+    const Fields u(entry);
+    api::IpAdapter a;
+    try {
+      a.model = loras_.controlnet_file_of(u.text("model", ""), prefix + ".model");
+      a.image_encoder = loras_.image_encoder_file_of(u.text("image_encoder", ""), prefix + ".image_encoder");
+      if (!u.has("image")) u.bad("image", "is required");
+      a.image = upload_of(u.text("image", ""), prefix + ".image", api::max_input_pixels(g_));
+      a.scale = u.finite("scale", a.scale);
+      a.start = u.finite("start", a.start);
+      a.end = u.finite("end", a.end);
+      a.name = u.text("name", "");
+    } catch (const RequestError& e) {
+      if (e.field().rfind(prefix, 0) == 0) throw;
+      throw RequestError(e.status(), prefix + "." + e.field(), prefix + "." + e.what());
+    }
+    ip.value = std::move(a);
   }
   void operator()(const char* key, const char*, std::vector<api::Lora>& list) {
     keys_.insert(key);
@@ -309,6 +358,7 @@ api::Generation generation_from_json(const json& object, const FileNaming& loras
 }
 
 std::string generation_json_field(const std::string& parameter) {
+  if (parameter.rfind("ip_adapter.", 0) == 0) return parameter;  // its members keep their names here
   if (parameter.rfind("controlnets[", 0) == 0) {  // a unit's member, in this form's names
     static const std::map<std::string, std::string> names{{"scale", "controlnet_conditioning_scale"},
                                                           {"start", "control_guidance_start"},

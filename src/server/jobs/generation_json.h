@@ -24,6 +24,9 @@ struct FileNaming {
   std::function<std::string(const std::string& path)> name_of;
   std::function<std::string(const std::string& name, const std::string& field)> controlnet_file_of;
   std::function<std::string(const std::string& path)> controlnet_name_of;
+  // IP-Adapters' image encoders (by name in --image-encoder-dir); without them an ip_adapter is refused.
+  std::function<std::string(const std::string& name, const std::string& field)> image_encoder_file_of;
+  std::function<std::string(const std::string& path)> image_encoder_name_of;
 };
 
 nlohmann::json generation_to_json(const api::Generation& generation, const FileNaming& loras);

@@ -45,19 +45,23 @@ std::string resolve_inside(const std::string& relative, const SharedFolder& f) {
   return full.string();
 }
 
-FileNaming naming_in(const std::string& lora_dir, const std::string& controlnet_dir) {
-  const SharedFolder loras{lora_dir, "loras", "--lora-dir", "LoRA", false};
-  const SharedFolder nets{controlnet_dir, "controlnets", "--controlnet-dir", "ControlNet", true};
+FileNaming naming_in(const QueueFolders& folders) {
+  const SharedFolder loras{folders.lora_dir, "loras", "--lora-dir", "LoRA", false};
+  const SharedFolder nets{folders.controlnet_dir, "controlnets", "--controlnet-dir", "ControlNet", true};
+  const SharedFolder encoders{folders.image_encoder_dir, "ip_adapter.image_encoder", "--image-encoder-dir", "image encoder",
+                              true};
   return {[loras](const std::string& name, const char*) { return resolve_inside(name, loras); },
           [loras](const std::string& path) { return inside(path, loras); },
           [nets](const std::string& name, const std::string&) { return resolve_inside(name, nets); },
-          [nets](const std::string& path) { return inside(path, nets); }};
+          [nets](const std::string& path) { return inside(path, nets); },
+          [encoders](const std::string& name, const std::string&) { return resolve_inside(name, encoders); },
+          [encoders](const std::string& path) { return inside(path, encoders); }};
 }
 
 }  // namespace
 
-std::string encode_job(const JobRequest& job, const std::string& lora_dir, const std::string& controlnet_dir) {
-  json j = generation_to_json(job.generation, naming_in(lora_dir, controlnet_dir));
+std::string encode_job(const JobRequest& job, const QueueFolders& folders) {
+  json j = generation_to_json(job.generation, naming_in(folders));
   j["model"] = job.checkpoint;
   j["n_iter"] = job.repeats;
   j["output_format"] = job.output.format;
@@ -66,7 +70,7 @@ std::string encode_job(const JobRequest& job, const std::string& lora_dir, const
   return j.dump();
 }
 
-JobRequest decode_job(const std::string& text, const std::string& lora_dir, const std::string& controlnet_dir) {
+JobRequest decode_job(const std::string& text, const QueueFolders& folders) {
   if (json_nesting_depth(text, kMaxJsonDepth) > kMaxJsonDepth)
     throw RequestError(422, "", "the queued job is not one this worker can read: it nests too deep");
   const json j = json::parse(text, nullptr, false);
@@ -74,7 +78,7 @@ JobRequest decode_job(const std::string& text, const std::string& lora_dir, cons
   if (!j.contains("prompt")) throw RequestError(422, "", "the queued job is not one this worker can read: no prompt");
   JobRequest job;
   try {
-    job.generation = generation_from_json(j, naming_in(lora_dir, controlnet_dir), {}, {"model", "n_iter", "output_format", "output_quality", "output_lossless"});
+    job.generation = generation_from_json(j, naming_in(folders), {}, {"model", "n_iter", "output_format", "output_quality", "output_lossless"});
     const Fields f(j);
     job.checkpoint = f.text("model", "");
     job.repeats = static_cast<int>(f.integer("n_iter", 1, 1, 100));

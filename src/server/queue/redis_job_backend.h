@@ -20,6 +20,7 @@ struct RedisQueueOptions {
   int result_ttl_s = 3600;    // how long a finished job's result stays in Redis
   std::string lora_dir;       // where the parsers' LoRA paths lie (see job_codec.h)
   std::string controlnet_dir;  // and their ControlNet paths
+  std::string image_encoder_dir;  // and their image encoders'
 };
 
 class RedisJobBackend final : public JobBackend {
