@@ -3,12 +3,16 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <sstream>
 
 #include "bench_support.h"
 #include "core/memory.h"
 #include "io/model_configs.h"
+#include "models/adapters/ip_adapter.h"
+#include "models/adapters/t2i_adapter.h"
+#include "models/clip/clip_vision_model.h"
 #include "models/unet/controlnet.h"
 #include "pipeline/sources/model_source.h"
 #include "models/common/weights.h"
@@ -169,6 +173,111 @@ void measure_controlnets(const ComponentPlan& plan, const pipeline::FolderSource
                alone.seconds, net.seconds, one.seconds, two.seconds, peak_resident_gib());
 }
 
+// The image encoders IP-Adapters use (open_clip's ViT-bigG/14 and ViT-H/14 as transformers
+// configures them: CLIPVisionModelWithProjection, patch 14, 224 pixels, exact GELU).
+io::ClipVisionConfig vit_config(bool big_g) {
+  io::ClipVisionConfig c;
+  c.hidden_size = big_g ? 1664 : 1280;
+  c.intermediate_size = big_g ? 8192 : 5120;
+  c.num_hidden_layers = big_g ? 48 : 32;
+  c.num_attention_heads = 16;
+  c.projection_dim = big_g ? 1280 : 1024;
+  c.patch_size = 14;
+  c.image_size = 224;
+  c.hidden_act = "gelu";
+  return c;
+}
+
+// Per image of `steps` steps: an IP-Adapter (h94's ip-adapter_sdxl with ViT-bigG: the encoder
+// once, then the image tokens' attention in every cross-attention layer of every step), a
+// T2I-Adapter (full_adapter_xl of TencentARC's size: once per image, its features added in the
+// down path) and one ControlNet, each against the plain UNet step; all real size, random weights.
+void measure_adapters(const ComponentPlan& plan, const pipeline::FolderSource& folder, Arena& arena, double& load_seconds,
+                      std::ostringstream& out) {
+  const int64_t batch = 2, latent = plan.size / 8;
+  auto unet = timed_load(load_seconds, "the UNet", [&] { return make_unet(plan, folder); });
+  const auto& c = unet.config();
+  Tensor sample = normal_tensor(Shape{batch, c.in_channels, latent, latent}, 1, 1.0f);
+  Tensor context = normal_tensor(Shape{batch, 77, c.cross_attention_dim[0]}, 2, 1.0f);
+  const int64_t text_embeds_dim = io::load_clip_text_config(folder.folder().config_path("text_encoder_2")).projection_dim;
+  const int64_t time_ids_count = (c.projection_class_embeddings_input_dim - text_embeds_dim) / c.addition_time_embed_dim;
+  Tensor text_embeds = normal_tensor(Shape{batch, text_embeds_dim}, 3, 1.0f);
+  Tensor time_ids = Tensor::empty(Shape{batch, time_ids_count}, DType::F32);
+  for (int64_t i = 0; i < time_ids.numel(); ++i) time_ids.data<float>()[i] = static_cast<float>(plan.size);
+  auto step = [&](const models::ControlResiduals* extra) {
+    unet.forward(arena, sample, 500.0f, context, text_embeds, time_ids, Tensor(), extra);
+  };
+  const Run alone = cold_then_warm(arena, [&] { step(nullptr); });
+
+  // IP-Adapter: ViT-bigG on one 224x224 image (the negative is zeros), the tokens and their keys
+  // and values once, then the step with them.
+  const io::ClipVisionConfig vit = vit_config(true);
+  Tensor pixels = normal_tensor(Shape{1, 3, 224, 224}, 8, 1.0f);
+  std::vector<Tensor> image_kv;
+  Run encoder, prepare;
+  {
+    auto clip = timed_load(load_seconds, "ViT-bigG", [&] { return random_model<models::ClipVisionModel>(vit, 30, plan.precision); });
+    encoder = cold_then_warm(arena, [&] { clip.forward(arena, pixels); });
+  }
+  models::IpAdapterConfig ip;
+  ip.embed_dim = vit.projection_dim;
+  ip.cross_dim = c.cross_attention_dim[0];
+  ip.tokens = 4;
+  for (const auto& layer : models::cross_attention_layers(c)) ip.layer_channels.push_back(layer.channels);
+  auto adapter = timed_load(load_seconds, "an IP-Adapter", [&] { return random_model<models::IpAdapter>(ip, 31, plan.precision); });
+  Tensor embeds = normal_tensor(Shape{batch, vit.projection_dim}, 9, 1.0f);
+  prepare = cold_then_warm(arena, [&] { adapter.attention_kv(arena, adapter.project(arena, embeds), 0.6f); });
+  {
+    Arena kept;
+    for (const Tensor& t : adapter.attention_kv(kept, adapter.project(kept, embeds), 0.6f)) image_kv.push_back(t.clone());
+    std::vector<Tensor> forward_order(image_kv.size());
+    const auto layers = models::cross_attention_layers(c);
+    for (size_t k = 0; k < layers.size(); ++k) forward_order[layers[k].forward_index] = image_kv[k];
+    image_kv = forward_order;
+  }
+  models::ControlResiduals with_image;
+  with_image.image_prompt = &image_kv;
+  const Run ip_step = cold_then_warm(arena, [&] { step(&with_image); });
+
+  // T2I-Adapter: once on the image, then the step with its features.
+  io::T2IAdapterConfig t2i;
+  t2i.channels = {c.block_out_channels[0], c.block_out_channels[1], c.block_out_channels[2], c.block_out_channels[2]};
+  auto t2i_adapter = timed_load(load_seconds, "a T2I-Adapter", [&] { return random_model<models::T2IAdapter>(t2i, 32, plan.precision); });
+  Tensor image = normal_tensor(Shape{1, 3, plan.size, plan.size}, 6, 0.3f);
+  const Run t2i_run = cold_then_warm(arena, [&] { t2i_adapter.forward(arena, image); });
+  models::ControlResiduals with_features;
+  {
+    Arena kept;
+    for (const Tensor& f : t2i_adapter.forward(kept, image)) {
+      Shape shape = f.shape();
+      shape[0] = batch;
+      Tensor both = Tensor::empty(shape, DType::F32);
+      for (int64_t b = 0; b < batch; ++b) std::memcpy(static_cast<char*>(both.raw()) + b * f.nbytes(), f.raw(), f.nbytes());
+      with_features.intrablock.push_back(both);
+    }
+  }
+  const Run t2i_step = cold_then_warm(arena, [&] { step(&with_features); });
+
+  // One ControlNet, for the comparison.
+  io::ControlNetConfig cn;
+  cn.unet = c;
+  auto net = timed_load(load_seconds, "a ControlNet", [&] { return random_model<models::ControlNetModel>(cn, 20, plan.precision); });
+  Tensor cn_image = normal_tensor(Shape{batch, 3, plan.size, plan.size}, 6, 0.3f);
+  const std::vector<float> scales = net.residual_scales(1.0f, false);
+  const Run cn_step = cold_then_warm(arena, [&] {
+    const models::ControlResiduals r = net.forward(arena, sample, 500.0f, context, text_embeds, time_ids, cn_image, scales);
+    step(&r);
+  });
+  out << " ad_unet_s=" << alone.seconds << " ad_encoder_s=" << encoder.seconds << " ad_encoder_gflop=" << encoder.gflop
+      << " ad_ip_prepare_s=" << prepare.seconds << " ad_ip_step_s=" << ip_step.seconds << " ad_t2i_s=" << t2i_run.seconds
+      << " ad_t2i_step_s=" << t2i_step.seconds << " ad_cn_step_s=" << cn_step.seconds << " ad_peak_gib=" << peak_resident_gib();
+  std::fprintf(stderr,
+               "  UNet step %.2f s; ViT-bigG %.2f s, IP prepare %.3f s, step + IP %.2f s; T2I-Adapter %.2f s, step + features "
+               "%.2f s; step + ControlNet %.2f s\n",
+               alone.seconds, encoder.seconds, prepare.seconds, ip_step.seconds, t2i_run.seconds, t2i_step.seconds,
+               cn_step.seconds);
+}
+
 }  // namespace
 
 std::string measure_components(const ComponentPlan& plan) {
@@ -234,6 +343,7 @@ std::string measure_components(const ComponentPlan& plan) {
                  banded ? "in bands" : "whole", decode.seconds, loaded, peak_resident_gib());
   }
   if (plan.controlnet) measure_controlnets(plan, folder, arena, load_seconds, out);
+  if (plan.adapters) measure_adapters(plan, folder, arena, load_seconds, out);
   out << " load_s=" << load_seconds;
   return out.str();
 }

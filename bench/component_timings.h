@@ -25,6 +25,9 @@ struct ComponentPlan {
   // The UNet step alone and with one and two ControlNets (each the real size SDXL ControlNet
   // diffusers' from_unet makes of the UNet, random weights in memory), and one net alone.
   bool controlnet = false;
+  // The cost per image of an IP-Adapter (ViT-bigG once, its attention per step), a T2I-Adapter
+  // (once, its features per step) and one ControlNet, each against the plain step (ad_* keys).
+  bool adapters = false;
 };
 
 // Runs the plan and returns one line "RESULT key=value ..." with load_s, text_s, text_gflop,

@@ -52,6 +52,7 @@ struct Options {
   bool refiner = false, scaling = true, in_memory = false, vae_tiling = false, recipes = false;
   bool single_file = false;
   bool controlnet = false;  // the cost of ControlNets per denoising step
+  bool adapters = false;    // the cost per image of an IP-Adapter and a T2I-Adapter, against a ControlNet's
   fs::path load_only;  // internal: a child that loads this model (folder or file) and exits
   int recipe = -1;  // internal: the recipe a child measures, with this TAESD folder
   fs::path taesd_dir;
@@ -72,7 +73,7 @@ std::vector<std::string> split(const std::string& s) {
   std::fprintf(stderr,
                "sdxl-bench: %s\nusage: sdxl-bench [--sizes 512,1024] [--precisions fp32,bf16] [--steps N] [--threads N]\n"
                "                  [--model DIR | --in-memory] [--refiner] [--vae-tiling] [--no-scaling] [--recipes] [--single-file]\n"
-               "                  [--controlnet]\n",
+               "                  [--controlnet] [--adapters]\n",
                problem.c_str());
   std::exit(2);
 }
@@ -100,6 +101,7 @@ Options parse(int argc, char** argv) {
       else if (a == "--recipes") o.recipes = true;
       else if (a == "--single-file") o.single_file = true;
       else if (a == "--controlnet") o.controlnet = true;
+      else if (a == "--adapters") o.adapters = true;
       else if (a == "--load-only") o.load_only = value();
       else if (a == "--taesd-dir") o.taesd_dir = value();
       else if (a == "--recipe") o.recipe = std::stoi(value());
@@ -255,6 +257,7 @@ int child_main(const Options& o) {
   plan.whole_decode = wants("whole_decode");
   plan.banded_decode = wants("banded_decode");
   plan.controlnet = wants("controlnet");
+  plan.adapters = wants("adapters");
   std::printf("%s\n", bench::measure_components(plan).c_str());
   return 0;
 }
@@ -372,6 +375,42 @@ int controlnet_main(const Options& o, double fma_n, int threads) {
   return 0;
 }
 
+// The added cost per image of an IP-Adapter and a T2I-Adapter against one ControlNet's.
+int adapters_main(const Options& o, double fma_n, int threads) {
+  const fs::path configs = bench::reference_dir() / "real/stable-diffusion-xl-base-1.0";
+  const int steps = 30;
+  std::printf("\n## sdxl-bench --adapters\n\nMachine: %d threads, FMA loop %.1f GFLOP/s (the peak below). Added cost per "
+              "image of %d steps (CFG), real-size models with random weights.\n\n"
+              "| image | precision | UNet step s | ViT-bigG s (of peak) | step + IP-Adapter s | IP-Adapter per image s (x step) "
+              "| T2I-Adapter s | step + features s | T2I-Adapter per image s (x step) | step + ControlNet s | ControlNet per image s "
+              "(x step) | peak RSS GiB |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+              threads, fma_n * 1e-9, steps);
+  for (const auto& precision : o.precisions)
+    for (int64_t size : o.sizes) {
+      std::fprintf(stderr, "%lldx%lld %s: adapters\n", static_cast<long long>(size), static_cast<long long>(size),
+                   precision.c_str());
+      Row r{size, precision, {}};
+      absorb(r, run_components(configs, true, size, precision, "adapters", o.threads).out);
+      const double unet = r.get("ad_unet_s");
+      const double ip = r.get("ad_encoder_s") + r.get("ad_ip_prepare_s") + steps * (r.get("ad_ip_step_s") - unet);
+      const double t2i = r.get("ad_t2i_s") + steps * (r.get("ad_t2i_step_s") - unet);
+      const double cn = steps * (r.get("ad_cn_step_s") - unet);
+      std::printf("| %lldx%lld | %s | %s | %s (%s) | %s | %s (%s) | %s | %s | %s (%s) | %s | %s (%s) | %s |\n",
+                  static_cast<long long>(size), static_cast<long long>(size), precision.c_str(), fmt(unet).c_str(),
+                  fmt(r.get("ad_encoder_s")).c_str(),
+                  fmt(r.get("ad_encoder_gflop") / r.get("ad_encoder_s") * 1e9 / fma_n).c_str(), fmt(r.get("ad_ip_step_s")).c_str(),
+                  fmt(ip).c_str(), fmt(ip / unet).c_str(), fmt(r.get("ad_t2i_s")).c_str(), fmt(r.get("ad_t2i_step_s")).c_str(),
+                  fmt(t2i).c_str(), fmt(t2i / unet).c_str(), fmt(r.get("ad_cn_step_s")).c_str(), fmt(cn).c_str(),
+                  fmt(cn / unet).c_str(), fmt(r.get("ad_peak_gib")).c_str());
+      std::fflush(stdout);
+    }
+  std::printf("\nPer image = (encoder + token keys/values) + %d x (step with it - plain step) for the IP-Adapter; the adapter "
+              "once + %d x the difference for the T2I-Adapter (its features act on every step at factor 1); %d x the "
+              "difference for the ControlNet. A difference inside the timing noise can come out negative.\n",
+              steps, steps, steps);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
   try {
@@ -388,6 +427,7 @@ int main(int argc, char** argv) {
     const double sgemm_openblas = bench::square_gemm_flops(cpu::GemmLibrary::OpenBlas, 4096, 3);
     if (o.recipes) return recipes_main(o, fma_n);
     if (o.controlnet) return controlnet_main(o, fma_n, threads);
+    if (o.adapters) return adapters_main(o, fma_n, threads);
     // In memory: the real configs of sdxl-ref and random weights, no files (and no end to end).
     const fs::path model = !o.model.empty() ? o.model
                            : o.in_memory    ? bench::reference_dir() / "real/stable-diffusion-xl-base-1.0"

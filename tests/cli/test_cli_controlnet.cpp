@@ -200,7 +200,7 @@ TEST_F(CliControlNetErrors, ScaleOutOfRange) {
 TEST_F(CliControlNetErrors, PerUnitSettingsCountMismatch) {
   expect_failure("--controlnet " + net() + " --control-image " + map() + " --controlnet " + net() + " --control-image " +
                      map() + " --control-scale 1 --control-scale 0.5 --control-scale 0.2",
-                 "given 3 times for 2 ControlNets", 2);
+                 "--control-scale: given 3 times for 2 units", 2);
 }
 TEST_F(CliControlNetErrors, UnavailablePreprocessor) {
   expect_failure("--controlnet " + net() + " --control-image " + map() + " --control-preprocessor depth_midas",
