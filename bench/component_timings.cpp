@@ -127,11 +127,29 @@ Run measure_text(const ComponentPlan& plan, const pipeline::FolderSource& folder
   });
 }
 
+// A UNet step's inputs for a CFG batch of 2 at the plan's size: random latents and text, the
+// pooled embedding and 6 time ids (the base) or 5 (the refiner's aesthetic score).
+struct StepInputs {
+  Tensor sample, context, text_embeds, time_ids;
+};
+StepInputs step_inputs(const ComponentPlan& plan, const pipeline::FolderSource& folder, const io::UNetConfig& c) {
+  const int64_t batch = 2, latent = plan.size / 8;
+  StepInputs in;
+  in.sample = normal_tensor(Shape{batch, c.in_channels, latent, latent}, 1, 1.0f);
+  in.context = normal_tensor(Shape{batch, 77, c.cross_attention_dim[0]}, 2, 1.0f);
+  const int64_t text_embeds_dim = io::load_clip_text_config(folder.folder().config_path("text_encoder_2")).projection_dim;
+  const int64_t time_ids_count = (c.projection_class_embeddings_input_dim - text_embeds_dim) / c.addition_time_embed_dim;
+  in.text_embeds = normal_tensor(Shape{batch, text_embeds_dim}, 3, 1.0f);
+  in.time_ids = Tensor::empty(Shape{batch, time_ids_count}, DType::F32);
+  for (int64_t i = 0; i < in.time_ids.numel(); ++i) in.time_ids.data<float>()[i] = static_cast<float>(plan.size);
+  return in;
+}
+
 // The UNet step (CFG batch) alone, one ControlNet alone, and the step with one and with two nets
 // (residuals summed, as the pipeline does), with the peak RSS of two nets kept loaded.
 void measure_controlnets(const ComponentPlan& plan, const pipeline::FolderSource& folder, Arena& arena, double& load_seconds,
                          std::ostringstream& out) {
-  const int64_t batch = 2, latent = plan.size / 8;
+  const int64_t batch = 2;
   auto unet = timed_load(load_seconds, "the UNet", [&] { return make_unet(plan, folder); });
   io::ControlNetConfig config;  // diffusers' ControlNetModel.from_unet: the UNet's layout, the default embedding
   config.unet = unet.config();
@@ -139,14 +157,8 @@ void measure_controlnets(const ComponentPlan& plan, const pipeline::FolderSource
   for (uint64_t k = 0; k < 2; ++k)
     nets.push_back(timed_load(load_seconds, "a ControlNet",
                               [&] { return random_model<models::ControlNetModel>(config, 20 + k, plan.precision); }));
-  const auto& c = unet.config();
-  Tensor sample = normal_tensor(Shape{batch, c.in_channels, latent, latent}, 1, 1.0f);
-  Tensor context = normal_tensor(Shape{batch, 77, c.cross_attention_dim[0]}, 2, 1.0f);
-  const int64_t text_embeds_dim = io::load_clip_text_config(folder.folder().config_path("text_encoder_2")).projection_dim;
-  const int64_t time_ids_count = (c.projection_class_embeddings_input_dim - text_embeds_dim) / c.addition_time_embed_dim;
-  Tensor text_embeds = normal_tensor(Shape{batch, text_embeds_dim}, 3, 1.0f);
-  Tensor time_ids = Tensor::empty(Shape{batch, time_ids_count}, DType::F32);
-  for (int64_t i = 0; i < time_ids.numel(); ++i) time_ids.data<float>()[i] = static_cast<float>(plan.size);
+  const StepInputs in = step_inputs(plan, folder, unet.config());
+  const Tensor &sample = in.sample, &context = in.context, &text_embeds = in.text_embeds, &time_ids = in.time_ids;
   Tensor image = normal_tensor(Shape{batch, 3, plan.size, plan.size}, 6, 0.3f);
   const std::vector<float> scales = nets[0].residual_scales(1.0f, false);
   auto step = [&](size_t count) {
@@ -194,16 +206,11 @@ io::ClipVisionConfig vit_config(bool big_g) {
 // down path) and one ControlNet, each against the plain UNet step; all real size, random weights.
 void measure_adapters(const ComponentPlan& plan, const pipeline::FolderSource& folder, Arena& arena, double& load_seconds,
                       std::ostringstream& out) {
-  const int64_t batch = 2, latent = plan.size / 8;
+  const int64_t batch = 2;
   auto unet = timed_load(load_seconds, "the UNet", [&] { return make_unet(plan, folder); });
   const auto& c = unet.config();
-  Tensor sample = normal_tensor(Shape{batch, c.in_channels, latent, latent}, 1, 1.0f);
-  Tensor context = normal_tensor(Shape{batch, 77, c.cross_attention_dim[0]}, 2, 1.0f);
-  const int64_t text_embeds_dim = io::load_clip_text_config(folder.folder().config_path("text_encoder_2")).projection_dim;
-  const int64_t time_ids_count = (c.projection_class_embeddings_input_dim - text_embeds_dim) / c.addition_time_embed_dim;
-  Tensor text_embeds = normal_tensor(Shape{batch, text_embeds_dim}, 3, 1.0f);
-  Tensor time_ids = Tensor::empty(Shape{batch, time_ids_count}, DType::F32);
-  for (int64_t i = 0; i < time_ids.numel(); ++i) time_ids.data<float>()[i] = static_cast<float>(plan.size);
+  const StepInputs in = step_inputs(plan, folder, c);
+  const Tensor &sample = in.sample, &context = in.context, &text_embeds = in.text_embeds, &time_ids = in.time_ids;
   auto step = [&](const models::ControlResiduals* extra) {
     unet.forward(arena, sample, 500.0f, context, text_embeds, time_ids, Tensor(), extra);
   };
@@ -286,7 +293,7 @@ std::string measure_components(const ComponentPlan& plan) {
   out << "RESULT";
   double load_seconds = 0;
   Arena arena;
-  const int64_t batch = 2, latent = plan.size / 8;  // classifier-free guidance: 2 rows
+  const int64_t latent = plan.size / 8;
 
   if (plan.text) {
     const Run run = measure_text(plan, folder, arena, load_seconds);
@@ -295,17 +302,8 @@ std::string measure_components(const ComponentPlan& plan) {
   }
   if (plan.unet) {
     auto unet = timed_load(load_seconds, "the UNet", [&] { return make_unet(plan, folder); });
-    const auto& config = unet.config();
-    Tensor sample = normal_tensor(Shape{batch, config.in_channels, latent, latent}, 1, 1.0f);
-    Tensor context = normal_tensor(Shape{batch, 77, config.cross_attention_dim[0]}, 2, 1.0f);
-    // The pooled text embedding, then 6 time ids (the base) or 5 (the refiner's aesthetic score).
-    const int64_t text_embeds_dim = io::load_clip_text_config(folder.folder().config_path("text_encoder_2")).projection_dim;
-    const int64_t time_ids_count =
-        (config.projection_class_embeddings_input_dim - text_embeds_dim) / config.addition_time_embed_dim;
-    Tensor text_embeds = normal_tensor(Shape{batch, text_embeds_dim}, 3, 1.0f);
-    Tensor time_ids = Tensor::empty(Shape{batch, time_ids_count}, DType::F32);
-    for (int64_t i = 0; i < time_ids.numel(); ++i) time_ids.data<float>()[i] = static_cast<float>(plan.size);
-    const Run run = cold_then_warm(arena, [&] { unet.forward(arena, sample, 500.0f, context, text_embeds, time_ids); });
+    const StepInputs in = step_inputs(plan, folder, unet.config());
+    const Run run = cold_then_warm(arena, [&] { unet.forward(arena, in.sample, 500.0f, in.context, in.text_embeds, in.time_ids); });
     const double activations = static_cast<double>(arena.high_water()) / (1 << 30);
     out << " unet_s=" << run.seconds << " unet_cold_s=" << run.cold_seconds << " unet_gflop=" << run.gflop
         << " unet_activations_gib=" << activations << " unet_peak_rss_gib=" << peak_resident_gib()

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -11,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
+#include "io/image_file.h"
 #include "io/safetensors.h"
 #include "test_support.h"
 
@@ -114,6 +117,16 @@ inline ::testing::AssertionResult matches(const Tensor& got, const Tensor& want,
                      c["tolerance"]["atol"].get<double>(), c["tolerance"]["rtol"].get<double>());
   if (!r) return ::testing::AssertionFailure() << what << ": " << r.message();
   return r;
+}
+
+// How many 8-bit levels the worst pixel of `got` (interleaved RGB) is from the case's PNG
+// (files.image): within 1 for the library, 2 for a CLI run. -1 when the sizes differ.
+inline int png_levels_apart(const std::vector<uint8_t>& got, const nlohmann::json& c) {
+  const io::Image8 want = io::read_image(reference_dir() / c["files"]["image"].get<std::string>());
+  if (got.size() != want.pixels.size()) return -1;
+  int worst = 0;
+  for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(int(got[i]) - int(want.pixels[i])));
+  return worst;
 }
 
 }  // namespace sdxl::test

@@ -6,6 +6,7 @@
 
 #include "cli/cli_runner.h"
 #include "cli/tensor_png.h"
+#include "cli/golden_cli_case.h"
 #include "golden_cases.h"
 #include "io/png.h"
 
@@ -15,19 +16,8 @@ namespace {
 using test::model_keys;
 using test::model_path;
 
-std::string sampler_of(const std::string& scheduler) {
-  if (scheduler == "EulerDiscreteScheduler") return "euler";
-  if (scheduler == "EulerAncestralDiscreteScheduler") return "euler_a";
-  if (scheduler == "DPMSolverMultistepScheduler") return "dpmpp_2m";
-  ADD_FAILURE() << "no CLI sampler for " << scheduler;
-  return "euler";
-}
-
-std::string number(double v) {
-  std::ostringstream out;
-  out << v;
-  return out.str();
-}
+using test::sampler_of;
+std::string number(double v) { return test::number_arg(v); }
 
 std::string common_args(const nlohmann::json& c) {
   const auto& p = c["params"];
@@ -43,14 +33,7 @@ std::string common_args(const nlohmann::json& c) {
 void expect_case_matches(const nlohmann::json& c, const std::string& args, const fs::path& dir) {
   const auto r = run_sdxl(args + " -o " + quoted(dir / "out.png") + " --output-latents " + quoted(dir / "l.safetensors"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  const test::RawCaseFile file(c);
-  EXPECT_TRUE(test::matches(io::SafetensorsFile::open(dir / "l.safetensors")->tensor("latents"), file["latents"], c, "latents"));
-  const io::Image8 got = io::read_png(dir / "out.png");
-  const io::Image8 want = io::read_png(test::reference_dir() / c["files"]["image"].get<std::string>());
-  ASSERT_EQ(got.pixels.size(), want.pixels.size());
-  int worst = 0;
-  for (size_t i = 0; i < got.pixels.size(); ++i) worst = std::max(worst, std::abs(int(got.pixels[i]) - int(want.pixels[i])));
-  EXPECT_LE(worst, 2) << "PNG levels apart (a CLI run: within 2)";
+  test::expect_cli_outputs_match(c, dir);
 }
 
 TEST(CliT2IAdapter, EveryGoldenCaseMatchesDiffusers) {
@@ -72,6 +55,15 @@ TEST(CliT2IAdapter, EveryGoldenCaseMatchesDiffusers) {
   }
 }
 
+// The run fails, says `expected`, and writes nothing.
+void expect_refused(const std::string& args, const std::string& expected, const fs::path& output) {
+  SCOPED_TRACE(args);
+  const auto r = run_sdxl(args);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find(expected), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(output));
+}
+
 TEST(CliT2IAdapter, MistakesAreNamed) {
   SDXL_REQUIRE_REFERENCE();
   test::TempDir dir;
@@ -80,7 +72,7 @@ TEST(CliT2IAdapter, MistakesAreNamed) {
   const std::string base = "generate -m " + quoted(model_path("tiny-sdxl-base")) + " -p cat --steps 2 -W 64 -H 64 -o " +
                            quoted(dir.path() / "out.png");
   const std::string adapter = quoted(model_path("tiny-t2i-adapter-xl"));
-  struct Case {
+  const struct {
     std::string args, expected;
   } cases[] = {
       {" --t2i-adapter " + adapter, "--t2i-adapter and --adapter-image come in pairs"},
@@ -99,13 +91,7 @@ TEST(CliT2IAdapter, MistakesAreNamed) {
       {" --t2i-adapter " + adapter + " --adapter-image " + quoted(dir.path() / "adapter.png") + " -W 72",
        "not a multiple of the adapter's 16"},
   };
-  for (const auto& k : cases) {
-    SCOPED_TRACE(k.args);
-    const auto r = run_sdxl(base + k.args);
-    EXPECT_NE(r.exit_code, 0);
-    EXPECT_NE(r.output.find(k.expected), std::string::npos) << r.output;
-    EXPECT_FALSE(fs::exists(dir.path() / "out.png"));
-  }
+  for (const auto& k : cases) expect_refused(base + k.args, k.expected, dir.path() / "out.png");
 }
 
 TEST(CliIpAdapter, EveryGoldenCaseMatchesDiffusers) {
@@ -137,7 +123,7 @@ TEST(CliIpAdapter, MistakesAreNamed) {
   const std::string plain = quoted(ref / "models/ip-adapter/tiny-ip-adapter_sdxl.safetensors");
   const std::string encoder = quoted(model_path("tiny-clip-vision"));
   const std::string image = quoted(ref / test::cases_of_kind("ip_adapter_txt2img").front()["params"]["ip_adapter_image"].get<std::string>());
-  struct Case {
+  const struct {
     std::string args, expected;
   } cases[] = {
       {" --ip-adapter " + plain + " --ip-adapter-image " + image, "--ip-adapter needs --image-encoder"},
@@ -155,13 +141,7 @@ TEST(CliIpAdapter, MistakesAreNamed) {
       {" --ip-adapter " + quoted(ref / "no-such.safetensors") + " --image-encoder " + encoder + " --ip-adapter-image " + image,
        "no such file"},
   };
-  for (const auto& k : cases) {
-    SCOPED_TRACE(k.args);
-    const auto r = run_sdxl(base + k.args);
-    EXPECT_NE(r.exit_code, 0);
-    EXPECT_NE(r.output.find(k.expected), std::string::npos) << r.output;
-    EXPECT_FALSE(fs::exists(dir.path() / "out.png"));
-  }
+  for (const auto& k : cases) expect_refused(base + k.args, k.expected, dir.path() / "out.png");
 }
 
 }  // namespace

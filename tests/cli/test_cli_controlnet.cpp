@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "cli/cli_runner.h"
+#include "cli/golden_cli_case.h"
 #include "golden_cases.h"
 #include "io/png.h"
 #include "cli/tensor_png.h"
@@ -16,19 +17,8 @@ namespace {
 using test::model_keys;
 using test::model_path;
 
-std::string sampler_of(const std::string& scheduler) {
-  if (scheduler == "EulerDiscreteScheduler") return "euler";
-  if (scheduler == "EulerAncestralDiscreteScheduler") return "euler_a";
-  if (scheduler == "DPMSolverMultistepScheduler") return "dpmpp_2m";
-  ADD_FAILURE() << "no CLI sampler for " << scheduler;
-  return "euler";
-}
-
-std::string number(double v) {
-  std::ostringstream out;
-  out << v;
-  return out.str();
-}
+using test::sampler_of;
+std::string number(double v) { return test::number_arg(v); }
 
 // The case's options on the command line.
 std::string case_args(const nlohmann::json& c, const fs::path& dir) {
@@ -81,14 +71,7 @@ TEST(CliControlNet, EveryGoldenCaseMatchesDiffusers) {
       test::TempDir dir;
       const auto r = run_sdxl(case_args(c, dir.path()));
       ASSERT_EQ(r.exit_code, 0) << r.output;
-      const test::RawCaseFile file(c);
-      EXPECT_TRUE(test::matches(io::SafetensorsFile::open(dir / "l.safetensors")->tensor("latents"), file["latents"], c, "latents"));
-      const io::Image8 got = io::read_png(dir / "out.png");
-      const io::Image8 want = io::read_png(test::reference_dir() / c["files"]["image"].get<std::string>());
-      ASSERT_EQ(got.pixels.size(), want.pixels.size());
-      int worst = 0;
-      for (size_t i = 0; i < got.pixels.size(); ++i) worst = std::max(worst, std::abs(int(got.pixels[i]) - int(want.pixels[i])));
-      EXPECT_LE(worst, 2) << "PNG levels apart (a CLI run: within 2)";
+      test::expect_cli_outputs_match(c, dir.path());
       // The extension's PNG text: one "ControlNet N" entry per unit, the model named with its hash.
       const std::string text = io::read_png_text(dir / "out.png").at(0).second;
       EXPECT_NE(text.find("ControlNet 0: \"Module: none, Model: tiny-sdxl-controlnet"), std::string::npos) << text;
