@@ -140,11 +140,7 @@ void Engine::control_units(const EngineRequest& request, int64_t width, int64_t 
 void Engine::image_prompt_unit(const EngineRequest& request, GenerateRequest& r) {
   const bool keep = options_.memory != MemoryPolicy::OneShot;
   r.ip_adapter.reset();
-  if (!request.ip_adapter) {
-    ip_adapters_.clear();  // a warm engine keeps the last request's only
-    image_encoders_.clear();
-    return;
-  }
+  if (!request.ip_adapter) return;  // kept for the next request that has one, as the ControlNets
   const IpAdapterSpec& spec = *request.ip_adapter;
   const std::string adapter_key = file_key(spec.model), encoder_key = file_key(spec.image_encoder);
   for (auto it = ip_adapters_.begin(); it != ip_adapters_.end();)
