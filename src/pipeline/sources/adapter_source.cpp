@@ -9,24 +9,12 @@
 #include "core/memory.h"
 #include "io/json_file.h"
 #include "models/common/weights.h"
+#include "pipeline/sources/component_loader.h"
 
 namespace sdxl::pipeline {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::vector<fs::path> weight_files(const fs::path& model, const char* stage) {
-  std::error_code ec;
-  SDXL_CHECK(fs::exists(model, ec), Io, "[", stage, "] ", model.string(), ": no such file or folder");
-  if (!fs::is_directory(model, ec)) {
-    SDXL_CHECK(model.extension() == ".safetensors", Format, "[", stage, "] ", model.string(),
-               ": not a .safetensors file (pickled .pth/.ckpt/.bin models are not read: convert them to safetensors)");
-    return {model};
-  }
-  for (const char* name : {"diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors"})
-    if (fs::exists(model / name, ec)) return {model / name};
-  fail(ErrorCode::Io, "[", stage, "] ", model.string(), ": no diffusion_pytorch_model(.fp16).safetensors");
-}
 
 fs::path config_beside(const fs::path& model) {
   std::error_code ec;
@@ -66,7 +54,7 @@ nlohmann::json t2i_adapter_config_from_tensors(const io::WeightSet& w) {
 
 std::shared_ptr<const models::T2IAdapter> load_t2i_adapter(const fs::path& model, ops::Precision precision) {
   std::error_code ec;
-  const std::vector<fs::path> files = weight_files(model, "t2i-adapter");
+  const std::vector<fs::path> files = diffusers_weight_files(model, "t2i-adapter");
   io::WeightSet weights = io::open_weight_set("t2i-adapter", files);
   const fs::path config_file = config_beside(model);
   io::T2IAdapterConfig config;
@@ -85,10 +73,7 @@ std::shared_ptr<const models::T2IAdapter> load_t2i_adapter(const fs::path& model
 }
 
 double t2i_adapter_weights_gib(const fs::path& model, ops::Precision precision) {
-  const io::WeightSet weights = io::open_weight_set("t2i-adapter", weight_files(model, "t2i-adapter"));
-  double values = 0;
-  for (const auto& name : weights.names()) values += static_cast<double>(weights.record(name)->shape.numel());
-  return values * (precision == ops::Precision::BF16 ? 2.0 : 4.0) / (1024.0 * 1024.0 * 1024.0);
+  return packed_weights_gib(io::open_weight_set("t2i-adapter", diffusers_weight_files(model, "t2i-adapter")), precision);
 }
 
 bool is_t2i_adapter(const fs::path& model) {

@@ -77,4 +77,25 @@ models::AutoencoderTiny load_tiny_autoencoder(const std::filesystem::path& dir, 
   return model;
 }
 
+std::vector<std::filesystem::path> diffusers_weight_files(const std::filesystem::path& model, const char* stage) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  SDXL_CHECK(fs::exists(model, ec), Io, "[", stage, "] ", model.string(), ": no such file or folder");
+  if (!fs::is_directory(model, ec)) {
+    SDXL_CHECK(model.extension() == ".safetensors", Format, "[", stage, "] ", model.string(),
+               ": not a .safetensors file (pickled .pth/.ckpt/.bin models are not read: convert them to safetensors)");
+    return {model};
+  }
+  for (const char* name : {"diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors"})
+    if (fs::exists(model / name, ec)) return {model / name};
+  fail(ErrorCode::Io, "[", stage, "] ", model.string(),
+       ": no diffusion_pytorch_model(.fp16).safetensors (a .bin or .pth model must be converted to safetensors first)");
+}
+
+double packed_weights_gib(const io::WeightSet& weights, ops::Precision precision) {
+  double values = 0;
+  for (const auto& name : weights.names()) values += static_cast<double>(weights.record(name)->shape.numel());
+  return values * (precision == ops::Precision::BF16 ? 2.0 : 4.0) / (1024.0 * 1024.0 * 1024.0);
+}
+
 }  // namespace sdxl::pipeline

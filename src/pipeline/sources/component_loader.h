@@ -2,7 +2,9 @@
 // that the weights hold exactly what the config implies.
 #pragma once
 
+#include <filesystem>
 #include <string>
+#include <vector>
 
 #include "pipeline/sources/model_source.h"
 #include "models/clip/clip_text_model.h"
@@ -26,6 +28,13 @@ models::AutoencoderKL load_vae(const ModelSource& source, const std::string& com
 // A diffusers AutoencoderTiny folder (config.json and diffusion_pytorch_model[.fp16].safetensors),
 // as madebyollin/taesdxl: refused with a clear message when it is something else.
 models::AutoencoderTiny load_tiny_autoencoder(const std::filesystem::path& dir, ops::Precision precision = ops::Precision::F32);
+// The weights of a diffusers component kept apart from a pipeline (ControlNet, T2I-Adapter): a
+// folder's diffusion_pytorch_model[.fp16].safetensors, or one .safetensors file; throws naming
+// what is wrong, under `stage` ("controlnet").
+std::vector<std::filesystem::path> diffusers_weight_files(const std::filesystem::path& model, const char* stage);
+// The memory a weight set takes once packed in `precision` (2 or 4 bytes a value), in GiB.
+double packed_weights_gib(const io::WeightSet& weights, ops::Precision precision);
+
 models::UNet2DConditionModel load_unet(const ModelSource& source, const std::string& component = "unet",
                                        ops::Precision precision = ops::Precision::F32,
                                        models::AdaptableLayers* adaptable = nullptr);

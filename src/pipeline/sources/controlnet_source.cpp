@@ -8,6 +8,7 @@
 #include "core/memory.h"
 #include "io/json_file.h"
 #include "models/common/weights.h"
+#include "pipeline/sources/component_loader.h"
 
 namespace sdxl::pipeline {
 namespace {
@@ -75,37 +76,15 @@ nlohmann::json controlnet_config_from_tensors(const io::WeightSet& w, const io::
   return c;
 }
 
-namespace {
-
-// The weights files of a ControlNet folder or file; throws naming what is wrong.
-std::vector<fs::path> controlnet_files(const fs::path& model) {
-  std::error_code ec;
-  SDXL_CHECK(fs::exists(model, ec), Io, "[controlnet] ", model.string(), ": no such file or folder");
-  if (!fs::is_directory(model, ec)) {
-    SDXL_CHECK(model.extension() == ".safetensors", Format, "[controlnet] ", model.string(),
-               ": not a .safetensors file (pickled .pth/.ckpt/.bin ControlNets are not read: convert them to "
-               "safetensors)");
-    return {model};
-  }
-  for (const char* name : {"diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors"})
-    if (fs::exists(model / name, ec)) return {model / name};
-  fail(ErrorCode::Io, "[controlnet] ", model.string(),
-       ": no diffusion_pytorch_model(.fp16).safetensors (a .bin or .pth ControlNet must be converted to safetensors first)");
-}
-
-}  // namespace
 
 double controlnet_weights_gib(const fs::path& model, ops::Precision precision) {
-  const io::WeightSet weights = io::open_weight_set("controlnet", controlnet_files(model));
-  double values = 0;
-  for (const auto& name : weights.names()) values += static_cast<double>(weights.record(name)->shape.numel());
-  return values * (precision == ops::Precision::BF16 ? 2.0 : 4.0) / (1024.0 * 1024.0 * 1024.0);
+  return packed_weights_gib(io::open_weight_set("controlnet", diffusers_weight_files(model, "controlnet")), precision);
 }
 
 std::shared_ptr<const models::ControlNetModel> load_controlnet(const fs::path& model, const fs::path& config_dir,
                                                                ops::Precision precision, const io::UNetConfig* unet) {
   std::error_code ec;
-  const std::vector<fs::path> files = controlnet_files(model);
+  const std::vector<fs::path> files = diffusers_weight_files(model, "controlnet");
   fs::path config_file = fs::is_directory(model, ec) ? model / "config.json" : model.parent_path() / "config.json";
   if (!config_dir.empty()) {
     config_file = fs::is_directory(config_dir, ec) ? config_dir / "config.json" : config_dir;

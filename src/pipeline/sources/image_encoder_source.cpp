@@ -11,6 +11,7 @@
 #include "io/clip_vision_config.h"
 #include "io/json_file.h"
 #include "models/common/weights.h"
+#include "pipeline/sources/component_loader.h"
 
 namespace sdxl::pipeline {
 namespace {
@@ -173,10 +174,7 @@ std::shared_ptr<const models::ClipVisionModel> load_image_encoder(const fs::path
 }
 
 double image_encoder_weights_gib(const fs::path& model, ops::Precision precision) {
-  const io::WeightSet weights = io::open_weight_set("image-encoder", encoder_files(model));
-  double values = 0;
-  for (const auto& name : weights.names()) values += static_cast<double>(weights.record(name)->shape.numel());
-  return values * (precision == ops::Precision::BF16 ? 2.0 : 4.0) / (1024.0 * 1024.0 * 1024.0);
+  return packed_weights_gib(io::open_weight_set("image-encoder", encoder_files(model)), precision);
 }
 
 }  // namespace sdxl::pipeline

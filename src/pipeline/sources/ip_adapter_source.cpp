@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/memory.h"
 #include "models/common/weights.h"
+#include "pipeline/sources/component_loader.h"
 #include "models/unet/unet.h"
 
 namespace sdxl::pipeline {
@@ -93,10 +94,7 @@ std::shared_ptr<const models::IpAdapter> load_ip_adapter(const fs::path& file, c
 }
 
 double ip_adapter_weights_gib(const fs::path& file, ops::Precision precision) {
-  const io::WeightSet weights = open_ip_adapter(file);
-  double values = 0;
-  for (const auto& name : weights.names()) values += static_cast<double>(weights.record(name)->shape.numel());
-  return values * (precision == ops::Precision::BF16 ? 2.0 : 4.0) / (1024.0 * 1024.0 * 1024.0);
+  return packed_weights_gib(open_ip_adapter(file), precision);
 }
 
 }  // namespace sdxl::pipeline
