@@ -81,11 +81,12 @@ std::string with_variant(const std::string& file, const std::string& variant) {
   return file.substr(0, dot) + "." + variant + file.substr(dot);
 }
 
-std::optional<WeightFiles> find_weights(const fs::path& dir, const std::string& stem, const std::string& variant) {
+// `file` is "<stem>.safetensors" or torch's "<stem>.bin" (diffusers' and transformers' fallback).
+std::optional<WeightFiles> find_weights(const fs::path& dir, const std::string& file, const std::string& variant) {
   std::error_code ec;
-  fs::path single = dir / with_variant(stem + ".safetensors", variant);
+  fs::path single = dir / with_variant(file, variant);
   if (fs::is_regular_file(single, ec)) return WeightFiles{{single}, {}, variant};
-  fs::path index = dir / with_variant(stem + ".safetensors.index.json", variant);
+  fs::path index = dir / with_variant(file + ".index.json", variant);
   if (!fs::is_regular_file(index, ec)) return std::nullopt;
   json root = read_json_object(index, "weights");
   auto map = root.find("weight_map");
@@ -114,17 +115,19 @@ std::optional<WeightFiles> find_weights(const fs::path& dir, const std::string& 
 WeightFiles PipelineFolder::weight_files(const std::string& component) const {
   fs::path dir = component_dir(component);
   const ComponentEntry* entry = index_.find(component);
-  const std::string stem = entry->library == "transformers" ? "model" : "diffusion_pytorch_model";
+  const bool transformers = entry->library == "transformers";
+  const std::string stem = transformers ? "model" : "diffusion_pytorch_model";
+  const std::string safetensors = stem + ".safetensors", torch = (transformers ? "pytorch_model" : stem) + ".bin";
   if (!variant_.empty()) {
-    if (auto found = find_weights(dir, stem, variant_)) return *found;
+    if (auto found = find_weights(dir, safetensors, variant_)) return *found;
+    if (auto found = find_weights(dir, torch, variant_)) return *found;
     fail(ErrorCode::Io, "[model] ", dir.string(), ": no ", variant_, " weights (",
-         with_variant(stem + ".safetensors", variant_), " or its .index.", variant_, ".json)");
+         with_variant(safetensors, variant_), " or its .index.", variant_, ".json)");
   }
-  if (auto found = find_weights(dir, stem, "")) return *found;
+  if (auto found = find_weights(dir, safetensors, "")) return *found;
   // No plain weights: use a variant when exactly one is present (e.g. only *.fp16.safetensors).
   std::set<std::string> variants;
   std::error_code ec;
-  bool has_bin = false;
   for (const auto& file : fs::directory_iterator(dir, ec)) {
     const std::string name = file.path().filename().string();
     if (name.rfind(stem + ".", 0) == 0 && name.size() > stem.size() + 13 &&
@@ -132,19 +135,17 @@ WeightFiles PipelineFolder::weight_files(const std::string& component) const {
       std::string middle = name.substr(stem.size() + 1, name.size() - stem.size() - 13);
       if (middle.find('.') == std::string::npos && middle.find('-') == std::string::npos) variants.insert(middle);
     }
-    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".bin") == 0) has_bin = true;
   }
   if (variants.size() == 1) {
-    if (auto found = find_weights(dir, stem, *variants.begin())) {
+    if (auto found = find_weights(dir, safetensors, *variants.begin())) {
       log_info("[model] ", component, ": using the ", *variants.begin(), " weights, the only ones present");
       return *found;
     }
   }
   if (variants.size() > 1)
     fail(ErrorCode::InvalidArgument, "[model] ", dir.string(), ": several weight variants and no plain weights; choose one with --variant");
-  if (has_bin)
-    fail(ErrorCode::Unsupported, "[model] ", dir.string(), ": only PyTorch .bin weights found; sdxl reads .safetensors");
-  fail(ErrorCode::Io, "[model] ", dir.string(), ": no weights (", stem, ".safetensors is missing)");
+  if (auto found = find_weights(dir, torch, "")) return *found;  // read without running it (io/torch_checkpoint.h)
+  fail(ErrorCode::Io, "[model] ", dir.string(), ": no weights (", safetensors, " or ", torch, " is missing)");
 }
 
 WeightSet PipelineFolder::open_weights(const std::string& component) const {

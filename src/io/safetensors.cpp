@@ -152,6 +152,24 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
   return result;
 }
 
+std::shared_ptr<SafetensorsFile> SafetensorsFile::from_records(std::shared_ptr<MappedFile> file,
+                                                              std::vector<TensorRecord> records,
+                                                              std::shared_ptr<const std::vector<uint8_t>> copies,
+                                                              std::map<std::string, std::string> metadata) {
+  auto result = std::shared_ptr<SafetensorsFile>(new SafetensorsFile());
+  result->file_ = std::move(file);
+  result->copies_ = std::move(copies);
+  result->records_ = std::move(records);
+  result->metadata_ = std::move(metadata);
+  std::sort(result->records_.begin(), result->records_.end(),
+            [](const TensorRecord& a, const TensorRecord& b) { return a.name < b.name; });
+  return result;
+}
+
+const uint8_t* SafetensorsFile::data(const TensorRecord& r) const {
+  return r.copied ? copies_->data() + r.begin : file_->data() + data_offset_ + r.begin;
+}
+
 const TensorRecord* SafetensorsFile::find(std::string_view name) const {
   auto it = std::lower_bound(records_.begin(), records_.end(), name,
                              [](const TensorRecord& r, std::string_view n) { return r.name < n; });
@@ -165,7 +183,8 @@ Tensor SafetensorsFile::tensor(std::string_view name) const {
 }
 
 Tensor SafetensorsFile::tensor(const TensorRecord& r) const {
-  const uint8_t* p = file_->data() + data_offset_ + r.begin;
+  const uint8_t* p = data(r);
+  if (r.copied) return Tensor::view(p, r.shape, r.dtype, std::shared_ptr<const void>(copies_, p));
   if (reinterpret_cast<uintptr_t>(p) % dtype_size(r.dtype) == 0)
     return Tensor::view(p, r.shape, r.dtype, std::shared_ptr<const void>(file_, p));
   // An odd header length leaves the data unaligned: copy rather than read misaligned floats.
@@ -175,8 +194,8 @@ Tensor SafetensorsFile::tensor(const TensorRecord& r) const {
 }
 
 Tensor SafetensorsFile::transient_tensor(const TensorRecord& r) const {
-  const uint8_t* p = file_->data() + data_offset_ + r.begin;
-  if (reinterpret_cast<uintptr_t>(p) % dtype_size(r.dtype) != 0) return tensor(r);  // already a copy
+  const uint8_t* p = data(r);
+  if (r.copied || reinterpret_cast<uintptr_t>(p) % dtype_size(r.dtype) != 0) return tensor(r);  // not the file's pages
   const size_t offset = static_cast<size_t>(data_offset_ + r.begin), length = static_cast<size_t>(r.end - r.begin);
   std::shared_ptr<const void> release_on_drop(p, [file = file_, offset, length](const void*) { file->release(offset, length); });
   return Tensor::view(p, r.shape, r.dtype, std::move(release_on_drop));
@@ -223,12 +242,6 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
     out.write(t.raw(), t.nbytes());
   }
   out.commit();
-}
-
-bool is_pickle_file(const std::filesystem::path& path) {
-  std::string ext = path.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return ext == ".ckpt" || ext == ".pt" || ext == ".pth" || ext == ".bin";
 }
 
 }  // namespace sdxl::io

@@ -1,6 +1,8 @@
 // safetensors: an 8-byte little-endian header length, a JSON header mapping tensor names to
 // {dtype, shape, data_offsets}, then the raw little-endian data. The reader validates every
 // record against the real file before any tensor is touched, and hands out views into the map.
+// A torch checkpoint (io/torch_checkpoint.h) is read into the same class: its records point at
+// the zip's stored storages, so every loader reads either format the same way.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +26,7 @@ struct TensorRecord {
   Shape shape;
   uint64_t begin = 0;  // byte offsets within the data area (after the header)
   uint64_t end = 0;
+  bool copied = false;  // the offsets are in the file's copies (a torch tensor stored with gaps)
 };
 
 // Limits enforced before anything is sized by the file's own numbers.
@@ -34,6 +37,11 @@ class SafetensorsFile {
  public:
   // Opens and validates; throws sdxl::Error naming the file (and tensor) on any inconsistency.
   static std::shared_ptr<SafetensorsFile> open(const std::filesystem::path& path);
+  // Records already validated against `file` (offsets from its first byte), and `copies`: the
+  // bytes of records marked `copied`. For readers of other formats.
+  static std::shared_ptr<SafetensorsFile> from_records(std::shared_ptr<MappedFile> file, std::vector<TensorRecord> records,
+                                                       std::shared_ptr<const std::vector<uint8_t>> copies,
+                                                       std::map<std::string, std::string> metadata);
 
   const std::filesystem::path& path() const { return file_->path(); }
   uint64_t file_size() const { return file_->size(); }
@@ -50,14 +58,12 @@ class SafetensorsFile {
 
  private:
   std::shared_ptr<MappedFile> file_;
+  const uint8_t* data(const TensorRecord& record) const;
   uint64_t data_offset_ = 0;
+  std::shared_ptr<const std::vector<uint8_t>> copies_;
   std::vector<TensorRecord> records_;
   std::map<std::string, std::string> metadata_;
 };
-
-// A PyTorch pickle (.ckpt, .pt, .pth, .bin, any case), by its name: sdxl never opens one
-// (unpickling can run code), so every reader refuses these before reading a byte.
-bool is_pickle_file(const std::filesystem::path& path);
 
 // Writes tensors (in the given order) with an 8-byte aligned header. Writes to a temporary
 // file next to `path` and renames it, so a failure never leaves a partial file behind.

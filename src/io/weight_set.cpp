@@ -1,3 +1,4 @@
+#include "io/tensor_file.h"
 #include "io/weight_set.h"
 
 #include <atomic>
@@ -61,7 +62,7 @@ WeightSet open_weight_set(const std::string& component, const std::vector<fs::pa
   WeightSet set;
   set.component_ = component;
   for (const auto& file : files) {
-    set.files_.push_back(SafetensorsFile::open(file));
+    set.files_.push_back(open_tensor_file(file));
     const size_t i = set.files_.size() - 1;
     for (const auto& record : set.files_.back()->records()) {
       auto [it, inserted] = set.index_.emplace(record.name, std::make_pair(i, &record));

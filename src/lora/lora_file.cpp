@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "io/tensor_file.h"
 
 namespace sdxl::lora {
 namespace {
@@ -95,10 +96,7 @@ LoraFile group_lora_tensors(const io::SafetensorsFile& file) {
 }
 
 LoraFile read_lora_file(const std::filesystem::path& path) {
-  SDXL_CHECK(!io::is_pickle_file(path), Format, "[lora] ", path.string(),
-             ": a pickled PyTorch file; sdxl reads LoRAs only as .safetensors (unpickling can run code). Convert it ",
-             "with a trusted tool first");
-  return group_lora_tensors(*io::SafetensorsFile::open(path));
+  return group_lora_tensors(*io::open_tensor_file(path));
 }
 
 }  // namespace sdxl::lora

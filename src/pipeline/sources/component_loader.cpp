@@ -2,6 +2,7 @@
 
 #include "core/log.h"
 #include "core/memory.h"
+#include "io/tensor_file.h"
 #include "io/json_file.h"
 
 namespace sdxl::pipeline {
@@ -82,14 +83,14 @@ std::vector<std::filesystem::path> diffusers_weight_files(const std::filesystem:
   std::error_code ec;
   SDXL_CHECK(fs::exists(model, ec), Io, "[", stage, "] ", model.string(), ": no such file or folder");
   if (!fs::is_directory(model, ec)) {
-    SDXL_CHECK(model.extension() == ".safetensors", Format, "[", stage, "] ", model.string(),
-               ": not a .safetensors file (pickled .pth/.ckpt/.bin models are not read: convert them to safetensors)");
+    SDXL_CHECK(io::is_weights_file_name(model), Format, "[", stage, "] ", model.string(),
+               ": not a weights file (.safetensors, .pth, .ckpt, .pt, .bin)");
     return {model};
   }
-  for (const char* name : {"diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors"})
+  for (const char* name : {"diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors",
+                           "diffusion_pytorch_model.bin"})
     if (fs::exists(model / name, ec)) return {model / name};
-  fail(ErrorCode::Io, "[", stage, "] ", model.string(),
-       ": no diffusion_pytorch_model(.fp16).safetensors (a .bin or .pth model must be converted to safetensors first)");
+  fail(ErrorCode::Io, "[", stage, "] ", model.string(), ": no diffusion_pytorch_model(.fp16).safetensors or .bin");
 }
 
 double packed_weights_gib(const io::WeightSet& weights, ops::Precision precision) {

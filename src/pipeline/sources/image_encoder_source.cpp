@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/memory.h"
+#include "io/tensor_file.h"
 #include "io/clip_vision_config.h"
 #include "io/json_file.h"
 #include "models/common/weights.h"
@@ -22,11 +23,11 @@ std::vector<fs::path> encoder_files(const fs::path& model) {
   std::error_code ec;
   SDXL_CHECK(fs::exists(model, ec), Io, "[image-encoder] ", model.string(), ": no such file or folder");
   if (!fs::is_directory(model, ec)) {
-    SDXL_CHECK(model.extension() == ".safetensors", Format, "[image-encoder] ", model.string(),
-               ": not a .safetensors file (pickled .bin/.pth encoders are not read: convert them to safetensors)");
+    SDXL_CHECK(io::is_weights_file_name(model), Format, "[image-encoder] ", model.string(),
+               ": not a weights file (.safetensors, .bin, .pth, .pt, .ckpt)");
     return {model};
   }
-  for (const char* name : {"model.safetensors", "model.fp16.safetensors"})
+  for (const char* name : {"model.safetensors", "model.fp16.safetensors", "pytorch_model.bin"})
     if (fs::exists(model / name, ec)) return {model / name};
   fail(ErrorCode::Io, "[image-encoder] ", model.string(), ": no model(.fp16).safetensors (an image_encoder folder of transformers)");
 }

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "io/tensor_file.h"
 #include "core/log.h"
 #include "core/memory.h"
 #include "models/common/weights.h"
@@ -24,8 +25,8 @@ const io::TensorRecord& record_of(const io::WeightSet& w, const std::string& nam
 io::WeightSet open_ip_adapter(const fs::path& file) {
   std::error_code ec;
   SDXL_CHECK(fs::is_regular_file(file, ec), Io, "[ip-adapter] ", file.string(), ": no such file");
-  SDXL_CHECK(file.extension() == ".safetensors", Format, "[ip-adapter] ", file.string(),
-             ": not a .safetensors file (the .bin IP-Adapters are torch pickles: take the .safetensors of the same model)");
+  SDXL_CHECK(io::is_weights_file_name(file), Format, "[ip-adapter] ", file.string(),
+             ": not a weights file (.safetensors, or h94's .bin)");
   return io::open_weight_set("ip-adapter", {file});
 }
 

@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "pipeline/sources/single_file_source.h"
+#include "io/tensor_file.h"
 #include "io/json_file.h"
 
 namespace sdxl::pipeline {
@@ -27,12 +28,8 @@ std::shared_ptr<const ModelSource> open_model_source(const std::filesystem::path
                                                      const std::filesystem::path& config_dir) {
   std::error_code ec;
   if (std::filesystem::is_regular_file(path, ec)) {
-    const std::string ext = path.extension().string();
-    SDXL_CHECK(!io::is_pickle_file(path), Unsupported, "[model] ", path.string(),
-               ": a pickled PyTorch checkpoint; sdxl reads only safetensors (a pickle can run code when it is "
-               "loaded, so it is never unpickled): use the model's .safetensors file or a diffusers folder");
-    SDXL_CHECK(ext == ".safetensors", Unsupported, "[model] ", path.string(),
-               ": not a safetensors file or a diffusers pipeline folder");
+    SDXL_CHECK(io::is_weights_file_name(path), Unsupported, "[model] ", path.string(),
+               ": not a checkpoint (.safetensors, .ckpt, .pt, .pth, .bin) or a diffusers pipeline folder");
     return std::make_shared<SingleFileSource>(path, config_dir);
   }
   return std::make_shared<FolderSource>(path, variant);

@@ -3,6 +3,7 @@
 #include <functional>
 
 #include "core/error.h"
+#include "io/tensor_file.h"
 #include "io/original_layout.h"
 #include "pipeline/sources/data_dir.h"
 
@@ -45,7 +46,7 @@ io::WeightSet original_layout_weights(const std::string& component, std::shared_
 
 SingleFileSource::SingleFileSource(const std::filesystem::path& file, const std::filesystem::path& config_dir)
     : file_(file) {
-  st_ = io::SafetensorsFile::open(file);
+  st_ = io::open_tensor_file(file);
   bool wrapped = !st_->records().empty();
   for (const auto& r : st_->records()) wrapped = wrapped && starts_with(r.name, "state_dict.");
   if (wrapped) wrapper_ = "state_dict.";

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "io/tensor_file.h"
 #include "io/json_file.h"
 #include "io/model_configs.h"
 #include "io/original_layout.h"
@@ -54,7 +55,8 @@ class VaeSource final : public ModelSource {
     origin_ = config.string();
     const std::string cls = config_.value("_class_name", std::string());
     SDXL_CHECK(cls == "AutoencoderKL", Format, "[vae] ", origin_, ": _class_name is '", cls, "', expected AutoencoderKL");
-    for (const char* name : {"diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors"})
+    for (const char* name : {"diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors",
+                             "diffusion_pytorch_model.bin"})
       if (fs::exists(vae_ / name, ec)) {
         folder_files_.push_back(vae_ / name);
         break;
@@ -62,9 +64,7 @@ class VaeSource final : public ModelSource {
     SDXL_CHECK(!folder_files_.empty(), Io, "[vae] ", vae_.string(), ": no diffusion_pytorch_model(.fp16).safetensors");
   }
   void open_file() {
-    SDXL_CHECK(!io::is_pickle_file(vae_), Format, "[vae] ", vae_.string(),
-               ": a pickled PyTorch file; sdxl reads only .safetensors (unpickling can run code)");
-    file_ = io::SafetensorsFile::open(vae_);
+    file_ = io::open_tensor_file(vae_);
     prefix_ = any_key_starts_with(*file_, "first_stage_model.") ? "first_stage_model." : "";
     SDXL_CHECK(any_key_starts_with(*file_, prefix_ + "decoder.") && !any_key_starts_with(*file_, "model.diffusion_model."),
                Format, "[vae] ", vae_.string(), ": not a VAE (no decoder.* tensors", prefix_.empty() ? "" : " under first_stage_model.",
