@@ -19,6 +19,7 @@
 #include "pipeline/prompts/lora_tags.h"
 #include "io/pipeline_folder.h"
 #include "io/safetensors.h"
+#include "io/tensor_file.h"
 #include "io/json_file.h"
 #include "pipeline/request/scheduler_spec.h"
 #include "pipeline/prompts/prompt_chunks.h"
@@ -63,6 +64,32 @@ int expect_clean(Body body) {
 
 fs::path g_tokenizer_dir;
 
+// A stored zip as torch.save writes it: data.pkl and storages "0".."3" of 64 bytes each.
+std::string pickle_in_archive(const std::string& pkl) {
+  std::vector<std::pair<std::string, std::string>> entries = {{"archive/data.pkl", pkl}};
+  for (int key = 0; key < 4; ++key) entries.push_back({"archive/data/" + std::to_string(key), std::string(64, '\x01')});
+  std::string out, directory;
+  auto le = [](std::string& s, uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) s += static_cast<char>((v >> (8 * i)) & 0xff);
+  };
+  for (const auto& [name, body] : entries) {
+    const uint64_t local = out.size();
+    le(out, 0x04034b50, 4), le(out, 20, 2), le(out, 0, 2), le(out, 0, 2), le(out, 0, 4), le(out, 0, 4);
+    le(out, body.size(), 4), le(out, body.size(), 4), le(out, name.size(), 2), le(out, 0, 2);
+    out += name + body;
+    le(directory, 0x02014b50, 4), le(directory, 20, 2), le(directory, 20, 2), le(directory, 0, 2), le(directory, 0, 2);
+    le(directory, 0, 4), le(directory, 0, 4), le(directory, body.size(), 4), le(directory, body.size(), 4);
+    le(directory, name.size(), 2), le(directory, 0, 2), le(directory, 0, 2), le(directory, 0, 2), le(directory, 0, 2);
+    le(directory, 0, 4), le(directory, local, 4);
+    directory += name;
+  }
+  const uint64_t at = out.size();
+  out += directory;
+  le(out, 0x06054b50, 4), le(out, 0, 4), le(out, entries.size(), 2), le(out, entries.size(), 2);
+  le(out, directory.size(), 4), le(out, at, 4), le(out, 0, 2);
+  return out;
+}
+
 }  // namespace
 
 void set_tokenizer_dir(const fs::path& dir) { g_tokenizer_dir = dir; }
@@ -73,6 +100,21 @@ int safetensors_bytes(const uint8_t* data, size_t size) {
     auto file = io::SafetensorsFile::open(path);
     // Touch every tensor: views must stay inside the mapping.
     volatile uint8_t sink = 0;
+    for (const auto& record : file->records()) {
+      Tensor t = file->tensor(record);
+      if (t.nbytes() > 0) sink = sink ^ static_cast<const uint8_t*>(t.raw())[t.nbytes() - 1];
+    }
+    (void)sink;
+  });
+}
+
+int torch_bytes(const uint8_t* data, size_t size) {
+  std::string bytes(reinterpret_cast<const char*>(data), size);
+  if (bytes.compare(0, 2, "PK") != 0) bytes = pickle_in_archive(bytes);
+  const fs::path path = write_scratch("fuzz.ckpt", reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  return expect_clean([&] {
+    auto file = io::open_tensor_file(path);
+    volatile uint8_t sink = 0;  // every tensor's bytes must lie inside the mapping or the copies
     for (const auto& record : file->records()) {
       Tensor t = file->tensor(record);
       if (t.nbytes() > 0) sink = sink ^ static_cast<const uint8_t*>(t.raw())[t.nbytes() - 1];

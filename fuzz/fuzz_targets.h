@@ -16,6 +16,8 @@ int image_bytes(const uint8_t* data, size_t size);        // a PNG or JPEG input
 int prompt_bytes(const uint8_t* data, size_t size);       // an AUTOMATIC1111-syntax prompt: parse and chunk
 int keys_bytes(const uint8_t* data, size_t size);         // tensor keys, one per line: every layout mapping
 int lora_bytes(const uint8_t* data, size_t size);         // a LoRA file: parse, match, merge
+// A torch.save file (bytes starting "PK"), or else a data.pkl put in one with four storages.
+int torch_bytes(const uint8_t* data, size_t size);
 
 // The tokenizer folder the tokenizer target loads once ($SDXL_REF/tokenizer by default).
 void set_tokenizer_dir(const std::filesystem::path& dir);

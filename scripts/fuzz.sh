@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(safetensors config tokenizer image prompt keys lora server_request)
+[ ${#targets[@]} -eq 0 ] && targets=(safetensors torch config tokenizer image prompt keys lora server_request)
 ref=${SDXL_REF:-../shared/sdxl-ref}
 
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" -DSDXL_FUZZ=ON \
@@ -20,9 +20,10 @@ cmake --build build-fuzz --target $(printf 'fuzz_%s ' "${targets[@]}")
 # Seed corpora from the reference data (when present), next to the committed seeds (fuzz/seeds:
 # the tokenizer's are the reference data's tokenizer prompts).
 seeds=build-fuzz/seeds
-rm -rf "$seeds" && mkdir -p "$seeds"/{safetensors,config,tokenizer,image,prompt,keys,lora,server_request}
+rm -rf "$seeds" && mkdir -p "$seeds"/{safetensors,torch,config,tokenizer,image,prompt,keys,lora,server_request}
 if [ -d "$ref" ]; then
   find "$ref/cases" -name '*.safetensors' -size -48k -exec cp {} "$seeds/safetensors/" \;
+  [ -d "$ref/models/pickle/hostile" ] && cp "$ref"/models/pickle/hostile/* "$seeds/torch/"
   i=0
   for f in $(find "$ref" -name '*.json' -size -64k ! -name vocab.json ! -name cases.json ! -path '*manifests*'); do
     cp "$f" "$seeds/config/$i.json"; i=$((i + 1))

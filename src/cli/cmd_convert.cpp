@@ -23,8 +23,10 @@ Command add_convert_command(CLI::App& app) {
       "Convert a model set: a single-file checkpoint (the original Stability layout, as\n"
       "sd_xl_base_1.0.safetensors) into a diffusers folder, or a diffusers folder into a single file;\n"
       "optionally into another dtype (--dtype) and with LoRAs merged in (--lora): bake a LoRA, or\n"
-      "shrink a checkpoint to fp16.");
-  cmd->add_option("input", o->input, "A single .safetensors checkpoint or a diffusers folder")->required();
+      "shrink a checkpoint to fp16. A torch file (.ckpt, .pt, .pth, .bin) given with an OUTPUT.safetensors is\n"
+      "written tensor for tensor (a state_dict / params_ema / params wrapper unwrapped), read without\n"
+      "running any of its code.");
+  cmd->add_option("input", o->input, "A single-file checkpoint (.safetensors, .ckpt), a diffusers folder, or any torch file")->required();
   cmd->add_option("output", o->output, "The folder (from a single file) or .safetensors file (from a folder) to write; must not exist")
       ->required();
   cmd->add_option("--dtype", o->dtype, "keep (each tensor as stored), fp32, fp16 or bf16")

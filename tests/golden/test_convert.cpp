@@ -115,3 +115,39 @@ TEST(Convert, ThroughTheCli) {
 
 }  // namespace
 }  // namespace sdxl
+
+namespace sdxl {
+namespace {
+
+// `sdxl convert IN.pth OUT.safetensors`: each torch checkpoint of the reference data becomes its
+// safetensors twin tensor for tensor (the {"params_ema": ...} and {"state_dict": ...} wrappers
+// unwrapped; old ESRGAN names kept as stored).
+TEST(Convert, TorchCheckpointsBecomeSafetensorsTensorForTensor) {
+  SDXL_REQUIRE_REFERENCE();
+  const auto ref = test::reference_dir();
+  test::TempDir dir;
+  const auto run = run_sdxl("convert " + quoted(ref / "models/esrgan/tiny-RealESRGAN_x4plus.pth") + " " +
+                                  quoted(dir / "x4.safetensors"));
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  expect_same_files(dir / "x4.safetensors", ref / "models/esrgan/tiny-RealESRGAN_x4plus.safetensors");
+
+  pipeline::write_tensor_file(ref / "models/pickle/tiny-sdxl-base.vae-decoder.fp16.ckpt", dir / "vae.safetensors", std::nullopt);
+  const auto got = io::SafetensorsFile::open(dir / "vae.safetensors");
+  const auto single = io::SafetensorsFile::open(ref / "models/single-file/tiny-sdxl-base.fp16.safetensors");
+  EXPECT_EQ(got->records().size(), 136u);
+  for (const auto& r : got->records()) EXPECT_TRUE(same_bytes(got->tensor(r), single->tensor(r.name))) << r.name;
+
+  pipeline::write_tensor_file(ref / "models/esrgan/tiny-ESRGAN_x4.old-layout.pth", dir / "old.safetensors", DType::F16);
+  const auto old = io::SafetensorsFile::open(dir / "old.safetensors");
+  ASSERT_NE(old->find("model.0.weight"), nullptr);
+  EXPECT_EQ(old->find("model.0.weight")->dtype, DType::F16);
+
+  const auto hostile = run_sdxl("convert " + quoted(ref / "models/pickle/hostile/os_system.ckpt") + " " +
+                                      quoted(dir / "h.safetensors"));
+  EXPECT_NE(hostile.exit_code, 0);
+  EXPECT_NE(hostile.output.find("'os.system'"), std::string::npos) << hostile.output;
+  EXPECT_FALSE(fs::exists(dir / "h.safetensors"));
+}
+
+}  // namespace
+}  // namespace sdxl

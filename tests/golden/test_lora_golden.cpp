@@ -12,6 +12,7 @@
 #include "pipeline/sources/lora_source.h"
 #include "pipeline/prompts/prompt_encoder.h"
 #include "random_tensor.h"
+#include "torch_file_writer.h"
 
 namespace sdxl {
 namespace {
@@ -188,6 +189,29 @@ TEST(LoraGolden, RefinerLoraWithBlockIndicesAboveTen) {
   EXPECT_TRUE(identical(engine->generate(request).final.images, plain));
 }
 
+// A LoRA shipped as a torch .pt merges exactly as its safetensors original.
+TEST(LoraGolden, TorchFileLoraMergesAsItsSafetensors) {
+  SDXL_REQUIRE_REFERENCE();
+  const auto ref = test::reference_dir();
+  test::TempDir dir;
+  const auto original = ref / "models/loras/tiny-sdxl-base-kohya-locon.safetensors";
+  test::write_file(dir / "locon.pt", test::torch_checkpoint_of(*io::SafetensorsFile::open(original), ""));
+  const auto base = pipeline::open_model_source(ref / "models/tiny-sdxl-base");
+  const auto a = pipeline::with_loras(base, {{original, 0.8}}), b = pipeline::with_loras(base, {{dir / "locon.pt", 0.8}});
+  size_t changed = 0;
+  for (const char* component : {"unet", "text_encoder"}) {
+    const io::WeightSet wa = a->weights(component), wb = b->weights(component), plain = base->weights(component);
+    for (const auto& name : wa.names()) {
+      const Tensor x = wa.get(name), y = wb.get(name);
+      ASSERT_EQ(x.nbytes(), y.nbytes()) << name;
+      EXPECT_EQ(std::memcmp(x.raw(), y.raw(), x.nbytes()), 0) << name;
+      const Tensor p = plain.get(name);
+      changed += p.dtype() == x.dtype() && p.nbytes() == x.nbytes() && std::memcmp(p.raw(), x.raw(), x.nbytes()) != 0;
+    }
+  }
+  EXPECT_GT(changed, 0u);
+}
+
 TEST(LoraGolden, BadLorasAreClearErrors) {
   SDXL_REQUIRE_REFERENCE();
   const auto ref = test::reference_dir();
@@ -208,7 +232,8 @@ TEST(LoraGolden, BadLorasAreClearErrors) {
   refused([&] { pipeline::with_loras(base, {{ref / "models/single-file/tiny-sdxl-base.safetensors", 1.0}}); },
           "no LoRA format");
   refused([&] { pipeline::with_loras(base, {{ref / "models/loras/missing.safetensors", 1.0}}); }, "missing.safetensors");
-  refused([&] { pipeline::with_loras(base, {{"lora.ckpt", 1.0}}); }, "pickled");
+  refused([&] { pipeline::with_loras(base, {{"lora.ckpt", 1.0}}); }, "lora.ckpt");
+  refused([&] { pipeline::with_loras(base, {{ref / "models/pickle/hostile/os_system.ckpt", 1.0}}); }, "'os.system'");
 }
 
 }  // namespace

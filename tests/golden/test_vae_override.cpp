@@ -8,6 +8,7 @@
 #include "golden_cases.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
+#include "torch_file_writer.h"
 #include "pipeline/engine.h"
 
 namespace sdxl {
@@ -15,9 +16,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-Tensor image_with(const fs::path& vae, ops::Precision precision = ops::Precision::F32) {
+Tensor image_with(const fs::path& vae, ops::Precision precision = ops::Precision::F32,
+                  const fs::path& model = test::reference_dir() / "models/tiny-sdxl-base") {
   pipeline::EngineOptions options;
-  options.model = test::reference_dir() / "models/tiny-sdxl-base";
+  options.model = model;
+  if (fs::is_regular_file(model)) options.config = test::reference_dir() / "models/tiny-sdxl-base";
   options.vae = vae;
   options.precision = precision;
   auto engine = pipeline::Engine::load(options);
@@ -89,11 +92,26 @@ TEST(VaeOverride, BadVaesAreClearErrors) {
   };
   refused(dir / "vae.ckpt", "does not exist");
   test::write_file(dir / "vae.pt", "x");
-  refused(dir / "vae.pt", "pickled");
+  refused(dir / "vae.pt", "vae.pt");
+  fs::copy_file(test::reference_dir() / "models/pickle/hostile/os_system.ckpt", dir / "hostile.ckpt");
+  refused(dir / "hostile.ckpt", "'os.system'");
   refused(test::reference_dir() / "models/single-file/tiny-sdxl-base.safetensors", "whole checkpoint");
   refused(test::reference_dir() / "models/tiny-sdxl-base/unet", "_class_name");
   fs::create_directories(dir / "empty");
   refused(dir / "empty", "no config.json");
+}
+
+// Torch files where safetensors were: a single-file checkpoint saved as {"state_dict": ...} in a
+// .ckpt and a bare VAE state dict in a .pt give the images of their safetensors originals.
+TEST(TorchFiles, CheckpointAndVaeGiveTheSafetensorsImages) {
+  SDXL_REQUIRE_REFERENCE();
+  test::TempDir dir;
+  const fs::path single = test::reference_dir() / "models/single-file/tiny-sdxl-base.safetensors";
+  test::write_file(dir / "model.ckpt", test::torch_checkpoint_of(*io::SafetensorsFile::open(single), "state_dict"));
+  EXPECT_TRUE(identical(image_with({}, ops::Precision::F32, dir / "model.ckpt"), image_with({}, ops::Precision::F32, single)));
+  write_vae_file(dir / "vae.safetensors", false);
+  test::write_file(dir / "vae.pt", test::torch_checkpoint_of(*io::SafetensorsFile::open(dir / "vae.safetensors"), ""));
+  EXPECT_TRUE(identical(image_with(dir / "vae.pt"), image_with({})));
 }
 
 }  // namespace

@@ -10,6 +10,7 @@ namespace sdxl {
 namespace {
 
 TEST(FuzzRegressions, Safetensors) { replay("safetensors", fuzz::safetensors_bytes); }
+TEST(FuzzRegressions, Torch) { replay("torch", fuzz::torch_bytes); }
 TEST(FuzzRegressions, Config) { replay("config", fuzz::config_bytes); }
 TEST(FuzzRegressions, Image) { replay("image", fuzz::image_bytes); }
 TEST(FuzzRegressions, Keys) { replay("keys", fuzz::keys_bytes); }

@@ -12,71 +12,16 @@
 #include "core/error.h"
 #include "io/pickle_machine.h"
 #include "io/tensor_file.h"
+#include "pipeline/prompts/textual_inversion.h"
+#include "torch_file_writer.h"
 
 namespace sdxl {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Pickle bytes, opcode by opcode.
-struct Pickle {
-  std::string bytes = "\x80\x02";
-  Pickle& op(const std::string& code) { bytes += code; return *this; }
-  Pickle& str(const std::string& s) {
-    bytes += 'X';
-    for (int i = 0; i < 4; ++i) bytes += static_cast<char>((s.size() >> (8 * i)) & 0xff);
-    bytes += s;
-    return *this;
-  }
-  Pickle& global(const std::string& module, const std::string& name) { bytes += "c" + module + "\n" + name + "\n"; return *this; }
-  Pickle& put(int slot) { bytes += 'q'; bytes += static_cast<char>(slot); return *this; }
-  Pickle& get(int slot) { bytes += 'h'; bytes += static_cast<char>(slot); return *this; }
-  Pickle& small(int v) { bytes += 'K'; bytes += static_cast<char>(v); return *this; }
-  Pickle& ints(std::initializer_list<int> values) {
-    op("(");
-    for (int v : values) small(v);
-    return op("t");
-  }
-  // _rebuild_tensor_v2(('storage', FloatStorage, key, 'cpu', numel), offset, size, stride, False, OrderedDict())
-  Pickle& tensor(const std::string& key, int numel, int offset, std::initializer_list<int> size,
-                 std::initializer_list<int> stride) {
-    global("torch._utils", "_rebuild_tensor_v2").op("(").op("(").str("storage").global("torch", "FloatStorage");
-    str(key).str("cpu").small(numel).op("t").op("Q").small(offset).ints(size).ints(stride).op("\x89");
-    global("collections", "OrderedDict").op(")").op("R");
-    return op("t").op("R");
-  }
-  std::string done() const { return bytes + "."; }
-};
-
-// A zip archive of stored entries, as torch.save writes one.
-std::string stored_zip(const std::vector<std::pair<std::string, std::string>>& entries) {
-  std::string out, directory;
-  auto le = [](std::string& s, uint64_t v, int n) {
-    for (int i = 0; i < n; ++i) s += static_cast<char>((v >> (8 * i)) & 0xff);
-  };
-  for (const auto& [name, data] : entries) {
-    const uint64_t local = out.size();
-    le(out, 0x04034b50, 4); le(out, 20, 2); le(out, 0, 2); le(out, 0, 2); le(out, 0, 4); le(out, 0, 4);
-    le(out, data.size(), 4); le(out, data.size(), 4); le(out, name.size(), 2); le(out, 0, 2);
-    out += name + data;
-    le(directory, 0x02014b50, 4); le(directory, 20, 2); le(directory, 20, 2); le(directory, 0, 2); le(directory, 0, 2);
-    le(directory, 0, 4); le(directory, 0, 4); le(directory, data.size(), 4); le(directory, data.size(), 4);
-    le(directory, name.size(), 2); le(directory, 0, 2); le(directory, 0, 2); le(directory, 0, 2); le(directory, 0, 2);
-    le(directory, 0, 4); le(directory, local, 4);
-    directory += name;
-  }
-  const uint64_t at = out.size();
-  out += directory;
-  le(out, 0x06054b50, 4); le(out, 0, 4); le(out, entries.size(), 2); le(out, entries.size(), 2);
-  le(out, directory.size(), 4); le(out, at, 4); le(out, 0, 2);
-  return out;
-}
-
-std::string floats(std::initializer_list<float> values) {
-  std::string s(values.size() * 4, '\0');
-  std::memcpy(s.data(), values.begin(), s.size());
-  return s;
-}
+using test::floats;
+using test::Pickle;
+using test::stored_zip;
 
 class PickleMachine : public ::testing::Test {
  protected:
@@ -90,10 +35,7 @@ class PickleMachine : public ::testing::Test {
     return dir_ / name;
   }
   fs::path checkpoint(const std::string& pkl, const std::vector<std::pair<std::string, std::string>>& storages) {
-    std::vector<std::pair<std::string, std::string>> entries = {{"archive/data.pkl", pkl}};
-    for (const auto& [key, data] : storages) entries.push_back({"archive/data/" + key, data});
-    entries.push_back({"archive/version", "3\n"});
-    return write("model.ckpt", stored_zip(entries));
+    return write("model.ckpt", test::torch_checkpoint(pkl, storages));
   }
   std::string refusal(const fs::path& path) {
     try {
@@ -177,6 +119,43 @@ TEST_F(PickleMachine, EveryTruncationIsAnError) {
       io::open_tensor_file(write("cut.pth", zip.substr(0, n)));
     } catch (const Error&) {
     }
+  }
+}
+
+}  // namespace
+}  // namespace sdxl
+
+namespace sdxl {
+namespace {
+
+// Textual inversions as torch files: {"clip_l", "clip_g"} saved with torch.save reads as the
+// safetensors file does; AUTOMATIC1111's SD 1.x layout (one string_to_param tensor) is named.
+TEST_F(PickleMachine, EmbeddingsFromTorchFiles) {
+  fs::create_directories(dir_ / "emb");
+  const std::string l = floats({1, 2, 3, 4, 5, 6, 7, 8}), g = floats({9, 8, 7, 6, 5, 4, 3, 2, 1, 0, -1, -2});
+  const std::string pkl = Pickle().op("}").op("(").str("clip_l").tensor("0", 8, 0, {2, 4}, {4, 1})
+                              .str("clip_g").tensor("1", 12, 0, {2, 6}, {6, 1}).op("u").done();
+  write("emb/sdxlword.pt", test::torch_checkpoint(pkl, {{"0", l}, {"1", g}}));
+  const std::string sd15 = Pickle().op("}").op("(").str("string_to_token").op("}").str("*").small(265).op("s")
+                               .str("string_to_param").op("}").str("*").tensor("0", 8, 0, {1, 8}, {8, 1}).op("s")
+                               .str("name").str("oldword").str("step").small(3).op("u").done();
+  write("emb/oldword.pt", test::torch_checkpoint(sd15, {{"0", l}}));
+
+  const auto loaded = pipeline::load_textual_inversions(dir_ / "emb", {"a sdxlword"});
+  ASSERT_EQ(loaded.size(), 1u);
+  EXPECT_EQ(loaded[0].clip_l.shape(), Shape({2, 4}));
+  EXPECT_EQ(loaded[0].clip_g.shape(), Shape({2, 6}));
+  EXPECT_EQ(loaded[0].clip_g.data<float>()[11], -2.0f);
+  const auto listed = pipeline::list_textual_inversions(dir_ / "emb");
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_NE(listed[0].problem.find("SD 1.x"), std::string::npos) << listed[0].problem;  // oldword
+  EXPECT_TRUE(listed[1].problem.empty()) << listed[1].problem;
+  EXPECT_EQ(listed[1].vectors, 2);
+  try {
+    pipeline::load_textual_inversions(dir_ / "emb", {"oldword"});
+    ADD_FAILURE() << "loaded an SD 1.x embedding";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("string_to_param"), std::string::npos) << e.what();
   }
 }
 

@@ -67,13 +67,16 @@ std::filesystem::path find_lora_file(const std::filesystem::path& dir, const std
   SDXL_CHECK_PARAM(name.find('/') == std::string::npos && name.find('\\') == std::string::npos && name != "." && name != "..",
              InvalidArgument, "prompts", "[lora] <lora:", name, ">: a LoRA is named by its file name, without folders");
   std::error_code ec;
-  const fs::path direct = dir / (name + ".safetensors");
-  if (fs::is_regular_file(direct, ec)) return direct;
-  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
-    if (it->is_regular_file(ec) && it->path().filename() == name + ".safetensors") return it->path();
-  fail_parameter("prompts", ErrorCode::InvalidArgument, "[lora] <lora:", name, ">: no ", name, ".safetensors in ", dir.string(),
-       " or its subfolders");
+  // AUTOMATIC1111's Lora extension lists .safetensors, .pt and .ckpt; safetensors first.
+  const char* extensions[] = {".safetensors", ".pt", ".ckpt"};
+  for (const char* ext : extensions)
+    if (const fs::path direct = dir / (name + ext); fs::is_regular_file(direct, ec)) return direct;
+  for (const char* ext : extensions)
+    for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+      if (it->is_regular_file(ec) && it->path().filename() == name + ext) return it->path();
+  fail_parameter("prompts", ErrorCode::InvalidArgument, "[lora] <lora:", name, ">: no ", name, ".safetensors (or .pt, .ckpt) in ",
+                 dir.string(), " or its subfolders");
 }
 
 }  // namespace sdxl::pipeline

@@ -4,12 +4,36 @@
 
 #include "core/error.h"
 #include "core/log.h"
-#include "io/safetensors.h"
+#include "io/tensor_file.h"
 #include "pipeline/prompts/tokenizer_loader.h"
 
 namespace sdxl::pipeline {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// Where an SDXL embedding keeps its two sets of vectors: `clip_l` / `clip_g` at the top (the
+// safetensors layout, and torch.save of the same dict), or inside AUTOMATIC1111's .pt layout
+// (`string_to_param`). A .pt with one `string_to_param` tensor is an SD 1.x/2.x embedding.
+std::pair<const io::TensorRecord*, const io::TensorRecord*> sdxl_vectors(const io::SafetensorsFile& file,
+                                                                         std::string& problem) {
+  for (const std::string prefix : {"", "string_to_param."})
+    if (const io::TensorRecord *l = file.find(prefix + "clip_l"), *g = file.find(prefix + "clip_g"); l && g) return {l, g};
+  problem = "no clip_l and clip_g tensors (not an SDXL embedding)";
+  for (const auto& r : file.records())
+    if (r.name.rfind("string_to_param.", 0) == 0 && r.shape.rank() == 2)
+      problem = "an SD 1.x/2.x embedding (one set of " + std::to_string(r.shape[1]) +
+                "-wide vectors in string_to_param); an SDXL embedding has clip_l (768) and clip_g (1280)";
+  return {nullptr, nullptr};
+}
+
+bool is_embedding_file(const fs::directory_entry& entry) {
+  const std::string ext = entry.path().extension().string();
+  return ext == ".safetensors" || ext == ".pt" || ext == ".bin";
+}
+
+}  // namespace
 
 std::vector<TextualInversion> load_textual_inversions(const fs::path& dir, const std::vector<std::string>& texts) {
   std::vector<TextualInversion> out;
@@ -18,7 +42,7 @@ std::vector<TextualInversion> load_textual_inversions(const fs::path& dir, const
   SDXL_CHECK(fs::is_directory(dir, ec), Io, "[embeddings] ", dir.string(), ": not a directory");
   std::vector<fs::path> files;
   for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
-    if (it->path().extension() != ".safetensors") continue;
+    if (!is_embedding_file(*it)) continue;
     std::error_code entry_ec;
     const bool regular = it->is_regular_file(entry_ec);
     // A symlink loop or a dangling link in the folder is one bad entry, not a failed request.
@@ -30,11 +54,11 @@ std::vector<TextualInversion> load_textual_inversions(const fs::path& dir, const
     const std::string name = file.stem().string();
     const bool used = std::any_of(texts.begin(), texts.end(), [&](const std::string& t) { return t.find(name) != std::string::npos; });
     if (name.empty() || !used) continue;
-    auto st = io::SafetensorsFile::open(file);
-    for (const char* key : {"clip_l", "clip_g"})
-      SDXL_CHECK(st->find(key), Format, "[embeddings] ", file.string(), ": no '", key,
-                 "' tensor (an SDXL embedding has clip_l and clip_g)");
-    TextualInversion ti{name, st->tensor("clip_l").to(DType::F32).clone(), st->tensor("clip_g").to(DType::F32).clone()};
+    const auto st = io::open_tensor_file(file);
+    std::string problem;
+    const auto [l, g] = sdxl_vectors(*st, problem);
+    SDXL_CHECK(l && g, Format, "[embeddings] ", file.string(), ": ", problem);
+    TextualInversion ti{name, st->tensor(*l).to(DType::F32).clone(), st->tensor(*g).to(DType::F32).clone()};
     SDXL_CHECK(ti.clip_l.rank() == 2 && ti.clip_g.rank() == 2 && ti.clip_l.dim(0) == ti.clip_g.dim(0), Format,
                "[embeddings] ", file.string(), ": clip_l ", ti.clip_l.shape().to_string(), " and clip_g ",
                ti.clip_g.shape().to_string(), " must be [n, width] with the same n");
@@ -51,15 +75,15 @@ std::vector<EmbeddingEntry> list_textual_inversions(const fs::path& dir) {
   SDXL_CHECK(fs::is_directory(dir, ec), Io, "[embeddings] ", dir.string(), ": not a directory");
   for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
     std::error_code entry_ec;
-    if (it->path().extension() != ".safetensors" || !it->is_regular_file(entry_ec) || entry_ec) continue;
-    EmbeddingEntry e{it->path().stem().string(), it->path()};
+    if (!is_embedding_file(*it) || !it->is_regular_file(entry_ec) || entry_ec) continue;
+    EmbeddingEntry e{it->path().stem().string(), it->path(), 0, 0, 0, ""};
     try {
-      const auto st = io::SafetensorsFile::open(e.file);
-      const io::TensorRecord *l = st->find("clip_l"), *g = st->find("clip_g");
-      if (!l || !g) e.problem = "no clip_l and clip_g tensors (not an SDXL embedding)";
-      else if (l->shape.rank() != 2 || g->shape.rank() != 2 || l->shape[0] != g->shape[0]) e.problem = "clip_l and clip_g must be [n, width] with the same n";
-      else if (l->shape[0] < 1 || l->shape[0] > kChunkTokens) e.problem = "an embedding has 1 to 75 vectors";
-      if (l && g && l->shape.rank() == 2 && g->shape.rank() == 2) {
+      const auto st = io::open_tensor_file(e.file);
+      const auto [l, g] = sdxl_vectors(*st, e.problem);
+      const bool matrices = l && g && l->shape.rank() == 2 && g->shape.rank() == 2;
+      if (l && g && (!matrices || l->shape[0] != g->shape[0])) e.problem = "clip_l and clip_g must be [n, width] with the same n";
+      else if (matrices && (l->shape[0] < 1 || l->shape[0] > kChunkTokens)) e.problem = "an embedding has 1 to 75 vectors";
+      if (matrices) {
         e.vectors = l->shape[0];
         e.clip_l_width = l->shape[1];
         e.clip_g_width = g->shape[1];

@@ -1,4 +1,4 @@
-// SDXL textual-inversion embeddings as AUTOMATIC1111 reads them: a .safetensors file whose name
+// SDXL textual-inversion embeddings as AUTOMATIC1111 reads them: a .safetensors (or torch .pt/.bin) file whose name
 // (without the extension) is the word that calls it, holding `clip_l` [n, 768] and `clip_g`
 // [n, 1280]: n vectors, each taking one token position in both encoders.
 #pragma once

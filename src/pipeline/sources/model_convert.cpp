@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "io/model_configs.h"
 #include "io/original_layout.h"
+#include "io/tensor_file.h"
 #include "io/safetensors.h"
 
 namespace sdxl::pipeline {
@@ -108,6 +109,17 @@ void write_tensors(const ModelSource& source, const std::string& component, cons
 }
 
 }  // namespace
+
+void write_tensor_file(const fs::path& in, const fs::path& out, std::optional<DType> dtype) {
+  check_absent(out);
+  const auto file = io::open_tensor_file(in);
+  std::vector<io::TensorLayout> layout;
+  for (const auto& r : file->records()) layout.push_back({r.name, dtype.value_or(r.dtype), r.shape});
+  SDXL_CHECK(!layout.empty(), Format, "[convert] ", in.string(), ": holds no tensors");
+  io::write_safetensors(out, layout, [&](size_t i) { return converted(file->tensor(file->records()[i]), layout[i].dtype); },
+                        {{"format", "pt"}});
+  log_info("[convert] wrote ", out.string(), " (", layout.size(), " tensors)");
+}
 
 void write_single_file(const ModelSource& source, const fs::path& out, std::optional<DType> dtype) {
   check_absent(out);

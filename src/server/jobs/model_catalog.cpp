@@ -15,6 +15,12 @@ namespace fs = std::filesystem;
 
 std::string lowercase_extension(const fs::path& p) { return ascii_lowercase(p.extension().string()); }
 
+// What AUTOMATIC1111 lists: safetensors and the torch files (read without running them).
+bool is_weights_file(const fs::path& p) {
+  const std::string ext = lowercase_extension(p);
+  return ext == ".safetensors" || ext == ".ckpt" || ext == ".pt" || ext == ".pth" || ext == ".bin";
+}
+
 }  // namespace
 
 ModelCatalog::ModelCatalog(ServerOptions options) : options_(std::move(options)) {
@@ -68,7 +74,7 @@ void ModelCatalog::refresh_checkpoints() {
     for (const auto& entry : fs::directory_iterator(options_.models_dir, ec)) {
       const fs::path p = entry.path();
       if (entry.is_directory(ec) && fs::exists(p / "model_index.json", ec)) found.push_back({p.filename().string(), p, false});
-      else if (entry.is_regular_file(ec) && lowercase_extension(p) == ".safetensors") found.push_back({p.stem().string(), p, true});
+      else if (entry.is_regular_file(ec) && is_weights_file(p)) found.push_back({p.stem().string(), p, true});
     }
     std::sort(found.begin(), found.end(), [](const Checkpoint& a, const Checkpoint& b) { return a.name < b.name; });
     for (auto& c : found)
@@ -84,7 +90,7 @@ void ModelCatalog::refresh_loras() {
   if (!options_.lora_dir.empty())
     for (auto it = fs::recursive_directory_iterator(options_.lora_dir, fs::directory_options::skip_permission_denied, ec);
          !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
-      if (it->is_regular_file(ec) && lowercase_extension(it->path()) == ".safetensors")
+      if (it->is_regular_file(ec) && is_weights_file(it->path()))
         list.push_back({it->path().stem().string(), it->path()});
   std::sort(list.begin(), list.end(), [](const LoraFileEntry& a, const LoraFileEntry& b) { return a.name < b.name; });
   std::lock_guard<std::mutex> lock(lists_mutex_);
@@ -97,7 +103,8 @@ namespace {
 fs::path controlnet_weights(const fs::path& entry) {
   std::error_code ec;
   if (!fs::is_directory(entry, ec)) return entry;
-  for (const char* name : {"diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors"})
+  for (const char* name : {"diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors",
+                           "diffusion_pytorch_model.bin"})
     if (fs::is_regular_file(entry / name, ec)) return entry / name;
   return {};
 }
@@ -112,7 +119,7 @@ void ModelCatalog::refresh_controlnets() {
          !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
       const fs::path& p = it->path();
       const bool folder = it->is_directory(ec) && fs::is_regular_file(p / "config.json", ec) && !controlnet_weights(p).empty();
-      const bool file = it->is_regular_file(ec) && lowercase_extension(p) == ".safetensors" &&
+      const bool file = it->is_regular_file(ec) && is_weights_file(p) &&
                         p.filename().string().rfind("diffusion_pytorch_model", 0) != 0;
       if (!folder && !file) continue;
       if (folder) it.disable_recursion_pending();
@@ -150,7 +157,7 @@ std::optional<fs::path> ModelCatalog::find_image_encoder(const std::string& name
   for (const auto& entry : fs::directory_iterator(options_.image_encoder_dir, ec)) {
     const fs::path& p = entry.path();
     const bool folder = entry.is_directory(ec) && fs::is_regular_file(p / "config.json", ec);
-    const bool file = entry.is_regular_file(ec) && lowercase_extension(p) == ".safetensors";
+    const bool file = entry.is_regular_file(ec) && is_weights_file(p);
     if ((folder && ascii_lowercase(p.filename().string()) == ascii_lowercase(name)) ||
         (file && ascii_lowercase(p.stem().string()) == ascii_lowercase(name)))
       return p;
