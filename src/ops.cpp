@@ -307,6 +307,7 @@ void run_activation(const float* in, float* out, int64_t n, Activation activatio
     case Activation::GeluTanh: cpu::gelu_tanh(in, out, n); return;
     case Activation::QuickGelu: cpu::quick_gelu(in, out, n); return;
     case Activation::Relu: cpu::relu(in, out, n); return;
+    case Activation::LeakyRelu: cpu::leaky_relu(in, out, n); return;
   }
 }
 }  // namespace

@@ -129,7 +129,7 @@ Tensor group_norm_apply(Arena& arena, const Tensor& x, const GroupStatistics& st
 Tensor layer_norm(Arena& arena, const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps);
 
 // ---- activations (out-of-place and in-place) -------------------------------------------
-enum class Activation { Silu, GeluErf, GeluTanh, QuickGelu, Relu };
+enum class Activation { Silu, GeluErf, GeluTanh, QuickGelu, Relu, LeakyRelu /* slope 0.2 */ };
 Tensor activate(Arena& arena, const Tensor& x, Activation activation);
 void activate_inplace(Tensor& x, Activation activation);
 // x [..., 2F] -> [..., F] = x[..., :F] * gelu(x[..., F:])

@@ -129,4 +129,12 @@ inline int png_levels_apart(const std::vector<uint8_t>& got, const nlohmann::jso
   return worst;
 }
 
+// The same for two images (-1 when their sizes differ).
+inline int png_levels_apart(const io::Image8& got, const io::Image8& want) {
+  if (got.width != want.width || got.height != want.height || got.pixels.size() != want.pixels.size()) return -1;
+  int worst = 0;
+  for (size_t i = 0; i < got.pixels.size(); ++i) worst = std::max(worst, std::abs(int(got.pixels[i]) - int(want.pixels[i])));
+  return worst;
+}
+
 }  // namespace sdxl::test

@@ -189,8 +189,8 @@ TEST_F(CliControlNetErrors, UnavailablePreprocessor) {
   expect_failure("--controlnet " + net() + " --control-image " + map() + " --control-preprocessor depth_midas",
                  "need networks of their own", 2);
 }
-TEST_F(CliControlNetErrors, PickledControlNet) {
-  expect_failure("--controlnet " + quoted(dir_ / "net.pth") + " --control-image " + map(), "not a .safetensors file", 1);
+TEST_F(CliControlNetErrors, DamagedTorchControlNet) {
+  expect_failure("--controlnet " + quoted(dir_ / "net.pth") + " --control-image " + map(), "[zip]", 1);  // read, found damaged
 }
 TEST_F(CliControlNetErrors, MissingControlNet) {
   expect_failure("--controlnet " + quoted(dir_ / "none") + " --control-image " + map(), "no such file", 1);

@@ -161,10 +161,14 @@ TEST_F(CliGenerateErrors, MissingModel) {
   model_ = "/nonexistent/model";
   expect_failure("", "/nonexistent/model", 1);
 }
-TEST_F(CliGenerateErrors, PickledCheckpointIsRefusedUnread) {
-  test::write_file(dir_ / "model.ckpt", "PK\x03\x04 not read");
+// A torch checkpoint is read by the weights-only reader: a damaged one is a format error, a
+// hostile one is refused naming what it would call.
+TEST_F(CliGenerateErrors, DamagedOrHostileCheckpointIsRefused) {
+  test::write_file(dir_ / "model.ckpt", "PK\x03\x04 not a zip");
   model_ = quoted(dir_ / "model.ckpt");
-  expect_failure("", "never unpickled", 1);
+  expect_failure("", "[zip]", 1);
+  model_ = quoted(test::reference_dir() / "models/pickle/hostile/subprocess_popen.ckpt");
+  expect_failure("", "'subprocess.Popen'", 1);
 }
 TEST_F(CliGenerateErrors, UnwritableOutput) {
   auto r = run_sdxl("generate -m " + model_ + " -p cat -W 64 -H 64 --steps 2 -o /nonexistent-dir/x.png");

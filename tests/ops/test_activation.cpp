@@ -45,6 +45,7 @@ TEST(Activation, GeluTanh) {
 }
 TEST(Activation, QuickGelu) { check(quick_gelu, [](double v) { return v / (1.0 + std::exp(-1.702 * v)); }, 1e-6, 1e-6); }
 TEST(Activation, Relu) { check(relu, [](double v) { return v > 0 ? v : 0.0; }, 0, 0); }
+TEST(Activation, LeakyRelu) { check(leaky_relu, [](double v) { return v > 0 ? v : static_cast<double>(static_cast<float>(v) * 0.2f); }, 0, 0); }
 
 TEST(Activation, Geglu) {
   for (auto [rows, features] : {std::pair<int64_t, int64_t>{1, 1}, {5, 17}, {64, 40}, {3, 1280}}) {

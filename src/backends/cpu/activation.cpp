@@ -19,6 +19,7 @@ inline float gelu_tanh_scalar(float x) {
 }
 inline float quick_gelu_scalar(float x) { return x / (1.0f + std::exp(-1.702f * x)); }
 inline float relu_scalar(float x) { return x > 0.0f ? x : 0.0f; }
+inline float leaky_relu_scalar(float x) { return x > 0.0f ? x : x * 0.2f; }
 
 #ifdef SDXL_CPU_AVX512
 inline __m512 silu512(__m512 x) { return _mm512_mul_ps(x, sigmoid512(x)); }
@@ -35,6 +36,8 @@ inline __m512 gelu_tanh512(__m512 x) {
   return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(_mm512_set1_ps(1.0f), t));
 }
 inline __m512 relu512(__m512 x) { return _mm512_max_ps(x, _mm512_setzero_ps()); }
+// max(x, 0.2 x) is x for x > 0 and 0.2 x below: the slope is under 1.
+inline __m512 leaky_relu512(__m512 x) { return _mm512_max_ps(x, _mm512_mul_ps(x, _mm512_set1_ps(0.2f))); }
 inline __m512 quick_gelu512(__m512 x) { return _mm512_mul_ps(x, sigmoid512(_mm512_mul_ps(_mm512_set1_ps(1.702f), x))); }
 #endif
 
@@ -70,6 +73,9 @@ void quick_gelu(const float* in, float* out, int64_t n) {
 }
 
 void relu(const float* in, float* out, int64_t n) { apply(in, out, n, SDXL_VEC(relu512), relu_scalar); }
+void leaky_relu(const float* in, float* out, int64_t n) {
+  apply(in, out, n, SDXL_VEC(leaky_relu512), leaky_relu_scalar);
+}
 
 void geglu(const float* in, float* out, int64_t rows, int64_t features) {
   parallel_for(rows, rows * features >= kParallelThreshold, [&](int64_t r) {
