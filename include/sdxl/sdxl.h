@@ -424,6 +424,29 @@ void sdxl_image_free(sdxl_image* image);
 sdxl_status sdxl_control_preprocess(const sdxl_image* image, const char* preprocessor, double threshold_a,
                                     double threshold_b, int resolution, sdxl_image** map);
 
+/* ---- Upscalers ------------------------------------------------------------------------------
+ * ESRGAN-family models (RRDBNet): Real-ESRGAN's releases (.pth {"params_ema": ...} or
+ * .safetensors, x4 / x2 / x1) and the old ESRGAN layout (4x-UltraSharp and kin), the architecture
+ * read from the tensors. A loaded upscaler may be used by one thread at a time. */
+typedef struct sdxl_upscaler sdxl_upscaler;
+/* `precision`: "fp32" (NULL) or "bf16" (the convolutions in bf16: about twice as fast). */
+sdxl_status sdxl_upscaler_load(const char* path, const char* precision, sdxl_upscaler** upscaler);
+int sdxl_upscaler_scale(const sdxl_upscaler* upscaler); /* its native factor: 4, 2 or 1 */
+void sdxl_upscaler_free(sdxl_upscaler* upscaler);
+
+typedef struct sdxl_upscale_params {
+  /* 0: one pass, the image times the model's scale. Otherwise AUTOMATIC1111's Upscaler.upscale:
+   * the target is int(side * scale) // 8 * 8, reached by up to three passes and a Lanczos resize. */
+  double scale;
+  int tile;                  /* -1 (default): the whole image when it fits in memory, else 192; 0: whole; N: N-pixel tiles */
+  int tile_overlap;          /* pixels shared by neighbouring tiles, averaged (default 8) */
+  const char* channel_order; /* "rgb" (default: what the models were trained on) or "bgr" (AUTOMATIC1111's) */
+} sdxl_upscale_params;
+void sdxl_upscale_params_init(sdxl_upscale_params* params);
+/* The upscaled RGB image (free with sdxl_image_free). */
+sdxl_status sdxl_upscale(const sdxl_upscaler* upscaler, const sdxl_image* image, const sdxl_upscale_params* params,
+                         sdxl_image** upscaled);
+
 /* Writes image `index` as a PNG with an AUTOMATIC1111-style "parameters" text chunk (may be
  * NULL), via a temporary file: a failure leaves no partial file. */
 sdxl_status sdxl_write_png(const char* path, const sdxl_images* images, int index, const char* parameters);

@@ -16,5 +16,6 @@ Command add_convert_command(CLI::App& app);
 Command add_serve_command(CLI::App& app);
 Command add_worker_command(CLI::App& app);
 Command add_preprocess_command(CLI::App& app);
+Command add_upscale_command(CLI::App& app);
 
 }  // namespace sdxl::cli

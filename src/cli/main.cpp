@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   commands.push_back(sdxl::cli::add_serve_command(app));
   commands.push_back(sdxl::cli::add_worker_command(app));
   commands.push_back(sdxl::cli::add_preprocess_command(app));
+  commands.push_back(sdxl::cli::add_upscale_command(app));
 
   try {
     app.parse(argc, argv);
