@@ -14,6 +14,7 @@
 #include "backends/cpu/elementwise.h"
 #include "backends/cpu/matmul.h"
 #include "backends/cpu/norm.h"
+#include "backends/cpu/interpolate.h"
 #include "backends/cpu/resample.h"
 #include "backends/cpu/scratch.h"
 #include "backends/cpu/softmax.h"
@@ -466,6 +467,25 @@ Tensor resize_nearest(Arena& arena, const Tensor& x, int64_t out_height, int64_t
   Tensor y = Tensor::in_arena(arena, Shape{x.dim(0), out_height, out_width, x.dim(3)}, DType::F32);
   cpu::resize_nearest_nhwc(x.data<float>(), y.data<float>(), x.dim(0), x.dim(1), x.dim(2), x.dim(3), out_height,
                            out_width);
+  return y;
+}
+
+Tensor interpolate(Arena& arena, const Tensor& x, int64_t out_height, int64_t out_width, Interpolation mode,
+                   bool antialias) {
+  const OpTimer timer(OpFamily::Elementwise);
+  require_f32("interpolate", x, "input");
+  SDXL_CHECK(x.rank() == 4 && x.dim(2) > 0 && x.dim(3) > 0 && out_height > 0 && out_width > 0, InvalidArgument,
+             "[interpolate] input must be [N, C, H, W] and the size positive, got ", x.shape().to_string(), " to ",
+             out_width, "x", out_height);
+  SDXL_CHECK(!antialias || mode == Interpolation::Bilinear || mode == Interpolation::Bicubic, InvalidArgument,
+             "[interpolate] antialias applies to bilinear and bicubic only");
+  Tensor y = Tensor::in_arena(arena, Shape{x.dim(0), x.dim(1), out_height, out_width}, DType::F32);
+  const cpu::InterpolateMode kernel = mode == Interpolation::Nearest        ? cpu::InterpolateMode::Nearest
+                                      : mode == Interpolation::NearestExact ? cpu::InterpolateMode::NearestExact
+                                      : mode == Interpolation::Bilinear     ? cpu::InterpolateMode::Bilinear
+                                                                            : cpu::InterpolateMode::Bicubic;
+  cpu::interpolate_planes(x.data<float>(), y.data<float>(), x.dim(0) * x.dim(1), x.dim(2), x.dim(3), out_height, out_width,
+                          kernel, antialias);
   return y;
 }
 

@@ -155,6 +155,11 @@ Tensor upsample_nearest2x(Arena& arena, const Tensor& x);  // [N, H, W, C] -> [N
 Tensor resize_nearest(Arena& arena, const Tensor& x, int64_t out_height, int64_t out_width);
 // [N, H, W, C] -> [N, H/r, W/r, C*r*r], torch's PixelUnshuffle channel order (c*r*r + dy*r + dx).
 Tensor pixel_unshuffle(Arena& arena, const Tensor& x, int64_t factor);
+// torch.nn.functional.interpolate(x, size, mode, antialias) with align_corners=False (torch
+// 1.13): x [N, C, H, W] -> [N, C, out_height, out_width] (backends/cpu/interpolate.h).
+enum class Interpolation { Nearest, NearestExact, Bilinear, Bicubic };
+Tensor interpolate(Arena& arena, const Tensor& x, int64_t out_height, int64_t out_width, Interpolation mode,
+                   bool antialias);
 // [N, H, W, C] -> [N, ceil(H/2), ceil(W/2), C]: AvgPool2d(2, 2, ceil_mode=True).
 Tensor avg_pool2x2_ceil(Arena& arena, const Tensor& x);
 Tensor add(Arena& arena, const Tensor& a, const Tensor& b);  // same shapes

@@ -184,4 +184,27 @@ Image8 resize_pil(const Image8& image, int64_t width, int64_t height, ResampleFi
   return current;
 }
 
+Image8 resize_nearest_pil(const Image8& image, int64_t width, int64_t height) {
+  SDXL_CHECK(width > 0 && height > 0 && width <= kMaxImageSide && height <= kMaxImageSide, InvalidArgument,
+             "[resize] ", width, "x", height, " is not a size to resize to");
+  Image8 out{width, height, image.channels, std::vector<uint8_t>(static_cast<size_t>(width * height * image.channels))};
+  if (width == image.width && height == image.height) return image;
+  const double step_x = static_cast<double>(image.width) / static_cast<double>(width);
+  const double step_y = static_cast<double>(image.height) / static_cast<double>(height);
+  std::vector<int64_t> columns(static_cast<size_t>(width));
+  double at = step_x * 0.5;
+  for (int64_t x = 0; x < width; ++x, at += step_x)
+    columns[static_cast<size_t>(x)] = std::min<int64_t>(at < 0 ? -1 : static_cast<int64_t>(at), image.width - 1);
+  at = step_y * 0.5;
+  const size_t c = static_cast<size_t>(image.channels);
+  for (int64_t y = 0; y < height; ++y, at += step_y) {
+    const int64_t sy = std::min<int64_t>(static_cast<int64_t>(at), image.height - 1);
+    for (int64_t x = 0; x < width; ++x)
+      for (size_t k = 0; k < c; ++k)
+        out.pixels[static_cast<size_t>(y * width + x) * c + k] =
+            image.pixels[static_cast<size_t>(sy * image.width + columns[static_cast<size_t>(x)]) * c + k];
+  }
+  return out;
+}
+
 }  // namespace sdxl::io

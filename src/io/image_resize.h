@@ -23,6 +23,10 @@ struct SourceBox {
 };
 Image8 resize_pil(const Image8& image, int64_t width, int64_t height, ResampleFilter filter, SourceBox box);
 
+// PIL's Image.resize(size, NEAREST): source pixel floor((dst + 0.5) * in / out), the position
+// accumulated step by step in double as Pillow's ImagingScaleAffine does.
+Image8 resize_nearest_pil(const Image8& image, int64_t width, int64_t height);
+
 // PIL's RGBA -> "RGBa" (colour times alpha / 255, rounded) and back (colour * 255 / alpha,
 // truncated and clipped; alpha 0 or 255 left as it is), in place.
 void premultiply(Image8& rgba);

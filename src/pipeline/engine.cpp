@@ -192,6 +192,22 @@ Engine::Checked Engine::check(const EngineRequest& request) const {
   check_control_specs(request.controlnets, base_is_refiner_);
   if (request.ip_adapter) check_ip_adapter_spec(*request.ip_adapter, base_is_refiner_);
   check_request(capacity(), without_tags, lora_gib + controlnets_gib(request));
+  if (request.hires) {
+    const char* field = "enable_hr";
+    SDXL_CHECK_PARAM(!r.init_image.defined() && !r.init_latents.defined(), InvalidArgument, field,
+                     "[hires] the hires fix is a txt2img option: this request has an init image");
+    SDXL_CHECK_PARAM(request.refiner.mode == RefinerMode::None, InvalidArgument, field,
+                     "[hires] the hires fix and a refiner in one request are not supported");
+    SDXL_CHECK_PARAM(request.controlnets.empty() && !request.ip_adapter, InvalidArgument, field,
+                     "[hires] the hires fix with ControlNet or IP-Adapter units is not supported yet");
+    check_hires_spec(*request.hires, r.width, r.height);
+    // The second pass at its size, against the same limits and the memory available.
+    EngineRequest second = without_tags;
+    second.hires.reset();
+    second.generate = hires_request(r, *request.hires);
+    second.generate.init_latents = Tensor();
+    check_request(capacity(), second, lora_gib);
+  }
   return c;
 }
 
@@ -202,6 +218,8 @@ EngineResult Engine::generate(const EngineRequest& request) {
   const bool refine = request.refiner.mode != RefinerMode::None;
   use_loras(base_, base_source_, base_adapted_, loras);
   if (refine) use_loras(refiner_, refiner_source_, refiner_adapted_, request.refiner_loras);
+
+  if (request.hires) return generate_hires(request, checked);
 
   EngineResult result;
   result.loras = loras;

@@ -12,6 +12,7 @@
 
 #include "io/png.h"
 #include "lora/lora_set.h"
+#include "models/upscalers/rrdbnet.h"
 #include "pipeline/request/engine_request.h"
 #include "pipeline/sdxl_pipeline.h"
 
@@ -56,6 +57,12 @@ class Engine {
   SdxlPipeline& base();
   SdxlPipeline& refiner();
   GenerateRequest refiner_request(const EngineRequest& request, const Tensor& base_latents) const;
+  // The hires fix (engine_hires.cpp): the second pass's request, the whole run, the upscaler
+  // model (the last one used kept warm unless one-shot).
+  GenerateRequest hires_request(const GenerateRequest& first, const HiresSpec& spec) const;
+  EngineResult generate_hires(const EngineRequest& request, const Checked& checked);
+  std::shared_ptr<const models::RrdbNet> upscaler(const std::filesystem::path& file);
+  bool one_shot_memory() const { return options_.memory == MemoryPolicy::OneShot; }
   // Makes `pipeline` run with exactly `loras`, when the set changes: the layers the old or new
   // set touches are re-packed in memory (ARCHITECTURE, departure 12), or, where that cannot be
   // done, the UNet and text encoders are bound again from the plain checkpoint with the set merged.
@@ -84,6 +91,7 @@ class Engine {
   std::map<std::string, std::shared_ptr<const models::T2IAdapter>> adapters_;
   std::map<std::string, std::shared_ptr<const models::IpAdapter>> ip_adapters_;
   std::map<std::string, std::shared_ptr<const models::ClipVisionModel>> image_encoders_;
+  std::map<std::string, std::shared_ptr<const models::RrdbNet>> upscalers_;
   ModelFootprint base_footprint_, refiner_footprint_;
   bool base_is_refiner_ = false;
   int64_t vae_scale_ = 8;

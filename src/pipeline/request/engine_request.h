@@ -13,6 +13,7 @@
 #include "core/op_types.h"
 #include "pipeline/request/control_spec.h"
 #include "pipeline/request/generate_request.h"
+#include "pipeline/request/hires_spec.h"
 
 namespace sdxl::pipeline {
 
@@ -70,11 +71,15 @@ struct EngineRequest {
   // pipelines); the request's guess_mode applies to them.
   std::vector<ControlSpec> controlnets;
   std::optional<IpAdapterSpec> ip_adapter;  // the base's only, as the ControlNets
+  // AUTOMATIC1111's hires fix: txt2img at the request's size, upscaled, then img2img at the
+  // larger size (pipeline/request/hires_spec.h).
+  std::optional<HiresSpec> hires;
 };
 
 struct EngineResult {
   GenerateResult final;  // the images (and latents) the caller asked for
   Tensor base_latents;   // with a refiner: the latents the base handed over
+  Tensor first_pass_latents;  // with the hires fix: the first pass's latents
   std::vector<lora::LoraSpec> loras;  // the base's LoRAs this request ran with (tags included)
 };
 
