@@ -79,6 +79,19 @@ struct IpAdapter {
   double scale = 1.0, start = 0.0, end = 1.0;
 };
 
+// AUTOMATIC1111's hires fix (sdxl_hires).
+struct Hires {
+  double scale = 2.0;
+  int resize_width = 0, resize_height = 0;  // instead of scale when set
+  std::string upscaler = "Latent";           // a latent mode, "Lanczos", "Nearest", or upscaler_model's name
+  std::string upscaler_model;                // an ESRGAN-family file
+  int steps = 0;                             // 0: the first pass's
+  double denoising_strength = 0.7;
+  std::string sampler, scheduler;            // "": the first pass's
+  std::optional<std::string> prompt, negative_prompt;
+  std::optional<double> guidance_scale;
+};
+
 struct SizeWH {
   int width = 0, height = 0;  // 0 x 0: unset (the default of its parameter)
 };
@@ -131,6 +144,7 @@ struct Generation {
   std::vector<ControlNet> controlnets;
   bool guess_mode = false;
   std::optional<IpAdapter> ip_adapter;
+  std::optional<Hires> hires;
   // Paths a front end sets from its own configuration, never from a request.
   std::string embedding_dir;
 };
@@ -267,6 +281,24 @@ class GenerateParams {
       ip_adapter_.end = a.end;
       p.ip_adapter = &ip_adapter_;
     }
+    if (g.hires) {
+      const Hires& h = *g.hires;
+      sdxl_hires_init(&hires_);
+      hires_.scale = h.scale;
+      hires_.resize_width = h.resize_width;
+      hires_.resize_height = h.resize_height;
+      hires_.upscaler = h.upscaler.c_str();
+      hires_.upscaler_model = h.upscaler_model.empty() ? nullptr : h.upscaler_model.c_str();
+      hires_.steps = h.steps;
+      hires_.denoising_strength = h.denoising_strength;
+      hires_.sampler = h.sampler.empty() ? nullptr : h.sampler.c_str();
+      hires_.scheduler = h.scheduler.empty() ? nullptr : h.scheduler.c_str();
+      hires_.prompt = h.prompt ? h.prompt->c_str() : nullptr;
+      hires_.negative_prompt = h.negative_prompt ? h.negative_prompt->c_str() : nullptr;
+      hires_.has_guidance_scale = h.guidance_scale ? 1 : 0;
+      hires_.guidance_scale = h.guidance_scale.value_or(0.0);
+      p.hires = &hires_;
+    }
   }
   GenerateParams(const GenerateParams&) = delete;
   GenerateParams& operator=(const GenerateParams&) = delete;
@@ -310,6 +342,7 @@ class GenerateParams {
   std::vector<ImageHandle> control_images_;
   std::vector<std::unique_ptr<unsigned char, void (*)(void*)>> control_stand_ins_;
   sdxl_ip_adapter ip_adapter_{};
+  sdxl_hires hires_{};
   ImageHandle ip_image_;
   std::unique_ptr<unsigned char, void (*)(void*)> ip_stand_in_{nullptr, std::free};
 };

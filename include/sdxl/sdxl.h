@@ -250,6 +250,30 @@ typedef struct sdxl_ip_adapter {
 } sdxl_ip_adapter;
 void sdxl_ip_adapter_init(sdxl_ip_adapter* adapter);
 
+/* AUTOMATIC1111's hires fix (txt2img only): the image is made at width x height, upscaled (its
+ * latents, or the decoded image by Lanczos, Nearest or an ESRGAN-family model), then denoised
+ * again at the larger size as img2img: `steps` of a schedule, int(steps * denoising_strength) of
+ * them run (diffusers' img2img rule), with a fresh generator of the same seed. Start from
+ * sdxl_hires_init(). */
+typedef struct sdxl_hires {
+  double scale;                   /* hr_scale, default 2: the target is int(width * scale) x int(height * scale) */
+  int resize_width, resize_height; /* hr_resize_x / hr_resize_y instead of scale (one 0: from the other
+                                      side's aspect; both: filled and cropped, as AUTOMATIC1111) */
+  const char* upscaler;           /* "Latent" (default), "Latent (antialiased)", "Latent (bicubic)", "Latent
+                                     (bicubic antialiased)", "Latent (nearest)", "Latent (nearest-exact)",
+                                     "Lanczos", "Nearest", or the name of upscaler_model */
+  const char* upscaler_model;     /* an ESRGAN-family model file (run with AUTOMATIC1111's BGR order) */
+  int steps;                      /* hr_second_pass_steps; 0 (default): the first pass's */
+  double denoising_strength;      /* default 0.7, in (0, 1] */
+  const char* sampler;            /* NULL: the first pass's; else any name sdxl_resolve_sampler() takes */
+  const char* scheduler;          /* with sampler: NULL, "automatic" or "karras" */
+  const char* prompt;             /* hr_prompt; NULL: the first pass's */
+  const char* negative_prompt;    /* hr_negative_prompt; NULL: the first pass's */
+  int has_guidance_scale;         /* 1: guidance_scale (hr_cfg) for the second pass */
+  double guidance_scale;
+} sdxl_hires;
+void sdxl_hires_init(sdxl_hires* hires);
+
 typedef struct sdxl_generate_params {
   const char* const* prompts; /* a batch of prompts, as diffusers' prompt list */
   int prompt_count;
@@ -358,6 +382,7 @@ typedef struct sdxl_generate_params {
   int controlnet_count;
   int guess_mode;
   const sdxl_ip_adapter* ip_adapter; /* NULL: none; steers the base model only */
+  const sdxl_hires* hires;           /* NULL: none (see sdxl_hires) */
 } sdxl_generate_params;
 
 typedef struct sdxl_images {

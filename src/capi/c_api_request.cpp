@@ -201,6 +201,39 @@ std::vector<sdxl::lora::LoraSpec> loras_of(const sdxl_lora* loras, int count, co
   return out;
 }
 
+std::optional<sdxl::pipeline::HiresSpec> hires_spec(const sdxl_generate_params& p) {
+  if (!p.hires) return std::nullopt;
+  const sdxl_hires& h = *p.hires;
+  sdxl::pipeline::HiresSpec spec;
+  spec.scale = h.scale;
+  spec.resize_x = h.resize_width;
+  spec.resize_y = h.resize_height;
+  spec.upscaler = h.upscaler && *h.upscaler ? h.upscaler : "Latent";
+  if (h.upscaler_model && *h.upscaler_model) {
+    spec.upscaler_model = h.upscaler_model;
+    if (!h.upscaler || !*h.upscaler) spec.upscaler = spec.upscaler_model.stem().string();
+  }
+  spec.steps = h.steps;
+  spec.denoising_strength = h.denoising_strength;
+  if (h.sampler && *h.sampler) {
+    const auto sampler = [&] {
+      try {
+        return sdxl::pipeline::resolve_sampler(h.sampler, h.scheduler ? h.scheduler : "", false);
+      } catch (const sdxl::Error& e) {
+        throw sdxl::Error(e.code(), e.what(), "hr_sampler_name");
+      }
+    }();
+    spec.scheduler = sampler.entry->scheduler;
+    spec.sampler_name = sampler.display();
+    spec.scheduler_overrides = sampler.overrides();
+    if (p.timestep_spacing) spec.scheduler_overrides["timestep_spacing"] = p.timestep_spacing;
+  }
+  if (h.prompt) spec.prompt = sdxl::pipeline::PromptArg::text(h.prompt);
+  if (h.negative_prompt) spec.negative_prompt = sdxl::pipeline::PromptArg::text(h.negative_prompt);
+  if (h.has_guidance_scale) spec.guidance_scale = h.guidance_scale;
+  return spec;
+}
+
 sdxl::pipeline::EngineRequest to_request(const sdxl_generate_params& p, const sdxl::pipeline::Engine* engine,
                                          int64_t vae_scale, bool has_refiner, Purpose purpose) {
   sdxl::pipeline::EngineRequest request;
@@ -281,11 +314,20 @@ sdxl::pipeline::EngineRequest to_request(const sdxl_generate_params& p, const sd
   request.refiner_loras = loras_of(p.refiner_loras, p.refiner_lora_count, "refiner_loras");
   request.controlnets = control_specs(p, purpose);
   request.ip_adapter = ip_adapter_spec(p, purpose);
+  request.hires = hires_spec(p);
   r.guess_mode = p.guess_mode != 0;
   return request;
 }
 
 }  // namespace sdxl::capi
+
+extern "C" void sdxl_hires_init(sdxl_hires* h) {
+  if (!h) return;
+  std::memset(h, 0, sizeof *h);
+  h->scale = 2.0;
+  h->upscaler = "Latent";
+  h->denoising_strength = 0.7;
+}
 
 extern "C" void sdxl_generate_params_init(sdxl_generate_params* p) {
   if (!p) return;

@@ -21,6 +21,7 @@
 
 #include "cli/commands.h"
 #include "cli/control_args.h"
+#include "cli/hires_args.h"
 #include "cli/lora_arg.h"
 #include "cli/progress_bar.h"
 #include "sdxl/generation.hpp"
@@ -58,6 +59,7 @@ struct GenerateOptions {
   std::string lora_dir;
   bool width_given = false, height_given = false;  // -W, -H on the command line
   ControlOptions control;
+  HiresOptions hires;
 };
 
 [[noreturn]] void usage_error(const std::string& message) { throw CLI::ValidationError(message); }
@@ -224,6 +226,7 @@ std::string option_of(const std::string& parameter, const ControlOptions& contro
       {"loras", "--lora"},
       {"refiner_loras", "--refiner-lora"}};
   if (const auto control = control_option_of(parameter, control_options.models.size())) return *control;
+  if (const auto hires = hires_option_of(parameter)) return *hires;
   const auto it = options.find(parameter);
   return it == options.end() ? parameter : it->second;
 }
@@ -268,6 +271,7 @@ api::Generation generation_of(const GenerateOptions& o) {
   g.controlnets = control_units(o.control);
   g.ip_adapter = ip_adapter_of(o.control);
   g.guess_mode = o.control.guess_mode;
+  g.hires = hires_of(o.hires);
   return g;
 }
 
@@ -472,6 +476,7 @@ Command add_generate_command(CLI::App& app) {
                 "same image (unlike diffusers' tiles) with a quarter of the decoder's memory, for\n"
                 "~1.4x its time (at 1024x1024: 1 GiB instead of 4)");
   add_control_options(*cmd, o->control);
+  add_hires_options(*cmd, o->hires);
   cmd->add_option("-o,--output", o->output,
                   "Output image (several images: out-1.png, out-2.png, ...): PNG, or JPEG / WebP by a .jpg,\n"
                   ".jpeg or .webp extension, the parameters in EXIF as AUTOMATIC1111 writes them")->required();

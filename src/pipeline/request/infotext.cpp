@@ -81,6 +81,29 @@ std::string controlnet_unit_text(const ControlSpec& spec, int64_t width, int64_t
   return out.str();
 }
 
+namespace {
+
+// AUTOMATIC1111's extra_generation_params of the hires fix, in the order it sets them.
+void hires_fields(const HiresSpec& h, size_t prompt, InfotextFields& f) {
+  if (!h.scheduler.empty() && h.sampler_name != f.sampler) f.extra.emplace_back("Hires sampler", h.sampler_name);
+  const auto differing = [&](const std::optional<PromptArg>& hires, const std::string& first) -> std::optional<std::string> {
+    if (!hires || hires->is_none()) return std::nullopt;
+    const std::vector<std::string> texts = hires->for_batch(hires->size(), "hires prompt");
+    if (texts.empty()) return std::nullopt;
+    const std::string& text = texts.at(std::min(prompt, texts.size() - 1));
+    return text != first ? std::optional<std::string>(text) : std::nullopt;
+  };
+  if (auto text = differing(h.prompt, f.prompt)) f.extra.emplace_back("Hires prompt", *text);
+  if (auto text = differing(h.negative_prompt, f.negative_prompt)) f.extra.emplace_back("Hires negative prompt", *text);
+  if (h.guidance_scale) f.extra.emplace_back("Hires CFG Scale", number(*h.guidance_scale));
+  if (h.resize_x == 0 && h.resize_y == 0) f.extra.emplace_back("Hires upscale", number(h.scale));
+  else f.extra.emplace_back("Hires resize", std::to_string(h.resize_x) + "x" + std::to_string(h.resize_y));
+  if (h.steps > 0) f.extra.emplace_back("Hires steps", std::to_string(h.steps));
+  f.extra.emplace_back("Hires upscaler", h.upscaler);
+}
+
+}  // namespace
+
 InfotextFields infotext_fields(const EngineRequest& request, const EngineOptions& options,
                                const std::vector<lora::LoraSpec>& loras, int64_t width, int64_t height, int64_t index) {
   const GenerateRequest& r = request.generate;
@@ -106,6 +129,11 @@ InfotextFields infotext_fields(const EngineRequest& request, const EngineOptions
   f.model = options.model;
   f.vae = options.vae;
   if (r.init_image.defined()) f.denoising_strength = r.strength;
+  if (request.hires) {  // Size is the first pass's, as AUTOMATIC1111 writes it
+    f.width = r.width;
+    f.height = r.height;
+    f.denoising_strength = request.hires->denoising_strength;
+  }
   f.inpaint = r.mask.defined();
   if (request.refiner.mode != RefinerMode::None) {
     f.refiner = options.refiner;
@@ -147,6 +175,7 @@ InfotextFields infotext_fields(const EngineRequest& request, const EngineOptions
                                            ", Weight: " + number(ip.scale) + ", Guidance Start: " + number(ip.start) +
                                            ", Guidance End: " + number(ip.end));
   }
+  if (request.hires) hires_fields(*request.hires, prompt, f);
   return f;
 }
 
