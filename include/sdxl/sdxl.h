@@ -261,7 +261,9 @@ typedef struct sdxl_hires {
                                       side's aspect; both: filled and cropped, as AUTOMATIC1111) */
   const char* upscaler;           /* "Latent" (default), "Latent (antialiased)", "Latent (bicubic)", "Latent
                                      (bicubic antialiased)", "Latent (nearest)", "Latent (nearest-exact)",
-                                     "Lanczos", "Nearest", or the name of upscaler_model */
+                                     "Lanczos", "Nearest", "None" (one Lanczos resize), or the name of
+                                     upscaler_model; "": AUTOMATIC1111's unnamed default, Latent, not
+                                     written in the PNG text */
   const char* upscaler_model;     /* an ESRGAN-family model file (run with AUTOMATIC1111's BGR order) */
   int steps;                      /* hr_second_pass_steps; 0 (default): the first pass's */
   double denoising_strength;      /* default 0.7, in (0, 1] */
@@ -488,6 +490,13 @@ void sdxl_free_bytes(unsigned char* bytes);
 /* Raw 8-bit pixels (a preview) as a PNG in memory. */
 sdxl_status sdxl_encode_image_png(const unsigned char* pixels, int width, int height, int channels, unsigned char** bytes,
                                   size_t* size);
+/* The same with text chunks (`count` key/value pairs, e.g. "parameters", "postprocessing"). */
+sdxl_status sdxl_encode_image_png_text(const unsigned char* pixels, int width, int height, int channels,
+                                       const char* const* keys, const char* const* values, int count, unsigned char** bytes,
+                                       size_t* size);
+/* Pillow's Image.resize to width x height with `filter` "lanczos" or "nearest" (free with
+ * sdxl_image_free): AUTOMATIC1111's Lanczos and Nearest upscalers. */
+sdxl_status sdxl_resize_image(const sdxl_image* image, int width, int height, const char* filter, sdxl_image** resized);
 /* A PNG, JPEG or WebP image from bytes in memory (an HTTP upload), as sdxl_read_image. */
 sdxl_status sdxl_decode_image(const unsigned char* bytes, size_t size, sdxl_image** image);
 /* The same, refusing (SDXL_STATUS_INVALID_ARGUMENT) an image of more than `max_pixels` pixels

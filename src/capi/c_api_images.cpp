@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "imaging/a1111_inpaint.h"
 #include "io/image_encode.h"
+#include "io/image_resize.h"
 #include "io/image_file.h"
 #include "io/png.h"
 #include "io/safetensors.h"
@@ -279,6 +280,39 @@ sdxl_status sdxl_encode_image_png(const unsigned char* pixels, int width, int he
     *bytes = nullptr;
     *size = 0;
     sdxl::capi::copy_bytes(sdxl::io::encode_png(image_of(pixels, width, height, channels, "image")), bytes, size);
+  });
+}
+
+sdxl_status sdxl_encode_image_png_text(const unsigned char* pixels, int width, int height, int channels,
+                                       const char* const* keys, const char* const* values, int count, unsigned char** bytes,
+                                       size_t* size) {
+  return sdxl::capi::guarded([&] {
+    SDXL_CHECK(pixels && bytes && size && count >= 0 && (count == 0 || (keys && values)), InvalidArgument,
+               "[png] pixels, bytes and size must not be NULL, and count keys and values given");
+    *bytes = nullptr;
+    *size = 0;
+    std::vector<std::pair<std::string, std::string>> text;
+    for (int i = 0; i < count; ++i) {
+      SDXL_CHECK(keys[i] && values[i] && *keys[i], InvalidArgument, "[png] text entry ", i, " needs a key and a value");
+      text.emplace_back(keys[i], values[i]);
+    }
+    sdxl::capi::copy_bytes(sdxl::io::encode_png(image_of(pixels, width, height, channels, "image"), text), bytes, size);
+  });
+}
+
+sdxl_status sdxl_resize_image(const sdxl_image* image, int width, int height, const char* filter, sdxl_image** resized) {
+  return sdxl::capi::guarded([&] {
+    SDXL_CHECK(image && resized, InvalidArgument, "[resize] image and resized must not be NULL");
+    *resized = nullptr;
+    const std::string kind = filter ? filter : "lanczos";
+    SDXL_CHECK_PARAM(kind == "lanczos" || kind == "nearest", InvalidArgument, "filter", "[resize] filter '", kind,
+                     "' is not lanczos or nearest");
+    SDXL_CHECK_PARAM(width > 0 && height > 0 && width <= sdxl::io::kMaxImageSide && height <= sdxl::io::kMaxImageSide,
+                     InvalidArgument, "width", "[resize] ", width, "x", height, ": each side must be 1 to ",
+                     sdxl::io::kMaxImageSide);
+    const sdxl::io::Image8 in = image_of(image->pixels, image->width, image->height, image->channels, "image");
+    *resized = sdxl::capi::to_c_image(kind == "nearest" ? sdxl::io::resize_nearest_pil(in, width, height)
+                                                        : sdxl::io::resize_lanczos(in, width, height));
   });
 }
 

@@ -208,7 +208,7 @@ std::optional<sdxl::pipeline::HiresSpec> hires_spec(const sdxl_generate_params& 
   spec.scale = h.scale;
   spec.resize_x = h.resize_width;
   spec.resize_y = h.resize_height;
-  spec.upscaler = h.upscaler && *h.upscaler ? h.upscaler : "Latent";
+  spec.upscaler = h.upscaler ? h.upscaler : "Latent";
   if (h.upscaler_model && *h.upscaler_model) {
     spec.upscaler_model = h.upscaler_model;
     if (!h.upscaler || !*h.upscaler) spec.upscaler = spec.upscaler_model.stem().string();

@@ -15,6 +15,10 @@ CLI::Option* add_model_options(CLI::App& cmd, server::ServerOptions& s) {
                  "extension's ip-adapter_clip_g / _clip_sdxl units use the one named clip_g (ViT-bigG), _clip_h and\n"
                  "_clip_sdxl_plus_vith the one named clip_h (ViT-H)")
       ->check(CLI::ExistingDirectory);
+  cmd.add_option("--upscaler-dir", s.upscaler_dir,
+                 "ESRGAN-family upscalers (RRDBNet .pth / .safetensors: Real-ESRGAN, 4x-UltraSharp, ...) for the hires\n"
+                 "fix's hr_upscaler and the extras API, named by their file name without extension")
+      ->check(CLI::ExistingDirectory);
   cmd.add_option("--embedding-dir", s.embedding_dir, "Textual-inversion embeddings (AUTOMATIC1111 prompt syntax)")
       ->check(CLI::ExistingDirectory);
   cmd.add_option("--vae", s.vae, "A VAE instead of the model's (folder or single file)");

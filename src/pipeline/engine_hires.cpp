@@ -96,7 +96,7 @@ EngineResult Engine::generate_hires(const EngineRequest& request, const Checked&
   }
   const HiresPlan plan = hires_plan(spec, r.width, r.height);
   const GenerateRequest second = hires_request(r, spec);
-  if (const auto mode = latent_upscale_mode(spec.upscaler)) {
+  if (const auto mode = latent_upscale_mode(spec.effective_upscaler())) {
     GenerateRequest all = second;
     const int64_t per_prompt = r.prompts.num_images_per_prompt;
     all.prompts.num_images_per_prompt = 1;  // the latents hold every image
@@ -118,7 +118,8 @@ EngineResult Engine::generate_hires(const EngineRequest& request, const Checked&
     StageSeconds seconds;
     const int64_t per_prompt = r.prompts.num_images_per_prompt;
     for (int64_t i = 0; i < images.dim(0); ++i) {
-      io::Image8 up = upscale_pixels(image_of_batch(images, i), plan.upscale_width, plan.upscale_height, spec.upscaler, net.get());
+      io::Image8 up = upscale_pixels(image_of_batch(images, i), plan.upscale_width, plan.upscale_height, spec.effective_upscaler(),
+                                     net.get());
       up = truncate_image(up, plan.truncate_x, plan.truncate_y);
       if (up.width != plan.width() || up.height != plan.height()) up = io::resize_lanczos(up, plan.width(), plan.height());
       GenerateRequest one = second;

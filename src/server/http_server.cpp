@@ -89,7 +89,7 @@ int run_server(const ServerOptions& options) {
   else
     queue = std::make_unique<RedisJobBackend>(parse_redis_url(options.queue_url),
                                               RedisQueueOptions{options.queue_size, options.result_ttl_s, options.lora_dir, options.controlnet_dir,
-                                                                                options.image_encoder_dir});
+                                                                                options.image_encoder_dir, options.upscaler_dir});
   const LinkSigner links(options.link_secret);
   const ServerContext ctx{options, catalog, *queue, links};
 
@@ -108,6 +108,7 @@ int run_server(const ServerOptions& options) {
   Router router(server);
   add_web_page(router, ctx);
   add_a1111_routes(router, ctx);
+  add_a1111_extras_routes(router, ctx);
   add_controlnet_routes(router, ctx);
   add_openai_routes(router, ctx);
   add_jobs_routes(router, ctx);

@@ -17,6 +17,7 @@ struct ServerOptions {
   std::string lora_dir, embedding_dir, vae, taesd;
   std::string controlnet_dir;  // ControlNets requests may name (AUTOMATIC1111's ControlNet extension's models)
   std::string image_encoder_dir;  // CLIP image encoders IP-Adapters may name (clip_g, clip_h: folders or .safetensors)
+  std::string upscaler_dir;  // ESRGAN-family models the hires fix and the extras API may name (by file name without extension)
   std::string styles_file;  // AUTOMATIC1111's styles.csv: the styles requests may name
   std::string precision = "fp32";
   std::string host = "127.0.0.1";

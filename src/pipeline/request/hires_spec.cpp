@@ -37,7 +37,8 @@ HiresPlan hires_plan(const HiresSpec& spec, int64_t width, int64_t height) {
 }
 
 void check_hires_spec(const HiresSpec& spec, int64_t width, int64_t height) {
-  SDXL_CHECK_PARAM(latent_upscale_mode(spec.upscaler) || is_builtin_pixel_upscaler(spec.upscaler) || !spec.upscaler_model.empty(),
+  const std::string upscaler = spec.effective_upscaler();
+  SDXL_CHECK_PARAM(latent_upscale_mode(upscaler) || is_builtin_pixel_upscaler(upscaler) || !spec.upscaler_model.empty(),
                    InvalidArgument, "hr_upscaler", "[hires] hr_upscaler '", spec.upscaler,
                    "' is not a latent mode, Lanczos, Nearest or an upscaler model");
   const bool by_size = spec.resize_x != 0 || spec.resize_y != 0;

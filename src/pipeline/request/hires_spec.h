@@ -19,7 +19,10 @@ struct HiresSpec {
   // What the client asked for: hr_scale, or hr_resize_x / hr_resize_y (0: from the other side).
   double scale = 2.0;
   int64_t resize_x = 0, resize_y = 0;
-  std::string upscaler = "Latent";            // a latent mode, "Lanczos", "Nearest", or a model's name
+  // A latent mode, "Lanczos", "Nearest", "None" (a plain Lanczos resize), or a model's name; ""
+  // is AUTOMATIC1111's unnamed default: "Latent", not written in the PNG text.
+  std::string upscaler = "Latent";
+  std::string effective_upscaler() const { return upscaler.empty() ? "Latent" : upscaler; }
   std::filesystem::path upscaler_model;       // the ESRGAN-family file when `upscaler` names one
   int64_t steps = 0;                          // hr_second_pass_steps; 0: the first pass's
   double denoising_strength = 0.7;

@@ -99,7 +99,7 @@ void hires_fields(const HiresSpec& h, size_t prompt, InfotextFields& f) {
   if (h.resize_x == 0 && h.resize_y == 0) f.extra.emplace_back("Hires upscale", number(h.scale));
   else f.extra.emplace_back("Hires resize", std::to_string(h.resize_x) + "x" + std::to_string(h.resize_y));
   if (h.steps > 0) f.extra.emplace_back("Hires steps", std::to_string(h.steps));
-  f.extra.emplace_back("Hires upscaler", h.upscaler);
+  if (!h.upscaler.empty()) f.extra.emplace_back("Hires upscaler", h.upscaler);
 }
 
 }  // namespace

@@ -49,7 +49,9 @@ const std::vector<std::string>& latent_upscaler_names() {
   return names;
 }
 
-bool is_builtin_pixel_upscaler(const std::string& upscaler) { return upscaler == "Lanczos" || upscaler == "Nearest"; }
+bool is_builtin_pixel_upscaler(const std::string& upscaler) {
+  return upscaler == "Lanczos" || upscaler == "Nearest" || upscaler == "None";
+}
 
 Tensor upscale_latents(const Tensor& latents, int64_t width, int64_t height, LatentUpscale mode, int64_t truncate_x,
                        int64_t truncate_y) {
@@ -73,7 +75,7 @@ io::Image8 upscale_pixels(const io::Image8& image, int64_t width, int64_t height
   io::Image8 out = image;
   const double scale = std::max(static_cast<double>(width) / static_cast<double>(image.width),
                                 static_cast<double>(height) / static_cast<double>(image.height));
-  if (scale > 1.0) {
+  if (scale > 1.0 && upscaler != "None") {  // None: only the final Lanczos resize
     if (net) {
       UpscaleOptions options;
       options.channel_order = ChannelOrder::Bgr;  // AUTOMATIC1111's, as its hires fix runs them

@@ -21,7 +21,8 @@ struct LatentUpscale {
 // "Latent (nearest)", "Latent (nearest-exact)"; none for any other name.
 std::optional<LatentUpscale> latent_upscale_mode(const std::string& upscaler);
 const std::vector<std::string>& latent_upscaler_names();
-// The pixel upscalers that need no model: AUTOMATIC1111's "Lanczos" and "Nearest".
+// The pixel upscalers that need no model: AUTOMATIC1111's "Lanczos" and "Nearest", and "None"
+// (its resize_image without an upscaler: one Lanczos resize).
 bool is_builtin_pixel_upscaler(const std::string& upscaler);
 
 // latents [N, 4, h, w] -> [N, 4, height / 8, width / 8], then `truncate` latent columns and rows

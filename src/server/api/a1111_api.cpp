@@ -212,8 +212,7 @@ void add_a1111_routes(Router& server, const ServerContext& ctx) {
       list.push_back({{"name", s.name}, {"prompt", s.prompt}, {"negative_prompt", s.negative_prompt}});
     send_json(res, 200, list);
   }));
-  for (const char* empty : {"/sdapi/v1/upscalers", "/sdapi/v1/latent-upscale-modes", "/sdapi/v1/hypernetworks",
-                            "/sdapi/v1/face-restorers"})
+  for (const char* empty : {"/sdapi/v1/hypernetworks", "/sdapi/v1/face-restorers"})
     server.Get(empty, guarded([](const http::Request&, http::Response& res) { send_json(res, 200, json::array()); }));
   server.Get("/sdapi/v1/sd-vae", guarded([&ctx](const http::Request&, http::Response& res) {
     json list = json::array();

@@ -38,7 +38,6 @@ JobRequest common_request(const NameLookup& names, const Fields& f, json& echo) 
   if (int64_t{job.repeats} * g.images_per_prompt > kMaxImagesPerCall)
     f.bad("n_iter", "n_iter x batch_size is " + std::to_string(int64_t{job.repeats} * g.images_per_prompt) +
                         " images; at most " + std::to_string(kMaxImagesPerCall) + " in one call");
-  if (f.boolean("enable_hr", false)) f.bad("enable_hr", "hires fix is not supported by sdxl");
   if (f.boolean("restore_faces", false)) f.bad("restore_faces", "face restoration is not supported by sdxl");
   if (f.boolean("tiling", false)) f.bad("tiling", "tiling is not supported by sdxl");
   const json& overrides = f.raw("override_settings");
@@ -74,6 +73,64 @@ JobRequest common_request(const NameLookup& names, const Fields& f, json& echo) 
   return job;
 }
 
+bool is_builtin_hires_upscaler(const std::string& name) {
+  static const std::set<std::string> names = {"Latent",           "Latent (antialiased)",   "Latent (bicubic)",
+                                              "Latent (bicubic antialiased)", "Latent (nearest)", "Latent (nearest-exact)",
+                                              "Lanczos",          "Nearest",                "None"};
+  return names.count(name) > 0;
+}
+
+// txt2img's hires fix fields (enable_hr and hr_*) with AUTOMATIC1111's defaults: hr_scale 2,
+// denoising_strength 0.75, hr_upscaler none (its default latent mode, "Latent"; the PNG text then
+// names none), the old firstphase_width/height (the first pass's size; width x height the target).
+api::Hires a1111_hires(const Fields& f, api::Generation& g, const NameLookup& names, json& echo) {
+  api::Hires h;
+  h.scale = f.finite("hr_scale", 2.0);
+  h.resize_width = static_cast<int>(f.integer("hr_resize_x", 0, 0, 65536));
+  h.resize_height = static_cast<int>(f.integer("hr_resize_y", 0, 0, 65536));
+  const int first_w = static_cast<int>(f.integer("firstphase_width", 0, 0, 65536));
+  const int first_h = static_cast<int>(f.integer("firstphase_height", 0, 0, 65536));
+  if (first_w != 0 || first_h != 0) {
+    h.resize_width = g.width;
+    h.resize_height = g.height;
+    g.width = first_w != 0 ? first_w : g.width;
+    g.height = first_h != 0 ? first_h : g.height;
+  }
+  const std::string upscaler = f.text("hr_upscaler", "");
+  h.upscaler = upscaler;
+  if (!upscaler.empty() && upscaler != "None" && !is_builtin_hires_upscaler(upscaler)) {
+    const auto file = names.upscaler ? names.upscaler(upscaler) : std::nullopt;
+    if (!file) f.bad("hr_upscaler", "no upscaler named '" + upscaler + "' (latent modes, Lanczos, Nearest, or a model in sdxl serve --upscaler-dir)");
+    h.upscaler_model = *file;
+  }
+  h.steps = static_cast<int>(f.integer("hr_second_pass_steps", 0, 0, 1000));
+  h.denoising_strength = f.finite("denoising_strength", 0.75);
+  const std::string sampler = f.text("hr_sampler_name", "");
+  if (!sampler.empty() && sampler != "Use same sampler") {
+    h.sampler = sampler;
+    const std::string scheduler = f.text("hr_scheduler", "");
+    h.scheduler = scheduler == "Use same scheduler" ? g.scheduler : scheduler;
+  }
+  const std::string checkpoint = f.text("hr_checkpoint_name", "");
+  if (!checkpoint.empty() && checkpoint != "Use same checkpoint")
+    f.bad("hr_checkpoint_name", "a second checkpoint for the hires pass is not supported");
+  if (f.has("firstpass_image") && !f.raw("firstpass_image").is_null()) f.bad("firstpass_image", "is not supported");
+  const std::string hr_prompt = f.text("hr_prompt", ""), hr_negative = f.text("hr_negative_prompt", "");
+  if (!hr_prompt.empty()) h.prompt = hr_prompt;  // A1111: an empty one is the first pass's
+  if (!hr_negative.empty()) h.negative_prompt = hr_negative;
+  if (f.has("hr_cfg")) h.guidance_scale = f.finite("hr_cfg", g.guidance_scale);
+  echo["enable_hr"] = true;
+  echo["hr_scale"] = h.scale;
+  echo["hr_upscaler"] = upscaler.empty() ? json(nullptr) : json(upscaler);
+  echo["hr_second_pass_steps"] = h.steps;
+  echo["hr_resize_x"] = h.resize_width;
+  echo["hr_resize_y"] = h.resize_height;
+  echo["denoising_strength"] = h.denoising_strength;
+  echo["width"] = g.width;
+  echo["height"] = g.height;
+  return h;
+}
+
 }  // namespace
 
 JobRequest parse_a1111_request(const json& body, bool img2img, const NameLookup& names, json& echo,
@@ -82,6 +139,7 @@ JobRequest parse_a1111_request(const json& body, bool img2img, const NameLookup&
   JobRequest job = common_request(names, f, echo);
   api::Generation& g = job.generation;
   ignored = apply_a1111_fields(body, img2img, names.styles, g);
+  if (!img2img && f.boolean("enable_hr", false)) g.hires = a1111_hires(f, g, names, echo);
   if (img2img) {
     const json& init = f.raw("init_images");
     if (!init.is_array() || init.empty() || !init[0].is_string())
@@ -128,7 +186,15 @@ JobRequest parse_job_request(const json& body, const NameLookup& names) {
                                                                   "' in the server's --image-encoder-dir");
                              return *file;
                            },
-                           [](const std::string& path) { return path; }};
+                           [](const std::string& path) { return path; },
+                           [&names](const std::string& name, const std::string& field) {
+                             const auto file = names.upscaler ? names.upscaler(name) : std::nullopt;
+                             if (!file)
+                               throw RequestError(422, field, field + ": no upscaler named '" + name +
+                                                                  "' in the server's --upscaler-dir");
+                             return *file;
+                           },
+                           [](const std::string& path) { return std::filesystem::path(path).stem().string(); }};
   JobRequest job;
   job.generation = generation_from_json(body, catalog, std::move(defaults),
                                         {"model", "n_iter", "output_format", "output_quality", "output_lossless"});

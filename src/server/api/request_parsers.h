@@ -28,6 +28,8 @@ struct NameLookup {
   std::function<std::string(const std::string&)> controlnet_name;
   // An image encoder's file or folder in --image-encoder-dir by its name (clip_g, clip_h, ...).
   std::function<std::optional<std::string>(const std::string&)> image_encoder;
+  // An upscaler model in --upscaler-dir by its name.
+  std::function<std::optional<std::string>(const std::string&)> upscaler;
   std::string refiner;                                                 // the server's refiner, if any
   std::string vae;                                                     // the server's --vae file name, if any
   const PromptStyles* styles = nullptr;                                // AUTOMATIC1111's styles, if any

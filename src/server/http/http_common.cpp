@@ -58,6 +58,11 @@ NameLookup lookup_of(const ServerContext& ctx) {
     if (!path) return std::nullopt;
     return path->string();
   };
+  names.upscaler = [&ctx](const std::string& name) -> std::optional<std::string> {
+    const auto path = ctx.catalog.find_upscaler(name);
+    if (!path) return std::nullopt;
+    return path->string();
+  };
   names.refiner = ctx.options.refiner;
   if (!ctx.options.vae.empty()) names.vae = std::filesystem::path(ctx.options.vae).filename().string();
   names.styles = &ctx.catalog.styles();

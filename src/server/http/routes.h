@@ -19,6 +19,7 @@ class Router {
 };
 
 void add_a1111_routes(Router& server, const ServerContext& ctx);
+void add_a1111_extras_routes(Router& server, const ServerContext& ctx);  // /sdapi/v1/extra-*, upscalers
 void add_controlnet_routes(Router& server, const ServerContext& ctx);  // the ControlNet extension's /controlnet/...
 void add_openai_routes(Router& server, const ServerContext& ctx);
 void add_jobs_routes(Router& server, const ServerContext& ctx);

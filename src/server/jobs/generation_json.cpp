@@ -36,6 +36,10 @@ struct ControlNets {
 struct ImagePrompt {
   std::optional<api::IpAdapter>& value;
 };
+// AUTOMATIC1111's hires fix: {scale | resize, upscaler, steps, denoising_strength, sampler, ...}.
+struct HiresFix {
+  std::optional<api::Hires>& value;
+};
 // diffusers' (height, width) tuples, and (top, left).
 struct HeightWidth {
   api::SizeWH& value;
@@ -97,6 +101,14 @@ void visit_fields(Generation& g, Visitor& visit) {
   visit("controlnets", "controlnets", ControlNets{g.controlnets});
   visit("guess_mode", "guess_mode", g.guess_mode);
   visit("ip_adapter", "ip_adapter", ImagePrompt{g.ip_adapter});
+  visit("hires", "hires", HiresFix{g.hires});
+}
+
+bool is_builtin_upscaler(const std::string& name) {
+  static const std::set<std::string> names = {"Latent",           "Latent (antialiased)",   "Latent (bicubic)",
+                                              "Latent (bicubic antialiased)", "Latent (nearest)", "Latent (nearest-exact)",
+                                              "Lanczos",          "Nearest",                "None", ""};
+  return names.count(name) > 0;
 }
 
 class Writer {
@@ -158,6 +170,21 @@ class Writer {
                   {"image", base64_encode(a.image->encoded)},    {"scale", a.scale},
                   {"start", a.start},                            {"end", a.end}};
     if (!a.name.empty()) entry["name"] = a.name;
+    out_[key] = entry;
+  }
+  void operator()(const char* key, const char*, HiresFix hf) {
+    if (!hf.value) return;
+    const api::Hires& h = *hf.value;
+    json entry = {{"scale", h.scale},       {"resize", {h.resize_width, h.resize_height}}, {"upscaler", h.upscaler},
+                  {"steps", h.steps},       {"denoising_strength", h.denoising_strength},
+                  {"sampler", h.sampler},   {"scheduler", h.scheduler}};
+    if (!h.upscaler_model.empty()) {
+      if (!loras_.upscaler_name_of) throw RequestError(422, key, std::string(key) + ": upscaler models cannot be named here");
+      entry["upscaler_model"] = loras_.upscaler_name_of(h.upscaler_model);
+    }
+    if (h.prompt) entry["prompt"] = *h.prompt;
+    if (h.negative_prompt) entry["negative_prompt"] = *h.negative_prompt;
+    if (h.guidance_scale) entry["guidance_scale"] = *h.guidance_scale;
     out_[key] = entry;
   }
   template <typename Plain>
@@ -293,6 +320,48 @@ class Reader {
     }
     ip.value = std::move(a);
   }
+  void operator()(const char* key, const char*, HiresFix hf) {
+    keys_.insert(key);
+    const json& entry = f_.raw(key);
+    if (entry.is_null()) return;
+    if (!entry.is_object()) f_.bad(key, "must be an object {scale or resize, upscaler, steps, denoising_strength, ...}");
+    const std::string prefix = key;
+    static const std::set<std::string> known{"scale",   "resize", "upscaler", "upscaler_model", "steps", "denoising_strength",
+                                             "sampler", "scheduler", "prompt", "negative_prompt", "guidance_scale"};
+    for (auto it = entry.begin(); it != entry.end(); ++it)
+      if (!known.count(it.key()))
+        throw RequestError(422, prefix + "." + it.key(), prefix + "." + it.key() + ": not a field of the hires fix");
+    const Fields u(entry);
+    api::Hires h;
+    try {
+      h.scale = u.finite("scale", h.scale);
+      if (u.has("resize")) {
+        const json& r = u.raw("resize");
+        if (!r.is_array() || r.size() != 2 || !r[0].is_number_integer() || !r[1].is_number_integer() || r[0].get<int64_t>() < 0 ||
+            r[1].get<int64_t>() < 0 || r[0].get<int64_t>() > 65536 || r[1].get<int64_t>() > 65536)
+          u.bad("resize", "must be [width, height], non-negative integers (0: from the other side)");
+        h.resize_width = static_cast<int>(r[0].get<int64_t>());
+        h.resize_height = static_cast<int>(r[1].get<int64_t>());
+      }
+      h.upscaler = u.text("upscaler", h.upscaler);
+      const std::string model = u.text("upscaler_model", is_builtin_upscaler(h.upscaler) ? "" : h.upscaler);
+      if (!model.empty()) {
+        if (!loras_.upscaler_file_of) u.bad("upscaler", "no upscaler models are available here (sdxl serve --upscaler-dir)");
+        h.upscaler_model = loras_.upscaler_file_of(model, prefix + (u.has("upscaler_model") ? ".upscaler_model" : ".upscaler"));
+      }
+      h.steps = static_cast<int>(u.integer("steps", 0, 0, 1000));
+      h.denoising_strength = u.finite("denoising_strength", h.denoising_strength);
+      h.sampler = u.text("sampler", "");
+      h.scheduler = u.text("scheduler", "");
+      if (u.has("prompt")) h.prompt = u.text("prompt", "");
+      if (u.has("negative_prompt")) h.negative_prompt = u.text("negative_prompt", "");
+      if (u.has("guidance_scale")) h.guidance_scale = u.finite("guidance_scale", 0.0);
+    } catch (const RequestError& e) {
+      if (e.field().rfind(prefix, 0) == 0) throw;
+      throw RequestError(e.status(), prefix + "." + e.field(), prefix + "." + e.what());
+    }
+    hf.value = std::move(h);
+  }
   void operator()(const char* key, const char*, std::vector<api::Lora>& list) {
     keys_.insert(key);
     const json& entries = f_.raw(key);
@@ -359,6 +428,12 @@ api::Generation generation_from_json(const json& object, const FileNaming& loras
 
 std::string generation_json_field(const std::string& parameter) {
   if (parameter.rfind("ip_adapter.", 0) == 0) return parameter;  // its members keep their names here
+  static const std::map<std::string, std::string> hires{
+      {"enable_hr", "hires"},          {"hr_scale", "hires.scale"},           {"hr_resize_x", "hires.resize"},
+      {"hr_resize_y", "hires.resize"}, {"hr_upscaler", "hires.upscaler"},     {"hr_second_pass_steps", "hires.steps"},
+      {"hr_cfg", "hires.guidance_scale"}, {"hr_sampler_name", "hires.sampler"}};
+  if (const auto it = hires.find(parameter); it != hires.end()) return it->second;
+  if (parameter == "denoising_strength") return "hires.denoising_strength";
   if (parameter.rfind("controlnets[", 0) == 0) {  // a unit's member, in this form's names
     static const std::map<std::string, std::string> names{{"scale", "controlnet_conditioning_scale"},
                                                           {"start", "control_guidance_start"},

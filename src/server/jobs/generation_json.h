@@ -27,6 +27,10 @@ struct FileNaming {
   // IP-Adapters' image encoders (by name in --image-encoder-dir); without them an ip_adapter is refused.
   std::function<std::string(const std::string& name, const std::string& field)> image_encoder_file_of;
   std::function<std::string(const std::string& path)> image_encoder_name_of;
+  // The hires fix's upscaler models (by name in --upscaler-dir); without them only the built-in
+  // upscalers (latent modes, Lanczos, Nearest) are available.
+  std::function<std::string(const std::string& name, const std::string& field)> upscaler_file_of;
+  std::function<std::string(const std::string& path)> upscaler_name_of;
 };
 
 nlohmann::json generation_to_json(const api::Generation& generation, const FileNaming& loras);

@@ -149,6 +149,25 @@ std::optional<ControlNetEntry> ModelCatalog::find_controlnet(const std::string& 
   return std::nullopt;
 }
 
+std::vector<std::pair<std::string, fs::path>> ModelCatalog::upscalers() const {
+  std::vector<std::pair<std::string, fs::path>> list;
+  std::error_code ec;
+  if (!options_.upscaler_dir.empty())
+    for (auto it = fs::directory_iterator(options_.upscaler_dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec))
+      if (it->is_regular_file(ec) && is_weights_file(it->path())) list.emplace_back(it->path().stem().string(), it->path());
+  std::sort(list.begin(), list.end());
+  return list;
+}
+
+std::optional<fs::path> ModelCatalog::find_upscaler(const std::string& name) const {
+  const auto list = upscalers();
+  for (const auto& [n, path] : list)
+    if (n == name) return path;
+  for (const auto& [n, path] : list)
+    if (ascii_lowercase(n) == ascii_lowercase(name)) return path;
+  return std::nullopt;
+}
+
 std::optional<fs::path> ModelCatalog::find_image_encoder(const std::string& name) const {
   if (options_.image_encoder_dir.empty() || name.empty() || name.find_first_of("/\\") != std::string::npos || name == "." ||
       name == "..")

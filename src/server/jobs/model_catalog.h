@@ -62,6 +62,10 @@ class ModelCatalog {
   // An image encoder in --image-encoder-dir by its name (a folder's or a .safetensors file's stem,
   // any case); nothing for a name with a path in it.
   std::optional<std::filesystem::path> find_image_encoder(const std::string& name) const;
+  // The upscaler models of --upscaler-dir (weights files, by name: the file's without extension,
+  // sorted), and one by name (exactly, else in any case).
+  std::vector<std::pair<std::string, std::filesystem::path>> upscalers() const;
+  std::optional<std::filesystem::path> find_upscaler(const std::string& name) const;
   // AUTOMATIC1111's short hash (10 hex digits of the file's SHA-256) and the full one; empty for
   // folders. Kept per file (while its size and time match): every request that names a
   // checkpoint asks, and the hash cache is a file to parse.

@@ -50,12 +50,15 @@ FileNaming naming_in(const QueueFolders& folders) {
   const SharedFolder nets{folders.controlnet_dir, "controlnets", "--controlnet-dir", "ControlNet", true};
   const SharedFolder encoders{folders.image_encoder_dir, "ip_adapter.image_encoder", "--image-encoder-dir", "image encoder",
                               true};
+  const SharedFolder upscalers{folders.upscaler_dir, "hires.upscaler", "--upscaler-dir", "upscaler", false};
   return {[loras](const std::string& name, const char*) { return resolve_inside(name, loras); },
           [loras](const std::string& path) { return inside(path, loras); },
           [nets](const std::string& name, const std::string&) { return resolve_inside(name, nets); },
           [nets](const std::string& path) { return inside(path, nets); },
           [encoders](const std::string& name, const std::string&) { return resolve_inside(name, encoders); },
-          [encoders](const std::string& path) { return inside(path, encoders); }};
+          [encoders](const std::string& path) { return inside(path, encoders); },
+          [upscalers](const std::string& name, const std::string&) { return resolve_inside(name, upscalers); },
+          [upscalers](const std::string& path) { return inside(path, upscalers); }};
 }
 
 }  // namespace

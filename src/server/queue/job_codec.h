@@ -11,7 +11,7 @@
 namespace sdxl::server {
 
 struct QueueFolders {
-  std::string lora_dir, controlnet_dir, image_encoder_dir;
+  std::string lora_dir, controlnet_dir, image_encoder_dir, upscaler_dir;
 };
 
 // RequestError (422, "loras" / "controlnets" / "ip_adapter.image_encoder") when a file is not

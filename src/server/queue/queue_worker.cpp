@@ -182,7 +182,7 @@ class Worker {
     beat_changed_.notify_all();
     JobOutcome outcome;
     try {
-      JobRequest job = decode_job(e.spec, {o_.model.lora_dir, o_.model.controlnet_dir, o_.model.image_encoder_dir});
+      JobRequest job = decode_job(e.spec, {o_.model.lora_dir, o_.model.controlnet_dir, o_.model.image_encoder_dir, o_.model.upscaler_dir});
       job.generation.embedding_dir = o_.model.embedding_dir;
       RedisObserver observer(redis_, keys_, e.job, owner);
       outcome = run_job(catalog_.engine(), job, observer);

@@ -42,7 +42,7 @@ std::string RedisJobBackend::submit(JobRequest job) {
       throw RequestError(404, "checkpoint", "no worker serves checkpoint '" + job.checkpoint + "'");
     check_against_workers(job);
     const std::string stream = keys_.jobs_for(job.checkpoint);
-    const std::string payload = encode_job(job, {options_.lora_dir, options_.controlnet_dir, options_.image_encoder_dir});
+    const std::string payload = encode_job(job, {options_.lora_dir, options_.controlnet_dir, options_.image_encoder_dir, options_.upscaler_dir});
     const std::string id = new_job_id(kIdDigits);
     pool_.with([&](RedisConnection& r) {
       ensure_group(r, stream);  // a Redis that restarted without its data has lost the group

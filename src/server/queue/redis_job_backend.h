@@ -21,6 +21,7 @@ struct RedisQueueOptions {
   std::string lora_dir;       // where the parsers' LoRA paths lie (see job_codec.h)
   std::string controlnet_dir;  // and their ControlNet paths
   std::string image_encoder_dir;  // and their image encoders'
+  std::string upscaler_dir;       // and the hires fix's upscaler models'
 };
 
 class RedisJobBackend final : public JobBackend {
