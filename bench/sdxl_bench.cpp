@@ -33,6 +33,8 @@
 #include "bench_support.h"
 #include "component_timings.h"
 #include "core/threads.h"
+#include "io/png.h"
+#include "io/safetensors.h"
 #include "machine_peak.h"
 #include "random_pipeline.h"
 #include "pipeline/engine.h"
@@ -53,6 +55,8 @@ struct Options {
   bool single_file = false;
   bool controlnet = false;  // the cost of ControlNets per denoising step
   bool adapters = false;    // the cost per image of an IP-Adapter and a T2I-Adapter, against a ControlNet's
+  bool upscale = false;     // an x4 ESRGAN (RRDBNet 23 blocks, 64 features) on a size x size image, whole and tiled
+  bool hires = false;       // a hires-fix image size -> 2 size against the plain one
   fs::path load_only;  // internal: a child that loads this model (folder or file) and exits
   int recipe = -1;  // internal: the recipe a child measures, with this TAESD folder
   fs::path taesd_dir;
@@ -73,7 +77,7 @@ std::vector<std::string> split(const std::string& s) {
   std::fprintf(stderr,
                "sdxl-bench: %s\nusage: sdxl-bench [--sizes 512,1024] [--precisions fp32,bf16] [--steps N] [--threads N]\n"
                "                  [--model DIR | --in-memory] [--refiner] [--vae-tiling] [--no-scaling] [--recipes] [--single-file]\n"
-               "                  [--controlnet] [--adapters]\n",
+               "                  [--controlnet] [--adapters] [--upscale] [--hires]\n",
                problem.c_str());
   std::exit(2);
 }
@@ -102,6 +106,8 @@ Options parse(int argc, char** argv) {
       else if (a == "--single-file") o.single_file = true;
       else if (a == "--controlnet") o.controlnet = true;
       else if (a == "--adapters") o.adapters = true;
+      else if (a == "--upscale") o.upscale = true;
+      else if (a == "--hires") o.hires = true;
       else if (a == "--load-only") o.load_only = value();
       else if (a == "--taesd-dir") o.taesd_dir = value();
       else if (a == "--recipe") o.recipe = std::stoi(value());
@@ -411,6 +417,107 @@ int adapters_main(const Options& o, double fma_n, int threads) {
   return 0;
 }
 
+// A random real-size RRDBNet x4 (Real-ESRGAN x4plus's shape: 23 blocks, 64 features, 32 growth).
+fs::path random_esrgan() {
+  const fs::path file = models_dir() / "esrgan-x4-random.safetensors";
+  if (fs::exists(file)) return file;
+  fs::create_directories(models_dir());
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  uint64_t state = 1;
+  auto conv = [&](const std::string& name, int64_t in, int64_t out) {
+    Tensor w = Tensor::empty(Shape{out, in, 3, 3}, DType::F32), b = Tensor::zeros(Shape{out}, DType::F32);
+    const float bound = 1.0f / std::sqrt(static_cast<float>(in * 9));  // keeps the activations bounded
+    for (int64_t i = 0; i < w.numel(); ++i) {
+      state = state * 6364136223846793005ull + 1442695040888963407ull;
+      w.data<float>()[i] = (static_cast<float>(state >> 40) / 16777216.0f * 2 - 1) * bound;
+    }
+    tensors.emplace_back(name + ".weight", w);
+    tensors.emplace_back(name + ".bias", b);
+  };
+  conv("conv_first", 3, 64);
+  for (int i = 0; i < 23; ++i)
+    for (int r = 1; r <= 3; ++r)
+      for (int k = 1; k <= 5; ++k)
+        conv("body." + std::to_string(i) + ".rdb" + std::to_string(r) + ".conv" + std::to_string(k), 64 + (k - 1) * 32, k < 5 ? 32 : 64);
+  for (const char* name : {"conv_body", "conv_up1", "conv_up2", "conv_hr"}) conv(name, 64, 64);
+  conv("conv_last", 64, 3);
+  io::write_safetensors(file, tensors);
+  return file;
+}
+
+// The FLOPs of an x4 RRDBNet (23 blocks, 64 features, growth 32) per input pixel: 3x3 convolutions
+// at the input's size, then two at 4x and three at 16x its pixels.
+double esrgan_flops_per_pixel() {
+  const double body = 3 * 64 + 69 * (64 * 32 + 96 * 32 + 128 * 32 + 160 * 32 + 192 * 64) + 64 * 64;
+  const double tail = 4 * 64 * 64 + 16 * 64 * 64 + 16 * 64 * 64 + 16 * 64 * 3;
+  return 2 * 9 * (body + tail);
+}
+
+// An x4 ESRGAN upscale of a size x size image through `sdxl upscale`: whole, and in AUTOMATIC1111's
+// 192-pixel tiles (overlap 8); time, rate against the FMA peak, peak RSS, and how far the tiled
+// image is from the whole one.
+int upscale_main(const Options& o, double fma_n, int threads) {
+  const fs::path model = random_esrgan();
+  std::printf("\n## sdxl-bench --upscale\n\nMachine: %d threads, FMA loop %.1f GFLOP/s (the peak below). `sdxl upscale` with "
+              "a random real-size RRDBNet x4 (23 blocks, 64 features: Real-ESRGAN x4plus), process start to PNG.\n\n"
+              "| input | precision | tiles | seconds | of peak | peak RSS GiB | tiled vs whole (8-bit levels) |\n"
+              "|---|---|---|---|---|---|---|\n",
+              threads, fma_n * 1e-9);
+  for (const auto& precision : o.precisions)
+    for (int64_t size : o.sizes) {
+      const fs::path input = fs::temp_directory_path() / ("sdxl-bench-in-" + std::to_string(::getpid()) + ".png");
+      io::Image8 image{size, size, 3, std::vector<uint8_t>(static_cast<size_t>(size * size * 3))};
+      for (size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = static_cast<uint8_t>((i * 2654435761u) >> 24);
+      io::write_png(input, image);
+      std::vector<io::Image8> outputs;
+      for (const char* tile : {"0", "192"}) {
+        const fs::path out = fs::temp_directory_path() / ("sdxl-bench-up-" + std::to_string(::getpid()) + "-" + tile + ".png");
+        std::vector<std::string> argv{SDXL_CLI_PATH, "upscale", "-m", model.string(), input.string(), "-o", out.string(),
+                                      "--tile", tile, "--precision", precision};
+        const auto r = must_run(argv);
+        outputs.push_back(io::read_png(out));
+        fs::remove(out);
+        const double flops = esrgan_flops_per_pixel() * static_cast<double>(size * size);
+        std::string apart = "-";
+        if (outputs.size() == 2) {
+          int worst = 0;
+          for (size_t i = 0; i < outputs[0].pixels.size(); ++i)
+            worst = std::max(worst, std::abs(int(outputs[0].pixels[i]) - int(outputs[1].pixels[i])));
+          apart = std::to_string(worst);
+        }
+        std::printf("| %lldx%lld | %s | %s | %s | %s | %s | %s |\n", static_cast<long long>(size), static_cast<long long>(size),
+                    precision.c_str(), std::string(tile) == "0" ? "whole" : "192 / 8", fmt(r.seconds, 1).c_str(),
+                    fmt(flops / r.seconds / fma_n).c_str(), fmt(r.peak_rss_gib).c_str(), apart.c_str());
+        std::fflush(stdout);
+      }
+      fs::remove(input);
+    }
+  std::printf("\nRate: the net's 3x3 convolution FLOPs (%.1f MFLOP per input pixel) over the whole run's seconds, model load "
+              "and PNG I/O included; bf16 against the f32 FMA peak.\n", esrgan_flops_per_pixel() * 1e-6);
+  return 0;
+}
+
+// A hires-fix image (size -> 2 size, latent upscale, --steps of each pass at denoise 0.5) against
+// the plain image at size, through `sdxl generate`, on the random real-size base.
+int hires_main(const Options& o, int threads) {
+  const fs::path model = o.model.empty() ? random_folder(false) : o.model;
+  std::printf("\n## sdxl-bench --hires\n\nMachine: %d threads. `sdxl generate` process start to PNG, %d steps per pass "
+              "(the second runs int(%d x 0.5)), random real-size base.\n\n"
+              "| first pass | precision | plain s | plain RSS GiB | hires (Latent) s | hires RSS GiB |\n|---|---|---|---|---|---|\n",
+              threads, o.steps, o.steps);
+  for (const auto& precision : o.precisions)
+    for (int64_t size : o.sizes) {
+      const auto plain = run_cli(o, model, size, precision, {});
+      const auto hires = run_cli(o, model, size, precision,
+                                 {"--hires-scale", "2", "--hires-denoise", "0.5", "--hires-steps", std::to_string(o.steps)});
+      std::printf("| %lldx%lld -> %lldx%lld | %s | %s | %s | %s | %s |\n", static_cast<long long>(size), static_cast<long long>(size),
+                  static_cast<long long>(2 * size), static_cast<long long>(2 * size), precision.c_str(), fmt(plain.seconds, 1).c_str(),
+                  fmt(plain.peak_rss_gib).c_str(), fmt(hires.seconds, 1).c_str(), fmt(hires.peak_rss_gib).c_str());
+      std::fflush(stdout);
+    }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
   try {
@@ -428,6 +535,8 @@ int main(int argc, char** argv) {
     if (o.recipes) return recipes_main(o, fma_n);
     if (o.controlnet) return controlnet_main(o, fma_n, threads);
     if (o.adapters) return adapters_main(o, fma_n, threads);
+    if (o.upscale) return upscale_main(o, fma_n, threads);
+    if (o.hires) return hires_main(o, threads);
     // In memory: the real configs of sdxl-ref and random weights, no files (and no end to end).
     const fs::path model = !o.model.empty() ? o.model
                            : o.in_memory    ? bench::reference_dir() / "real/stable-diffusion-xl-base-1.0"

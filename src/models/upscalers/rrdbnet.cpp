@@ -92,10 +92,12 @@ uint64_t RrdbNet::peak_bytes(int64_t height, int64_t width) const {
   const uint64_t high = static_cast<uint64_t>(height) * static_cast<uint64_t>(width) * static_cast<uint64_t>(c.scale * c.scale);
   const uint64_t nf = static_cast<uint64_t>(c.num_feat), gc = static_cast<uint64_t>(c.num_grow_ch);
   const uint64_t out = high * static_cast<uint64_t>(c.channels) * 4;
-  // Body: feat, trunk, the RRDB's and RDB's outputs and the growing concatenation (about 3 x
-  // (nf + 4 gc) wide). Then feat and trunk stay while the upsampling holds two tensors at twice
-  // the side and three (plus the last convolution's output) at four times.
-  const uint64_t body = low * (4 * nf + 3 * (nf + 4 * gc)) * 4;
+  // Body: feat and trunk, the RRDB's output and its three RDBs', and inside the last RDB its four
+  // grown outputs and the concatenations (nf + gc .. nf + 4 gc wide) and conv5's output. Then
+  // feat and trunk stay while the upsampling holds two tensors at twice the side and three (plus
+  // the last convolution's output) at four times.
+  const uint64_t rdb = 4 * gc + (4 * nf + 10 * gc) + nf;
+  const uint64_t body = low * (2 * nf + nf + 3 * nf + rdb + nf) * 4;
   const uint64_t tail = 2 * low * nf * 4 + 2 * (high / 4) * nf * 4 + high * 3 * nf * 4 + out;
   return out + (body > tail ? body : tail);
 }

@@ -57,9 +57,13 @@ Tensor upscale_raw(Arena& arena, const models::RrdbNet& net, const io::Image8& i
   Tensor out = Tensor::in_arena(arena, Shape{1, image.height * s, image.width * s, 3}, DType::F32);
   const int64_t tile = upscale_tile(net, image, options);
   ArenaScope temporaries(arena);
+  // The net's activations in an arena of their own, reserved for a whole pass: a pass that
+  // outgrew it would free and fetch its overflow at every layer.
+  const int64_t pass_h = tile == 0 ? h : std::min(tile, h), pass_w = tile == 0 ? w : std::min(tile, w);
+  Arena work(static_cast<size_t>(net.peak_bytes(pass_h, pass_w) + (64u << 20)));
   Tensor padded;  // [1, s h, s w, 3]: the net's output for the padded image
   if (tile == 0) {
-    padded = net.forward(arena, input_tile(arena, image, 0, 0, h, w, options.channel_order));
+    padded = net.forward(work, input_tile(work, image, 0, 0, h, w, options.channel_order));
   } else {
     // tiled_upscale_2: tiles at a stride of tile - overlap plus one flush with the far edge; the
     // outputs are summed and divided by how many tiles covered each pixel.
@@ -75,8 +79,8 @@ Tensor upscale_raw(Arena& arena, const models::RrdbNet& net, const io::Image8& i
     std::fill(padded.data<float>(), padded.data<float>() + padded.numel(), 0.0f);
     for (int64_t y0 : ys)
       for (int64_t x0 : xs) {
-        ArenaScope per_tile(arena);
-        const Tensor o = net.forward(arena, input_tile(arena, image, y0, x0, th, tw, options.channel_order));
+        work.reset();  // the first tile's overflow, if any, becomes one block for the rest
+        const Tensor o = net.forward(work, input_tile(work, image, y0, x0, th, tw, options.channel_order));
         for (int64_t y = 0; y < th * s; ++y) {
           float* dst = padded.data<float>() + ((y0 * s + y) * w * s + x0 * s) * 3;
           const float* src = o.data<float>() + y * tw * s * 3;
