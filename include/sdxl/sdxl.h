@@ -186,7 +186,8 @@ int sdxl_engine_is_refiner(const sdxl_engine* engine);
 int sdxl_engine_has_refiner(const sdxl_engine* engine);
 
 /* What a progress callback receives. stage: "encoding" (an init image), "denoising",
- * "refining" (steps count from 1 to total_steps), "decoding" (blocks of the VAE decoder). */
+ * "refining" or "hires" (the hires fix's second pass; steps count from 1 to total_steps),
+ * "decoding" (blocks of the VAE decoder). */
 typedef struct sdxl_progress {
   const char* stage;
   int step, total_steps;

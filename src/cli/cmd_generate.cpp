@@ -153,7 +153,7 @@ std::string sampler_help() {
   return help;
 }
 
-// One progress bar per stage that counts steps ("denoising", then "refining"); the VAE's
+// One progress bar per stage that counts steps ("denoising", then "refining" or "hires"); the VAE's
 // blocks go by without a bar. With --preview, the step's preview is written to that file; a
 // preview that cannot be written is reported once and the generation goes on.
 struct StageProgress {
@@ -164,7 +164,7 @@ struct StageProgress {
   static int callback(const sdxl_progress* p, void* user) {
     auto& self = *static_cast<StageProgress*>(user);
     const std::string stage = p->stage;
-    if (stage != "denoising" && stage != "refining") return 0;
+    if (stage != "denoising" && stage != "refining" && stage != "hires") return 0;
     if (stage != self.stage) {
       if (self.bar) self.bar->finish();
       self.bar = std::make_unique<ProgressBar>(stage);

@@ -23,7 +23,7 @@ struct SizeHW {
   int64_t height = 0, width = 0;
 };
 
-// One report of a long-running stage: "denoising" or "refining" after each step (step from 1,
+// One report of a long-running stage: "denoising", "refining" or "hires" after each step (step from 1,
 // with the latents [N, 4, h, w] after it), "decoding" before and after the VAE decode.
 struct Progress {
   const char* stage = "denoising";
@@ -60,7 +60,7 @@ struct GenerateRequest {
   // the decoder's memory at 1024x1024, for more time.
   bool vae_tiling = false;
   ProgressFn on_progress;
-  const char* stage = "denoising";  // the name progress reports carry ("refining" for a refiner)
+  const char* stage = "denoising";  // the name progress reports carry ("refining" for a refiner, "hires" for a second pass)
 
   // img2img (SDEdit): init_image [1, 3, H, W] in [0, 1] (the output takes its size), or
   // init_latents [N, 4, h, w] (a base's output handed to the refiner: used as they are).

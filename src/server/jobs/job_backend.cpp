@@ -52,7 +52,9 @@ double JobView::progress() const {
     const char* stage;
     double from, to;
   };
-  static const Share shares[] = {{"encoding", 0.0, 0.05}, {"denoising", 0.05, 0.80}, {"refining", 0.80, 0.90}, {"decoding", 0.90, 1.0}};
+  // A refiner's and the hires fix's second pass never meet in one call: they share a slot.
+  static const Share shares[] = {{"encoding", 0.0, 0.05}, {"denoising", 0.05, 0.80}, {"refining", 0.80, 0.90},
+                                 {"hires", 0.80, 0.90},   {"decoding", 0.90, 1.0}};
   double within = 0.0;
   for (const auto& s : shares)
     if (stage == s.stage) within = s.from + (s.to - s.from) * (total > 0 ? std::min(1.0, static_cast<double>(step) / total) : 0.0);
