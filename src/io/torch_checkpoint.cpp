@@ -90,9 +90,13 @@ class CheckpointReader {
   }
 
   // Every tensor under `index`, named by its path of string keys; other values are not weights.
+  // A dict the pickle puts in several places is walked in each: the walk is bounded by the
+  // pickle's own size, so dicts that refer to each other over and over end in an error.
   void collect(size_t index, const std::string& prefix, int depth) {
     if (depth > kMaxNesting) bad("dicts nest deeper than ", kMaxNesting, " levels at '", prefix, "'");
     const Value& dict = doc_.at(index);
+    visited_ += dict.items.size() / 2;
+    if (visited_ > doc_.values.size() + 1024) bad("its dicts refer to each other over and over (at '", prefix, "')");
     for (size_t i = 0; i + 1 < dict.items.size(); i += 2) {
       const Value &key = doc_.at(dict.items[i]), &value = doc_.at(dict.items[i + 1]);
       if (key.kind != Kind::String && key.kind != Kind::Int) continue;
@@ -168,6 +172,7 @@ class CheckpointReader {
   std::map<std::string, ZipEntry> entries_;
   Document doc_;
   std::set<std::string> names_;
+  size_t visited_ = 0;
   std::vector<TensorRecord> records_;
   std::vector<uint8_t> copies_;
 };

@@ -109,6 +109,23 @@ TEST_F(PickleMachine, SelfReferenceIsNoHang) {
   EXPECT_THROW(io::open_tensor_file(checkpoint(nested, {})), Error);
 }
 
+// Twenty levels of dicts each holding the next twice would be a million paths: refused at once.
+TEST_F(PickleMachine, SharedDictsCannotMultiplyTheWalk) {
+  Pickle p;
+  p.op("}").put(0).op("0");  // the innermost, reused by each level above it
+  for (int level = 1; level <= 14; ++level) {
+    p.op("}").op("(").str("a").get(level - 1).str("b").get(level - 1).op("u").put(level);
+    if (level < 14) p.op("0");  // POP: only the outermost stays for STOP
+  }
+  const std::string pkl = p.done();
+  try {
+    io::open_tensor_file(checkpoint(pkl, {}));
+    ADD_FAILURE() << "opened";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("over and over"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(PickleMachine, EveryTruncationIsAnError) {
   const std::string pkl = Pickle().op("}").str("w").tensor("0", 2, 0, {2}, {1}).op("s").done();
   for (size_t n = 0; n < pkl.size(); ++n)
