@@ -116,15 +116,20 @@ void Engine::release_memory() {
   log_info("[memory] activation memory released: ", resident_gib(), " GiB resident");
 }
 
+PromptRequest Engine::prompts_per_image(const PromptRequest& prompts) {
+  PromptRequest p = prompts;
+  const int64_t per_prompt = p.num_images_per_prompt;
+  p.num_images_per_prompt = 1;
+  p.prompt = per_image(p.prompt, per_prompt);
+  p.prompt_2 = per_image(p.prompt_2, per_prompt);
+  p.negative_prompt = per_image(p.negative_prompt, per_prompt);
+  p.negative_prompt_2 = per_image(p.negative_prompt_2, per_prompt);
+  return p;
+}
+
 GenerateRequest Engine::refiner_request(const EngineRequest& request, const Tensor& base_latents) const {
   GenerateRequest r = request.generate;
-  const int64_t per_prompt = r.prompts.num_images_per_prompt;
-  // The base latents hold every image: the refiner sees each prompt once per image.
-  r.prompts.num_images_per_prompt = 1;
-  r.prompts.prompt = per_image(r.prompts.prompt, per_prompt);
-  r.prompts.prompt_2 = per_image(r.prompts.prompt_2, per_prompt);
-  r.prompts.negative_prompt = per_image(r.prompts.negative_prompt, per_prompt);
-  r.prompts.negative_prompt_2 = per_image(r.prompts.negative_prompt_2, per_prompt);
+  r.prompts = prompts_per_image(r.prompts);  // the base latents hold every image
   r.init_image = Tensor();
   r.mask = Tensor();
   r.controlnets.clear();  // the ControlNets and adapters steer the base only

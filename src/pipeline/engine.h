@@ -57,6 +57,9 @@ class Engine {
   SdxlPipeline& base();
   SdxlPipeline& refiner();
   GenerateRequest refiner_request(const EngineRequest& request, const Tensor& base_latents) const;
+  // A batch's prompts with one entry per image (num_images_per_prompt 1): what a second pass over
+  // latents that hold every image takes (the refiner's, the hires fix's).
+  static PromptRequest prompts_per_image(const PromptRequest& prompts);
   // The hires fix (engine_hires.cpp): the second pass's request, the whole run, the upscaler
   // model (the last one used kept warm unless one-shot).
   GenerateRequest hires_request(const GenerateRequest& first, const HiresSpec& spec) const;

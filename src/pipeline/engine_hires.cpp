@@ -98,14 +98,7 @@ EngineResult Engine::generate_hires(const EngineRequest& request, const Checked&
   const GenerateRequest second = hires_request(r, spec);
   if (const auto mode = latent_upscale_mode(spec.effective_upscaler())) {
     GenerateRequest all = second;
-    const int64_t per_prompt = r.prompts.num_images_per_prompt;
-    all.prompts.num_images_per_prompt = 1;  // the latents hold every image
-    for (PromptArg* p : {&all.prompts.prompt, &all.prompts.prompt_2, &all.prompts.negative_prompt, &all.prompts.negative_prompt_2})
-      if (p->is_list()) {
-        std::vector<std::string> each;
-        for (int64_t i = 0; i < first_pass.latents.dim(0); ++i) each.push_back(p->for_batch(p->size(), "prompt")[static_cast<size_t>(i / per_prompt)]);
-        *p = PromptArg::list(std::move(each));
-      }
+    all.prompts = prompts_per_image(second.prompts);  // the latents hold every image
     all.init_latents = upscale_latents(first_pass.latents, plan.upscale_width, plan.upscale_height, *mode, plan.truncate_x,
                                        plan.truncate_y);
     result.final = base().generate(all);
