@@ -22,6 +22,7 @@ packages=(
   dpkg-dev file               # cpack -G DEB: dpkg-shlibdeps finds the runtime packages
   chromium                    # the browser test of sdxl serve's web page
   redis-server libhiredis-dev # sdxl serve --queue and sdxl worker (Redis Streams), and their tests
+  prometheus                  # promtool: the tests check a live server's /metrics with it
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -15,6 +15,7 @@ struct ServeOptions {
   std::string listen = "127.0.0.1:7860";
   std::string api_auth;
   double max_body_mb = 64;
+  LogOptions log;
 };
 
 // "HOST:PORT", "[v6]:PORT" or ":PORT".
@@ -86,6 +87,15 @@ Command add_serve_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--queue-size", s.queue_size, "Requests that may wait; more get 503")->check(CLI::Range(1, 10000))->capture_default_str();
   cmd->add_option("--max-body-mb", o->max_body_mb, "Largest request body accepted, MiB")->check(CLI::Range(1.0, 4096.0))->capture_default_str();
+  cmd->add_flag("--metrics-public", s.metrics_public,
+                "Answer GET /metrics without credentials (a Prometheus that cannot send them); /health and /ready\n"
+                "never need them");
+  cmd->add_option("--drain-timeout", s.drain_timeout_s,
+                  "On SIGTERM: seconds the queued and running jobs have to finish (new ones are refused at once, and\n"
+                  "/ready says 503); then what is left is cancelled and the server exits 0. A second signal exits at once")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  add_log_options(*cmd, o->log);
   return [cmd, o]() -> int {
     if (!cmd->parsed()) return -1;
     if (o->server.queue_url.empty() && o->server.model.empty())
@@ -94,6 +104,7 @@ Command add_serve_command(CLI::App& app) {
     if (cmd->count("--api-key") && o->server.api_key.empty()) throw CLI::ValidationError("--api-key: an empty key would let anyone in");
     if (cmd->count("--api-auth") && o->api_auth.empty()) throw CLI::ValidationError("--api-auth: expected user:password[,user2:password2]");
     parse_listen(o->listen, o->server);
+    apply_log_options(o->log);
     o->server.max_body_bytes = static_cast<size_t>(o->max_body_mb * 1024 * 1024);
     size_t start = 0;
     while (!o->api_auth.empty() && start <= o->api_auth.size()) {

@@ -10,6 +10,7 @@ namespace sdxl::cli {
 Command add_worker_command(CLI::App& app) {
   auto o = std::make_shared<server::WorkerOptions>();
   auto url = std::make_shared<std::string>();
+  auto log = std::make_shared<LogOptions>();
   CLI::App* cmd = app.add_subcommand(
       "worker",
       "Generate the jobs `sdxl serve --queue` front ends put on a Redis stream: loads the model once,\n"
@@ -31,8 +32,10 @@ Command add_worker_command(CLI::App& app) {
                   "A job handed out this many times without finishing goes to the dead-letter stream")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
-  return [cmd, o, url]() -> int {
+  add_log_options(*cmd, *log);
+  return [cmd, o, url, log]() -> int {
     if (!cmd->parsed()) return -1;
+    apply_log_options(*log);
     o->address = parse_queue_url(*url);
     return server::run_worker(*o);
   };

@@ -1,5 +1,7 @@
 #include "cli/model_options.h"
 
+#include "server/service/service_log.h"
+
 namespace sdxl::cli {
 
 CLI::Option* add_model_options(CLI::App& cmd, server::ServerOptions& s) {
@@ -35,6 +37,20 @@ server::RedisAddress parse_queue_url(const std::string& url) {
   } catch (const std::invalid_argument& e) {
     throw CLI::ValidationError("--queue", e.what());
   }
+}
+
+void add_log_options(CLI::App& cmd, LogOptions& o) {
+  cmd.add_option("--log-format", o.format, "Log lines as text or as one JSON object a line (for a log shipper)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  cmd.add_option("--log-level", o.level, "Least severe lines written: debug (also probes, scrapes, the library's notes), info, warn, error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  cmd.add_flag("--log-prompts", o.prompts, "Write each job's prompts in its log line (off: prompts and images never reach the logs)");
+}
+
+void apply_log_options(const LogOptions& o) {
+  server::configure_service_log({server::log_format_named(o.format), server::log_level_named(o.level), o.prompts});
 }
 
 }  // namespace sdxl::cli

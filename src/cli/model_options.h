@@ -12,6 +12,15 @@ namespace sdxl::cli {
 // --lora-dir, --embedding-dir, --precision.
 CLI::Option* add_model_options(CLI::App& cmd, server::ServerOptions& s);
 
+// --log-format, --log-level, --log-prompts: the service's log lines (server/service/service_log.h).
+struct LogOptions {
+  std::string format = "text", level = "info";
+  bool prompts = false;
+};
+void add_log_options(CLI::App& cmd, LogOptions& o);
+// Installs them for this process.
+void apply_log_options(const LogOptions& o);
+
 // --queue's redis://... URL, or a CLI::ValidationError saying what is wrong with it.
 server::RedisAddress parse_queue_url(const std::string& url);
 

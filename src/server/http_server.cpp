@@ -2,6 +2,7 @@
 
 #include <strings.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -14,6 +15,9 @@
 #include "server/http/request_guard.h"
 #include "server/http/signed_links.h"
 #include "server/http/routes.h"
+#include "server/service/graceful_stop.h"
+#include "server/service/service_log.h"
+#include "server/service/service_metrics.h"
 #include "server/stop_signals.h"
 
 namespace sdxl::server {
@@ -67,10 +71,23 @@ bool answered_early(const ServerOptions& options, const RequestGuard& guard, con
     send_error_for(req.path, res, *refusal);
     return true;
   }
+  if (is_probe_path(req.path) || (options.metrics_public && req.path == "/metrics")) return false;
   if (authorized(options, links, req)) return false;
   res.set_header("WWW-Authenticate", "Basic realm=\"sdxl\"");
   send_error_for(req.path, res, RequestError(401, "", "authentication required (--api-auth user:password as HTTP Basic, or --api-key as a Bearer token)"));
   return true;
+}
+
+// Every answered request: counted, timed and logged (the probes and scrapes at debug level:
+// they come every few seconds).
+void request_completed(const http::Request& req, int status, double seconds) {
+  const std::string family = route_family(req.path);
+  service_metrics().http_requests.add({family, std::to_string(status)});
+  service_metrics().http_seconds.observe(seconds, {family});
+  const sdxl_log_level level = family == "service" ? SDXL_LOG_LEVEL_DEBUG : status >= 500 ? SDXL_LOG_LEVEL_WARN : SDXL_LOG_LEVEL_INFO;
+  service_log(level, "request",
+              {{"request_id", req.id}, {"method", req.method}, {"route", req.path}, {"status", status},
+               {"seconds", std::round(seconds * 1000) / 1000}, {"client", req.remote_addr}});
 }
 
 }  // namespace
@@ -80,8 +97,8 @@ int run_server(const ServerOptions& options) {
 
   if (options.host != "127.0.0.1" && options.host != "localhost" && options.host != "::1" && options.api_auth.empty() &&
       options.api_key.empty())
-    std::fprintf(stderr, "sdxl: warning: listening on %s without --api-auth or --api-key: anyone who can reach this "
-                         "machine can use it\n", options.host.c_str());
+    service_log(SDXL_LOG_LEVEL_WARN, "insecure", {{"host", options.host}},
+                "listening without --api-auth or --api-key: anyone who can reach this machine can use it");
   ModelCatalog catalog(options);
   std::unique_ptr<JobBackend> queue;
   if (options.queue_url.empty())
@@ -105,6 +122,7 @@ int run_server(const ServerOptions& options) {
   server.set_gate([&options, &guard, &links](const http::Request& req, http::Response& res) {
     return answered_early(options, guard, links, req, res);
   });
+  server.set_completion(request_completed);
   Router router(server);
   add_web_page(router, ctx);
   add_a1111_routes(router, ctx);
@@ -112,19 +130,21 @@ int run_server(const ServerOptions& options) {
   add_controlnet_routes(router, ctx);
   add_openai_routes(router, ctx);
   add_jobs_routes(router, ctx);
+  add_service_routes(router, ctx);
 
   const int port = server.bind(options.host, options.port);
   if (port < 0) {
-    std::fprintf(stderr, "sdxl: error: cannot listen on %s:%d (in use, or not an address of this machine)\n", options.host.c_str(),
-                 options.port);
+    service_log(SDXL_LOG_LEVEL_ERROR, "listen", {{"host", options.host}, {"port", options.port}},
+                "cannot listen there (in use, or not an address of this machine)");
     return 1;
   }
-  stop_signals.on_stop([&server] { server.stop(); });
+  GracefulStop graceful(*queue, server, options.drain_timeout_s);
+  stop_signals.on_stop([&graceful](int count) { graceful.signalled(count); });
   std::printf("sdxl: listening on http://%s:%d\n", options.host.c_str(), port);
   std::fflush(stdout);
   server.run();  // returns after stop()
   stop_signals.close();  // before `server` goes: the handler may not run after
-  return 0;
+  return 0;  // `graceful` joins its drain (done: it stopped the server) before the rest goes
 }
 
 }  // namespace sdxl::server

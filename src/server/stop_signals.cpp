@@ -17,16 +17,18 @@ StopSignals::StopSignals() {
 void StopSignals::close() {
   if (!waiter_.joinable()) return;
   closing_ = true;
-  if (!received_) pthread_kill(waiter_.native_handle(), SIGTERM);  // wakes the sigwait
+  pthread_kill(waiter_.native_handle(), SIGTERM);  // wakes the sigwait
   waiter_.join();
 }
 
-void StopSignals::on_stop(std::function<void()> handler) {
+void StopSignals::on_stop(std::function<void(int count)> handler) {
   waiter_ = std::thread([this, handler = std::move(handler)] {
-    int received = 0;
-    sigwait(&signals_, &received);
-    received_ = true;
-    if (!closing_) handler();
+    for (int count = 1;; ++count) {
+      int received = 0;
+      sigwait(&signals_, &received);
+      if (closing_) return;
+      handler(count);
+    }
   });
 }
 

@@ -20,16 +20,17 @@ class StopSignals {
   StopSignals(const StopSignals&) = delete;
   StopSignals& operator=(const StopSignals&) = delete;
 
-  // Starts waiting; `handler` runs on the waiting thread at the first signal (one sent before
-  // now is pending and handled at once).
-  void on_stop(std::function<void()> handler);
+  // Starts waiting; `handler` runs on the waiting thread at every signal with the count so far
+  // (1: begin a graceful stop; 2: stop at once). A signal sent before now is pending and handled
+  // at once.
+  void on_stop(std::function<void(int count)> handler);
   // Stops waiting, without calling the handler, when no signal came; then joins. After it, the
   // handler's objects may go.
   void close();
 
  private:
   sigset_t signals_;
-  std::atomic<bool> received_{false}, closing_{false};
+  std::atomic<bool> closing_{false};
   std::thread waiter_;
 };
 

@@ -61,6 +61,19 @@ class ChildProcess {
     if (stdout_) std::fclose(stdout_);
     stdout_ = nullptr;
   }
+  // Waits up to `seconds` for the process to exit on its own; its wait status, or -1 when it
+  // is still running then (it is then left running).
+  int wait_exit(double seconds) {
+    for (int waited_ms = 0; pid_ > 0 && waited_ms <= seconds * 1000; waited_ms += 20) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return status;
+      }
+      usleep(20000);
+    }
+    return -1;
+  }
   pid_t pid() const { return pid_; }
   bool alive() const { return pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0; }
 

@@ -353,7 +353,7 @@ TEST(RedisQueue, AStalledWorkerThatWakesIsFenced) {
   EXPECT_TRUE(image_pixels(front, id) == cli_pixels(dir.path(), "a long night", 400, 11));
   for (int i = 0; i < 100 && test::read_file(dir / "workers.log").find("taken over") == std::string::npos; ++i)
     std::this_thread::sleep_for(milliseconds(50));
-  EXPECT_NE(test::read_file(dir / "workers.log").find("job " + id + " was taken over"), std::string::npos)
+  EXPECT_NE(test::read_file(dir / "workers.log").find("job_id=" + id + " worker=first: taken over by another worker"), std::string::npos)
       << test::read_file(dir / "workers.log");
   EXPECT_EQ(r.command({"XPENDING", "sdxl", "sdxl-workers"}).items[0].integer, 0);
 }

@@ -14,6 +14,7 @@
 #include "server/api/request_parsers.h"
 #include "server/http/routes.h"
 #include "server/system_memory.h"
+#include "server/service/service_log.h"
 
 namespace sdxl::server {
 namespace {
@@ -74,7 +75,8 @@ void generate(const ServerContext& ctx, const http::Request& req, http::Response
     std::string names;
     for (const auto& n : ignored) names += (names.empty() ? "" : ", ") + n;
     res.set_header("X-Sdxl-Ignored-Fields", names);
-    std::fprintf(stderr, "sdxl: %s ignored fields outside AUTOMATIC1111's schema: %s\n", img2img ? "img2img" : "txt2img", names.c_str());
+    service_log(SDXL_LOG_LEVEL_WARN, "ignored_fields", {{"request_id", req.id}, {"route", req.path}, {"fields", ignored}},
+                "fields outside AUTOMATIC1111's schema, ignored as AUTOMATIC1111 does");
   }
   const bool send = Fields(body).boolean("send_images", true);
   auto kept = std::make_shared<api::Generation>(request.generation);  // the queue takes its own copy
@@ -84,6 +86,7 @@ void generate(const ServerContext& ctx, const http::Request& req, http::Response
   // Overrides are this request's only, unless it says otherwise: then the checkpoint becomes
   // the default first (a queued switch, so jobs before this one keep theirs).
   if (request.checkpoint_becomes_default) ctx.queue.switch_checkpoint(request.checkpoint);
+  request.request_id = req.id;
   const std::string id = ctx.queue.submit(std::move(request));
   answer_when_done(ctx, id, res, [&ctx, kept, echo = std::move(echo), send, img2img_reply](const JobView& job, http::Response& res) {
     // An interrupted call answers with what it has, as AUTOMATIC1111's: the repeats done and

@@ -70,7 +70,9 @@ class JobEvents final : public http::Pending {
 
 void add_jobs_routes(Router& server, const ServerContext& ctx) {
   server.Post("/v1/jobs", guarded([&ctx](const http::Request& req, http::Response& res) {
-    const std::string id = ctx.queue.submit(parse_job_request(parse_body(req.body), lookup_of(ctx)));
+    JobRequest request = parse_job_request(parse_body(req.body), lookup_of(ctx));
+    request.request_id = req.id;
+    const std::string id = ctx.queue.submit(std::move(request));
     const JobView job = found(ctx, id);
     send_json(res, 202, {{"id", id}, {"status", state_name(job.state)}, {"queue_position", job.queue_position}});
   }, send_error, jobs_field_of));

@@ -20,6 +20,7 @@ using nlohmann::json;
 void answer_images(const ServerContext& ctx, const http::Request& req, http::Response& res, JobRequest job,
                    const OpenAiAnswer& answer, bool edit) {
   const std::string output_format = job.output.format;
+  job.request_id = req.id;
   const std::string id = ctx.queue.submit(std::move(job));
   if (answer.stream) return res.defer(openai_image_stream(ctx, id, answer, output_format, edit));
   const std::string format = answer.format;

@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 #include <map>
 #include <optional>
+#include <random>
 #include <regex>
 #include <vector>
 
@@ -82,14 +83,28 @@ bool connection_lost(const beast::error_code& ec) {
                 ec.category() == net::error::get_system_category() || ec.category() == net::error::get_misc_category());
 }
 
+// The client's id when it is a plain token; else 16 random hex digits (an id to find log lines
+// by, not a secret).
+std::string request_id_of(const std::string& offered) {
+  bool plain = !offered.empty() && offered.size() <= 128;
+  for (unsigned char c : offered) plain = plain && (std::isalnum(c) || c == '.' || c == '_' || c == ':' || c == '-');
+  if (plain) return offered;
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  char id[17];
+  std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(random()));
+  return id;
+}
+
 }  // namespace
 
 struct Listener::Core {
   std::atomic<size_t> connections{0};  // first: sessions still count down while the members below go
   std::atomic<size_t> refusing{0};
+  std::atomic<size_t> in_flight{0};
   Limits limits;
   ErrorPage error_page;
   Gate gate;
+  Completion completion;
   std::vector<Route> routes;
   net::io_context io{1};
   tcp::acceptor acceptor{io};
@@ -124,7 +139,10 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(Listener::Core& core, tcp::socket socket) : core_(core), socket_(std::move(socket)), deadline_(core.io) {
     ++core_.connections;
   }
-  ~Session() { --core_.connections; }
+  ~Session() {
+    if (counted_) --core_.in_flight;
+    --core_.connections;
+  }
 
   void start() { read_head(); }
 
@@ -211,6 +229,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_head(beast::error_code ec) {
+    started_ = std::chrono::steady_clock::now();
+    reported_ = false;
+    request_.id.clear();
     {  // the path, for a refusal's shape (what the parser has of it: a head past a limit may be partial)
       const std::string target(parser_->get().target());
       request_.path = target.substr(0, target.find('?'));
@@ -230,6 +251,9 @@ class Session : public std::enable_shared_from_this<Session> {
     request_.query = question == std::string::npos ? "" : target.substr(question + 1);
     request_.params = query_params(request_.query);
     for (const auto& field : head) request_.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    request_.id = request_id_of(request_.get_header_value("X-Request-Id"));
+    if (!counted_) ++core_.in_flight;
+    counted_ = true;
     beast::error_code endpoint_ec;
     const auto remote = socket_.remote_endpoint(endpoint_ec);
     if (!endpoint_ec) request_.remote_addr = remote.address().to_string();
@@ -340,6 +364,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // The client left (or could not be written to) while its answer waited: its job is told, and
   // the connection closed.
   void abandon_pending() {
+    completed(499);  // nginx's "client closed request"
     if (pending_) {
       auto pending = std::move(pending_);
       pending_.reset();
@@ -367,6 +392,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (ec) return self->abandon_pending();
       if (!self->outbox_.empty()) return self->flush();
       if (self->stream_ending_) {
+        self->completed(200);
         self->stream_ending_ = false;
         self->streaming_ = false;
         self->pending_.reset();
@@ -375,8 +401,9 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
-  std::string header_lines(const Response& res) const {
-    std::string lines = lines_of(res.headers);
+  std::string header_lines(const Response& res) {
+    if (request_.id.empty()) request_.id = request_id_of("");
+    std::string lines = lines_of(res.headers) + "X-Request-Id: " + request_.id + "\r\n";
     for (const auto& [name, value] : gate_headers_) {
       bool set = false;
       for (const auto& header : res.headers) set = set || beast::iequals(header.first, name);
@@ -390,12 +417,23 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool close_after = must_close_ || !keep_alive_ || served_ >= core_.limits.max_requests_per_connection;
     outgoing_ = serialized(res.status, header_lines(res), res.body, close_after);
     arm(per_mib(core_.limits.write_timeout, outgoing_.size()));
-    net::async_write(socket_, net::buffer(outgoing_), [self = shared_from_this(), close_after](beast::error_code ec, size_t) {
+    net::async_write(socket_, net::buffer(outgoing_), [self = shared_from_this(), close_after, status = res.status](beast::error_code ec, size_t) {
       self->disarm();
+      self->completed(ec ? 499 : status);
       if (ec) return self->close();
       if (close_after) return self->linger();
       self->after_response();
     });
+  }
+
+  // Once per request: the listener's completion (metrics, the request's log line).
+  void completed(int status) {
+    if (counted_) --core_.in_flight;
+    counted_ = false;
+    if (reported_ || request_.id.empty()) return;
+    reported_ = true;
+    if (core_.completion)
+      core_.completion(request_, status, std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
   }
 
   void after_response() {
@@ -416,6 +454,8 @@ class Session : public std::enable_shared_from_this<Session> {
   Request request_;
   std::vector<std::pair<std::string, std::string>> gate_headers_;
   const Route* route_ = nullptr;
+  std::chrono::steady_clock::time_point started_;
+  bool reported_ = false, counted_ = false;
   bool keep_alive_ = true, must_close_ = false;
   int served_ = 0;
   std::shared_ptr<Pending> pending_;
@@ -477,7 +517,11 @@ void Listener::route(const std::string& method, const std::string& pattern, Hand
   core_->routes.push_back({method, std::regex(pattern), std::move(handler)});
 }
 
+size_t Listener::requests_in_flight() const { return core_->in_flight.load(); }
+
 void Listener::set_gate(Gate gate) { core_->gate = std::move(gate); }
+
+void Listener::set_completion(Completion completion) { core_->completion = std::move(completion); }
 
 int Listener::bind(const std::string& host, int port) {
   beast::error_code ec;

@@ -43,6 +43,10 @@ using ErrorPage = std::function<void(int status, const std::string& message, con
 // Blocks until some job changed after `seen` (or `timeout` passed); returns the new count.
 using ChangeWait = std::function<uint64_t(uint64_t seen, std::chrono::milliseconds timeout)>;
 
+// Runs once a request is answered (its last byte handed to the socket, or the connection lost
+// first: status 499), on the network thread: keep it short.
+using Completion = std::function<void(const Request& req, int status, double seconds)>;
+
 class Listener {
  public:
   Listener(Limits limits, ChangeWait wait_for_change, ErrorPage error_page);
@@ -53,6 +57,7 @@ class Listener {
   // `pattern`: a regular expression the whole path must match (its groups in Request::matches).
   void route(const std::string& method, const std::string& pattern, Handler handler);
   void set_gate(Gate gate);
+  void set_completion(Completion completion);
 
   // The port bound (a free one for 0), or -1 when `host:port` cannot be listened on.
   int bind(const std::string& host, int port);
@@ -60,6 +65,8 @@ class Listener {
   void run();
   // From any thread or a signal handler's thread.
   void stop();
+  // Requests read and not yet answered (a synchronous generation waiting for its job included).
+  size_t requests_in_flight() const;
 
   struct Core;
 

@@ -19,6 +19,9 @@ struct Request {
   std::string body;
   std::vector<std::string> matches;  // the route pattern's whole match and groups
   std::string remote_addr;
+  // The client's X-Request-Id when it is a plain token (at most 128 of [A-Za-z0-9._:-]), else a
+  // new one: echoed in the answer, carried into the job and every log line about it.
+  std::string id;
 
   // The first header named `name` (any case), "" when absent.
   std::string get_header_value(const std::string& name) const;

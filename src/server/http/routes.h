@@ -24,6 +24,9 @@ void add_controlnet_routes(Router& server, const ServerContext& ctx);  // the Co
 void add_openai_routes(Router& server, const ServerContext& ctx);
 void add_jobs_routes(Router& server, const ServerContext& ctx);
 void add_web_page(Router& server, const ServerContext& ctx);
+void add_service_routes(Router& server, const ServerContext& ctx);  // /metrics, /health, /ready
+// The probes (/health, /ready): answered without credentials.
+bool is_probe_path(const std::string& path);
 
 // OpenAI's routes (/v1/images/..., /v1/models..., and any other /v1 path but the jobs API's)
 // answer errors in OpenAI's shape, {"error": {message, type, param, code}}, with 400 for an

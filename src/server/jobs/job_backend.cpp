@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "server/http/request_fields.h"
+
 namespace sdxl::server {
 
 std::string new_job_id(int hex_digits) {
@@ -69,6 +71,11 @@ double JobView::eta_seconds() const {
   }
   const double p = progress();
   return p > 0 ? elapsed_seconds / p - elapsed_seconds : 0.0;
+}
+
+void JobBackend::refuse_when_closed() const {
+  if (intake_closed_)
+    throw RequestError(503, "", "the server is shutting down and takes no new jobs; send it to another instance");
 }
 
 }  // namespace sdxl::server

@@ -3,6 +3,7 @@
 // workers on other machines take jobs from.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "server/jobs/job_request.h"
+#include "server/service/metrics_registry.h"
 
 namespace sdxl::server {
 
@@ -77,6 +79,27 @@ class JobBackend {
     (void)checkpoint;
     return true;  // in process: the server's own worker
   }
+
+  // Graceful shutdown: from now on every submit and switch is answered 503 (shutting down).
+  void close_intake() { intake_closed_ = true; }
+  bool intake_closed() const { return intake_closed_; }
+  // Why a job could not start here now ("" when it could): the readiness probe's answer.
+  virtual std::string not_ready_reason() const = 0;
+  // Jobs this process must still finish before it may exit (queued or running here; in queue
+  // mode none: the workers hold them).
+  virtual bool busy() const { return false; }
+  // Cancels every job this process holds (a drain that ran out of time).
+  virtual void cancel_all() {}
+  // The queue's gauges at a scrape: jobs waiting and running (in queue mode also the streams'
+  // lengths, pending entries, dead letters and the live workers).
+  virtual void write_metrics(metrics::Exposition& out) const = 0;
+
+ protected:
+  // Throws the 503 of a closed intake.
+  void refuse_when_closed() const;
+
+ private:
+  std::atomic<bool> intake_closed_{false};
 };
 
 }  // namespace sdxl::server

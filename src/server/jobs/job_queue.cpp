@@ -28,6 +28,7 @@ struct JobQueue::Job {
   uint64_t version = 0;
   std::atomic<bool> cancel{false}, skip{false}, interrupt{false};
   bool cancelled_by_id = false;  // DELETE, not AUTOMATIC1111's interrupt (which keeps what is done)
+  bool shut_down = false;        // cancelled by a shutdown's drain timeout: failed (503), not cancelled by its client
   JobQueue* queue = nullptr;
 };
 
@@ -48,6 +49,7 @@ JobQueue::~JobQueue() {
 }
 
 std::string JobQueue::submit(JobRequest request) {
+  refuse_when_closed();
   if (!request.checkpoint.empty() && !catalog_.find_checkpoint(request.checkpoint))
     throw RequestError(404, "checkpoint", "no checkpoint named '" + request.checkpoint + "'");
   request.generation.embedding_dir = catalog_.options().embedding_dir;
@@ -59,6 +61,7 @@ std::string JobQueue::submit(JobRequest request) {
   if (status != SDXL_STATUS_OK) throw library_refusal(status);
   auto job = std::make_shared<Job>();
   job->id = new_job_id(32);
+  request.submitted_ms = unix_ms();
   job->request = std::move(request);
   job->queue = this;
   {
@@ -73,6 +76,7 @@ std::string JobQueue::submit(JobRequest request) {
 }
 
 std::string JobQueue::switch_checkpoint(const std::string& name) {
+  refuse_when_closed();
   if (!catalog_.find_checkpoint(name)) throw RequestError(404, "sd_model_checkpoint", "no checkpoint named '" + name + "'");
   auto job = std::make_shared<Job>();
   job->id = new_job_id(32);
@@ -181,6 +185,44 @@ size_t JobQueue::queued() const {
   return queue_.size();
 }
 
+std::string JobQueue::not_ready_reason() const {
+  if (intake_closed()) return "shutting down";
+  if (!catalog_.with_engine([](sdxl_engine* e) { return e != nullptr; })) return "no model is loaded";
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (queue_.size() >= capacity_) return "the queue is full";
+  return "";
+}
+
+bool JobQueue::busy() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return running_ || !queue_.empty();
+}
+
+void JobQueue::write_metrics(metrics::Exposition& out) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  out.gauge("sdxl_queue_depth", "Jobs waiting in the queue", static_cast<double>(queue_.size()));
+  out.gauge("sdxl_jobs_running", "Jobs running now", running_ ? 1 : 0);
+}
+
+void JobQueue::cancel_all() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& job : queue_) {
+      job->state = JobState::Failed;
+      job->error = "the server shut down before this job ran (--drain-timeout)";
+      job->error_status = 503;
+      ++job->version;
+      finished_.push_back(job->id);
+    }
+    queue_.clear();
+    if (running_) {
+      running_->shut_down = true;
+      running_->cancel = true;
+    }
+  }
+  notify_changed();
+}
+
 void JobQueue::finish(Job& job, JobState state, std::string error, int status) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -189,6 +231,11 @@ void JobQueue::finish(Job& job, JobState state, std::string error, int status) {
       state = JobState::Cancelled;
       error = "cancelled";
       job.images.clear();
+    }
+    if (job.shut_down && state == JobState::Cancelled) {
+      state = JobState::Failed;
+      error = "the server shut down before this job finished (--drain-timeout)";
+      status = 503;
     }
     job.state = state;
     job.error = std::move(error);
@@ -258,7 +305,7 @@ void JobQueue::run(Job& job) {
   catalog_.use(job.request.checkpoint);
   job.checkpoint = catalog_.current();
   Observer observer(*this, job);
-  JobOutcome outcome = run_job(catalog_.engine(), job.request, observer);
+  JobOutcome outcome = run_job(catalog_.engine(), job.id, job.checkpoint, job.request, observer);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     job.images = std::move(outcome.images);

@@ -40,6 +40,10 @@ class JobQueue final : public JobBackend {
   std::optional<JobView> running() const override;
   size_t queued() const override;
   bool has_checkpoint(const std::string& name) const override { return catalog_.find_checkpoint(name).has_value(); }
+  std::string not_ready_reason() const override;
+  bool busy() const override;
+  void cancel_all() override;
+  void write_metrics(metrics::Exposition& out) const override;
 
  private:
   struct Job;

@@ -26,6 +26,8 @@ struct JobRequest {
   // server's default after this job (a switch queued before it).
   bool checkpoint_becomes_default = false;
   int repeats = 1;  // AUTOMATIC1111's n_iter
+  std::string request_id;    // the HTTP request that made it (X-Request-Id): in every log line about it
+  int64_t submitted_ms = 0;  // when it was queued, Unix milliseconds: its wait in the queue
 };
 
 // The seed of repeat `repeat`: AUTOMATIC1111 moves it on by the batch's size each time.

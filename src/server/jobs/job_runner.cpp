@@ -8,6 +8,8 @@
 
 #include "sdxl/generation.hpp"
 #include "server/http/request_fields.h"
+#include "server/jobs/job_report.h"
+#include "server/service/service_metrics.h"
 
 namespace sdxl::server {
 
@@ -52,9 +54,31 @@ class StepClock {
   std::chrono::steady_clock::time_point first_;
 };
 
+// The stages whose steps are sampler steps (not the VAE's blocks while encoding or decoding).
+bool sampling_stage(const std::string& stage) { return stage == "denoising" || stage == "refining" || stage == "hires"; }
+
+// Steps done: each report that moves a stage's step on counts what it moved.
+class StepCounter {
+ public:
+  void count(const sdxl_progress& p) {
+    const std::string stage = p.stage ? p.stage : "";
+    if (stage != stage_ || p.step < step_) step_ = 0;
+    stage_ = stage;
+    if (sampling_stage(stage) && p.total_steps > 0 && p.step > step_) {
+      service_metrics().steps.add({}, p.step - step_);
+      step_ = p.step;
+    }
+  }
+
+ private:
+  std::string stage_;
+  int step_ = 0;
+};
+
 struct ProgressContext {
   JobObserver& observer;
   StepClock clock;
+  StepCounter steps;
 };
 
 int on_progress(const sdxl_progress* progress, void* user) {
@@ -69,7 +93,10 @@ int on_progress(const sdxl_progress* progress, void* user) {
       preview.assign(reinterpret_cast<char*>(bytes), size);
     sdxl_free_bytes(bytes);
   }
-  observer.progressed(*progress, std::move(preview), context.clock.seconds_per_step(*progress));
+  const double step_seconds = context.clock.seconds_per_step(*progress);
+  if (step_seconds > 0 && sampling_stage(progress->stage ? progress->stage : "")) service_metrics().steps_per_second = 1.0 / step_seconds;
+  context.steps.count(*progress);
+  observer.progressed(*progress, std::move(preview), step_seconds);
   const StopRequest stop = observer.stop_request();
   return stop == StopRequest::None ? 0 : stop == StopRequest::Interrupt ? SDXL_PROGRESS_FINISH : 1;
 }
@@ -88,7 +115,7 @@ JobOutcome run_repeats(sdxl_engine* engine, const JobRequest& job, JobObserver& 
   }
   sdxl_generate_params& params = call->get();
   params.progress = on_progress;
-  ProgressContext progress{observer, {}};
+  ProgressContext progress{observer, {}, {}};
   params.progress_user_data = &progress;
   for (int r = 0; r < job.repeats; ++r) {
     if (r > 0 && observer.stop_request() == StopRequest::Interrupt) break;  // interrupted between repeats
@@ -104,6 +131,7 @@ JobOutcome run_repeats(sdxl_engine* engine, const JobRequest& job, JobObserver& 
     if (status == SDXL_STATUS_CANCELLED) return {JobState::Cancelled, {}, {}, "cancelled", 409};
     if (status != SDXL_STATUS_OK) return {JobState::Failed, {}, {}, sdxl_last_error(), http_status_of(status)};
     const std::unique_ptr<sdxl_images, void (*)(sdxl_images*)> owned(out, sdxl_images_free);
+    count_lora_swap(engine, *out);
     for (int i = 0; i < out->count; ++i) {
       const bool same_seed = params.shared_generator || params.subseed_strength > 0;
       outcome.seeds.push_back(same_seed ? params.seed : params.seed + static_cast<uint64_t>(i));
@@ -124,11 +152,21 @@ JobOutcome run_repeats(sdxl_engine* engine, const JobRequest& job, JobObserver& 
 
 }  // namespace
 
-JobOutcome run_job(sdxl_engine* engine, const JobRequest& job, JobObserver& observer) {
+int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+JobOutcome run_job(sdxl_engine* engine, const std::string& job_id, const std::string& model, const JobRequest& job,
+                   JobObserver& observer) {
+  const auto started = std::chrono::steady_clock::now();
+  const double waited = job.submitted_ms > 0 ? std::max<int64_t>(0, unix_ms() - job.submitted_ms) / 1000.0 : 0.0;
+  service_metrics().queue_wait.observe(waited);
   JobOutcome outcome = run_repeats(engine, job, observer);
   // Decoded uploads are megabytes: their memory goes back to the system, not to malloc's free
   // lists (which would keep it resident for the next large allocation of this thread).
   if (job.generation.image || job.generation.mask_image) malloc_trim(0);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  report_job(job_id, model, job, outcome, seconds, waited);
   return outcome;
 }
 

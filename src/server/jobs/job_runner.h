@@ -40,8 +40,13 @@ struct JobOutcome {
   int error_status = 500;
 };
 
-// The uploads are decoded once, for every repeat, and their memory given back after.
-JobOutcome run_job(sdxl_engine* engine, const JobRequest& job, JobObserver& observer);
+// The uploads are decoded once, for every repeat, and their memory given back after. The job is
+// counted in the service metrics and logged (one line) under `job_id`, run on checkpoint `model`.
+JobOutcome run_job(sdxl_engine* engine, const std::string& job_id, const std::string& model, const JobRequest& job,
+                   JobObserver& observer);
+
+// Unix milliseconds now (a job's submitted_ms).
+int64_t unix_ms();
 
 // A C API failure as the HTTP status it deserves: the caller's fault is a 4xx.
 int http_status_of(sdxl_status status);

@@ -2,11 +2,15 @@
 
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 
 #include "sdxl/sdxl.hpp"
 #include "server/http/request_fields.h"
 #include "server/system_memory.h"
+#include "server/service/service_log.h"
+#include "server/service/service_metrics.h"
 
 namespace sdxl::server {
 namespace {
@@ -248,7 +252,7 @@ uintmax_t load_bytes(const Checkpoint& c) {
 
 void ModelCatalog::free_least_recent() {
   std::unique_lock<std::shared_mutex> lock(engine_mutex_);
-  std::fprintf(stderr, "sdxl: freeing checkpoint '%s' (the least recently used) to make room\n", loaded_.front().name.c_str());
+  service_log(SDXL_LOG_LEVEL_INFO, "model_freed", {{"model", loaded_.front().name}}, "the least recently used checkpoint, to make room");
   sdxl_engine_free(loaded_.front().engine);
   loaded_.erase(loaded_.begin());
 }
@@ -276,7 +280,16 @@ void ModelCatalog::load(const Checkpoint& c) {
   params.taesd_dir = options_.taesd.c_str();
   make_room_for(c);
   sdxl_engine* fresh = nullptr;
-  api::check(sdxl_engine_load(&params, &fresh));
+  const auto started = std::chrono::steady_clock::now();
+  const sdxl_status status = sdxl_engine_load(&params, &fresh);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (status != SDXL_STATUS_OK) {
+    service_metrics().model_load_failures.add();
+    service_log(SDXL_LOG_LEVEL_ERROR, "model_load", {{"model", c.name}, {"seconds", seconds}}, sdxl_last_error());
+  }
+  api::check(status);
+  service_metrics().model_loads.observe(seconds);
+  service_log(SDXL_LOG_LEVEL_INFO, "model_load", {{"model", c.name}, {"precision", options_.precision}, {"seconds", std::round(seconds * 1000) / 1000}});
   std::unique_lock<std::shared_mutex> lock(engine_mutex_);
   loaded_.push_back({c.name, fresh});
 }

@@ -70,6 +70,8 @@ std::string encode_job(const JobRequest& job, const QueueFolders& folders) {
   j["output_format"] = job.output.format;
   if (job.output.quality > 0) j["output_quality"] = job.output.quality;  // 0: the format's default
   j["output_lossless"] = job.output.lossless;
+  j["request_id"] = job.request_id;
+  j["submitted_ms"] = job.submitted_ms;
   return j.dump();
 }
 
@@ -81,11 +83,13 @@ JobRequest decode_job(const std::string& text, const QueueFolders& folders) {
   if (!j.contains("prompt")) throw RequestError(422, "", "the queued job is not one this worker can read: no prompt");
   JobRequest job;
   try {
-    job.generation = generation_from_json(j, naming_in(folders), {}, {"model", "n_iter", "output_format", "output_quality", "output_lossless"});
+    job.generation = generation_from_json(j, naming_in(folders), {}, {"model", "n_iter", "output_format", "output_quality", "output_lossless", "request_id", "submitted_ms"});
     const Fields f(j);
     job.checkpoint = f.text("model", "");
     job.repeats = static_cast<int>(f.integer("n_iter", 1, 1, 100));
     job.output = image_output_of(f, "output_format", "output_quality", "output_lossless");
+    job.request_id = f.text("request_id", "");
+    job.submitted_ms = f.integer("submitted_ms", 0, 0, INT64_MAX);
   } catch (const RequestError& e) {
     if (e.status() == 404) throw;  // a LoRA this worker does not have
     throw RequestError(422, e.field(), std::string("the queued job is not one this worker can read: ") + e.what());

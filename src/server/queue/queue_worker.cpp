@@ -17,6 +17,8 @@
 #include "server/queue/redis_job_store.h"
 #include "server/http/request_fields.h"
 #include "server/stop_signals.h"
+#include "server/service/service_log.h"
+#include "server/service/service_metrics.h"
 
 namespace sdxl::server {
 namespace {
@@ -113,18 +115,18 @@ class Worker {
     while (!stopping_) {
       try {
         for (const auto& s : streams_) ensure_group(redis_, s);
-        if (was_down) std::fprintf(stderr, "sdxl: worker %s: Redis is back\n", consumer_.c_str());
+        if (was_down) service_log(SDXL_LOG_LEVEL_INFO, "redis", {{"worker", consumer_}}, "Redis is back");
         was_down = false;
         while (!stopping_) {
           std::optional<Entry> entry = next();
           if (entry) handle(*entry);
         }
       } catch (const RedisUnavailable& e) {
-        if (!was_down) std::fprintf(stderr, "sdxl: worker %s: %s; retrying\n", consumer_.c_str(), e.what());
+        if (!was_down) service_log(SDXL_LOG_LEVEL_WARN, "redis", {{"worker", consumer_}}, std::string(e.what()) + "; retrying");
         was_down = true;
         std::this_thread::sleep_for(milliseconds(500));
       } catch (const RedisError& e) {  // NOGROUP after Redis lost its data, ...: make the groups again
-        std::fprintf(stderr, "sdxl: worker %s: %s\n", consumer_.c_str(), e.what());
+        service_log(SDXL_LOG_LEVEL_ERROR, "worker", {{"worker", consumer_}}, e.what());
         std::this_thread::sleep_for(milliseconds(200));
       }
     }
@@ -185,7 +187,7 @@ class Worker {
       JobRequest job = decode_job(e.spec, {o_.model.lora_dir, o_.model.controlnet_dir, o_.model.image_encoder_dir, o_.model.upscaler_dir});
       job.generation.embedding_dir = o_.model.embedding_dir;
       RedisObserver observer(redis_, keys_, e.job, owner);
-      outcome = run_job(catalog_.engine(), job, observer);
+      outcome = run_job(catalog_.engine(), e.job, catalog_.current(), job, observer);
       if (observer.fenced()) outcome.state = JobState::Cancelled;  // the result is dropped below anyway
     } catch (const RequestError& error) {
       outcome = {JobState::Failed, {}, {}, error.what(), error.status()};
@@ -212,8 +214,8 @@ class Worker {
     for (;;) {
       try {
         if (end_job(e, owner, false, "", set) == "fenced")  // a copy: a retry sends it again
-          std::fprintf(stderr, "sdxl: worker %s: job %s was taken over by another worker while this one stalled; its result is dropped\n",
-                       consumer_.c_str(), e.job.c_str());
+          service_log(SDXL_LOG_LEVEL_WARN, "job", {{"job_id", e.job}, {"worker", consumer_}},
+                      "taken over by another worker while this one stalled; its result is dropped");
         return;
       } catch (const RedisUnavailable&) {
         if (stopping_) return;
@@ -239,7 +241,8 @@ class Worker {
                             keys_.dead() + " and will not be retried";
     end_job(e, "", true, std::to_string(delivered),
             {"state", "failed", "error", why, "error_status", "500", "finished_ms", std::to_string(now_ms())});
-    std::fprintf(stderr, "sdxl: worker %s: job %s: %s\n", consumer_.c_str(), e.job.c_str(), why.c_str());
+    service_metrics().jobs.add({"dead_lettered"});
+    service_log(SDXL_LOG_LEVEL_ERROR, "job", {{"job_id", e.job}, {"worker", consumer_}, {"outcome", "dead_lettered"}}, why);
   }
 
   // What front ends check requests against: this engine's capacity (its memory available now),
@@ -297,7 +300,10 @@ class Worker {
 int run_worker(const WorkerOptions& options) {
   StopSignals stop_signals;
   std::atomic<bool> stopping{false};
-  stop_signals.on_stop([&stopping] { stopping = true; });
+  stop_signals.on_stop([&stopping](int count) {
+    stopping = true;
+    if (count > 1) std::_Exit(1);  // at once: the running job stays pending, and another worker takes it over
+  });
   ModelCatalog catalog(options.model);  // a model that cannot load ends the worker with its error
   Worker worker(options, catalog, stopping);
   return worker.run();

@@ -34,6 +34,7 @@ RedisJobBackend::RedisJobBackend(RedisAddress address, RedisQueueOptions options
     : pool_(address), keys_{address.stream}, options_(std::move(options)), listener_(address, keys_.changes()) {}
 
 std::string RedisJobBackend::submit(JobRequest job) {
+  refuse_when_closed();
   return answering([&] {
     if (job.checkpoint.empty())
       job.checkpoint = pool_.with([&](RedisConnection& r) { return r.command({"GET", keys_.default_checkpoint()}).text; });
@@ -42,6 +43,7 @@ std::string RedisJobBackend::submit(JobRequest job) {
       throw RequestError(404, "checkpoint", "no worker serves checkpoint '" + job.checkpoint + "'");
     check_against_workers(job);
     const std::string stream = keys_.jobs_for(job.checkpoint);
+    job.submitted_ms = now_ms();
     const std::string payload = encode_job(job, {options_.lora_dir, options_.controlnet_dir, options_.image_encoder_dir, options_.upscaler_dir});
     const std::string id = new_job_id(kIdDigits);
     pool_.with([&](RedisConnection& r) {
@@ -91,6 +93,7 @@ void RedisJobBackend::check_against_workers(const JobRequest& job) const {
 }
 
 std::string RedisJobBackend::switch_checkpoint(const std::string& name) {
+  refuse_when_closed();
   return answering([&] {
     const std::string plain = plain_checkpoint_name(name);
     if (!has_checkpoint(plain)) throw RequestError(404, "sd_model_checkpoint", "no worker serves checkpoint '" + name + "'");
@@ -154,6 +157,52 @@ size_t RedisJobBackend::queued() const {
 bool RedisJobBackend::has_worker_for(const std::string& checkpoint) const {
   if (!checkpoint.empty()) return has_checkpoint(checkpoint);
   return answering([&] { return !live_workers().empty(); });
+}
+
+std::string RedisJobBackend::not_ready_reason() const {
+  if (intake_closed()) return "shutting down";
+  try {
+    const std::string fallback = pool_.with([&](RedisConnection& r) { return r.command({"GET", keys_.default_checkpoint()}).text; });
+    if (!has_worker_for(fallback)) return fallback.empty() ? "no live worker" : "no live worker for checkpoint '" + fallback + "'";
+  } catch (const std::exception& e) {
+    return std::string("Redis is not reachable: ") + e.what();
+  }
+  return "";
+}
+
+void RedisJobBackend::write_metrics(metrics::Exposition& out) const {
+  metrics::Exposition gauges;  // appended whole: a scrape never holds half of them
+  // Redis away: the gauges are left out (absent series, not zeros that would read as an empty queue).
+  try {
+    const std::vector<nlohmann::json> workers = live_workers();
+    std::vector<std::string> streams{keys_.stream};
+    for (const auto& w : workers) {
+      const std::string stream = keys_.jobs_for(w.value("model", ""));
+      if (std::find(streams.begin(), streams.end(), stream) == streams.end()) streams.push_back(stream);
+    }
+    std::vector<std::vector<std::string>> commands;
+    for (const auto& s : streams) commands.push_back({"XLEN", s});
+    commands.push_back({"XLEN", keys_.dead()});
+    commands.push_back({"SCARD", keys_.running()});
+    const auto replies = pool_.with([&](RedisConnection& r) { return r.pipeline(commands); });
+    gauges.family("sdxl_queue_stream_length", "Entries in a job stream (waiting and handed out)", "gauge");
+    for (size_t i = 0; i < streams.size(); ++i) gauges.sample("sdxl_queue_stream_length", {{"stream", streams[i]}}, static_cast<double>(replies[i].integer));
+    gauges.family("sdxl_queue_pending_entries", "Entries handed to a worker and not yet acknowledged", "gauge");
+    for (size_t i = 0; i < streams.size(); ++i) {
+      // A stream no job has reached yet has no consumer group to ask.
+      const RedisReply pending = replies[i].integer == 0 ? RedisReply{}
+                                 : pool_.with([&](RedisConnection& r) { return r.command({"XPENDING", streams[i], QueueKeys::kGroup}); });
+      gauges.sample("sdxl_queue_pending_entries", {{"stream", streams[i]}}, pending.items.empty() ? 0.0 : static_cast<double>(pending.items[0].integer));
+    }
+    gauges.gauge("sdxl_queue_dead_letters", "Jobs in the dead-letter stream", static_cast<double>(replies[streams.size()].integer));
+    gauges.gauge("sdxl_jobs_running", "Jobs running now on the workers", static_cast<double>(replies[streams.size() + 1].integer));
+    gauges.gauge("sdxl_queue_workers", "Workers alive by their heartbeats", static_cast<double>(workers.size()));
+  } catch (const std::exception&) {
+    out.gauge("sdxl_queue_reachable", "Whether the front end reached Redis at this scrape", 0);
+    return;
+  }
+  out.append(gauges);
+  out.gauge("sdxl_queue_reachable", "Whether the front end reached Redis at this scrape", 1);
 }
 
 bool RedisJobBackend::has_checkpoint(const std::string& name) const {

@@ -42,6 +42,8 @@ class RedisJobBackend final : public JobBackend {
   size_t queued() const override;
   bool has_checkpoint(const std::string& name) const override;
   bool has_worker_for(const std::string& checkpoint) const override;
+  std::string not_ready_reason() const override;
+  void write_metrics(metrics::Exposition& out) const override;
 
  private:
   void flag_running(const char* flag);
