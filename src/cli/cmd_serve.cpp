@@ -1,5 +1,6 @@
 #include <memory>
 #include <string>
+#include <tuple>
 
 #include "cli/commands.h"
 #include "cli/model_options.h"
@@ -18,19 +19,6 @@ struct ServeOptions {
   LogOptions log;
 };
 
-// "HOST:PORT", "[v6]:PORT" or ":PORT".
-void parse_listen(const std::string& text, server::ServerOptions& o) {
-  const size_t colon = text.rfind(':');
-  if (colon == std::string::npos) throw CLI::ValidationError("--listen: expected HOST:PORT, got '" + text + "'");
-  std::string host = text.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  const std::string port = text.substr(colon + 1);
-  char* end = nullptr;
-  const long p = std::strtol(port.c_str(), &end, 10);
-  if (port.empty() || *end != '\0' || p < 0 || p > 65535) throw CLI::ValidationError("--listen: bad port '" + port + "'");
-  o.host = host.empty() ? "127.0.0.1" : host;
-  o.port = static_cast<int>(p);
-}
 
 }  // namespace
 
@@ -64,7 +52,7 @@ Command add_serve_command(CLI::App& app) {
                   "then its job is cancelled and it is answered 503")
       ->check(CLI::Range(1, 24 * 3600))
       ->capture_default_str();
-  cmd->add_option("--result-ttl", s.result_ttl_s, "With --queue: seconds Redis keeps a finished job's result, and a queued job\nno worker takes")
+  cmd->add_option("--result-ttl", s.result_ttl_s, "With --queue: seconds Redis keeps a finished job's result")
       ->check(CLI::Range(10, 7 * 24 * 3600))
       ->capture_default_str();
   cmd->add_option("--listen", o->listen, "Address to listen on, HOST:PORT (PORT 0: any free port)")->capture_default_str();
@@ -85,7 +73,16 @@ Command add_serve_command(CLI::App& app) {
   cmd->add_option("--max-connections", s.max_connections, "Open connections at most; more are answered 503 and closed")
       ->check(CLI::Range(4, 100000))
       ->capture_default_str();
-  cmd->add_option("--queue-size", s.queue_size, "Requests that may wait; more get 503")->check(CLI::Range(1, 10000))->capture_default_str();
+  cmd->add_option("--queue-size,--max-queued", s.queue_size,
+                  "Jobs that may wait (with --queue: the stream's entries no worker has taken yet); more are answered\n"
+                  "503 with Retry-After")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  cmd->add_option("--queued-ttl", s.queued_ttl_s,
+                  "With --queue: seconds a job may wait for a worker; then it fails (503, saying so) and a worker that\n"
+                  "draws it later drops it")
+      ->check(CLI::Range(1, 7 * 24 * 3600))
+      ->capture_default_str();
   cmd->add_option("--max-body-mb", o->max_body_mb, "Largest request body accepted, MiB")->check(CLI::Range(1.0, 4096.0))->capture_default_str();
   cmd->add_flag("--metrics-public", s.metrics_public,
                 "Answer GET /metrics without credentials (a Prometheus that cannot send them); /health and /ready\n"
@@ -103,7 +100,7 @@ Command add_serve_command(CLI::App& app) {
     if (!o->server.queue_url.empty()) parse_queue_url(o->server.queue_url);
     if (cmd->count("--api-key") && o->server.api_key.empty()) throw CLI::ValidationError("--api-key: an empty key would let anyone in");
     if (cmd->count("--api-auth") && o->api_auth.empty()) throw CLI::ValidationError("--api-auth: expected user:password[,user2:password2]");
-    parse_listen(o->listen, o->server);
+    std::tie(o->server.host, o->server.port) = parse_host_port(o->listen, "--listen");
     apply_log_options(o->log);
     o->server.max_body_bytes = static_cast<size_t>(o->max_body_mb * 1024 * 1024);
     size_t start = 0;

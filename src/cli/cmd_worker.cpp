@@ -1,5 +1,6 @@
 #include <memory>
 #include <string>
+#include <tuple>
 
 #include "cli/commands.h"
 #include "cli/model_options.h"
@@ -32,10 +33,20 @@ Command add_worker_command(CLI::App& app) {
                   "A job handed out this many times without finishing goes to the dead-letter stream")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
+  auto metrics_listen = std::make_shared<std::string>();
+  cmd->add_option("--drain-timeout", o->drain_timeout_s,
+                  "On SIGTERM: seconds the running job has to finish; after them it is stopped and handed back to the\n"
+                  "queue (another worker takes it over at once). A second signal exits at once")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  cmd->add_option("--metrics-listen", *metrics_listen,
+                  "Serve GET /metrics (Prometheus), /health and /ready at HOST:PORT, without credentials: bind an address\n"
+                  "only the monitoring reaches");
   add_log_options(*cmd, *log);
-  return [cmd, o, url, log]() -> int {
+  return [cmd, o, url, log, metrics_listen]() -> int {
     if (!cmd->parsed()) return -1;
     apply_log_options(*log);
+    if (!metrics_listen->empty()) std::tie(o->metrics_host, o->metrics_port) = parse_host_port(*metrics_listen, "--metrics-listen");
     o->address = parse_queue_url(*url);
     return server::run_worker(*o);
   };

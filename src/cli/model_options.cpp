@@ -1,5 +1,8 @@
 #include "cli/model_options.h"
 
+#include <cstdlib>
+#include <utility>
+
 #include "server/service/service_log.h"
 
 namespace sdxl::cli {
@@ -51,6 +54,18 @@ void add_log_options(CLI::App& cmd, LogOptions& o) {
 
 void apply_log_options(const LogOptions& o) {
   server::configure_service_log({server::log_format_named(o.format), server::log_level_named(o.level), o.prompts});
+}
+
+std::pair<std::string, int> parse_host_port(const std::string& text, const char* option) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos) throw CLI::ValidationError(std::string(option) + ": expected HOST:PORT, got '" + text + "'");
+  std::string host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  const std::string port = text.substr(colon + 1);
+  char* end = nullptr;
+  const long p = std::strtol(port.c_str(), &end, 10);
+  if (port.empty() || *end != '\0' || p < 0 || p > 65535) throw CLI::ValidationError(std::string(option) + ": bad port '" + port + "'");
+  return {host.empty() ? "127.0.0.1" : host, static_cast<int>(p)};
 }
 
 }  // namespace sdxl::cli

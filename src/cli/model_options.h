@@ -21,6 +21,9 @@ void add_log_options(CLI::App& cmd, LogOptions& o);
 // Installs them for this process.
 void apply_log_options(const LogOptions& o);
 
+// "HOST:PORT", "[v6]:PORT" or ":PORT" (host 127.0.0.1), or a CLI::ValidationError naming `option`.
+std::pair<std::string, int> parse_host_port(const std::string& text, const char* option);
+
 // --queue's redis://... URL, or a CLI::ValidationError saying what is wrong with it.
 server::RedisAddress parse_queue_url(const std::string& url);
 

@@ -105,8 +105,8 @@ int run_server(const ServerOptions& options) {
     queue = std::make_unique<JobQueue>(catalog, options.queue_size, options.kept_results);
   else
     queue = std::make_unique<RedisJobBackend>(parse_redis_url(options.queue_url),
-                                              RedisQueueOptions{options.queue_size, options.result_ttl_s, options.lora_dir, options.controlnet_dir,
-                                                                                options.image_encoder_dir, options.upscaler_dir});
+                                              RedisQueueOptions{options.queue_size, options.result_ttl_s, options.queued_ttl_s, options.lora_dir,
+                                                                                options.controlnet_dir, options.image_encoder_dir, options.upscaler_dir});
   const LinkSigner links(options.link_secret);
   const ServerContext ctx{options, catalog, *queue, links};
 

@@ -33,7 +33,8 @@ struct ServerOptions {
   size_t max_body_bytes = 64u << 20;
   size_t kept_results = 64;  // finished jobs kept for their results, oldest dropped first
   std::string queue_url;     // redis://...: hand jobs to `sdxl worker`s instead of generating
-  int result_ttl_s = 3600;   // with a queue: how long Redis keeps a finished job's result (and an untaken queued job)
+  int result_ttl_s = 3600;   // with a queue: how long Redis keeps a finished job's result
+  int queued_ttl_s = 3600;   // with a queue: how long a job may wait for a worker before it fails
   bool metrics_public = false;  // --metrics-public: /metrics without credentials
   double drain_timeout_s = 60;  // SIGTERM: how long running and queued jobs may take to finish
   int no_worker_timeout_s = 30;  // with a queue: a synchronous call whose job no live worker can take ends (503) after this

@@ -11,6 +11,7 @@
 
 #include "cli/cli_runner.h"
 #include "io/png.h"
+#include "server/promtool.h"
 #include "server/redis_process.h"
 #include "server/server_process.h"
 #include "test_support.h"
@@ -33,9 +34,14 @@ class WorkerProcess {
                                      "--claim-idle", "1", "--threads", "1"};  // several to a machine: one core each
     args.insert(args.end(), extra.begin(), extra.end());
     process_ = std::make_unique<ChildProcess>(args, log.string());
-    ready_ = !process_->wait_for_line([](const std::string& l) { return l.find("ready") != std::string::npos; }).empty();
+    ready_ = !process_->wait_for_line([this](const std::string& l) {
+                         if (l.find("metrics on http://") != std::string::npos) metrics_port_ = std::stoi(l.substr(l.rfind(':') + 1));
+                         return l.find("ready") != std::string::npos;
+                       }).empty();
   }
   bool ready() const { return ready_; }
+  int metrics_port() const { return metrics_port_; }  // with --metrics-listen
+  ChildProcess& process() { return *process_; }
   const std::string& name() const { return name_; }
   void kill_hard() { process_->stop(SIGKILL); }
   pid_t pid() const { return process_->pid(); }
@@ -44,6 +50,7 @@ class WorkerProcess {
   std::string name_;
   std::unique_ptr<ChildProcess> process_;
   bool ready_ = false;
+  int metrics_port_ = -1;
 };
 
 struct Reply {
@@ -359,12 +366,13 @@ TEST(RedisQueue, AStalledWorkerThatWakesIsFenced) {
 }
 
 // #23 item 9: with no live worker a synchronous call is answered 503 after --no-worker-timeout
-// (its job cancelled) instead of waiting forever, and a queued job's hash expires.
+// (its job cancelled) instead of waiting forever; #30: a job no worker takes within --queued-ttl
+// fails saying so, its hash expires after the result time, and a worker that comes later drops it.
 TEST(RedisQueue, WithoutWorkersCallsEndAndQueuedJobsExpire) {
   SDXL_REQUIRE_REFERENCE();
   test::TempDir dir;
   RedisProcess redis(dir.path());
-  ServerProcess front({"--queue", redis.url(), "--no-worker-timeout", "2", "--result-ttl", "60"});
+  ServerProcess front({"--queue", redis.url(), "--no-worker-timeout", "2", "--result-ttl", "60", "--queued-ttl", "1"});
   ASSERT_GT(front.port(), 0);
   server::RedisConnection r(redis.address());
   const auto start = std::chrono::steady_clock::now();
@@ -373,9 +381,109 @@ TEST(RedisQueue, WithoutWorkersCallsEndAndQueuedJobsExpire) {
   EXPECT_NE(sync.body.dump().find("no worker"), std::string::npos) << sync.body.dump();
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 10.0);
   const std::string id = submit(front, job("nobody takes me", 2, 1));
+  EXPECT_EQ(call(front, "GET", "/v1/jobs/" + id).body["status"], "queued");
+  EXPECT_LE(r.command({"TTL", "sdxl:job:" + id}).integer, 61);  // queued 1 s, then readable for the result time
+  std::this_thread::sleep_for(milliseconds(1200));
+  const json view = wait_done({&front}, id, 10);
+  EXPECT_EQ(view["status"], "failed") << view.dump();
+  EXPECT_NE(view.dump().find("no worker took this job within --queued-ttl (1 s)"), std::string::npos) << view.dump();
   const long long ttl = r.command({"TTL", "sdxl:job:" + id}).integer;
   EXPECT_GT(ttl, 0);
   EXPECT_LE(ttl, 60);
+  // A worker that comes now draws the expired entry, drops it and runs nothing.
+  const std::string waiting = submit(front, job("expires before a worker comes", 2, 2));
+  std::this_thread::sleep_for(milliseconds(1200));
+  WorkerProcess late(redis, "late", dir / "workers.log");
+  ASSERT_TRUE(late.ready());
+  for (int i = 0; i < 100 && stream_length(r, "sdxl") > 0; ++i) std::this_thread::sleep_for(milliseconds(50));
+  EXPECT_EQ(stream_length(r, "sdxl"), 0);
+  EXPECT_EQ(job_field(r, waiting, "state"), "failed");
+  EXPECT_EQ(job_field(r, waiting, "worker"), "");  // never started
+}
+
+// #30: a front end's /ready follows the live workers, its /metrics the streams and the workers
+// (promtool-valid), and a worker's own --metrics-listen counts the jobs it ran.
+TEST(RedisQueue, ProbesAndMetricsOfFrontEndsAndWorkers) {
+  SDXL_REQUIRE_REFERENCE();
+  test::TempDir dir;
+  RedisProcess redis(dir.path());
+  ServerProcess front({"--queue", redis.url()});
+  ASSERT_GT(front.port(), 0);
+  const Reply before = call(front, "GET", "/ready");
+  EXPECT_EQ(before.status, 503);
+  EXPECT_EQ(before.body["reason"], "no live worker") << before.body.dump();
+  EXPECT_EQ(call(front, "GET", "/health").status, 200);
+
+  WorkerProcess worker(redis, "watched", dir / "workers.log", {"--metrics-listen", "127.0.0.1:0"});
+  ASSERT_TRUE(worker.ready()) << test::read_file(dir / "workers.log");
+  ASSERT_GT(worker.metrics_port(), 0);
+  int ready = 0;
+  for (int i = 0; i < 100 && (ready = call(front, "GET", "/ready").status) != 200; ++i) std::this_thread::sleep_for(milliseconds(50));
+  EXPECT_EQ(ready, 200);
+  const std::string id = submit(front, job("a counted job", 4, 5));
+  ASSERT_EQ(wait_done({&front}, id)["status"], "succeeded");
+
+  const auto scraped = front.client().Get("/metrics");
+  ASSERT_TRUE(scraped && scraped->status == 200);
+  EXPECT_EQ(test::promtool_problems(scraped->body), "") << scraped->body;
+  EXPECT_EQ(test::metric_sample(scraped->body, "sdxl_queue_workers"), 1);
+  EXPECT_EQ(test::metric_sample(scraped->body, R"(sdxl_queue_stream_length{stream="sdxl"})"), 0);
+  EXPECT_EQ(test::metric_sample(scraped->body, R"(sdxl_queue_pending_entries{stream="sdxl"})"), 0);
+  EXPECT_EQ(test::metric_sample(scraped->body, "sdxl_queue_dead_letters"), 0);
+  EXPECT_EQ(test::metric_sample(scraped->body, "sdxl_queue_reachable"), 1);
+  EXPECT_EQ(test::metric_sample(scraped->body, R"(sdxl_http_requests_total{family="jobs",code="202"})"), 1);
+
+  httplib::Client own("127.0.0.1", worker.metrics_port());
+  const auto counted = own.Get("/metrics");
+  ASSERT_TRUE(counted && counted->status == 200);
+  EXPECT_EQ(test::promtool_problems(counted->body), "") << counted->body;
+  EXPECT_EQ(test::metric_sample(counted->body, R"(sdxl_jobs_total{outcome="succeeded"})"), 1);
+  EXPECT_EQ(test::metric_sample(counted->body, "sdxl_denoising_steps_total"), 4);
+  EXPECT_EQ(test::metric_sample(counted->body, "sdxl_images_generated_total"), 1);
+  EXPECT_EQ(test::metric_sample(counted->body, "sdxl_model_load_duration_seconds_count"), 1);
+  EXPECT_EQ(own.Get("/ready")->status, 200);
+  EXPECT_EQ(own.Get("/health")->status, 200);
+}
+
+// #30: SIGTERM makes a worker finish its job (within --drain-timeout) and exit 0; one whose job
+// outlasts the timeout hands it back, and another worker takes it over at once: nothing lost,
+// nothing finished twice.
+TEST(RedisQueue, SigtermLetsAWorkerFinishOrHandBackItsJob) {
+  SDXL_REQUIRE_REFERENCE();
+  test::TempDir dir;
+  RedisProcess redis(dir.path());
+  ServerProcess front({"--queue", redis.url()});
+  ASSERT_GT(front.port(), 0);
+  server::RedisConnection r(redis.address());
+
+  WorkerProcess patient(redis, "patient", dir / "workers.log", {"--drain-timeout", "120"});
+  ASSERT_TRUE(patient.ready());
+  const std::string finished = submit(front, job("finish me first", 200, 21));
+  wait_running(r, finished, "patient");
+  kill(patient.pid(), SIGTERM);
+  const int patient_exit = patient.process().wait_exit(120);
+  ASSERT_NE(patient_exit, -1);
+  EXPECT_TRUE(WIFEXITED(patient_exit) && WEXITSTATUS(patient_exit) == 0) << patient_exit;
+  EXPECT_EQ(job_field(r, finished, "state"), "succeeded");
+  EXPECT_EQ(job_field(r, finished, "deliveries"), "1");
+
+  WorkerProcess hasty(redis, "hasty", dir / "workers.log", {"--drain-timeout", "0.3"});
+  ASSERT_TRUE(hasty.ready());
+  const std::string handed = submit(front, job("hand me back", 1000, 22));
+  wait_running(r, handed, "hasty");
+  WorkerProcess heir(redis, "heir", dir / "workers.log");
+  ASSERT_TRUE(heir.ready());
+  kill(hasty.pid(), SIGTERM);
+  const int hasty_exit = hasty.process().wait_exit(60);
+  ASSERT_NE(hasty_exit, -1);
+  EXPECT_TRUE(WIFEXITED(hasty_exit) && WEXITSTATUS(hasty_exit) == 0) << hasty_exit;
+  const json view = wait_done({&front}, handed, 300);
+  ASSERT_EQ(view["status"], "succeeded") << view.dump();
+  EXPECT_EQ(job_field(r, handed, "worker"), "heir");
+  EXPECT_EQ(job_field(r, handed, "deliveries"), "2");
+  EXPECT_NE(test::read_file(dir / "workers.log").find("handed back to the queue"), std::string::npos);
+  EXPECT_EQ(stream_length(r, "sdxl"), 0);
+  EXPECT_EQ(r.command({"XPENDING", "sdxl", "sdxl-workers"}).items[0].integer, 0);
 }
 
 }  // namespace

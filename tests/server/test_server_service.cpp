@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "server/child_process.h"
+#include "server/promtool.h"
 #include "test_support.h"
 
 namespace sdxl {
@@ -73,15 +74,6 @@ std::string txt2img(int steps, int size, const std::string& prompt = "a red barn
   return json{{"prompt", prompt}, {"steps", steps}, {"width", size}, {"height", size}}.dump();
 }
 
-// The value of the sample written exactly as `series` (name and labels), NaN when absent.
-double sample(const std::string& exposition, const std::string& series) {
-  std::istringstream lines(exposition);
-  std::string line;
-  while (std::getline(lines, line))
-    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-  return std::nan("");
-}
-
 std::optional<httplib::Response> answer(const httplib::Result& r) {
   if (!r) return std::nullopt;
   return *r;
@@ -112,34 +104,26 @@ TEST(ServiceMetrics, PromtoolAcceptsALiveScrapeAndTheCountersAreTheRequestsMade)
   EXPECT_EQ(scraped->get_header_value("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
   const std::string text = scraped->body;
 
-  const fs::path file = fs::temp_directory_path() / ("sdxl-metrics-" + std::to_string(::getpid()) + ".txt");
-  std::ofstream(file) << text;
-  const int rc = std::system(("promtool check metrics < " + file.string() + " > " + file.string() + ".out 2>&1").c_str());
-  const std::string verdict = test::read_file(file.string() + ".out");
-  fs::remove(file);
-  fs::remove(file.string() + ".out");
-  ASSERT_NE(rc, -1);
-  ASSERT_NE(WEXITSTATUS(rc), 127) << "promtool is not installed (Debian's prometheus package; scripts/setup.sh installs it)";
-  EXPECT_EQ(WEXITSTATUS(rc), 0) << verdict << "\n" << text;
+  EXPECT_EQ(test::promtool_problems(text), "") << text;
 
-  EXPECT_EQ(sample(text, R"(sdxl_http_requests_total{family="a1111",code="200"})"), 2);
-  EXPECT_EQ(sample(text, R"(sdxl_http_requests_total{family="a1111",code="422"})"), 1);
-  EXPECT_EQ(sample(text, R"(sdxl_http_requests_total{family="other",code="404"})"), 1);
-  EXPECT_EQ(sample(text, R"(sdxl_http_requests_total{family="service",code="200"})"), 1);  // /health (this scrape is not answered yet)
-  EXPECT_EQ(sample(text, R"(sdxl_http_request_duration_seconds_count{family="a1111"})"), 3);
-  EXPECT_EQ(sample(text, R"(sdxl_jobs_total{outcome="succeeded"})"), 2);
-  EXPECT_EQ(sample(text, "sdxl_images_generated_total"), 2);
-  EXPECT_EQ(sample(text, "sdxl_denoising_steps_total"), 6);
-  EXPECT_EQ(sample(text, "sdxl_job_duration_seconds_count"), 2);
-  EXPECT_EQ(sample(text, "sdxl_queue_wait_seconds_count"), 2);
-  EXPECT_EQ(sample(text, "sdxl_model_load_duration_seconds_count"), 1);
-  EXPECT_EQ(sample(text, "sdxl_queue_depth"), 0);
-  EXPECT_EQ(sample(text, "sdxl_jobs_running"), 0);
-  EXPECT_EQ(sample(text, "sdxl_ready"), 1);
-  EXPECT_GT(sample(text, "sdxl_steps_per_second"), 0);
-  EXPECT_GT(sample(text, "process_resident_memory_bytes"), 1e6);
-  EXPECT_GT(sample(text, "sdxl_memory_available_bytes"), 1e6);
-  EXPECT_GT(sample(text, "sdxl_engine_weights_bytes"), 1e6);  // the tiny model's ~25 MB
+  EXPECT_EQ(test::metric_sample(text, R"(sdxl_http_requests_total{family="a1111",code="200"})"), 2);
+  EXPECT_EQ(test::metric_sample(text, R"(sdxl_http_requests_total{family="a1111",code="422"})"), 1);
+  EXPECT_EQ(test::metric_sample(text, R"(sdxl_http_requests_total{family="other",code="404"})"), 1);
+  EXPECT_EQ(test::metric_sample(text, R"(sdxl_http_requests_total{family="service",code="200"})"), 1);  // /health (this scrape is not answered yet)
+  EXPECT_EQ(test::metric_sample(text, R"(sdxl_http_request_duration_seconds_count{family="a1111"})"), 3);
+  EXPECT_EQ(test::metric_sample(text, R"(sdxl_jobs_total{outcome="succeeded"})"), 2);
+  EXPECT_EQ(test::metric_sample(text, "sdxl_images_generated_total"), 2);
+  EXPECT_EQ(test::metric_sample(text, "sdxl_denoising_steps_total"), 6);
+  EXPECT_EQ(test::metric_sample(text, "sdxl_job_duration_seconds_count"), 2);
+  EXPECT_EQ(test::metric_sample(text, "sdxl_queue_wait_seconds_count"), 2);
+  EXPECT_EQ(test::metric_sample(text, "sdxl_model_load_duration_seconds_count"), 1);
+  EXPECT_EQ(test::metric_sample(text, "sdxl_queue_depth"), 0);
+  EXPECT_EQ(test::metric_sample(text, "sdxl_jobs_running"), 0);
+  EXPECT_EQ(test::metric_sample(text, "sdxl_ready"), 1);
+  EXPECT_GT(test::metric_sample(text, "sdxl_steps_per_second"), 0);
+  EXPECT_GT(test::metric_sample(text, "process_resident_memory_bytes"), 1e6);
+  EXPECT_GT(test::metric_sample(text, "sdxl_memory_available_bytes"), 1e6);
+  EXPECT_GT(test::metric_sample(text, "sdxl_engine_weights_bytes"), 1e6);  // the tiny model's ~25 MB
   EXPECT_NE(text.find("sdxl_build_info{version=\""), std::string::npos);
   EXPECT_NE(text.find("precision=\"fp32\"} 1"), std::string::npos);
 }
@@ -256,7 +240,7 @@ TEST(ServiceShutdown, ADrainThatRunsOutOfTimeCancelsTheJobAndAnswersItsClient) {
   std::jthread second([&] { queued = answer(s.client().Post("/sdapi/v1/txt2img", txt2img(2, 64), "application/json")); });
   for (int i = 0; i < 100; ++i) {  // the second job queued behind it
     const auto m = s.client().Get("/metrics");
-    if (m && sample(m->body, "sdxl_queue_depth") == 1) break;
+    if (m && test::metric_sample(m->body, "sdxl_queue_depth") == 1) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   const auto asked = std::chrono::steady_clock::now();

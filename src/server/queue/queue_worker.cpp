@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <functional>
+#include <memory>
 #include <cstdio>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -17,6 +19,7 @@
 #include "server/queue/redis_job_store.h"
 #include "server/http/request_fields.h"
 #include "server/stop_signals.h"
+#include "server/service/metrics_endpoint.h"
 #include "server/service/service_log.h"
 #include "server/service/service_metrics.h"
 
@@ -51,8 +54,9 @@ class Worker;
 // and it stops.
 class RedisObserver final : public JobObserver {
  public:
-  RedisObserver(RedisConnection& redis, const QueueKeys& keys, std::string id, std::string owner)
-      : redis_(redis), key_(keys.job(id)), changes_(keys.changes()), id_(std::move(id)), owner_(std::move(owner)) {}
+  RedisObserver(RedisConnection& redis, const QueueKeys& keys, std::string id, std::string owner, std::function<bool()> hand_back)
+      : redis_(redis), key_(keys.job(id)), changes_(keys.changes()), id_(std::move(id)), owner_(std::move(owner)),
+        hand_back_(std::move(hand_back)) {}
   void repeat_started(int repeat) override { write({"repeat", std::to_string(repeat), "step", "0", "stage", ""}); }
   void progressed(const sdxl_progress& p, std::string preview_png, double step_seconds) override {
     std::vector<std::string> set = {"stage", p.stage ? p.stage : ""};
@@ -62,7 +66,7 @@ class RedisObserver final : public JobObserver {
     write(std::move(set));
   }
   StopRequest stop_request() override {
-    return cancel_ || fenced_ ? StopRequest::Cancel
+    return cancel_ || fenced_ || hand_back_() ? StopRequest::Cancel
            : interrupt_       ? StopRequest::Interrupt
            : skip_            ? StopRequest::SkipRepeat
                               : StopRequest::None;
@@ -89,15 +93,17 @@ class RedisObserver final : public JobObserver {
   }
   RedisConnection& redis_;
   const std::string key_, changes_, id_, owner_;
+  const std::function<bool()> hand_back_;  // the drain ran out of time: stop, the job goes back to the queue
   bool cancel_ = false, skip_ = false, interrupt_ = false, fenced_ = false;
 };
 
 class Worker {
  public:
-  Worker(const WorkerOptions& o, ModelCatalog& catalog, std::atomic<bool>& stopping)
+  Worker(const WorkerOptions& o, ModelCatalog& catalog, std::atomic<bool>& stopping, std::atomic<long long>& stop_ms)
       : o_(o),
         catalog_(catalog),
         stopping_(stopping),
+        stop_ms_(stop_ms),
         keys_{o.address.stream},
         consumer_(o.name.empty() ? default_consumer_name() : o.name),
         model_(catalog.current()),
@@ -186,9 +192,10 @@ class Worker {
     try {
       JobRequest job = decode_job(e.spec, {o_.model.lora_dir, o_.model.controlnet_dir, o_.model.image_encoder_dir, o_.model.upscaler_dir});
       job.generation.embedding_dir = o_.model.embedding_dir;
-      RedisObserver observer(redis_, keys_, e.job, owner);
+      RedisObserver observer(redis_, keys_, e.job, owner, [this] { return drain_expired(); });
       outcome = run_job(catalog_.engine(), e.job, catalog_.current(), job, observer);
       if (observer.fenced()) outcome.state = JobState::Cancelled;  // the result is dropped below anyway
+      else if (outcome.state == JobState::Cancelled && drain_expired()) return hand_back(e, owner);
     } catch (const RequestError& error) {
       outcome = {JobState::Failed, {}, {}, error.what(), error.status()};
     } catch (const std::exception& error) {
@@ -197,6 +204,27 @@ class Worker {
     store(e, owner, outcome);
     std::lock_guard<std::mutex> lock(mutex_);
     current_.reset();
+  }
+
+  // A stop signal came longer than the drain timeout ago.
+  bool drain_expired() const {
+    const long long asked = stop_ms_.load();
+    return asked > 0 && now_ms() - asked >= static_cast<long long>(o_.drain_timeout_s * 1000);
+  }
+
+  // The running job back to the queue, unacknowledged and idle at once: another worker takes it
+  // over on its next look (a job is never lost to a shutdown, nor finished twice).
+  void hand_back(const Entry& e, const std::string& owner) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      current_.reset();  // first: the heartbeat's XCLAIM would make the entry busy again
+    }
+    const std::string result = redis_.command({"EVAL", kHandBackScript, "4", keys_.job(e.job), keys_.running(), keys_.changes(), e.stream,
+                                               owner, e.job, e.id, QueueKeys::kGroup, consumer_,
+                                               std::to_string(claim_idle_.count() + 1000)}).text;
+    service_log(SDXL_LOG_LEVEL_WARN, "job", {{"job_id", e.job}, {"worker", consumer_}, {"outcome", "handed_back"}},
+                result == "queued" ? "the drain timeout passed: handed back to the queue for another worker"
+                                   : "the drain timeout passed, and the job had been taken over already");
   }
 
   // The result, then the acknowledgement, in one script; retried while Redis is away (the entry
@@ -283,6 +311,7 @@ class Worker {
   const WorkerOptions& o_;
   ModelCatalog& catalog_;
   std::atomic<bool>& stopping_;
+  std::atomic<long long>& stop_ms_;  // when the first stop signal came (0: none)
   const QueueKeys keys_;
   const std::string consumer_, model_;
   const std::vector<std::string> streams_;
@@ -300,13 +329,31 @@ class Worker {
 int run_worker(const WorkerOptions& options) {
   StopSignals stop_signals;
   std::atomic<bool> stopping{false};
-  stop_signals.on_stop([&stopping](int count) {
+  std::atomic<long long> stop_ms{0};
+  stop_signals.on_stop([&stopping, &stop_ms](int count) {
+    if (count > 1) {
+      service_log(SDXL_LOG_LEVEL_WARN, "shutdown", {{"signals", count}}, "a second stop signal: exiting now");
+      std::_Exit(1);  // at once: the running job stays pending, and another worker takes it over
+    }
+    stop_ms = now_ms();
     stopping = true;
-    if (count > 1) std::_Exit(1);  // at once: the running job stays pending, and another worker takes it over
+    service_log(SDXL_LOG_LEVEL_INFO, "draining", {}, "stop signal: no new job is taken; the running one finishes or is handed back");
   });
   ModelCatalog catalog(options.model);  // a model that cannot load ends the worker with its error
-  Worker worker(options, catalog, stopping);
-  return worker.run();
+  std::unique_ptr<MetricsEndpoint> metrics;
+  if (!options.metrics_host.empty())
+    metrics = std::make_unique<MetricsEndpoint>(
+        options.metrics_host, options.metrics_port,
+        [&](metrics::Exposition& out) {
+          write_process_gauges(out, options.model.precision);
+          out.gauge("sdxl_draining", "1 once a shutdown has begun", stopping ? 1 : 0);
+          service_metrics().write(out);
+        },
+        [&stopping]() -> std::string { return stopping ? "shutting down" : ""; });
+  Worker worker(options, catalog, stopping, stop_ms);
+  const int code = worker.run();
+  service_log(SDXL_LOG_LEVEL_INFO, "stopped", {{"worker", options.name}});
+  return code;
 }
 
 }  // namespace sdxl::server

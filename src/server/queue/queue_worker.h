@@ -18,9 +18,16 @@ struct WorkerOptions {
   std::string name;         // the consumer's name; empty: HOSTNAME:PID
   double claim_idle_s = 60;  // a pending job idle this long is taken over
   int max_deliveries = 3;
+  double drain_timeout_s = 60;  // SIGTERM: the running job may finish within this, else it is handed back
+  std::string metrics_host;     // --metrics-listen: where GET /metrics, /health and /ready answer (empty: nowhere)
+  int metrics_port = -1;
 };
 
-// Returns the process exit code. Prints "sdxl: worker NAME ready" once the model is loaded.
+// Returns the process exit code. Prints "sdxl: worker NAME ready" once the model is loaded (and
+// "sdxl: worker metrics on http://HOST:PORT" first with a metrics address). SIGTERM/SIGINT: no new
+// job is taken; the running one finishes within drain_timeout_s or is handed back to the queue
+// (queued again, never acknowledged: another worker takes it over at once); then exit 0. A second
+// signal exits at once (the job stays pending and is taken over after the claim time).
 int run_worker(const WorkerOptions& options);
 
 }  // namespace sdxl::server

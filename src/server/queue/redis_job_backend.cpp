@@ -1,6 +1,7 @@
 #include "server/queue/redis_job_backend.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
@@ -55,11 +56,14 @@ std::string RedisJobBackend::submit(JobRequest job) {
       // The job's hash and its stream entry in one transaction: a job is either queued whole or not at all.
       r.pipeline({{"MULTI"},
                   {"HSET", keys_.job(id), "state", "queued", "version", "1", "repeats", std::to_string(job.repeats),
-                   "submitted_ms", std::to_string(now_ms()), "ttl", std::to_string(options_.result_ttl_s), "stream", stream,
-                   "checkpoint", job.checkpoint},
-                  // A job no worker takes does not stay forever: its hash expires (a worker that
-                  // draws its entry later finds no job and drops it); starting lifts the expiry.
-                  {"EXPIRE", keys_.job(id), std::to_string(options_.result_ttl_s)},
+                   "submitted_ms", std::to_string(job.submitted_ms), "ttl", std::to_string(options_.result_ttl_s), "stream", stream,
+                   "checkpoint", job.checkpoint, "expires_ms", std::to_string(job.submitted_ms + 1000LL * options_.queued_ttl_s),
+                   "expiry_error", "no worker took this job within --queued-ttl (" + std::to_string(options_.queued_ttl_s) +
+                                       " s): the workers for its checkpoint are busy or gone"},
+                  // A job no worker takes does not wait forever: past expires_ms it fails (its
+                  // client told why) and a worker that draws its entry drops it; its hash goes
+                  // once that failure has been readable for the result time. Starting lifts both.
+                  {"EXPIRE", keys_.job(id), std::to_string(options_.queued_ttl_s + options_.result_ttl_s)},
                   {"XADD", stream, "*", "job", id, "spec", payload},
                   {"EXEC"}});
       return 0;
@@ -110,7 +114,16 @@ std::string RedisJobBackend::switch_checkpoint(const std::string& name) {
 
 std::optional<JobView> RedisJobBackend::view(const std::string& id) const {
   return answering([&] {
-    return pool_.with([&](RedisConnection& r) { return job_view_of(id, r.command({"HGETALL", keys_.job(id)})); });
+    return pool_.with([&](RedisConnection& r) {
+      RedisReply fields = r.command({"HGETALL", keys_.job(id)});
+      const std::string* state = fields.field("state");
+      const std::string* deadline = fields.field("expires_ms");
+      if (state && *state == "queued" && deadline && std::atoll(deadline->c_str()) <= now_ms()) {
+        r.command({"EVAL", kExpireQueuedScript, "2", keys_.job(id), keys_.changes(), std::to_string(now_ms()), id});
+        fields = r.command({"HGETALL", keys_.job(id)});
+      }
+      return job_view_of(id, fields);
+    });
   });
 }
 

@@ -18,6 +18,7 @@ namespace sdxl::server {
 struct RedisQueueOptions {
   size_t capacity = 16;       // jobs waiting in the stream at most; more get 503
   int result_ttl_s = 3600;    // how long a finished job's result stays in Redis
+  int queued_ttl_s = 3600;    // a job no worker takes within this fails (its client told why)
   std::string lora_dir;       // where the parsers' LoRA paths lie (see job_codec.h)
   std::string controlnet_dir;  // and their ControlNet paths
   std::string image_encoder_dir;  // and their image encoders'

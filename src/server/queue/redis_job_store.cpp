@@ -76,6 +76,15 @@ const char* const kStartScript = R"lua(
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return '' end
 if state ~= 'queued' and state ~= 'running' then return state end
+local deadline = tonumber(redis.call('HGET', KEYS[1], 'expires_ms') or '')
+if state == 'queued' and deadline and deadline <= tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], 'state', 'failed', 'error', redis.call('HGET', KEYS[1], 'expiry_error') or 'expired in the queue',
+             'error_status', '503', 'finished_ms', ARGV[2])
+  redis.call('HINCRBY', KEYS[1], 'version', 1)
+  redis.call('EXPIRE', KEYS[1], tonumber(redis.call('HGET', KEYS[1], 'ttl') or '3600'))
+  redis.call('PUBLISH', KEYS[3], ARGV[4])
+  return 'failed'
+end
 if redis.call('HGET', KEYS[1], 'cancel') == '1' then
   redis.call('HSET', KEYS[1], 'state', 'cancelled', 'error', 'cancelled', 'error_status', '409', 'finished_ms', ARGV[2])
   redis.call('HINCRBY', KEYS[1], 'version', 1)
@@ -86,6 +95,7 @@ if redis.call('HGET', KEYS[1], 'cancel') == '1' then
 end
 redis.call('HSET', KEYS[1], 'state', 'running', 'worker', ARGV[1], 'started_ms', ARGV[2], 'deliveries', ARGV[3],
            'stage', 'starting', 'step', '0', 'total', '0', 'repeat', '0', 'skip', '0', 'owner', ARGV[5])
+redis.call('HDEL', KEYS[1], 'expires_ms')  -- taken: a job handed back later waits without a deadline
 redis.call('PERSIST', KEYS[1])
 redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('SADD', KEYS[2], ARGV[4])
@@ -118,6 +128,29 @@ redis.call('XACK', KEYS[4], ARGV[4], ARGV[3])
 redis.call('XDEL', KEYS[4], ARGV[3])
 redis.call('PUBLISH', KEYS[3], ARGV[2])
 return 'ok'
+)lua";
+
+const char* const kHandBackScript = R"lua(
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 'fenced' end
+redis.call('HSET', KEYS[1], 'state', 'queued', 'stage', '', 'step', '0', 'total', '0', 'repeat', '0', 'owner', '', 'preview', '')
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+redis.call('SREM', KEYS[2], ARGV[2])
+redis.call('XCLAIM', KEYS[4], ARGV[4], ARGV[5], '0', ARGV[3], 'IDLE', ARGV[6], 'JUSTID')
+redis.call('PUBLISH', KEYS[3], ARGV[2])
+return 'queued'
+)lua";
+
+const char* const kExpireQueuedScript = R"lua(
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return '' end
+local deadline = tonumber(redis.call('HGET', KEYS[1], 'expires_ms') or '')
+if state ~= 'queued' or not deadline or deadline > tonumber(ARGV[1]) then return state end
+redis.call('HSET', KEYS[1], 'state', 'failed', 'error', redis.call('HGET', KEYS[1], 'expiry_error') or 'expired in the queue',
+           'error_status', '503', 'finished_ms', ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+redis.call('EXPIRE', KEYS[1], tonumber(redis.call('HGET', KEYS[1], 'ttl') or '3600'))
+redis.call('PUBLISH', KEYS[2], ARGV[2])
+return 'failed'
 )lua";
 
 const char* const kCancelScript = R"lua(

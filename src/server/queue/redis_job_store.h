@@ -62,5 +62,12 @@ extern const char* const kProgressScript;
 extern const char* const kFinishScript;
 // cancel: KEYS job running changes; ARGV now_ms ttl_s id -> the state after (queued jobs end at once)
 extern const char* const kCancelScript;
+// hand back (a worker shutting down before its job ends): KEYS job running changes stream; ARGV
+// owner id entry group consumer idle_ms -> "queued" (the job queued again, its entry left
+// pending and made idle, so that another worker's XAUTOCLAIM takes it now), or "fenced"
+extern const char* const kHandBackScript;
+// expire (a queued job no worker took by its expires_ms; the start script does the same): KEYS
+// job changes; ARGV now_ms id -> the state after ("failed", with the job's expiry_error)
+extern const char* const kExpireQueuedScript;
 
 }  // namespace sdxl::server
