@@ -420,8 +420,17 @@ TEST(RedisQueue, ProbesAndMetricsOfFrontEndsAndWorkers) {
   int ready = 0;
   for (int i = 0; i < 100 && (ready = call(front, "GET", "/ready").status) != 200; ++i) std::this_thread::sleep_for(milliseconds(50));
   EXPECT_EQ(ready, 200);
-  const std::string id = submit(front, job("a counted job", 4, 5));
+  const auto posted = front.client().Post("/v1/jobs", {{"X-Request-Id", "queued-trace-7"}}, job("a counted job", 4, 5).dump(),
+                                          "application/json");
+  ASSERT_TRUE(posted && posted->status == 202);
+  EXPECT_EQ(posted->get_header_value("X-Request-Id"), "queued-trace-7");
+  const std::string id = json::parse(posted->body)["id"];
   ASSERT_EQ(wait_done({&front}, id)["status"], "succeeded");
+  // The worker's line about the job carries the front end's request id.
+  for (int i = 0; i < 100 && test::read_file(dir / "workers.log").find("job_id=" + id) == std::string::npos; ++i)
+    std::this_thread::sleep_for(milliseconds(20));
+  EXPECT_NE(test::read_file(dir / "workers.log").find("request_id=queued-trace-7 job_id=" + id), std::string::npos)
+      << test::read_file(dir / "workers.log");
 
   const auto scraped = front.client().Get("/metrics");
   ASSERT_TRUE(scraped && scraped->status == 200);

@@ -128,6 +128,19 @@ TEST(ServiceMetrics, PromtoolAcceptsALiveScrapeAndTheCountersAreTheRequestsMade)
   EXPECT_NE(text.find("precision=\"fp32\"} 1"), std::string::npos);
 }
 
+TEST(ServiceMetrics, LoraSwapsAreCountedWhenTheMergedSetChanges) {
+  SDXL_REQUIRE_REFERENCE();
+  Served s({"--lora-dir", (test::reference_dir() / "models/loras").string()});
+  ASSERT_GT(s.port(), 0);
+  auto c = s.client();
+  const std::string attn = "<lora:tiny-sdxl-base-kohya-attn:0.7>", locon = "<lora:tiny-sdxl-base-kohya-locon:0.5>";
+  // none -> attn (a swap) -> attn again (none) -> locon (a swap) -> none (a swap: unmerged)
+  for (const std::string& tag : {std::string(), attn, attn, locon, std::string()})
+    ASSERT_EQ(c.Post("/sdapi/v1/txt2img", txt2img(1, 64, "a barn " + tag), "application/json")->status, 200) << tag;
+  const std::string text = c.Get("/metrics")->body;
+  EXPECT_EQ(test::metric_sample(text, "sdxl_lora_swaps_total"), 3) << text;
+}
+
 TEST(ServiceProbes, ProbesNeedNoCredentialsAndMetricsDoUnlessPublic) {
   SDXL_REQUIRE_REFERENCE();
   Served locked({"--api-key", "sesame"});
