@@ -495,5 +495,41 @@ TEST(RedisQueue, SigtermLetsAWorkerFinishOrHandBackItsJob) {
   EXPECT_EQ(r.command({"XPENDING", "sdxl", "sdxl-workers"}).items[0].integer, 0);
 }
 
+// #30: --max-queued bounds the stream's waiting jobs (503 with Retry-After beyond it), and a
+// worker's second signal ends it at once, its job left pending for another worker to take over.
+TEST(RedisQueue, MaxQueuedAndASecondSignalToAWorker) {
+  SDXL_REQUIRE_REFERENCE();
+  test::TempDir dir;
+  RedisProcess redis(dir.path());
+  ServerProcess front({"--queue", redis.url(), "--max-queued", "2"});
+  ASSERT_GT(front.port(), 0);
+  server::RedisConnection r(redis.address());
+  const std::string a = submit(front, job("first in line", 3, 31)), b = submit(front, job("second in line", 3, 32));
+  const auto refused = front.client().Post("/v1/jobs", job("one too many", 3, 33).dump(), "application/json");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_EQ(refused->get_header_value("Retry-After"), "5");
+  EXPECT_NE(refused->body.find("the queue is full (2 jobs waiting)"), std::string::npos) << refused->body;
+
+  WorkerProcess quitter(redis, "quitter", dir / "workers.log", {"--drain-timeout", "600"});
+  ASSERT_TRUE(quitter.ready());
+  EXPECT_EQ(wait_done({&front}, a)["status"], "succeeded");
+  EXPECT_EQ(wait_done({&front}, b)["status"], "succeeded");
+  const std::string long_job = submit(front, job("left behind", 1000, 34));
+  wait_running(r, long_job, "quitter");
+  kill(quitter.pid(), SIGTERM);
+  std::this_thread::sleep_for(milliseconds(200));
+  ASSERT_EQ(quitter.process().wait_exit(0.3), -1) << "the first signal should let the job run on";
+  kill(quitter.pid(), SIGTERM);
+  const int status = quitter.process().wait_exit(5);
+  ASSERT_NE(status, -1) << "a second signal should end the worker at once";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
+  WorkerProcess successor(redis, "successor", dir / "workers.log");
+  ASSERT_TRUE(successor.ready());
+  const json view = wait_done({&front}, long_job, 300);
+  EXPECT_EQ(view["status"], "succeeded") << view.dump();
+  EXPECT_EQ(job_field(r, long_job, "worker"), "successor");
+}
+
 }  // namespace
 }  // namespace sdxl
