@@ -52,4 +52,17 @@ for png in c cxx cli; do
   hash=$("$work/generate_c" --hash "$work/$png.png")
   [ "sdxl $(sdxl_version) $hash" = "$c_out" ] || { echo "$png.png: $hash, want the pixels of $c_out"; exit 1; }
 done
+# Python, the installed package (no SDXL_LIBRARY: it finds the installed libsdxl.so itself).
+python_dir=$(dirname "$(find "$prefix" -path '*dist-packages/sdxl/__init__.py' | head -1)")
+[ -n "$python_dir" ] && [ "$python_dir" != . ] || { echo "the Python package is not installed"; exit 1; }
+env -u SDXL_LIBRARY PYTHONPATH="$(dirname "$python_dir")" /usr/bin/python3 - "$model" "$work/python.png" <<'PY'
+import sys
+import sdxl
+pipe = sdxl.StableDiffusionXLPipeline.from_pretrained(sys.argv[1])
+pipe.set_progress_bar_config(disable=True)
+pipe("a photo of a cat", width=64, height=64, num_inference_steps=4, guidance_scale=5.0, seed=7).images[0].save(sys.argv[2])
+print("Python: the installed package, library", sdxl._native.lib._name)
+PY
+hash=$("$work/generate_c" --hash "$work/python.png")
+[ "sdxl $(sdxl_version) $hash" = "$c_out" ] || { echo "python.png: $hash, want the pixels of $c_out"; exit 1; }
 echo "install test passed"
