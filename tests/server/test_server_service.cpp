@@ -79,6 +79,12 @@ std::optional<httplib::Response> answer(const httplib::Result& r) {
   return *r;
 }
 
+// Waits up to 10 s for `done()`.
+template <typename Done>
+void eventually(Done done) {
+  for (int i = 0; i < 500 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
+
 // Waits until the server's one job is sampling.
 void wait_until_sampling(const Served& s) {
   auto c = s.client();
@@ -95,6 +101,7 @@ TEST(ServiceMetrics, PromtoolAcceptsALiveScrapeAndTheCountersAreTheRequestsMade)
   Served s({});
   ASSERT_GT(s.port(), 0);
   auto c = s.client();
+  c.set_keep_alive(true);  // one connection: each answer is counted before the next request is read
   for (int i = 0; i < 2; ++i) ASSERT_EQ(c.Post("/sdapi/v1/txt2img", txt2img(3, 64), "application/json")->status, 200);
   ASSERT_EQ(c.Post("/sdapi/v1/txt2img", json{{"prompt", "x"}, {"steps", 0}}.dump(), "application/json")->status, 422);
   ASSERT_EQ(c.Get("/no/such/route")->status, 404);
@@ -175,7 +182,13 @@ TEST(ServiceLogs, JsonLinesCarryTheRequestIdIntoTheJobAndKeepPromptsOut) {
   const std::string made = unnamed->get_header_value("X-Request-Id");
   EXPECT_EQ(made.size(), 16u) << made;  // not a plain token: replaced
   EXPECT_EQ(c.Get("/health")->get_header_value("X-Request-Id").size(), 16u);
-  for (int i = 0; i < 200 && s.events("job").size() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // A request's line is written once its answer is sent: it may come just after the client has it.
+  const auto has_request_line = [&s](const std::string& id) {
+    for (const json& r : s.events("request"))
+      if (r.value("request_id", "") == id) return true;
+    return false;
+  };
+  eventually([&] { return s.events("job").size() >= 2 && has_request_line("trace-42.a:b_c") && has_request_line(made); });
 
   bool request_line = false, job_line = false;
   for (const json& r : s.events("request"))
@@ -209,7 +222,7 @@ TEST(ServiceLogs, JsonLinesCarryTheRequestIdIntoTheJobAndKeepPromptsOut) {
   Served told({"--log-format", "text", "--log-prompts"});
   ASSERT_GT(told.port(), 0);
   ASSERT_EQ(told.client().Post("/sdapi/v1/txt2img", txt2img(1, 64, "a secret lighthouse"), "application/json")->status, 200);
-  for (int i = 0; i < 100 && told.log().find(" job ") == std::string::npos; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  eventually([&] { return told.log().find(" job ") != std::string::npos && told.log().find(" info request request_id=") != std::string::npos; });
   EXPECT_NE(told.log().find("lighthouse"), std::string::npos) << told.log();
   EXPECT_NE(told.log().find(" info request request_id="), std::string::npos) << told.log();
 }
