@@ -206,6 +206,12 @@ class _SdxlPipeline:
             pass
 
     # ---- diffusers' knobs ----------------------------------------------------------------
+    def to(self, device=None, *args, **kwargs):
+        """diffusers' device move: the engine runs on the CPU, so "cpu" (or nothing) is accepted and
+        anything else refused."""
+        if args or kwargs or (device is not None and str(device) != "cpu"):
+            raise UnsupportedError(f"sdxl runs on the CPU: .to({device!r}) is not possible", "device")
+        return self
     def set_progress_bar_config(self, **kwargs):
         """tqdm's arguments for the progress bar (disable=True: none)."""
         self._progress_config = kwargs

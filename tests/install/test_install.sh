@@ -65,4 +65,7 @@ print("Python: the installed package, library", sdxl._native.lib._name)
 PY
 hash=$("$work/generate_c" --hash "$work/python.png")
 [ "sdxl $(sdxl_version) $hash" = "$c_out" ] || { echo "python.png: $hash, want the pixels of $c_out"; exit 1; }
+# and the package's whole test suite on the installed package, command and headers
+(cd "$work" && env -u SDXL_LIBRARY PYTHONPATH="$(dirname "$python_dir")" SDXL_REF="$ref" SDXL_CLI="$prefix/bin/sdxl" \
+  SDXL_INCLUDE="$prefix/include" /usr/bin/python3 -m pytest -q -p no:cacheprovider "$here/../../python/tests")
 echo "install test passed"

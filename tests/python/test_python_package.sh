@@ -29,3 +29,32 @@ esac
 
 cd "$work"  # not the source tree: the tests import the installed package
 "$work/venv/bin/python" -m pytest -q -p no:cacheprovider "$source_dir/python/tests"
+
+# The README's diffusers snippet, unchanged but for the model path (the tiny model; its default
+# size is its own 64 x 64), and the example script: each writes the CLI's image.
+"$work/venv/bin/python" - "$source_dir/README.md" "$SDXL_REF/models/tiny-sdxl-base" > "$work/snippet.py" <<'PY'
+import sys
+text = open(sys.argv[1], encoding="utf-8").read()
+block = text.split("## Python", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+assert '"sd_xl_base_1.0"' in block, "the README's snippet changed: update this test's substitution"
+print(block.replace('"sd_xl_base_1.0"', repr(sys.argv[2])))
+PY
+(cd "$work" && "$work/venv/bin/python" snippet.py)
+"$SDXL_CLI" generate -m "$SDXL_REF/models/tiny-sdxl-base" -p "an astronaut riding a horse on the moon" --steps 30 --seed 0 \
+  -W 64 -H 64 -o "$work/cli-snippet.png" > /dev/null
+"$work/venv/bin/python" "$source_dir/python/examples/txt2img.py" "$SDXL_REF/models/tiny-sdxl-base" "a photo of a cat" \
+  "$work/example.png" --steps 4 --seed 7 > /dev/null
+"$SDXL_CLI" generate -m "$SDXL_REF/models/tiny-sdxl-base" -p "a photo of a cat" --steps 4 --seed 7 -W 64 -H 64 \
+  -o "$work/cli-example.png" > /dev/null
+"$work/venv/bin/python" - "$work" <<'PY'
+import os, sys
+import numpy as np
+from PIL import Image
+work = sys.argv[1]
+def pixels(name):
+    return np.asarray(Image.open(os.path.join(work, name)).convert("RGB"))
+assert np.array_equal(pixels("astronaut.png"), pixels("cli-snippet.png")), "the README snippet's image is not the CLI's"
+assert np.array_equal(pixels("example.png"), pixels("cli-example.png")), "the example script's image is not the CLI's"
+assert "Steps: 4" in Image.open(os.path.join(work, "example.png")).text["parameters"]
+print("the README snippet and the example script write the CLI's images")
+PY
