@@ -19,10 +19,12 @@ or on the loader's path).
 """
 
 from . import _native
+from .control import ControlNetModel, T2IAdapter
 from .errors import (BusyError, CancelledError, FormatError, InvalidArgumentError, ModelFileError, OutOfMemoryError,
                      SdxlError, UnsupportedError)
 from .pipelines import (StableDiffusionXLImg2ImgPipeline, StableDiffusionXLInpaintPipeline, StableDiffusionXLPipeline,
                         StableDiffusionXLPipelineOutput)
+from .pipelines_control import StableDiffusionXLAdapterPipeline, StableDiffusionXLControlNetPipeline
 from .schedulers import SCHEDULERS, SchedulerMixin, scheduler_named
 from .schedulers import *  # noqa: F401,F403  diffusers' scheduler class names
 
@@ -40,6 +42,7 @@ def build_info() -> str:
 
 
 __all__ = ["StableDiffusionXLPipeline", "StableDiffusionXLImg2ImgPipeline", "StableDiffusionXLInpaintPipeline",
-           "StableDiffusionXLPipelineOutput", "SdxlError", "InvalidArgumentError", "ModelFileError", "FormatError",
+           "StableDiffusionXLPipelineOutput", "StableDiffusionXLControlNetPipeline", "StableDiffusionXLAdapterPipeline",
+           "ControlNetModel", "T2IAdapter", "SdxlError", "InvalidArgumentError", "ModelFileError", "FormatError",
            "UnsupportedError", "OutOfMemoryError", "CancelledError", "BusyError", "SchedulerMixin", "scheduler_named",
            "set_num_threads", "build_info", *SCHEDULERS]

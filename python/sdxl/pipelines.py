@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, List, Optional, Sequence, Union
 
 from . import _images, _native, schedulers
+from .control import IpAdapterMixin
 from .errors import CancelledError, InvalidArgumentError, UnsupportedError, check
 
 ImageInput = Any  # a PIL image, a numpy array, or a path
@@ -129,10 +130,10 @@ class _Progress:
         self._close()
 
 
-class _SdxlPipeline:
-    """What the three pipelines share: the engine, the scheduler, LoRAs, the progress bar."""
+class _SdxlPipeline(IpAdapterMixin):
+    """What the pipelines share: the engine, the scheduler, LoRAs, IP-Adapters, the progress bar."""
 
-    _defaults = {}
+    _component_names = ()  # from_pretrained's model arguments besides the checkpoint ("controlnet", "adapter")
 
     def __init__(self, engine, path, precision, scheduler_config, default_size):
         self._engine = engine
@@ -159,6 +160,10 @@ class _SdxlPipeline:
         *.fp16.safetensors weights (a refiner is a pipeline of its own, as in diffusers); vae:
         another VAE; taesd: a tiny autoencoder for previews and fast decodes; lora_dir: where
         <lora:NAME:W> tags find their files; config: a single file's architecture folder."""
+        components = {name: kwargs.pop(name) for name in cls._component_names if name in kwargs}
+        missing = [name for name in cls._component_names if components.get(name) is None]
+        if missing:
+            raise InvalidArgumentError(f"{cls.__name__}.from_pretrained needs {missing[0]}=", missing[0])
         unknown = set(kwargs) - {"use_safetensors", "local_files_only"}
         if unknown:
             raise UnsupportedError("from_pretrained does not take " + ", ".join(sorted(unknown)), sorted(unknown)[0])
@@ -183,7 +188,10 @@ class _SdxlPipeline:
         scheduler_config = _read_json(os.path.join(folder, "scheduler", "scheduler_config.json")) if folder else {}
         unet_config = _read_json(os.path.join(folder, "unet", "config.json")) if folder else {}
         size = int(unet_config.get("sample_size", 128)) * 8  # diffusers: unet.config.sample_size * vae_scale_factor
-        return cls(engine, path, chosen, scheduler_config or {"_class_name": "EulerDiscreteScheduler"}, size)
+        pipe = cls(engine, path, chosen, scheduler_config or {"_class_name": "EulerDiscreteScheduler"}, size)
+        for name, model in components.items():
+            setattr(pipe, name, model)
+        return pipe
 
     from_single_file = from_pretrained
 
@@ -293,7 +301,7 @@ class _SdxlPipeline:
     # ---- running -------------------------------------------------------------------------
     def _run(self, *, prompt, prompt_2, negative_prompt, negative_prompt_2, num_inference_steps, guidance_scale,
              guidance_rescale, width, height, num_images_per_prompt, generator, seed, output_type, callback_on_step_end,
-             cross_attention_kwargs, clip_skip, eta, extra):
+             cross_attention_kwargs, clip_skip, eta, extra, ip_adapter_image=None):
         if self._engine is None:
             raise InvalidArgumentError("this pipeline was closed", "engine")
         if output_type not in ("pil", "np", "latent"):
@@ -348,6 +356,9 @@ class _SdxlPipeline:
             keep.append(array)
             p.loras, p.lora_count = _native.ctypes.cast(array, _native.ctypes.POINTER(_native.Lora)), len(loras)
         p.decode = 0 if output_type == "latent" else 1
+        ip_adapter = self._ip_adapter_struct(ip_adapter_image, keep)
+        if ip_adapter is not None:
+            p.ip_adapter = ip_adapter
         extra(p, keep)
 
         progress = _Progress(self, callback_on_step_end)
@@ -417,6 +428,7 @@ class StableDiffusionXLPipeline(_SdxlPipeline):
         """Generates images from `prompt`, with diffusers' arguments and defaults (50 steps, guidance
         5.0, the model's sample size). `seed=n` (or generator=torch.Generator().manual_seed(n)).
         denoising_end with output_type="latent" hands the latents to a refiner pipeline."""
+        ip_adapter_image = kwargs.pop("ip_adapter_image", None)
         _refuse_tensors(kwargs, "StableDiffusionXLPipeline")
         size = self._default_size
 
@@ -430,7 +442,8 @@ class StableDiffusionXLPipeline(_SdxlPipeline):
                         num_inference_steps=num_inference_steps, guidance_scale=guidance_scale, guidance_rescale=guidance_rescale,
                         width=width or size, height=height or size, num_images_per_prompt=num_images_per_prompt,
                         generator=generator, seed=seed, output_type=output_type, callback_on_step_end=callback_on_step_end,
-                        cross_attention_kwargs=cross_attention_kwargs, clip_skip=clip_skip, eta=eta, extra=extra)
+                        cross_attention_kwargs=cross_attention_kwargs, clip_skip=clip_skip, eta=eta, extra=extra,
+                        ip_adapter_image=ip_adapter_image)
         return out if return_dict else (out.images,)
 
 
@@ -451,6 +464,7 @@ class StableDiffusionXLImg2ImgPipeline(_SdxlPipeline):
                  callback_on_step_end: Optional[Callable] = None, **kwargs):
         """Denoises `image` again by `strength` (default 0.3), or from denoising_start when it is
         latents (the refiner after a base run's denoising_end)."""
+        ip_adapter_image = kwargs.pop("ip_adapter_image", None)
         _refuse_tensors(kwargs, "StableDiffusionXLImg2ImgPipeline")
         if image is None:
             raise InvalidArgumentError("image is needed", "init_image")
@@ -486,7 +500,8 @@ class StableDiffusionXLImg2ImgPipeline(_SdxlPipeline):
                         num_inference_steps=num_inference_steps, guidance_scale=guidance_scale, guidance_rescale=guidance_rescale,
                         width=None, height=None, num_images_per_prompt=num_images_per_prompt, generator=generator, seed=seed,
                         output_type=output_type, callback_on_step_end=callback_on_step_end,
-                        cross_attention_kwargs=cross_attention_kwargs, clip_skip=clip_skip, eta=eta, extra=extra)
+                        cross_attention_kwargs=cross_attention_kwargs, clip_skip=clip_skip, eta=eta, extra=extra,
+                        ip_adapter_image=ip_adapter_image)
         return out if return_dict else (out.images,)
 
 
@@ -506,6 +521,7 @@ class StableDiffusionXLInpaintPipeline(_SdxlPipeline):
                  callback_on_step_end: Optional[Callable] = None, **kwargs):
         """Repaints the masked part of `image` (white = repaint), diffusers' defaults (strength
         0.9999, guidance 7.5, 50 steps); the output has width x height (default: the model's size)."""
+        ip_adapter_image = kwargs.pop("ip_adapter_image", None)
         _refuse_tensors(kwargs, "StableDiffusionXLInpaintPipeline")
         if image is None or mask_image is None:
             raise InvalidArgumentError("image and mask_image are needed", "init_image" if image is None else "mask")
@@ -531,5 +547,6 @@ class StableDiffusionXLInpaintPipeline(_SdxlPipeline):
                         num_inference_steps=num_inference_steps, guidance_scale=guidance_scale, guidance_rescale=guidance_rescale,
                         width=width or size, height=height or size, num_images_per_prompt=num_images_per_prompt,
                         generator=generator, seed=seed, output_type=output_type, callback_on_step_end=callback_on_step_end,
-                        cross_attention_kwargs=cross_attention_kwargs, clip_skip=clip_skip, eta=eta, extra=extra)
+                        cross_attention_kwargs=cross_attention_kwargs, clip_skip=clip_skip, eta=eta, extra=extra,
+                        ip_adapter_image=ip_adapter_image)
         return out if return_dict else (out.images,)
