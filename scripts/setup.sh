@@ -24,7 +24,7 @@ packages=(
   redis-server libhiredis-dev # sdxl serve --queue and sdxl worker (Redis Streams), and their tests
   prometheus                  # promtool: the tests check a live server's /metrics with it
   python3 python3-venv python3-setuptools python3-wheel   # the Python package (pip install --no-build-isolation)
-  python3-pytest python3-numpy python3-pil               # and its tests
+  python3-pytest python3-numpy python3-pil python3-tqdm  # its tests (tqdm: the progress bar)
 )
 missing=()
 for p in "${packages[@]}"; do

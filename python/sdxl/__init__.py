@@ -24,7 +24,8 @@ from .errors import (BusyError, CancelledError, FormatError, InvalidArgumentErro
                      SdxlError, UnsupportedError)
 from .pipelines import (StableDiffusionXLImg2ImgPipeline, StableDiffusionXLInpaintPipeline, StableDiffusionXLPipeline,
                         StableDiffusionXLPipelineOutput)
-from .pipelines_control import StableDiffusionXLAdapterPipeline, StableDiffusionXLControlNetPipeline
+from .pipelines_control import (StableDiffusionXLAdapterPipeline, StableDiffusionXLControlNetImg2ImgPipeline,
+                                StableDiffusionXLControlNetInpaintPipeline, StableDiffusionXLControlNetPipeline)
 from .schedulers import SCHEDULERS, SchedulerMixin, scheduler_named
 from .schedulers import *  # noqa: F401,F403  diffusers' scheduler class names
 
@@ -42,7 +43,8 @@ def build_info() -> str:
 
 
 __all__ = ["StableDiffusionXLPipeline", "StableDiffusionXLImg2ImgPipeline", "StableDiffusionXLInpaintPipeline",
-           "StableDiffusionXLPipelineOutput", "StableDiffusionXLControlNetPipeline", "StableDiffusionXLAdapterPipeline",
+           "StableDiffusionXLPipelineOutput", "StableDiffusionXLControlNetPipeline", "StableDiffusionXLControlNetImg2ImgPipeline",
+           "StableDiffusionXLControlNetInpaintPipeline", "StableDiffusionXLAdapterPipeline",
            "ControlNetModel", "T2IAdapter", "SdxlError", "InvalidArgumentError", "ModelFileError", "FormatError",
            "UnsupportedError", "OutOfMemoryError", "CancelledError", "BusyError", "SchedulerMixin", "scheduler_named",
            "set_num_threads", "build_info", *SCHEDULERS]

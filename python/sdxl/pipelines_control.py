@@ -111,3 +111,95 @@ class StableDiffusionXLAdapterPipeline(_SdxlPipeline):
                         cross_attention_kwargs=cross_attention_kwargs, clip_skip=clip_skip, eta=eta, extra=extra,
                         ip_adapter_image=ip_adapter_image)
         return out if return_dict else (out.images,)
+
+
+class StableDiffusionXLControlNetImg2ImgPipeline(_SdxlPipeline):
+    """Image to image steered by ControlNets (diffusers' StableDiffusionXLControlNetImg2ImgPipeline):
+    `image` is the picture to start from (fitted to the control image's size), `control_image` the
+    map; diffusers' defaults (strength 0.8, conditioning scale 0.8, guidance 5.0, 50 steps)."""
+
+    _component_names = ("controlnet",)
+
+    def __call__(self, prompt: PromptInput = None, prompt_2: PromptInput = None, image=None, control_image=None,
+                 height: Optional[int] = None, width: Optional[int] = None, strength: float = 0.8, num_inference_steps: int = 50,
+                 guidance_scale: float = 5.0, negative_prompt: PromptInput = None, negative_prompt_2: PromptInput = None,
+                 num_images_per_prompt: int = 1, eta: float = 0.0, generator=None, seed: Optional[int] = None,
+                 output_type: str = "pil", return_dict: bool = True, cross_attention_kwargs: Optional[dict] = None,
+                 controlnet_conditioning_scale=0.8, guess_mode: bool = False, control_guidance_start=0.0, control_guidance_end=1.0,
+                 original_size=None, crops_coords_top_left=(0, 0), target_size=None, negative_original_size=None,
+                 negative_crops_coords_top_left=(0, 0), negative_target_size=None, aesthetic_score: float = 6.0,
+                 negative_aesthetic_score: float = 2.5, clip_skip: Optional[int] = None,
+                 callback_on_step_end: Optional[Callable] = None, **kwargs):
+        ip_adapter_image = kwargs.pop("ip_adapter_image", None)
+        _refuse_tensors(kwargs, type(self).__name__)
+        if image is None or control_image is None:
+            from .errors import InvalidArgumentError
+            raise InvalidArgumentError("image (to start from) and control_image are needed",
+                                       "init_image" if image is None else "controlnets")
+        default_width, default_height = _size_of(control_image, 8)
+
+        def extra(p, keep):
+            _set_micro_conditioning(p, original_size, target_size, crops_coords_top_left, negative_original_size,
+                                    negative_target_size, negative_crops_coords_top_left)
+            p.aesthetic_score, p.negative_aesthetic_score = float(aesthetic_score), float(negative_aesthetic_score)
+            pixels = _images.pixels_of(image, "image")
+            keep.append(pixels)
+            p.init_image, p.init_width, p.init_height, p.init_channels = pixels.pointer, pixels.width, pixels.height, pixels.channels
+            p.fit_to_size = 1  # diffusers resizes the init image to the control image's size
+            p.strength = float(strength)
+            p.controlnets, p.controlnet_count = control_units(self.controlnet, control_image, controlnet_conditioning_scale,
+                                                              control_guidance_start, control_guidance_end, keep)
+            p.guess_mode = 1 if guess_mode else 0
+
+        out = self._run(prompt=prompt, prompt_2=prompt_2, negative_prompt=negative_prompt, negative_prompt_2=negative_prompt_2,
+                        num_inference_steps=num_inference_steps, guidance_scale=guidance_scale, guidance_rescale=0.0,
+                        width=width or default_width, height=height or default_height, num_images_per_prompt=num_images_per_prompt,
+                        generator=generator, seed=seed, output_type=output_type, callback_on_step_end=callback_on_step_end,
+                        cross_attention_kwargs=cross_attention_kwargs, clip_skip=clip_skip, eta=eta, extra=extra,
+                        ip_adapter_image=ip_adapter_image)
+        return out if return_dict else (out.images,)
+
+
+class StableDiffusionXLControlNetInpaintPipeline(_SdxlPipeline):
+    """Inpainting steered by ControlNets (diffusers' StableDiffusionXLControlNetInpaintPipeline):
+    repaints the white of `mask_image` in `image`, with `control_image`; diffusers' defaults
+    (strength 0.9999, guidance 5.0, conditioning scale 1.0, the image's size)."""
+
+    _component_names = ("controlnet",)
+
+    def __call__(self, prompt: PromptInput = None, prompt_2: PromptInput = None, image=None, mask_image=None, control_image=None,
+                 height: Optional[int] = None, width: Optional[int] = None, strength: float = 0.9999, num_inference_steps: int = 50,
+                 guidance_scale: float = 5.0, negative_prompt: PromptInput = None, negative_prompt_2: PromptInput = None,
+                 num_images_per_prompt: int = 1, eta: float = 0.0, generator=None, seed: Optional[int] = None,
+                 output_type: str = "pil", return_dict: bool = True, cross_attention_kwargs: Optional[dict] = None,
+                 controlnet_conditioning_scale=1.0, guess_mode: bool = False, control_guidance_start=0.0, control_guidance_end=1.0,
+                 guidance_rescale: float = 0.0, original_size=None, crops_coords_top_left=(0, 0), target_size=None,
+                 aesthetic_score: float = 6.0, negative_aesthetic_score: float = 2.5, clip_skip: Optional[int] = None,
+                 callback_on_step_end: Optional[Callable] = None, **kwargs):
+        ip_adapter_image = kwargs.pop("ip_adapter_image", None)
+        _refuse_tensors(kwargs, type(self).__name__)
+        if image is None or mask_image is None or control_image is None:
+            from .errors import InvalidArgumentError
+            raise InvalidArgumentError("image, mask_image and control_image are needed", "init_image")
+        default_width, default_height = _size_of(image, 8)
+
+        def extra(p, keep):
+            _set_micro_conditioning(p, original_size, target_size, crops_coords_top_left, None, None, (0, 0))
+            p.aesthetic_score, p.negative_aesthetic_score = float(aesthetic_score), float(negative_aesthetic_score)
+            pixels, mask = _images.pixels_of(image, "image"), _images.pixels_of(mask_image, "mask_image")
+            keep.extend([pixels, mask])
+            p.init_image, p.init_width, p.init_height, p.init_channels = pixels.pointer, pixels.width, pixels.height, pixels.channels
+            p.mask, p.mask_width, p.mask_height, p.mask_channels = mask.pointer, mask.width, mask.height, mask.channels
+            p.fit_to_size = 1
+            p.strength = float(strength)
+            p.controlnets, p.controlnet_count = control_units(self.controlnet, control_image, controlnet_conditioning_scale,
+                                                              control_guidance_start, control_guidance_end, keep)
+            p.guess_mode = 1 if guess_mode else 0
+
+        out = self._run(prompt=prompt, prompt_2=prompt_2, negative_prompt=negative_prompt, negative_prompt_2=negative_prompt_2,
+                        num_inference_steps=num_inference_steps, guidance_scale=guidance_scale, guidance_rescale=guidance_rescale,
+                        width=width or default_width, height=height or default_height, num_images_per_prompt=num_images_per_prompt,
+                        generator=generator, seed=seed, output_type=output_type, callback_on_step_end=callback_on_step_end,
+                        cross_attention_kwargs=cross_attention_kwargs, clip_skip=clip_skip, eta=eta, extra=extra,
+                        ip_adapter_image=ip_adapter_image)
+        return out if return_dict else (out.images,)

@@ -81,3 +81,26 @@ def test_an_ip_adapter_as_diffusers_loads_it(ref, tiny, cli, tmp_path, control_i
                           control_image, "--ip-adapter-scale", 0.6)
     assert np.array_equal(np.asarray(out.images[0]), expected)
     assert not np.array_equal(np.asarray(plain.images[0]), expected)
+
+
+def test_controlnet_img2img_and_inpaint_are_the_cli_units(ref, tiny, cli, tmp_path, control_image):
+    net = ControlNetModel.from_pretrained(os.path.join(ref, "models", "tiny-sdxl-controlnet"))
+    rng = np.random.default_rng(4)
+    init_path, mask_path = tmp_path / "init.png", tmp_path / "mask.png"
+    Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(init_path)
+    mask = np.zeros((64, 64), dtype=np.uint8)
+    mask[8:40, 16:56] = 255
+    Image.fromarray(mask).save(mask_path)
+    common = ["-m", tiny, "-p", PROMPT, "--steps", 5, "--seed", 8, "-W", 64, "-H", 64, "--controlnet", net.path, "--control-image",
+              control_image, "--init-image", init_path]
+    with sdxl.StableDiffusionXLControlNetImg2ImgPipeline.from_pretrained(tiny, controlnet=net) as pipe:
+        pipe.set_progress_bar_config(disable=True)
+        out = pipe(PROMPT, image=Image.open(init_path), control_image=Image.open(control_image), num_inference_steps=5, seed=8)
+    expected = cli_pixels(cli, tmp_path, *common, "--strength", 0.8, "--control-scale", 0.8)  # diffusers' img2img defaults
+    assert np.array_equal(np.asarray(out.images[0]), expected)
+    with sdxl.StableDiffusionXLControlNetInpaintPipeline.from_pretrained(tiny, controlnet=net) as pipe:
+        pipe.set_progress_bar_config(disable=True)
+        out = pipe(PROMPT, image=Image.open(init_path), mask_image=Image.open(mask_path), control_image=Image.open(control_image),
+                   num_inference_steps=5, seed=8)
+    expected = cli_pixels(cli, tmp_path, *common, "--mask", mask_path, "--strength", 0.9999)
+    assert np.array_equal(np.asarray(out.images[0]), expected)

@@ -237,3 +237,18 @@ def test_a_collected_pipeline_gives_its_memory_back(tiny):
         gc.collect()
     # three loads and generations of ~100 MB each; what stays is the allocator's, not three engines
     assert resident_mib() - before < 120
+
+
+def test_the_progress_bar_is_tqdms(tiny, capfd):
+    with StableDiffusionXLPipeline.from_pretrained(tiny) as p:
+        p(PROMPT, num_inference_steps=4, seed=1)
+        shown = capfd.readouterr().err
+        p.set_progress_bar_config(disable=True)
+        p(PROMPT, num_inference_steps=4, seed=1)
+        hidden = capfd.readouterr().err
+    try:
+        import tqdm  # noqa: F401
+        assert "denoising" in shown and "4/4" in shown, shown
+    except ImportError:  # without tqdm there is no bar, and nothing else is written
+        assert shown == ""
+    assert hidden == ""
