@@ -160,6 +160,7 @@ class _SdxlPipeline(IpAdapterMixin):
         *.fp16.safetensors weights (a refiner is a pipeline of its own, as in diffusers); vae:
         another VAE; taesd: a tiny autoencoder for previews and fast decodes; lora_dir: where
         <lora:NAME:W> tags find their files; config: a single file's architecture folder."""
+        scheduler = kwargs.pop("scheduler", None)  # diffusers' scheduler= component: a scheduler, or a sampler name
         components = {name: kwargs.pop(name) for name in cls._component_names if name in kwargs}
         missing = [name for name in cls._component_names if components.get(name) is None]
         if missing:
@@ -191,6 +192,8 @@ class _SdxlPipeline(IpAdapterMixin):
         pipe = cls(engine, path, chosen, scheduler_config or {"_class_name": "EulerDiscreteScheduler"}, size)
         for name, model in components.items():
             setattr(pipe, name, model)
+        if scheduler is not None:
+            pipe.scheduler = schedulers.scheduler_named(scheduler, scheduler_config) if isinstance(scheduler, str) else scheduler
         return pipe
 
     from_single_file = from_pretrained

@@ -101,6 +101,18 @@ def test_schedulers_by_diffusers_names(pipe, tiny, cli, tmp_path):
         pipe.scheduler = original
 
 
+def test_a_scheduler_given_at_load_time(tiny):
+    by_object = StableDiffusionXLPipeline.from_pretrained(tiny, scheduler=EulerAncestralDiscreteScheduler())
+    by_name = StableDiffusionXLPipeline.from_pretrained(tiny, scheduler="DPM++ 2M Karras")
+    for p in (by_object, by_name):
+        p.set_progress_bar_config(disable=True)
+    assert "Sampler: Euler a" in by_object(PROMPT, num_inference_steps=2, seed=1).infotexts[0]
+    text = by_name(PROMPT, num_inference_steps=2, seed=1).infotexts[0]
+    assert "DPM++ 2M" in text and "Karras" in text
+    by_object.close()
+    by_name.close()
+
+
 def test_loras_as_diffusers_loads_and_scales_them(pipe, ref, tiny, cli, tmp_path):
     lora = os.path.join(ref, "models", "loras", "tiny-sdxl-base-kohya-attn.safetensors")
     pipe.load_lora_weights(lora, adapter_name="attn")

@@ -36,5 +36,10 @@ with sdxl.StableDiffusionXLPipeline.from_pretrained(model) as pipe:
     image = pipe("a photo of a cat", width=64, height=64, num_inference_steps=4, guidance_scale=5.0, seed=7).images[0]
 same = np.array_equal(np.asarray(image), np.asarray(Image.open(os.path.join(work, "cli.png")).convert("RGB")))
 assert same, "the .deb's Python package and command made different images"
-print("deb test passed:", os.path.basename(sys.argv[0]), library)
+print("the .deb's command and Python package make the same image:", library)
 PY
+# and the package's whole test suite on the unpacked package and command
+(cd "$work" && env -u SDXL_LIBRARY PYTHONPATH="$work/root/usr/lib/python3/dist-packages" SDXL_REF="$ref" \
+  SDXL_CLI="$work/root/usr/bin/sdxl" SDXL_INCLUDE="$work/root/usr/include" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+  "$here/../../python/tests")
+echo "deb test passed"
