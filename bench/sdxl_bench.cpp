@@ -530,6 +530,7 @@ int main(int argc, char** argv) {
     const int threads = num_threads();
     std::fprintf(stderr, "measuring the machine\n");
     const double fma_1 = bench::fma_peak_flops(1), fma_n = bench::fma_peak_flops(threads);
+    const double bf16_n = bench::bf16_dot_peak_flops(threads), triad_n = bench::triad_bytes_per_second(threads);
     const double sgemm_onednn = bench::square_gemm_flops(cpu::GemmLibrary::OneDnn, 4096, 3);
     const double sgemm_openblas = bench::square_gemm_flops(cpu::GemmLibrary::OpenBlas, 4096, 3);
     if (o.recipes) return recipes_main(o, fma_n);
@@ -561,9 +562,10 @@ int main(int argc, char** argv) {
       }
 
     std::printf("\n## sdxl-bench\n\nMachine: %d threads; FMA loop %.1f GFLOP/s on 1 thread, %.1f on %d (the peak below); "
+                "bf16 dot-product loop %.1f GFLOP/s (%.2fx the FMA peak; 0: no AVX512-BF16); triad %.1f GB/s; "
                 "4096^3 SGEMM: oneDNN %.1f, OpenBLAS %.1f GFLOP/s (%.2f / %.2f of peak).\n\n",
-                threads, fma_1 * 1e-9, fma_n * 1e-9, threads, sgemm_onednn * 1e-9, sgemm_openblas * 1e-9,
-                sgemm_onednn / fma_n, sgemm_openblas / fma_n);
+                threads, fma_1 * 1e-9, fma_n * 1e-9, threads, bf16_n * 1e-9, bf16_n / fma_n, triad_n * 1e-9,
+                sgemm_onednn * 1e-9, sgemm_openblas * 1e-9, sgemm_onednn / fma_n, sgemm_openblas / fma_n);
     if (!rows.empty()) {
       std::printf("| image | precision | load s | text pair s | UNet step (CFG) s | UNet GFLOP/s | of peak | VAE decode s "
                   "| of peak | VAE encode s | of peak | %d steps end to end s | peak RSS GiB |\n",
@@ -641,11 +643,13 @@ int main(int argc, char** argv) {
     const Row* b16 = find(512, "bf16");
     auto field = [](const Row* r, const char* key) { return r ? r->get(key) : std::nan(""); };
     if (rows.empty()) return 0;  // --vae-tiling measured only the decodes
-    std::printf("\nSUMMARY unet512_s=%s unet512_peak_frac=%s vae512_s=%s rss512_gib=%s bf16_unet512_s=%s\n",
+    std::printf("\nSUMMARY unet512_s=%s unet512_peak_frac=%s vae512_s=%s rss512_gib=%s bf16_unet512_s=%s "
+                "fma_peak_gflops=%s bf16_peak_gflops=%s triad_gbs=%s\n",
                 fmt(field(f32, "unet_s")).c_str(),
                 fmt(field(f32, "unet_gflop") / field(f32, "unet_s") * 1e9 / fma_n, 3).c_str(),
                 fmt(field(f32, "vae_decode_s")).c_str(), fmt(field(f32, "rss_gib")).c_str(),
-                fmt(field(b16, "unet_s")).c_str());
+                fmt(field(b16, "unet_s")).c_str(), fmt(fma_n * 1e-9, 1).c_str(), fmt(bf16_n * 1e-9, 1).c_str(),
+                fmt(triad_n * 1e-9, 1).c_str());
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sdxl-bench: %s\n", e.what());
