@@ -67,6 +67,23 @@ def pixels_of(image, name):
     return PixelBuffer(array.tobytes(), array.shape[1], array.shape[0], array.shape[2])
 
 
+def size_of(image, name):
+    """(width, height) of an image pixels_of() takes, without copying its pixels."""
+    if isinstance(image, (str, bytes)) or hasattr(image, "__fspath__"):
+        if _pil is None:
+            raise InvalidArgumentError(f"{name}: reading an image file needs Pillow (python3-pil); pass a numpy array", name)
+        with _pil.open(image) as opened:
+            return opened.size
+    if _pil is not None and isinstance(image, _pil.Image):
+        return image.size
+    shape = numpy().shape(image)
+    if len(shape) == 4 and shape[0] == 1:
+        shape = shape[1:]
+    if len(shape) not in (2, 3):
+        raise InvalidArgumentError(f"{name}: expected an image of H x W x 1, 3 or 4 channels, got shape {tuple(shape)}", name)
+    return shape[1], shape[0]
+
+
 def is_latents(image):
     """A 4-D float array of 4 channels: latents handed over from a base run (output_type="latent")."""
     if _np is None or _pil is not None and isinstance(image, _pil.Image):

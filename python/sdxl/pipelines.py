@@ -401,6 +401,18 @@ def _refuse_tensors(kwargs, pipeline):
                                "not tensors)", name)
 
 
+def _set_init_image(p, image, keep, mask_image=None):
+    """The call's init image (and inpainting mask) as the C params' buffers, held in `keep`."""
+    pixels = _images.pixels_of(image, "image")
+    keep.append(pixels)
+    p.init_image, p.init_width, p.init_height, p.init_channels = pixels.pointer, pixels.width, pixels.height, pixels.channels
+    if mask_image is not None:
+        mask = _images.pixels_of(mask_image, "mask_image")
+        keep.append(mask)
+        p.mask, p.mask_width, p.mask_height, p.mask_channels = mask.pointer, mask.width, mask.height, mask.channels
+    return pixels
+
+
 def _set_micro_conditioning(p, original_size, target_size, crops_coords_top_left, negative_original_size,
                             negative_target_size, negative_crops_coords_top_left):
     for prefix, original, target, crop in (("", original_size, target_size, crops_coords_top_left),
@@ -490,10 +502,7 @@ class StableDiffusionXLImg2ImgPipeline(_SdxlPipeline):
                 p.strength = float(strength)
                 p.width, p.height = array.shape[3] * 8, array.shape[2] * 8
             else:
-                pixels = _images.pixels_of(image, "image")
-                keep.append(pixels)
-                p.init_image = pixels.pointer
-                p.init_width, p.init_height, p.init_channels = pixels.width, pixels.height, pixels.channels
+                pixels = _set_init_image(p, image, keep)
                 p.strength = float(strength)
                 p.width, p.height = pixels.width // 8 * 8, pixels.height // 8 * 8
                 if denoising_start is not None:
@@ -535,10 +544,7 @@ class StableDiffusionXLInpaintPipeline(_SdxlPipeline):
                                     negative_target_size, negative_crops_coords_top_left)
             p.aesthetic_score = float(aesthetic_score)
             p.negative_aesthetic_score = float(negative_aesthetic_score)
-            pixels, mask = _images.pixels_of(image, "image"), _images.pixels_of(mask_image, "mask_image")
-            keep.extend([pixels, mask])
-            p.init_image, p.init_width, p.init_height, p.init_channels = pixels.pointer, pixels.width, pixels.height, pixels.channels
-            p.mask, p.mask_width, p.mask_height, p.mask_channels = mask.pointer, mask.width, mask.height, mask.channels
+            _set_init_image(p, image, keep, mask_image)
             p.fit_to_size = 1
             p.strength = float(strength)
             if denoising_start is not None:

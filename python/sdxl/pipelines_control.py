@@ -10,14 +10,13 @@ from typing import Callable, Optional
 
 from . import _images
 from .control import T2IAdapter, control_units
-from .pipelines import PromptInput, _refuse_tensors, _set_micro_conditioning, _SdxlPipeline
+from .pipelines import PromptInput, _refuse_tensors, _set_init_image, _set_micro_conditioning, _SdxlPipeline
 
 
 def _size_of(image, multiple):
     """The control image's size rounded down to `multiple` (diffusers' default output size)."""
-    first = image[0] if isinstance(image, (list, tuple)) else image
-    pixels = _images.pixels_of(first, "image")
-    return pixels.width // multiple * multiple, pixels.height // multiple * multiple
+    width, height = _images.size_of(image[0] if isinstance(image, (list, tuple)) else image, "image")
+    return width // multiple * multiple, height // multiple * multiple
 
 
 class StableDiffusionXLControlNetPipeline(_SdxlPipeline):
@@ -142,9 +141,7 @@ class StableDiffusionXLControlNetImg2ImgPipeline(_SdxlPipeline):
             _set_micro_conditioning(p, original_size, target_size, crops_coords_top_left, negative_original_size,
                                     negative_target_size, negative_crops_coords_top_left)
             p.aesthetic_score, p.negative_aesthetic_score = float(aesthetic_score), float(negative_aesthetic_score)
-            pixels = _images.pixels_of(image, "image")
-            keep.append(pixels)
-            p.init_image, p.init_width, p.init_height, p.init_channels = pixels.pointer, pixels.width, pixels.height, pixels.channels
+            _set_init_image(p, image, keep)
             p.fit_to_size = 1  # diffusers resizes the init image to the control image's size
             p.strength = float(strength)
             p.controlnets, p.controlnet_count = control_units(self.controlnet, control_image, controlnet_conditioning_scale,
@@ -186,10 +183,7 @@ class StableDiffusionXLControlNetInpaintPipeline(_SdxlPipeline):
         def extra(p, keep):
             _set_micro_conditioning(p, original_size, target_size, crops_coords_top_left, None, None, (0, 0))
             p.aesthetic_score, p.negative_aesthetic_score = float(aesthetic_score), float(negative_aesthetic_score)
-            pixels, mask = _images.pixels_of(image, "image"), _images.pixels_of(mask_image, "mask_image")
-            keep.extend([pixels, mask])
-            p.init_image, p.init_width, p.init_height, p.init_channels = pixels.pointer, pixels.width, pixels.height, pixels.channels
-            p.mask, p.mask_width, p.mask_height, p.mask_channels = mask.pointer, mask.width, mask.height, mask.channels
+            _set_init_image(p, image, keep, mask_image)
             p.fit_to_size = 1
             p.strength = float(strength)
             p.controlnets, p.controlnet_count = control_units(self.controlnet, control_image, controlnet_conditioning_scale,
