@@ -140,6 +140,17 @@ uint64_t JobQueue::wait_any_change(uint64_t seen, std::chrono::milliseconds time
   return changes_;
 }
 
+// A job that never ran, ended (under the lock, already out of queue_): its uploads go, its state stays readable.
+void JobQueue::end_queued(Job& job, JobState state, std::string error, int status) {
+  job.state = state;
+  job.error = std::move(error);
+  job.error_status = status;
+  job.request.generation.image.reset();
+  job.request.generation.mask_image.reset();
+  ++job.version;
+  finished_.push_back(job.id);
+}
+
 bool JobQueue::cancel(const std::string& id) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -153,12 +164,7 @@ bool JobQueue::cancel(const std::string& id) {
     }
     if (job.state != JobState::Queued) return false;
     queue_.erase(std::remove_if(queue_.begin(), queue_.end(), [&](const auto& q) { return q.get() == &job; }), queue_.end());
-    job.state = JobState::Cancelled;
-    job.error = "cancelled";
-    job.request.generation.image.reset();
-    job.request.generation.mask_image.reset();
-    ++job.version;
-    finished_.push_back(id);
+    end_queued(job, JobState::Cancelled, "cancelled", job.error_status);  // its status as before (the default)
   }
   notify_changed();
   return true;
@@ -207,13 +213,7 @@ void JobQueue::write_metrics(metrics::Exposition& out) const {
 void JobQueue::cancel_all() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (const auto& job : queue_) {
-      job->state = JobState::Failed;
-      job->error = "the server shut down before this job ran (--drain-timeout)";
-      job->error_status = 503;
-      ++job->version;
-      finished_.push_back(job->id);
-    }
+    for (const auto& job : queue_) end_queued(*job, JobState::Failed, "the server shut down before this job ran (--drain-timeout)", 503);
     queue_.clear();
     if (running_) {
       running_->shut_down = true;

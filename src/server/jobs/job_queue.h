@@ -51,6 +51,7 @@ class JobQueue final : public JobBackend {
   void notify_changed();
   void run(Job& job);
   void finish(Job& job, JobState state, std::string error = "", int status = 500);
+  void end_queued(Job& job, JobState state, std::string error, int status);
   JobView view_of(const Job& job) const;
   class Observer;
 
