@@ -116,14 +116,16 @@ BENCHMARK(BM_Conv2d)
     ->UseRealTime()
     ->MinTime(0.5);
 
-// Multi-head attention on the UNet's shapes, batch 2 (classifier-free guidance), 64-dim heads.
+// Attention on SDXL's shapes: the UNet's 64-dim heads at batch 2 (classifier-free guidance),
+// the VAE's single 512-dim head at batch 1; f32 and bf16 (AttentionShape::precision).
 void BM_Attention(benchmark::State& state) {
   AttentionShape s;
-  s.batch = 2;
   s.q_len = state.range(0);
   s.kv_len = state.range(1);
   s.heads = state.range(2);
-  s.head_dim = 64;
+  s.head_dim = state.range(3);
+  s.batch = s.head_dim == 64 ? 2 : 1;
+  s.precision = state.range(4) ? sdxl::Precision::BF16 : sdxl::Precision::F32;
   const int64_t width = s.heads * s.head_dim;
   s.q_stride = s.k_stride = s.v_stride = s.out_stride = width;
   auto q = random_floats(static_cast<size_t>(s.batch * s.q_len * width), 9);
@@ -137,10 +139,11 @@ void BM_Attention(benchmark::State& state) {
 }
 
 BENCHMARK(BM_Attention)
-    ->ArgNames({"q", "kv", "heads"})
-    ->Args({4096, 4096, 10})  // self-attention, level 1 at 1024x1024
-    ->Args({1024, 1024, 20})  // level 2 at 1024x1024 (level 1 at 512x512 is 1024 x 1024 with 10 heads)
-    ->Args({4096, 77, 10})    // cross-attention to the text
+    ->ArgNames({"q", "kv", "heads", "dim", "bf16"})
+    ->ArgsProduct({{4096}, {4096}, {10}, {64}, {0, 1}})  // self-attention, level 1 at 1024x1024
+    ->ArgsProduct({{1024}, {1024}, {20}, {64}, {0, 1}})  // level 2 at 1024x1024 (level 1 at 512x512: 10 heads)
+    ->ArgsProduct({{4096}, {77}, {10}, {64}, {0, 1}})    // cross-attention to the text
+    ->ArgsProduct({{4096}, {4096}, {1}, {512}, {0, 1}})  // the VAE's mid block at 512x512
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->MinTime(0.5);

@@ -9,6 +9,8 @@
 
 #include "backends/cpu/activation.h"
 #include "backends/cpu/attention.h"
+#include "backends/cpu/attention_flash.h"
+#include "backends/cpu/throughput.h"
 #include "backends/cpu/backend_facts.h"
 #include "backends/cpu/conv2d.h"
 #include "backends/cpu/elementwise.h"
@@ -337,7 +339,18 @@ Tensor geglu(Arena& arena, const Tensor& x) {
   return y;
 }
 
-Tensor attention(Arena& arena, const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, bool causal) {
+namespace {
+// bf16 attention only where this CPU's bf16 dot products outrun its f32 FMAs: elsewhere the
+// rounding would buy nothing (cpu/throughput.h).
+Precision attention_precision(Precision requested) {
+  return requested == Precision::BF16 && cpu::attention_flash_bf16_built() && cpu::bf16_attention_pays()
+             ? Precision::BF16
+             : Precision::F32;
+}
+}  // namespace
+
+Tensor attention(Arena& arena, const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, bool causal,
+                 Precision precision) {
   const OpTimer timer(OpFamily::Attention);
   require_f32("attention", q, "q");
   require_f32("attention", k, "k");
@@ -357,12 +370,13 @@ Tensor attention(Arena& arena, const Tensor& q, const Tensor& k, const Tensor& v
   s.head_dim = q.dim(2) / heads;
   s.q_stride = s.k_stride = s.v_stride = s.out_stride = q.dim(2);
   s.causal = causal;
+  s.precision = attention_precision(precision);
   cpu::attention(q.data<float>(), k.data<float>(), v.data<float>(), out.data<float>(), s);
   add_flops(4.0 * static_cast<double>(s.batch * s.q_len) * static_cast<double>(s.kv_len * s.head_dim * s.heads));
   return out;
 }
 
-Tensor attention_fused_qkv(Arena& arena, const Tensor& qkv, int64_t heads, bool causal) {
+Tensor attention_fused_qkv(Arena& arena, const Tensor& qkv, int64_t heads, bool causal, Precision precision) {
   const OpTimer timer(OpFamily::Attention);
   require_f32("attention", qkv, "qkv");
   SDXL_CHECK(qkv.rank() == 3 && qkv.dim(2) % 3 == 0, InvalidArgument, "[attention] qkv must be [B, L, 3C], got ",
@@ -379,13 +393,14 @@ Tensor attention_fused_qkv(Arena& arena, const Tensor& qkv, int64_t heads, bool 
   s.q_stride = s.k_stride = s.v_stride = 3 * c;
   s.out_stride = c;
   s.causal = causal;
+  s.precision = attention_precision(precision);
   const float* base = qkv.data<float>();
   cpu::attention(base, base + c, base + 2 * c, out.data<float>(), s);
   add_flops(4.0 * static_cast<double>(s.batch * s.q_len) * static_cast<double>(s.kv_len * s.head_dim * s.heads));
   return out;
 }
 
-Tensor attention_fused_kv(Arena& arena, const Tensor& q, const Tensor& kv, int64_t heads) {
+Tensor attention_fused_kv(Arena& arena, const Tensor& q, const Tensor& kv, int64_t heads, Precision precision) {
   const OpTimer timer(OpFamily::Attention);
   require_f32("attention", q, "q");
   require_f32("attention", kv, "kv");
@@ -403,6 +418,7 @@ Tensor attention_fused_kv(Arena& arena, const Tensor& q, const Tensor& kv, int64
   s.head_dim = c / heads;
   s.q_stride = s.out_stride = c;
   s.k_stride = s.v_stride = 2 * c;
+  s.precision = attention_precision(precision);
   cpu::attention(q.data<float>(), kv.data<float>(), kv.data<float>() + c, out.data<float>(), s);
   add_flops(4.0 * static_cast<double>(s.batch * s.q_len) * static_cast<double>(s.kv_len * s.head_dim * s.heads));
   return out;

@@ -136,13 +136,19 @@ void activate_inplace(Tensor& x, Activation activation);
 Tensor geglu(Arena& arena, const Tensor& x);
 
 // ---- attention ---------------------------------------------------------------------------
+// Tensors are f32 in and out; `precision` BF16 multiplies Q, K, V and the probabilities as bf16
+// with f32 sums and softmax statistics (the layers' precision: --precision bf16), where the
+// backend has such a kernel for the head size, else f32.
 // q [B, Lq, H*D], k and v [B, Lk, H*D] -> [B, Lq, H*D]. Views with a row stride (q, k, v sliced
 // from one fused projection) are passed as raw pointers to cpu::attention by callers that need them.
-Tensor attention(Arena& arena, const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, bool causal);
+Tensor attention(Arena& arena, const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, bool causal,
+                 Precision precision = Precision::F32);
 // qkv [B, L, 3C] from one fused projection (q | k | v along the last axis) -> [B, L, C]
-Tensor attention_fused_qkv(Arena& arena, const Tensor& qkv, int64_t heads, bool causal);
+Tensor attention_fused_qkv(Arena& arena, const Tensor& qkv, int64_t heads, bool causal,
+                           Precision precision = Precision::F32);
 // q [B, Lq, C] and kv [B, Lk, 2C] (k | v from one fused projection) -> [B, Lq, C]
-Tensor attention_fused_kv(Arena& arena, const Tensor& q, const Tensor& kv, int64_t heads);
+Tensor attention_fused_kv(Arena& arena, const Tensor& q, const Tensor& kv, int64_t heads,
+                          Precision precision = Precision::F32);
 
 // ---- layout and arithmetic ------------------------------------------------------------------
 Tensor copy(Arena& arena, const Tensor& x);

@@ -1,6 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
 #include "backends/cpu/attention.h"
+#include "backends/cpu/attention_flash.h"
 #include "reference_ops.h"
 #include "test_support.h"
 
@@ -52,7 +57,11 @@ INSTANTIATE_TEST_SUITE_P(
                       AttentionCase{1, 2, 1, 1, 64, false},
                       AttentionCase{1, 1, 5, 200, 64, true},    // fewer queries than keys, causal
                       AttentionCase{2, 1, 129, 129, 64, true},
-                      AttentionCase{1, 1, 64, 128, 64, false}),
+                      AttentionCase{1, 1, 64, 128, 64, false},
+                      AttentionCase{1, 2, 9, 13, 64, false},    // fewer keys than a register block of 8
+                      // 512-dim heads (the VAE's single-head attention) take it too
+                      AttentionCase{1, 1, 70, 131, 512, false},
+                      AttentionCase{2, 2, 64, 65, 512, true}),
     [](const auto& info) {
       const auto& c = info.param;
       return "b" + std::to_string(c.batch) + "h" + std::to_string(c.heads) + "_q" + std::to_string(c.lq) + "_k" +
@@ -106,6 +115,97 @@ TEST(Attention, StridedViewsOfAFusedProjection) {
     for (int64_t r = 0; r < b * l; ++r)
       for (int64_t i = 0; i < c; ++i) got.push_back(out[r * 2 * c + i]);
     EXPECT_TRUE(all_close(got, want, 2e-5, 2e-5)) << d;
+  }
+}
+
+// ---- bf16 ---------------------------------------------------------------------------------------
+
+float bf16_rounded(float x) {  // round to nearest even, as vcvtne2ps2bf16
+  uint32_t bits;
+  std::memcpy(&bits, &x, 4);
+  bits = (bits + 0x7FFFu + ((bits >> 16) & 1u)) & 0xFFFF0000u;
+  std::memcpy(&x, &bits, 4);
+  return x;
+}
+
+struct Bf16Inputs {
+  std::vector<float> q, k, v;
+  AttentionShape shape;
+};
+
+Bf16Inputs bf16_inputs(const AttentionCase& c, float range) {
+  Bf16Inputs in;
+  const int64_t ch = c.heads * c.d;
+  in.q = random_floats(static_cast<size_t>(c.batch * c.lq * ch), 21, -range, range);
+  in.k = random_floats(static_cast<size_t>(c.batch * c.lk * ch), 22, -range, range);
+  in.v = random_floats(static_cast<size_t>(c.batch * c.lk * ch), 23);
+  AttentionShape& s = in.shape;
+  s.batch = c.batch;
+  s.heads = c.heads;
+  s.q_len = c.lq;
+  s.kv_len = c.lk;
+  s.head_dim = c.d;
+  s.q_stride = s.k_stride = s.v_stride = s.out_stride = ch;
+  s.causal = c.causal;
+  s.precision = Precision::BF16;
+  return in;
+}
+
+class AttentionBf16Test : public ::testing::TestWithParam<AttentionCase> {};
+
+// The bf16 kernel against the exact attention of its rounded inputs (queries rounded after the
+// softmax scale, as the kernel does): what is left is the probabilities' rounding to bf16, at
+// most 2^-8 of the largest |v| (v in [-1, 1]). A misplaced pair or key is far larger.
+TEST_P(AttentionBf16Test, MatchesReferenceOnRoundedInputs) {
+  if (!attention_flash_bf16_built()) GTEST_SKIP() << "this build has no AVX512-BF16 kernel (attention runs f32)";
+  const auto c = GetParam();
+  Bf16Inputs in = bf16_inputs(c, 2.0f);
+  std::vector<float> out(in.q.size());
+  attention(in.q.data(), in.k.data(), in.v.data(), out.data(), in.shape);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(c.d));
+  std::vector<float> q = in.q, k = in.k, v = in.v;
+  for (float& x : q) x = bf16_rounded(x * scale) / scale;
+  for (float& x : k) x = bf16_rounded(x);
+  for (float& x : v) x = bf16_rounded(x);
+  EXPECT_TRUE(all_close(out, reference::attention(q, k, v, c.batch, c.heads, c.lq, c.lk, c.d, c.causal), 4e-3, 0));
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, AttentionBf16Test,
+                         ::testing::Values(AttentionCase{1, 1, 1, 1, 64, false},
+                                           AttentionCase{2, 3, 77, 77, 64, true},    // CLIP's heads
+                                           AttentionCase{2, 2, 130, 77, 64, false},  // cross-attention
+                                           AttentionCase{1, 1, 5, 200, 64, true},
+                                           AttentionCase{1, 2, 129, 129, 64, true},
+                                           AttentionCase{1, 1, 64, 65, 64, false},   // odd key count
+                                           AttentionCase{1, 1, 70, 131, 512, false},
+                                           AttentionCase{2, 1, 33, 64, 512, true}),
+                         [](const auto& info) {
+                           const auto& c = info.param;
+                           return "b" + std::to_string(c.batch) + "h" + std::to_string(c.heads) + "_q" +
+                                  std::to_string(c.lq) + "_k" + std::to_string(c.lk) + "_d" + std::to_string(c.d) +
+                                  (c.causal ? "_causal" : "");
+                         });
+
+// What bf16 costs against f32 on UNet-like inputs (scores of a few units, v in [-1, 1]): the
+// bound docs/PERFORMANCE.md states. Inputs rounded to bf16 move scores by up to ~2^-8 of their
+// size, so the error grows with the scores' spread.
+TEST(AttentionBf16, ErrorAgainstF32IsBounded) {
+  if (!attention_flash_bf16_built()) GTEST_SKIP() << "this build has no AVX512-BF16 kernel (attention runs f32)";
+  for (const int64_t d : {int64_t{64}, int64_t{512}}) {
+    const AttentionCase c{1, 2, 256, 300, d, false};
+    Bf16Inputs in = bf16_inputs(c, d == 64 ? 2.0f : 0.7f);  // scores' spread ~1.3 in both
+    std::vector<float> out(in.q.size());
+    attention(in.q.data(), in.k.data(), in.v.data(), out.data(), in.shape);
+    const auto exact = reference::attention(in.q, in.k, in.v, c.batch, c.heads, c.lq, c.lk, c.d, false);
+    double worst = 0, mean = 0;
+    for (size_t i = 0; i < out.size(); ++i) {
+      worst = std::max(worst, static_cast<double>(std::fabs(out[i] - exact[i])));
+      mean += std::fabs(out[i] - exact[i]) / static_cast<double>(out.size());
+    }
+    EXPECT_LT(worst, 1e-2) << d;
+    EXPECT_LT(mean, 2e-3) << d;
+    std::printf("bf16 attention, d=%lld: max |error| %.2e, mean %.2e against f32\n", static_cast<long long>(d), worst,
+                mean);
   }
 }
 

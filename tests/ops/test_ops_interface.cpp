@@ -2,6 +2,9 @@
 // the arena, and results agree with the kernels underneath.
 #include <gtest/gtest.h>
 
+#include "backends/cpu/attention.h"
+#include "backends/cpu/attention_flash.h"
+#include "backends/cpu/throughput.h"
 #include "core/error.h"
 #include "ops.h"
 #include "reference_ops.h"
@@ -100,6 +103,36 @@ TEST(Ops, ConcatUpsampleAttentionShapes) {
   auto v = test::random_floats(2 * 4 * 8, 10);
   Tensor out = ops::attention(arena, from(q, Shape{2, 9, 8}), from(k, Shape{2, 4, 8}), from(v, Shape{2, 4, 8}), 2, false);
   EXPECT_TRUE(test::all_close(values(out), reference::attention(q, k, v, 2, 2, 9, 4, 4, false), 2e-5, 2e-5));
+}
+
+// --precision bf16 reaches the attention kernel as bf16 exactly where this CPU's bf16 dot
+// products pay (cpu::bf16_attention_pays), else f32: the op's result is the kernel's for that
+// choice, bit for bit, through all three entry points.
+TEST(Ops, Bf16AttentionRunsWhereItPays) {
+  Arena arena;
+  const int64_t heads = 2, d = 64, c = heads * d, lq = 70, lk = 77;
+  auto q = test::random_floats(lq * c, 31, -2.0f, 2.0f);
+  auto kv = test::random_floats(lk * 2 * c, 32, -2.0f, 2.0f);
+  const bool bf16 = cpu::attention_flash_bf16_built() && cpu::bf16_attention_pays();
+  cpu::AttentionShape s;
+  s.heads = heads;
+  s.q_len = lq;
+  s.kv_len = lk;
+  s.head_dim = d;
+  s.q_stride = s.out_stride = c;
+  s.k_stride = s.v_stride = 2 * c;
+  s.precision = bf16 ? Precision::BF16 : Precision::F32;
+  std::vector<float> want(static_cast<size_t>(lq * c));
+  cpu::attention(q.data(), kv.data(), kv.data() + c, want.data(), s);
+  Tensor got = ops::attention_fused_kv(arena, from(q, Shape{1, lq, c}), from(kv, Shape{1, lk, 2 * c}), heads,
+                                       Precision::BF16);
+  EXPECT_EQ(values(got), want) << (bf16 ? "bf16" : "f32");
+  if (bf16) {  // and f32 stays f32
+    s.precision = Precision::F32;
+    cpu::attention(q.data(), kv.data(), kv.data() + c, want.data(), s);
+    EXPECT_EQ(values(ops::attention_fused_kv(arena, from(q, Shape{1, lq, c}), from(kv, Shape{1, lk, 2 * c}), heads)),
+              want);
+  }
 }
 
 TEST(Ops, ProfileCountsEachFamilyOnceWhenOn) {

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "backends/cpu/attention_d64.h"
+#include "backends/cpu/attention_flash.h"
 #include "backends/cpu/matmul.h"
 #include "backends/cpu/scratch.h"
 #include "backends/cpu/softmax.h"
@@ -41,7 +41,7 @@ float attention_scale(const AttentionShape& s) {
 void attention(const float* q, const float* k, const float* v, float* out, const AttentionShape& s) {
   SDXL_CHECK(s.head_dim > 0 && s.heads > 0 && s.kv_len > 0, InvalidArgument, "[attention] empty heads or keys");
   SDXL_CHECK(!s.causal || s.kv_len >= s.q_len, InvalidArgument, "[attention] causal mask needs kv_len >= q_len");
-  if (attention_d64_available(s)) return attention_d64(q, k, v, out, s);
+  if (attention_flash_available(s)) return attention_flash(q, k, v, out, s);
   const float scale = attention_scale(s);
   const int64_t offset = s.kv_len - s.q_len;
   const int64_t tasks = attention_block_count(s);

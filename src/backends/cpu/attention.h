@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "core/op_types.h"
+
 namespace sdxl::cpu {
 
 struct AttentionShape {
@@ -18,6 +20,9 @@ struct AttentionShape {
   // Causal: query i sees key j only if j <= i + (kv_len - q_len).
   bool causal = false;
   float scale = 0.0f;  // 0 means 1 / sqrt(head_dim)
+  // BF16: Q, K, V and the probabilities rounded to bf16, their products summed in f32 (where a
+  // bf16 kernel exists for the head size and the CPU: attention_flash.h; elsewhere f32).
+  Precision precision = Precision::F32;
 };
 
 void attention(const float* q, const float* k, const float* v, float* out, const AttentionShape& shape);

@@ -5,6 +5,8 @@
 #include <dnnl.hpp>
 #include <sstream>
 
+#include "backends/cpu/attention_flash.h"
+#include "backends/cpu/throughput.h"
 #include "core/threads.h"
 
 namespace sdxl::cpu {
@@ -62,6 +64,16 @@ const char* onednn_isa_name(dnnl::cpu_isa isa) {
   }
 }
 
+std::string bf16_attention_fact() {
+  if (!attention_flash_bf16_built()) return "no (no AVX512-BF16 kernel in this build)";
+  try {
+    return bf16_attention_pays() ? "yes under --precision bf16"
+                                 : "no (bf16 dot products are no faster than f32 FMAs on this CPU)";
+  } catch (const std::exception& e) {
+    return e.what();  // a bad SDXL_BF16_ATTENTION
+  }
+}
+
 }  // namespace
 
 std::string backend_facts() {
@@ -71,6 +83,7 @@ std::string backend_facts() {
   out << "cpu: " << cpu_isa() << "\n";
   out << "bf16: " << (__builtin_cpu_supports("avx512bf16") ? "native (AVX512-BF16)" : "emulated by oneDNN or unavailable")
       << "\n";
+  out << "bf16 attention: " << bf16_attention_fact() << "\n";
   out << "onednn: " << dnnl->major << "." << dnnl->minor << "." << dnnl->patch << " (" << dnnl->hash << "), ISA "
       << onednn_isa_name(dnnl::get_effective_cpu_isa()) << "\n";
   out << "openblas: " << openblas_get_config() << "\n";

@@ -19,6 +19,7 @@ class ClipEncoderLayer {
   LayerNorm layer_norm1_, layer_norm2_;
   Linear qkv_;  // self_attn.{q,k,v}_proj fused
   Linear out_proj_, fc1_, fc2_;
+  ops::Precision precision_ = ops::Precision::F32;  // the layers', for the attention product too
 };
 
 // transformers' hidden_act names as an activation.

@@ -8,6 +8,7 @@ Attention Attention::bind(WeightBinder& w, const std::string& prefix, int64_t qu
                           int64_t heads, int64_t head_dim, bool qkv_bias) {
   Attention a;
   a.heads_ = heads;
+  a.precision_ = w.precision();
   const int64_t inner = heads * head_dim;
   a.cross_ = context_dim > 0;
   if (a.cross_) {
@@ -24,12 +25,12 @@ void Attention::accumulate(Arena& arena, const Tensor& x, const Tensor* context,
                            const Tensor* extra_kv) const {
   ArenaScope temporaries(arena);
   if (!cross_) {
-    to_out_.accumulate(ops::attention_fused_qkv(arena, qkv_(arena, x), heads_, /*causal=*/false), residual);
+    to_out_.accumulate(ops::attention_fused_qkv(arena, qkv_(arena, x), heads_, /*causal=*/false, precision_), residual);
     return;
   }
   const Tensor q = q_(arena, x);
-  Tensor attended = ops::attention_fused_kv(arena, q, kv_(arena, *context), heads_);
-  if (extra_kv) ops::add_inplace(attended, ops::attention_fused_kv(arena, q, *extra_kv, heads_));
+  Tensor attended = ops::attention_fused_kv(arena, q, kv_(arena, *context), heads_, precision_);
+  if (extra_kv) ops::add_inplace(attended, ops::attention_fused_kv(arena, q, *extra_kv, heads_, precision_));
   to_out_.accumulate(attended, residual);
 }
 

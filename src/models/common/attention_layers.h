@@ -26,6 +26,7 @@ class Attention {
   Linear to_out_;
   int64_t heads_ = 1;
   bool cross_ = false;
+  ops::Precision precision_ = ops::Precision::F32;  // the layers', for the attention product too
 };
 
 // diffusers' BasicTransformerBlock as SDXL configures it (layer norms, self-attention,
