@@ -39,7 +39,9 @@ TEST_P(GroupNormTest, MatchesReference) {
 INSTANTIATE_TEST_SUITE_P(Shapes, GroupNormTest,
                          ::testing::Values(GroupNormCase{1, 64, 32, 32, false}, GroupNormCase{2, 37, 64, 32, true},
                                            GroupNormCase{3, 5, 96, 32, false}, GroupNormCase{1, 1000, 40, 8, true},
-                                           GroupNormCase{2, 3, 6, 3, false}, GroupNormCase{1, 4096, 64, 32, false}));
+                                           GroupNormCase{2, 3, 6, 3, false}, GroupNormCase{1, 4096, 64, 32, false},
+                                           // channel blocks of 128 and 16 in registers, and a scalar tail
+                                           GroupNormCase{1, 300, 320, 32, true}, GroupNormCase{2, 70, 136, 8, false}));
 
 // The two-step form (statistics of the image, applied to pieces of it) is the same computation.
 TEST(GroupNormInSteps, StatisticsThenApplyEqualsGroupNorm) {

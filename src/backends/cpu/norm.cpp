@@ -17,61 +17,118 @@ namespace {
 // so the statistics of a 128x128 image stay accurate to float rounding.
 constexpr int64_t kPixelChunk = 256;
 
-// Adds sum_p f(x[p, c]) for each channel c into acc[c] (double), f(v) = v or (v - mean_c)^2.
-template <bool Squared>
-void accumulate_channels(const float* x, int64_t pixels, int64_t channels, const float* mean, double* acc,
-                         float* scratch) {
+// Per channel c, adds sum_p d and sum_p d^2, d = x[p, c] - shift[c], into sum[c] and square[c]:
+// `V` vectors of channels from `c0` held in registers while the chunk's pixels stream by.
+template <int V>
+void moments_block(const float* x, int64_t p0, int64_t p1, int64_t channels, int64_t c0, const float* shift,
+                   double* sum, double* square) {
+#ifdef SDXL_CPU_AVX512
+  __m512 s[V], q[V], k[V];
+  for (int v = 0; v < V; ++v) {
+    s[v] = q[v] = _mm512_setzero_ps();
+    k[v] = _mm512_loadu_ps(shift + c0 + 16 * v);
+  }
+  for (int64_t p = p0; p < p1; ++p) {
+    const float* row = x + p * channels + c0;
+    for (int v = 0; v < V; ++v) {
+      const __m512 d = _mm512_sub_ps(_mm512_loadu_ps(row + 16 * v), k[v]);
+      s[v] = _mm512_add_ps(s[v], d);
+      q[v] = _mm512_fmadd_ps(d, d, q[v]);
+    }
+  }
+  alignas(64) float lanes[2][16];
+  for (int v = 0; v < V; ++v) {
+    _mm512_store_ps(lanes[0], s[v]);
+    _mm512_store_ps(lanes[1], q[v]);
+    for (int i = 0; i < 16; ++i) {
+      sum[c0 + 16 * v + i] += lanes[0][i];
+      square[c0 + 16 * v + i] += lanes[1][i];
+    }
+  }
+#else
+  (void)x, (void)p0, (void)p1, (void)channels, (void)c0, (void)shift, (void)sum, (void)square;
+#endif
+}
+
+void accumulate_moments(const float* x, int64_t pixels, int64_t channels, const float* shift, double* sum,
+                        double* square) {
   for (int64_t p0 = 0; p0 < pixels; p0 += kPixelChunk) {
     const int64_t p1 = std::min(pixels, p0 + kPixelChunk);
-    std::fill(scratch, scratch + channels, 0.0f);
-    for (int64_t p = p0; p < p1; ++p) {
-      const float* row = x + p * channels;
-      int64_t c = 0;
+    int64_t c = 0;
 #ifdef SDXL_CPU_AVX512
-      for (; c + 16 <= channels; c += 16) {
-        __m512 v = _mm512_loadu_ps(row + c);
-        if constexpr (Squared) {
-          v = _mm512_sub_ps(v, _mm512_loadu_ps(mean + c));
-          v = _mm512_mul_ps(v, v);
-        }
-        _mm512_storeu_ps(scratch + c, _mm512_add_ps(_mm512_loadu_ps(scratch + c), v));
-      }
+    for (; c + 128 <= channels; c += 128) moments_block<8>(x, p0, p1, channels, c, shift, sum, square);
+    for (; c + 16 <= channels; c += 16) moments_block<1>(x, p0, p1, channels, c, shift, sum, square);
 #endif
-      for (; c < channels; ++c) {
-        float v = row[c];
-        if constexpr (Squared) v = (v - mean[c]) * (v - mean[c]);
-        scratch[c] += v;
+    for (; c < channels; ++c) {
+      float s = 0.0f, q = 0.0f;
+      for (int64_t p = p0; p < p1; ++p) {
+        const float d = x[p * channels + c] - shift[c];
+        s += d;
+        q += d * d;
       }
+      sum[c] += s;
+      square[c] += q;
     }
-    for (int64_t c = 0; c < channels; ++c) acc[c] += scratch[c];
   }
 }
 
-// out[c] = sum over the pixels of x[p, c] (mean null) or of (x[p, c] - mean[c])^2, the pixels
+// One pass over x [pixels, C]: per channel, the sums of d = x - shift_c and of d^2, the pixels
 // split over the threads.
-void channel_sums(const float* x, int64_t pixels, int64_t channels, const float* mean, double* out) {
+void channel_moments(const float* x, int64_t pixels, int64_t channels, const float* shift, double* sum,
+                     double* square) {
   const int threads = omp_get_max_threads();
-  // Per-thread partial sums [threads][C] in double, plus a float scratch row per thread.
-  const size_t partial_count = static_cast<size_t>(threads * channels);
+  // Per-thread partial sums [threads][2C] in double.
+  const size_t partial_count = static_cast<size_t>(threads * 2 * channels);
   double* partial = thread_scratch<double>(0, partial_count);
-  float* scratch = thread_scratch<float>(0, partial_count);
   std::fill(partial, partial + partial_count, 0.0);
 #pragma omp parallel
   {
     const int t = omp_get_thread_num();
     const int nt = omp_get_num_threads();
     const int64_t p0 = pixels * t / nt, p1 = pixels * (t + 1) / nt;
-    double* acc = partial + t * channels;
-    float* tmp = scratch + t * channels;
-    if (mean)
-      accumulate_channels<true>(x + p0 * channels, p1 - p0, channels, mean, acc, tmp);
-    else
-      accumulate_channels<false>(x + p0 * channels, p1 - p0, channels, nullptr, acc, tmp);
+    double* mine = partial + t * 2 * channels;
+    accumulate_moments(x + p0 * channels, p1 - p0, channels, shift, mine, mine + channels);
   }
   for (int64_t c = 0; c < channels; ++c) {
-    double sum = 0.0;
-    for (int t = 0; t < threads; ++t) sum += partial[t * channels + c];
-    out[c] = sum;
+    double s = 0.0, q = 0.0;
+    for (int t = 0; t < threads; ++t) {
+      s += partial[t * 2 * channels + c];
+      q += partial[t * 2 * channels + channels + c];
+    }
+    sum[c] = s;
+    square[c] = q;
+  }
+}
+
+// Each channel's mean over the first pixels: a shift close to the mean keeps the one-pass sums
+// of squares free of cancellation when a channel's mean is large against its spread.
+void shift_near_mean(const float* x, int64_t pixels, int64_t channels, float* shift) {
+  const int64_t count = std::min(pixels, kPixelChunk);
+  for (int64_t c = 0; c < channels; ++c) {
+    double total = 0.0;
+    for (int64_t p = 0; p < count; ++p) total += x[p * channels + c];
+    shift[c] = count > 0 ? static_cast<float>(total / static_cast<double>(count)) : 0.0f;
+  }
+}
+
+// Group mean and 1/sqrt(var + eps) from per-channel sums of d = x - shift_c and d^2 over `pixels`.
+void moments_to_statistics(const double* sum, const double* square, const float* shift, int64_t pixels,
+                           int64_t channels, int64_t groups, float eps, double* mean, double* rstd) {
+  const int64_t per_group = channels / groups;
+  const double n = static_cast<double>(pixels);
+  const double count = n * static_cast<double>(per_group);
+  for (int64_t g = 0; g < groups; ++g) {
+    double total = 0.0;
+    for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c) total += sum[c] + n * shift[c];
+    const double m = total / count;
+    // sum over the group of (x - m)^2 = (d + k)^2, k = shift_c - m.
+    double squares = 0.0;
+    for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c) {
+      const double k = static_cast<double>(shift[c]) - m;
+      squares += square[c] + 2.0 * k * sum[c] + n * k * k;
+    }
+    mean[g] = m;
+    rstd[g] = 1.0 / std::sqrt(std::max(0.0, squares / count) + static_cast<double>(eps));
   }
 }
 
@@ -79,22 +136,11 @@ void channel_sums(const float* x, int64_t pixels, int64_t channels, const float*
 
 void group_norm_statistics_nhwc(const float* x, int64_t pixels, int64_t channels, int64_t groups, float eps,
                                 double* mean, double* rstd) {
-  const int64_t per_group = channels / groups;
-  double* sums = thread_scratch<double>(1, static_cast<size_t>(channels));
-  float* channel_mean = thread_scratch<float>(2, static_cast<size_t>(channels));
-  const double count = static_cast<double>(pixels * per_group);
-  const auto group_total = [&](int64_t g) {
-    double total = 0.0;
-    for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c) total += sums[c];
-    return total;
-  };
-  channel_sums(x, pixels, channels, nullptr, sums);
-  for (int64_t g = 0; g < groups; ++g) {
-    mean[g] = group_total(g) / count;
-    for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c) channel_mean[c] = static_cast<float>(mean[g]);
-  }
-  channel_sums(x, pixels, channels, channel_mean, sums);
-  for (int64_t g = 0; g < groups; ++g) rstd[g] = 1.0 / std::sqrt(group_total(g) / count + static_cast<double>(eps));
+  double* sums = thread_scratch<double>(1, 2 * static_cast<size_t>(channels));
+  float* shift = thread_scratch<float>(2, static_cast<size_t>(channels));
+  shift_near_mean(x, pixels, channels, shift);
+  channel_moments(x, pixels, channels, shift, sums, sums + channels);
+  moments_to_statistics(sums, sums + channels, shift, pixels, channels, groups, eps, mean, rstd);
 }
 
 void group_norm_apply_nhwc(const float* in, float* out, int64_t pixels, int64_t channels, int64_t groups,
@@ -142,39 +188,21 @@ void group_norm_nhwc(const float* in, float* out, int64_t batch, int64_t pixels,
 
 void GroupMoments::add(const float* x, int64_t pixels) {
   if (pixels <= 0) return;
-  std::vector<double> sums(static_cast<size_t>(channels_)), squares(static_cast<size_t>(channels_));
-  channel_sums(x, pixels, channels_, nullptr, sums.data());
   if (!shifted_) {
-    // The first band's channel means: shifting by values near the mean keeps the one-pass
-    // sums of squares free of cancellation when a channel's mean is large against its spread.
-    for (int64_t c = 0; c < channels_; ++c) shift_[c] = static_cast<float>(sums[c] / static_cast<double>(pixels));
+    shift_near_mean(x, pixels, channels_, shift_.data());
     shifted_ = true;
   }
-  channel_sums(x, pixels, channels_, shift_.data(), squares.data());
+  std::vector<double> sums(static_cast<size_t>(channels_)), squares(static_cast<size_t>(channels_));
+  channel_moments(x, pixels, channels_, shift_.data(), sums.data(), squares.data());
   for (int64_t c = 0; c < channels_; ++c) {
-    sum_[c] += sums[c] - static_cast<double>(pixels) * shift_[c];
+    sum_[c] += sums[c];
     squares_[c] += squares[c];
   }
   pixels_ += pixels;
 }
 
 void GroupMoments::finish(float eps, double* mean, double* rstd) const {
-  const int64_t per_group = channels_ / groups_;
-  const double pixels = static_cast<double>(pixels_);
-  const double count = pixels * static_cast<double>(per_group);
-  for (int64_t g = 0; g < groups_; ++g) {
-    double total = 0.0;
-    for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c) total += sum_[c] + pixels * shift_[c];
-    const double m = total / count;
-    // sum over the group of (x - m)^2, from each channel's sums of d = x - shift_c.
-    double squares = 0.0;
-    for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c) {
-      const double k = static_cast<double>(shift_[c]) - m;
-      squares += squares_[c] + 2.0 * k * sum_[c] + pixels * k * k;
-    }
-    mean[g] = m;
-    rstd[g] = 1.0 / std::sqrt(std::max(0.0, squares / count) + static_cast<double>(eps));
-  }
+  moments_to_statistics(sum_.data(), squares_.data(), shift_.data(), pixels_, channels_, groups_, eps, mean, rstd);
 }
 
 void layer_norm(const float* in, float* out, int64_t rows, int64_t channels, const float* gamma, const float* beta,

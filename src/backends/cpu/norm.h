@@ -13,7 +13,9 @@ void group_norm_nhwc(const float* in, float* out, int64_t batch, int64_t pixels,
                      const float* gamma, const float* beta, float eps, bool fuse_silu);
 
 // The same in two steps, for one image [pixels, C]: the statistics (mean and 1/sqrt(var + eps)
-// per group, two passes in double as above), then the normalisation of any pixels with them.
+// per group, from one pass: each channel's sums of d = x - shift and d^2, shift the channel's
+// mean over the first pixels, float within short chunks and double across them), then the
+// normalisation of any pixels with them.
 void group_norm_statistics_nhwc(const float* x, int64_t pixels, int64_t channels, int64_t groups, float eps,
                                 double* mean, double* rstd);
 void group_norm_apply_nhwc(const float* in, float* out, int64_t pixels, int64_t channels, int64_t groups,
@@ -21,8 +23,8 @@ void group_norm_apply_nhwc(const float* in, float* out, int64_t pixels, int64_t 
                            bool fuse_silu);
 
 // Group statistics of an image seen a band of pixels at a time (the image itself is never
-// whole): per channel, the sums of x and of (x - shift)^2 with the first band's mean as shift,
-// float within short chunks and double across them, as group_norm_statistics_nhwc sums.
+// whole): per channel, the sums of x - shift and of (x - shift)^2 with the shift taken from the
+// first band, float within short chunks and double across them, as group_norm_statistics_nhwc.
 class GroupMoments {
  public:
   GroupMoments(int64_t channels, int64_t groups)
