@@ -121,6 +121,18 @@ LinearWeights pack_linear(const Tensor& weight, const Tensor& bias, Precision pr
   return out;
 }
 
+LinearWeights repack_linear(const LinearWeights& like, const Tensor& weight, const Tensor& bias) {
+  SDXL_CHECK(!like.empty(), InvalidArgument, "[linear] repack like an empty layer");
+  require_shape("linear", weight, Shape{like.out_features(), like.in_features()}, "weight");
+  if (bias.defined()) require_shape("linear", bias, Shape{like.out_features()}, "bias");
+  Tensor w_storage, b_storage;
+  const float* w = as_f32(weight, w_storage);
+  const float* b = bias.defined() ? as_f32(bias, b_storage) : nullptr;
+  LinearWeights out;
+  out.cpu_ = std::make_unique<cpu::PackedLinear>(like.cpu_->repacked(w, b));
+  return out;
+}
+
 Conv2dWeights pack_conv2d(const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding,
                           Precision precision) {
   SDXL_CHECK(weight.rank() == 4 && weight.dim(2) == weight.dim(3), InvalidArgument,

@@ -47,6 +47,7 @@ class LinearWeights {
  private:
   friend LinearWeights pack_linear(const Tensor&, const Tensor&, Precision, int64_t);
   friend UnpackedWeights unpack_linear(const LinearWeights&);
+  friend LinearWeights repack_linear(const LinearWeights&, const Tensor&, const Tensor&);
   friend Tensor linear(Arena&, const Tensor&, const LinearWeights&);
   friend void linear_accumulate(const Tensor&, const LinearWeights&, Tensor&);
   std::unique_ptr<cpu::PackedLinear> cpu_;
@@ -72,6 +73,9 @@ class Conv2dWeights {
 // weight [N, K] (f32, f16 or bf16; converted once), bias [N] or undefined.
 LinearWeights pack_linear(const Tensor& weight, const Tensor& bias, Precision precision = Precision::F32,
                           int64_t typical_rows = 4096);
+// New values for a layer shaped as `like` (same shape, precision and layout): what a LoRA swap
+// packs, reusing what `like` prepared (its layout and compiled kernels) instead of deriving it again.
+LinearWeights repack_linear(const LinearWeights& like, const Tensor& weight, const Tensor& bias);
 // weight [O, I, k, k], bias [O] or undefined; PyTorch's Conv2d(stride, padding) semantics.
 Conv2dWeights pack_conv2d(const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding,
                           Precision precision = Precision::F32);

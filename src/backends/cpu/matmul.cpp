@@ -154,6 +154,44 @@ PackedLinear PackedLinear::pack(const float* weight, const float* bias, int64_t 
   return layer;
 }
 
+PackedLinear PackedLinear::repacked(const float* weight, const float* bias) const {
+  SDXL_CHECK(!empty(), Internal, "[linear] repack of an empty layer");
+  if (library_ == GemmLibrary::OpenBlas || !onednn_)
+    return pack(weight, bias, out_features_, in_features_, library_, 4096, precision_);
+  PackedLinear layer;
+  layer.out_features_ = out_features_;
+  layer.in_features_ = in_features_;
+  layer.library_ = library_;
+  layer.precision_ = precision_;
+  layer.has_bias_ = bias != nullptr;
+  const OneDnnState& from = *onednn_;
+  auto state = std::make_unique<OneDnnState>();
+  state->input_type = from.input_type;
+  state->weight_desc = from.weight_desc;
+  memory::desc plain({in_features_, out_features_}, memory::data_type::f32, memory::format_tag::ba);
+  memory source(plain, dnnl_engine(), const_cast<float*>(weight));
+  state->weights = memory(state->weight_desc, dnnl_engine());
+  dnnl::reorder(source, state->weights).execute(dnnl_stream(), source, state->weights);
+  state->bias = memory(from.bias.get_desc(), dnnl_engine());
+  float* bias_data = static_cast<float*>(state->bias.get_data_handle());
+  for (int64_t i = 0; i < out_features_; ++i) bias_data[i] = bias ? bias[i] : 0.0f;
+  dnnl_stream().wait();
+  // The primitives are shared; each entry gets its own memory objects, pointed at this layer's weights.
+  for (const OneDnnState::Entry& e : from.cache) {
+    state->cache.push_back({e.rows, e.accumulate, e.primitive, memory(e.src.get_desc(), dnnl_engine(), nullptr),
+                            memory(e.dst.get_desc(), dnnl_engine(), nullptr),
+                            memory(e.scratchpad.get_desc(), dnnl_engine(), nullptr), e.scratchpad_bytes, {}});
+    OneDnnState::Entry& entry = state->cache.back();
+    entry.args[0] = {DNNL_ARG_SRC, entry.src.get()};
+    entry.args[1] = {DNNL_ARG_WEIGHTS, state->weights.get()};
+    entry.args[2] = {DNNL_ARG_BIAS, state->bias.get()};
+    entry.args[3] = {DNNL_ARG_DST, entry.dst.get()};
+    entry.args[4] = {DNNL_ARG_SCRATCHPAD, entry.scratchpad.get()};
+  }
+  layer.onednn_ = std::move(state);
+  return layer;
+}
+
 bool PackedLinear::unpack(float* weight, float* bias) const {
   SDXL_CHECK(!empty(), Internal, "[linear] unpack of an empty layer");
   const int64_t n = out_features_, k = in_features_;

@@ -35,6 +35,10 @@ class PackedLinear {
   static PackedLinear pack(const float* weight, const float* bias, int64_t out_features, int64_t in_features,
                            GemmLibrary library, int64_t typical_rows = 4096,
                            MatmulPrecision precision = MatmulPrecision::F32);  // BF16 always uses oneDNN
+  // A layer of the same shape, library and precision holding new values (a LoRA merged into
+  // this one): oneDNN's weight layout and the primitives this layer made are reused (they do not
+  // depend on the values), so the new layer neither queries nor compiles anything.
+  PackedLinear repacked(const float* weight, const float* bias) const;
   // OpenBLAS only: keeps pointers to f32 weights that outlive the layer (an mmapped file), so
   // fp32 checkpoints are not held twice in memory.
   static PackedLinear borrow(const float* weight, const float* bias, int64_t out_features, int64_t in_features);

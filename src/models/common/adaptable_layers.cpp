@@ -88,9 +88,10 @@ void apply_to_rows(ops::UnpackedWeights& unpacked, const std::vector<AdaptableLa
 
 void AdaptableLayers::repack(Entry& e, const io::TensorPatch& patch) {
   if (auto slot = e.linear.lock()) {
-    ops::UnpackedWeights w = ops::unpack_linear(e.original_linear ? *e.original_linear : *slot);
+    const ops::LinearWeights& original = e.original_linear ? *e.original_linear : *slot;
+    ops::UnpackedWeights w = ops::unpack_linear(original);
     apply_to_rows(w, e.parts, patch);
-    ops::LinearWeights merged = ops::pack_linear(w.weight, w.bias, e.precision);
+    ops::LinearWeights merged = ops::repack_linear(original, w.weight, w.bias);
     if (!e.original_linear) e.original_linear = std::move(*slot);
     *slot = std::move(merged);
   } else if (auto conv = e.conv.lock()) {
