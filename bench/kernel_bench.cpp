@@ -15,6 +15,7 @@
 #include "backends/cpu/attention.h"
 #include "backends/cpu/conv2d.h"
 #include "backends/cpu/matmul.h"
+#include "backends/cpu/norm.h"
 #include "core/threads.h"
 
 namespace {
@@ -144,6 +145,33 @@ BENCHMARK(BM_Attention)
     ->ArgsProduct({{1024}, {1024}, {20}, {64}, {0, 1}})  // level 2 at 1024x1024 (level 1 at 512x512: 10 heads)
     ->ArgsProduct({{4096}, {77}, {10}, {64}, {0, 1}})    // cross-attention to the text
     ->ArgsProduct({{4096}, {4096}, {1}, {512}, {0, 1}})  // the VAE's mid block at 512x512
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(0.5);
+
+// GroupNorm + SiLU on the VAE decoder's and the UNet's largest activations: memory-bound, so
+// GB/s of the least traffic it needs (the input read once, the output written once) against
+// the machine's triad bandwidth (sdxl-bench's Machine line).
+void BM_GroupNormSilu(benchmark::State& state) {
+  const int64_t batch = state.range(0), side = state.range(1), channels = state.range(2);
+  const int64_t pixels = side * side;
+  auto x = random_floats(static_cast<size_t>(batch * pixels * channels), 11);
+  auto gamma = random_floats(static_cast<size_t>(channels), 12), beta = random_floats(static_cast<size_t>(channels), 13);
+  std::vector<float> out(x.size());
+  for (auto _ : state) {
+    group_norm_nhwc(x.data(), out.data(), batch, pixels, channels, 32, gamma.data(), beta.data(), 1e-6f, true);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["GB/s"] = benchmark::Counter(8.0 * static_cast<double>(x.size()) * 1e-9,
+                                              benchmark::Counter::kIsIterationInvariantRate);
+}
+
+BENCHMARK(BM_GroupNormSilu)
+    ->ArgNames({"batch", "side", "channels"})
+    ->Args({1, 512, 128})  // VAE decoder, last level at 512x512
+    ->Args({1, 256, 256})
+    ->Args({1, 128, 512})
+    ->Args({2, 64, 320})  // UNet level 1 at 512x512, batch 2
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->MinTime(0.5);

@@ -32,12 +32,15 @@
 
 #include "bench_support.h"
 #include "component_timings.h"
+#include "backends/cpu/attention_flash.h"
+#include "backends/cpu/throughput.h"
 #include "core/threads.h"
 #include "io/png.h"
 #include "io/safetensors.h"
 #include "machine_peak.h"
 #include "random_pipeline.h"
 #include "pipeline/engine.h"
+#include "lora_swap.h"
 #include "recipes.h"
 #include "subprocess.h"
 
@@ -58,6 +61,7 @@ struct Options {
   bool upscale = false;     // an x4 ESRGAN (RRDBNet 23 blocks, 64 features) on a size x size image, whole and tiled
   bool hires = false;       // a hires-fix image size -> 2 size against the plain one
   fs::path load_only;  // internal: a child that loads this model (folder or file) and exits
+  fs::path lora_swap;  // internal: a child that measures a LoRA swap with this file
   int recipe = -1;  // internal: the recipe a child measures, with this TAESD folder
   fs::path taesd_dir;
   // internal: one configuration's component measurements
@@ -109,6 +113,7 @@ Options parse(int argc, char** argv) {
       else if (a == "--upscale") o.upscale = true;
       else if (a == "--hires") o.hires = true;
       else if (a == "--load-only") o.load_only = value();
+      else if (a == "--lora-swap-child") o.lora_swap = value();
       else if (a == "--taesd-dir") o.taesd_dir = value();
       else if (a == "--recipe") o.recipe = std::stoi(value());
       else if (a == "--in-memory") o.in_memory = true;
@@ -264,7 +269,10 @@ int child_main(const Options& o) {
   plan.banded_decode = wants("banded_decode");
   plan.controlnet = wants("controlnet");
   plan.adapters = wants("adapters");
-  std::printf("%s\n", bench::measure_components(plan).c_str());
+  // Whether this configuration's attention ran in bf16 (the backend's per-CPU choice).
+  const bool bf16_attention = plan.precision == ops::Precision::BF16 && cpu::attention_flash_bf16_built() &&
+                              cpu::bf16_attention_pays();
+  std::printf("%s bf16_attention=%d\n", bench::measure_components(plan).c_str(), bf16_attention ? 1 : 0);
   return 0;
 }
 
@@ -343,6 +351,13 @@ int load_child(const Options& o) {
   const auto start = std::chrono::steady_clock::now();
   auto engine = pipeline::Engine::load(options);
   std::printf("RESULT load_s=%.2f\n", bench::seconds_since(start));
+  return 0;
+}
+
+int lora_swap_child(const Options& o) {
+  if (o.threads > 0) set_num_threads(o.threads);
+  const auto precision = o.precisions.at(0) == "bf16" ? ops::Precision::BF16 : ops::Precision::F32;
+  std::printf("%s\n", bench::measure_lora_swap(o.model, o.lora_swap, precision).c_str());
   return 0;
 }
 
@@ -524,6 +539,7 @@ int main(int argc, char** argv) {
     if (o.child) return child_main(o);
     if (o.recipe >= 0) return recipe_child(o, o.taesd_dir);
     if (!o.load_only.empty()) return load_child(o);
+    if (!o.lora_swap.empty()) return lora_swap_child(o);
     if (o.single_file) return single_file_main(o);
 
     if (o.threads > 0) set_num_threads(o.threads);
@@ -589,16 +605,37 @@ int main(int argc, char** argv) {
     }
     std::fflush(stdout);
 
+    double scaling = std::nan("");  // UNet step, 1 thread over all
     if (o.scaling && threads > 1 && !o.vae_tiling) {
       const int64_t size = o.sizes.front();
       std::fprintf(stderr, "thread scaling: UNet step on 1 thread\n");
       Row single{size, o.precisions.front(), {}};
       absorb(single, run_components(model, o.in_memory, size, o.precisions.front(), "unet", 1).out);
       const double multi = rows.front().get("unet_s");
+      scaling = single.get("unet_s") / multi;
       std::printf("\nThread scaling (UNet step, %lldx%lld %s): 1 thread %s s, %d threads %s s: %.2fx (FMA loop %.2fx).\n",
                   static_cast<long long>(size), static_cast<long long>(size), o.precisions.front().c_str(),
                   fmt(single.get("unet_s")).c_str(), threads, fmt(multi).c_str(), single.get("unet_s") / multi,
                   fma_n / fma_1);
+      std::fflush(stdout);
+    }
+
+    // A LoRA swap in a warm engine, bf16 (the server's usual precision), on the model's files.
+    double lora_swap = std::nan("");
+    if (!o.in_memory && !o.vae_tiling) {
+      const int rank = 8;
+      const fs::path lora = bench::attention_lora(model, models_dir(), rank);
+      std::fprintf(stderr, "LoRA swap: rank %d on every attention projection, bf16\n", rank);
+      std::vector<std::string> argv{self_path().string(), "--lora-swap-child", lora.string(), "--model", model.string(),
+                                    "--precision", "bf16"};
+      for (const auto& a : thread_args(o.threads)) argv.push_back(a);
+      Row swap{512, "bf16", {}};
+      absorb(swap, must_run(argv).out);
+      lora_swap = swap.get("lora_swap_s");
+      std::printf("\nLoRA swap in a warm bf16 engine (rank %d on every attention projection of the UNet): on %s s, off "
+                  "%s s (the extra time of the first 1-step 512x512 generation after the change; a warm one: %s s).\n",
+                  rank, fmt(lora_swap).c_str(), fmt(swap.get("lora_unswap_s")).c_str(),
+                  fmt(swap.get("plain_step_s")).c_str());
       std::fflush(stdout);
     }
 
@@ -643,13 +680,23 @@ int main(int argc, char** argv) {
     const Row* b16 = find(512, "bf16");
     auto field = [](const Row* r, const char* key) { return r ? r->get(key) : std::nan(""); };
     if (rows.empty()) return 0;  // --vae-tiling measured only the decodes
+    // Each rate against the peak of the arithmetic it ran in: bf16 attention against the bf16
+    // dot-product peak where it ran in bf16, the bf16 UNet step against the bf16 peak (the issue's
+    // measure; linears and convolutions run bf16 through oneDNN), everything f32 against the FMA peak.
+    auto rate = [&](const Row* r, const std::string& part) {
+      return field(r, (part + "_gflop").c_str()) * 1e9 / field(r, (part + "_s").c_str());
+    };
+    const double attention_bf16_peak = field(b16, "bf16_attention") == 1 ? bf16_n : fma_n;
     std::printf("\nSUMMARY unet512_s=%s unet512_peak_frac=%s vae512_s=%s rss512_gib=%s bf16_unet512_s=%s "
-                "fma_peak_gflops=%s bf16_peak_gflops=%s triad_gbs=%s\n",
-                fmt(field(f32, "unet_s")).c_str(),
-                fmt(field(f32, "unet_gflop") / field(f32, "unet_s") * 1e9 / fma_n, 3).c_str(),
+                "fma_peak_gflops=%s bf16_peak_gflops=%s triad_gbs=%s attn_fp32_frac=%s attn_bf16_frac=%s "
+                "bf16_unet512_frac=%s vae512_frac=%s scaling_2t=%s load_bf16_s=%s lora_swap_s=%s\n",
+                fmt(field(f32, "unet_s")).c_str(), fmt(rate(f32, "unet") / fma_n, 3).c_str(),
                 fmt(field(f32, "vae_decode_s")).c_str(), fmt(field(f32, "rss_gib")).c_str(),
                 fmt(field(b16, "unet_s")).c_str(), fmt(fma_n * 1e-9, 1).c_str(), fmt(bf16_n * 1e-9, 1).c_str(),
-                fmt(triad_n * 1e-9, 1).c_str());
+                fmt(triad_n * 1e-9, 1).c_str(), fmt(rate(f32, "unet.attention") / fma_n, 3).c_str(),
+                fmt(rate(b16, "unet.attention") / attention_bf16_peak, 3).c_str(),
+                fmt(rate(b16, "unet") / bf16_n, 3).c_str(), fmt(rate(f32, "vae_decode") / fma_n, 3).c_str(),
+                fmt(scaling, 2).c_str(), fmt(field(b16, "load_s"), 2).c_str(), fmt(lora_swap).c_str());
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sdxl-bench: %s\n", e.what());
