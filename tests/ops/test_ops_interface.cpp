@@ -135,6 +135,29 @@ TEST(Ops, Bf16AttentionRunsWhereItPays) {
   }
 }
 
+// A LoRA swap packs new values shaped as the old layer, reusing its layout and primitives: the
+// result equals a fresh pack of the same values, and the old layer (kept to be put back) still
+// computes what it did.
+TEST(Ops, RepackedLinearEqualsAFreshPackAndLeavesItsOriginalAlone) {
+  for (const Precision precision : {Precision::F32, Precision::BF16}) {
+    Arena arena;
+    const int64_t n = 24, k = 40;
+    const Tensor w0 = from(test::random_floats(n * k, 41), Shape{n, k}), b0 = from(test::random_floats(n, 42), Shape{n});
+    const Tensor w1 = from(test::random_floats(n * k, 43), Shape{n, k}), b1 = from(test::random_floats(n, 44), Shape{n});
+    const Tensor x = from(test::random_floats(7 * k, 45), Shape{7, k});
+    const auto original = ops::pack_linear(w0, b0, precision);
+    const std::vector<float> before = values(ops::linear(arena, x, original));  // a primitive to reuse
+    const auto repacked = ops::repack_linear(original, w1, b1);
+    const auto fresh = ops::pack_linear(w1, b1, precision);
+    EXPECT_EQ(values(ops::linear(arena, x, repacked)), values(ops::linear(arena, x, fresh)));
+    EXPECT_EQ(values(ops::linear(arena, x, original)), before);
+    const Tensor x3 = from(test::random_floats(3 * k, 46), Shape{3, k});  // a row count neither has seen
+    EXPECT_EQ(values(ops::linear(arena, x3, repacked)), values(ops::linear(arena, x3, fresh)));
+    EXPECT_EQ(values(ops::unpack_linear(repacked).weight), values(ops::unpack_linear(fresh).weight));
+    EXPECT_THROW(ops::repack_linear(original, from(test::random_floats(n * n, 47), Shape{n, n}), b1), Error);
+  }
+}
+
 TEST(Ops, ProfileCountsEachFamilyOnceWhenOn) {
   Arena arena;
   auto layer = ops::pack_linear(from(test::random_floats(6 * 4, 3), Shape{6, 4}), Tensor());
