@@ -133,6 +133,20 @@ LinearWeights repack_linear(const LinearWeights& like, const Tensor& weight, con
   return out;
 }
 
+LinearWeights linear_plus(const LinearWeights& w, const Tensor& weight_delta, const Tensor& bias_delta) {
+  SDXL_CHECK(!w.empty(), InvalidArgument, "[linear] change of an empty layer");
+  require_f32("linear", weight_delta, "weight change");
+  require_shape("linear", weight_delta, Shape{w.out_features(), w.in_features()}, "weight change");
+  if (bias_delta.defined()) {
+    require_f32("linear", bias_delta, "bias change");
+    require_shape("linear", bias_delta, Shape{w.out_features()}, "bias change");
+  }
+  LinearWeights out;
+  out.cpu_ = std::make_unique<cpu::PackedLinear>(
+      w.cpu_->plus(weight_delta.data<float>(), bias_delta.defined() ? bias_delta.data<float>() : nullptr));
+  return out;
+}
+
 Conv2dWeights pack_conv2d(const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding,
                           Precision precision) {
   SDXL_CHECK(weight.rank() == 4 && weight.dim(2) == weight.dim(3), InvalidArgument,
@@ -159,6 +173,14 @@ UnpackedWeights unpack_linear(const LinearWeights& w) {
   SDXL_CHECK(!w.empty(), InvalidArgument, "[linear] unpack of an empty layer");
   UnpackedWeights out{Tensor::empty(Shape{w.out_features(), w.in_features()}, DType::F32),
                       Tensor::empty(Shape{w.out_features()}, DType::F32)};
+  if (!w.cpu_->unpack(out.weight.data<float>(), out.bias.data<float>())) out.bias = Tensor();
+  return out;
+}
+
+UnpackedWeights unpack_linear(Arena& arena, const LinearWeights& w) {
+  SDXL_CHECK(!w.empty(), InvalidArgument, "[linear] unpack of an empty layer");
+  UnpackedWeights out{Tensor::in_arena(arena, Shape{w.out_features(), w.in_features()}, DType::F32),
+                      Tensor::in_arena(arena, Shape{w.out_features()}, DType::F32)};
   if (!w.cpu_->unpack(out.weight.data<float>(), out.bias.data<float>())) out.bias = Tensor();
   return out;
 }
@@ -567,7 +589,7 @@ void matmul_accumulate(const Tensor& a, const Tensor& b, float alpha, Tensor& c)
              c.shape().to_string(), " do not chain");
   const int64_t m = a.dim(0), k = a.dim(1), n = b.dim(1);
   if (m == 0 || n == 0 || k == 0) return;
-  cpu::sgemm(m, n, k, a.data<float>(), k, b.data<float>(), n, false, c.data<float>(), n, alpha, 1.0f);
+  cpu::gemm_accumulate(m, n, k, a.data<float>(), b.data<float>(), c.data<float>(), alpha);
 }
 
 namespace {

@@ -47,7 +47,9 @@ class LinearWeights {
  private:
   friend LinearWeights pack_linear(const Tensor&, const Tensor&, Precision, int64_t);
   friend UnpackedWeights unpack_linear(const LinearWeights&);
+  friend UnpackedWeights unpack_linear(Arena&, const LinearWeights&);
   friend LinearWeights repack_linear(const LinearWeights&, const Tensor&, const Tensor&);
+  friend LinearWeights linear_plus(const LinearWeights&, const Tensor&, const Tensor&);
   friend Tensor linear(Arena&, const Tensor&, const LinearWeights&);
   friend void linear_accumulate(const Tensor&, const LinearWeights&, Tensor&);
   std::unique_ptr<cpu::PackedLinear> cpu_;
@@ -76,6 +78,9 @@ LinearWeights pack_linear(const Tensor& weight, const Tensor& bias, Precision pr
 // New values for a layer shaped as `like` (same shape, precision and layout): what a LoRA swap
 // packs, reusing what `like` prepared (its layout and compiled kernels) instead of deriving it again.
 LinearWeights repack_linear(const LinearWeights& like, const Tensor& weight, const Tensor& bias);
+// `w` with `weight_delta` [out, in] and `bias_delta` [out] (or undefined) added, packed values
+// changed without unpacking them (a LoRA put on a loaded layer; bf16 layers round the sum once).
+LinearWeights linear_plus(const LinearWeights& w, const Tensor& weight_delta, const Tensor& bias_delta);
 // weight [O, I, k, k], bias [O] or undefined; PyTorch's Conv2d(stride, padding) semantics.
 Conv2dWeights pack_conv2d(const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding,
                           Precision precision = Precision::F32);
@@ -89,6 +94,8 @@ struct UnpackedWeights {
   Tensor weight, bias;
 };
 UnpackedWeights unpack_linear(const LinearWeights& w);
+// The same in `arena`: a LoRA swap unpacks hundreds of layers, one arena's memory serves them all.
+UnpackedWeights unpack_linear(Arena& arena, const LinearWeights& w);
 UnpackedWeights unpack_conv2d(const Conv2dWeights& w);
 
 // x [..., K] -> [..., N]

@@ -2,6 +2,7 @@
 #include "io/weight_set.h"
 
 #include <atomic>
+#include <cstring>
 
 #include "core/error.h"
 #include "io/json_file.h"
@@ -10,6 +11,13 @@ namespace sdxl::io {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+
+void TensorPatch::apply_in_place(const std::string& name, Tensor& values) const {
+  SDXL_CHECK(values.dtype() == DType::F32, InvalidArgument, "[patch] ", name, ": in-place change of a non-f32 tensor");
+  const Tensor changed = apply(name, values).to(DType::F32);
+  SDXL_CHECK(changed.numel() == values.numel(), Internal, "[patch] ", name, ": the change altered the tensor's size");
+  std::memcpy(values.raw(), changed.raw(), changed.nbytes());
+}
 
 WeightSet WeightSet::patched(std::shared_ptr<const TensorPatch> patch) const {
   WeightSet set = *this;

@@ -30,6 +30,12 @@ class TensorPatch {
   virtual ~TensorPatch() = default;
   virtual bool touches(const std::string& name) const = 0;
   virtual Tensor apply(const std::string& name, const Tensor& stored) const = 0;
+  // The same change made in place on an f32 tensor (`values` may be a view into a larger one):
+  // what a swap in a loaded model uses, with no copy of the layer. By default through apply().
+  virtual void apply_in_place(const std::string& name, Tensor& values) const;
+  // Whether the change of `name` adds something that does not depend on the values (apply(W) =
+  // W + apply(0)): then a loaded layer can take it without being unpacked.
+  virtual bool additive(const std::string& name) const { return false; }
   virtual std::vector<std::string> names() const = 0;  // every tensor it touches
 };
 

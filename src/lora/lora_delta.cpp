@@ -186,6 +186,22 @@ void check_module(const ModuleTensors& m, const Shape& weight_shape, int64_t bia
 
 void merge_weight(Tensor& weight, const ModuleTensors& m, double multiplier) {
   SDXL_CHECK(weight.dtype() == DType::F32, InvalidArgument, "[lora] merge into a non-f32 weight");
+  if (kind_of(m) == Kind::LowRank && !m.has("mid") && !m.has("dora_scale") && weight.rank() >= 1) {
+    // W += multiplier * scale * up down, the product accumulated into the weight by the GEMM:
+    // no update matrix is made (a swap in a loaded model merges hundreds of these).
+    const int64_t out_features = weight.dim(0);
+    const Tensor up = matrix(m, "up", out_features);
+    const int64_t rank = m.at("down").dim(0);
+    const Tensor down = matrix(m, "down", rank);
+    SDXL_CHECK(up.dim(1) == rank, Format, "[lora] ", m.key, ": the ranks of up ", m.at("up").shape().to_string(),
+               " and down ", m.at("down").shape().to_string(), " do not match");
+    SDXL_CHECK(up.dim(0) * down.dim(1) == weight.numel(), Format, "[lora] ", m.key, ": its update has ",
+               up.dim(0) * down.dim(1), " values (", Shape{up.dim(0), down.dim(1)}.to_string(),
+               ") but the weight it adapts is ", weight.shape().to_string());
+    Tensor rows = weight.reshape(Shape{out_features, weight.numel() / out_features});
+    ops::matmul_accumulate(up, down, static_cast<float>(multiplier) * alpha_scale(m, rank), rows);
+    return;
+  }
   const Tensor delta = weight_delta(m, weight.shape());
   float* w = weight.data<float>();
   const float* d = delta.data<float>();

@@ -33,6 +33,20 @@ class ComponentPatch final : public io::TensorPatch {
     }
     return merged;
   }
+  // Every kind but DoRA (which rescales the merged weight by its norms) adds its update.
+  bool additive(const std::string& name) const override {
+    for (const Change& c : changes.at(name))
+      if (c.module->has("dora_scale")) return false;
+    return true;
+  }
+  void apply_in_place(const std::string& name, Tensor& values) const override {
+    SDXL_CHECK(values.dtype() == DType::F32, InvalidArgument, "[lora] ", name, ": in-place merge into a non-f32 tensor");
+    const bool bias = name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
+    for (const Change& c : changes.at(name)) {
+      if (bias) merge_bias(values, *c.module, c.multiplier);
+      else merge_weight(values, *c.module, c.multiplier);
+    }
+  }
 };
 
 // SD 1.x / 2.x LoRAs meet SDXL at the cross-attention's key and value projections, whose input

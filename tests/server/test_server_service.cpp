@@ -79,10 +79,10 @@ std::optional<httplib::Response> answer(const httplib::Result& r) {
   return *r;
 }
 
-// Waits up to 10 s for `done()`.
+// Waits up to 30 s for `done()` (a full parallel test run can starve the server for seconds).
 template <typename Done>
 void eventually(Done done) {
-  for (int i = 0; i < 500 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (int i = 0; i < 1500 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
 }
 
 // Waits until the server's one job is sampling.

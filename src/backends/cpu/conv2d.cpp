@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "backends/cpu/dnnl_context.h"
+#include "backends/cpu/packed_memory.h"
 #include "backends/cpu/scratch.h"
 #include "core/convert.h"
 #include "core/error.h"
@@ -15,6 +16,7 @@ struct PackedConv2d::State {
   // Weights in each blocked layout a primitive asked for; the first is made at pack time,
   // others are reordered from it (oneDNN reorders between blocked layouts directly).
   std::vector<std::pair<memory::desc, memory>> weights;
+  std::vector<std::shared_ptr<void>> weight_memory;  // what `weights` point into (packed_memory.h)
   memory bias;
   // As in matmul.cpp: memory objects per cached primitive and the shared user scratchpad, so a
   // call at a shape seen before allocates nothing.
@@ -54,7 +56,7 @@ struct PackedConv2d::State {
   size_t weights_for(const memory::desc& desc) {
     for (size_t i = 0; i < weights.size(); ++i)
       if (weights[i].first == desc) return i;
-    memory converted(desc, dnnl_engine());
+    memory converted = packed_memory(desc, weight_memory.emplace_back());
     dnnl::reorder(weights.front().second, converted).execute(dnnl_stream(), weights.front().second, converted);
     dnnl_stream().wait();
     weights.emplace_back(desc, converted);
@@ -81,7 +83,7 @@ PackedConv2d PackedConv2d::pack(const float* weight, const float* bias, const Co
   memory::desc plain({g.out_channels, g.in_channels, g.kernel, g.kernel}, memory::data_type::f32,
                      memory::format_tag::oihw);
   memory source(plain, dnnl_engine(), const_cast<float*>(weight));
-  memory packed(pd.weights_desc(), dnnl_engine());
+  memory packed = packed_memory(pd.weights_desc(), state->weight_memory.emplace_back());
   dnnl::reorder(source, packed).execute(dnnl_stream(), source, packed);
   state->weights.emplace_back(pd.weights_desc(), packed);
   state->bias = memory(memory::desc({g.out_channels}, memory::data_type::f32, memory::format_tag::x), dnnl_engine());

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "backends/cpu/dnnl_context.h"
+#include "backends/cpu/packed_memory.h"
 #include "backends/cpu/scratch.h"
 #include "core/convert.h"
 #include "core/error.h"
@@ -45,6 +46,23 @@ void sgemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const f
               static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
 }
 
+void gemm_accumulate(int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c, float alpha) {
+  memory::desc a_desc({m, k}, memory::data_type::f32, memory::format_tag::ab);
+  memory::desc b_desc({k, n}, memory::data_type::f32, memory::format_tag::ab);
+  memory::desc c_desc({m, n}, memory::data_type::f32, memory::format_tag::ab);
+  dnnl::primitive_attr attr;
+  attr.set_output_scales(0, {alpha});
+  dnnl::post_ops sum;
+  sum.append_sum(1.0f);
+  attr.set_post_ops(sum);
+  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_desc, b_desc, c_desc), attr, dnnl_engine());
+  memory a_mem(a_desc, dnnl_engine(), const_cast<float*>(a));
+  memory b_mem(b_desc, dnnl_engine(), const_cast<float*>(b));
+  memory c_mem(c_desc, dnnl_engine(), c);
+  dnnl::matmul(pd).execute(dnnl_stream(), {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}});
+  dnnl_stream().wait();
+}
+
 void batched_matmul(int64_t batch, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, int64_t stride_a,
                     const float* b, int64_t ldb, int64_t stride_b, bool transpose_b, float* c, int64_t ldc,
                     int64_t stride_c, float alpha, float beta) {
@@ -65,6 +83,7 @@ void batched_matmul(int64_t batch, int64_t m, int64_t n, int64_t k, const float*
 struct PackedLinear::OneDnnState {
   memory::desc weight_desc;
   memory weights;
+  std::shared_ptr<void> weight_memory;  // what `weights` points into (packed_memory.h)
   memory bias;
   // Memory objects are kept with their primitive and re-pointed per call, and the scratchpad
   // is ours (one buffer shared by all primitives), so a call at a cached shape allocates nothing.
@@ -143,7 +162,7 @@ PackedLinear PackedLinear::pack(const float* weight, const float* bias, int64_t 
   // Our W [N, K] row-major is oneDNN's [K, N] weights in "ba" order.
   memory::desc plain({in_features, out_features}, memory::data_type::f32, memory::format_tag::ba);
   memory source(plain, dnnl_engine(), const_cast<float*>(weight));
-  state->weights = memory(state->weight_desc, dnnl_engine());
+  state->weights = packed_memory(state->weight_desc, state->weight_memory);
   dnnl::reorder(source, state->weights).execute(dnnl_stream(), source, state->weights);
   memory::desc bias_desc({1, out_features}, memory::data_type::f32, memory::format_tag::ab);
   state->bias = memory(bias_desc, dnnl_engine());
@@ -154,28 +173,19 @@ PackedLinear PackedLinear::pack(const float* weight, const float* bias, int64_t 
   return layer;
 }
 
-PackedLinear PackedLinear::repacked(const float* weight, const float* bias) const {
-  SDXL_CHECK(!empty(), Internal, "[linear] repack of an empty layer");
-  if (library_ == GemmLibrary::OpenBlas || !onednn_)
-    return pack(weight, bias, out_features_, in_features_, library_, 4096, precision_);
+PackedLinear PackedLinear::shaped_like(bool has_bias) const {
   PackedLinear layer;
   layer.out_features_ = out_features_;
   layer.in_features_ = in_features_;
   layer.library_ = library_;
   layer.precision_ = precision_;
-  layer.has_bias_ = bias != nullptr;
+  layer.has_bias_ = has_bias;
   const OneDnnState& from = *onednn_;
   auto state = std::make_unique<OneDnnState>();
   state->input_type = from.input_type;
   state->weight_desc = from.weight_desc;
-  memory::desc plain({in_features_, out_features_}, memory::data_type::f32, memory::format_tag::ba);
-  memory source(plain, dnnl_engine(), const_cast<float*>(weight));
-  state->weights = memory(state->weight_desc, dnnl_engine());
-  dnnl::reorder(source, state->weights).execute(dnnl_stream(), source, state->weights);
+  state->weights = packed_memory(state->weight_desc, state->weight_memory);
   state->bias = memory(from.bias.get_desc(), dnnl_engine());
-  float* bias_data = static_cast<float*>(state->bias.get_data_handle());
-  for (int64_t i = 0; i < out_features_; ++i) bias_data[i] = bias ? bias[i] : 0.0f;
-  dnnl_stream().wait();
   // The primitives are shared; each entry gets its own memory objects, pointed at this layer's weights.
   for (const OneDnnState::Entry& e : from.cache) {
     state->cache.push_back({e.rows, e.accumulate, e.primitive, memory(e.src.get_desc(), dnnl_engine(), nullptr),
@@ -189,6 +199,51 @@ PackedLinear PackedLinear::repacked(const float* weight, const float* bias) cons
     entry.args[4] = {DNNL_ARG_SCRATCHPAD, entry.scratchpad.get()};
   }
   layer.onednn_ = std::move(state);
+  return layer;
+}
+
+PackedLinear PackedLinear::repacked(const float* weight, const float* bias) const {
+  SDXL_CHECK(!empty(), Internal, "[linear] repack of an empty layer");
+  if (library_ == GemmLibrary::OpenBlas || !onednn_)
+    return pack(weight, bias, out_features_, in_features_, library_, 4096, precision_);
+  PackedLinear layer = shaped_like(bias != nullptr);
+  OneDnnState& state = *layer.onednn_;
+  memory::desc plain({in_features_, out_features_}, memory::data_type::f32, memory::format_tag::ba);
+  memory source(plain, dnnl_engine(), const_cast<float*>(weight));
+  dnnl::reorder(source, state.weights).execute(dnnl_stream(), source, state.weights);
+  float* bias_data = static_cast<float*>(state.bias.get_data_handle());
+  for (int64_t i = 0; i < out_features_; ++i) bias_data[i] = bias ? bias[i] : 0.0f;
+  dnnl_stream().wait();
+  return layer;
+}
+
+PackedLinear PackedLinear::plus(const float* weight_delta, const float* bias_delta) const {
+  SDXL_CHECK(!empty(), Internal, "[linear] change of an empty layer");
+  const int64_t n = out_features_, k = in_features_;
+  if (library_ == GemmLibrary::OpenBlas || !onednn_) {
+    std::vector<float> weight(weight_, weight_ + n * k), bias(static_cast<size_t>(n), 0.0f);
+    for (int64_t i = 0; i < n * k; ++i) weight[static_cast<size_t>(i)] += weight_delta[i];
+    for (int64_t i = 0; i < n; ++i) bias[static_cast<size_t>(i)] = (bias_ ? bias_[i] : 0.0f) + (bias_delta ? bias_delta[i] : 0.0f);
+    return pack(weight.data(), has_bias_ || bias_delta ? bias.data() : nullptr, n, k, library_, 4096, precision_);
+  }
+  PackedLinear layer = shaped_like(has_bias_ || bias_delta != nullptr);
+  OneDnnState& state = *layer.onednn_;
+  // This layer's packed values, then the change reordered into them with a sum: the packed
+  // values are never unpacked (for bf16 the sum is made in f32 and rounded once, as unpacking,
+  // adding and packing again would).
+  parallel_copy(state.weights.get_data_handle(), onednn_->weights.get_data_handle(), state.weight_desc.get_size());
+  memory::desc plain({k, n}, memory::data_type::f32, memory::format_tag::ba);
+  memory source(plain, dnnl_engine(), const_cast<float*>(weight_delta));
+  dnnl::primitive_attr add;
+  dnnl::post_ops sum;
+  sum.append_sum(1.0f);
+  add.set_post_ops(sum);
+  const dnnl::reorder::primitive_desc pd(source, state.weights, add);
+  dnnl::reorder(pd).execute(dnnl_stream(), source, state.weights);
+  const float* old_bias = static_cast<const float*>(onednn_->bias.get_data_handle());
+  float* bias_data = static_cast<float*>(state.bias.get_data_handle());
+  for (int64_t i = 0; i < n; ++i) bias_data[i] = old_bias[i] + (bias_delta ? bias_delta[i] : 0.0f);
+  dnnl_stream().wait();
   return layer;
 }
 

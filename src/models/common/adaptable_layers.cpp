@@ -1,6 +1,6 @@
 #include "models/common/adaptable_layers.h"
 
-#include <cstring>
+#include <algorithm>
 
 #include "core/error.h"
 #include "models/common/layers.h"
@@ -59,39 +59,57 @@ Tensor rows_of(const Tensor& whole, int64_t first, const Shape& shape) {
   return Tensor::view(whole.data<float>() + first * per_row, shape, DType::F32, nullptr);
 }
 
-// Replaces rows of `whole` with `part` (the patched tensor, f32).
-void write_rows(Tensor& whole, int64_t first, const Tensor& part) {
-  const int64_t per_row = whole.numel() / whole.dim(0);
-  const Tensor f32 = to_f32(part);
-  std::memcpy(whole.data<float>() + first * per_row, f32.raw(), f32.nbytes());
-}
-
-}  // namespace
-
-namespace {
-
-// `unpacked` with `patch` applied to the tensors of `parts` (rows of it, in order).
+// `unpacked` with `patch` applied in place to the tensors of `parts` (rows of it, in order).
 void apply_to_rows(ops::UnpackedWeights& unpacked, const std::vector<AdaptableLayers::Part>& parts,
                    const io::TensorPatch& patch) {
   int64_t first = 0;
   for (const AdaptableLayers::Part& p : parts) {
     Shape shape = unpacked.weight.shape();
     shape[0] = p.rows;
-    if (patch.touches(p.weight)) write_rows(unpacked.weight, first, patch.apply(p.weight, rows_of(unpacked.weight, first, shape)));
-    if (!p.bias.empty() && patch.touches(p.bias))
-      write_rows(unpacked.bias, first, patch.apply(p.bias, rows_of(unpacked.bias, first, Shape{p.rows})));
+    if (patch.touches(p.weight)) {
+      Tensor rows = rows_of(unpacked.weight, first, shape);
+      patch.apply_in_place(p.weight, rows);
+    }
+    if (!p.bias.empty() && patch.touches(p.bias)) {
+      Tensor rows = rows_of(unpacked.bias, first, Shape{p.rows});
+      patch.apply_in_place(p.bias, rows);
+    }
     first += p.rows;
   }
 }
 
 }  // namespace
 
-void AdaptableLayers::repack(Entry& e, const io::TensorPatch& patch) {
+bool AdaptableLayers::additive(const Entry& e, const io::TensorPatch& patch) {
+  for (const Part& p : e.parts) {
+    if (patch.touches(p.weight) && !patch.additive(p.weight)) return false;
+    if (!p.bias.empty() && patch.touches(p.bias) && !patch.additive(p.bias)) return false;
+  }
+  return true;
+}
+
+bool AdaptableLayers::has_bias(const Entry& e) {
+  for (const Part& p : e.parts)
+    if (!p.bias.empty()) return true;
+  return false;
+}
+
+void AdaptableLayers::repack(Entry& e, const io::TensorPatch& patch, Arena& scratch) {
   if (auto slot = e.linear.lock()) {
     const ops::LinearWeights& original = e.original_linear ? *e.original_linear : *slot;
-    ops::UnpackedWeights w = ops::unpack_linear(original);
-    apply_to_rows(w, e.parts, patch);
-    ops::LinearWeights merged = ops::repack_linear(original, w.weight, w.bias);
+    ArenaScope layer(scratch);
+    ops::LinearWeights merged;
+    if (additive(e, patch)) {
+      // The change alone, from zeros, added to the packed values: nothing is unpacked.
+      ops::UnpackedWeights delta{ops::full(scratch, Shape{original.out_features(), original.in_features()}, 0.0f),
+                                 has_bias(e) ? ops::full(scratch, Shape{original.out_features()}, 0.0f) : Tensor()};
+      apply_to_rows(delta, e.parts, patch);
+      merged = ops::linear_plus(original, delta.weight, delta.bias);
+    } else {
+      ops::UnpackedWeights w = ops::unpack_linear(scratch, original);
+      apply_to_rows(w, e.parts, patch);
+      merged = ops::repack_linear(original, w.weight, w.bias);
+    }
     if (!e.original_linear) e.original_linear = std::move(*slot);
     *slot = std::move(merged);
   } else if (auto conv = e.conv.lock()) {
@@ -112,9 +130,22 @@ void AdaptableLayers::restore(Entry& e) {
 
 void AdaptableLayers::adapt(const io::TensorPatch* patch) {
   SDXL_CHECK(can_adapt(patch), Internal, "[lora] these layers cannot take this LoRA set in place");
+  // Each changed layer's values in turn, in one block reserved for the largest (fresh pages
+  // for every layer cost more than the arithmetic).
+  size_t largest = 0;
+  for (const Entry& e : entries_) {
+    if (!touched(e, patch)) continue;
+    if (auto slot = e.linear.lock())
+      largest = std::max(largest, static_cast<size_t>((slot->in_features() + 1) * slot->out_features()));
+    else if (auto conv = e.conv.lock()) {
+      const Conv2dGeometry& g = conv->geometry();
+      largest = std::max(largest, static_cast<size_t>((g.in_channels * g.kernel * g.kernel + 1) * g.out_channels));
+    }
+  }
+  Arena scratch(largest * sizeof(float) + 4 * Arena::kAlignment);
   for (Entry& e : entries_) {
     if (e.linear.expired() && e.conv.expired()) continue;  // its model is gone
-    if (touched(e, patch)) repack(e, *patch);
+    if (touched(e, patch)) repack(e, *patch, scratch);
     else if (e.has_original()) restore(e);
   }
 }

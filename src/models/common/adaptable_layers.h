@@ -52,7 +52,10 @@ class AdaptableLayers {
   };
   void add(Entry entry);
   static bool touched(const Entry& e, const io::TensorPatch* patch);
-  static void repack(Entry& e, const io::TensorPatch& patch);
+  // Whether every tensor of `e` that `patch` changes takes an additive change (no unpacking needed).
+  static bool additive(const Entry& e, const io::TensorPatch& patch);
+  static bool has_bias(const Entry& e);
+  static void repack(Entry& e, const io::TensorPatch& patch, Arena& scratch);
   static void restore(Entry& e);
   std::vector<Entry> entries_;
   std::map<std::string, size_t> by_tensor_;

@@ -1,0 +1,23 @@
+// Memory for packed weights. A model's packed weights are gigabytes written once: on 4 KB pages
+// each page's first write is a fault, and those faults, not the copying, bounded packing and
+// LoRA swaps. Large blocks are 2 MB aligned and advised as transparent huge pages (where the
+// kernel allows them: /sys/kernel/mm/transparent_hugepage/enabled), and written by all threads.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include <dnnl.hpp>
+
+namespace sdxl::cpu {
+
+// At least `bytes` of 64-byte aligned memory (2 MB aligned and huge-page advised from 4 MB up).
+std::shared_ptr<void> allocate_packed(size_t bytes);
+
+// A oneDNN memory of `desc` in such memory; `keep` holds it for as long as the memory is used.
+dnnl::memory packed_memory(const dnnl::memory::desc& desc, std::shared_ptr<void>& keep);
+
+// dst = src (bytes), split over the threads: first writes to fresh pages fault in parallel.
+void parallel_copy(void* dst, const void* src, size_t bytes);
+
+}  // namespace sdxl::cpu
