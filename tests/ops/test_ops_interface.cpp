@@ -158,6 +158,32 @@ TEST(Ops, RepackedLinearEqualsAFreshPackAndLeavesItsOriginalAlone) {
   }
 }
 
+// A change added to packed values without unpacking them equals unpacking, adding and packing
+// again (bf16: the sum made in f32 and rounded once, either way), bias included.
+TEST(Ops, LinearPlusEqualsUnpackAddRepack) {
+  for (const Precision precision : {Precision::F32, Precision::BF16}) {
+    Arena arena;
+    const int64_t n = 40, k = 72;
+    const Tensor w0 = from(test::random_floats(n * k, 51), Shape{n, k}), b0 = from(test::random_floats(n, 52), Shape{n});
+    const Tensor dw = from(test::random_floats(n * k, 53, -0.01f, 0.01f), Shape{n, k});
+    const Tensor db = from(test::random_floats(n, 54, -0.01f, 0.01f), Shape{n});
+    const auto layer = ops::pack_linear(w0, b0, precision);
+    const Tensor x = from(test::random_floats(5 * k, 55), Shape{5, k});
+    (void)ops::linear(arena, x, layer);  // a primitive the changed layer reuses
+    ops::UnpackedWeights sum = ops::unpack_linear(layer);
+    for (int64_t i = 0; i < n * k; ++i) sum.weight.data<float>()[i] += dw.data<float>()[i];
+    for (int64_t i = 0; i < n; ++i) sum.bias.data<float>()[i] += db.data<float>()[i];
+    const auto expected = ops::repack_linear(layer, sum.weight, sum.bias);
+    const auto changed = ops::linear_plus(layer, dw, db);
+    EXPECT_EQ(values(ops::unpack_linear(changed).weight), values(ops::unpack_linear(expected).weight));
+    EXPECT_EQ(values(ops::unpack_linear(changed).bias), values(ops::unpack_linear(expected).bias));
+    EXPECT_EQ(values(ops::linear(arena, x, changed)), values(ops::linear(arena, x, expected)));
+    const auto weight_only = ops::linear_plus(layer, dw, Tensor());  // the bias kept
+    EXPECT_EQ(values(ops::unpack_linear(weight_only).bias), values(b0));
+    EXPECT_THROW(ops::linear_plus(layer, from(test::random_floats(k * n, 56), Shape{k, n}), db), Error);
+  }
+}
+
 TEST(Ops, ProfileCountsEachFamilyOnceWhenOn) {
   Arena arena;
   auto layer = ops::pack_linear(from(test::random_floats(6 * 4, 3), Shape{6, 4}), Tensor());
