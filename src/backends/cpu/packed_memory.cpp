@@ -18,12 +18,13 @@ constexpr size_t kHugeFrom = size_t{4} << 20;
 }  // namespace
 
 std::shared_ptr<void> allocate_packed(size_t bytes) {
-  const size_t alignment = bytes >= kHugeFrom ? kHugePage : 64;
-  const size_t rounded = std::max<size_t>((bytes + alignment - 1) / alignment * alignment, alignment);
-  void* p = std::aligned_alloc(alignment, rounded);
-  SDXL_CHECK(p, OutOfMemory, "[weights] cannot allocate ", rounded, " bytes for packed weights");
+  const bool huge = bytes >= kHugeFrom;
+  void* p = nullptr;
+  if (posix_memalign(&p, huge ? kHugePage : 64, std::max<size_t>(bytes, 64)) != 0) p = nullptr;
+  SDXL_CHECK(p, OutOfMemory, "[weights] cannot allocate ", bytes, " bytes for packed weights");
 #ifdef MADV_HUGEPAGE
-  if (alignment == kHugePage) madvise(p, rounded, MADV_HUGEPAGE);  // advice only: ignored where THP is off
+  // Whole huge pages only: the tail stays on small pages, so no layer holds up to 2 MB of zeros.
+  if (huge) madvise(p, bytes / kHugePage * kHugePage, MADV_HUGEPAGE);  // advice: ignored where THP is off
 #endif
   return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
 }

@@ -11,7 +11,7 @@
 
 namespace sdxl::cpu {
 
-// At least `bytes` of 64-byte aligned memory (2 MB aligned and huge-page advised from 4 MB up).
+// `bytes` of 64-byte aligned memory; from 4 MB up, 2 MB aligned with its whole 2 MB pages advised huge.
 std::shared_ptr<void> allocate_packed(size_t bytes);
 
 // A oneDNN memory of `desc` in such memory; `keep` holds it for as long as the memory is used.
