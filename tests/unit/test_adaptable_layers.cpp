@@ -11,11 +11,14 @@
 namespace sdxl::models {
 namespace {
 
-// Adds `amount` to every element of the tensors it names.
+// Adds `amount` to every element of the tensors it names; says it is additive when told to (a
+// LoRA's patch does, but for DoRA), so that both ways of changing a loaded layer are tried.
 class AddPatch final : public io::TensorPatch {
  public:
-  explicit AddPatch(std::map<std::string, float> amounts) : amounts_(std::move(amounts)) {}
+  explicit AddPatch(std::map<std::string, float> amounts, bool additive = false)
+      : amounts_(std::move(amounts)), additive_(additive) {}
   bool touches(const std::string& name) const override { return amounts_.count(name) > 0; }
+  bool additive(const std::string&) const override { return additive_; }
   Tensor apply(const std::string& name, const Tensor& stored) const override {
     Tensor out = stored.to(DType::F32);
     for (int64_t i = 0; i < out.numel(); ++i) out.data<float>()[i] += amounts_.at(name);
@@ -29,6 +32,7 @@ class AddPatch final : public io::TensorPatch {
 
  private:
   std::map<std::string, float> amounts_;
+  bool additive_;
 };
 
 std::vector<float> values(const Tensor& t) { return {t.data<float>(), t.data<float>() + t.numel()}; }
@@ -62,6 +66,27 @@ TEST(AdaptableLayers, FusedPartsChangeAndComeBackExactly) {
     EXPECT_EQ(layers.changed(), 0u);
     EXPECT_EQ(values(ops::unpack_linear(*slot).weight), values(loaded.weight));
     EXPECT_EQ(values(ops::unpack_linear(*slot).bias), values(loaded.bias));
+  }
+}
+
+// An additive change is added to the packed values without unpacking them: the same layer, bit
+// for bit, as unpacking, changing and packing again (bf16 rounds the f32 sum once either way).
+TEST(AdaptableLayers, AdditiveChangesEqualUnpackedOnes) {
+  for (ops::Precision precision : {ops::Precision::F32, ops::Precision::BF16}) {
+    const Tensor weight = test::random_tensor(Shape{48, 40}, 4), bias = test::random_tensor(Shape{48}, 5);
+    std::vector<float> results[2][2];
+    for (const bool additive : {false, true}) {
+      auto slot = std::make_shared<ops::LinearWeights>(ops::pack_linear(weight, bias, precision));
+      AdaptableLayers layers;
+      layers.add_linear({{"q.weight", "q.bias", 16}, {"k.weight", "k.bias", 16}, {"v.weight", "v.bias", 16}}, slot,
+                        precision, false);
+      const AddPatch patch({{"k.weight", 0.03f}, {"v.weight", -0.02f}, {"v.bias", 0.5f}}, additive);
+      layers.adapt(&patch);
+      results[additive][0] = values(ops::unpack_linear(*slot).weight);
+      results[additive][1] = values(ops::unpack_linear(*slot).bias);
+    }
+    EXPECT_EQ(results[true][0], results[false][0]);
+    EXPECT_EQ(results[true][1], results[false][1]);
   }
 }
 
