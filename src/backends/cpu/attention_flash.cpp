@@ -1,6 +1,7 @@
 #include "backends/cpu/attention_flash.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -143,8 +144,8 @@ struct F32Flash {
 // against a broadcast key pair, values as (v[2j][d], v[2j+1][d]) against a broadcast pair of
 // probabilities (p[2j][r], p[2j+1][r]). K and V are converted once per call, not per query block.
 
-inline __m512bh as_bf16(__m512i x) { return reinterpret_cast<__m512bh&>(x); }
-inline __m512i as_words(__m512bh x) { return reinterpret_cast<__m512i&>(x); }
+inline __m512bh as_bf16(__m512i x) { return std::bit_cast<__m512bh>(x); }
+inline __m512i as_words(__m512bh x) { return std::bit_cast<__m512i>(x); }
 
 // a, b (16 floats each) -> 16 pairs (a[i], b[i]) of bf16, rounded to nearest even.
 inline __m512i interleave_bf16(__m512 a, __m512 b) {
