@@ -100,6 +100,32 @@ struct PackedLinear::OneDnnState {
 
   memory::data_type input_type = memory::data_type::f32;  // src and weights
 
+  // A cached primitive with its own memory objects and its argument list, pointed at this
+  // layer's weights and bias.
+  Entry& add_entry(int64_t rows, bool accumulate, const dnnl::matmul& primitive, const memory::desc& src_desc,
+                   const memory::desc& dst_desc, const memory::desc& scratchpad_desc) {
+    cache.push_back({rows, accumulate, primitive, memory(src_desc, dnnl_engine(), nullptr),
+                     memory(dst_desc, dnnl_engine(), nullptr), memory(scratchpad_desc, dnnl_engine(), nullptr),
+                     scratchpad_desc.get_size(), {}});
+    Entry& entry = cache.back();
+    entry.args[0] = {DNNL_ARG_SRC, entry.src.get()};
+    entry.args[1] = {DNNL_ARG_WEIGHTS, weights.get()};
+    entry.args[2] = {DNNL_ARG_BIAS, bias.get()};
+    entry.args[3] = {DNNL_ARG_DST, entry.dst.get()};
+    entry.args[4] = {DNNL_ARG_SCRATCHPAD, entry.scratchpad.get()};
+    return entry;
+  }
+  // W [N, K] (row-major, f32) reordered into `weights`, and the bias (zeros without one).
+  void write_values(const float* weight, const float* bias_values, int64_t n, int64_t k) {
+    // Our W [N, K] row-major is oneDNN's [K, N] weights in "ba" order.
+    memory::desc plain({k, n}, memory::data_type::f32, memory::format_tag::ba);
+    memory source(plain, dnnl_engine(), const_cast<float*>(weight));
+    dnnl::reorder(source, weights).execute(dnnl_stream(), source, weights);
+    float* bias_data = static_cast<float*>(bias.get_data_handle());
+    for (int64_t i = 0; i < n; ++i) bias_data[i] = bias_values ? bias_values[i] : 0.0f;
+    dnnl_stream().wait();
+  }
+
   dnnl::matmul::primitive_desc make_pd(int64_t rows, int64_t n, int64_t k, const memory::desc& wdesc,
                                        bool accumulate) const {
     memory::desc src({rows, k}, input_type, memory::format_tag::ab);
@@ -159,16 +185,10 @@ PackedLinear PackedLinear::pack(const float* weight, const float* bias, int64_t 
   memory::desc any_weights({in_features, out_features}, state->input_type, memory::format_tag::any);
   auto pd = state->make_pd(typical_rows, out_features, in_features, any_weights, false);
   state->weight_desc = pd.weights_desc();
-  // Our W [N, K] row-major is oneDNN's [K, N] weights in "ba" order.
-  memory::desc plain({in_features, out_features}, memory::data_type::f32, memory::format_tag::ba);
-  memory source(plain, dnnl_engine(), const_cast<float*>(weight));
   state->weights = packed_memory(state->weight_desc, state->weight_memory);
-  dnnl::reorder(source, state->weights).execute(dnnl_stream(), source, state->weights);
   memory::desc bias_desc({1, out_features}, memory::data_type::f32, memory::format_tag::ab);
   state->bias = memory(bias_desc, dnnl_engine());
-  float* bias_data = static_cast<float*>(state->bias.get_data_handle());
-  for (int64_t i = 0; i < out_features; ++i) bias_data[i] = bias ? bias[i] : 0.0f;
-  dnnl_stream().wait();
+  state->write_values(weight, bias, out_features, in_features);
   layer.onednn_ = std::move(state);
   return layer;
 }
@@ -188,15 +208,7 @@ PackedLinear PackedLinear::shaped_like(bool has_bias) const {
   state->bias = memory(from.bias.get_desc(), dnnl_engine());
   // The primitives are shared; each entry gets its own memory objects, pointed at this layer's weights.
   for (const OneDnnState::Entry& e : from.cache) {
-    state->cache.push_back({e.rows, e.accumulate, e.primitive, memory(e.src.get_desc(), dnnl_engine(), nullptr),
-                            memory(e.dst.get_desc(), dnnl_engine(), nullptr),
-                            memory(e.scratchpad.get_desc(), dnnl_engine(), nullptr), e.scratchpad_bytes, {}});
-    OneDnnState::Entry& entry = state->cache.back();
-    entry.args[0] = {DNNL_ARG_SRC, entry.src.get()};
-    entry.args[1] = {DNNL_ARG_WEIGHTS, state->weights.get()};
-    entry.args[2] = {DNNL_ARG_BIAS, state->bias.get()};
-    entry.args[3] = {DNNL_ARG_DST, entry.dst.get()};
-    entry.args[4] = {DNNL_ARG_SCRATCHPAD, entry.scratchpad.get()};
+    state->add_entry(e.rows, e.accumulate, e.primitive, e.src.get_desc(), e.dst.get_desc(), e.scratchpad.get_desc());
   }
   layer.onednn_ = std::move(state);
   return layer;
@@ -207,13 +219,7 @@ PackedLinear PackedLinear::repacked(const float* weight, const float* bias) cons
   if (library_ == GemmLibrary::OpenBlas || !onednn_)
     return pack(weight, bias, out_features_, in_features_, library_, 4096, precision_);
   PackedLinear layer = shaped_like(bias != nullptr);
-  OneDnnState& state = *layer.onednn_;
-  memory::desc plain({in_features_, out_features_}, memory::data_type::f32, memory::format_tag::ba);
-  memory source(plain, dnnl_engine(), const_cast<float*>(weight));
-  dnnl::reorder(source, state.weights).execute(dnnl_stream(), source, state.weights);
-  float* bias_data = static_cast<float*>(state.bias.get_data_handle());
-  for (int64_t i = 0; i < out_features_; ++i) bias_data[i] = bias ? bias[i] : 0.0f;
-  dnnl_stream().wait();
+  layer.onednn_->write_values(weight, bias, out_features_, in_features_);
   return layer;
 }
 
@@ -299,15 +305,7 @@ void PackedLinear::forward(const float* x, int64_t rows, float* y, bool accumula
     auto pd = state.make_pd(rows, n, k, state.weight_desc, accumulate);
     memory::desc src_desc({rows, k}, state.input_type, memory::format_tag::ab);
     memory::desc dst_desc({rows, n}, memory::data_type::f32, memory::format_tag::ab);
-    state.cache.push_back({rows, accumulate, dnnl::matmul(pd), memory(src_desc, dnnl_engine(), nullptr),
-                           memory(dst_desc, dnnl_engine(), nullptr), memory(pd.scratchpad_desc(), dnnl_engine(), nullptr),
-                           pd.scratchpad_desc().get_size(), {}});
-    entry = &state.cache.back();
-    entry->args[0] = {DNNL_ARG_SRC, entry->src.get()};
-    entry->args[1] = {DNNL_ARG_WEIGHTS, state.weights.get()};
-    entry->args[2] = {DNNL_ARG_BIAS, state.bias.get()};
-    entry->args[3] = {DNNL_ARG_DST, entry->dst.get()};
-    entry->args[4] = {DNNL_ARG_SCRATCHPAD, entry->scratchpad.get()};
+    entry = &state.add_entry(rows, accumulate, dnnl::matmul(pd), src_desc, dst_desc, pd.scratchpad_desc());
   }
   set_source(entry->src, x, static_cast<size_t>(rows * k), precision_ == MatmulPrecision::BF16);
   entry->dst.set_data_handle(y);
