@@ -78,19 +78,33 @@ float alpha_scale(const ModuleTensors& m, int64_t rank) {
   return f32(a).data<float>()[0] / static_cast<float>(rank);
 }
 
-Tensor low_rank(const ModuleTensors& m, int64_t out_features) {
+// A low-rank module's factors as matrices, up [out, rank] and down [rank, in...]; `paired`: up's
+// columns checked against down's rows (a plain product, no Tucker core).
+struct LowRankFactors {
+  Tensor up, down;
+  int64_t rank;
+};
+LowRankFactors low_rank_factors(const ModuleTensors& m, int64_t out_features, bool paired) {
   const Tensor up = matrix(m, "up", out_features);
   const int64_t rank = m.at("down").dim(0);
   const Tensor down = matrix(m, "down", rank);
-  Tensor delta;
-  if (m.has("mid")) {
-    delta = tucker(m, "mid", up, down);
-  } else {
+  if (paired)
     SDXL_CHECK(up.dim(1) == rank, Format, "[lora] ", m.key, ": the ranks of up ", m.at("up").shape().to_string(),
                " and down ", m.at("down").shape().to_string(), " do not match");
-    delta = product(up, down);
-  }
-  const float scale = alpha_scale(m, rank);
+  return {up, down, rank};
+}
+
+// An update of `count` values (`shape`) for the weight of `weight_shape`, or a Format error.
+void check_update_size(const ModuleTensors& m, int64_t count, const Shape& shape, const Shape& weight_shape) {
+  SDXL_CHECK(count == weight_shape.numel(), Format, "[lora] ", m.key, ": its update has ", count, " values (",
+             shape.to_string(), ") but the weight it adapts is ", weight_shape.to_string());
+}
+
+Tensor low_rank(const ModuleTensors& m, int64_t out_features) {
+  const bool tucker_core = m.has("mid");
+  const LowRankFactors f = low_rank_factors(m, out_features, !tucker_core);
+  Tensor delta = tucker_core ? tucker(m, "mid", f.up, f.down) : product(f.up, f.down);
+  const float scale = alpha_scale(m, f.rank);
   if (scale != 1.0f)
     for (int64_t i = 0; i < delta.numel(); ++i) delta.data<float>()[i] *= scale;
   return delta;
@@ -162,8 +176,7 @@ Tensor weight_delta(const ModuleTensors& m, const Shape& weight_shape) {
       delta = m.at("diff").to(DType::F32);
       break;
   }
-  SDXL_CHECK(delta.numel() == weight_shape.numel(), Format, "[lora] ", m.key, ": its update has ", delta.numel(),
-             " values (", delta.shape().to_string(), ") but the weight it adapts is ", weight_shape.to_string());
+  check_update_size(m, delta.numel(), delta.shape(), weight_shape);
   return delta.reshape(weight_shape);
 }
 
@@ -190,16 +203,11 @@ void merge_weight(Tensor& weight, const ModuleTensors& m, double multiplier) {
     // W += multiplier * scale * up down, the product accumulated into the weight by the GEMM:
     // no update matrix is made (a swap in a loaded model merges hundreds of these).
     const int64_t out_features = weight.dim(0);
-    const Tensor up = matrix(m, "up", out_features);
-    const int64_t rank = m.at("down").dim(0);
-    const Tensor down = matrix(m, "down", rank);
-    SDXL_CHECK(up.dim(1) == rank, Format, "[lora] ", m.key, ": the ranks of up ", m.at("up").shape().to_string(),
-               " and down ", m.at("down").shape().to_string(), " do not match");
-    SDXL_CHECK(up.dim(0) * down.dim(1) == weight.numel(), Format, "[lora] ", m.key, ": its update has ",
-               up.dim(0) * down.dim(1), " values (", Shape{up.dim(0), down.dim(1)}.to_string(),
-               ") but the weight it adapts is ", weight.shape().to_string());
+    const LowRankFactors f = low_rank_factors(m, out_features, true);
+    const Shape update{f.up.dim(0), f.down.dim(1)};
+    check_update_size(m, update.numel(), update, weight.shape());
     Tensor rows = weight.reshape(Shape{out_features, weight.numel() / out_features});
-    ops::matmul_accumulate(up, down, static_cast<float>(multiplier) * alpha_scale(m, rank), rows);
+    ops::matmul_accumulate(f.up, f.down, static_cast<float>(multiplier) * alpha_scale(m, f.rank), rows);
     return;
   }
   const Tensor delta = weight_delta(m, weight.shape());

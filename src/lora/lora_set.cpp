@@ -26,11 +26,7 @@ class ComponentPatch final : public io::TensorPatch {
   }
   Tensor apply(const std::string& name, const Tensor& stored) const override {
     Tensor merged = stored.to(DType::F32);
-    const bool bias = name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
-    for (const Change& c : changes.at(name)) {
-      if (bias) merge_bias(merged, *c.module, c.multiplier);
-      else merge_weight(merged, *c.module, c.multiplier);
-    }
+    apply_in_place(name, merged);
     return merged;
   }
   // Every kind but DoRA (which rescales the merged weight by its norms) adds its update.
