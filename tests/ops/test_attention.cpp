@@ -20,6 +20,26 @@ struct AttentionCase {
   bool causal;
 };
 
+// Dense [B, L, H*D] rows for a case.
+AttentionShape shape_of(const AttentionCase& c, Precision precision = Precision::F32) {
+  AttentionShape s;
+  s.batch = c.batch;
+  s.heads = c.heads;
+  s.q_len = c.lq;
+  s.kv_len = c.lk;
+  s.head_dim = c.d;
+  s.q_stride = s.k_stride = s.v_stride = s.out_stride = c.heads * c.d;
+  s.causal = c.causal;
+  s.precision = precision;
+  return s;
+}
+
+std::string case_name(const ::testing::TestParamInfo<AttentionCase>& info) {
+  const auto& c = info.param;
+  return "b" + std::to_string(c.batch) + "h" + std::to_string(c.heads) + "_q" + std::to_string(c.lq) + "_k" +
+         std::to_string(c.lk) + "_d" + std::to_string(c.d) + (c.causal ? "_causal" : "");
+}
+
 class AttentionTest : public ::testing::TestWithParam<AttentionCase> {};
 
 TEST_P(AttentionTest, MatchesReference) {
@@ -29,15 +49,7 @@ TEST_P(AttentionTest, MatchesReference) {
   auto k = random_floats(static_cast<size_t>(c.batch * c.lk * ch), 2, -2.0f, 2.0f);
   auto v = random_floats(static_cast<size_t>(c.batch * c.lk * ch), 3);
   std::vector<float> out(q.size());
-  AttentionShape s;
-  s.batch = c.batch;
-  s.heads = c.heads;
-  s.q_len = c.lq;
-  s.kv_len = c.lk;
-  s.head_dim = c.d;
-  s.q_stride = s.k_stride = s.v_stride = s.out_stride = ch;
-  s.causal = c.causal;
-  attention(q.data(), k.data(), v.data(), out.data(), s);
+  attention(q.data(), k.data(), v.data(), out.data(), shape_of(c));
   EXPECT_TRUE(all_close(out, reference::attention(q, k, v, c.batch, c.heads, c.lq, c.lk, c.d, c.causal), 2e-5, 2e-5));
 }
 
@@ -62,11 +74,7 @@ INSTANTIATE_TEST_SUITE_P(
                       // 512-dim heads (the VAE's single-head attention) take it too
                       AttentionCase{1, 1, 70, 131, 512, false},
                       AttentionCase{2, 2, 64, 65, 512, true}),
-    [](const auto& info) {
-      const auto& c = info.param;
-      return "b" + std::to_string(c.batch) + "h" + std::to_string(c.heads) + "_q" + std::to_string(c.lq) + "_k" +
-             std::to_string(c.lk) + "_d" + std::to_string(c.d) + (c.causal ? "_causal" : "");
-    });
+    case_name);
 
 // Scores in the hundreds: the running maximum must keep every exp finite, and a later key block
 // with a larger maximum must rescale what the earlier blocks summed.
@@ -139,15 +147,7 @@ Bf16Inputs bf16_inputs(const AttentionCase& c, float range) {
   in.q = random_floats(static_cast<size_t>(c.batch * c.lq * ch), 21, -range, range);
   in.k = random_floats(static_cast<size_t>(c.batch * c.lk * ch), 22, -range, range);
   in.v = random_floats(static_cast<size_t>(c.batch * c.lk * ch), 23);
-  AttentionShape& s = in.shape;
-  s.batch = c.batch;
-  s.heads = c.heads;
-  s.q_len = c.lq;
-  s.kv_len = c.lk;
-  s.head_dim = c.d;
-  s.q_stride = s.k_stride = s.v_stride = s.out_stride = ch;
-  s.causal = c.causal;
-  s.precision = Precision::BF16;
+  in.shape = shape_of(c, Precision::BF16);
   return in;
 }
 
@@ -179,12 +179,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, AttentionBf16Test,
                                            AttentionCase{1, 1, 64, 65, 64, false},   // odd key count
                                            AttentionCase{1, 1, 70, 131, 512, false},
                                            AttentionCase{2, 1, 33, 64, 512, true}),
-                         [](const auto& info) {
-                           const auto& c = info.param;
-                           return "b" + std::to_string(c.batch) + "h" + std::to_string(c.heads) + "_q" +
-                                  std::to_string(c.lq) + "_k" + std::to_string(c.lk) + "_d" + std::to_string(c.d) +
-                                  (c.causal ? "_causal" : "");
-                         });
+                         case_name);
 
 // What bf16 costs against f32 on UNet-like inputs (scores of a few units, v in [-1, 1]): the
 // bound docs/PERFORMANCE.md states. Inputs rounded to bf16 move scores by up to ~2^-8 of their
