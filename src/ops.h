@@ -2,7 +2,7 @@
 // error naming the op), takes its output from the caller's Arena, and routes to a backend.
 // Only the CPU backend exists; a CUDA backend will slot in behind the same signatures: callers
 // see no backend's types (packed weights hold the CPU backend's behind a pointer to a class
-// only declared here: a second backend adds its own beside it), and ops.cpp is the one place
+// only declared here: a second backend adds its own beside it), and ops.cpp (with ops_packed.cpp) is the one place
 // that routes to a backend.
 //
 // Layouts: images are channels-last [N, H, W, C]; token sequences are [B, L, C].
@@ -50,6 +50,8 @@ class LinearWeights {
   friend UnpackedWeights unpack_linear(Arena&, const LinearWeights&);
   friend LinearWeights repack_linear(const LinearWeights&, const Tensor&, const Tensor&);
   friend LinearWeights linear_plus(const LinearWeights&, const Tensor&, const Tensor&);
+  friend PackedImage packed_image(const LinearWeights&);
+  friend LinearWeights linear_from_image(const PackedImage&, int64_t, int64_t, bool, Precision);
   friend Tensor linear(Arena&, const Tensor&, const LinearWeights&);
   friend void linear_accumulate(const Tensor&, const LinearWeights&, Tensor&);
   std::unique_ptr<cpu::PackedLinear> cpu_;
@@ -67,6 +69,8 @@ class Conv2dWeights {
  private:
   friend Conv2dWeights pack_conv2d(const Tensor&, const Tensor&, const Conv2dGeometry&, Precision);
   friend UnpackedWeights unpack_conv2d(const Conv2dWeights&);
+  friend PackedImage packed_image(const Conv2dWeights&);
+  friend Conv2dWeights conv2d_from_image(const PackedImage&, const Conv2dGeometry&, bool, Precision);
   friend Tensor conv2d(Arena&, const Tensor&, const Conv2dWeights&, const Tensor*);
   friend void conv2d_accumulate(const Tensor&, const Conv2dWeights&, Tensor&);
   std::unique_ptr<cpu::PackedConv2d> cpu_;
@@ -97,6 +101,21 @@ UnpackedWeights unpack_linear(const LinearWeights& w);
 // The same in `arena`: a LoRA swap unpacks hundreds of layers, one arena's memory serves them all.
 UnpackedWeights unpack_linear(Arena& arena, const LinearWeights& w);
 UnpackedWeights unpack_conv2d(const Conv2dWeights& w);
+
+// ---- packed layers as bytes (the packed-weight cache) ------------------------------------
+// A layer's packed bytes and what they mean (core/op_types.h).
+PackedImage packed_image(const LinearWeights& w);
+PackedImage packed_image(const Conv2dWeights& w);
+// A layer over the bytes of `image`, used where they lie, when they are exactly what packing a
+// layer of this shape and arithmetic makes on this machine now; an empty one when they are not
+// (another layout, library or CPU): the caller packs it from the checkpoint instead.
+LinearWeights linear_from_image(const PackedImage& image, int64_t out_features, int64_t in_features, bool has_bias,
+                                Precision precision);
+Conv2dWeights conv2d_from_image(const PackedImage& image, const Conv2dGeometry& geometry, bool has_bias,
+                                Precision precision);
+// Whose packing the bytes are: the CPU (model and ISA) and the libraries' versions, which a
+// packed-weight cache entry is keyed by.
+std::string packing_identity();
 
 // x [..., K] -> [..., N]
 Tensor linear(Arena& arena, const Tensor& x, const LinearWeights& w);

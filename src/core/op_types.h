@@ -2,7 +2,11 @@
 // geometry of a convolution. Backend-neutral, so model code names no backend's types.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
 
 namespace sdxl {
 
@@ -31,6 +35,19 @@ struct Conv2dGeometry {
     g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = padding;
     return g;
   }
+};
+
+// A packed layer as bytes, for the packed-weight cache: `layout` says what the bytes mean to the
+// backend that wrote them (shape, arithmetic, blocking, this machine's library); `parts` are its
+// buffers. Read back, `owner` keeps the parts' memory (a mapped file) alive.
+struct PackedImage {
+  struct Part {
+    const void* data = nullptr;
+    size_t bytes = 0;
+  };
+  std::string layout;
+  std::vector<Part> parts;
+  std::shared_ptr<const void> owner;
 };
 
 }  // namespace sdxl

@@ -1,6 +1,9 @@
 #include "backends/cpu/backend_facts.h"
 
 #include <cblas.h>
+#include <cpuid.h>
+
+#include <cstring>
 
 #include <dnnl.hpp>
 #include <sstream>
@@ -74,7 +77,39 @@ std::string bf16_attention_fact() {
   }
 }
 
+// The processor's brand string (CPUID 0x80000002-4), e.g. "AMD EPYC 9R14 96-Core Processor".
+std::string cpu_model_name() {
+  unsigned regs[12] = {};
+  for (unsigned i = 0; i < 3; ++i)
+    if (!__get_cpuid(0x80000002u + i, &regs[4 * i], &regs[4 * i + 1], &regs[4 * i + 2], &regs[4 * i + 3]))
+      return "unknown";
+  char brand[49] = {};
+  std::memcpy(brand, regs, 48);
+  std::string name = brand;
+  name.erase(0, name.find_first_not_of(' '));
+  return name;
+}
+
+// CPUID leaf 1's family, model and stepping: the brand string of a VM can hide them.
+std::string cpu_signature() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return "unknown";
+  return std::to_string(a);
+}
+
 }  // namespace
+
+std::string packing_identity() {
+  const dnnl_version_t* dnnl = dnnl_version();
+  std::ostringstream out;
+  out << "cpu: " << cpu_model_name() << " (signature " << cpu_signature() << "; " << cpu_isa() << ")\n";
+  out << "kernels: " << compiled_isa() << "\n";
+  out << "onednn: " << dnnl->major << "." << dnnl->minor << "." << dnnl->patch << " (" << dnnl->hash << "), ISA "
+      << onednn_isa_name(dnnl::get_effective_cpu_isa()) << "\n";
+  out << "openblas: " << openblas_get_config() << "\n";
+  out << "threads: " << num_threads() << "\n";
+  return out.str();
+}
 
 std::string backend_facts() {
   const dnnl_version_t* dnnl = dnnl_version();

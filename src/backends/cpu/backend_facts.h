@@ -9,4 +9,9 @@ namespace sdxl::cpu {
 // ISA oneDNN dispatches to, the oneDNN and OpenBLAS versions, and the compute threads.
 std::string backend_facts();
 
+// What packed weights depend on besides their values, as text: the CPU (brand, CPUID signature,
+// ISA), the kernels' compiled ISA, oneDNN's version and dispatch ISA, OpenBLAS's build, the
+// threads (oneDNN may block weights per thread count). A packed-weight cache entry is keyed by it.
+std::string packing_identity();
+
 }  // namespace sdxl::cpu

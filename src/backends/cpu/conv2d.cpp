@@ -94,6 +94,54 @@ PackedConv2d PackedConv2d::pack(const float* weight, const float* bias, const Co
   return conv;
 }
 
+namespace {
+
+std::string conv2d_layout(const Conv2dGeometry& g, MatmulPrecision precision, bool has_bias,
+                          const memory::desc& blocking) {
+  std::string layout = "conv2d ";
+  for (int64_t v : {g.out_channels, g.in_channels, g.kernel, g.stride, g.pad_top, g.pad_left, g.pad_bottom, g.pad_right})
+    layout += std::to_string(v) + ",";
+  layout += precision == MatmulPrecision::BF16 ? " bf16" : " f32";
+  layout += has_bias ? " bias " : " no-bias ";
+  return layout + describe_layout(blocking);
+}
+
+}  // namespace
+
+PackedImage PackedConv2d::image() const {
+  SDXL_CHECK(state_ != nullptr, Internal, "[conv2d] image of an empty convolution");
+  const auto& [desc, packed] = state_->weights.front();
+  PackedImage image;
+  image.layout = conv2d_layout(geometry_, state_->precision, has_bias_, desc);
+  image.parts.push_back({packed.get_data_handle(), desc.get_size()});
+  image.parts.push_back({state_->bias.get_data_handle(), static_cast<size_t>(geometry_.out_channels) * sizeof(float)});
+  return image;
+}
+
+std::optional<PackedConv2d> PackedConv2d::from_image(const PackedImage& image, const Conv2dGeometry& geometry,
+                                                     bool has_bias, MatmulPrecision precision, int64_t typical_height,
+                                                     int64_t typical_width) {
+  const Conv2dGeometry& g = geometry;
+  if (g.out_channels <= 0 || g.in_channels <= 0 || g.kernel <= 0 || g.stride <= 0) return std::nullopt;
+  const memory::desc desc =
+      State::make_pd(g, 1, typical_height, typical_width, false, precision).weights_desc();
+  if (image.layout != conv2d_layout(g, precision, has_bias, desc) || image.parts.size() != 2 ||
+      image.parts[0].bytes != desc.get_size() ||
+      image.parts[1].bytes != static_cast<size_t>(g.out_channels) * sizeof(float))
+    return std::nullopt;
+  PackedConv2d conv;
+  conv.geometry_ = geometry;
+  conv.has_bias_ = has_bias;
+  auto state = std::make_unique<State>();
+  state->precision = precision;
+  memory packed = borrowed_memory(desc, image.parts[0].data, image.owner, state->weight_memory.emplace_back());
+  state->weights.emplace_back(desc, packed);
+  state->bias = memory(memory::desc({g.out_channels}, memory::data_type::f32, memory::format_tag::x), dnnl_engine(),
+                       const_cast<void*>(image.parts[1].data));
+  conv.state_ = std::move(state);
+  return conv;
+}
+
 bool PackedConv2d::unpack(float* weight, float* bias) const {
   SDXL_CHECK(state_ != nullptr, Internal, "[conv2d] unpack of an empty convolution");
   const Conv2dGeometry& g = geometry_;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "backends/cpu/matmul.h"
@@ -24,6 +25,14 @@ class PackedConv2d {
   static PackedConv2d pack(const float* weight, const float* bias, const Conv2dGeometry& geometry,
                            int64_t typical_height = 64, int64_t typical_width = 64,
                            MatmulPrecision precision = MatmulPrecision::F32);
+
+  // The convolution as bytes for the packed-weight cache (parts: the weights in the layout made at
+  // pack time, then the bias), and one over such bytes where they are exactly what pack() would
+  // make here (as PackedLinear::from_image; nullopt otherwise).
+  PackedImage image() const;
+  static std::optional<PackedConv2d> from_image(const PackedImage& image, const Conv2dGeometry& geometry,
+                                                bool has_bias, MatmulPrecision precision,
+                                                int64_t typical_height = 64, int64_t typical_width = 64);
 
   // The weight [O, I, k, k] and bias [O] back in f32, as packed (bf16: their bf16 values).
   // Returns whether the convolution has a bias (`bias` is left alone when it has none).

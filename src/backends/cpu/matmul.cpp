@@ -253,6 +253,75 @@ PackedLinear PackedLinear::plus(const float* weight_delta, const float* bias_del
   return layer;
 }
 
+namespace {
+
+// What pack() makes of a shape: its library, arithmetic, shape, bias and (oneDNN) blocking.
+std::string linear_layout(GemmLibrary library, MatmulPrecision precision, int64_t n, int64_t k, bool has_bias,
+                          const memory::desc* blocking) {
+  std::string layout = std::string("linear ") + gemm_library_name(library) +
+                       (precision == MatmulPrecision::BF16 ? " bf16 " : " f32 ") + std::to_string(n) + "x" +
+                       std::to_string(k) + (has_bias ? " bias" : " no-bias");
+  if (blocking) layout += " " + describe_layout(*blocking);
+  return layout;
+}
+
+}  // namespace
+
+PackedImage PackedLinear::image() const {
+  SDXL_CHECK(!empty(), Internal, "[linear] image of an empty layer");
+  const int64_t n = out_features_, k = in_features_;
+  PackedImage image;
+  if (library_ == GemmLibrary::OpenBlas) {
+    image.layout = linear_layout(library_, precision_, n, k, has_bias_, nullptr);
+    image.parts.push_back({weight_, static_cast<size_t>(n * k) * sizeof(float)});
+    if (has_bias_) image.parts.push_back({bias_, static_cast<size_t>(n) * sizeof(float)});
+    return image;
+  }
+  image.layout = linear_layout(library_, precision_, n, k, has_bias_, &onednn_->weight_desc);
+  image.parts.push_back({onednn_->weights.get_data_handle(), onednn_->weight_desc.get_size()});
+  image.parts.push_back({onednn_->bias.get_data_handle(), static_cast<size_t>(n) * sizeof(float)});
+  return image;
+}
+
+std::optional<PackedLinear> PackedLinear::from_image(const PackedImage& image, int64_t out_features,
+                                                     int64_t in_features, bool has_bias, MatmulPrecision precision,
+                                                     int64_t typical_rows) {
+  const int64_t n = out_features, k = in_features;
+  if (n <= 0 || k <= 0) return std::nullopt;
+  const GemmLibrary library =
+      precision == MatmulPrecision::BF16 ? GemmLibrary::OneDnn : choose_gemm_library(typical_rows, n, k);
+  PackedLinear layer;
+  layer.out_features_ = n;
+  layer.in_features_ = k;
+  layer.library_ = library;
+  layer.precision_ = precision;
+  layer.has_bias_ = has_bias;
+  const size_t bias_bytes = static_cast<size_t>(n) * sizeof(float);
+  if (library == GemmLibrary::OpenBlas) {
+    if (image.layout != linear_layout(library, precision, n, k, has_bias, nullptr) ||
+        image.parts.size() != (has_bias ? 2u : 1u) || image.parts[0].bytes != static_cast<size_t>(n * k) * sizeof(float) ||
+        (has_bias && image.parts[1].bytes != bias_bytes))
+      return std::nullopt;
+    layer.weight_ = static_cast<const float*>(image.parts[0].data);
+    layer.bias_ = has_bias ? static_cast<const float*>(image.parts[1].data) : nullptr;
+    layer.borrowed_owner_ = image.owner;
+    return layer;
+  }
+  auto state = std::make_unique<OneDnnState>();
+  if (precision == MatmulPrecision::BF16) state->input_type = memory::data_type::bf16;
+  memory::desc any_weights({k, n}, state->input_type, memory::format_tag::any);
+  state->weight_desc = state->make_pd(typical_rows, n, k, any_weights, false).weights_desc();
+  if (image.layout != linear_layout(library, precision, n, k, has_bias, &state->weight_desc) ||
+      image.parts.size() != 2 || image.parts[0].bytes != state->weight_desc.get_size() ||
+      image.parts[1].bytes != bias_bytes)
+    return std::nullopt;
+  state->weights = borrowed_memory(state->weight_desc, image.parts[0].data, image.owner, state->weight_memory);
+  memory::desc bias_desc({1, n}, memory::data_type::f32, memory::format_tag::ab);
+  state->bias = memory(bias_desc, dnnl_engine(), const_cast<void*>(image.parts[1].data));
+  layer.onednn_ = std::move(state);
+  return layer;
+}
+
 bool PackedLinear::unpack(float* weight, float* bias) const {
   SDXL_CHECK(!empty(), Internal, "[linear] unpack of an empty layer");
   const int64_t n = out_features_, k = in_features_;

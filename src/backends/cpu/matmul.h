@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "core/op_types.h"
@@ -46,6 +47,14 @@ class PackedLinear {
   // fp32 checkpoints are not held twice in memory.
   static PackedLinear borrow(const float* weight, const float* bias, int64_t out_features, int64_t in_features);
 
+  // The layer as bytes for the packed-weight cache (parts: the packed weights, then the bias).
+  PackedImage image() const;
+  // A layer over the bytes of `image` where they are exactly what pack() would make of this
+  // shape here (the same layout, library and blocking); nullopt otherwise. The bytes are used
+  // where they lie (no copy) and `image.owner` is held.
+  static std::optional<PackedLinear> from_image(const PackedImage& image, int64_t out_features, int64_t in_features,
+                                                bool has_bias, MatmulPrecision precision, int64_t typical_rows = 4096);
+
   // The weight [N, K] and bias [N] back in f32, as packed (bf16 layers: their bf16 values).
   // Returns whether the layer has a bias (`bias` is left alone when it has none).
   bool unpack(float* weight, float* bias) const;
@@ -72,6 +81,7 @@ class PackedLinear {
   const float* bias_ = nullptr;
   std::vector<float> owned_weight_;
   std::vector<float> owned_bias_;
+  std::shared_ptr<const void> borrowed_owner_;  // what borrowed weight_/bias_ point into
   std::unique_ptr<OneDnnState> onednn_;  // oneDNN: packed weights and cached primitives
 };
 

@@ -34,6 +34,17 @@ dnnl::memory packed_memory(const dnnl::memory::desc& desc, std::shared_ptr<void>
   return dnnl::memory(desc, dnnl_engine(), keep.get());
 }
 
+std::string describe_layout(const dnnl::memory::desc& desc) {
+  // oneDNN 2.x descriptors are plain structs, zero-filled where unused.
+  return std::string(reinterpret_cast<const char*>(&desc.data), sizeof(desc.data));
+}
+
+dnnl::memory borrowed_memory(const dnnl::memory::desc& desc, const void* data, const std::shared_ptr<const void>& owner,
+                             std::shared_ptr<void>& keep) {
+  keep = std::shared_ptr<void>(owner, const_cast<void*>(data));
+  return dnnl::memory(desc, dnnl_engine(), keep.get());
+}
+
 void parallel_copy(void* dst, const void* src, size_t bytes) {
   constexpr size_t kChunk = size_t{1} << 20;
   const int64_t chunks = static_cast<int64_t>((bytes + kChunk - 1) / kChunk);

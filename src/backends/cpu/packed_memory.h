@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 
 #include <dnnl.hpp>
 
@@ -19,5 +20,14 @@ dnnl::memory packed_memory(const dnnl::memory::desc& desc, std::shared_ptr<void>
 
 // dst = src (bytes), split over the threads: first writes to fresh pages fault in parallel.
 void parallel_copy(void* dst, const void* src, size_t bytes);
+
+// The bytes of `desc` as oneDNN describes a layout (dims, data type, blocking), for comparing a
+// cached packed layer with what this machine's primitives want now.
+std::string describe_layout(const dnnl::memory::desc& desc);
+
+// A oneDNN memory of `desc` over `data` owned by `owner` (a mapped cache file, read-only: packed
+// weights are never written after packing); `keep` then holds `owner`.
+dnnl::memory borrowed_memory(const dnnl::memory::desc& desc, const void* data, const std::shared_ptr<const void>& owner,
+                             std::shared_ptr<void>& keep);
 
 }  // namespace sdxl::cpu
