@@ -13,7 +13,7 @@
 
 namespace sdxl::io {
 
-std::shared_ptr<MappedFile> MappedFile::open(const std::filesystem::path& path) {
+std::shared_ptr<MappedFile> MappedFile::open(const std::filesystem::path& path, bool populate) {
   int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);  // a FIFO: refused below, not waited on
   if (fd < 0) fail(ErrorCode::Io, "[io] ", path.string(), ": cannot open: ", std::strerror(errno));
   struct stat st {};
@@ -25,7 +25,7 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::filesystem::path& path) 
   file->path_ = path;
   file->size_ = static_cast<size_t>(st.st_size);
   if (file->size_ > 0) {
-    void* p = ::mmap(nullptr, file->size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    void* p = ::mmap(nullptr, file->size_, PROT_READ, MAP_PRIVATE | (populate ? MAP_POPULATE : 0), fd, 0);
     if (p == MAP_FAILED) {
       int err = errno;
       ::close(fd);

@@ -10,8 +10,9 @@ namespace sdxl::io {
 
 class MappedFile {
  public:
-  // Throws sdxl::Error (Io) naming the file when it cannot be opened or mapped.
-  static std::shared_ptr<MappedFile> open(const std::filesystem::path& path);
+  // Throws sdxl::Error (Io) naming the file when it cannot be opened or mapped. `populate`: its
+  // pages are mapped now (one call, no fault per page later) for a file read whole at once.
+  static std::shared_ptr<MappedFile> open(const std::filesystem::path& path, bool populate = false);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
