@@ -66,11 +66,16 @@ std::mutex cache_mutex;  // one process's threads; processes race benignly (whol
 
 }  // namespace
 
-fs::path default_hash_cache() {
-  if (const char* d = std::getenv("SDXL_CACHE_DIR"); d && *d) return fs::path(d) / "hashes.json";
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return fs::path(x) / "sdxl/hashes.json";
-  if (const char* h = std::getenv("HOME"); h && *h) return fs::path(h) / ".cache/sdxl/hashes.json";
+fs::path default_cache_root() {
+  if (const char* d = std::getenv("SDXL_CACHE_DIR"); d && *d) return fs::path(d);
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return fs::path(x) / "sdxl";
+  if (const char* h = std::getenv("HOME"); h && *h) return fs::path(h) / ".cache/sdxl";
   return {};
+}
+
+fs::path default_hash_cache() {
+  const fs::path root = default_cache_root();
+  return root.empty() ? root : root / "hashes.json";
 }
 
 std::string a1111_short_model_hash(const fs::path& path) {

@@ -22,7 +22,10 @@ std::string file_sha256(const std::filesystem::path& path, FileHashKind kind, co
 // models "name [hash]" with it.
 std::string a1111_short_model_hash(const std::filesystem::path& path);
 
-// $SDXL_CACHE_DIR, else $XDG_CACHE_HOME/sdxl, else ~/.cache/sdxl: hashes.json there.
+// sdxl's cache folder: $SDXL_CACHE_DIR, else $XDG_CACHE_HOME/sdxl, else ~/.cache/sdxl (empty
+// when none of them is set).
+std::filesystem::path default_cache_root();
+// hashes.json there.
 std::filesystem::path default_hash_cache();
 
 }  // namespace sdxl::io

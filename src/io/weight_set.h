@@ -37,6 +37,9 @@ class TensorPatch {
   // W + apply(0)): then a loaded layer can take it without being unpacked.
   virtual bool additive(const std::string& name) const { return false; }
   virtual std::vector<std::string> names() const = 0;  // every tensor it touches
+  // What the change is, for a packed-weight cache key (the files it comes from and their
+  // weights); empty when it cannot say, and then what it changes is not cached.
+  virtual std::string identity() const { return ""; }
 };
 
 // The tensors of one model component, across all its shard files, looked up by name.

@@ -1,7 +1,10 @@
 #include "lora/lora_set.h"
 
+#include <cstdio>
+
 #include "core/error.h"
 #include "core/log.h"
+#include "io/packed_cache.h"
 #include "lora/lora_delta.h"
 
 namespace sdxl::lora {
@@ -17,8 +20,10 @@ struct Change {
 class ComponentPatch final : public io::TensorPatch {
  public:
   std::map<std::string, std::vector<Change>> changes;
+  std::string files;  // the LoRA files and their weights (identity())
 
   bool touches(const std::string& name) const override { return changes.count(name) > 0; }
+  std::string identity() const override { return files; }
   std::vector<std::string> names() const override {
     std::vector<std::string> out;
     for (const auto& [name, list] : changes) out.push_back(name);
@@ -106,7 +111,16 @@ std::shared_ptr<const LoraSet> LoraSet::load(const std::vector<LoraSpec>& specs,
     }
     log_info("[lora] ", spec.path.filename().string(), " x", spec.weight, ": ", file.modules.size(), " layers");
   }
-  for (auto& [component, patch] : patches) set->patches_[component] = patch;
+  std::string files;
+  for (const LoraSpec& spec : specs) {
+    char weight[32];
+    std::snprintf(weight, sizeof(weight), "%.17g", spec.weight);
+    files += "lora " + io::file_identity(spec.path) + " weight " + weight + "\n";
+  }
+  for (auto& [component, patch] : patches) {
+    patch->files = files;
+    set->patches_[component] = patch;
+  }
   return set;
 }
 

@@ -60,7 +60,7 @@ std::unique_ptr<Engine> Engine::load(const EngineOptions& options) {
 }
 
 SdxlPipeline Engine::load_pipeline(std::shared_ptr<const ModelSource> source) const {
-  SdxlPipeline p = SdxlPipeline::load(std::move(source), options_.precision, one_shot(options_));
+  SdxlPipeline p = SdxlPipeline::load(std::move(source), options_.precision, one_shot(options_), options_.packed_cache);
   p.use_codecs(taesd_, options_.taesd_encode ? taesd_ : nullptr);
   return p;
 }

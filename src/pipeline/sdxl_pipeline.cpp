@@ -60,15 +60,17 @@ double weights_gib(const ModelSource& source, const std::string& component, doub
 
 }  // namespace
 
-SdxlPipeline SdxlPipeline::load(std::shared_ptr<const ModelSource> source, ops::Precision precision, bool one_shot) {
+SdxlPipeline SdxlPipeline::load(std::shared_ptr<const ModelSource> source, ops::Precision precision, bool one_shot,
+                                const PackedCacheSettings& cache) {
   SdxlPipeline p;
   p.precision_ = precision;
+  p.packed_cache_ = cache;
   p.source_ = std::move(source);
   const ModelSource& s = *p.source_;
   for (const char* needed : {"unet", "vae", "scheduler", "text_encoder_2"})
     SDXL_CHECK(s.has(needed), Format, "[model] ", s.location().string(), ": model_index.json has no ", needed);
   // One-shot: the text encoders load at the first prompt (with that call's LoRAs merged in).
-  if (!one_shot) p.prompt_encoder_ = std::make_shared<PromptEncoder>(PromptEncoder::load(s, precision, &p.adaptable_));
+  if (!one_shot) p.prompt_encoder_ = std::make_shared<PromptEncoder>(PromptEncoder::load(s, precision, &p.adaptable_, &p.packed_cache_));
   p.release_text_encoders_ = one_shot;
   p.unet_config_ = io::parse_unet_config(s.config("unet"), s.config_origin("unet"));
   p.vae_config_ = io::parse_vae_config(s.config("vae"), s.config_origin("vae"));
@@ -82,14 +84,15 @@ SdxlPipeline SdxlPipeline::load(std::shared_ptr<const ModelSource> source, ops::
 }
 
 const LatentCodec& SdxlPipeline::codec() {
-  if (!codec_) codec_ = std::make_shared<AutoencoderKlCodec>(load_vae(*source_, "vae", precision_), vae_config_);
+  if (!codec_) codec_ = std::make_shared<AutoencoderKlCodec>(load_vae(*source_, "vae", precision_, &packed_cache_), vae_config_);
   return *codec_;
 }
 
 models::UNet2DConditionModel& SdxlPipeline::unet() {
   if (!unet_)
     unet_ = std::make_shared<models::UNet2DConditionModel>(
-        load_unet(*source_, "unet", precision_, release_text_encoders_ ? nullptr : &adaptable_["unet"]));
+        load_unet(*source_, "unet", precision_, release_text_encoders_ ? nullptr : &adaptable_["unet"],
+                  &packed_cache_));
   return *unet_;
 }
 
@@ -168,7 +171,8 @@ PromptEmbeddings SdxlPipeline::encode_prompt(const GenerateRequest& r) {
              "classifier-free guidance, so the negative prompt is not used");
   if (!prompt_encoder_)
     prompt_encoder_ = std::make_shared<PromptEncoder>(
-        PromptEncoder::load(*source_, precision_, release_text_encoders_ ? nullptr : &adaptable_));
+        PromptEncoder::load(*source_, precision_, release_text_encoders_ ? nullptr : &adaptable_,
+                            &packed_cache_));
   PromptEmbeddings emb = prompt_encoder_->encode(prompt_request);
   if (release_text_encoders_) {
     prompt_encoder_.reset();

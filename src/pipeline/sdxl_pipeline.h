@@ -14,6 +14,7 @@
 #include "pipeline/request/generate_request.h"
 #include "pipeline/stages/latent_codec.h"
 #include "pipeline/sources/model_source.h"
+#include "pipeline/sources/packed_layers.h"
 #include "pipeline/prompts/prompt_encoder.h"
 #include "pipeline/request/request_limits.h"
 #include "rng/batch_generators.h"
@@ -28,8 +29,9 @@ class SdxlPipeline {
   // and free the UNet before the VAE decode (and the VAE while the UNet runs), so that no two of
   // them are in memory together (one-shot use such as the CLI; a later call loads them again).
   // Configs are checked here.
+  // `cache`: the packed-weight cache its models' layers come from and go to (default: none).
   static SdxlPipeline load(std::shared_ptr<const ModelSource> source, ops::Precision precision = ops::Precision::F32,
-                           bool one_shot = false);
+                           bool one_shot = false, const PackedCacheSettings& cache = {});
   static SdxlPipeline load(const std::filesystem::path& model, const std::string& variant = "",
                            ops::Precision precision = ops::Precision::F32, bool one_shot = false) {
     return load(open_model_source(model, variant), precision, one_shot);
@@ -97,6 +99,7 @@ class SdxlPipeline {
   int64_t projection_dim_ = 0;
   bool release_text_encoders_ = false;
   ops::Precision precision_ = ops::Precision::F32;
+  PackedCacheSettings packed_cache_;
   std::unique_ptr<Arena> arena_ = std::make_unique<Arena>();  // boxed: the pipeline stays movable
 };
 

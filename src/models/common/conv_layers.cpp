@@ -17,10 +17,14 @@ Conv2d Conv2d::bind(WeightBinder& w, const std::string& prefix, const Conv2dGeom
   Conv2d conv;
   conv.geometry_ = geometry;
   const int64_t k = geometry.kernel;
-  Tensor weight = w.take(prefix + ".weight", Shape{geometry.out_channels, geometry.in_channels, k, k});
-  Tensor bias = bias_present ? w.take(prefix + ".bias", Shape{geometry.out_channels}) : Tensor();
+  const Shape weight_shape{geometry.out_channels, geometry.in_channels, k, k}, bias_shape{geometry.out_channels};
+  w.expect(prefix + ".weight", weight_shape);
+  if (bias_present) w.expect(prefix + ".bias", bias_shape);
   if (!w.has_data()) return conv;
-  *conv.packed_ = ops::pack_conv2d(weight, bias, geometry, w.precision());
+  *conv.packed_ = w.packed_conv2d(prefix + ".weight", geometry, bias_present, [&] {
+    return ops::pack_conv2d(w.take(prefix + ".weight", weight_shape),
+                            bias_present ? w.take(prefix + ".bias", bias_shape) : Tensor(), geometry, w.precision());
+  });
   if (AdaptableLayers* adaptable = w.adaptable()) {
     const std::string bias_name = bias_present ? prefix + ".bias" : "";
     const bool merged = w.patched(prefix + ".weight") || (bias_present && w.patched(bias_name));

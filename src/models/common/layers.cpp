@@ -21,27 +21,29 @@ Linear Linear::bind_fused(WeightBinder& w, const std::vector<std::string>& prefi
   Linear layer;
   layer.in_ = in_features;
   layer.out_ = out_features_each * static_cast<int64_t>(prefixes.size());
-  std::vector<Tensor> weights, biases;
+  const Shape weight_shape{out_features_each, in_features}, bias_shape{out_features_each};
   for (const auto& prefix : prefixes) {
-    weights.push_back(w.take(prefix + ".weight", Shape{out_features_each, in_features}));
-    if (bias) biases.push_back(w.take(prefix + ".bias", Shape{out_features_each}));
+    w.expect(prefix + ".weight", weight_shape);
+    if (bias) w.expect(prefix + ".bias", bias_shape);
   }
   if (!w.has_data()) return layer;
-  if (prefixes.size() == 1) {
-    *layer.packed_ = ops::pack_linear(weights[0], bias ? biases[0] : Tensor(), w.precision());
-  } else {
+  *layer.packed_ = w.packed_linear(prefixes.front() + ".weight", layer.out_, in_features, bias, [&] {
+    if (prefixes.size() == 1)
+      return ops::pack_linear(w.take(prefixes[0] + ".weight", weight_shape),
+                              bias ? w.take(prefixes[0] + ".bias", bias_shape) : Tensor(), w.precision());
+    // Several projections as one: their rows (and biases) one after another.
     Tensor weight = Tensor::empty(Shape{layer.out_, in_features}, DType::F32);
     Tensor fused_bias = bias ? Tensor::empty(Shape{layer.out_}, DType::F32) : Tensor();
     for (size_t i = 0; i < prefixes.size(); ++i) {
-      Tensor part = to_f32(weights[i]);
+      Tensor part = to_f32(w.take(prefixes[i] + ".weight", weight_shape));
       std::memcpy(weight.data<float>() + static_cast<int64_t>(i) * out_features_each * in_features, part.raw(), part.nbytes());
       if (bias) {
-        Tensor b = to_f32(biases[i]);
+        Tensor b = to_f32(w.take(prefixes[i] + ".bias", bias_shape));
         std::memcpy(fused_bias.data<float>() + static_cast<int64_t>(i) * out_features_each, b.raw(), b.nbytes());
       }
     }
-    *layer.packed_ = ops::pack_linear(weight, fused_bias, w.precision());
-  }
+    return ops::pack_linear(weight, fused_bias, w.precision());
+  });
   if (AdaptableLayers* adaptable = w.adaptable()) {
     std::vector<AdaptableLayers::Part> parts;
     bool merged = false;
@@ -54,12 +56,11 @@ Linear Linear::bind_fused(WeightBinder& w, const std::vector<std::string>& prefi
   return layer;
 }
 
-Linear Linear::from_tensors(const Tensor& weight, const Tensor& bias, ops::Precision precision) {
+Linear Linear::from_packed(ops::LinearWeights packed) {
   Linear layer;
-  if (!weight.defined()) return layer;
-  layer.in_ = weight.dim(1);
-  layer.out_ = weight.dim(0);
-  *layer.packed_ = ops::pack_linear(weight, bias, precision);
+  layer.in_ = packed.in_features();
+  layer.out_ = packed.out_features();
+  *layer.packed_ = std::move(packed);
   return layer;
 }
 

@@ -22,8 +22,8 @@ class Linear {
   static Linear bind_fused(WeightBinder& w, const std::vector<std::string>& prefixes, int64_t in_features,
                            int64_t out_features_each, bool bias = true);
 
-  // From tensors already taken (weight [out, in], bias [out] or undefined); undefined weight: no data.
-  static Linear from_tensors(const Tensor& weight, const Tensor& bias, ops::Precision precision = ops::Precision::F32);
+  // A layer over weights packed already.
+  static Linear from_packed(ops::LinearWeights packed);
 
   Tensor operator()(Arena& arena, const Tensor& x) const;      // [..., in] -> [..., out]
   void accumulate(const Tensor& x, Tensor& residual) const;    // residual += this(x)

@@ -7,7 +7,43 @@
 
 namespace sdxl::models {
 
-Tensor FileWeights::take(const std::string& name, const Shape& shape) {
+namespace {
+
+// From the store when it has the layer as this machine packs it; else packed and offered to it.
+template <typename Weights, typename Restore>
+Weights from_store_or_pack(PackedLayerStore* store, const std::string& name, const Restore& restore,
+                           const std::function<Weights()>& pack) {
+  if (!store) return pack();
+  if (const PackedImage* image = store->find(name)) {
+    Weights restored = restore(*image);
+    if (!restored.empty()) return restored;
+    store->refuse(name);
+  }
+  Weights packed = pack();
+  store->keep(name, ops::packed_image(packed));
+  return packed;
+}
+
+}  // namespace
+
+ops::LinearWeights WeightBinder::packed_linear(const std::string& name, int64_t out_features, int64_t in_features,
+                                               bool bias, const std::function<ops::LinearWeights()>& pack) {
+  return from_store_or_pack<ops::LinearWeights>(
+      packed_store_, name,
+      [&](const PackedImage& image) {
+        return ops::linear_from_image(image, out_features, in_features, bias, precision_);
+      },
+      pack);
+}
+
+ops::Conv2dWeights WeightBinder::packed_conv2d(const std::string& name, const ops::Conv2dGeometry& geometry, bool bias,
+                                               const std::function<ops::Conv2dWeights()>& pack) {
+  return from_store_or_pack<ops::Conv2dWeights>(
+      packed_store_, name,
+      [&](const PackedImage& image) { return ops::conv2d_from_image(image, geometry, bias, precision_); }, pack);
+}
+
+void FileWeights::expect(const std::string& name, const Shape& shape) {
   const io::TensorRecord* record = weights_.record(name);
   if (!record)
     fail(ErrorCode::Format, "[weights] ", weights_.component(), ": missing tensor '", name, "' (expected shape ",
@@ -19,6 +55,10 @@ Tensor FileWeights::take(const std::string& name, const Shape& shape) {
     fail(ErrorCode::Format, "[weights] ", weights_.component(), ": tensor '", name, "' is ",
          dtype_name(record->dtype), ", expected a float type");
   taken_.insert(name);
+}
+
+Tensor FileWeights::take(const std::string& name, const Shape& shape) {
+  expect(name, shape);
   return weights_.get_transient(name);
 }
 

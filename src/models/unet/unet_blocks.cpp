@@ -23,9 +23,14 @@ Transformer2D Transformer2D::bind(WeightBinder& w, const std::string& prefix, in
   } else {
     // 1x1 convolutions on channels-last data are the same linear maps.
     auto conv1x1 = [&](const std::string& name) {
-      Tensor weight = w.take(name + ".weight", Shape{channels, channels, 1, 1});
-      Tensor bias = w.take(name + ".bias", Shape{channels});
-      return Linear::from_tensors(weight.defined() ? weight.reshape(Shape{channels, channels}) : weight, bias, w.precision());
+      const Shape weight_shape{channels, channels, 1, 1}, bias_shape{channels};
+      w.expect(name + ".weight", weight_shape);
+      w.expect(name + ".bias", bias_shape);
+      if (!w.has_data()) return Linear();
+      return Linear::from_packed(w.packed_linear(name + ".weight", channels, channels, true, [&] {
+        return ops::pack_linear(w.take(name + ".weight", weight_shape).reshape(Shape{channels, channels}),
+                                w.take(name + ".bias", bias_shape), w.precision());
+      }));
     };
     t.proj_in_ = conv1x1(prefix + ".proj_in");
     t.proj_out_ = conv1x1(prefix + ".proj_out");

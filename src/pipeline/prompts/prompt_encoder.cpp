@@ -35,13 +35,14 @@ std::vector<std::string> PromptArg::for_batch(size_t batch, const char* what) co
 }
 
 PromptEncoder PromptEncoder::load(const ModelSource& source, ops::Precision precision,
-                                  std::map<std::string, models::AdaptableLayers>* adaptable) {
+                                  std::map<std::string, models::AdaptableLayers>* adaptable,
+                                  const PackedCacheSettings* cache) {
   PromptEncoder encoder;
   encoder.force_zeros_for_empty_prompt_ = source.index().force_zeros_for_empty_prompt;
   auto load_pair = [&](const std::string& tokenizer, const std::string& model) {
     return std::make_shared<Encoder>(
         Encoder{load_clip_tokenizer(source.tokenizer_dir(tokenizer), source.tokenizer_vocab_dir(tokenizer)),
-                load_text_encoder(source, model, precision, adaptable ? &(*adaptable)[model] : nullptr)});
+                load_text_encoder(source, model, precision, adaptable ? &(*adaptable)[model] : nullptr, cache)});
   };
   SDXL_CHECK(source.has("text_encoder_2") && source.has("tokenizer_2"), Format, "[model] ", source.location().string(),
              ": an SDXL pipeline needs text_encoder_2 and tokenizer_2");

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "pipeline/sources/model_source.h"
+#include "pipeline/sources/packed_layers.h"
 #include "pipeline/prompts/textual_inversion.h"
 #include "core/error.h"
 #include "models/clip/clip_text_model.h"
@@ -79,7 +80,8 @@ class PromptEncoder {
   // Loads tokenizer(_2) and text_encoder(_2) as the folder has them (the refiner has only _2).
   // `adaptable`: where each text encoder's layers are recorded for later LoRA changes, by component.
   static PromptEncoder load(const ModelSource& source, ops::Precision precision = ops::Precision::F32,
-                            std::map<std::string, models::AdaptableLayers>* adaptable = nullptr);
+                            std::map<std::string, models::AdaptableLayers>* adaptable = nullptr,
+                            const PackedCacheSettings* cache = nullptr);
   PromptEmbeddings encode(const PromptRequest& request) const;
 
   bool has_first_encoder() const { return first_ != nullptr; }

@@ -14,6 +14,7 @@
 #include "pipeline/request/control_spec.h"
 #include "pipeline/request/generate_request.h"
 #include "pipeline/request/hires_spec.h"
+#include "pipeline/sources/packed_layers.h"
 
 namespace sdxl::pipeline {
 
@@ -41,6 +42,8 @@ struct EngineOptions {
   std::filesystem::path lora_dir;
   // LoRAs merged in at load (a request asking for the same set does not bind the models again).
   std::vector<lora::LoraSpec> loras, refiner_loras;
+  // The packed-weight cache (pipeline/sources/packed_layers.h): its folder (empty: none) and bound.
+  PackedCacheSettings packed_cache;
 };
 
 enum class RefinerMode {

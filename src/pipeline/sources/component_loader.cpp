@@ -12,14 +12,21 @@ namespace {
 template <typename Model, typename Config>
 Model bind_component(const ModelSource& source, const std::string& component, const Config& config,
                      ops::Precision precision, const std::vector<std::string>& ignored = {},
-                     models::AdaptableLayers* adaptable = nullptr) {
+                     models::AdaptableLayers* adaptable = nullptr, const PackedCacheSettings* cache = nullptr) {
   io::WeightSet weights = source.weights(component);
   models::FileWeights binder(weights);
   binder.set_precision(precision);
   if (adaptable) adaptable->clear();
   binder.set_adaptable(adaptable);
+  std::optional<PackedLayers> packed;
+  if (cache && !cache->dir.empty())
+    if (auto key = packed_cache_key(component, source.config(component), weights, precision)) {
+      packed.emplace(*cache, std::move(*key));
+      binder.set_packed_store(&*packed);
+    }
   Model model = Model::load(config, binder);
   binder.finish(ignored);
+  if (packed) packed->finish();
   return_free_memory_to_system();  // the conversion and packing temporaries
   return model;
 }
@@ -27,18 +34,20 @@ Model bind_component(const ModelSource& source, const std::string& component, co
 }  // namespace
 
 models::ClipTextModel load_text_encoder(const ModelSource& source, const std::string& component,
-                                        ops::Precision precision, models::AdaptableLayers* adaptable) {
+                                        ops::Precision precision, models::AdaptableLayers* adaptable,
+                                        const PackedCacheSettings* cache) {
   io::ClipTextConfig config = io::parse_clip_text_config(source.config(component), source.config_origin(component));
   auto model = bind_component<models::ClipTextModel>(source, component, config, precision,
-                                                     models::ClipTextModel::ignored_tensors(), adaptable);
+                                                     models::ClipTextModel::ignored_tensors(), adaptable, cache);
   log_info("[model] loaded ", component, " (", config.architecture, ", ", config.num_hidden_layers, " layers)");
   return model;
 }
 
 models::UNet2DConditionModel load_unet(const ModelSource& source, const std::string& component,
-                                       ops::Precision precision, models::AdaptableLayers* adaptable) {
+                                       ops::Precision precision, models::AdaptableLayers* adaptable,
+                                       const PackedCacheSettings* cache) {
   io::UNetConfig config = io::parse_unet_config(source.config(component), source.config_origin(component));
-  auto model = bind_component<models::UNet2DConditionModel>(source, component, config, precision, {}, adaptable);
+  auto model = bind_component<models::UNet2DConditionModel>(source, component, config, precision, {}, adaptable, cache);
   log_info("[model] loaded ", component, " (", config.levels(), " levels)");
   return model;
 }
@@ -48,9 +57,10 @@ ops::Precision vae_precision(const io::VaeConfig& config, ops::Precision precisi
 }
 
 models::AutoencoderKL load_vae(const ModelSource& source, const std::string& component,
-                               ops::Precision precision) {
+                               ops::Precision precision, const PackedCacheSettings* cache) {
   io::VaeConfig config = io::parse_vae_config(source.config(component), source.config_origin(component));
-  auto model = bind_component<models::AutoencoderKL>(source, component, config, vae_precision(config, precision));
+  auto model = bind_component<models::AutoencoderKL>(source, component, config, vae_precision(config, precision), {},
+                                                     nullptr, cache);
   log_info("[model] loaded ", component);
   return model;
 }
