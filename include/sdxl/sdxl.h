@@ -176,7 +176,19 @@ typedef struct sdxl_engine_params {
                            force_upcast: false (sdxl-vae-fp16-fix) runs in bf16 under precision "bf16". */
   const char* lora_dir; /* NULL: none; else where a prompt's <lora:NAME:WEIGHT> tags find NAME.safetensors
                            (in it or a folder below it, never outside) */
+  /* The packed-weight cache: NULL or "": none (every load converts and packs the weights); else a
+     folder (sdxl_packed_cache_default_dir() is the usual one) where the first load of a checkpoint
+     at a precision writes its weights as the kernels want them, and later loads map them instead
+     of reading and packing the checkpoint. Entries are checked before use (a damaged, partial or
+     stale one is made again) and the folder is kept under packed_cache_max_gb (default 64), least
+     recently used entries removed first. */
+  const char* packed_cache_dir;
+  double packed_cache_max_gb;
 } sdxl_engine_params;
+
+/* $SDXL_CACHE_DIR/packed, else $XDG_CACHE_HOME/sdxl/packed, else ~/.cache/sdxl/packed; "" when none
+   of those variables is set. */
+const char* sdxl_packed_cache_default_dir(void);
 
 void sdxl_engine_params_init(sdxl_engine_params* params);
 sdxl_status sdxl_engine_load(const sdxl_engine_params* params, sdxl_engine** engine);

@@ -74,7 +74,16 @@ struct EngineOptions {
   bool taesd_encode = false;
   std::string config_dir, refiner_config_dir;  // single-file checkpoints' architectures
   std::string vae_path, lora_dir;
+  std::string packed_cache_dir;  // "": no packed-weight cache (sdxl_engine_params)
+  double packed_cache_max_gb = 64;
 };
+
+// The folder a tool's --cache-dir / --no-cache name for packed_cache_dir: none when `off`, the
+// default one (sdxl_packed_cache_default_dir) when none is given.
+inline std::string packed_cache_folder(const std::string& given, bool off) {
+  if (off) return "";
+  return given.empty() ? std::string(sdxl_packed_cache_default_dir()) : given;
+}
 
 // Owns a loaded engine.
 class Engine {
@@ -93,6 +102,8 @@ class Engine {
     params.refiner_config_dir = options.refiner_config_dir.c_str();
     params.lora_dir = options.lora_dir.c_str();
     params.vae_path = options.vae_path.c_str();
+    params.packed_cache_dir = options.packed_cache_dir.c_str();
+    params.packed_cache_max_gb = options.packed_cache_max_gb;
     check(sdxl_engine_load(&params, &engine_));
   }
   explicit Engine(const std::string& model_dir) : Engine(with_model(model_dir)) {}

@@ -43,6 +43,8 @@ class EngineParams(ctypes.Structure):
         ("refiner_config_dir", c_char_p),
         ("vae_path", c_char_p),
         ("lora_dir", c_char_p),
+        ("packed_cache_dir", c_char_p),
+        ("packed_cache_max_gb", ctypes.c_double),
     ]
 
 
@@ -298,6 +300,7 @@ _declare("sdxl_free_string", None, ctypes.c_void_p)
 _declare("sdxl_set_num_threads", None, c_int)
 _declare("sdxl_set_log_level", None, c_int)
 _declare("sdxl_engine_params_init", None, ctypes.POINTER(EngineParams))
+_declare("sdxl_packed_cache_default_dir", c_char_p)
 _declare("sdxl_engine_load", c_int, ctypes.POINTER(EngineParams), ctypes.POINTER(ctypes.c_void_p))
 _declare("sdxl_engine_free", None, ctypes.c_void_p)
 _declare("sdxl_engine_is_refiner", c_int, ctypes.c_void_p)

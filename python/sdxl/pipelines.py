@@ -153,13 +153,16 @@ class _SdxlPipeline(IpAdapterMixin):
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *, precision: Optional[str] = None, variant: Optional[str] = None,
                         torch_dtype=None, vae: Optional[str] = None, taesd: Optional[str] = None,
-                        lora_dir: Optional[str] = None, config: Optional[str] = None, **kwargs):
+                        lora_dir: Optional[str] = None, config: Optional[str] = None,
+                        packed_cache_dir=None, **kwargs):
         """Loads a diffusers folder or a single-file checkpoint (.safetensors, .ckpt).
 
         precision: "fp32" (default) or "bf16" (or torch_dtype=torch.bfloat16); variant: "fp16" for
         *.fp16.safetensors weights (a refiner is a pipeline of its own, as in diffusers); vae:
         another VAE; taesd: a tiny autoencoder for previews and fast decodes; lora_dir: where
-        <lora:NAME:W> tags find their files; config: a single file's architecture folder."""
+        <lora:NAME:W> tags find their files; config: a single file's architecture folder;
+        packed_cache_dir: where weights are kept packed between loads (default: sdxl's cache
+        folder, $SDXL_CACHE_DIR/packed or ~/.cache/sdxl/packed; False: no cache)."""
         scheduler = kwargs.pop("scheduler", None)  # diffusers' scheduler= component: a scheduler, or a sampler name
         components = {name: kwargs.pop(name) for name in cls._component_names if name in kwargs}
         missing = [name for name in cls._component_names if components.get(name) is None]
@@ -178,6 +181,9 @@ class _SdxlPipeline(IpAdapterMixin):
         params.model_dir = path.encode()
         params.precision = chosen.encode()
         params.memory_policy = _native.MEMORY_KEEP_LOADED
+        if packed_cache_dir is not False:
+            params.packed_cache_dir = (os.fspath(packed_cache_dir) if packed_cache_dir
+                                       else _native.lib.sdxl_packed_cache_default_dir().decode()).encode()
         for member, value in (("variant", variant), ("vae_path", vae), ("taesd_dir", taesd),
                               ("lora_dir", lora_dir), ("config_dir", config)):
             if value:

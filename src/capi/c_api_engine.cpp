@@ -1,5 +1,6 @@
 // The C API's engine entry points: load, generate, check, capacity, infotext. Parameters become
 // an EngineRequest in c_api_request.cpp; the recipe itself is the pipeline's (pipeline/engine.h).
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -38,6 +39,13 @@ void sdxl_engine_params_init(sdxl_engine_params* params) {
   params->refiner_config_dir = nullptr;
   params->lora_dir = nullptr;
   params->vae_path = nullptr;
+  params->packed_cache_dir = nullptr;
+  params->packed_cache_max_gb = 64;
+}
+
+const char* sdxl_packed_cache_default_dir(void) {
+  static const std::string dir = sdxl::pipeline::default_packed_cache_dir().string();
+  return dir.c_str();
 }
 
 sdxl_status sdxl_engine_load(const sdxl_engine_params* params, sdxl_engine** engine) {
@@ -65,6 +73,12 @@ sdxl_status sdxl_engine_load(const sdxl_engine_params* params, sdxl_engine** eng
     if (params->refiner_config_dir && *params->refiner_config_dir) options.refiner_config = params->refiner_config_dir;
     if (params->lora_dir && *params->lora_dir) options.lora_dir = params->lora_dir;
     if (params->vae_path && *params->vae_path) options.vae = params->vae_path;
+    if (params->packed_cache_dir && *params->packed_cache_dir) {
+      SDXL_CHECK_PARAM(std::isfinite(params->packed_cache_max_gb) && params->packed_cache_max_gb > 0, InvalidArgument,
+                       "packed_cache_max_gb", "[load] packed_cache_max_gb must be a positive number of GiB, got ",
+                       params->packed_cache_max_gb);
+      options.packed_cache = {params->packed_cache_dir, params->packed_cache_max_gb};
+    }
     auto out = std::make_unique<sdxl_engine>();
     out->engine = sdxl::pipeline::Engine::load(options);
     *engine = out.release();

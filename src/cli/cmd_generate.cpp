@@ -23,6 +23,7 @@
 #include "cli/control_args.h"
 #include "cli/hires_args.h"
 #include "cli/lora_arg.h"
+#include "cli/model_options.h"
 #include "cli/progress_bar.h"
 #include "sdxl/generation.hpp"
 
@@ -57,6 +58,9 @@ struct GenerateOptions {
   std::vector<std::string> loras, refiner_loras;  // FILE[:WEIGHT]
   std::string vae;                                // a VAE to use instead of the model's
   std::string lora_dir;
+  std::string cache_dir;  // the packed-weight cache (--cache-dir, --no-cache, --cache-max-gb)
+  bool no_cache = false;
+  double cache_max_gb = 64;
   bool width_given = false, height_given = false;  // -W, -H on the command line
   ControlOptions control;
   HiresOptions hires;
@@ -310,6 +314,8 @@ int run_generate(const GenerateOptions& o) {
     options.refiner_config_dir = o.refiner_config;
     options.lora_dir = o.lora_dir;
     options.vae_path = o.vae;
+    options.packed_cache_dir = api::packed_cache_folder(o.cache_dir, o.no_cache);
+    options.packed_cache_max_gb = o.cache_max_gb;
     engine = std::make_unique<api::Engine>(options);
     generated = std::make_unique<api::Images>(*engine, params);
   } catch (const api::Failure& e) {
@@ -437,6 +443,7 @@ Command add_generate_command(CLI::App& app) {
                   "fp32, or bf16: bf16 matmuls and convolutions with fp32 accumulation (the VAE stays fp32)")
       ->check(CLI::IsMember({"fp32", "bf16"}))
       ->capture_default_str();
+  add_cache_options(*cmd, o->cache_dir, o->no_cache, o->cache_max_gb);
   cmd->add_option("--init-image", o->init_image, "img2img: start from this PNG or JPEG (the output takes its size, rounded down to a multiple of 8, "
                   "unless -W/-H are given; the image is resized with Lanczos as diffusers does)");
   cmd->add_option("--strength", o->generation.strength, "img2img: how much of the schedule to run, in (0, 1]")->capture_default_str();

@@ -31,7 +31,20 @@ CLI::Option* add_model_options(CLI::App& cmd, server::ServerOptions& s) {
   cmd.add_option("--precision", s.precision, "fp32, or bf16 (about twice as fast)")
       ->check(CLI::IsMember({"fp32", "bf16"}))
       ->capture_default_str();
+  add_cache_options(cmd, s.packed_cache_dir, s.packed_cache_off, s.packed_cache_max_gb);
   return model;
+}
+
+void add_cache_options(CLI::App& cmd, std::string& dir, bool& off, double& max_gb) {
+  CLI::Option* folder = cmd.add_option(
+      "--cache-dir", dir,
+      "Where weights are kept packed as the kernels want them: the first load of a checkpoint at a\n"
+      "precision writes them, later loads map them (seconds instead of reading and converting the\n"
+      "checkpoint). Default: $SDXL_CACHE_DIR/packed, $XDG_CACHE_HOME/sdxl/packed or ~/.cache/sdxl/packed");
+  cmd.add_flag("--no-cache", off, "No packed-weight cache: every load reads and packs the checkpoint")->excludes(folder);
+  cmd.add_option("--cache-max-gb", max_gb, "The packed-weight cache's size bound in GiB (least recently used entries go first)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
 }
 
 server::RedisAddress parse_queue_url(const std::string& url) {

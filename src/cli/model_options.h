@@ -9,8 +9,11 @@
 namespace sdxl::cli {
 
 // -m (returned: serve makes it optional with --queue), --config, --refiner, --vae, --taesd,
-// --lora-dir, --embedding-dir, --precision.
+// --lora-dir, --embedding-dir, --precision, and the cache options below.
 CLI::Option* add_model_options(CLI::App& cmd, server::ServerOptions& s);
+
+// --cache-dir, --no-cache, --cache-max-gb: the packed-weight cache (sdxl_engine_params).
+void add_cache_options(CLI::App& cmd, std::string& dir, bool& off, double& max_gb);
 
 // --log-format, --log-level, --log-prompts: the service's log lines (server/service/service_log.h).
 struct LogOptions {

@@ -20,6 +20,9 @@ struct ServerOptions {
   std::string upscaler_dir;  // ESRGAN-family models the hires fix and the extras API may name (by file name without extension)
   std::string styles_file;  // AUTOMATIC1111's styles.csv: the styles requests may name
   std::string precision = "fp32";
+  std::string packed_cache_dir;  // --cache-dir ("": the default folder, unless packed_cache_off)
+  bool packed_cache_off = false;  // --no-cache
+  double packed_cache_max_gb = 64;
   std::string host = "127.0.0.1";
   int port = 7860;  // 0: any free port (printed)
   std::vector<std::pair<std::string, std::string>> api_auth;  // --api-auth user:pass[,user:pass]

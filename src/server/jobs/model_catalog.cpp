@@ -278,6 +278,9 @@ void ModelCatalog::load(const Checkpoint& c) {
   params.lora_dir = options_.lora_dir.c_str();
   params.vae_path = options_.vae.c_str();
   params.taesd_dir = options_.taesd.c_str();
+  const std::string cache = api::packed_cache_folder(options_.packed_cache_dir, options_.packed_cache_off);
+  params.packed_cache_dir = cache.c_str();
+  params.packed_cache_max_gb = options_.packed_cache_max_gb;
   make_room_for(c);
   sdxl_engine* fresh = nullptr;
   const auto started = std::chrono::steady_clock::now();
