@@ -108,14 +108,58 @@ std::string verify(const MappedFile& file, const std::string& key, std::unordere
 
 }  // namespace
 
-std::string file_identity(const fs::path& path) {
+std::string file_key_line(const fs::path& path) {
   struct stat st {};
-  const fs::path absolute = fs::absolute(path);
+  const fs::path absolute = fs::absolute(path).lexically_normal();
   SDXL_CHECK(::stat(absolute.c_str(), &st) == 0, Io, "[cache] ", path.string(), ": cannot read: ", std::strerror(errno));
-  return absolute.lexically_normal().string() + " size " + std::to_string(st.st_size) + " mtime " +
-         std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + " inode " +
-         std::to_string(st.st_ino);
+  return "file " + std::to_string(st.st_size) + " " + std::to_string(st.st_mtim.tv_sec) + "." +
+         std::to_string(st.st_mtim.tv_nsec) + " " + std::to_string(st.st_ino) + " " + absolute.string() + "\n";
 }
+
+bool names_changed_files(const std::string& key) {
+  size_t at = 0;
+  while (at < key.size()) {
+    size_t end = key.find('\n', at);
+    if (end == std::string::npos) end = key.size();
+    const std::string line = key.substr(at, end - at);
+    at = end + 1;
+    if (line.rfind("file ", 0) != 0) continue;
+    // "file SIZE MTIME INODE PATH": the path is what follows the fourth space.
+    size_t path = 0;
+    for (int field = 0; field < 4 && path != std::string::npos; ++field) path = line.find(' ', path + (field ? 1 : 0));
+    if (path == std::string::npos) return true;
+    try {
+      if (file_key_line(line.substr(path + 1)) != line + "\n") return true;
+    } catch (const Error&) {
+      return true;  // gone
+    }
+  }
+  return false;
+}
+
+namespace {
+
+// The key an entry was written for, read from its index alone; empty when it cannot be read.
+std::string stored_key(const fs::path& file) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  std::string key;
+  Header h{};
+  if (::pread(fd, &h, sizeof(h), 0) == static_cast<ssize_t>(sizeof(h)) &&
+      std::memcmp(h.magic, kMagic, sizeof(kMagic)) == 0 && header_checksum(h) == h.header_checksum) {
+    uint64_t length = 0;
+    if (::pread(fd, &length, sizeof(length), static_cast<off_t>(h.index_offset)) == sizeof(length) &&
+        length <= h.index_bytes) {
+      key.resize(length);
+      if (::pread(fd, key.data(), length, static_cast<off_t>(h.index_offset + sizeof(length))) != static_cast<ssize_t>(length))
+        key.clear();
+    }
+  }
+  ::close(fd);
+  return key;
+}
+
+}  // namespace
 
 std::shared_ptr<const PackedCacheEntry> PackedCacheEntry::open(const fs::path& file, const std::string& key) {
   std::error_code ec;
@@ -258,6 +302,10 @@ void PackedCacheFolder::trim(const fs::path& keep) const {
     if (path.extension() != kSuffix) continue;  // not ours: left alone
     const uint64_t bytes = item.file_size(ec);
     if (ec) continue;
+    if (path != keep && names_changed_files(stored_key(path))) {
+      if (fs::remove(path, ec)) log_info("[cache] removed ", path.string(), ": the files it was made from changed or are gone");
+      continue;
+    }
     total += bytes;
     if (path != keep) entries.push_back({path, used, bytes});
   }

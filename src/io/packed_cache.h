@@ -23,9 +23,13 @@
 
 namespace sdxl::io {
 
-// A file as a cache key names it: its absolute path, size and modification time (nanoseconds),
-// so a file replaced or changed in place gives another key. Throws Io when it cannot be read.
-std::string file_identity(const std::filesystem::path& path);
+// The line of a cache key naming a file the entry was made from: its size, modification time
+// (nanoseconds), inode and absolute path, so a file replaced or changed in place gives another
+// key. Throws Io when it cannot be read.
+std::string file_key_line(const std::filesystem::path& path);
+// Whether `key` names a file (by such lines) that has changed or gone since: its entry can never
+// be found again.
+bool names_changed_files(const std::string& key);
 
 // A complete, verified entry, mapped read-only: its layers' bytes by name.
 class PackedCacheEntry {
@@ -76,8 +80,9 @@ class PackedCacheFolder {
   PackedCacheFolder(std::filesystem::path dir, uint64_t max_bytes) : dir_(std::move(dir)), max_bytes_(max_bytes) {}
   const std::filesystem::path& dir() const { return dir_; }
   std::filesystem::path entry_file(const std::string& key) const;  // creates the folder
-  // Removes the least recently used entries until the folder holds at most max_bytes (never
-  // `keep`), and writers' leftovers older than an hour (a process that died while writing).
+  // Removes entries made from files that have changed or gone since, then the least recently
+  // used ones until the folder holds at most max_bytes (never `keep`), and writers' leftovers
+  // older than an hour (a process that died while writing).
   void trim(const std::filesystem::path& keep) const;
   // Marks `file` as just used (its modification time), for trim()'s order.
   static void touch(const std::filesystem::path& file);

@@ -115,7 +115,7 @@ std::shared_ptr<const LoraSet> LoraSet::load(const std::vector<LoraSpec>& specs,
   for (const LoraSpec& spec : specs) {
     char weight[32];
     std::snprintf(weight, sizeof(weight), "%.17g", spec.weight);
-    files += "lora " + io::file_identity(spec.path) + " weight " + weight + "\n";
+    files += io::file_key_line(spec.path) + "lora weight " + weight + "\n";
   }
   for (auto& [component, patch] : patches) {
     patch->files = files;

@@ -217,12 +217,34 @@ TEST(PackedCache, TheFolderKeepsUnderItsBoundDroppingTheLeastRecentlyUsed) {
 
 TEST(PackedCache, AFileIsKnownByPathSizeAndTime) {
   test::TempDir dir;
-  test::write_file(dir / "w.safetensors", "abc");
-  const std::string before = file_identity(dir / "w.safetensors");
-  EXPECT_NE(before.find((dir / "w.safetensors").string()), std::string::npos);
-  fs::last_write_time(dir / "w.safetensors", fs::last_write_time(dir / "w.safetensors") + std::chrono::seconds(1));
-  EXPECT_NE(file_identity(dir / "w.safetensors"), before);
-  EXPECT_THROW(file_identity(dir / "missing"), Error);
+  test::write_file(dir / "my weights.safetensors", "abc");
+  const std::string line = file_key_line(dir / "my weights.safetensors");
+  EXPECT_NE(line.find((dir / "my weights.safetensors").string()), std::string::npos);
+  EXPECT_EQ(line.back(), '\n');
+  const std::string key = "sdxl\ncomponent: unet\n" + line + "precision: f32\n";
+  EXPECT_FALSE(names_changed_files(key));
+  fs::last_write_time(dir / "my weights.safetensors", fs::last_write_time(dir / "my weights.safetensors") + std::chrono::seconds(1));
+  EXPECT_NE(file_key_line(dir / "my weights.safetensors"), line);
+  EXPECT_TRUE(names_changed_files(key));
+  fs::remove(dir / "my weights.safetensors");
+  EXPECT_TRUE(names_changed_files(key));
+  EXPECT_THROW(file_key_line(dir / "missing"), Error);
+}
+
+TEST(PackedCache, EntriesOfChangedOrRemovedCheckpointsAreTrimmed) {
+  test::TempDir dir;
+  test::write_file(dir / "a.safetensors", "a");
+  test::write_file(dir / "b.safetensors", "b");
+  PackedCacheFolder folder(dir / "c", uint64_t{1} << 40);
+  const std::string key_a = "sdxl\n" + file_key_line(dir / "a.safetensors"), key_b = "sdxl\n" + file_key_line(dir / "b.safetensors");
+  write_entry(folder.entry_file(key_a), key_a, some_layers(7));
+  write_entry(folder.entry_file(key_b), key_b, some_layers(7));
+  write_entry(folder.entry_file("no files"), "no files", some_layers(7));
+  fs::remove(dir / "a.safetensors");
+  folder.trim({});
+  EXPECT_FALSE(fs::exists(folder.entry_file(key_a)));
+  EXPECT_TRUE(fs::exists(folder.entry_file(key_b)));
+  EXPECT_TRUE(fs::exists(folder.entry_file("no files")));
 }
 
 }  // namespace

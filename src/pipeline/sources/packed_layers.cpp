@@ -25,7 +25,7 @@ std::optional<std::string> packed_cache_key(const std::string& component, const 
   key += "component: " + component + "\n";
   key += std::string("precision: ") + (precision == Precision::BF16 ? "bf16" : "f32") + "\n";
   key += "config: " + config.dump() + "\n";
-  for (const auto& file : weights.files()) key += "file: " + io::file_identity(file->path()) + "\n";
+  for (const auto& file : weights.files()) key += io::file_key_line(file->path());
   if (const auto& patch = weights.patch()) {
     const std::string identity = patch->identity();
     if (identity.empty()) return std::nullopt;
