@@ -25,7 +25,12 @@ std::optional<std::string> packed_cache_key(const std::string& component, const 
   key += "component: " + component + "\n";
   key += std::string("precision: ") + (precision == Precision::BF16 ? "bf16" : "f32") + "\n";
   key += "config: " + config.dump() + "\n";
-  for (const auto& file : weights.files()) key += io::file_key_line(file->path());
+  try {
+    for (const auto& file : weights.files()) key += io::file_key_line(file->path());
+  } catch (const Error& e) {
+    log_warn("[cache] ", component, " is not cached: ", e.what());
+    return std::nullopt;
+  }
   if (const auto& patch = weights.patch()) {
     const std::string identity = patch->identity();
     if (identity.empty()) return std::nullopt;

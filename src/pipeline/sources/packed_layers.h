@@ -32,7 +32,8 @@ std::filesystem::path default_packed_cache_dir();
 
 // Everything a component's packed layers depend on, as text: this build's packing, the
 // checkpoint files' identities, the config, the precision, the LoRAs merged as it is read
-// (nullopt when their identity is unknown: such a load is not cached), the CPU and libraries.
+// (nullopt when their identity, or a file's, is unknown: such a load is not cached), the CPU and
+// libraries.
 std::optional<std::string> packed_cache_key(const std::string& component, const nlohmann::json& config,
                                             const io::WeightSet& weights, Precision precision);
 
