@@ -1,6 +1,8 @@
 // Linked into every test binary: with SDXL_REQUIRE_REF=1 (CI) a missing reference folder fails
 // every test of the run, even where a binary's cases are parameterised over the (then empty)
-// case list and so would never reach SDXL_REQUIRE_REFERENCE().
+// case list and so would never reach SDXL_REQUIRE_REFERENCE(). And the binary's caches (model
+// hashes, packed weights), and those of the commands it runs, go to the build folder, never the
+// user's, unless SDXL_CACHE_DIR says otherwise.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -22,6 +24,10 @@ class ReferenceDataEnvironment : public ::testing::Environment {
     std::exit(1);
   }
 };
+
+#ifdef SDXL_TEST_CACHE_DIR
+[[maybe_unused]] const int cache_folder_set = ::setenv("SDXL_CACHE_DIR", SDXL_TEST_CACHE_DIR, /*overwrite=*/0);
+#endif
 
 [[maybe_unused]] ::testing::Environment* const registered =
     ::testing::AddGlobalTestEnvironment(new ReferenceDataEnvironment);
