@@ -97,13 +97,10 @@ std::string cpu_signature() {
   return std::to_string(a);
 }
 
-}  // namespace
-
-std::string packing_identity() {
+// The libraries' versions and the threads: the last lines of both reports below.
+std::string library_facts() {
   const dnnl_version_t* dnnl = dnnl_version();
   std::ostringstream out;
-  out << "cpu: " << cpu_model_name() << " (signature " << cpu_signature() << "; " << cpu_isa() << ")\n";
-  out << "kernels: " << compiled_isa() << "\n";
   out << "onednn: " << dnnl->major << "." << dnnl->minor << "." << dnnl->patch << " (" << dnnl->hash << "), ISA "
       << onednn_isa_name(dnnl::get_effective_cpu_isa()) << "\n";
   out << "openblas: " << openblas_get_config() << "\n";
@@ -111,19 +108,23 @@ std::string packing_identity() {
   return out.str();
 }
 
+}  // namespace
+
+std::string packing_identity() {
+  std::ostringstream out;
+  out << "cpu: " << cpu_model_name() << " (signature " << cpu_signature() << "; " << cpu_isa() << ")\n";
+  out << "kernels: " << compiled_isa() << "\n";
+  return out.str() + library_facts();
+}
+
 std::string backend_facts() {
-  const dnnl_version_t* dnnl = dnnl_version();
   std::ostringstream out;
   out << "kernels: " << compiled_isa() << "\n";
   out << "cpu: " << cpu_isa() << "\n";
   out << "bf16: " << (__builtin_cpu_supports("avx512bf16") ? "native (AVX512-BF16)" : "emulated by oneDNN or unavailable")
       << "\n";
   out << "bf16 attention: " << bf16_attention_fact() << "\n";
-  out << "onednn: " << dnnl->major << "." << dnnl->minor << "." << dnnl->patch << " (" << dnnl->hash << "), ISA "
-      << onednn_isa_name(dnnl::get_effective_cpu_isa()) << "\n";
-  out << "openblas: " << openblas_get_config() << "\n";
-  out << "threads: " << num_threads() << "\n";
-  return out.str();
+  return out.str() + library_facts();
 }
 
 }  // namespace sdxl::cpu
