@@ -126,6 +126,16 @@ struct PackedLinear::OneDnnState {
     dnnl_stream().wait();
   }
 
+  // A state for [N, K] weights in `precision`, with the blocked layout oneDNN's primitive for
+  // `typical_rows` rows prefers (its weights not yet anywhere).
+  static std::unique_ptr<OneDnnState> laid_out(int64_t n, int64_t k, MatmulPrecision precision, int64_t typical_rows) {
+    auto state = std::make_unique<OneDnnState>();
+    if (precision == MatmulPrecision::BF16) state->input_type = memory::data_type::bf16;
+    memory::desc any_weights({k, n}, state->input_type, memory::format_tag::any);
+    state->weight_desc = state->make_pd(typical_rows, n, k, any_weights, false).weights_desc();
+    return state;
+  }
+
   dnnl::matmul::primitive_desc make_pd(int64_t rows, int64_t n, int64_t k, const memory::desc& wdesc,
                                        bool accumulate) const {
     memory::desc src({rows, k}, input_type, memory::format_tag::ab);
@@ -149,13 +159,9 @@ PackedLinear::PackedLinear(PackedLinear&&) noexcept = default;
 PackedLinear& PackedLinear::operator=(PackedLinear&&) noexcept = default;
 
 PackedLinear PackedLinear::borrow(const float* weight, const float* bias, int64_t out_features, int64_t in_features) {
-  PackedLinear layer;
-  layer.out_features_ = out_features;
-  layer.in_features_ = in_features;
-  layer.library_ = GemmLibrary::OpenBlas;
+  PackedLinear layer = described(out_features, in_features, GemmLibrary::OpenBlas, MatmulPrecision::F32, bias != nullptr);
   layer.weight_ = weight;
   layer.bias_ = bias;
-  layer.has_bias_ = bias != nullptr;
   return layer;
 }
 
@@ -164,12 +170,7 @@ PackedLinear PackedLinear::pack(const float* weight, const float* bias, int64_t 
   if (precision == MatmulPrecision::BF16) library = GemmLibrary::OneDnn;  // OpenBLAS has no bf16 GEMM here
   SDXL_CHECK(out_features > 0 && in_features > 0, InvalidArgument, "[linear] empty weight [", out_features, ", ",
              in_features, "]");
-  PackedLinear layer;
-  layer.out_features_ = out_features;
-  layer.in_features_ = in_features;
-  layer.library_ = library;
-  layer.precision_ = precision;
-  layer.has_bias_ = bias != nullptr;
+  PackedLinear layer = described(out_features, in_features, library, precision, bias != nullptr);
   const size_t count = static_cast<size_t>(out_features * in_features);
   if (library == GemmLibrary::OpenBlas) {
     layer.owned_weight_.assign(weight, weight + count);
@@ -180,11 +181,7 @@ PackedLinear PackedLinear::pack(const float* weight, const float* bias, int64_t 
     }
     return layer;
   }
-  auto state = std::make_unique<OneDnnState>();
-  if (precision == MatmulPrecision::BF16) state->input_type = memory::data_type::bf16;
-  memory::desc any_weights({in_features, out_features}, state->input_type, memory::format_tag::any);
-  auto pd = state->make_pd(typical_rows, out_features, in_features, any_weights, false);
-  state->weight_desc = pd.weights_desc();
+  auto state = OneDnnState::laid_out(out_features, in_features, precision, typical_rows);
   state->weights = packed_memory(state->weight_desc, state->weight_memory);
   memory::desc bias_desc({1, out_features}, memory::data_type::f32, memory::format_tag::ab);
   state->bias = memory(bias_desc, dnnl_engine());
@@ -193,13 +190,19 @@ PackedLinear PackedLinear::pack(const float* weight, const float* bias, int64_t 
   return layer;
 }
 
-PackedLinear PackedLinear::shaped_like(bool has_bias) const {
+PackedLinear PackedLinear::described(int64_t out_features, int64_t in_features, GemmLibrary library,
+                                     MatmulPrecision precision, bool has_bias) {
   PackedLinear layer;
-  layer.out_features_ = out_features_;
-  layer.in_features_ = in_features_;
-  layer.library_ = library_;
-  layer.precision_ = precision_;
+  layer.out_features_ = out_features;
+  layer.in_features_ = in_features;
+  layer.library_ = library;
+  layer.precision_ = precision;
   layer.has_bias_ = has_bias;
+  return layer;
+}
+
+PackedLinear PackedLinear::shaped_like(bool has_bias) const {
+  PackedLinear layer = described(out_features_, in_features_, library_, precision_, has_bias);
   const OneDnnState& from = *onednn_;
   auto state = std::make_unique<OneDnnState>();
   state->input_type = from.input_type;
@@ -290,12 +293,7 @@ std::optional<PackedLinear> PackedLinear::from_image(const PackedImage& image, i
   if (n <= 0 || k <= 0) return std::nullopt;
   const GemmLibrary library =
       precision == MatmulPrecision::BF16 ? GemmLibrary::OneDnn : choose_gemm_library(typical_rows, n, k);
-  PackedLinear layer;
-  layer.out_features_ = n;
-  layer.in_features_ = k;
-  layer.library_ = library;
-  layer.precision_ = precision;
-  layer.has_bias_ = has_bias;
+  PackedLinear layer = described(n, k, library, precision, has_bias);
   const size_t bias_bytes = static_cast<size_t>(n) * sizeof(float);
   if (library == GemmLibrary::OpenBlas) {
     if (image.layout != linear_layout(library, precision, n, k, has_bias, nullptr) ||
@@ -307,10 +305,7 @@ std::optional<PackedLinear> PackedLinear::from_image(const PackedImage& image, i
     layer.borrowed_owner_ = image.owner;
     return layer;
   }
-  auto state = std::make_unique<OneDnnState>();
-  if (precision == MatmulPrecision::BF16) state->input_type = memory::data_type::bf16;
-  memory::desc any_weights({k, n}, state->input_type, memory::format_tag::any);
-  state->weight_desc = state->make_pd(typical_rows, n, k, any_weights, false).weights_desc();
+  auto state = OneDnnState::laid_out(n, k, precision, typical_rows);
   if (image.layout != linear_layout(library, precision, n, k, has_bias, &state->weight_desc) ||
       image.parts.size() != 2 || image.parts[0].bytes != state->weight_desc.get_size() ||
       image.parts[1].bytes != bias_bytes)

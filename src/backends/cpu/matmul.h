@@ -70,6 +70,9 @@ class PackedLinear {
 
  private:
   struct OneDnnState;
+  // A layer of this shape, library, arithmetic and bias, holding nothing yet.
+  static PackedLinear described(int64_t out_features, int64_t in_features, GemmLibrary library,
+                                MatmulPrecision precision, bool has_bias);
   // A oneDNN layer of this shape, layout and primitives, its values not yet written.
   PackedLinear shaped_like(bool has_bias) const;
   int64_t out_features_ = 0;
