@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <functional>
 
 #include "golden/golden_requests.h"
 #include "golden_cases.h"
@@ -70,6 +71,24 @@ std::pair<std::string, fs::path> entry_of(const fs::path& model, const fs::path&
   const auto source = pipeline::open_model_source(model);
   const auto key = pipeline::packed_cache_key(component, source->config(component), source->weights(component), precision);
   return {*key, io::PackedCacheFolder(cache, 1).entry_file(*key)};
+}
+
+// The entry at `file` (sound for `key`) written again under `written_key`, each layer's bytes
+// passed through `change`: files this machine did not make, put where it looks.
+void rewrite_entry(const fs::path& file, const std::string& key, const std::string& written_key,
+                   const std::function<void(const std::string&, PackedImage&)>& change) {
+  const auto entry = io::PackedCacheEntry::open(file, key);
+  ASSERT_NE(entry, nullptr);
+  {
+    io::PackedCacheWriter writer(file.string() + ".other", written_key);
+    for (const auto& [name, image] : entry->images()) {
+      PackedImage changed = image;
+      change(name, changed);
+      writer.add(name, changed);
+    }
+    writer.commit();
+  }
+  fs::rename(file.string() + ".other", file);
 }
 
 TEST(PackedWeightCache, ASecondLoadMapsTheLayersAndMakesTheSameImage) {
@@ -163,14 +182,7 @@ TEST(PackedWeightCache, AnEntryOfAnotherCpuIsNotUsed) {
   const size_t cpu = other_key.find("cpu: ");
   ASSERT_NE(cpu, std::string::npos);
   other_key.insert(cpu + 5, "Another ");
-  {
-    const auto entry = io::PackedCacheEntry::open(unet, key);
-    ASSERT_NE(entry, nullptr);
-    io::PackedCacheWriter writer(unet.string() + ".other", other_key);
-    for (const auto& [name, image] : entry->images()) writer.add(name, image);
-    writer.commit();
-  }
-  fs::rename(unet.string() + ".other", unet);
+  rewrite_entry(unet, key, other_key, [](const std::string&, PackedImage&) {});
   const Generated run = generate(dir / "cache", tiny_base());
   EXPECT_TRUE(identical(run.images, plain.images));
   EXPECT_GT(run.tensors_read, all_mapped);  // nothing of it used: the UNet packed from the checkpoint
@@ -185,18 +197,9 @@ TEST(PackedWeightCache, BytesThisMachineDoesNotPackThatWayAreRefused) {
   const auto [key, unet] = entry_of(tiny_base(), dir / "cache", "unet");
   // A sound file of the right key whose one layer has another blocking (as a library that
   // changed its layouts without changing its version would make).
-  {
-    const auto entry = io::PackedCacheEntry::open(unet, key);
-    ASSERT_NE(entry, nullptr);
-    io::PackedCacheWriter writer(unet.string() + ".other", key);
-    for (const auto& [name, image] : entry->images()) {
-      PackedImage changed = image;
-      if (name == "conv_in.weight") changed.layout.back() ^= 1;
-      writer.add(name, changed);
-    }
-    writer.commit();
-  }
-  fs::rename(unet.string() + ".other", unet);
+  rewrite_entry(unet, key, key, [](const std::string& name, PackedImage& image) {
+    if (name == "conv_in.weight") image.layout.back() ^= 1;
+  });
   EXPECT_TRUE(identical(generate(dir / "cache", tiny_base()).images, plain.images));
   EXPECT_FALSE(fs::exists(unet));  // removed: the next load makes it again
   EXPECT_TRUE(identical(generate(dir / "cache", tiny_base()).images, plain.images));
