@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <numbers>
 
 #include "backends/cpu/attention.h"
 #include "backends/cpu/attention_flash.h"
@@ -154,15 +155,16 @@ Bf16Inputs bf16_inputs(const AttentionCase& c, float range) {
 class AttentionBf16Test : public ::testing::TestWithParam<AttentionCase> {};
 
 // The bf16 kernel against the exact attention of its rounded inputs (queries rounded after the
-// softmax scale, as the kernel does): what is left is the probabilities' rounding to bf16, at
-// most 2^-8 of the largest |v| (v in [-1, 1]). A misplaced pair or key is far larger.
+// softmax scale times log2(e), as the kernel does: its scores are in base-2 units): what is left
+// is the probabilities' rounding to bf16, at most 2^-8 of the largest |v| (v in [-1, 1]). A
+// misplaced pair or key is far larger.
 TEST_P(AttentionBf16Test, MatchesReferenceOnRoundedInputs) {
   if (!attention_flash_bf16_built()) GTEST_SKIP() << "this build has no AVX512-BF16 kernel (attention runs f32)";
   const auto c = GetParam();
   Bf16Inputs in = bf16_inputs(c, 2.0f);
   std::vector<float> out(in.q.size());
   attention(in.q.data(), in.k.data(), in.v.data(), out.data(), in.shape);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(c.d));
+  const float scale = 1.0f / std::sqrt(static_cast<float>(c.d)) * std::numbers::log2e_v<float>;
   std::vector<float> q = in.q, k = in.k, v = in.v;
   for (float& x : q) x = bf16_rounded(x * scale) / scale;
   for (float& x : k) x = bf16_rounded(x);
