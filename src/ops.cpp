@@ -133,7 +133,9 @@ LinearWeights repack_linear(const LinearWeights& like, const Tensor& weight, con
   return out;
 }
 
-LinearWeights linear_plus(const LinearWeights& w, const Tensor& weight_delta, const Tensor& bias_delta) {
+namespace {
+
+void require_linear_change(const LinearWeights& w, const Tensor& weight_delta, const Tensor& bias_delta) {
   SDXL_CHECK(!w.empty(), InvalidArgument, "[linear] change of an empty layer");
   require_f32("linear", weight_delta, "weight change");
   require_shape("linear", weight_delta, Shape{w.out_features(), w.in_features()}, "weight change");
@@ -141,6 +143,20 @@ LinearWeights linear_plus(const LinearWeights& w, const Tensor& weight_delta, co
     require_f32("linear", bias_delta, "bias change");
     require_shape("linear", bias_delta, Shape{w.out_features()}, "bias change");
   }
+}
+
+}  // namespace
+
+bool assign_linear_plus(LinearWeights& target, const LinearWeights& base, const Tensor& weight_delta,
+                        const Tensor& bias_delta) {
+  require_linear_change(base, weight_delta, bias_delta);
+  if (target.empty()) return false;
+  return target.cpu_->assign_plus(*base.cpu_, weight_delta.data<float>(),
+                                  bias_delta.defined() ? bias_delta.data<float>() : nullptr);
+}
+
+LinearWeights linear_plus(const LinearWeights& w, const Tensor& weight_delta, const Tensor& bias_delta) {
+  require_linear_change(w, weight_delta, bias_delta);
   LinearWeights out;
   out.cpu_ = std::make_unique<cpu::PackedLinear>(
       w.cpu_->plus(weight_delta.data<float>(), bias_delta.defined() ? bias_delta.data<float>() : nullptr));

@@ -50,6 +50,7 @@ class LinearWeights {
   friend UnpackedWeights unpack_linear(Arena&, const LinearWeights&);
   friend LinearWeights repack_linear(const LinearWeights&, const Tensor&, const Tensor&);
   friend LinearWeights linear_plus(const LinearWeights&, const Tensor&, const Tensor&);
+  friend bool assign_linear_plus(LinearWeights&, const LinearWeights&, const Tensor&, const Tensor&);
   friend PackedImage packed_image(const LinearWeights&);
   friend LinearWeights linear_from_image(const PackedImage&, int64_t, int64_t, bool, Precision);
   friend Tensor linear(Arena&, const Tensor&, const LinearWeights&);
@@ -85,6 +86,12 @@ LinearWeights repack_linear(const LinearWeights& like, const Tensor& weight, con
 // `w` with `weight_delta` [out, in] and `bias_delta` [out] (or undefined) added, packed values
 // changed without unpacking them (a LoRA put on a loaded layer; bf16 layers round the sum once).
 LinearWeights linear_plus(const LinearWeights& w, const Tensor& weight_delta, const Tensor& bias_delta);
+// linear_plus(base, ...) written into `target`'s own memory, where `target` was made by
+// linear_plus of a layer like `base` with a change of the same kind (another LoRA on the same
+// layer): no fresh pages, its prepared kernels kept. Returns false, `target` untouched, where it
+// cannot hold the sum (then make one with linear_plus).
+bool assign_linear_plus(LinearWeights& target, const LinearWeights& base, const Tensor& weight_delta,
+                        const Tensor& bias_delta);
 // weight [O, I, k, k], bias [O] or undefined; PyTorch's Conv2d(stride, padding) semantics.
 Conv2dWeights pack_conv2d(const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding,
                           Precision precision = Precision::F32);

@@ -90,6 +90,48 @@ TEST(AdaptableLayers, AdditiveChangesEqualUnpackedOnes) {
   }
 }
 
+// A LoRA swapped for another is written into the memory the first one's layer has, and a layer
+// taken back to its original keeps that memory for the next LoRA: after the first, changes fault
+// in no fresh pages. The values are what a layer changed once from its original has.
+TEST(AdaptableLayers, SwapsWriteIntoMemoryTheLayerAlreadyHas) {
+  for (ops::Precision precision : {ops::Precision::F32, ops::Precision::BF16}) {
+    for (const int64_t rows : {int64_t{48}, int64_t{1280}}) {  // OpenBLAS and oneDNN layers in f32
+      SCOPED_TRACE(testing::Message() << "rows " << rows << (precision == ops::Precision::BF16 ? " bf16" : " f32"));
+      const Tensor weight = test::random_tensor(Shape{rows, 40}, 6), bias = test::random_tensor(Shape{rows}, 7);
+      auto changed_once = [&](const io::TensorPatch& patch) {
+        auto fresh = std::make_shared<ops::LinearWeights>(ops::pack_linear(weight, bias, precision));
+        AdaptableLayers one;
+        one.add_linear({{"w.weight", "w.bias", rows}}, fresh, precision, false);
+        one.adapt(&patch);
+        return std::pair{values(ops::unpack_linear(*fresh).weight), values(ops::unpack_linear(*fresh).bias)};
+      };
+      auto slot = std::make_shared<ops::LinearWeights>(ops::pack_linear(weight, bias, precision));
+      const void* loaded_memory = ops::packed_image(*slot).parts[0].data;
+      AdaptableLayers layers;
+      layers.add_linear({{"w.weight", "w.bias", rows}}, slot, precision, false);
+      const AddPatch a({{"w.weight", 0.03f}}, true), b({{"w.weight", -0.05f}}, true);
+      auto now = [&] { return std::pair{values(ops::unpack_linear(*slot).weight), values(ops::unpack_linear(*slot).bias)}; };
+
+      layers.adapt(&a);
+      const void* changed_memory = ops::packed_image(*slot).parts[0].data;
+      EXPECT_NE(changed_memory, loaded_memory);  // the original is kept aside
+      EXPECT_EQ(now(), changed_once(a));
+      layers.adapt(&b);
+      EXPECT_EQ(ops::packed_image(*slot).parts[0].data, changed_memory);
+      EXPECT_EQ(now(), changed_once(b));
+      layers.adapt(nullptr);
+      EXPECT_EQ(ops::packed_image(*slot).parts[0].data, loaded_memory);
+      EXPECT_EQ(values(ops::unpack_linear(*slot).weight),
+                values(ops::unpack_linear(ops::pack_linear(weight, bias, precision)).weight));
+      EXPECT_EQ(layers.spares(), 1u);
+      layers.adapt(&a);
+      EXPECT_EQ(ops::packed_image(*slot).parts[0].data, changed_memory);
+      EXPECT_EQ(layers.spares(), 0u);
+      EXPECT_EQ(now(), changed_once(a));
+    }
+  }
+}
+
 TEST(AdaptableLayers, ConvolutionsToo) {
   const Tensor weight = test::random_tensor(Shape{4, 3, 3, 3}, 3);
   auto slot = std::make_shared<ops::Conv2dWeights>(ops::pack_conv2d(weight, Tensor(), 1, 1));

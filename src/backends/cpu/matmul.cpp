@@ -84,6 +84,7 @@ struct PackedLinear::OneDnnState {
   memory::desc weight_desc;
   memory weights;
   std::shared_ptr<void> weight_memory;  // what `weights` points into (packed_memory.h)
+  bool writable = false;                // our own memory, not a mapped cache entry
   memory bias;
   // Memory objects are kept with their primitive and re-pointed per call, and the scratchpad
   // is ours (one buffer shared by all primitives), so a call at a cached shape allocates nothing.
@@ -183,6 +184,7 @@ PackedLinear PackedLinear::pack(const float* weight, const float* bias, int64_t 
   }
   auto state = OneDnnState::laid_out(out_features, in_features, precision, typical_rows);
   state->weights = packed_memory(state->weight_desc, state->weight_memory);
+  state->writable = true;
   memory::desc bias_desc({1, out_features}, memory::data_type::f32, memory::format_tag::ab);
   state->bias = memory(bias_desc, dnnl_engine());
   state->write_values(weight, bias, out_features, in_features);
@@ -208,6 +210,7 @@ PackedLinear PackedLinear::shaped_like(bool has_bias) const {
   state->input_type = from.input_type;
   state->weight_desc = from.weight_desc;
   state->weights = packed_memory(state->weight_desc, state->weight_memory);
+  state->writable = true;
   state->bias = memory(from.bias.get_desc(), dnnl_engine());
   // The primitives are shared; each entry gets its own memory objects, pointed at this layer's weights.
   for (const OneDnnState::Entry& e : from.cache) {
@@ -236,11 +239,41 @@ PackedLinear PackedLinear::plus(const float* weight_delta, const float* bias_del
     return pack(weight.data(), has_bias_ || bias_delta ? bias.data() : nullptr, n, k, library_, 4096, precision_);
   }
   PackedLinear layer = shaped_like(has_bias_ || bias_delta != nullptr);
-  OneDnnState& state = *layer.onednn_;
-  // This layer's packed values, then the change reordered into them with a sum: the packed
+  layer.write_sum(*this, weight_delta, bias_delta);
+  return layer;
+}
+
+bool PackedLinear::assign_plus(const PackedLinear& base, const float* weight_delta, const float* bias_delta) {
+  SDXL_CHECK(!base.empty(), Internal, "[linear] change of an empty layer");
+  const bool sum_has_bias = base.has_bias_ || bias_delta != nullptr;
+  if (empty() || out_features_ != base.out_features_ || in_features_ != base.in_features_ ||
+      library_ != base.library_ || precision_ != base.precision_ || has_bias_ != sum_has_bias ||
+      (onednn_ == nullptr) != (base.onednn_ == nullptr))
+    return false;
+  if (onednn_) {
+    if (!onednn_->writable || onednn_->weight_desc != base.onednn_->weight_desc) return false;
+    write_sum(base, weight_delta, bias_delta);
+    return true;
+  }
+  // OpenBLAS: the plain rows this layer owns (not borrowed ones).
+  const int64_t n = out_features_, k = in_features_;
+  if (owned_weight_.size() != static_cast<size_t>(n * k) || weight_ != owned_weight_.data()) return false;
+  if (has_bias_ && (owned_bias_.size() != static_cast<size_t>(n) || bias_ != owned_bias_.data())) return false;
+  for (int64_t i = 0; i < n * k; ++i) owned_weight_[static_cast<size_t>(i)] = base.weight_[i] + weight_delta[i];
+  if (has_bias_)
+    for (int64_t i = 0; i < n; ++i)
+      owned_bias_[static_cast<size_t>(i)] = (base.bias_ ? base.bias_[i] : 0.0f) + (bias_delta ? bias_delta[i] : 0.0f);
+  return true;
+}
+
+void PackedLinear::write_sum(const PackedLinear& base, const float* weight_delta, const float* bias_delta) {
+  const int64_t n = out_features_, k = in_features_;
+  OneDnnState& state = *onednn_;
+  // The base's packed values, then the change reordered into them with a sum: the packed
   // values are never unpacked (for bf16 the sum is made in f32 and rounded once, as unpacking,
   // adding and packing again would).
-  parallel_copy(state.weights.get_data_handle(), onednn_->weights.get_data_handle(), state.weight_desc.get_size());
+  parallel_copy(state.weights.get_data_handle(), base.onednn_->weights.get_data_handle(),
+                state.weight_desc.get_size());
   memory::desc plain({k, n}, memory::data_type::f32, memory::format_tag::ba);
   memory source(plain, dnnl_engine(), const_cast<float*>(weight_delta));
   dnnl::primitive_attr add;
@@ -249,11 +282,10 @@ PackedLinear PackedLinear::plus(const float* weight_delta, const float* bias_del
   add.set_post_ops(sum);
   const dnnl::reorder::primitive_desc pd(source, state.weights, add);
   dnnl::reorder(pd).execute(dnnl_stream(), source, state.weights);
-  const float* old_bias = static_cast<const float*>(onednn_->bias.get_data_handle());
+  const float* old_bias = static_cast<const float*>(base.onednn_->bias.get_data_handle());
   float* bias_data = static_cast<float*>(state.bias.get_data_handle());
   for (int64_t i = 0; i < n; ++i) bias_data[i] = old_bias[i] + (bias_delta ? bias_delta[i] : 0.0f);
   dnnl_stream().wait();
-  return layer;
 }
 
 namespace {

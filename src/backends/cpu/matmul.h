@@ -43,6 +43,11 @@ class PackedLinear {
   // The same layer with `weight_delta` [N, K] (and `bias_delta` [N], or null) added, made without
   // unpacking this one: its packed values are copied and the change reordered into them.
   PackedLinear plus(const float* weight_delta, const float* bias_delta) const;
+  // The same sum written into this layer's own memory, which must have been made by `base.plus`
+  // (or this call) with a change of the same kind: a LoRA swapped for another touches no new
+  // pages and keeps the primitives. Returns false, changing nothing, where this layer cannot hold
+  // it (another shape, library, arithmetic or layout; a bias where it has none).
+  bool assign_plus(const PackedLinear& base, const float* weight_delta, const float* bias_delta);
   // OpenBLAS only: keeps pointers to f32 weights that outlive the layer (an mmapped file), so
   // fp32 checkpoints are not held twice in memory.
   static PackedLinear borrow(const float* weight, const float* bias, int64_t out_features, int64_t in_features);
@@ -75,6 +80,8 @@ class PackedLinear {
                                 MatmulPrecision precision, bool has_bias);
   // A oneDNN layer of this shape, layout and primitives, its values not yet written.
   PackedLinear shaped_like(bool has_bias) const;
+  // oneDNN: this layer's values := base's packed values + the change (same layout).
+  void write_sum(const PackedLinear& base, const float* weight_delta, const float* bias_delta);
   int64_t out_features_ = 0;
   int64_t in_features_ = 0;
   GemmLibrary library_ = GemmLibrary::OpenBlas;

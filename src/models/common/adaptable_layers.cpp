@@ -104,6 +104,15 @@ void AdaptableLayers::repack(Entry& e, const io::TensorPatch& patch, Arena& scra
       ops::UnpackedWeights delta{ops::full(scratch, Shape{original.out_features(), original.in_features()}, 0.0f),
                                  has_bias(e) ? ops::full(scratch, Shape{original.out_features()}, 0.0f) : Tensor()};
       apply_to_rows(delta, e.parts, patch);
+      // Into memory this layer already has: the previous LoRA's layer, or a spare one.
+      if (e.original_linear && ops::assign_linear_plus(*slot, original, delta.weight, delta.bias)) return;
+      if (!e.original_linear && e.spare_linear &&
+          ops::assign_linear_plus(*e.spare_linear, original, delta.weight, delta.bias)) {
+        e.original_linear = std::move(*slot);
+        *slot = std::move(*e.spare_linear);
+        e.spare_linear.reset();
+        return;
+      }
       merged = ops::linear_plus(original, delta.weight, delta.bias);
     } else {
       ops::UnpackedWeights w = ops::unpack_linear(scratch, original);
@@ -122,7 +131,10 @@ void AdaptableLayers::repack(Entry& e, const io::TensorPatch& patch, Arena& scra
 }
 
 void AdaptableLayers::restore(Entry& e) {
-  if (auto slot = e.linear.lock(); slot && e.original_linear) *slot = std::move(*e.original_linear);
+  if (auto slot = e.linear.lock(); slot && e.original_linear) {
+    e.spare_linear = std::move(*slot);
+    *slot = std::move(*e.original_linear);
+  }
   if (auto slot = e.conv.lock(); slot && e.original_conv) *slot = std::move(*e.original_conv);
   e.original_linear.reset();
   e.original_conv.reset();
@@ -144,7 +156,10 @@ void AdaptableLayers::adapt(const io::TensorPatch* patch) {
   }
   Arena scratch(largest * sizeof(float) + 4 * Arena::kAlignment);
   for (Entry& e : entries_) {
-    if (e.linear.expired() && e.conv.expired()) continue;  // its model is gone
+    if (e.linear.expired() && e.conv.expired()) {  // its model is gone
+      e.spare_linear.reset();
+      continue;
+    }
     if (touched(e, patch)) repack(e, *patch, scratch);
     else if (e.has_original()) restore(e);
   }
@@ -153,6 +168,12 @@ void AdaptableLayers::adapt(const io::TensorPatch* patch) {
 size_t AdaptableLayers::changed() const {
   size_t n = 0;
   for (const Entry& e : entries_) n += e.has_original() ? 1 : 0;
+  return n;
+}
+
+size_t AdaptableLayers::spares() const {
+  size_t n = 0;
+  for (const Entry& e : entries_) n += e.spare_linear.has_value() ? 1 : 0;
   return n;
 }
 

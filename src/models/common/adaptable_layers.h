@@ -2,7 +2,10 @@
 // made of. A long-lived engine changes its LoRA set by packing again only the layers the old or
 // the new set touches: each from its original weights, unpacked from the original packed layer,
 // which is kept aside the first time the layer changes and put back, bit for bit, when no LoRA
-// touches it any more. The checkpoint is never read again.
+// touches it any more. The checkpoint is never read again. A changed linear layer's memory is
+// kept when the layer goes back to its original, and written again by the next LoRA that changes
+// it (as a LoRA's layers are by the LoRA that replaces it): after the first, a swap writes into
+// memory it already has instead of faulting in gigabytes of fresh pages.
 #pragma once
 
 #include <map>
@@ -37,6 +40,8 @@ class AdaptableLayers {
   void adapt(const io::TensorPatch* patch);
   // Layers whose original is kept aside (changed by the current patch).
   size_t changed() const;
+  // Layers holding a spare changed layer's memory (a LoRA taken off, kept for the next one).
+  size_t spares() const;
   void clear();
 
  private:
@@ -47,6 +52,7 @@ class AdaptableLayers {
     std::weak_ptr<ops::LinearWeights> linear;  // one of the two
     std::weak_ptr<ops::Conv2dWeights> conv;
     std::optional<ops::LinearWeights> original_linear;
+    std::optional<ops::LinearWeights> spare_linear;  // a changed layer's memory, for the next change
     std::optional<ops::Conv2dWeights> original_conv;
     bool has_original() const { return original_linear.has_value() || original_conv.has_value(); }
   };
