@@ -31,14 +31,15 @@ Tensor random_matrix(Shape shape, std::mt19937& gen, float scale) {
 
 }  // namespace
 
-fs::path attention_lora(const fs::path& model, const fs::path& dir, int rank) {
-  const fs::path path = dir / ("attention-lora-r" + std::to_string(rank) + ".safetensors");
+fs::path attention_lora(const fs::path& model, const fs::path& dir, int rank, unsigned seed) {
+  const fs::path path = dir / ("attention-lora-r" + std::to_string(rank) + (seed == 8 ? "" : "-s" + std::to_string(seed)) +
+                               ".safetensors");
   if (fs::exists(path)) return path;
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(model / "unet"))
     if (entry.path().extension() == ".safetensors") files.push_back(entry.path());
   const io::WeightSet unet = io::open_weight_set("unet", files);
-  std::mt19937 gen(8);
+  std::mt19937 gen(seed);
   std::vector<std::pair<std::string, Tensor>> tensors;
   for (const std::string& name : unet.names()) {
     if (!is_attention_projection(name)) continue;
@@ -52,7 +53,8 @@ fs::path attention_lora(const fs::path& model, const fs::path& dir, int rank) {
   return path;
 }
 
-std::string measure_lora_swap(const fs::path& model, const fs::path& lora, ops::Precision precision) {
+std::string measure_lora_swap(const fs::path& model, const fs::path& lora, const fs::path& other_lora,
+                              ops::Precision precision) {
   pipeline::EngineOptions options;
   options.model = model;
   options.precision = precision;
@@ -68,21 +70,27 @@ std::string measure_lora_swap(const fs::path& model, const fs::path& lora, ops::
   const auto sampler = pipeline::resolve_sampler("euler");
   r.scheduler = sampler.entry->scheduler;
   r.scheduler_overrides = sampler.overrides();
-  auto timed = [&](bool with_lora) {
+  auto timed = [&](const fs::path& with) {
     request.loras.clear();
-    if (with_lora) request.loras.push_back({lora, 1.0});
+    if (!with.empty()) request.loras.push_back({with, 1.0});
     const auto start = std::chrono::steady_clock::now();
     engine->generate(request);
     return seconds_since(start);
   };
-  timed(false);
-  const double plain = timed(false);
-  const double swap_on = timed(true);
-  const double with_lora = timed(true);
-  const double swap_off = timed(false);
-  char line[256];
-  std::snprintf(line, sizeof line, "RESULT lora_swap_s=%.2f lora_unswap_s=%.2f lora_step_s=%.2f plain_step_s=%.2f",
-                swap_on - with_lora, swap_off - plain, with_lora, plain);
+  timed({});
+  const double plain = timed({});
+  const double swap_on = timed(lora);
+  const double with_lora = timed(lora);
+  const double switched = timed(other_lora);
+  const double with_other = timed(other_lora);
+  const double swap_off = timed({});
+  const double swap_on_again = timed(lora);
+  char line[320];
+  std::snprintf(line, sizeof line,
+                "RESULT lora_swap_s=%.2f lora_switch_s=%.2f lora_unswap_s=%.2f lora_reswap_s=%.2f lora_step_s=%.2f "
+                "plain_step_s=%.2f",
+                swap_on - with_lora, switched - with_other, swap_off - plain, swap_on_again - with_lora, with_lora,
+                plain);
   return line;
 }
 

@@ -64,6 +64,7 @@ struct Options {
   fs::path load_only;  // internal: a child that loads this model (folder or file) and exits
   fs::path cache_dir;  // internal: that child's packed-weight cache
   fs::path lora_swap;  // internal: a child that measures a LoRA swap with this file
+  fs::path other_lora;  // and switches to this one
   int recipe = -1;  // internal: the recipe a child measures, with this TAESD folder
   fs::path taesd_dir;
   // internal: one configuration's component measurements
@@ -116,6 +117,7 @@ Options parse(int argc, char** argv) {
       else if (a == "--hires") o.hires = true;
       else if (a == "--load-only") o.load_only = value();
       else if (a == "--lora-swap-child") o.lora_swap = value();
+      else if (a == "--other-lora") o.other_lora = value();
       else if (a == "--cache-dir") o.cache_dir = value();
       else if (a == "--taesd-dir") o.taesd_dir = value();
       else if (a == "--recipe") o.recipe = std::stoi(value());
@@ -361,7 +363,9 @@ int load_child(const Options& o) {
 int lora_swap_child(const Options& o) {
   if (o.threads > 0) set_num_threads(o.threads);
   const auto precision = o.precisions.at(0) == "bf16" ? ops::Precision::BF16 : ops::Precision::F32;
-  std::printf("%s\n", bench::measure_lora_swap(o.model, o.lora_swap, precision).c_str());
+  // Alone (`sdxl-bench --lora-swap-child LORA --model DIR`): the other LoRA is made beside the first.
+  const fs::path other = !o.other_lora.empty() ? o.other_lora : bench::attention_lora(o.model, o.lora_swap.parent_path(), 8, 9);
+  std::printf("%s\n", bench::measure_lora_swap(o.model, o.lora_swap, other, precision).c_str());
   return 0;
 }
 
@@ -625,21 +629,24 @@ int main(int argc, char** argv) {
     }
 
     // A LoRA swap in a warm engine, bf16 (the server's usual precision), on the model's files.
-    double lora_swap = std::nan("");
+    double lora_swap = std::nan(""), lora_switch = std::nan("");
     if (!o.in_memory && !o.vae_tiling) {
       const int rank = 8;
       const fs::path lora = bench::attention_lora(model, models_dir(), rank);
+      const fs::path other_lora = bench::attention_lora(model, models_dir(), rank, 9);
       std::fprintf(stderr, "LoRA swap: rank %d on every attention projection, bf16\n", rank);
-      std::vector<std::string> argv{self_path().string(), "--lora-swap-child", lora.string(), "--model", model.string(),
-                                    "--precision", "bf16"};
+      std::vector<std::string> argv{self_path().string(), "--lora-swap-child", lora.string(), "--other-lora",
+                                    other_lora.string(), "--model", model.string(), "--precision", "bf16"};
       for (const auto& a : thread_args(o.threads)) argv.push_back(a);
       Row swap{512, "bf16", {}};
       absorb(swap, must_run(argv).out);
       lora_swap = swap.get("lora_swap_s");
-      std::printf("\nLoRA swap in a warm bf16 engine (rank %d on every attention projection of the UNet): on %s s, off "
-                  "%s s (the extra time of the first 1-step 512x512 generation after the change; a warm one: %s s).\n",
-                  rank, fmt(lora_swap).c_str(), fmt(swap.get("lora_unswap_s")).c_str(),
-                  fmt(swap.get("plain_step_s")).c_str());
+      lora_switch = swap.get("lora_switch_s");
+      std::printf("\nLoRA swap in a warm bf16 engine (rank %d on every attention projection of the UNet): the first "
+                  "on %s s, switched for another %s s, off %s s, on again %s s (the extra time of the first 1-step "
+                  "512x512 generation after the change; a warm one: %s s).\n",
+                  rank, fmt(lora_swap).c_str(), fmt(lora_switch).c_str(), fmt(swap.get("lora_unswap_s")).c_str(),
+                  fmt(swap.get("lora_reswap_s")).c_str(), fmt(swap.get("plain_step_s")).c_str());
       std::fflush(stdout);
     }
 
@@ -709,7 +716,7 @@ int main(int argc, char** argv) {
     std::printf("\nSUMMARY unet512_s=%s unet512_peak_frac=%s vae512_s=%s rss512_gib=%s bf16_unet512_s=%s "
                 "fma_peak_gflops=%s bf16_peak_gflops=%s triad_gbs=%s attn_fp32_frac=%s attn_bf16_frac=%s "
                 "bf16_unet512_frac=%s vae512_frac=%s scaling_2t=%s load_bf16_s=%s load_bf16_cached_s=%s "
-                "load_fp32_cached_s=%s turbo_cli_cached_s=%s lora_swap_s=%s\n",
+                "load_fp32_cached_s=%s turbo_cli_cached_s=%s lora_swap_s=%s lora_switch_s=%s\n",
                 fmt(field(f32, "unet_s")).c_str(), fmt(rate(f32, "unet") / fma_n, 3).c_str(),
                 fmt(field(f32, "vae_decode_s")).c_str(), fmt(field(f32, "rss_gib")).c_str(),
                 fmt(field(b16, "unet_s")).c_str(), fmt(fma_n * 1e-9, 1).c_str(), fmt(bf16_n * 1e-9, 1).c_str(),
@@ -718,7 +725,8 @@ int main(int argc, char** argv) {
                 fmt(rate(b16, "unet") / bf16_n, 3).c_str(), fmt(rate(f32, "vae_decode") / fma_n, 3).c_str(),
                 fmt(scaling, 2).c_str(), fmt(field(b16, "load_s"), 2).c_str(), fmt(cold.load_bf16_cached_s).c_str(),
                 fmt(cold.load_fp32_cached_s).c_str(),
-                fmt(std::min(cold.turbo_cli_bf16_s, cold.turbo_cli_fp32_s)).c_str(), fmt(lora_swap).c_str());
+                fmt(std::min(cold.turbo_cli_bf16_s, cold.turbo_cli_fp32_s)).c_str(), fmt(lora_swap).c_str(),
+                fmt(lora_switch).c_str());
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sdxl-bench: %s\n", e.what());
