@@ -84,6 +84,14 @@ void linear_shapes(benchmark::internal::Benchmark* b) {
   b->Args({1024, 5120, 1280});   // feed-forward out, level 2
   b->Args({154, 2048, 640});     // cross-attention k/v from the 77-token text, batch 2
   b->Args({154, 1280, 5120});    // text encoder 2 MLP
+  // 512x512 under CFG (batch 2): level 1 has 2x1024 tokens of 640 channels, level 2 2x256 of 1280
+  b->Args({2048, 640, 1920});    // fused q/k/v, level 1
+  b->Args({2048, 640, 5120});    // GEGLU in-projection, level 1
+  b->Args({2048, 2560, 640});    // feed-forward out, level 1
+  b->Args({512, 1280, 3840});    // fused q/k/v, level 2
+  b->Args({512, 1280, 1280});    // attention out, level 2
+  b->Args({512, 1280, 10240});   // GEGLU in-projection, level 2
+  b->Args({512, 5120, 1280});    // feed-forward out, level 2
   b->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(0.5);
 }
 
