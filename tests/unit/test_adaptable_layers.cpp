@@ -128,6 +128,13 @@ TEST(AdaptableLayers, SwapsWriteIntoMemoryTheLayerAlreadyHas) {
       EXPECT_EQ(ops::packed_image(*slot).parts[0].data, changed_memory);
       EXPECT_EQ(layers.spares(), 0u);
       EXPECT_EQ(now(), changed_once(a));
+      // A change made by unpacking (not additive) makes its own layer: the spare is not kept beside it.
+      layers.adapt(nullptr);
+      EXPECT_EQ(layers.spares(), 1u);
+      const AddPatch unpacked({{"w.weight", 0.04f}}, false);
+      layers.adapt(&unpacked);
+      EXPECT_EQ(layers.spares(), 0u);
+      EXPECT_EQ(now(), changed_once(unpacked));
     }
   }
 }

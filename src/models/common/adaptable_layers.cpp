@@ -113,8 +113,10 @@ void AdaptableLayers::repack(Entry& e, const io::TensorPatch& patch, Arena& scra
         e.spare_linear.reset();
         return;
       }
+      e.spare_linear.reset();  // it cannot hold this change: freed before a new layer is made
       merged = ops::linear_plus(original, delta.weight, delta.bias);
     } else {
+      e.spare_linear.reset();
       ops::UnpackedWeights w = ops::unpack_linear(scratch, original);
       apply_to_rows(w, e.parts, patch);
       merged = ops::repack_linear(original, w.weight, w.bias);
