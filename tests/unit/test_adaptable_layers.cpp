@@ -95,7 +95,7 @@ TEST(AdaptableLayers, AdditiveChangesEqualUnpackedOnes) {
 // in no fresh pages. The values are what a layer changed once from its original has.
 TEST(AdaptableLayers, SwapsWriteIntoMemoryTheLayerAlreadyHas) {
   for (ops::Precision precision : {ops::Precision::F32, ops::Precision::BF16}) {
-    for (const int64_t rows : {int64_t{48}, int64_t{1280}}) {  // OpenBLAS and oneDNN layers in f32
+    for (const int64_t rows : {int64_t{48}, int64_t{1280}}) {  // f32 layers are oneDNN unless SDXL_GEMM=openblas
       SCOPED_TRACE(testing::Message() << "rows " << rows << (precision == ops::Precision::BF16 ? " bf16" : " f32"));
       const Tensor weight = test::random_tensor(Shape{rows, 40}, 6), bias = test::random_tensor(Shape{rows}, 7);
       auto changed_once = [&](const io::TensorPatch& patch) {

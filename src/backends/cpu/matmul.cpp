@@ -205,6 +205,15 @@ PackedLinear PackedLinear::described(int64_t out_features, int64_t in_features, 
 
 PackedLinear PackedLinear::shaped_like(bool has_bias) const {
   PackedLinear layer = described(out_features_, in_features_, library_, precision_, has_bias);
+  if (!onednn_) {  // OpenBLAS: plain rows of its own
+    layer.owned_weight_.resize(static_cast<size_t>(out_features_ * in_features_));
+    layer.weight_ = layer.owned_weight_.data();
+    if (has_bias) {
+      layer.owned_bias_.resize(static_cast<size_t>(out_features_));
+      layer.bias_ = layer.owned_bias_.data();
+    }
+    return layer;
+  }
   const OneDnnState& from = *onednn_;
   auto state = std::make_unique<OneDnnState>();
   state->input_type = from.input_type;
@@ -231,15 +240,9 @@ PackedLinear PackedLinear::repacked(const float* weight, const float* bias) cons
 
 PackedLinear PackedLinear::plus(const float* weight_delta, const float* bias_delta) const {
   SDXL_CHECK(!empty(), Internal, "[linear] change of an empty layer");
-  const int64_t n = out_features_, k = in_features_;
-  if (library_ == GemmLibrary::OpenBlas || !onednn_) {
-    std::vector<float> weight(weight_, weight_ + n * k), bias(static_cast<size_t>(n), 0.0f);
-    for (int64_t i = 0; i < n * k; ++i) weight[static_cast<size_t>(i)] += weight_delta[i];
-    for (int64_t i = 0; i < n; ++i) bias[static_cast<size_t>(i)] = (bias_ ? bias_[i] : 0.0f) + (bias_delta ? bias_delta[i] : 0.0f);
-    return pack(weight.data(), has_bias_ || bias_delta ? bias.data() : nullptr, n, k, library_, 4096, precision_);
-  }
   PackedLinear layer = shaped_like(has_bias_ || bias_delta != nullptr);
-  layer.write_sum(*this, weight_delta, bias_delta);
+  const bool written = layer.assign_plus(*this, weight_delta, bias_delta);
+  SDXL_CHECK(written, Internal, "[linear] a layer shaped like another cannot hold its sum");
   return layer;
 }
 

@@ -78,7 +78,8 @@ class PackedLinear {
   // A layer of this shape, library, arithmetic and bias, holding nothing yet.
   static PackedLinear described(int64_t out_features, int64_t in_features, GemmLibrary library,
                                 MatmulPrecision precision, bool has_bias);
-  // A oneDNN layer of this shape, layout and primitives, its values not yet written.
+  // A layer of this shape and layout (oneDNN: and primitives) in memory of its own, its values
+  // not yet written.
   PackedLinear shaped_like(bool has_bias) const;
   // oneDNN: this layer's values := base's packed values + the change (same layout).
   void write_sum(const PackedLinear& base, const float* weight_delta, const float* bias_delta);
